@@ -1,0 +1,203 @@
+"""Whole inputs (a product, a transaction) checked field by field against SPEC §2."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from app.domain import fields
+from app.domain.errors import FieldErrors
+from app.domain.rules import (
+    DEFAULT_COUNT_INTERVAL_DAYS,
+    NAME_MAX,
+    NOTE_MAX,
+    SKU_MAX,
+    TEXT_FIELD_MAX,
+    Reason,
+    TxType,
+)
+
+SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+PRODUCT_FIELDS = ("sku", "name", "category", "brand", "low_stock_threshold", "overstock_threshold", "count_interval_days")
+TRANSACTION_FIELDS = ("sku", "type", "quantity", "unit_price", "at", "reason", "note")
+_TAKES_PRICE = {TxType.BUY, TxType.SELL, TxType.ADJUST}
+_NEEDS_PRICE = {TxType.BUY, TxType.SELL}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInput:
+    sku: str
+    name: str
+    category: str | None = None
+    brand: str | None = None
+    low_stock_threshold: int = 0
+    overstock_threshold: int | None = None
+    count_interval_days: int = DEFAULT_COUNT_INTERVAL_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionInput:
+    sku: str
+    type: TxType
+    quantity: int
+    at: datetime
+    unit_price: Decimal | None = None
+    reason: Reason | None = None
+    note: str | None = None
+
+
+def _reject_unknown(errors: FieldErrors, raw: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for name in raw:
+        if name not in allowed:
+            errors.add(name, "is not a known field")
+
+
+def sku(errors: FieldErrors, raw: object) -> str | None:
+    if not isinstance(raw, str) or not raw:
+        errors.add("sku", "is required")
+        return None
+    if len(raw) > SKU_MAX:
+        errors.add("sku", f"must be at most {SKU_MAX} characters")
+        return None
+    if not SKU_PATTERN.match(raw):
+        errors.add("sku", "must use only letters, digits, '.', '_' and '-', starting with a letter or digit")
+        return None
+    return raw
+
+
+def parse_product(raw: Mapping[str, Any]) -> ProductInput:
+    errors = FieldErrors()
+    _reject_unknown(errors, raw, PRODUCT_FIELDS)
+    code = sku(errors, raw.get("sku"))
+    name = fields.text(errors, "name", raw.get("name"), max_len=NAME_MAX, required=True)
+    category = fields.text(errors, "category", raw.get("category"), max_len=TEXT_FIELD_MAX)
+    brand = fields.text(errors, "brand", raw.get("brand"), max_len=TEXT_FIELD_MAX)
+    low = _bounded_int(errors, "low_stock_threshold", raw.get("low_stock_threshold"), 0, minimum=0)
+    over = _bounded_int(errors, "overstock_threshold", raw.get("overstock_threshold"), None, minimum=1)
+    interval = _bounded_int(
+        errors, "count_interval_days", raw.get("count_interval_days"), DEFAULT_COUNT_INTERVAL_DAYS, minimum=1
+    )
+    errors.raise_if_any()
+    assert code is not None and name is not None and low is not None and interval is not None
+    return ProductInput(code, name, category, brand, low, over, interval)
+
+
+def _bounded_int(errors: FieldErrors, name: str, raw: object, default: int | None, *, minimum: int) -> int | None:
+    if raw is None or raw == "":
+        return default
+    value = fields.integer(errors, name, raw)
+    if value is None:
+        return default
+    if value < minimum:
+        errors.add(name, f"must be at least {minimum}")
+    elif value >= 1_000_000_000:
+        errors.add(name, "must be less than 1,000,000,000")
+    return value
+
+
+def merge_product_patch(current: ProductInput, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole product as it would be after a PATCH (the SKU cannot change)."""
+    merged: dict[str, Any] = {name: getattr(current, name) for name in PRODUCT_FIELDS}
+    merged.update(patch)
+    if "sku" in patch and patch["sku"] != current.sku:
+        merged["sku"] = None  # reported by parse_product as a field error below
+    return merged
+
+
+def parse_transaction(raw: Mapping[str, Any], *, now: datetime, zone: tzinfo) -> TransactionInput:
+    errors = FieldErrors()
+    _reject_unknown(errors, raw, TRANSACTION_FIELDS)
+    code = sku(errors, raw.get("sku"))
+    kind = _type(errors, raw.get("type"))
+    signed = kind is TxType.ADJUST
+    quantity = None
+    if raw.get("quantity") is None:
+        errors.add("quantity", "is required")
+    else:
+        quantity = fields.quantity(errors, "quantity", raw["quantity"], signed=signed, allow_zero=kind is TxType.COUNT)
+    unit_price = _unit_price(errors, raw.get("unit_price"), kind, quantity)
+    at = now if raw.get("at") in (None, "") else fields.moment(errors, "at", raw["at"], now=now, zone=zone)
+    reason = _reason(errors, raw.get("reason"), kind)
+    note = fields.text(errors, "note", raw.get("note"), max_len=NOTE_MAX)
+    errors.raise_if_any()
+    assert code is not None and kind is not None and quantity is not None and at is not None
+    return TransactionInput(code, kind, quantity, at, unit_price, reason, note)
+
+
+def _type(errors: FieldErrors, raw: object) -> TxType | None:
+    if raw is None or raw == "":
+        errors.add("type", "is required")
+        return None
+    try:
+        return TxType(str(raw).upper()) if isinstance(raw, str) else TxType(raw)
+    except ValueError:
+        errors.add("type", f"must be one of {', '.join(t.value for t in TxType)}")
+        return None
+
+
+def _unit_price(errors: FieldErrors, raw: object, kind: TxType | None, quantity: int | None) -> Decimal | None:
+    absent = raw is None or raw == ""
+    if kind in _NEEDS_PRICE and absent:
+        errors.add("unit_price", f"is required for {kind}")
+        return None
+    if absent:
+        return None
+    if kind is not None and kind not in _TAKES_PRICE:
+        errors.add("unit_price", f"is not taken by {kind}")
+        return None
+    if kind is TxType.ADJUST and quantity is not None and quantity < 0:
+        errors.add("unit_price", "is only taken by an ADJUST that adds stock")
+        return None
+    return fields.price(errors, "unit_price", raw)
+
+
+def _reason(errors: FieldErrors, raw: object, kind: TxType | None) -> Reason | None:
+    absent = raw is None or raw == ""
+    if kind is not TxType.ADJUST:
+        if not absent and kind is not None:
+            errors.add("reason", f"is only taken by ADJUST, not {kind}")
+        return None
+    if absent:
+        errors.add("reason", "is required for ADJUST")
+        return None
+    try:
+        return Reason(str(raw).lower())
+    except ValueError:
+        errors.add("reason", f"must be one of {', '.join(r.value for r in Reason)}")
+        return None
+
+
+def merge_transaction_patch(current: TransactionInput, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole transaction as it would be after a PATCH.
+
+    Fields the (new) type does not take are dropped from the current row, so
+    turning a BUY into a COUNT just works; naming them in the patch is an error.
+    """
+    merged: dict[str, Any] = {
+        "sku": current.sku,
+        "type": current.type.value,
+        "quantity": current.quantity,
+        "unit_price": None if current.unit_price is None else str(current.unit_price),
+        "at": current.at.isoformat(),
+        "reason": None if current.reason is None else current.reason.value,
+        "note": current.note,
+    }
+    new_type = _peek_type(patch.get("type", current.type.value))
+    if new_type is not None and new_type is not current.type:
+        if new_type not in _TAKES_PRICE:
+            merged["unit_price"] = None
+        if new_type is not TxType.ADJUST:
+            merged["reason"] = None
+    merged.update(patch)
+    return merged
+
+
+def _peek_type(raw: object) -> TxType | None:
+    try:
+        return TxType(str(raw).upper())
+    except ValueError:
+        return None

@@ -1,0 +1,35 @@
+"""Vocabulary and limits of the ledger (SPEC §2)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+
+class TxType(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    ADJUST = "ADJUST"
+    COUNT = "COUNT"
+
+
+class Reason(StrEnum):
+    DAMAGE = "damage"
+    LOSS = "loss"
+    THEFT = "theft"
+    EXPIRED = "expired"
+    FOUND = "found"
+    RETURN = "return"
+    CORRECTION = "correction"
+    OTHER = "other"
+
+
+MAX_QUANTITY = 1_000_000_000  # exclusive
+MAX_PRICE = Decimal(1_000_000_000)  # exclusive
+PRICE_PLACES = 4
+NOTE_MAX = 500
+SKU_MAX = 64
+NAME_MAX = 200
+TEXT_FIELD_MAX = 100  # category, brand
+FUTURE_TOLERANCE_SECONDS = 300
+DEFAULT_COUNT_INTERVAL_DAYS = 30
