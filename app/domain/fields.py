@@ -68,7 +68,7 @@ def price(errors: FieldErrors, name: str, raw: object) -> Decimal | None:
     elif value >= MAX_PRICE:
         errors.add(name, f"must be less than {MAX_PRICE:,}")
     else:
-        return value
+        return value.quantize(Decimal(1).scaleb(-PRICE_PLACES))
     return None
 
 

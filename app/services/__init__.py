@@ -1,0 +1,1 @@
+"""Async services: database, locks, transactions, repositories."""

@@ -1,0 +1,69 @@
+"""Where the database is, its connection pool, migrations and units of work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, redirect_stdout
+from io import StringIO
+
+import asyncpg
+
+from app.services import embedded
+from app.settings import Settings
+
+MIGRATION_LOCK = (0x5354, 0)  # (namespace, key) of a session advisory lock
+PRODUCT_LOCK_NAMESPACE = 0x5354  # "ST": pg_advisory_xact_lock(namespace, product id)
+
+
+def resolve_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started on demand). Exported for child processes."""
+    url = settings.database_url or embedded.ensure_running(settings.data_dir)
+    os.environ["INVENTORY_DATABASE_URL"] = url
+    return url
+
+
+def engine():  # type: ignore[no-untyped-def]
+    from app.piccolo_conf import DB
+
+    return DB
+
+
+async def migrate(url: str) -> str:
+    """Apply pending Piccolo migrations; concurrent starters wait for each other."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    lock_conn = await asyncpg.connect(url)
+    try:
+        await lock_conn.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATION_LOCK)
+        log = StringIO()
+        with redirect_stdout(log):
+            result = await run_forwards("all")
+        if not result.success:
+            raise RuntimeError(f"migration failed: {result.message}\n{log.getvalue()}")
+        return log.getvalue()
+    finally:
+        await lock_conn.close()
+
+
+async def open_pool(size: int) -> None:
+    await engine().start_connection_pool(min_size=2, max_size=size)
+
+
+async def close_pool() -> None:
+    await engine().close_connection_pool()
+
+
+@asynccontextmanager
+async def unit_of_work() -> AsyncIterator[asyncpg.Connection]:
+    """One database transaction; yields its asyncpg connection for the repositories."""
+    async with engine().transaction() as txn:
+        yield txn.connection
+
+
+@asynccontextmanager
+async def read_only() -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for reads outside any transaction."""
+    db = engine()
+    async with db.pool.acquire() as conn:
+        yield conn

@@ -1,0 +1,70 @@
+"""`inventory demo`: a few products with a realistic year of purchases, sales, adjustments and counts."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from app.domain.errors import Conflict
+from app.domain.inputs import TransactionInput
+from app.domain.rules import Reason, TxType
+from app.services import database, products
+from app.services.ledger import LedgerService
+from app.services.locks import ProductLocks
+from app.settings import Settings
+
+CATALOGUE = [
+    ("COF-ESP-1KG", "Espresso beans 1 kg", "Coffee", "Roastery", Decimal("14.20"), Decimal("24.90"), 20),
+    ("COF-FLT-250", "Filter coffee 250 g", "Coffee", "Roastery", Decimal("4.10"), Decimal("8.50"), 30),
+    ("TEA-GRN-100", "Green tea, 100 bags", "Tea", "Leaf & Co", Decimal("3.35"), Decimal("6.95"), 15),
+    ("MUG-CER-WHT", "Ceramic mug, white", "Homeware", "Kiln", Decimal("2.80"), Decimal("9.00"), 10),
+    ("GRD-BURR-01", "Burr grinder", "Equipment", "Mahl", Decimal("61.00"), Decimal("119.00"), 3),
+    ("FLT-PAPER-100", "Paper filters ×100", "Accessories", "Leaf & Co", Decimal("0.95"), Decimal("2.49"), 25),
+]
+
+
+async def load_demo(settings: Settings, seed: int = 7) -> str:
+    url = database.resolve_url(settings)
+    await database.migrate(url)
+    await database.open_pool(4)
+    try:
+        ledger = LedgerService(ProductLocks(), settings.timezone)
+        rng = random.Random(seed)
+        count = 0
+        for sku, name, category, brand, cost, price, low in CATALOGUE:
+            try:
+                await products.create({"sku": sku, "name": name, "category": category, "brand": brand,
+                                       "low_stock_threshold": low})  # fmt: skip
+            except Conflict:
+                continue  # already loaded
+            count += await _year_of(ledger, rng, sku, cost, price, low)
+        return f"demo loaded: {count} transactions"
+    finally:
+        await database.close_pool()
+
+
+async def _year_of(ledger: LedgerService, rng: random.Random, sku: str, cost: Decimal, price: Decimal, low: int) -> int:
+    day = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=365)
+    stock, written = 0, 0
+    for _ in range(365):
+        day += timedelta(days=1)
+        entries: list[TransactionInput] = []
+        if stock <= low * 2:
+            unit_cost = (cost * rng.randint(90, 115) / 100).quantize(Decimal("0.01"))
+            entries.append(TransactionInput(sku, TxType.BUY, low * 6, day, unit_cost))
+            stock += low * 6
+        for hour in sorted(rng.sample(range(10, 18), rng.randint(0, 3))):
+            q = min(stock, rng.randint(1, max(1, low // 3)))
+            if q:
+                entries.append(TransactionInput(sku, TxType.SELL, q, day.replace(hour=hour), price))
+                stock -= q
+        if rng.random() < 0.02 and stock:
+            entries.append(TransactionInput(sku, TxType.ADJUST, -1, day.replace(hour=19), None, Reason.DAMAGE, "dropped"))
+            stock -= 1
+        if day.day == 1:
+            entries.append(TransactionInput(sku, TxType.COUNT, stock, day.replace(hour=20)))
+        for entry in entries:
+            await ledger.record(entry)
+            written += 1
+    return written

@@ -1,0 +1,217 @@
+"""The ledger service: record, edit and delete transactions under the product locks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+import asyncpg
+
+from app.domain.errors import Conflict, NotFound
+from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
+from app.domain.ledger import Entry, Posted
+from app.services import ledger_repo as repo
+from app.services.changes import Change, DryRunRollback, ProductChange
+from app.services.database import read_only, unit_of_work
+from app.services.group_commit import GroupCommit
+from app.services.locks import ProductLocks, lock_in_database
+from app.services.recompute import rewrite
+from app.services.records import LedgerRow, ProductRecord
+from app.services.views import transaction_view
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _entry(data: TransactionInput, seq: int, tx_id: int | None = None) -> Entry:
+    return Entry(seq, data.at, data.type, data.quantity, data.unit_price, data.reason, tx_id)
+
+
+class LedgerService:
+    def __init__(
+        self, locks: ProductLocks, zone: tzinfo, *, max_batch: int = 500, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.locks = locks
+        self.zone = zone
+        self.clock = clock
+        self._group = GroupCommit(self._commit_batch, max_batch)
+
+    def parse(self, raw: Mapping[str, Any]) -> TransactionInput:
+        return parse_transaction(raw, now=self.clock(), zone=self.zone)
+
+    # --- record ---------------------------------------------------------------------------
+
+    async def record(self, data: TransactionInput, *, dry_run: bool = False) -> Change:
+        product_id = await self._product_id(data.sku)
+        if not dry_run:
+            return await self._group.submit(product_id, data)
+        try:
+            await self._commit_batch(product_id, [data], dry_run=True)
+        except DryRunRollback as rolled_back:
+            return rolled_back.change
+        raise AssertionError("a dry run always rolls back")
+
+    async def _commit_batch(
+        self, product_id: int, batch: list[TransactionInput], *, dry_run: bool = False
+    ) -> list[Change | Exception]:
+        async with self.locks.hold(product_id), unit_of_work() as conn:
+            await lock_in_database(conn, product_id)
+            product = await _product(conn, product_id)
+            seqs = await repo.next_seqs(conn, len(batch))
+            results: list[Change | Exception] = []
+            pending: list[_NewRow] = []
+            for data, seq in zip(batch, seqs):
+                entry = _entry(data, seq)
+                if not product.follows(entry.key):
+                    await _insert(conn, product.id, pending, results)  # the refold must see them
+                try:
+                    rw = await rewrite(conn, product, drop=None, place=entry)
+                except Conflict as conflict:
+                    results.append(conflict)
+                    continue
+                assert rw.placed is not None
+                pending.append(_NewRow(len(results), rw.placed, data, ProductChange(product, rw.product)))
+                results.append(conflict_placeholder)
+                product = rw.product
+            await _insert(conn, product.id, pending, results)
+            await repo.save_figures(conn, product)
+            if dry_run:
+                result = results[0]
+                raise result if isinstance(result, Exception) else DryRunRollback(result)
+            return results
+
+    # --- edit and delete ------------------------------------------------------------------
+
+    async def edit(self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False) -> Change:
+        row, old_id = await self._row(tx_id)
+        new_id = await self._product_id(patch["sku"]) if patch.get("sku") not in (None, row.sku) else old_id
+        return await _unless_dry(self._edit(tx_id, patch, actor, old_id, new_id, dry_run))
+
+    async def _edit(
+        self, tx_id: int, patch: Mapping[str, Any], actor: str, old_id: int, new_id: int, dry_run: bool
+    ) -> Change:
+        async with self.locks.hold(old_id, new_id), unit_of_work() as conn:
+            await lock_in_database(conn, old_id, new_id)
+            row = await _row_in(conn, tx_id, old_id)
+            data = self.parse(merge_transaction_patch(row.as_input(), patch))
+            entry = _entry(data, row.entry.seq, tx_id)
+            old = await _product(conn, old_id)
+            if new_id == old_id:
+                rw = await rewrite(conn, old, drop=row, place=entry)
+                changes = (ProductChange(old, rw.product),)
+            else:
+                new = await _product(conn, new_id)
+                left = await rewrite(conn, old, drop=row, place=None)
+                rw = await rewrite(conn, new, drop=None, place=entry)
+                changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
+            assert rw.placed is not None
+            await repo.replace_row(conn, new_id, rw.placed, data.note)
+            for change in changes:
+                await repo.save_figures(conn, change.after)
+            after = LedgerRow(rw.placed, data.note, data.sku)
+            await _audit(conn, actor, "edit", row, after)
+            return _finish(Change(after, changes), dry_run)
+
+    async def delete(self, tx_id: int, *, actor: str, dry_run: bool = False) -> Change:
+        _, product_id = await self._row(tx_id)
+        return await _unless_dry(self._delete(tx_id, actor, product_id, dry_run))
+
+    async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool) -> Change:
+        async with self.locks.hold(product_id), unit_of_work() as conn:
+            await lock_in_database(conn, product_id)
+            row = await _row_in(conn, tx_id, product_id)
+            product = await _product(conn, product_id)
+            rw = await rewrite(conn, product, drop=row, place=None)
+            await repo.delete_row(conn, tx_id)
+            await repo.save_figures(conn, rw.product)
+            await _audit(conn, actor, "delete", row, None)
+            return _finish(Change(None, (ProductChange(product, rw.product),)), dry_run)
+
+    # --- lookups outside the locks --------------------------------------------------------
+
+    async def _product_id(self, sku: str) -> int:
+        async with read_only() as conn:
+            product_id: int | None = await conn.fetchval("SELECT id FROM product WHERE sku = $1", sku)
+        if product_id is None:
+            raise NotFound(f"No product with SKU {sku!r}", {"field": "sku", "sku": sku})
+        return product_id
+
+    async def _row(self, tx_id: int) -> tuple[LedgerRow, int]:
+        async with read_only() as conn:
+            found = await repo.row_by_id(conn, tx_id)
+        if found is None:
+            raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})
+        return found
+
+
+def _finish(change: Change, dry_run: bool) -> Change:
+    """Raising inside the unit of work is what rolls a dry run back."""
+    if dry_run:
+        raise DryRunRollback(change)
+    return change
+
+
+async def _unless_dry(work: Awaitable[Change]) -> Change:
+    try:
+        return await work
+    except DryRunRollback as rolled_back:
+        return rolled_back.change
+
+
+async def _product(conn: asyncpg.Connection, product_id: int) -> ProductRecord:
+    product = await repo.product_by_id(conn, product_id)
+    if product is None:
+        raise NotFound(f"No product with id {product_id}")
+    return product
+
+
+async def _row_in(conn: asyncpg.Connection, tx_id: int, product_id: int) -> LedgerRow:
+    """Re-read a row under the lock; it may have been deleted or moved since we looked."""
+    found = await repo.row_by_id(conn, tx_id)
+    if found is None:
+        raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})
+    row, current_product = found
+    if current_product != product_id:
+        raise Conflict(f"Transaction {tx_id} was moved to another product meanwhile; try again", {"id": tx_id})
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class _NewRow:
+    """A new row of a batch waiting for its insert (and its id)."""
+
+    index: int  # its place among the batch's answers
+    posted: Posted
+    data: TransactionInput
+    change: ProductChange
+
+
+conflict_placeholder = Conflict("not yet inserted")
+
+
+async def _insert(
+    conn: asyncpg.Connection, product_id: int, pending: list[_NewRow], results: list[Change | Exception]
+) -> None:
+    """Write queued new rows in one statement; their answers get the stored ids."""
+    if not pending:
+        return
+    ids = await repo.insert_rows(conn, product_id, [n.posted for n in pending], [n.data.note for n in pending])
+    for new in pending:
+        stored = Posted(replace(new.posted.entry, id=ids[new.posted.entry.seq]), new.posted.figures)
+        results[new.index] = Change(LedgerRow(stored, new.data.note, new.data.sku), (new.change,))
+    pending.clear()
+
+
+async def _audit(conn: asyncpg.Connection, actor: str, action: str, before: LedgerRow, after: LedgerRow | None) -> None:
+    await repo.audit(
+        conn,
+        actor,
+        action,
+        before.entry.id or 0,
+        json.dumps(transaction_view(before)),
+        json.dumps(transaction_view(after)) if after else None,
+    )

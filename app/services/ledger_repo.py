@@ -1,0 +1,236 @@
+"""SQL of the ledger tables, on the connection of the caller's transaction.
+
+Raw asyncpg on the hot paths: each round trip is spent while a product's lock
+is held, so statements are few and bulk (arrays through `unnest`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from app.domain.ledger import Entry, Figures, Position, Posted, TimelineKey
+from app.domain.rules import Reason, TxType
+from app.domain.summary import Totals
+from app.services.database import PRODUCT_LOCK_NAMESPACE
+from app.services.records import LedgerRow, ProductRecord
+
+ROW_COLUMNS = (
+    "t.id, t.seq, t.type, t.quantity, t.unit_price, t.at, t.reason, t.note, t.stock_after, "
+    "t.average_cost_after, t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain, p.sku"
+)
+FIGURE_COLUMNS = ("stock_after", "average_cost_after", "revenue", "cogs", "realized_pl", "write_off", "gain")
+
+
+async def lock_product(conn: asyncpg.Connection, product_id: int) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", PRODUCT_LOCK_NAMESPACE, product_id)
+
+
+# --- products -------------------------------------------------------------------------------
+
+
+def product_from(row: asyncpg.Record) -> ProductRecord:
+    last_key = (row["last_at"], row["last_seq"]) if row["last_at"] is not None else None
+    return ProductRecord(
+        id=row["id"],
+        sku=row["sku"],
+        name=row["name"],
+        category=row["category"],
+        brand=row["brand"],
+        low_stock_threshold=row["low_stock_threshold"],
+        overstock_threshold=row["overstock_threshold"],
+        count_interval_days=row["count_interval_days"],
+        created_at=row["created_at"],
+        position=Position(row["on_hand"], row["average_cost"]),
+        reserved=row["reserved"],
+        totals=Totals(
+            revenue=row["revenue"],
+            cogs=row["cogs"],
+            realized_pl=row["realized_pl"],
+            write_off=row["write_off"],
+            gain=row["gain"],
+            units_in=row["units_in"],
+            units_out=row["units_out"],
+            damaged=row["damaged"],
+        ),
+        tx_count=row["tx_count"],
+        last_key=last_key,
+        last_counted_at=row["last_counted_at"],
+        last_sale_at=row["last_sale_at"],
+    )
+
+
+async def product_by_id(conn: asyncpg.Connection, product_id: int) -> ProductRecord | None:
+    row = await conn.fetchrow("SELECT * FROM product WHERE id = $1", product_id)
+    return product_from(row) if row else None
+
+
+async def product_by_sku(conn: asyncpg.Connection, sku: str) -> ProductRecord | None:
+    row = await conn.fetchrow("SELECT * FROM product WHERE sku = $1", sku)
+    return product_from(row) if row else None
+
+
+async def save_figures(conn: asyncpg.Connection, p: ProductRecord) -> None:
+    t = p.totals
+    last_at, last_seq = p.last_key if p.last_key else (None, None)
+    await conn.execute(
+        """UPDATE product SET on_hand = $2, average_cost = $3, revenue = $4, cogs = $5, realized_pl = $6,
+               write_off = $7, gain = $8, units_in = $9, units_out = $10, damaged = $11, tx_count = $12,
+               last_at = $13, last_seq = $14, last_counted_at = $15, last_sale_at = $16
+           WHERE id = $1""",
+        p.id, p.position.stock, p.position.average_cost, t.revenue, t.cogs, t.realized_pl,
+        t.write_off, t.gain, t.units_in, t.units_out, t.damaged, p.tx_count,
+        last_at, last_seq, p.last_counted_at, p.last_sale_at,
+    )  # fmt: skip
+
+
+async def latest_at(conn: asyncpg.Connection, product_id: int, kind: TxType, exclude_id: int) -> datetime | None:
+    """Latest COUNT or SELL time but one row's; answered from a partial index."""
+    # The type is spelled out (not a parameter) so a generic plan still matches the partial index.
+    literal = {TxType.COUNT: "'COUNT'", TxType.SELL: "'SELL'"}[kind]
+    value: datetime | None = await conn.fetchval(
+        f"SELECT max(at) FROM stock_transaction WHERE product = $1 AND type = {literal} AND id <> $2",
+        product_id, exclude_id,
+    )  # fmt: skip
+    return value
+
+
+# --- ledger rows ----------------------------------------------------------------------------
+
+
+def row_from(r: asyncpg.Record) -> LedgerRow:
+    entry = Entry(
+        seq=r["seq"],
+        at=r["at"],
+        type=TxType(r["type"]),
+        quantity=r["quantity"],
+        unit_price=r["unit_price"],
+        reason=Reason(r["reason"]) if r["reason"] else None,
+        id=r["id"],
+    )
+    figures = Figures(
+        stock_after=r["stock_after"],
+        average_cost_after=r["average_cost_after"],
+        revenue=r["revenue"],
+        cogs=r["cogs"],
+        realized_pl=r["realized_pl"],
+        write_off=r["write_off"],
+        gain=r["gain"],
+    )
+    return LedgerRow(Posted(entry, figures), r["note"], r["sku"])
+
+
+async def row_by_id(conn: asyncpg.Connection, tx_id: int) -> tuple[LedgerRow, int] | None:
+    """A row and its product id."""
+    r = await conn.fetchrow(
+        f"SELECT {ROW_COLUMNS}, t.product FROM stock_transaction t JOIN product p ON p.id = t.product WHERE t.id = $1",
+        tx_id,
+    )
+    return (row_from(r), r["product"]) if r else None
+
+
+async def point_before(conn: asyncpg.Connection, product_id: int, key: TimelineKey) -> tuple[Position, TimelineKey] | None:
+    """The position after the last row strictly before `key` (one index probe)."""
+    r = await conn.fetchrow(
+        """SELECT stock_after, average_cost_after, at, seq FROM stock_transaction
+           WHERE product = $1 AND (at, seq) < ($2, $3) ORDER BY at DESC, seq DESC LIMIT 1""",
+        product_id, key[0], key[1],
+    )  # fmt: skip
+    if r is None:
+        return None
+    return Position(r["stock_after"], r["average_cost_after"]), (r["at"], r["seq"])
+
+
+async def rows_from(conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None) -> list[LedgerRow]:
+    """Every row at or after `key`, in timeline order: the part a change can affect."""
+    records = await conn.fetch(
+        f"""SELECT {ROW_COLUMNS} FROM stock_transaction t JOIN product p ON p.id = t.product
+            WHERE t.product = $1 AND (t.at, t.seq) >= ($2, $3) AND t.id IS DISTINCT FROM $4
+            ORDER BY t.at, t.seq""",
+        product_id, key[0], key[1], exclude_id,
+    )  # fmt: skip
+    return [row_from(r) for r in records]
+
+
+async def next_seqs(conn: asyncpg.Connection, count: int) -> list[int]:
+    rows = await conn.fetch("SELECT nextval('stock_transaction_seq_seq') AS s FROM generate_series(1, $1)", count)
+    return [r["s"] for r in rows]
+
+
+def _columns(rows: Sequence[Posted]) -> list[list[Any]]:
+    return [
+        [p.figures.stock_after for p in rows],
+        [p.figures.average_cost_after for p in rows],
+        [p.figures.revenue for p in rows],
+        [p.figures.cogs for p in rows],
+        [p.figures.realized_pl for p in rows],
+        [p.figures.write_off for p in rows],
+        [p.figures.gain for p in rows],
+    ]
+
+
+async def insert_rows(
+    conn: asyncpg.Connection, product_id: int, rows: Sequence[Posted], notes: Sequence[str | None]
+) -> dict[int, int]:
+    """Insert new rows in one statement; returns id by seq."""
+    e = [p.entry for p in rows]
+    records = await conn.fetch(
+        """INSERT INTO stock_transaction (product, seq, type, quantity, unit_price, at, reason, note,
+               stock_after, average_cost_after, revenue, cogs, realized_pl, write_off, gain)
+           SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::numeric[], $6::timestamptz[],
+               $7::text[], $8::text[], $9::bigint[], $10::numeric[], $11::numeric[], $12::numeric[],
+               $13::numeric[], $14::numeric[], $15::numeric[])
+           RETURNING id, seq""",
+        product_id,
+        [x.seq for x in e], [x.type.value for x in e], [x.quantity for x in e], [x.unit_price for x in e],
+        [x.at for x in e], [x.reason.value if x.reason else None for x in e], list(notes),
+        *_columns(rows),
+    )  # fmt: skip
+    return {r["seq"]: r["id"] for r in records}
+
+
+async def update_figures(conn: asyncpg.Connection, rows: Sequence[Posted]) -> None:
+    """Write recomputed figures of existing rows in one statement."""
+    if not rows:
+        return
+    await conn.execute(
+        """UPDATE stock_transaction t SET stock_after = u.stock_after, average_cost_after = u.average_cost_after,
+               revenue = u.revenue, cogs = u.cogs, realized_pl = u.realized_pl, write_off = u.write_off, gain = u.gain
+           FROM unnest($1::bigint[], $2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[],
+               $7::numeric[], $8::numeric[]) AS u(id, stock_after, average_cost_after, revenue, cogs, realized_pl,
+               write_off, gain)
+           WHERE t.id = u.id""",
+        [p.entry.id for p in rows], *_columns(rows),
+    )  # fmt: skip
+
+
+async def replace_row(conn: asyncpg.Connection, product_id: int, row: Posted, note: str | None) -> None:
+    """Rewrite an edited row in place (it keeps its id and seq, and may move to another product)."""
+    e, f = row.entry, row.figures
+    await conn.execute(
+        """UPDATE stock_transaction SET product = $2, type = $3, quantity = $4, unit_price = $5, at = $6,
+               reason = $7, note = $8, stock_after = $9, average_cost_after = $10, revenue = $11, cogs = $12,
+               realized_pl = $13, write_off = $14, gain = $15
+           WHERE id = $1""",
+        e.id, product_id, e.type.value, e.quantity, e.unit_price, e.at, e.reason.value if e.reason else None,
+        note, f.stock_after, f.average_cost_after, f.revenue, f.cogs, f.realized_pl, f.write_off, f.gain,
+    )  # fmt: skip
+
+
+async def delete_row(conn: asyncpg.Connection, tx_id: int) -> None:
+    await conn.execute("DELETE FROM stock_transaction WHERE id = $1", tx_id)
+
+
+async def audit(conn: asyncpg.Connection, actor: str, action: str, tx_id: int, before: str | None, after: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (actor, action, transaction_id, before, after) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)",
+        actor, action, tx_id, before, after,
+    )  # fmt: skip
+
+
+def decimal_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,40 @@
+"""Per-product locks: an asyncio.Lock in this process, an advisory lock across processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from weakref import WeakValueDictionary
+
+import asyncpg
+
+from app.services import ledger_repo as repo
+
+
+class ProductLocks:
+    """One asyncio.Lock per product, created on demand and dropped when nobody holds it."""
+
+    def __init__(self) -> None:
+        self._locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
+
+    def _lock(self, product_id: int) -> asyncio.Lock:
+        lock = self._locks.get(product_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[product_id] = lock
+        return lock
+
+    @asynccontextmanager
+    async def hold(self, *product_ids: int) -> AsyncIterator[None]:
+        """Hold the locks of several products, always taken in ascending id order."""
+        async with AsyncExitStack() as stack:
+            for product_id in sorted(set(product_ids)):
+                await stack.enter_async_context(self._lock(product_id))
+            yield
+
+
+async def lock_in_database(conn: asyncpg.Connection, *product_ids: int) -> None:
+    """Transaction-level advisory locks, in the same ascending order as the process locks."""
+    for product_id in sorted(set(product_ids)):
+        await repo.lock_product(conn, product_id)

@@ -1,0 +1,83 @@
+"""Products: create, change settings, look up and list (with their summary figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from app.domain.errors import Conflict, NotFound
+from app.domain.inputs import ProductInput, merge_product_patch, parse_product
+from app.services import ledger_repo as repo
+from app.services.database import read_only, unit_of_work
+from app.services.records import ProductRecord
+
+_STATUS_SQL = """CASE WHEN on_hand - reserved <= 0 THEN 'out'
+                      WHEN on_hand - reserved <= low_stock_threshold THEN 'low' ELSE 'ok' END"""
+
+
+def _settings_of(p: ProductRecord) -> ProductInput:
+    return ProductInput(
+        p.sku, p.name, p.category, p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days
+    )
+
+
+async def create(raw: Mapping[str, Any]) -> ProductRecord:
+    data = parse_product(raw)
+    async with unit_of_work() as conn:
+        try:
+            await conn.execute(
+                """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
+                       count_interval_days) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                data.sku, data.name, data.category, data.brand, data.low_stock_threshold,
+                data.overstock_threshold, data.count_interval_days,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
+        return await _require(conn, data.sku)
+
+
+async def update(sku: str, patch: Mapping[str, Any]) -> ProductRecord:
+    async with unit_of_work() as conn:
+        current = await _require(conn, sku)
+        data = parse_product(merge_product_patch(_settings_of(current), patch))
+        await conn.execute(
+            """UPDATE product SET name = $2, category = $3, brand = $4, low_stock_threshold = $5,
+                   overstock_threshold = $6, count_interval_days = $7 WHERE sku = $1""",
+            sku, data.name, data.category, data.brand, data.low_stock_threshold,
+            data.overstock_threshold, data.count_interval_days,
+        )  # fmt: skip
+        return await _require(conn, sku)
+
+
+async def get(sku: str) -> ProductRecord:
+    async with read_only() as conn:
+        return await _require(conn, sku)
+
+
+async def listing(q: str | None = None, category: str | None = None, status: str | None = None) -> list[ProductRecord]:
+    where, args = ["TRUE"], []
+    if q:
+        args.append(f"%{_escape_like(q)}%")
+        where.append(f"(sku ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+    if category:
+        args.append(category)
+        where.append(f"category = ${len(args)}")
+    if status:
+        args.append(status)
+        where.append(f"({_STATUS_SQL}) = ${len(args)}")
+    async with read_only() as conn:
+        rows = await conn.fetch(f"SELECT * FROM product WHERE {' AND '.join(where)} ORDER BY sku", *args)
+    return [repo.product_from(r) for r in rows]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def _require(conn: asyncpg.Connection, sku: str) -> ProductRecord:
+    product = await repo.product_by_sku(conn, sku)
+    if product is None:
+        raise NotFound(f"No product with SKU {sku!r}", {"sku": sku})
+    return product

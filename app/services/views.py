@@ -1,0 +1,71 @@
+"""Plain JSON-ready views of records: decimals as strings, times in ISO 8601."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.domain.summary import inventory_value, status
+from app.services.records import LedgerRow, ProductRecord
+
+
+def _d(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _t(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def transaction_view(row: LedgerRow) -> dict[str, Any]:
+    e, f = row.entry, row.figures
+    return {
+        "id": e.id,
+        "seq": e.seq,
+        "sku": row.sku,
+        "type": e.type.value,
+        "quantity": e.quantity,
+        "unit_price": _d(e.unit_price),
+        "at": _t(e.at),
+        "reason": e.reason.value if e.reason else None,
+        "note": row.note,
+        "stock_after": f.stock_after,
+        "average_cost_after": _d(f.average_cost_after),
+        "revenue": _d(f.revenue),
+        "cogs": _d(f.cogs),
+        "realized_pl": _d(f.realized_pl),
+        "write_off": _d(f.write_off),
+        "gain": _d(f.gain),
+    }
+
+
+def product_view(p: ProductRecord) -> dict[str, Any]:
+    available = p.position.stock - p.reserved
+    t = p.totals
+    return {
+        "sku": p.sku,
+        "name": p.name,
+        "category": p.category,
+        "brand": p.brand,
+        "low_stock_threshold": p.low_stock_threshold,
+        "overstock_threshold": p.overstock_threshold,
+        "count_interval_days": p.count_interval_days,
+        "on_hand": p.position.stock,
+        "reserved": p.reserved,
+        "available": available,
+        "average_cost": _d(p.position.average_cost),
+        "inventory_value": _d(inventory_value(p.position.stock, p.position.average_cost)),
+        "revenue": _d(t.revenue),
+        "cogs": _d(t.cogs),
+        "realized_pl": _d(t.realized_pl),
+        "write_off": _d(t.write_off),
+        "gain": _d(t.gain),
+        "units_in": t.units_in,
+        "units_out": t.units_out,
+        "damaged": t.damaged,
+        "last_counted_at": _t(p.last_counted_at),
+        "last_sale_at": _t(p.last_sale_at),
+        "transaction_count": p.tx_count,
+        "status": status(available, p.low_stock_threshold).value,
+    }

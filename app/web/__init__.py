@@ -1,0 +1,1 @@
+"""The web layer: controllers, request parsing, the app factory."""

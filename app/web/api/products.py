@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.params import Parameter
+
+from app.services import history, products
+from app.services.views import product_view, transaction_view
+from app.settings import Settings
+from app.web.json_body import json_object
+
+
+class ProductController(Controller):
+    path = "/api/products"
+    tags = ["products"]
+
+    @post("/", status_code=201)
+    async def create(self, request: Request) -> dict[str, Any]:
+        return product_view(await products.create(await json_object(request)))
+
+    @get("/")
+    async def index(self, q: str | None = None, category: str | None = None, status: str | None = None) -> dict[str, Any]:
+        return {"items": [product_view(p) for p in await products.listing(q, category, status)]}
+
+    @get("/{sku:str}")
+    async def show(self, sku: str) -> dict[str, Any]:
+        return product_view(await products.get(sku))
+
+    @patch("/{sku:str}")
+    async def update(self, sku: str, request: Request) -> dict[str, Any]:
+        return product_view(await products.update(sku, await json_object(request)))
+
+    @get("/{sku:str}/transactions")
+    async def transactions(
+        self,
+        sku: str,
+        limit: Annotated[int, Parameter(ge=1, le=5000)] = 500,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        product = await products.get(sku)
+        rows = await history.timeline(product, limit, offset)
+        return {"items": [transaction_view(r) for r in rows], "total": product.tx_count}
+
+    @get("/{sku:str}/monthly")
+    async def monthly(self, sku: str, settings: Settings) -> dict[str, Any]:
+        product = await products.get(sku)
+        return {"items": await history.monthly(product, settings.timezone)}

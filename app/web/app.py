@@ -1,0 +1,51 @@
+"""The app factory: one place that wires settings, services, controllers and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from app.domain.errors import DomainError
+from app.services import database
+from app.services.ledger import LedgerService
+from app.services.locks import ProductLocks
+from app.settings import Settings, get_settings
+from app.web.api.products import ProductController
+from app.web.api.reports import ReportController
+from app.web.api.transactions import TransactionController
+from app.web.errors import domain_error_handler
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    database.resolve_url(settings)
+    ledger = LedgerService(ProductLocks(), settings.timezone, max_batch=settings.max_batch)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await database.open_pool(settings.pool_size)
+        try:
+            yield
+        finally:
+            await database.close_pool()
+
+    return Litestar(
+        route_handlers=[healthz, ProductController, TransactionController, ReportController],
+        dependencies={
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
+        },
+        exception_handlers={DomainError: domain_error_handler},
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
+        request_max_body_size=1_000_000,
+    )
