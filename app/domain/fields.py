@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from app.domain.errors import FieldErrors
-from app.domain.rules import MAX_PRICE, MAX_QUANTITY, PRICE_PLACES, FUTURE_TOLERANCE_SECONDS
+from app.domain.rules import FUTURE_TOLERANCE_SECONDS, MAX_PRICE, MAX_QUANTITY, PRICE_PLACES
 
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -30,7 +30,9 @@ def integer(errors: FieldErrors, name: str, raw: object) -> int | None:
     return None
 
 
-def quantity(errors: FieldErrors, name: str, raw: object, *, signed: bool = False, allow_zero: bool = False) -> int | None:
+def quantity(
+    errors: FieldErrors, name: str, raw: object, *, signed: bool = False, allow_zero: bool = False
+) -> int | None:
     value = integer(errors, name, raw)
     if value is None:
         return None
@@ -72,9 +74,7 @@ def price(errors: FieldErrors, name: str, raw: object) -> Decimal | None:
     return None
 
 
-def text(
-    errors: FieldErrors, name: str, raw: object, *, max_len: int, required: bool = False
-) -> str | None:
+def text(errors: FieldErrors, name: str, raw: object, *, max_len: int, required: bool = False) -> str | None:
     """Trimmed, NFC-normalised text; empty means absent."""
     if raw is None:
         value = ""

@@ -22,7 +22,15 @@ from app.domain.rules import (
 )
 
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-PRODUCT_FIELDS = ("sku", "name", "category", "brand", "low_stock_threshold", "overstock_threshold", "count_interval_days")
+PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "category",
+    "brand",
+    "low_stock_threshold",
+    "overstock_threshold",
+    "count_interval_days",
+)
 TRANSACTION_FIELDS = ("sku", "type", "quantity", "unit_price", "at", "reason", "note")
 _TAKES_PRICE = {TxType.BUY, TxType.SELL, TxType.ADJUST}
 _NEEDS_PRICE = {TxType.BUY, TxType.SELL}
@@ -133,7 +141,7 @@ def _type(errors: FieldErrors, raw: object) -> TxType | None:
         errors.add("type", "is required")
         return None
     try:
-        return TxType(str(raw).upper()) if isinstance(raw, str) else TxType(raw)
+        return TxType(str(raw).upper())
     except ValueError:
         errors.add("type", f"must be one of {', '.join(t.value for t in TxType)}")
         return None

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, redirect_stdout
 from io import StringIO
 
 import asyncpg
+from piccolo.engine.postgres import PostgresEngine
 
 from app.services import embedded
 from app.settings import Settings
@@ -23,7 +24,7 @@ def resolve_url(settings: Settings) -> str:
     return url
 
 
-def engine():  # type: ignore[no-untyped-def]
+def engine() -> PostgresEngine:
     from app.piccolo_conf import DB
 
     return DB
@@ -64,6 +65,12 @@ async def unit_of_work() -> AsyncIterator[asyncpg.Connection]:
 @asynccontextmanager
 async def read_only() -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection for reads outside any transaction."""
-    db = engine()
-    async with db.pool.acquire() as conn:
+    async with pool().acquire() as conn:
         yield conn
+
+
+def pool() -> asyncpg.Pool:
+    started: asyncpg.Pool | None = engine().pool
+    if started is None:
+        raise RuntimeError("the connection pool is not open (open_pool() runs in the app's lifespan)")
+    return started

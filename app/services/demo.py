@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from app.domain.errors import Conflict
@@ -45,7 +45,7 @@ async def load_demo(settings: Settings, seed: int = 7) -> str:
 
 
 async def _year_of(ledger: LedgerService, rng: random.Random, sku: str, cost: Decimal, price: Decimal, low: int) -> int:
-    day = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=365)
+    day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=365)
     stock, written = 0, 0
     for _ in range(365):
         day += timedelta(days=1)
@@ -60,7 +60,9 @@ async def _year_of(ledger: LedgerService, rng: random.Random, sku: str, cost: De
                 entries.append(TransactionInput(sku, TxType.SELL, q, day.replace(hour=hour), price))
                 stock -= q
         if rng.random() < 0.02 and stock:
-            entries.append(TransactionInput(sku, TxType.ADJUST, -1, day.replace(hour=19), None, Reason.DAMAGE, "dropped"))
+            entries.append(
+                TransactionInput(sku, TxType.ADJUST, -1, day.replace(hour=19), None, Reason.DAMAGE, "dropped")
+            )
             stock -= 1
         if day.day == 1:
             entries.append(TransactionInput(sku, TxType.COUNT, stock, day.replace(hour=20)))

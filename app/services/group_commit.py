@@ -59,7 +59,7 @@ class GroupCommit:
             results = await self._commit_batch(product_id, [w.data for w in batch])
         except Exception as exc:  # the whole batch rolled back: every request hears why
             results = [exc] * len(batch)
-        for waiting, result in zip(batch, results):
+        for waiting, result in zip(batch, results, strict=True):
             if waiting.answer.done():
                 continue
             if isinstance(result, Exception):

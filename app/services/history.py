@@ -38,13 +38,7 @@ async def monthly(product: ProductRecord, zone: tzinfo) -> list[dict[str, Any]]:
     """Per calendar month of the business time zone."""
     async with read_only() as conn:
         rows = await conn.fetch(MONTHLY_SQL, product.id, str(zone))
-    return [
-        {
-            key: (str(value) if key in _DECIMALS else value)
-            for key, value in dict(r).items()
-        }
-        for r in rows
-    ]
+    return [{key: (str(value) if key in _DECIMALS else value) for key, value in dict(r).items()} for r in rows]
 
 
 _DECIMALS = {"revenue", "cogs", "realized_pl", "write_off", "gain", "closing_average_cost"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import asyncpg
@@ -24,7 +24,7 @@ from app.services.views import transaction_view
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _entry(data: TransactionInput, seq: int, tx_id: int | None = None) -> Entry:
@@ -64,7 +64,7 @@ class LedgerService:
             seqs = await repo.next_seqs(conn, len(batch))
             results: list[Change | Exception] = []
             pending: list[_NewRow] = []
-            for data, seq in zip(batch, seqs):
+            for data, seq in zip(batch, seqs, strict=True):
                 entry = _entry(data, seq)
                 if not product.follows(entry.key):
                     await _insert(conn, product.id, pending, results)  # the refold must see them
@@ -100,6 +100,7 @@ class LedgerService:
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
             entry = _entry(data, row.entry.seq, tx_id)
             old = await _product(conn, old_id)
+            changes: tuple[ProductChange, ...]
             if new_id == old_id:
                 rw = await rewrite(conn, old, drop=row, place=entry)
                 changes = (ProductChange(old, rw.product),)

@@ -133,7 +133,9 @@ async def row_by_id(conn: asyncpg.Connection, tx_id: int) -> tuple[LedgerRow, in
     return (row_from(r), r["product"]) if r else None
 
 
-async def point_before(conn: asyncpg.Connection, product_id: int, key: TimelineKey) -> tuple[Position, TimelineKey] | None:
+async def point_before(
+    conn: asyncpg.Connection, product_id: int, key: TimelineKey
+) -> tuple[Position, TimelineKey] | None:
     """The position after the last row strictly before `key` (one index probe)."""
     r = await conn.fetchrow(
         """SELECT stock_after, average_cost_after, at, seq FROM stock_transaction
@@ -145,7 +147,9 @@ async def point_before(conn: asyncpg.Connection, product_id: int, key: TimelineK
     return Position(r["stock_after"], r["average_cost_after"]), (r["at"], r["seq"])
 
 
-async def rows_from(conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None) -> list[LedgerRow]:
+async def rows_from(
+    conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None
+) -> list[LedgerRow]:
     """Every row at or after `key`, in timeline order: the part a change can affect."""
     records = await conn.fetch(
         f"""SELECT {ROW_COLUMNS} FROM stock_transaction t JOIN product p ON p.id = t.product
@@ -225,9 +229,12 @@ async def delete_row(conn: asyncpg.Connection, tx_id: int) -> None:
     await conn.execute("DELETE FROM stock_transaction WHERE id = $1", tx_id)
 
 
-async def audit(conn: asyncpg.Connection, actor: str, action: str, tx_id: int, before: str | None, after: str | None) -> None:
+async def audit(
+    conn: asyncpg.Connection, actor: str, action: str, tx_id: int, before: str | None, after: str | None
+) -> None:
     await conn.execute(
-        "INSERT INTO audit_log (actor, action, transaction_id, before, after) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)",
+        """INSERT INTO audit_log (actor, action, transaction_id, before, after)
+           VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)""",
         actor, action, tx_id, before, after,
     )  # fmt: skip
 

@@ -62,7 +62,8 @@ async def rewrite(
     _check_reserved(product, outcome)
 
     placed = next((p for p in outcome.posted if place is not None and p.entry is place), None)
-    changed = [new for old, new in zip(tail, _without(outcome.posted, placed)) if old.figures != new.figures]
+    refolded = zip(tail, _without(outcome.posted, placed), strict=True)
+    changed = [new for old, new in refolded if old.figures != new.figures]
     await repo.update_figures(conn, changed)
 
     removed = [r.posted for r in tail] + ([drop.posted] if drop else [])
@@ -118,7 +119,9 @@ async def _latest(
     place: Entry | None,
     current: datetime | None,
 ) -> datetime | None:
-    if drop is None or drop.entry.type is not kind:  # nothing of this kind left: only `place` can move it later
+    if (
+        drop is None or drop.entry.id is None or drop.entry.type is not kind
+    ):  # nothing of this kind left: only `place` can move it later
         latest = current
     else:
         latest = await repo.latest_at(conn, product.id, kind, exclude_id=drop.entry.id)

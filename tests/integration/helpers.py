@@ -17,8 +17,16 @@ async def make_product(api: httpx.AsyncClient, **fields: Any) -> str:
     return sku
 
 
-async def record(api: httpx.AsyncClient, sku: str, type_: str, quantity: int, price: str | None = None,
-                 at: str | None = None, expect: int = 201, **extra: Any) -> dict[str, Any]:
+async def record(
+    api: httpx.AsyncClient,
+    sku: str,
+    type_: str,
+    quantity: int,
+    price: str | None = None,
+    at: str | None = None,
+    expect: int = 201,
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"sku": sku, "type": type_, "quantity": quantity, **extra}
     if price is not None:
         body["unit_price"] = price

@@ -50,8 +50,7 @@ async def test_a_bad_transaction_field_is_named_and_nothing_is_recorded(api, cas
 
 async def test_adjust_needs_a_reason_and_takes_a_cost_only_when_adding(api):
     sku = await make_product(api)
-    r = await api.post("/api/transactions", json={"sku": sku, "type": "ADJUST", "quantity": -1,
-                                                  "unit_price": "1.00"})
+    r = await api.post("/api/transactions", json={"sku": sku, "type": "ADJUST", "quantity": -1, "unit_price": "1.00"})
     fields = {e["field"] for e in r.json()["extra"]["errors"]}
     assert r.status_code == 400 and fields == {"reason", "unit_price"}
 
@@ -70,8 +69,7 @@ async def test_a_time_within_five_minutes_ahead_is_accepted(api):
 
 
 async def test_unknown_sku_and_transaction_are_404(api):
-    r = await api.post("/api/transactions", json={"sku": "NOPE-404", "type": "BUY", "quantity": 1,
-                                                  "unit_price": "1"})
+    r = await api.post("/api/transactions", json={"sku": "NOPE-404", "type": "BUY", "quantity": 1, "unit_price": "1"})
     assert r.status_code == 404 and "NOPE-404" in r.json()["detail"]
     assert (await api.get("/api/products/NOPE-404")).status_code == 404
     assert (await api.patch("/api/transactions/999999999", json={"note": "x"})).status_code == 404

@@ -26,7 +26,11 @@ async def test_backdated_buy_changes_the_cost_of_every_later_sell(api):
     ]
     product = await summary(api, sku)
     assert (product["on_hand"], product["cogs"], product["realized_pl"], product["inventory_value"]) == (
-        10, "30.00", "20.00", "30.00")
+        10,
+        "30.00",
+        "20.00",
+        "30.00",
+    )
     assert await anomalies(api) == []
 
 
@@ -132,8 +136,9 @@ async def test_dry_run_reports_before_and_after_and_commits_nothing(api):
     before = (await timeline(api, sku), await summary(api, sku))
 
     patch = await api.patch(f"/api/transactions/{buy['id']}?dry_run=true", json={"unit_price": "3.00"})
-    post = await api.post("/api/transactions?dry_run=true", json={"sku": sku, "type": "SELL", "quantity": 6,
-                                                                  "unit_price": "1"})
+    post = await api.post(
+        "/api/transactions?dry_run=true", json={"sku": sku, "type": "SELL", "quantity": 6, "unit_price": "1"}
+    )
     delete = await api.delete(f"/api/transactions/{buy['id']}?dry_run=true")
 
     assert patch.status_code == 200 and patch.json()["after"]["realized_pl"] == "8.00"
@@ -149,8 +154,9 @@ async def test_edit_and_delete_are_kept_in_the_audit_log(api, db):
     r = await api.patch(f"/api/transactions/{buy['id']}", json={"note": "corrected", "unit_price": "2.10"})
     assert r.status_code == 200
     assert (await api.delete(f"/api/transactions/{buy['id']}")).status_code == 204
-    rows = await db.fetch("SELECT action, before, after FROM audit_log WHERE transaction_id = $1 ORDER BY id",
-                          buy["id"])
+    rows = await db.fetch(
+        "SELECT action, before, after FROM audit_log WHERE transaction_id = $1 ORDER BY id", buy["id"]
+    )
     assert [r["action"] for r in rows] == ["edit", "delete"]
     assert '"note": "first"' in rows[0]["before"] and '"unit_price": "2.1000"' in rows[0]["after"]
     assert rows[1]["after"] is None
@@ -165,12 +171,32 @@ async def test_monthly_figures_sum_each_month_and_close_with_its_last_row(api):
     await record(api, sku, "ADJUST", -1, at="2026-02-04T09:00:00+00:00", reason="damage")
     r = await api.get(f"/api/products/{sku}/monthly")
     assert r.json()["items"] == [
-        {"month": "2026-01", "bought": 10, "sold": 3, "adjusted": 0, "revenue": "15.00", "cogs": "6.00",
-         "realized_pl": "9.00", "write_off": "0.00", "gain": "0.00", "closing_stock": 7,
-         "closing_average_cost": "2.000000"},
-        {"month": "2026-02", "bought": 10, "sold": 0, "adjusted": -1, "revenue": "0.00", "cogs": "0.00",
-         "realized_pl": "0.00", "write_off": "3.18", "gain": "0.00", "closing_stock": 16,
-         "closing_average_cost": "3.176471"},
+        {
+            "month": "2026-01",
+            "bought": 10,
+            "sold": 3,
+            "adjusted": 0,
+            "revenue": "15.00",
+            "cogs": "6.00",
+            "realized_pl": "9.00",
+            "write_off": "0.00",
+            "gain": "0.00",
+            "closing_stock": 7,
+            "closing_average_cost": "2.000000",
+        },
+        {
+            "month": "2026-02",
+            "bought": 10,
+            "sold": 0,
+            "adjusted": -1,
+            "revenue": "0.00",
+            "cogs": "0.00",
+            "realized_pl": "0.00",
+            "write_off": "3.18",
+            "gain": "0.00",
+            "closing_stock": 16,
+            "closing_average_cost": "3.176471",
+        },
     ]
     product = await summary(api, sku)
     assert (product["damaged"], product["units_in"], product["units_out"]) == (1, 20, 3)

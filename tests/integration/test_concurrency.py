@@ -61,8 +61,13 @@ async def _backdated_edits(url: str, sku: str, buy_ids: list[int], rounds: int) 
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         for _ in range(rounds):
             tx = rng.choice(buy_ids)
-            change = rng.choice([{"quantity": rng.randint(1, 40)}, {"unit_price": f"{rng.randint(1, 900)}.25"},
-                                 {"at": f"2026-01-{rng.randint(1, 28):02d}T08:00:00+00:00"}])
+            change = rng.choice(
+                [
+                    {"quantity": rng.randint(1, 40)},
+                    {"unit_price": f"{rng.randint(1, 900)}.25"},
+                    {"at": f"2026-01-{rng.randint(1, 28):02d}T08:00:00+00:00"},
+                ]
+            )
             r = await client.patch(f"/api/transactions/{tx}", json=change)
             seen[r.status_code] += 1
     return seen

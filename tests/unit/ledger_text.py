@@ -11,7 +11,7 @@ Lines are numbered as their `seq` (and `id`), in the order written.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.domain.ledger import Entry
@@ -30,7 +30,7 @@ def parse_line(line: str, seq: int) -> Entry:
     words = body.split()
     stamp, kind, quantity = words[0], TxType(words[1]), int(words[2])
     when = datetime.fromisoformat(stamp)
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
     reason = Reason(words[3]) if len(words) > 3 else None
     return Entry(
         seq=seq,

@@ -70,10 +70,12 @@ def test_exact_half_of_a_micro_rounds_to_even():
 
 
 def test_selling_more_than_on_hand_is_a_breach_naming_the_sale():
-    result = replay(parse("""
+    result = replay(
+        parse("""
         2026-01-01 BUY 2 @ 1.00
         2026-01-02 SELL 3 @ 2.00
-    """))
+    """)
+    )
     assert isinstance(result, Breach)
     assert (result.entry.seq, result.stock_before, result.stock_would_be) == (2, 2, -1)
     assert "would leave stock at -1" in result.describe()
@@ -89,10 +91,12 @@ def test_negative_adjust_writes_off_at_average_cost():
 
 
 def test_negative_adjust_below_zero_is_a_breach():
-    result = replay(parse("""
+    result = replay(
+        parse("""
         2026-01-01 BUY 1 @ 2.50
         2026-01-02 ADJUST -2 theft
-    """))
+    """)
+    )
     assert isinstance(result, Breach) and result.stock_would_be == -1
 
 
@@ -216,7 +220,12 @@ def test_totals_are_sums_of_row_figures_and_units():
     """)
     t = totals_of(list(r.posted))
     assert (t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain) == (
-        D("6.00"), D("3.00"), D("3.00"), D("3.00"), D("1.00"))
+        D("6.00"),
+        D("3.00"),
+        D("3.00"),
+        D("3.00"),
+        D("1.00"),
+    )
     assert (t.units_in, t.units_out, t.damaged) == (11, 3, 2)
     assert r.end.stock == 5
 

@@ -1,6 +1,6 @@
 """Properties of the fold over random histories (Hypothesis)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,7 @@ from app.domain.ledger import Entry, Replay, replay, timeline
 from app.domain.rules import Reason, TxType
 
 pytestmark = pytest.mark.unit
-BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
 prices = st.decimals(min_value=0, max_value=Decimal("99999.9999"), places=4, allow_nan=False, allow_infinity=False)
 

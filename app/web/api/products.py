@@ -20,7 +20,9 @@ class ProductController(Controller):
         return product_view(await products.create(await json_object(request)))
 
     @get("/")
-    async def index(self, q: str | None = None, category: str | None = None, status: str | None = None) -> dict[str, Any]:
+    async def index(
+        self, q: str | None = None, category: str | None = None, status: str | None = None
+    ) -> dict[str, Any]:
         return {"items": [product_view(p) for p in await products.listing(q, category, status)]}
 
     @get("/{sku:str}")

@@ -43,7 +43,9 @@ class TransactionController(Controller):
         return Response(_committed_view(change), status_code=201)
 
     @patch("/{tx_id:int}")
-    async def update(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> dict[str, Any]:
+    async def update(
+        self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False
+    ) -> dict[str, Any]:
         change = await ledger.edit(tx_id, await json_object(request), actor=ACTOR, dry_run=dry_run)
         return _dry_run_view(change) if dry_run else _committed_view(change)
 

@@ -1,0 +1,50 @@
+"""The `inventory` command on a fresh data directory: embedded database, demo, serve, stop."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, start_server
+
+pytestmark = pytest.mark.integration
+
+
+def inventory(data_dir: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "INVENTORY_DATABASE_URL"}
+    env["INVENTORY_DATA_DIR"] = str(data_dir)
+    done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_embedded_database_demo_serve_and_stop_from_a_fresh_data_dir():
+    data_dir = Path(tempfile.mkdtemp(prefix="src-", dir="/tmp"))
+    try:
+        url = inventory(data_dir, "db", "url")
+        assert url.startswith("postgresql://") and str(data_dir) in url
+        assert inventory(data_dir, "db", "url") == url  # reused, not started twice
+        assert "demo loaded" in inventory(data_dir, "demo")
+        assert inventory(data_dir, "demo") == "demo loaded: 0 transactions"  # idempotent
+
+        server = start_server("", INVENTORY_DATA_DIR=str(data_dir))  # no URL: serve finds the embedded one
+        try:
+            items = httpx.get(f"{server.url}/api/products").json()["items"]
+            assert len(items) == 6 and all(p["transaction_count"] > 100 for p in items)
+            assert httpx.get(f"{server.url}/api/reports/anomalies", timeout=60).json() == {"items": []}
+        finally:
+            server.stop()
+
+        assert inventory(data_dir, "db", "stop") == "embedded database stopped"
+        assert inventory(data_dir, "db", "stop") == "embedded database was not running"
+    finally:
+        inventory(data_dir, "db", "stop")
+        shutil.rmtree(data_dir, ignore_errors=True)
