@@ -49,10 +49,13 @@ class ProductInput:
 
 @dataclass(frozen=True, slots=True)
 class TransactionInput:
+    """A valid transaction as entered. `at=None` means "now": stamped when it is committed,
+    under the product's lock, so that sales entered now always land at the end of the timeline."""
+
     sku: str
     type: TxType
     quantity: int
-    at: datetime
+    at: datetime | None
     unit_price: Decimal | None = None
     reason: Reason | None = None
     note: str | None = None
@@ -128,11 +131,11 @@ def parse_transaction(raw: Mapping[str, Any], *, now: datetime, zone: tzinfo) ->
     else:
         quantity = fields.quantity(errors, "quantity", raw["quantity"], signed=signed, allow_zero=kind is TxType.COUNT)
     unit_price = _unit_price(errors, raw.get("unit_price"), kind, quantity)
-    at = now if raw.get("at") in (None, "") else fields.moment(errors, "at", raw["at"], now=now, zone=zone)
+    at = None if raw.get("at") in (None, "") else fields.moment(errors, "at", raw["at"], now=now, zone=zone)
     reason = _reason(errors, raw.get("reason"), kind)
     note = fields.text(errors, "note", raw.get("note"), max_len=NOTE_MAX)
     errors.raise_if_any()
-    assert code is not None and kind is not None and quantity is not None and at is not None
+    assert code is not None and kind is not None and quantity is not None
     return TransactionInput(code, kind, quantity, at, unit_price, reason, note)
 
 
@@ -190,7 +193,7 @@ def merge_transaction_patch(current: TransactionInput, patch: Mapping[str, Any])
         "type": current.type.value,
         "quantity": current.quantity,
         "unit_price": None if current.unit_price is None else str(current.unit_price),
-        "at": current.at.isoformat(),
+        "at": current.at.isoformat() if current.at else None,
         "reason": None if current.reason is None else current.reason.value,
         "note": current.note,
     }

@@ -34,6 +34,9 @@ async def migrate(url: str) -> str:
     """Apply pending Piccolo migrations; concurrent starters wait for each other."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    os.environ.setdefault("INVENTORY_DATABASE_URL", url)
+    if engine().config["dsn"] != url:
+        raise RuntimeError("Piccolo's engine was configured for another database before migrate() was called")
     lock_conn = await asyncpg.connect(url)
     try:
         await lock_conn.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATION_LOCK)

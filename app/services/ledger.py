@@ -27,8 +27,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _entry(data: TransactionInput, seq: int, tx_id: int | None = None) -> Entry:
-    return Entry(seq, data.at, data.type, data.quantity, data.unit_price, data.reason, tx_id)
+def _entry(data: TransactionInput, seq: int, now: datetime, tx_id: int | None = None) -> Entry:
+    return Entry(seq, data.at or now, data.type, data.quantity, data.unit_price, data.reason, tx_id)
 
 
 class LedgerService:
@@ -39,6 +39,7 @@ class LedgerService:
         self.zone = zone
         self.clock = clock
         self._group = GroupCommit(self._commit_batch, max_batch)
+        self._ids: dict[str, int] = {}
 
     def parse(self, raw: Mapping[str, Any]) -> TransactionInput:
         return parse_transaction(raw, now=self.clock(), zone=self.zone)
@@ -65,7 +66,7 @@ class LedgerService:
             results: list[Change | Exception] = []
             pending: list[_NewRow] = []
             for data, seq in zip(batch, seqs, strict=True):
-                entry = _entry(data, seq)
+                entry = _entry(data, seq, self.clock())
                 if not product.follows(entry.key):
                     await _insert(conn, product.id, pending, results)  # the refold must see them
                 try:
@@ -98,7 +99,7 @@ class LedgerService:
             await lock_in_database(conn, old_id, new_id)
             row = await _row_in(conn, tx_id, old_id)
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
-            entry = _entry(data, row.entry.seq, tx_id)
+            entry = _entry(data, row.entry.seq, self.clock(), tx_id)
             old = await _product(conn, old_id)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
@@ -135,10 +136,14 @@ class LedgerService:
     # --- lookups outside the locks --------------------------------------------------------
 
     async def _product_id(self, sku: str) -> int:
+        # A SKU never changes and products are never deleted, so the mapping can be kept.
+        if sku in self._ids:
+            return self._ids[sku]
         async with read_only() as conn:
             product_id: int | None = await conn.fetchval("SELECT id FROM product WHERE sku = $1", sku)
         if product_id is None:
             raise NotFound(f"No product with SKU {sku!r}", {"field": "sku", "sku": sku})
+        self._ids[sku] = product_id
         return product_id
 
     async def _row(self, tx_id: int) -> tuple[LedgerRow, int]:
