@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
+from typing import NamedTuple
 
 from app.domain.money import ZERO_COST, ZERO_MONEY, m, q6_ratio
 from app.domain.rules import Reason, TxType
@@ -17,8 +19,11 @@ from app.domain.rules import Reason, TxType
 TimelineKey = tuple[datetime, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+# The per-row values are NamedTuples: immutable like frozen dataclasses, but several
+# times cheaper to build, which matters when a refold touches 100,000 rows.
+
+
+class Entry(NamedTuple):
     """One transaction as the fold sees it: what happened, not what it caused."""
 
     seq: int
@@ -34,8 +39,7 @@ class Entry:
         return (self.at, self.seq)
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """Stock and moving-average cost at one point of a timeline."""
 
     stock: int
@@ -45,8 +49,7 @@ class Position:
 EMPTY = Position(stock=0, average_cost=ZERO_COST)
 
 
-@dataclass(frozen=True, slots=True)
-class Figures:
+class Figures(NamedTuple):
     """What one transaction caused; stored on its row."""
 
     stock_after: int
@@ -62,8 +65,7 @@ class Figures:
         return Position(self.stock_after, self.average_cost_after)
 
 
-@dataclass(frozen=True, slots=True)
-class Posted:
+class Posted(NamedTuple):
     entry: Entry
     figures: Figures
 
@@ -91,33 +93,41 @@ class Replay:
     end: Position
 
 
+_TIMELINE_ORDER = itemgetter(1, 0)  # (at, seq) of an Entry
+
+
 def timeline(entries: Iterable[Entry]) -> list[Entry]:
     """Entries in timeline order: by event time, ties broken by ingestion number."""
-    return sorted(entries, key=lambda e: (e.at, e.seq))
+    return sorted(entries, key=_TIMELINE_ORDER)
 
 
 def replay(entries: Iterable[Entry], start: Position = EMPTY) -> Replay | Breach:
     """Fold `entries` (any order) from `start`; stop at the first breach."""
-    position = start
+    stock, cost = start
     posted: list[Posted] = []
     for entry in timeline(entries):
-        outcome = apply(position, entry)
+        outcome = _step(stock, cost, entry)
         if isinstance(outcome, Breach):
             return outcome
         posted.append(Posted(entry, outcome))
-        position = outcome.position
-    return Replay(tuple(posted), position)
+        stock, cost = outcome[0], outcome[1]
+    return Replay(tuple(posted), Position(stock, cost))
 
 
 def apply(position: Position, entry: Entry) -> Figures | Breach:
     """The effect of one entry on a position (SPEC §2 table)."""
-    if entry.type is TxType.BUY:
-        return _receive_at_cost(position, entry.quantity, _price(entry))
-    if entry.type is TxType.SELL:
-        return _sell(position, entry)
-    if entry.type is TxType.ADJUST:
-        return _adjust(position, entry)
-    return _count(position, entry.quantity)
+    return _step(position.stock, position.average_cost, entry)
+
+
+def _step(stock: int, cost: Decimal, entry: Entry) -> Figures | Breach:
+    kind = entry.type
+    if kind is TxType.SELL:
+        return _sell(stock, cost, entry)
+    if kind is TxType.BUY:
+        return _receive_at_cost(stock, cost, entry.quantity, _price(entry))
+    if kind is TxType.ADJUST:
+        return _adjust(stock, cost, entry)
+    return _count(stock, cost, entry.quantity)
 
 
 def _price(entry: Entry) -> Decimal:
@@ -126,53 +136,37 @@ def _price(entry: Entry) -> Decimal:
     return entry.unit_price
 
 
-def _receive_at_cost(position: Position, quantity: int, unit_cost: Decimal) -> Figures:
-    stock = position.stock + quantity
-    value = position.stock * position.average_cost + quantity * unit_cost
-    return Figures(stock_after=stock, average_cost_after=q6_ratio(value, stock))
+def _receive_at_cost(stock: int, cost: Decimal, quantity: int, unit_cost: Decimal) -> Figures:
+    after = stock + quantity
+    return Figures(after, q6_ratio(stock * cost + quantity * unit_cost, after))
 
 
-def _sell(position: Position, entry: Entry) -> Figures | Breach:
-    remaining = position.stock - entry.quantity
+def _sell(stock: int, cost: Decimal, entry: Entry) -> Figures | Breach:
+    remaining = stock - entry.quantity
     if remaining < 0:
-        return Breach(entry, position.stock, remaining)
+        return Breach(entry, stock, remaining)
     revenue = m(entry.quantity * _price(entry))
-    cogs = m(entry.quantity * position.average_cost)
-    return Figures(
-        stock_after=remaining,
-        average_cost_after=position.average_cost,
-        revenue=revenue,
-        cogs=cogs,
-        realized_pl=revenue - cogs,
-    )
+    cogs = m(entry.quantity * cost)
+    return Figures(remaining, cost, revenue, cogs, revenue - cogs)
 
 
-def _adjust(position: Position, entry: Entry) -> Figures | Breach:
+def _adjust(stock: int, cost: Decimal, entry: Entry) -> Figures | Breach:
     quantity = entry.quantity
     if quantity < 0:
-        remaining = position.stock + quantity
+        remaining = stock + quantity
         if remaining < 0:
-            return Breach(entry, position.stock, remaining)
-        return Figures(
-            stock_after=remaining,
-            average_cost_after=position.average_cost,
-            write_off=m(-quantity * position.average_cost),
-        )
+            return Breach(entry, stock, remaining)
+        return Figures(remaining, cost, write_off=m(-quantity * cost))
     if entry.unit_price is not None:
-        return _receive_at_cost(position, quantity, entry.unit_price)
-    return Figures(
-        stock_after=position.stock + quantity,
-        average_cost_after=position.average_cost,
-        gain=m(quantity * position.average_cost),
-    )
+        return _receive_at_cost(stock, cost, quantity, entry.unit_price)
+    return Figures(stock + quantity, cost, gain=m(quantity * cost))
 
 
-def _count(position: Position, counted: int) -> Figures:
-    difference = counted - position.stock
-    cost = position.average_cost
+def _count(stock: int, cost: Decimal, counted: int) -> Figures:
+    difference = counted - stock
     return Figures(
-        stock_after=counted,
-        average_cost_after=cost,
+        counted,
+        cost,
         write_off=m(-difference * cost) if difference < 0 else ZERO_MONEY,
         gain=m(difference * cost) if difference > 0 else ZERO_MONEY,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -22,39 +23,40 @@ class Totals:
     units_out: int = 0
     damaged: int = 0
 
-    def with_row(self, row: Posted, sign: int = 1) -> Totals:
-        """Totals with `row` added (`sign=1`) or taken out (`sign=-1`)."""
-        f, e = row.figures, row.entry
-        units_in = e.quantity if e.type is TxType.BUY or (e.type is TxType.ADJUST and e.quantity > 0) else 0
-        units_out = e.quantity if e.type is TxType.SELL else 0
-        damaged = -e.quantity if e.type is TxType.ADJUST and e.reason is Reason.DAMAGE and e.quantity < 0 else 0
-        return replace(
-            self,
-            revenue=self.revenue + sign * f.revenue,
-            cogs=self.cogs + sign * f.cogs,
-            realized_pl=self.realized_pl + sign * f.realized_pl,
-            write_off=self.write_off + sign * f.write_off,
-            gain=self.gain + sign * f.gain,
-            units_in=self.units_in + sign * units_in,
-            units_out=self.units_out + sign * units_out,
-            damaged=self.damaged + sign * damaged,
-        )
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(*(a + b for a, b in zip(self._values(), other._values(), strict=True)))
+
+    def __sub__(self, other: Totals) -> Totals:
+        return Totals(*(a - b for a, b in zip(self._values(), other._values(), strict=True)))
+
+    def _values(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, int, int, int]:
+        return (self.revenue, self.cogs, self.realized_pl, self.write_off, self.gain,
+                self.units_in, self.units_out, self.damaged)  # fmt: skip
 
 
-def totals_of(rows: list[Posted]) -> Totals:
-    totals = Totals()
-    for row in rows:
-        totals = totals.with_row(row)
-    return totals
+def totals_of(rows: Iterable[Posted]) -> Totals:
+    """Sums of the rows' figures and units, in one pass (refolds sum 100,000s of rows)."""
+    revenue = cogs = realized_pl = write_off = gain = ZERO_MONEY
+    units_in = units_out = damaged = 0
+    for entry, figures in rows:
+        revenue += figures.revenue
+        cogs += figures.cogs
+        realized_pl += figures.realized_pl
+        write_off += figures.write_off
+        gain += figures.gain
+        kind, quantity = entry.type, entry.quantity
+        if kind is TxType.SELL:
+            units_out += quantity
+        elif kind is TxType.BUY or (kind is TxType.ADJUST and quantity > 0):
+            units_in += quantity
+        elif kind is TxType.ADJUST and entry.reason is Reason.DAMAGE:
+            damaged -= quantity
+    return Totals(revenue, cogs, realized_pl, write_off, gain, units_in, units_out, damaged)
 
 
-def rebased(totals: Totals, removed: list[Posted], added: list[Posted]) -> Totals:
+def rebased(totals: Totals, removed: Iterable[Posted], added: Iterable[Posted]) -> Totals:
     """Totals after replacing `removed` rows with `added` ones: work grows with the change only."""
-    for row in removed:
-        totals = totals.with_row(row, -1)
-    for row in added:
-        totals = totals.with_row(row)
-    return totals
+    return totals - totals_of(removed) + totals_of(added)
 
 
 class Status(StrEnum):

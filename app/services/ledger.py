@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -207,7 +207,7 @@ async def _insert(
         return
     ids = await repo.insert_rows(conn, product_id, [n.posted for n in pending], [n.data.note for n in pending])
     for new in pending:
-        stored = Posted(replace(new.posted.entry, id=ids[new.posted.entry.seq]), new.posted.figures)
+        stored = Posted(new.posted.entry._replace(id=ids[new.posted.entry.seq]), new.posted.figures)
         results[new.index] = Change(LedgerRow(stored, new.data.note, new.data.sku), (new.change,))
     pending.clear()
 

@@ -102,6 +102,22 @@ async def latest_at(conn: asyncpg.Connection, product_id: int, kind: TxType, exc
 # --- ledger rows ----------------------------------------------------------------------------
 
 
+_TYPES = {t.value: t for t in TxType}
+_REASONS: dict[str | None, Reason | None] = {r.value: r for r in Reason} | {None: None}
+POSTED_COLUMNS = (
+    "t.seq, t.at, t.type, t.quantity, t.unit_price, t.reason, t.id, t.stock_after, t.average_cost_after, "
+    "t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain"
+)
+
+
+def posted_from(r: asyncpg.Record) -> Posted:
+    """A row selected with POSTED_COLUMNS (positional: this runs 100,000 times in a refold)."""
+    return Posted(
+        Entry(r[0], r[1], _TYPES[r[2]], r[3], r[4], _REASONS[r[5]], r[6]),
+        Figures(r[7], r[8], r[9], r[10], r[11], r[12], r[13]),
+    )
+
+
 def row_from(r: asyncpg.Record) -> LedgerRow:
     entry = Entry(
         seq=r["seq"],
@@ -149,15 +165,15 @@ async def point_before(
 
 async def rows_from(
     conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None
-) -> list[LedgerRow]:
+) -> list[Posted]:
     """Every row at or after `key`, in timeline order: the part a change can affect."""
     records = await conn.fetch(
-        f"""SELECT {ROW_COLUMNS} FROM stock_transaction t JOIN product p ON p.id = t.product
+        f"""SELECT {POSTED_COLUMNS} FROM stock_transaction t
             WHERE t.product = $1 AND (t.at, t.seq) >= ($2, $3) AND t.id IS DISTINCT FROM $4
             ORDER BY t.at, t.seq""",
         product_id, key[0], key[1], exclude_id,
     )  # fmt: skip
-    return [row_from(r) for r in records]
+    return [posted_from(r) for r in records]
 
 
 async def next_seqs(conn: asyncpg.Connection, count: int) -> list[int]:

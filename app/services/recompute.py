@@ -17,6 +17,7 @@ from app.domain.ledger import EMPTY, Breach, Entry, Position, Posted, Replay, Ti
 from app.domain.rules import TxType
 from app.domain.summary import rebased
 from app.services import ledger_repo as repo
+from app.services.gc_pause import gc_paused
 from app.services.records import LedgerRow, ProductRecord
 
 
@@ -54,23 +55,27 @@ async def rewrite(
         start, before_key, tail = product.position, product.last_key, []  # an append reads nothing
     else:
         start, before_key = await _position_before(conn, product.id, start_key)
-        tail = await repo.rows_from(conn, product.id, start_key, dropped_id)
+        with gc_paused():
+            tail = await repo.rows_from(conn, product.id, start_key, dropped_id)
 
-    outcome = replay([r.entry for r in tail] + ([place] if place else []), start)
+    with gc_paused():
+        outcome = replay([r.entry for r in tail] + ([place] if place else []), start)
     if isinstance(outcome, Breach):
         raise breach_conflict(outcome, product.sku)
     _check_reserved(product, outcome)
 
     placed = next((p for p in outcome.posted if place is not None and p.entry is place), None)
     refolded = zip(tail, _without(outcome.posted, placed), strict=True)
-    changed = [new for old, new in refolded if old.figures != new.figures]
-    await repo.update_figures(conn, changed)
+    changed = [(old, new) for old, new in refolded if old.figures != new.figures]
+    await repo.update_figures(conn, [new for _, new in changed])
 
-    removed = [r.posted for r in tail] + ([drop.posted] if drop else [])
+    # Rows whose figures did not change add the same to the totals before and after.
+    removed = [old for old, _ in changed] + ([drop.posted] if drop else [])
+    added = [new for _, new in changed] + ([placed] if placed else [])
     after = replace(
         product,
         position=outcome.end,
-        totals=rebased(product.totals, removed, list(outcome.posted)),
+        totals=rebased(product.totals, removed, added),
         tx_count=product.tx_count + (place is not None) - (drop is not None),
         last_key=outcome.posted[-1].entry.key if outcome.posted else before_key,
     )

@@ -1,6 +1,5 @@
 """Scenario tests of the ledger fold, written as small ledger texts."""
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -169,7 +168,7 @@ def test_moving_a_sell_before_the_stock_that_covers_it_fails():
         2026-01-02 BUY 5 @ 2.00
         2026-01-03 SELL 5 @ 3.00
     """)
-    moved = [entries[0], replace(entries[1], at=entries[0].at.replace(day=1))]
+    moved = [entries[0], entries[1]._replace(at=entries[0].at.replace(day=1))]
     result = replay(moved)
     assert isinstance(result, Breach) and result.entry.seq == 2 and result.stock_would_be == -5
 
@@ -181,7 +180,7 @@ def test_equal_times_are_ordered_by_seq():
     """)
     assert isinstance(replay(entries), Replay)
     assert isinstance(replay(list(reversed(entries))), Replay)
-    swapped = [replace(entries[0], seq=3), entries[1]]
+    swapped = [entries[0]._replace(seq=3), entries[1]]
     assert isinstance(replay(swapped), Breach)
 
 

@@ -1,0 +1,28 @@
+"""Pausing Python's cyclic garbage collector through a large refold.
+
+A refold of 100,000 rows allocates several hundred thousand small tuples that
+all stay alive until it ends; the collector would scan them again and again
+(measured: it doubles the time of a 100,000-row edit). None of them form cycles.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_paused = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    global _paused
+    _paused += 1
+    if _paused == 1:
+        gc.disable()
+    try:
+        yield
+    finally:
+        _paused -= 1
+        if _paused == 0:
+            gc.enable()

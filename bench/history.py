@@ -1,0 +1,133 @@
+"""Benchmark (b): a backdated edit of the first transaction of a product with 100,000
+transactions, and appending a sale to it and to a product with 1,000,000.
+
+    python -m bench.history [--appends 200] [--edits 5]
+
+Histories are generated with the domain fold and loaded with COPY; every timing goes
+through the running app over HTTP. Prints one line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+import httpx
+
+from app.domain.ledger import Entry, Replay, replay
+from app.domain.rules import TxType
+from app.domain.summary import totals_of
+from bench.common import serving, throwaway_database
+
+COLUMNS = ["product", "seq", "type", "quantity", "unit_price", "at", "stock_after", "average_cost_after", "revenue",
+           "cogs", "realized_pl", "write_off", "gain"]  # fmt: skip
+
+
+def history(size: int, first_seq: int) -> list[Entry]:
+    """A BUY of 10,000, then cycles of a BUY of 100 and ten SELLs of 10, a minute apart."""
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    entries = [Entry(first_seq, start, TxType.BUY, 10_000, Decimal("3.0000"))]
+    for i in range(1, size):
+        at = start + timedelta(minutes=i)
+        if i % 11 == 0:
+            entries.append(Entry(first_seq + i, at, TxType.BUY, 100, Decimal(3 + i % 7).quantize(Decimal("0.0001"))))
+        else:
+            entries.append(Entry(first_seq + i, at, TxType.SELL, 10, Decimal("9.9900")))
+    return entries
+
+
+async def load(conn: asyncpg.Connection, sku: str, size: int, first_seq: int) -> None:
+    entries = history(size, first_seq)
+    result = replay(entries)
+    assert isinstance(result, Replay)
+    t = totals_of(list(result.posted))
+    last = result.posted[-1]
+    pid = await conn.fetchval(
+        """INSERT INTO product (sku, name, on_hand, average_cost, revenue, cogs, realized_pl, write_off, gain,
+               units_in, units_out, tx_count, last_at, last_seq, last_sale_at)
+           VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id""",
+        sku, result.end.stock, result.end.average_cost, t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain,
+        t.units_in, t.units_out, size, last.entry.at, last.entry.seq,
+        max(p.entry.at for p in result.posted if p.entry.type is TxType.SELL),
+    )  # fmt: skip
+    records = [
+        (pid, p.entry.seq, p.entry.type.value, p.entry.quantity, p.entry.unit_price, p.entry.at,
+         p.figures.stock_after, p.figures.average_cost_after, p.figures.revenue, p.figures.cogs,
+         p.figures.realized_pl, p.figures.write_off, p.figures.gain)
+        for p in result.posted
+    ]  # fmt: skip
+    await conn.copy_records_to_table("stock_transaction", records=records, columns=COLUMNS)
+
+
+async def prepare(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await load(conn, "BIG-100K", 100_000, 1)
+        await load(conn, "BIG-1M", 1_000_000, 200_000)
+        await conn.execute("SELECT setval('stock_transaction_seq_seq', 2000000)")
+        await conn.execute("VACUUM ANALYZE stock_transaction")
+        await conn.execute("VACUUM ANALYZE product")
+    finally:
+        await conn.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(base: str, appends: int, edits: int) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        first = (await client.get("/api/products/BIG-100K/transactions", params={"limit": 1})).json()["items"][0]
+        times = []
+        for i in range(edits):
+            started = time.perf_counter()
+            r = await client.patch(f"/api/transactions/{first['id']}", json={"unit_price": f"{3 + (i % 2)}.5000"})
+            times.append(time.perf_counter() - started)
+            assert r.status_code == 200, r.text
+        print(f"backdated price edit of the first of 100,000 rows: median {statistics.median(times):.3f} s, "
+              f"min {min(times):.3f} s, max {max(times):.3f} s ({edits} edits; cost changes ripple ~12,000 rows)")  # fmt: skip
+        times = []
+        for i in range(edits):
+            started = time.perf_counter()
+            r = await client.patch(f"/api/transactions/{first['id']}", json={"quantity": 10_000 + (i % 2)})
+            times.append(time.perf_counter() - started)
+            assert r.status_code == 200, r.text
+        print(f"backdated quantity edit of the first of 100,000 rows: median {statistics.median(times):.3f} s, "
+              f"min {min(times):.3f} s, max {max(times):.3f} s ({edits} edits; all 100,000 rows rewritten)")  # fmt: skip
+        for sku in ("BIG-100K", "BIG-1M"):
+            lat = []
+            for _ in range(appends):
+                started = time.perf_counter()
+                r = await client.post(
+                    "/api/transactions", json={"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "9.99"}
+                )
+                lat.append((time.perf_counter() - started) * 1000)
+                assert r.status_code == 201, r.text
+            print(
+                f"append a sale to {sku:<9} p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms ({appends} sales)"
+            )
+        anomalies = (await client.get("/api/reports/anomalies")).json()["items"]
+        print(f"anomalies after the run: {len(anomalies)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--appends", type=int, default=200)
+    parser.add_argument("--edits", type=int, default=5)
+    args = parser.parse_args()
+    with throwaway_database() as url:
+        started = time.perf_counter()
+        asyncio.run(prepare(url))
+        print(f"loaded 1,100,000 rows in {time.perf_counter() - started:.1f} s")
+        with serving(url) as server:
+            asyncio.run(measure(server.url, args.appends, args.edits))
+
+
+if __name__ == "__main__":
+    main()
