@@ -81,25 +81,25 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def time_edits(client: httpx.AsyncClient, tx_id: int, patches: list[dict[str, object]], what: str,
+                     effect: str) -> None:  # fmt: skip
+    times = []
+    for patch in patches:
+        started = time.perf_counter()
+        r = await client.patch(f"/api/transactions/{tx_id}", json=patch)
+        times.append(time.perf_counter() - started)
+        assert r.status_code == 200, r.text
+    print(f"backdated {what} edit of the first of 100,000 rows: median {statistics.median(times):.3f} s, "
+          f"min {min(times):.3f} s, max {max(times):.3f} s ({len(times)} edits; {effect})")
+
+
 async def measure(base: str, appends: int, edits: int) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         first = (await client.get("/api/products/BIG-100K/transactions", params={"limit": 1})).json()["items"][0]
-        times = []
-        for i in range(edits):
-            started = time.perf_counter()
-            r = await client.patch(f"/api/transactions/{first['id']}", json={"unit_price": f"{3 + (i % 2)}.5000"})
-            times.append(time.perf_counter() - started)
-            assert r.status_code == 200, r.text
-        print(f"backdated price edit of the first of 100,000 rows: median {statistics.median(times):.3f} s, "
-              f"min {min(times):.3f} s, max {max(times):.3f} s ({edits} edits; cost changes ripple ~12,000 rows)")  # fmt: skip
-        times = []
-        for i in range(edits):
-            started = time.perf_counter()
-            r = await client.patch(f"/api/transactions/{first['id']}", json={"quantity": 10_000 + (i % 2)})
-            times.append(time.perf_counter() - started)
-            assert r.status_code == 200, r.text
-        print(f"backdated quantity edit of the first of 100,000 rows: median {statistics.median(times):.3f} s, "
-              f"min {min(times):.3f} s, max {max(times):.3f} s ({edits} edits; all 100,000 rows rewritten)")  # fmt: skip
+        price = [{"unit_price": f"{3 + (i % 2)}.5000"} for i in range(edits)]
+        await time_edits(client, first["id"], price, "price", "cost changes ripple through ~12,000 later rows")
+        quantity = [{"quantity": 10_000 + (i % 2)} for i in range(edits)]
+        await time_edits(client, first["id"], quantity, "quantity", "all 100,000 rows get new figures")
         for sku in ("BIG-100K", "BIG-1M"):
             lat = []
             for _ in range(appends):

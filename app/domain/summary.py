@@ -24,14 +24,22 @@ class Totals:
     damaged: int = 0
 
     def __add__(self, other: Totals) -> Totals:
-        return Totals(*(a + b for a, b in zip(self._values(), other._values(), strict=True)))
+        return self._combined(other, 1)
 
     def __sub__(self, other: Totals) -> Totals:
-        return Totals(*(a - b for a, b in zip(self._values(), other._values(), strict=True)))
+        return self._combined(other, -1)
 
-    def _values(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, int, int, int]:
-        return (self.revenue, self.cogs, self.realized_pl, self.write_off, self.gain,
-                self.units_in, self.units_out, self.damaged)  # fmt: skip
+    def _combined(self, other: Totals, sign: int) -> Totals:
+        return Totals(
+            self.revenue + sign * other.revenue,
+            self.cogs + sign * other.cogs,
+            self.realized_pl + sign * other.realized_pl,
+            self.write_off + sign * other.write_off,
+            self.gain + sign * other.gain,
+            self.units_in + sign * other.units_in,
+            self.units_out + sign * other.units_out,
+            self.damaged + sign * other.damaged,
+        )
 
 
 def totals_of(rows: Iterable[Posted]) -> Totals:
