@@ -89,8 +89,10 @@ async def time_edits(client: httpx.AsyncClient, tx_id: int, patches: list[dict[s
         r = await client.patch(f"/api/transactions/{tx_id}", json=patch)
         times.append(time.perf_counter() - started)
         assert r.status_code == 200, r.text
-    print(f"backdated {what} edit of the first of 100,000 rows: median {statistics.median(times):.3f} s, "
-          f"min {min(times):.3f} s, max {max(times):.3f} s ({len(times)} edits; {effect})")
+    print(
+        f"backdated {what} edit of the first of 100,000 rows: median {statistics.median(times):.3f} s, "
+        f"min {min(times):.3f} s, max {max(times):.3f} s ({len(times)} edits; {effect})"
+    )
 
 
 async def measure(base: str, appends: int, edits: int) -> None:

@@ -1,8 +1,9 @@
-"""Group commit of new transactions on one product.
+"""Group commit of new transactions.
 
-Requests queued behind a product's lock are committed together in one database
-transaction. Each request still gets its own answer (its row, or its own 409),
-and none is answered before the commit that holds it.
+Requests that arrive while a commit is under way queue up and are committed
+together in the next database transaction, whatever their products (each
+product's locks are taken in ascending id order). Each request still gets its
+own answer (its row, or its own 409), and none is answered before its commit.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from dataclasses import dataclass, field
 from app.domain.inputs import TransactionInput
 from app.services.changes import Change
 
-BatchCommitter = Callable[[int, list[TransactionInput]], Awaitable[list[Change | Exception]]]
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    product_id: int
+    data: TransactionInput
+
+
+BatchCommitter = Callable[[list[Queued]], Awaitable[list[Change | Exception]]]
 
 
 @dataclass
 class _Waiting:
-    data: TransactionInput
+    queued: Queued
     answer: asyncio.Future[Change] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -27,36 +35,29 @@ class GroupCommit:
     def __init__(self, commit_batch: BatchCommitter, max_batch: int) -> None:
         self._commit_batch = commit_batch
         self._max_batch = max_batch
-        self._queues: dict[int, list[_Waiting]] = {}
-        self._draining: set[int] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: list[_Waiting] = []
+        self._drainer: asyncio.Task[None] | None = None
 
-    async def submit(self, product_id: int, data: TransactionInput) -> Change:
-        waiting = _Waiting(data)
-        self._queues.setdefault(product_id, []).append(waiting)
-        if product_id not in self._draining:
-            self._draining.add(product_id)
-            task = asyncio.create_task(self._drain(product_id))
-            self._tasks.add(task)  # a running task must stay referenced
-            task.add_done_callback(self._tasks.discard)
+    async def submit(self, queued: Queued) -> Change:
+        waiting = _Waiting(queued)
+        self._queue.append(waiting)
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
         # shield: a client that hangs up must not cancel a commit others share.
         return await asyncio.shield(waiting.answer)
 
-    async def _drain(self, product_id: int) -> None:
-        queue = self._queues[product_id]
+    async def _drain(self) -> None:
         try:
-            while queue:
-                batch = queue[: self._max_batch]
-                del queue[: self._max_batch]
-                await self._commit(product_id, batch)
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._commit(batch)
         finally:
-            self._draining.discard(product_id)
-            if not queue:
-                self._queues.pop(product_id, None)
+            self._drainer = None
 
-    async def _commit(self, product_id: int, batch: list[_Waiting]) -> None:
+    async def _commit(self, batch: list[_Waiting]) -> None:
         try:
-            results = await self._commit_batch(product_id, [w.data for w in batch])
+            results = await self._commit_batch([w.queued for w in batch])
         except Exception as exc:  # the whole batch rolled back: every request hears why
             results = [exc] * len(batch)
         for waiting, result in zip(batch, results, strict=True):

@@ -16,7 +16,7 @@ from app.domain.ledger import Entry, Posted
 from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.database import read_only, unit_of_work
-from app.services.group_commit import GroupCommit
+from app.services.group_commit import GroupCommit, Queued
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ProductRecord
@@ -49,37 +49,38 @@ class LedgerService:
     async def record(self, data: TransactionInput, *, dry_run: bool = False) -> Change:
         product_id = await self._product_id(data.sku)
         if not dry_run:
-            return await self._group.submit(product_id, data)
+            return await self._group.submit(Queued(product_id, data))
         try:
-            await self._commit_batch(product_id, [data], dry_run=True)
+            await self._commit_batch([Queued(product_id, data)], dry_run=True)
         except DryRunRollback as rolled_back:
             return rolled_back.change
         raise AssertionError("a dry run always rolls back")
 
-    async def _commit_batch(
-        self, product_id: int, batch: list[TransactionInput], *, dry_run: bool = False
-    ) -> list[Change | Exception]:
-        async with self.locks.hold(product_id), unit_of_work() as conn:
-            await lock_in_database(conn, product_id)
-            product = await _product(conn, product_id)
+    async def _commit_batch(self, batch: list[Queued], *, dry_run: bool = False) -> list[Change | Exception]:
+        """Commit new transactions, on any products, in one database transaction."""
+        product_ids = sorted({q.product_id for q in batch})
+        async with self.locks.hold(*product_ids), unit_of_work() as conn:
+            await lock_in_database(conn, *product_ids)
+            products = await repo.products_by_ids(conn, product_ids)
             seqs = await repo.next_seqs(conn, len(batch))
             results: list[Change | Exception] = []
             pending: list[_NewRow] = []
-            for data, seq in zip(batch, seqs, strict=True):
-                entry = _entry(data, seq, self.clock())
+            for queued, seq in zip(batch, seqs, strict=True):
+                product = products[queued.product_id]
+                entry = _entry(queued.data, seq, self.clock())
                 if not product.follows(entry.key):
-                    await _insert(conn, product.id, pending, results)  # the refold must see them
+                    await _insert(conn, pending, results)  # the refold must see them
                 try:
                     rw = await rewrite(conn, product, drop=None, place=entry)
                 except Conflict as conflict:
                     results.append(conflict)
                     continue
                 assert rw.placed is not None
-                pending.append(_NewRow(len(results), rw.placed, data, ProductChange(product, rw.product)))
+                pending.append(_NewRow(len(results), rw.placed, queued, ProductChange(product, rw.product)))
                 results.append(conflict_placeholder)
-                product = rw.product
-            await _insert(conn, product.id, pending, results)
-            await repo.save_figures(conn, product)
+                products[product.id] = rw.product
+            await _insert(conn, pending, results)
+            await repo.save_all_figures(conn, list(products.values()))
             if dry_run:
                 result = results[0]
                 raise result if isinstance(result, Exception) else DryRunRollback(result)
@@ -192,23 +193,24 @@ class _NewRow:
 
     index: int  # its place among the batch's answers
     posted: Posted
-    data: TransactionInput
+    queued: Queued
     change: ProductChange
 
 
 conflict_placeholder = Conflict("not yet inserted")
 
 
-async def _insert(
-    conn: asyncpg.Connection, product_id: int, pending: list[_NewRow], results: list[Change | Exception]
-) -> None:
+async def _insert(conn: asyncpg.Connection, pending: list[_NewRow], results: list[Change | Exception]) -> None:
     """Write queued new rows in one statement; their answers get the stored ids."""
     if not pending:
         return
-    ids = await repo.insert_rows(conn, product_id, [n.posted for n in pending], [n.data.note for n in pending])
+    ids = await repo.insert_rows(
+        conn, [n.queued.product_id for n in pending], [n.posted for n in pending], [n.queued.data.note for n in pending]
+    )
     for new in pending:
         stored = Posted(new.posted.entry._replace(id=ids[new.posted.entry.seq]), new.posted.figures)
-        results[new.index] = Change(LedgerRow(stored, new.data.note, new.data.sku), (new.change,))
+        data = new.queued.data
+        results[new.index] = Change(LedgerRow(stored, data.note, data.sku), (new.change,))
     pending.clear()
 
 

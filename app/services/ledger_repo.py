@@ -26,8 +26,16 @@ ROW_COLUMNS = (
 FIGURE_COLUMNS = ("stock_after", "average_cost_after", "revenue", "cogs", "realized_pl", "write_off", "gain")
 
 
-async def lock_product(conn: asyncpg.Connection, product_id: int) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", PRODUCT_LOCK_NAMESPACE, product_id)
+async def lock_products(conn: asyncpg.Connection, product_ids: Sequence[int]) -> None:
+    """Advisory locks of several products in one round trip, taken in ascending id order."""
+    if len(product_ids) == 1:
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", PRODUCT_LOCK_NAMESPACE, product_ids[0])
+        return
+    await conn.execute(
+        """SELECT count(pg_advisory_xact_lock($1, s.id))
+           FROM (SELECT id FROM unnest($2::int[]) AS id ORDER BY id) AS s""",
+        PRODUCT_LOCK_NAMESPACE, sorted(product_ids),
+    )  # fmt: skip
 
 
 # --- products -------------------------------------------------------------------------------
@@ -69,22 +77,41 @@ async def product_by_id(conn: asyncpg.Connection, product_id: int) -> ProductRec
     return product_from(row) if row else None
 
 
+async def products_by_ids(conn: asyncpg.Connection, product_ids: list[int]) -> dict[int, ProductRecord]:
+    rows = await conn.fetch("SELECT * FROM product WHERE id = ANY($1::bigint[])", product_ids)
+    return {r["id"]: product_from(r) for r in rows}
+
+
 async def product_by_sku(conn: asyncpg.Connection, sku: str) -> ProductRecord | None:
     row = await conn.fetchrow("SELECT * FROM product WHERE sku = $1", sku)
     return product_from(row) if row else None
 
 
 async def save_figures(conn: asyncpg.Connection, p: ProductRecord) -> None:
-    t = p.totals
-    last_at, last_seq = p.last_key if p.last_key else (None, None)
+    await save_all_figures(conn, [p])
+
+
+async def save_all_figures(conn: asyncpg.Connection, products: Sequence[ProductRecord]) -> None:
+    """Store the summary figures of several products in one statement."""
+    t = [p.totals for p in products]
+    keys = [p.last_key or (None, None) for p in products]
     await conn.execute(
-        """UPDATE product SET on_hand = $2, average_cost = $3, revenue = $4, cogs = $5, realized_pl = $6,
-               write_off = $7, gain = $8, units_in = $9, units_out = $10, damaged = $11, tx_count = $12,
-               last_at = $13, last_seq = $14, last_counted_at = $15, last_sale_at = $16
-           WHERE id = $1""",
-        p.id, p.position.stock, p.position.average_cost, t.revenue, t.cogs, t.realized_pl,
-        t.write_off, t.gain, t.units_in, t.units_out, t.damaged, p.tx_count,
-        last_at, last_seq, p.last_counted_at, p.last_sale_at,
+        """UPDATE product p SET on_hand = u.on_hand, average_cost = u.average_cost, revenue = u.revenue,
+               cogs = u.cogs, realized_pl = u.realized_pl, write_off = u.write_off, gain = u.gain,
+               units_in = u.units_in, units_out = u.units_out, damaged = u.damaged, tx_count = u.tx_count,
+               last_at = u.last_at, last_seq = u.last_seq, last_counted_at = u.last_counted_at,
+               last_sale_at = u.last_sale_at
+           FROM unnest($1::bigint[], $2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[],
+               $7::numeric[], $8::numeric[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
+               $13::timestamptz[], $14::bigint[], $15::timestamptz[], $16::timestamptz[])
+               AS u(id, on_hand, average_cost, revenue, cogs, realized_pl, write_off, gain, units_in, units_out,
+                    damaged, tx_count, last_at, last_seq, last_counted_at, last_sale_at)
+           WHERE p.id = u.id""",
+        [p.id for p in products], [p.position.stock for p in products], [p.position.average_cost for p in products],
+        [x.revenue for x in t], [x.cogs for x in t], [x.realized_pl for x in t], [x.write_off for x in t],
+        [x.gain for x in t], [x.units_in for x in t], [x.units_out for x in t], [x.damaged for x in t],
+        [p.tx_count for p in products], [k[0] for k in keys], [k[1] for k in keys],
+        [p.last_counted_at for p in products], [p.last_sale_at for p in products],
     )  # fmt: skip
 
 
@@ -194,18 +221,18 @@ def _columns(rows: Sequence[Posted]) -> list[list[Any]]:
 
 
 async def insert_rows(
-    conn: asyncpg.Connection, product_id: int, rows: Sequence[Posted], notes: Sequence[str | None]
+    conn: asyncpg.Connection, product_ids: Sequence[int], rows: Sequence[Posted], notes: Sequence[str | None]
 ) -> dict[int, int]:
-    """Insert new rows in one statement; returns id by seq."""
+    """Insert new rows (of any products) in one statement; returns id by seq."""
     e = [p.entry for p in rows]
     records = await conn.fetch(
         """INSERT INTO stock_transaction (product, seq, type, quantity, unit_price, at, reason, note,
                stock_after, average_cost_after, revenue, cogs, realized_pl, write_off, gain)
-           SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::numeric[], $6::timestamptz[],
-               $7::text[], $8::text[], $9::bigint[], $10::numeric[], $11::numeric[], $12::numeric[],
-               $13::numeric[], $14::numeric[], $15::numeric[])
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::numeric[],
+               $6::timestamptz[], $7::text[], $8::text[], $9::bigint[], $10::numeric[], $11::numeric[],
+               $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[])
            RETURNING id, seq""",
-        product_id,
+        list(product_ids),
         [x.seq for x in e], [x.type.value for x in e], [x.quantity for x in e], [x.unit_price for x in e],
         [x.at for x in e], [x.reason.value if x.reason else None for x in e], list(notes),
         *_columns(rows),

@@ -36,5 +36,4 @@ class ProductLocks:
 
 async def lock_in_database(conn: asyncpg.Connection, *product_ids: int) -> None:
     """Transaction-level advisory locks, in the same ascending order as the process locks."""
-    for product_id in sorted(set(product_ids)):
-        await repo.lock_product(conn, product_id)
+    await repo.lock_products(conn, sorted(set(product_ids)))
