@@ -77,7 +77,7 @@ def start_server(database_url: str, **env: str) -> Server:
 
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[Server]:
-    s = start_server(database_url)
+    s = start_server(database_url, INVENTORY_REFOLD_CHUNK="3")  # every refold crosses chunk boundaries
     yield s
     s.stop()
 

@@ -6,7 +6,7 @@ value, so callers (dry runs, previews, commits) decide what to do with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -109,6 +109,33 @@ def replay(entries: Iterable[Entry], start: Position = EMPTY) -> Replay | Breach
         outcome = _step(stock, cost, entry)
         if isinstance(outcome, Breach):
             return outcome
+        posted.append(Posted(entry, outcome))
+        stock, cost = outcome[0], outcome[1]
+    return Replay(tuple(posted), Position(stock, cost))
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A refold that caught up with the stored figures: no row after `posted` changes."""
+
+    posted: tuple[Posted, ...]
+
+
+def refold(start: Position, rows: Sequence[Posted | Entry], horizon: TimelineKey) -> Replay | Settled | Breach:
+    """Fold rows already in timeline order: stored rows (`Posted`) and new ones (`Entry`).
+
+    Past `horizon` (the last point the change touched) every entry is as stored, so the first
+    stored row whose figures come out unchanged proves that all later ones would too.
+    """
+    stock, cost = start
+    posted: list[Posted] = []
+    for row in rows:
+        entry = row if isinstance(row, Entry) else row.entry
+        outcome = _step(stock, cost, entry)
+        if isinstance(outcome, Breach):
+            return outcome
+        if isinstance(row, Posted) and outcome == row.figures and (entry.at, entry.seq) > horizon:
+            return Settled(tuple(posted))
         posted.append(Posted(entry, outcome))
         stock, cost = outcome[0], outcome[1]
     return Replay(tuple(posted), Position(stock, cost))

@@ -191,14 +191,14 @@ async def point_before(
 
 
 async def rows_from(
-    conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None
+    conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None, limit: int
 ) -> list[Posted]:
-    """Every row at or after `key`, in timeline order: the part a change can affect."""
+    """Up to `limit` rows at or after `key`, in timeline order: the part a change can affect."""
     records = await conn.fetch(
         f"""SELECT {POSTED_COLUMNS} FROM stock_transaction t
             WHERE t.product = $1 AND (t.at, t.seq) >= ($2, $3) AND t.id IS DISTINCT FROM $4
-            ORDER BY t.at, t.seq""",
-        product_id, key[0], key[1], exclude_id,
+            ORDER BY t.at, t.seq LIMIT $5""",
+        product_id, key[0], key[1], exclude_id, limit,
     )  # fmt: skip
     return [posted_from(r) for r in records]
 

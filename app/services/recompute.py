@@ -7,13 +7,15 @@ rows after it, one bulk write of the rows whose figures changed.
 
 from __future__ import annotations
 
+import os
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
 
 from app.domain.errors import Conflict
-from app.domain.ledger import EMPTY, Breach, Entry, Position, Posted, Replay, TimelineKey, replay
+from app.domain.ledger import EMPTY, Breach, Entry, Position, Posted, Replay, Settled, TimelineKey, refold
 from app.domain.rules import TxType
 from app.domain.summary import rebased
 from app.services import ledger_repo as repo
@@ -44,28 +46,31 @@ def breach_conflict(breach: Breach, sku: str) -> Conflict:
     )
 
 
+# Rows read before the first check for a settled refold; later reads grow 4×. The test
+# suite sets a tiny value so that every refold in it crosses chunk boundaries.
+FIRST_CHUNK = int(os.environ.get("INVENTORY_REFOLD_CHUNK", "4096"))
+
+
 async def rewrite(
     conn: asyncpg.Connection, product: ProductRecord, *, drop: LedgerRow | None, place: Entry | None
 ) -> Rewrite:
     """Take `drop` out of the product's timeline and put `place` in; refold what follows."""
     keys = [x.key for x in (drop.entry if drop else None, place) if x is not None]
-    start_key = min(keys)
-    dropped_id = drop.entry.id if drop else None
+    start_key, horizon = min(keys), max(keys)
+    stored: list[Posted] = []
     if drop is None and place is not None and product.follows(place.key):
-        start, before_key, tail = product.position, product.last_key, []  # an append reads nothing
+        before_key, outcome = product.last_key, refold(product.position, [place], horizon)  # reads nothing
     else:
         start, before_key = await _position_before(conn, product.id, start_key)
-        with gc_paused():
-            tail = await repo.rows_from(conn, product.id, start_key, dropped_id)
-
-    with gc_paused():
-        outcome = replay([r.entry for r in tail] + ([place] if place else []), start)
+        outcome, stored = await _refold_from(conn, product.id, start, start_key, drop, place, horizon)
     if isinstance(outcome, Breach):
         raise breach_conflict(outcome, product.sku)
-    _check_reserved(product, outcome)
+    end, last_key = _end_of(product, outcome, before_key)
+    _check_reserved(product, end)
 
     placed = next((p for p in outcome.posted if place is not None and p.entry is place), None)
-    refolded = zip(tail, _without(outcome.posted, placed), strict=True)
+    was = {p.entry.seq: p for p in stored}
+    refolded = [(was[p.entry.seq], p) for p in outcome.posted if p is not placed]
     changed = [(old, new) for old, new in refolded if old.figures != new.figures]
     await repo.update_figures(conn, [new for _, new in changed])
 
@@ -74,13 +79,59 @@ async def rewrite(
     added = [new for _, new in changed] + ([placed] if placed else [])
     after = replace(
         product,
-        position=outcome.end,
+        position=end,
         totals=rebased(product.totals, removed, added),
         tx_count=product.tx_count + (place is not None) - (drop is not None),
-        last_key=outcome.posted[-1].entry.key if outcome.posted else before_key,
+        last_key=last_key,
     )
     after = await _refresh_latest(conn, after, drop, place)
     return Rewrite(after, placed)
+
+
+async def _refold_from(
+    conn: asyncpg.Connection,
+    product_id: int,
+    start: Position,
+    key: TimelineKey,
+    drop: LedgerRow | None,
+    place: Entry | None,
+    horizon: TimelineKey,
+) -> tuple[Replay | Settled | Breach, list[Posted]]:
+    """Read and refold in growing chunks until the fold settles or the timeline ends."""
+    dropped_id = drop.entry.id if drop else None
+    folded: list[Posted] = []
+    stored: list[Posted] = []
+    position, limit, pending = start, FIRST_CHUNK, place
+    while True:
+        with gc_paused():
+            chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
+        is_last = len(chunk) < limit
+        rows: list[Posted | Entry] = list(chunk)
+        if pending is not None and (is_last or pending.key < chunk[-1].entry.key):
+            rows.insert(bisect_left([r.entry.key for r in chunk], pending.key), pending)
+            pending = None
+        with gc_paused():
+            outcome = refold(position, rows, horizon)
+        if isinstance(outcome, Breach):
+            return outcome, stored
+        folded.extend(outcome.posted)
+        stored.extend(chunk)
+        if isinstance(outcome, Settled):
+            return Settled(tuple(folded)), stored
+        if is_last:
+            return Replay(tuple(folded), outcome.end), stored
+        position, limit = outcome.end, limit * 4
+        last = chunk[-1].entry
+        key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
+
+
+def _end_of(
+    product: ProductRecord, outcome: Replay | Settled, before_key: TimelineKey | None
+) -> tuple[Position, TimelineKey | None]:
+    """Where the timeline now ends. A settled refold leaves the end as stored."""
+    if isinstance(outcome, Settled):
+        return product.position, product.last_key
+    return outcome.end, outcome.posted[-1].entry.key if outcome.posted else before_key
 
 
 async def _position_before(
@@ -90,16 +141,12 @@ async def _position_before(
     return found if found else (EMPTY, None)
 
 
-def _without(posted: tuple[Posted, ...], placed: Posted | None) -> list[Posted]:
-    return [p for p in posted if p is not placed]
-
-
-def _check_reserved(product: ProductRecord, outcome: Replay) -> None:
-    if outcome.end.stock < product.reserved:
+def _check_reserved(product: ProductRecord, end: Position) -> None:
+    if end.stock < product.reserved:
         raise Conflict(
-            f"Rejected for {product.sku}: on hand would be {outcome.end.stock}, "
+            f"Rejected for {product.sku}: on hand would be {end.stock}, "
             f"below the {product.reserved} reserved for orders. Nothing was changed.",
-            {"sku": product.sku, "on_hand": outcome.end.stock, "reserved": product.reserved},
+            {"sku": product.sku, "on_hand": end.stock, "reserved": product.reserved},
         )
 
 

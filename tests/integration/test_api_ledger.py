@@ -211,3 +211,24 @@ async def test_timeline_pages_in_timeline_order(api):
     assert [x["quantity"] for x in r.json()["items"]] == [3, 5]
     assert [x["stock_after"] for x in r.json()["items"]] == [4, 9]
     assert (await api.get(f"/api/products/{sku}/transactions", params={"limit": 5001})).status_code == 400
+
+
+async def test_a_deep_edit_refolds_every_later_row_across_read_chunks(api):
+    """The test server reads refolds 3 rows at a time, so this crosses several chunk boundaries."""
+    sku = await make_product(api)
+    buy = await record(api, sku, "BUY", 100, "2.00", at="2026-10-01T08:00:00+00:00")
+    for hour in range(9, 19):
+        for minute in (0, 30):
+            await record(api, sku, "SELL", 1, "5.00", at=f"2026-10-01T{hour:02d}:{minute:02d}:00+00:00")
+    await record(api, sku, "BUY", 10, "4.00", at="2026-10-02T08:00:00+00:00")
+
+    r = await api.patch(f"/api/transactions/{buy['id']}", json={"quantity": 150, "unit_price": "3.00"})
+
+    assert r.status_code == 200, r.text
+    rows = await timeline(api, sku)
+    assert [x["stock_after"] for x in rows] == [150, *range(149, 129, -1), 140]
+    assert all(x["cogs"] == "3.00" for x in rows if x["type"] == "SELL")
+    assert rows[-1]["average_cost_after"] == "3.071429"  # (130·3 + 10·4) / 140
+    product = await summary(api, sku)
+    assert (product["on_hand"], product["cogs"], product["average_cost"]) == (140, "60.00", "3.071429")
+    assert await anomalies(api) == []

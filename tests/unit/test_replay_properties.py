@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.ledger import Entry, Replay, replay, timeline
+from app.domain.ledger import EMPTY, Breach, Entry, Replay, Settled, refold, replay, timeline
 from app.domain.rules import Reason, TxType
 
 pytestmark = pytest.mark.unit
@@ -58,3 +58,27 @@ def test_replaying_from_any_checkpoint_equals_a_full_replay(history, data):
     assert isinstance(partial, Replay)
     assert partial.posted == full.posted[cut:]
     assert partial.end == full.end
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries(), st.data())
+def test_a_refold_that_settles_early_agrees_with_a_full_replay(history, data):
+    """Edit one entry's price; refolding the stored rows from it must give what a full replay gives."""
+    before = replay(history)
+    if not isinstance(before, Replay) or not before.posted:
+        return
+    i = data.draw(st.integers(0, len(before.posted) - 1))
+    target = before.posted[i].entry
+    if target.unit_price is None:
+        return
+    edited = target._replace(unit_price=data.draw(prices))
+    after = replay([e for e in history if e is not target] + [edited])
+    start = before.posted[i - 1].figures.position if i else EMPTY
+    rows = [edited, *before.posted[i + 1 :]]
+    outcome = refold(start, rows, edited.key)
+    if isinstance(after, Breach):
+        assert isinstance(outcome, Breach) and outcome.entry == after.entry
+        return
+    assert not isinstance(outcome, Breach)
+    settled_rest = before.posted[i + len(outcome.posted) :] if isinstance(outcome, Settled) else ()
+    assert tuple(outcome.posted) + tuple(settled_rest) == after.posted[i:]
