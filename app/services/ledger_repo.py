@@ -19,12 +19,6 @@ from app.domain.summary import Totals
 from app.services.database import PRODUCT_LOCK_NAMESPACE
 from app.services.records import LedgerRow, ProductRecord
 
-ROW_COLUMNS = (
-    "t.id, t.seq, t.type, t.quantity, t.unit_price, t.at, t.reason, t.note, t.stock_after, "
-    "t.average_cost_after, t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain, p.sku"
-)
-FIGURE_COLUMNS = ("stock_after", "average_cost_after", "revenue", "cogs", "realized_pl", "write_off", "gain")
-
 
 async def lock_products(conn: asyncpg.Connection, product_ids: Sequence[int]) -> None:
     """Advisory locks of several products in one round trip, taken in ascending id order."""
@@ -137,6 +131,9 @@ POSTED_COLUMNS = (
 )
 
 
+ROW_COLUMNS = POSTED_COLUMNS + ", t.note, p.sku"
+
+
 def posted_from(r: asyncpg.Record) -> Posted:
     """A row selected with POSTED_COLUMNS (positional: this runs 100,000 times in a refold)."""
     return Posted(
@@ -146,25 +143,8 @@ def posted_from(r: asyncpg.Record) -> Posted:
 
 
 def row_from(r: asyncpg.Record) -> LedgerRow:
-    entry = Entry(
-        seq=r["seq"],
-        at=r["at"],
-        type=TxType(r["type"]),
-        quantity=r["quantity"],
-        unit_price=r["unit_price"],
-        reason=Reason(r["reason"]) if r["reason"] else None,
-        id=r["id"],
-    )
-    figures = Figures(
-        stock_after=r["stock_after"],
-        average_cost_after=r["average_cost_after"],
-        revenue=r["revenue"],
-        cogs=r["cogs"],
-        realized_pl=r["realized_pl"],
-        write_off=r["write_off"],
-        gain=r["gain"],
-    )
-    return LedgerRow(Posted(entry, figures), r["note"], r["sku"])
+    """A row selected with ROW_COLUMNS."""
+    return LedgerRow(posted_from(r), r["note"], r["sku"])
 
 
 async def row_by_id(conn: asyncpg.Connection, tx_id: int) -> tuple[LedgerRow, int] | None:
