@@ -220,18 +220,25 @@ async def insert_rows(
     return {r["seq"]: r["id"] for r in records}
 
 
-async def update_figures(conn: asyncpg.Connection, rows: Sequence[Posted]) -> None:
-    """Write recomputed figures of existing rows in one statement."""
-    if not rows:
+FIGURE_TYPES = (
+    ("stock_after", "bigint"), ("average_cost_after", "numeric"), ("revenue", "numeric"), ("cogs", "numeric"),
+    ("realized_pl", "numeric"), ("write_off", "numeric"), ("gain", "numeric"),
+)  # fmt: skip
+
+
+async def update_figures(conn: asyncpg.Connection, rows: Sequence[Posted], fields: Sequence[int]) -> None:
+    """Write recomputed figures of existing rows in one statement, sending only the `fields`
+    (indexes into Figures) that changed: a quantity edit rewrites stock, not money."""
+    if not rows or not fields:
         return
+    names = [FIGURE_TYPES[i][0] for i in fields]
+    arrays = ", ".join(f"${n + 2}::{FIGURE_TYPES[i][1]}[]" for n, i in enumerate(fields))
+    assignments = ", ".join(f"{name} = u.{name}" for name in names)
     await conn.execute(
-        """UPDATE stock_transaction t SET stock_after = u.stock_after, average_cost_after = u.average_cost_after,
-               revenue = u.revenue, cogs = u.cogs, realized_pl = u.realized_pl, write_off = u.write_off, gain = u.gain
-           FROM unnest($1::bigint[], $2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[],
-               $7::numeric[], $8::numeric[]) AS u(id, stock_after, average_cost_after, revenue, cogs, realized_pl,
-               write_off, gain)
-           WHERE t.id = u.id""",
-        [p.entry.id for p in rows], *_columns(rows),
+        f"""UPDATE stock_transaction t SET {assignments}
+            FROM unnest($1::bigint[], {arrays}) AS u(id, {", ".join(names)})
+            WHERE t.id = u.id""",
+        [p.entry.id for p in rows], *[[p.figures[i] for p in rows] for i in fields],
     )  # fmt: skip
 
 

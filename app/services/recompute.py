@@ -15,7 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from app.domain.errors import Conflict
-from app.domain.ledger import EMPTY, Breach, Entry, Position, Posted, Replay, Settled, TimelineKey, refold
+from app.domain.ledger import EMPTY, Breach, Entry, Figures, Position, Posted, Replay, Settled, TimelineKey, refold
 from app.domain.rules import TxType
 from app.domain.summary import rebased
 from app.services import ledger_repo as repo
@@ -55,6 +55,13 @@ async def rewrite(
     conn: asyncpg.Connection, product: ProductRecord, *, drop: LedgerRow | None, place: Entry | None
 ) -> Rewrite:
     """Take `drop` out of the product's timeline and put `place` in; refold what follows."""
+    with gc_paused():
+        return await _rewrite(conn, product, drop, place)
+
+
+async def _rewrite(
+    conn: asyncpg.Connection, product: ProductRecord, drop: LedgerRow | None, place: Entry | None
+) -> Rewrite:
     keys = [x.key for x in (drop.entry if drop else None, place) if x is not None]
     start_key, horizon = min(keys), max(keys)
     stored: list[Posted] = []
@@ -68,14 +75,14 @@ async def rewrite(
     end, last_key = _end_of(product, outcome, before_key)
     _check_reserved(product, end)
 
-    placed = next((p for p in outcome.posted if place is not None and p.entry is place), None)
-    was = {p.entry.seq: p for p in stored}
-    refolded = [(was[p.entry.seq], p) for p in outcome.posted if p is not placed]
-    changed = [(old, new) for old, new in refolded if old.figures != new.figures]
-    await repo.update_figures(conn, [new for _, new in changed])
+    placed = next((p for p in outcome.posted if p.entry is place), None) if place else None
+    was = {p.entry.seq: p.figures for p in stored}
+    changed = [(was[p.entry.seq], p) for p in outcome.posted if p is not placed and was[p.entry.seq] != p.figures]
+    # Stored rows keep their entries; only their figures change.
+    await repo.update_figures(conn, [new for _, new in changed], _fields_changed(changed))
 
     # Rows whose figures did not change add the same to the totals before and after.
-    removed = [old for old, _ in changed] + ([drop.posted] if drop else [])
+    removed = [Posted(new.entry, old) for old, new in changed] + ([drop.posted] if drop else [])
     added = [new for _, new in changed] + ([placed] if placed else [])
     after = replace(
         product,
@@ -103,15 +110,13 @@ async def _refold_from(
     stored: list[Posted] = []
     position, limit, pending = start, FIRST_CHUNK, place
     while True:
-        with gc_paused():
-            chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
+        chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
         is_last = len(chunk) < limit
         rows: list[Posted | Entry] = list(chunk)
         if pending is not None and (is_last or pending.key < chunk[-1].entry.key):
             rows.insert(bisect_left([r.entry.key for r in chunk], pending.key), pending)
             pending = None
-        with gc_paused():
-            outcome = refold(position, rows, horizon)
+        outcome = refold(position, rows, horizon)
         if isinstance(outcome, Breach):
             return outcome, stored
         folded.extend(outcome.posted)
@@ -123,6 +128,16 @@ async def _refold_from(
         position, limit = outcome.end, limit * 4
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
+
+
+ALL_FIGURES = list(range(len(Figures._fields)))
+
+
+def _fields_changed(changed: list[tuple[Figures, Posted]]) -> list[int]:
+    """Only stock (a quantity change with costs as they were), or every figure."""
+    if all(old[1:] == new.figures[1:] for old, new in changed):
+        return [0]
+    return ALL_FIGURES
 
 
 def _end_of(
