@@ -2,10 +2,10 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from app.services.tables import AuditLog, Product, StockTransaction
+from app.services.tables import AuditLog, Product, Reservation, StockTransaction
 
 APP_CONFIG = AppConfig(
     app_name="stockroom",
     migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations"),
-    table_classes=[Product, StockTransaction, AuditLog],
+    table_classes=[Product, StockTransaction, AuditLog, Reservation],
 )

@@ -62,6 +62,7 @@ class LedgerService:
         async with self.locks.hold(*product_ids), unit_of_work() as conn:
             await lock_in_database(conn, *product_ids)
             products = await repo.products_by_ids(conn, product_ids)
+            await release_lapsed_holds(conn, *products.values())
             seqs = await repo.next_seqs(conn, len(batch))
             results: list[Change | Exception] = []
             pending: list[_NewRow] = []
@@ -102,12 +103,14 @@ class LedgerService:
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
             entry = _entry(data, row.entry.seq, self.clock(), tx_id)
             old = await _product(conn, old_id)
+            await release_lapsed_holds(conn, old)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
                 rw = await rewrite(conn, old, drop=row, place=entry)
                 changes = (ProductChange(old, rw.product),)
             else:
                 new = await _product(conn, new_id)
+                await release_lapsed_holds(conn, new)
                 left = await rewrite(conn, old, drop=row, place=None)
                 rw = await rewrite(conn, new, drop=None, place=entry)
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
@@ -128,6 +131,7 @@ class LedgerService:
             await lock_in_database(conn, product_id)
             row = await _row_in(conn, tx_id, product_id)
             product = await _product(conn, product_id)
+            await release_lapsed_holds(conn, product)
             rw = await rewrite(conn, product, drop=row, place=None)
             await repo.delete_row(conn, tx_id)
             await repo.save_figures(conn, rw.product)
@@ -167,6 +171,14 @@ async def _unless_dry(work: Awaitable[Change]) -> Change:
         return await work
     except DryRunRollback as rolled_back:
         return rolled_back.change
+
+
+async def release_lapsed_holds(conn: asyncpg.Connection, *products: ProductRecord) -> None:
+    """Under the locks, before stock moves: stored `reserved` must stop counting lapsed holds,
+    or the database's `on_hand >= reserved` check would refuse a sale they no longer block."""
+    lapsed = [p.id for p in products if p.lapsed_holds]
+    if lapsed:
+        await repo.expire_lapsed_holds(conn, lapsed)
 
 
 async def _product(conn: asyncpg.Connection, product_id: int) -> ProductRecord:

@@ -35,6 +35,14 @@ async def lock_products(conn: asyncpg.Connection, product_ids: Sequence[int]) ->
 # --- products -------------------------------------------------------------------------------
 
 
+# `reserved` as readers must see it: active holds whose time has passed no longer count,
+# whether or not the sweeper has marked them expired yet.
+PRODUCT_SELECT = """
+    SELECT p.*, p.reserved - coalesce((SELECT sum(r.quantity) FROM reservation r
+        WHERE r.product = p.id AND r.status = 'active' AND r.expires_at <= now()), 0) AS live_reserved
+    FROM product p"""
+
+
 def product_from(row: asyncpg.Record) -> ProductRecord:
     last_key = (row["last_at"], row["last_seq"]) if row["last_at"] is not None else None
     return ProductRecord(
@@ -48,7 +56,8 @@ def product_from(row: asyncpg.Record) -> ProductRecord:
         count_interval_days=row["count_interval_days"],
         created_at=row["created_at"],
         position=Position(row["on_hand"], row["average_cost"]),
-        reserved=row["reserved"],
+        reserved=row["live_reserved"],
+        lapsed_holds=row["reserved"] != row["live_reserved"],
         totals=Totals(
             revenue=row["revenue"],
             cogs=row["cogs"],
@@ -67,18 +76,33 @@ def product_from(row: asyncpg.Record) -> ProductRecord:
 
 
 async def product_by_id(conn: asyncpg.Connection, product_id: int) -> ProductRecord | None:
-    row = await conn.fetchrow("SELECT * FROM product WHERE id = $1", product_id)
+    row = await conn.fetchrow(f"{PRODUCT_SELECT} WHERE p.id = $1", product_id)
     return product_from(row) if row else None
 
 
 async def products_by_ids(conn: asyncpg.Connection, product_ids: list[int]) -> dict[int, ProductRecord]:
-    rows = await conn.fetch("SELECT * FROM product WHERE id = ANY($1::bigint[])", product_ids)
+    rows = await conn.fetch(f"{PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", product_ids)
     return {r["id"]: product_from(r) for r in rows}
 
 
 async def product_by_sku(conn: asyncpg.Connection, sku: str) -> ProductRecord | None:
-    row = await conn.fetchrow("SELECT * FROM product WHERE sku = $1", sku)
+    row = await conn.fetchrow(f"{PRODUCT_SELECT} WHERE p.sku = $1", sku)
     return product_from(row) if row else None
+
+
+async def expire_lapsed_holds(conn: asyncpg.Connection, product_ids: Sequence[int]) -> None:
+    """Mark active reservations past their time as expired and release what they held.
+    The caller holds the products' locks."""
+    await conn.execute(
+        """WITH gone AS (
+               UPDATE reservation SET status = 'expired', ended_at = expires_at
+               WHERE product = ANY($1::bigint[]) AND status = 'active' AND expires_at <= now()
+               RETURNING product, quantity)
+           UPDATE product p SET reserved = p.reserved - g.quantity
+           FROM (SELECT product, sum(quantity) AS quantity FROM gone GROUP BY product) g
+           WHERE p.id = g.product""",
+        list(product_ids),
+    )
 
 
 async def save_figures(conn: asyncpg.Connection, p: ProductRecord) -> None:

@@ -13,8 +13,8 @@ from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
 from app.services.records import ProductRecord
 
-_STATUS_SQL = """CASE WHEN on_hand - reserved <= 0 THEN 'out'
-                      WHEN on_hand - reserved <= low_stock_threshold THEN 'low' ELSE 'ok' END"""
+_STATUS_SQL = """CASE WHEN on_hand - live_reserved <= 0 THEN 'out'
+                      WHEN on_hand - live_reserved <= low_stock_threshold THEN 'low' ELSE 'ok' END"""
 
 
 def _settings_of(p: ProductRecord) -> ProductInput:
@@ -68,7 +68,9 @@ async def listing(q: str | None = None, category: str | None = None, status: str
         args.append(status)
         where.append(f"({_STATUS_SQL}) = ${len(args)}")
     async with read_only() as conn:
-        rows = await conn.fetch(f"SELECT * FROM product WHERE {' AND '.join(where)} ORDER BY sku", *args)
+        rows = await conn.fetch(
+            f"SELECT * FROM ({repo.PRODUCT_SELECT}) AS p WHERE {' AND '.join(where)} ORDER BY sku", *args
+        )
     return [repo.product_from(r) for r in rows]
 
 

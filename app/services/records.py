@@ -28,6 +28,7 @@ class ProductRecord:
     last_key: TimelineKey | None
     last_counted_at: datetime | None
     last_sale_at: datetime | None
+    lapsed_holds: bool = False  # some active reservations have run out and await the sweeper
 
     def follows(self, key: TimelineKey) -> bool:
         """True when `key` would be the newest point of this product's timeline."""

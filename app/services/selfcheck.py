@@ -17,12 +17,23 @@ async def anomalies() -> list[dict[str, Any]]:
     """Every product whose stored figures differ from a replay, or that breaks the invariant."""
     found: list[dict[str, Any]] = []
     async with pool().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        products = [repo.product_from(r) for r in await conn.fetch("SELECT * FROM product ORDER BY id")]
+        products = [repo.product_from(r) for r in await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.id")]
+        held = {r["sku"]: r for r in await conn.fetch(HELD_SQL)}
         for product in products:
             problems = await _check(conn, product)
+            if product.sku in held:
+                r = held[product.sku]
+                problems.append(f"reserved {r['reserved']} but active reservations hold {r['held']}")
             if problems:
                 found.append({"sku": product.sku, "problems": problems})
     return found
+
+
+HELD_SQL = """
+SELECT p.sku, p.reserved, coalesce(sum(r.quantity) FILTER (WHERE r.status = 'active'), 0) AS held
+FROM product p LEFT JOIN reservation r ON r.product = p.id
+GROUP BY p.id HAVING p.reserved <> coalesce(sum(r.quantity) FILTER (WHERE r.status = 'active'), 0)
+"""
 
 
 async def _check(conn: asyncpg.Connection, product: ProductRecord) -> list[str]:

@@ -62,3 +62,15 @@ class AuditLog(Table, tablename="audit_log"):
     transaction_id = BigInt()
     before = JSONB(null=True, default=None)
     after = JSONB(null=True, default=None)
+
+
+class Reservation(Table, tablename="reservation"):
+    product = ForeignKey(references=Product, on_delete=OnDelete.restrict)
+    order_ref = Varchar(length=100)
+    quantity = BigInt()
+    status = Varchar(length=10, default="active")
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+    unit_price = Numeric(digits=(14, 4), null=True, default=None)
+    transaction_id = BigInt(null=True, default=None)
