@@ -18,6 +18,7 @@ class Settings:
     timezone: ZoneInfo
     pool_size: int
     max_batch: int
+    sweep_seconds: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +31,7 @@ class Settings:
             timezone=ZoneInfo(env.get("INVENTORY_TIMEZONE", "UTC")),
             pool_size=int(env.get("INVENTORY_POOL_SIZE", "10")),
             max_batch=int(env.get("INVENTORY_MAX_BATCH", "500")),
+            sweep_seconds=float(env.get("INVENTORY_SWEEP_SECONDS", "1")),
         )
 
 

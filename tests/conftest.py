@@ -77,7 +77,8 @@ def start_server(database_url: str, **env: str) -> Server:
 
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[Server]:
-    s = start_server(database_url, INVENTORY_REFOLD_CHUNK="3")  # every refold crosses chunk boundaries
+    # Every refold crosses chunk boundaries; lapsed reservations stay unswept unless a test sweeps.
+    s = start_server(database_url, INVENTORY_REFOLD_CHUNK="3", INVENTORY_SWEEP_SECONDS="3600")
     yield s
     s.stop()
 
@@ -85,7 +86,7 @@ def server(database_url: str) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def second_server(database_url: str, server: Server) -> Iterator[Server]:
     """Another process on the same database, so cross-process behaviour is tested for real."""
-    s = start_server(database_url)
+    s = start_server(database_url, INVENTORY_SWEEP_SECONDS="3600")
     yield s
     s.stop()
 

@@ -47,7 +47,7 @@ class LedgerService:
     # --- record ---------------------------------------------------------------------------
 
     async def record(self, data: TransactionInput, *, dry_run: bool = False) -> Change:
-        product_id = await self._product_id(data.sku)
+        product_id = await self.product_id(data.sku)
         if not dry_run:
             return await self._group.submit(Queued(product_id, data))
         try:
@@ -91,7 +91,7 @@ class LedgerService:
 
     async def edit(self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False) -> Change:
         row, old_id = await self._row(tx_id)
-        new_id = await self._product_id(patch["sku"]) if patch.get("sku") not in (None, row.sku) else old_id
+        new_id = await self.product_id(patch["sku"]) if patch.get("sku") not in (None, row.sku) else old_id
         return await _unless_dry(self._edit(tx_id, patch, actor, old_id, new_id, dry_run))
 
     async def _edit(
@@ -140,7 +140,7 @@ class LedgerService:
 
     # --- lookups outside the locks --------------------------------------------------------
 
-    async def _product_id(self, sku: str) -> int:
+    async def product_id(self, sku: str) -> int:
         # A SKU never changes and products are never deleted, so the mapping can be kept.
         if sku in self._ids:
             return self._ids[sku]

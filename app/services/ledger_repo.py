@@ -39,7 +39,7 @@ async def lock_products(conn: asyncpg.Connection, product_ids: Sequence[int]) ->
 # whether or not the sweeper has marked them expired yet.
 PRODUCT_SELECT = """
     SELECT p.*, p.reserved - coalesce((SELECT sum(r.quantity) FROM reservation r
-        WHERE r.product = p.id AND r.status = 'active' AND r.expires_at <= now()), 0) AS live_reserved
+        WHERE r.product = p.id AND r.status = 'active' AND r.expires_at <= now()), 0)::bigint AS live_reserved
     FROM product p"""
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from app.domain.inputs import TransactionInput
 from app.domain.ledger import Entry, Figures, Position, Posted, TimelineKey
+from app.domain.reservations import Status
 from app.domain.summary import Totals
 
 
@@ -54,3 +56,18 @@ class LedgerRow:
     def as_input(self) -> TransactionInput:
         e = self.entry
         return TransactionInput(self.sku, e.type, e.quantity, e.at, e.unit_price, e.reason, self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    id: int
+    product_id: int
+    sku: str
+    order_ref: str
+    quantity: int
+    status: Status  # as a reader must see it: lapsed active ones are expired
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    unit_price: Decimal | None
+    transaction_id: int | None

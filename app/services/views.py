@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.summary import inventory_value, status
-from app.services.records import LedgerRow, ProductRecord
+from app.services.records import LedgerRow, ProductRecord, ReservationRecord
 
 
 def _d(value: Decimal | None) -> str | None:
@@ -68,4 +68,19 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
         "last_sale_at": _t(p.last_sale_at),
         "transaction_count": p.tx_count,
         "status": status(available, p.low_stock_threshold).value,
+    }
+
+
+def reservation_view(r: ReservationRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "sku": r.sku,
+        "order_ref": r.order_ref,
+        "quantity": r.quantity,
+        "status": r.status.value,
+        "created_at": _t(r.created_at),
+        "expires_at": _t(r.expires_at),
+        "ended_at": _t(r.ended_at),
+        "unit_price": _d(r.unit_price),
+        "transaction_id": r.transaction_id,
     }

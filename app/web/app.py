@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, get
@@ -13,9 +15,11 @@ from app.domain.errors import DomainError
 from app.services import database
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
+from app.services.reservations import ReservationService
 from app.settings import Settings, get_settings
 from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
+from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
 from app.web.errors import domain_error_handler
 
@@ -25,24 +29,42 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+log = logging.getLogger("stockroom")
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run a background job forever; a failed round is logged and the next one tries again."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:
+            log.exception("background job %s failed", getattr(job, "__name__", job))
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     database.resolve_url(settings)
-    ledger = LedgerService(ProductLocks(), settings.timezone, max_batch=settings.max_batch)
+    locks = ProductLocks()
+    ledger = LedgerService(locks, settings.timezone, max_batch=settings.max_batch)
+    reservations = ReservationService(locks, ledger, ledger.clock)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await database.open_pool(settings.pool_size)
+        sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         try:
             yield
         finally:
+            sweeper.cancel()
             await database.close_pool()
 
     return Litestar(
-        route_handlers=[healthz, ProductController, TransactionController, ReportController],
+        route_handlers=[healthz, ProductController, TransactionController, ReservationController, ReportController],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
+            "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={DomainError: domain_error_handler},
         lifespan=[lifespan],

@@ -1,0 +1,193 @@
+"""Reservations: hold stock for an order, then confirm it as a sale or cancel it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from app.domain.errors import Conflict, NotFound
+from app.domain.ledger import Entry
+from app.domain.reservations import ReservationInput, Status, Verdict, effective, on_cancel, on_confirm
+from app.domain.rules import TxType
+from app.services import ledger_repo as repo
+from app.services.database import read_only, unit_of_work
+from app.services.ledger import LedgerService, release_lapsed_holds
+from app.services.locks import ProductLocks, lock_in_database
+from app.services.recompute import rewrite
+from app.services.records import LedgerRow, ReservationRecord
+
+COLUMNS = "r.id, r.product, p.sku, r.order_ref, r.quantity, r.status, r.created_at, r.expires_at, r.ended_at, " \
+          "r.unit_price, r.transaction_id"  # fmt: skip
+FROM = "FROM reservation r JOIN product p ON p.id = r.product"
+
+
+def _record(r: asyncpg.Record, now: datetime) -> ReservationRecord:
+    status = effective(Status(r["status"]), r["expires_at"], now)
+    ended = r["ended_at"] if r["ended_at"] or status is not Status.EXPIRED else r["expires_at"]
+    return ReservationRecord(
+        r["id"], r["product"], r["sku"], r["order_ref"], r["quantity"], status, r["created_at"],
+        r["expires_at"], ended, r["unit_price"], r["transaction_id"],
+    )  # fmt: skip
+
+
+class ReservationService:
+    def __init__(self, locks: ProductLocks, ledger: LedgerService, clock: Callable[[], datetime]) -> None:
+        self.locks, self.ledger, self.clock = locks, ledger, clock
+
+    async def reserve(self, data: ReservationInput) -> tuple[ReservationRecord, bool]:
+        """The reservation, and whether it was created now (False: the same request came before)."""
+        product_id = await self.ledger.product_id(data.sku)
+        async with self.locks.hold(product_id), unit_of_work() as conn:
+            await lock_in_database(conn, product_id)
+            now = self.clock()
+            found = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.product = $1 AND r.order_ref = $2",
+                                        product_id, data.order_ref)  # fmt: skip
+            if found is not None:
+                return _repeat(_record(found, now), data), False
+            product = await repo.product_by_id(conn, product_id)
+            assert product is not None
+            available = product.position.stock - product.reserved
+            if available < data.quantity:
+                raise Conflict(
+                    f"Cannot reserve {data.quantity} of {data.sku}: only {available} available",
+                    {"sku": data.sku, "available": available, "requested": data.quantity},
+                )
+            await release_lapsed_holds(conn, product)
+            row = await conn.fetchrow(
+                """WITH r AS (INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
+                       VALUES ($1, $2, $3, $4, $5) RETURNING *),
+                   p AS (UPDATE product SET reserved = reserved + $3 WHERE id = $1 RETURNING sku)
+                   SELECT r.*, p.sku FROM r, p""",
+                product_id, data.order_ref, data.quantity, now, now + timedelta(seconds=data.ttl_seconds),
+            )  # fmt: skip
+            return _record(row, now), True
+
+    async def confirm(self, reservation_id: int, unit_price: Decimal) -> tuple[ReservationRecord, LedgerRow | None]:
+        """Record the SELL of what was held, at the confirm time, in the same transaction."""
+        product_id = await self._product_of(reservation_id)
+        async with self.locks.hold(product_id), unit_of_work() as conn:
+            await lock_in_database(conn, product_id)
+            now = self.clock()
+            held = await self._locked(conn, reservation_id, now)
+            verdict = on_confirm(held.status)
+            if verdict is Verdict.UNCHANGED:
+                return held, await _sale_of(conn, held)
+            if verdict is Verdict.CONFLICT:
+                raise Conflict(f"Reservation {reservation_id} is {held.status} and cannot be confirmed",
+                               {"id": reservation_id, "status": held.status.value})  # fmt: skip
+            sale = await self._sell(conn, held, unit_price, now)
+            row = await conn.fetchrow(
+                f"""WITH r AS (UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = $3,
+                        transaction_id = $4 WHERE id = $1 RETURNING *)
+                    SELECT {COLUMNS.replace("p.sku", "$5::text AS sku")} FROM r""",
+                reservation_id, now, unit_price, sale.entry.id, held.sku,
+            )  # fmt: skip
+            return _record(row, now), sale
+
+    async def _sell(
+        self, conn: asyncpg.Connection, held: ReservationRecord, price: Decimal, now: datetime
+    ) -> LedgerRow:
+        product = await repo.product_by_id(conn, held.product_id)
+        assert product is not None
+        await release_lapsed_holds(conn, product)
+        # The hold turns into the sale: it stops counting as reserved as the stock leaves.
+        product = replace(product, reserved=product.reserved - held.quantity)
+        await conn.execute("UPDATE product SET reserved = reserved - $2 WHERE id = $1", product.id, held.quantity)
+        seq = (await repo.next_seqs(conn, 1))[0]
+        entry = Entry(seq, now, TxType.SELL, held.quantity, price)
+        rw = await rewrite(conn, product, drop=None, place=entry)
+        assert rw.placed is not None
+        note = f"reservation {held.id}, order {held.order_ref}"
+        ids = await repo.insert_rows(conn, [product.id], [rw.placed], [note])
+        await repo.save_figures(conn, rw.product)
+        stored = rw.placed._replace(entry=rw.placed.entry._replace(id=ids[seq]))
+        return LedgerRow(stored, note, held.sku)
+
+    async def cancel(self, reservation_id: int) -> ReservationRecord:
+        product_id = await self._product_of(reservation_id)
+        async with self.locks.hold(product_id), unit_of_work() as conn:
+            await lock_in_database(conn, product_id)
+            now = self.clock()
+            held = await self._locked(conn, reservation_id, now)
+            verdict = on_cancel(held.status)
+            if verdict is Verdict.UNCHANGED:
+                return held
+            if verdict is Verdict.CONFLICT:
+                raise Conflict(f"Reservation {reservation_id} is {held.status} and cannot be cancelled",
+                               {"id": reservation_id, "status": held.status.value})  # fmt: skip
+            await conn.execute(
+                """WITH r AS (UPDATE reservation SET status = 'cancelled', ended_at = $2 WHERE id = $1
+                       RETURNING product, quantity)
+                   UPDATE product p SET reserved = p.reserved - r.quantity FROM r WHERE p.id = r.product""",
+                reservation_id, now,
+            )  # fmt: skip
+            return replace(held, status=Status.CANCELLED, ended_at=now)
+
+    async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
+        where: list[str] = ["TRUE"]
+        args: list[object] = []
+        if sku:
+            args.append(sku)
+            where.append(f"p.sku = ${len(args)}")
+        if status is Status.ACTIVE:
+            where.append("r.status = 'active' AND r.expires_at > now()")
+        elif status is Status.EXPIRED:
+            where.append("(r.status = 'expired' OR (r.status = 'active' AND r.expires_at <= now()))")
+        elif status is not None:
+            args.append(status.value)
+            where.append(f"r.status = ${len(args)}")
+        args.append(limit)
+        async with read_only() as conn:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} {FROM} WHERE {' AND '.join(where)} ORDER BY r.created_at DESC, r.id DESC "
+                f"LIMIT ${len(args)}", *args)  # fmt: skip
+        now = self.clock()
+        return [_record(r, now) for r in rows]
+
+    async def sweep(self) -> int:
+        """Mark lapsed reservations expired, one product at a time under its locks."""
+        async with read_only() as conn:
+            product_ids = [
+                r["product"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT product FROM reservation WHERE status = 'active' AND expires_at <= now() LIMIT 500"
+                )
+            ]
+        for product_id in product_ids:
+            async with self.locks.hold(product_id), unit_of_work() as conn:
+                await lock_in_database(conn, product_id)
+                await repo.expire_lapsed_holds(conn, [product_id])
+        return len(product_ids)
+
+    async def _product_of(self, reservation_id: int) -> int:
+        async with read_only() as conn:
+            product_id: int | None = await conn.fetchval("SELECT product FROM reservation WHERE id = $1",
+                                                         reservation_id)  # fmt: skip
+        if product_id is None:
+            raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
+        return product_id
+
+    async def _locked(self, conn: asyncpg.Connection, reservation_id: int, now: datetime) -> ReservationRecord:
+        row = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.id = $1", reservation_id)
+        return _record(row, now)
+
+
+def _repeat(existing: ReservationRecord, data: ReservationInput) -> ReservationRecord:
+    if existing.quantity != data.quantity:
+        raise Conflict(
+            f"Order {data.order_ref!r} already holds a reservation of {existing.quantity} {data.sku}, "
+            f"not {data.quantity}",
+            {"id": existing.id, "quantity": existing.quantity, "requested": data.quantity},
+        )
+    return existing
+
+
+async def _sale_of(conn: asyncpg.Connection, held: ReservationRecord) -> LedgerRow | None:
+    if held.transaction_id is None:
+        return None
+    found = await repo.row_by_id(conn, held.transaction_id)
+    return found[0] if found else None
