@@ -1,0 +1,92 @@
+"""Stock reports: each is one query (or two), never a query per product."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.domain.money import ZERO_MONEY
+from app.domain.summary import inventory_value, status
+from app.services import ledger_repo as repo
+from app.services import products
+from app.services.database import read_only
+from app.services.records import ProductRecord
+from app.services.views import product_view
+
+MONEY_FIELDS = ("revenue", "cogs", "realized_pl", "write_off", "gain")
+
+
+async def _products(condition: str = "TRUE", *args: object, order: str = "p.sku") -> list[ProductRecord]:
+    async with read_only() as conn:
+        rows = await conn.fetch(f"SELECT * FROM ({repo.PRODUCT_SELECT}) AS p WHERE {condition} ORDER BY {order}", *args)
+    return [repo.product_from(r) for r in rows]
+
+
+def _totals(items: list[ProductRecord]) -> dict[str, Any]:
+    """Sums of per-product figures; inventory value as the sum of each product's rounded value."""
+    on_hand = sum(p.position.stock for p in items)
+    reserved = sum(p.reserved for p in items)
+    money = {f: sum((getattr(p.totals, f) for p in items), ZERO_MONEY) for f in MONEY_FIELDS}
+    value = sum((inventory_value(p.position.stock, p.position.average_cost) for p in items), ZERO_MONEY)
+    return {
+        "products": len(items),
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "available": on_hand - reserved,
+        "inventory_value": str(value),
+        **{f: str(v) for f, v in money.items()},
+    }
+
+
+async def summary() -> dict[str, Any]:
+    items = await _products()
+    statuses = Counter(status(p.position.stock - p.reserved, p.low_stock_threshold).value for p in items)
+    return {**_totals(items), "by_status": {s: statuses.get(s, 0) for s in ("ok", "low", "out")}}
+
+
+async def by_status(wanted: str) -> list[dict[str, Any]]:
+    return [product_view(p) for p in await products.listing(status=wanted)]
+
+
+async def overstock() -> list[dict[str, Any]]:
+    items = await _products("p.overstock_threshold IS NOT NULL AND p.on_hand > p.overstock_threshold",
+                            order="p.on_hand - p.overstock_threshold DESC, p.sku")  # fmt: skip
+    return [{**product_view(p), "excess": p.position.stock - (p.overstock_threshold or 0)} for p in items]
+
+
+async def needs_count(now: datetime) -> list[dict[str, Any]]:
+    """Never counted, or last counted longer ago than the product's interval."""
+    overdue = "p.last_counted_at < $1::timestamptz - make_interval(days => p.count_interval_days)"
+    items = await _products(
+        f"p.last_counted_at IS NULL OR {overdue}", now, order="p.last_counted_at NULLS FIRST, p.sku"
+    )
+    return [
+        {**product_view(p), "days_since_count": None if p.last_counted_at is None else (now - p.last_counted_at).days}
+        for p in items
+    ]
+
+
+MOVERS_SQL = """
+SELECT p.*, coalesce(s.sold, 0)::bigint AS sold
+FROM ({product_select}) AS p
+LEFT JOIN (SELECT product, sum(quantity) AS sold FROM stock_transaction
+           WHERE type = 'SELL' AND at >= $1 GROUP BY product) AS s ON s.product = p.id
+ORDER BY sold {direction}, p.sku LIMIT $2
+"""
+
+
+async def movers(now: datetime, days: int, fast: bool, limit: int) -> list[dict[str, Any]]:
+    sql = MOVERS_SQL.format(product_select=repo.PRODUCT_SELECT, direction="DESC" if fast else "ASC")
+    async with read_only() as conn:
+        rows = await conn.fetch(sql, now - timedelta(days=days), limit)
+    return [{**product_view(repo.product_from(r)), "units_sold": r["sold"], "days": days} for r in rows]
+
+
+async def grouped(field: str) -> list[dict[str, Any]]:
+    """Totals per category or per brand (products without one are grouped as null)."""
+    items = await _products(order=f"p.{field} NULLS LAST, p.sku")
+    groups: dict[str | None, list[ProductRecord]] = {}
+    for p in items:
+        groups.setdefault(getattr(p, field), []).append(p)
+    return [{field: key, **_totals(members)} for key, members in groups.items()]

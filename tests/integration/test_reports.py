@@ -1,0 +1,106 @@
+"""Each report against figures the test computes itself from the ledger it wrote."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.helpers import make_product, new_sku, record, summary
+
+pytestmark = pytest.mark.integration
+
+
+def ago(days: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
+
+
+async def report(api, name, **params):
+    r = await api.get(f"/api/reports/{name}", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+async def shop(api):
+    """Four products in their own category and brand, with known histories."""
+    tag = new_sku("R")
+    skus = {}
+    skus["low"] = await make_product(api, category=tag, brand=f"{tag}-b1", low_stock_threshold=5, count_interval_days=7)
+    skus["out"] = await make_product(api, category=tag, brand=f"{tag}-b1")
+    skus["over"] = await make_product(api, category=tag, brand=f"{tag}-b2", overstock_threshold=50)
+    skus["idle"] = await make_product(api, category=tag, count_interval_days=30)
+    await record(api, skus["low"], "BUY", 20, "2.00", at=ago(20))
+    await record(api, skus["low"], "COUNT", 18, at=ago(10))
+    await record(api, skus["low"], "SELL", 14, "5.00", at=ago(3))
+    await record(api, skus["out"], "BUY", 3, "1.00", at=ago(40))
+    await record(api, skus["out"], "SELL", 3, "1.50", at=ago(40))
+    await record(api, skus["over"], "BUY", 80, "0.3333", at=ago(5))
+    await record(api, skus["over"], "SELL", 2, "1.00", at=ago(1))
+    await record(api, skus["over"], "ADJUST", -1, at=ago(1), reason="damage")
+    await record(api, skus["idle"], "BUY", 10, "9.99", at=ago(60))
+    await record(api, skus["idle"], "COUNT", 10, at=ago(2))
+    return tag, skus
+
+
+async def test_summary_equals_the_sum_of_every_product(api, shop):
+    products = (await api.get("/api/products")).json()["items"]
+    got = await report(api, "summary")
+    assert got["products"] == len(products)
+    assert got["on_hand"] == sum(p["on_hand"] for p in products)
+    assert got["available"] == sum(p["available"] for p in products)
+    for field in ("inventory_value", "revenue", "cogs", "realized_pl", "write_off", "gain"):
+        assert Decimal(got[field]) == sum(Decimal(p[field]) for p in products), field
+    assert sum(got["by_status"].values()) == len(products)
+    assert got["by_status"]["out"] == sum(1 for p in products if p["status"] == "out")
+
+
+async def test_low_out_and_overstock_list_the_right_products(api, shop):
+    tag, skus = shop
+    low = {p["sku"] for p in (await report(api, "low-stock"))["items"]}
+    out = {p["sku"] for p in (await report(api, "out-of-stock"))["items"]}
+    over = {p["sku"]: p for p in (await report(api, "overstock"))["items"]}
+    assert skus["low"] in low and skus["low"] not in out
+    assert skus["out"] in out and skus["out"] not in low
+    assert skus["over"] in over and over[skus["over"]]["excess"] == 77 - 50
+    assert skus["idle"] not in low | out | set(over)
+
+
+async def test_needs_count_lists_never_counted_and_overdue_products(api, shop):
+    _, skus = shop
+    items = {p["sku"]: p for p in (await report(api, "needs-count"))["items"]}
+    assert items[skus["out"]]["days_since_count"] is None  # never counted
+    assert items[skus["low"]]["days_since_count"] == 10  # interval 7
+    assert skus["idle"] not in items  # counted 2 days ago, interval 30
+
+
+async def test_movers_rank_units_sold_in_the_window(api, shop):
+    _, skus = shop
+    fast = {p["sku"]: p["units_sold"] for p in (await report(api, "movers", days=7, limit=5000))["items"]}
+    assert (fast[skus["low"]], fast[skus["over"]], fast[skus["out"]], fast[skus["idle"]]) == (14, 2, 0, 0)
+    slow = [p["sku"] for p in (await report(api, "movers", days=7, order="slow", limit=5000))["items"]]
+    assert slow.index(skus["idle"]) < slow.index(skus["over"]) < slow.index(skus["low"])
+
+
+async def test_by_category_and_by_brand_total_their_products(api, shop):
+    tag, skus = shop
+    mine = [await summary(api, s) for s in skus.values()]
+    row = next(r for r in (await report(api, "by-category"))["items"] if r["category"] == tag)
+    assert row["products"] == 4
+    assert row["on_hand"] == sum(p["on_hand"] for p in mine)
+    assert Decimal(row["inventory_value"]) == sum(Decimal(p["inventory_value"]) for p in mine)
+    assert Decimal(row["realized_pl"]) == sum(Decimal(p["realized_pl"]) for p in mine)
+    brands = {r["brand"]: r for r in (await report(api, "by-brand"))["items"]}
+    assert brands[f"{tag}-b1"]["products"] == 2 and brands[f"{tag}-b2"]["write_off"] == "0.33"
+
+
+async def test_a_report_downloads_as_csv_and_an_unknown_one_is_404(api, shop):
+    tag, _ = shop
+    r = await api.get("/api/reports/by-category", params={"format": "csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert any(row["category"] == tag and row["products"] == "4" for row in rows)
+    assert (await api.get("/api/reports/nonsense")).status_code == 404
