@@ -72,12 +72,11 @@ class LedgerService:
                 if not product.follows(entry.key):
                     await _insert(conn, pending, results)  # the refold must see them
                 try:
-                    rw = await rewrite(conn, product, drop=None, place=entry)
+                    rw = await rewrite(conn, product, drop=None, places=[entry])
                 except Conflict as conflict:
                     results.append(conflict)
                     continue
-                assert rw.placed is not None
-                pending.append(_NewRow(len(results), rw.placed, queued, ProductChange(product, rw.product)))
+                pending.append(_NewRow(len(results), rw.placed[0], queued, ProductChange(product, rw.product)))
                 results.append(conflict_placeholder)
                 products[product.id] = rw.product
             await _insert(conn, pending, results)
@@ -106,19 +105,18 @@ class LedgerService:
             await release_lapsed_holds(conn, old)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
-                rw = await rewrite(conn, old, drop=row, place=entry)
+                rw = await rewrite(conn, old, drop=row, places=[entry])
                 changes = (ProductChange(old, rw.product),)
             else:
                 new = await _product(conn, new_id)
                 await release_lapsed_holds(conn, new)
-                left = await rewrite(conn, old, drop=row, place=None)
-                rw = await rewrite(conn, new, drop=None, place=entry)
+                left = await rewrite(conn, old, drop=row)
+                rw = await rewrite(conn, new, drop=None, places=[entry])
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
-            assert rw.placed is not None
-            await repo.replace_row(conn, new_id, rw.placed, data.note)
+            await repo.replace_row(conn, new_id, rw.placed[0], data.note)
             for change in changes:
                 await repo.save_figures(conn, change.after)
-            after = LedgerRow(rw.placed, data.note, data.sku)
+            after = LedgerRow(rw.placed[0], data.note, data.sku)
             await _audit(conn, actor, "edit", row, after)
             return _finish(Change(after, changes), dry_run)
 
@@ -132,7 +130,7 @@ class LedgerService:
             row = await _row_in(conn, tx_id, product_id)
             product = await _product(conn, product_id)
             await release_lapsed_holds(conn, product)
-            rw = await rewrite(conn, product, drop=row, place=None)
+            rw = await rewrite(conn, product, drop=row)
             await repo.delete_row(conn, tx_id)
             await repo.save_figures(conn, rw.product)
             await _audit(conn, actor, "delete", row, None)

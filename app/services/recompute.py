@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
 
 from app.domain.errors import Conflict
-from app.domain.ledger import EMPTY, Breach, Entry, Figures, Position, Posted, Replay, Settled, TimelineKey, refold
+from app.domain.ledger import (
+    EMPTY,
+    Breach,
+    Entry,
+    Figures,
+    Position,
+    Posted,
+    Replay,
+    Settled,
+    TimelineKey,
+    refold,
+    timeline,
+)
 from app.domain.rules import TxType
 from app.domain.summary import rebased
 from app.services import ledger_repo as repo
@@ -26,7 +39,7 @@ from app.services.records import LedgerRow, ProductRecord
 @dataclass(frozen=True, slots=True)
 class Rewrite:
     product: ProductRecord  # figures after the change
-    placed: Posted | None  # the new version of the changed row, with its figures
+    placed: tuple[Posted, ...]  # the placed entries with their figures, in timeline order
 
 
 def breach_conflict(breach: Breach, sku: str) -> Conflict:
@@ -52,47 +65,54 @@ FIRST_CHUNK = int(os.environ.get("INVENTORY_REFOLD_CHUNK", "4096"))
 
 
 async def rewrite(
-    conn: asyncpg.Connection, product: ProductRecord, *, drop: LedgerRow | None, place: Entry | None
+    conn: asyncpg.Connection, product: ProductRecord, *, drop: LedgerRow | None, places: Sequence[Entry] = ()
 ) -> Rewrite:
-    """Take `drop` out of the product's timeline and put `place` in; refold what follows."""
+    """Take `drop` out of the product's timeline and put `places` in; refold what follows."""
     with gc_paused():
-        return await _rewrite(conn, product, drop, place)
+        return await _rewrite(conn, product, drop, places)
 
 
 async def _rewrite(
-    conn: asyncpg.Connection, product: ProductRecord, drop: LedgerRow | None, place: Entry | None
+    conn: asyncpg.Connection, product: ProductRecord, drop: LedgerRow | None, places: Sequence[Entry]
 ) -> Rewrite:
-    keys = [x.key for x in (drop.entry if drop else None, place) if x is not None]
+    keys = [x.key for x in [*([drop.entry] if drop else []), *places]]
     start_key, horizon = min(keys), max(keys)
     stored: list[Posted] = []
-    if drop is None and place is not None and product.follows(place.key):
-        before_key, outcome = product.last_key, refold(product.position, [place], horizon)  # reads nothing
+    if drop is None and product.follows(start_key):
+        before_key, outcome = product.last_key, refold(product.position, timeline(places), horizon)  # reads nothing
     else:
         start, before_key = await _position_before(conn, product.id, start_key)
-        outcome, stored = await _refold_from(conn, product.id, start, start_key, drop, place, horizon)
+        outcome, stored = await _refold_from(conn, product.id, start, start_key, drop, places, horizon)
     if isinstance(outcome, Breach):
         raise breach_conflict(outcome, product.sku)
     end, last_key = _end_of(product, outcome, before_key)
     _check_reserved(product, end)
 
-    placed = next((p for p in outcome.posted if p.entry is place), None) if place else None
+    new = {id(e) for e in places}
+    placed = tuple(p for p in outcome.posted if id(p.entry) in new)
     was = {p.entry.seq: p.figures for p in stored}
-    changed = [(was[p.entry.seq], p) for p in outcome.posted if p is not placed and was[p.entry.seq] != p.figures]
     # Stored rows keep their entries; only their figures change.
+    changed = [
+        (was[p.entry.seq], p) for p in outcome.posted if id(p.entry) not in new and was[p.entry.seq] != p.figures
+    ]
     await repo.update_figures(conn, [new for _, new in changed], _fields_changed(changed))
 
     # Rows whose figures did not change add the same to the totals before and after.
     removed = [Posted(new.entry, old) for old, new in changed] + ([drop.posted] if drop else [])
-    added = [new for _, new in changed] + ([placed] if placed else [])
+    added = [new for _, new in changed] + list(placed)
     after = replace(
         product,
         position=end,
         totals=rebased(product.totals, removed, added),
-        tx_count=product.tx_count + (place is not None) - (drop is not None),
+        tx_count=product.tx_count + len(places) - (drop is not None),
         last_key=last_key,
     )
-    after = await _refresh_latest(conn, after, drop, place)
+    after = await _refresh_latest(conn, after, drop, places)
     return Rewrite(after, placed)
+
+
+def _timeline_key(row: Posted | Entry) -> TimelineKey:
+    return row.key if isinstance(row, Entry) else row.entry.key
 
 
 async def _refold_from(
@@ -101,21 +121,22 @@ async def _refold_from(
     start: Position,
     key: TimelineKey,
     drop: LedgerRow | None,
-    place: Entry | None,
+    places: Sequence[Entry],
     horizon: TimelineKey,
 ) -> tuple[Replay | Settled | Breach, list[Posted]]:
     """Read and refold in growing chunks until the fold settles or the timeline ends."""
     dropped_id = drop.entry.id if drop else None
     folded: list[Posted] = []
     stored: list[Posted] = []
-    position, limit, pending = start, FIRST_CHUNK, place
+    position, limit, pending = start, FIRST_CHUNK, timeline(places)
     while True:
         chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
         is_last = len(chunk) < limit
         rows: list[Posted | Entry] = list(chunk)
-        if pending is not None and (is_last or pending.key < chunk[-1].entry.key):
-            rows.insert(bisect_left([r.entry.key for r in chunk], pending.key), pending)
-            pending = None
+        due = len(pending) if is_last else bisect_left([e.key for e in pending], chunk[-1].entry.key)
+        if due:
+            rows = sorted([*rows, *pending[:due]], key=_timeline_key)
+            del pending[:due]
         outcome = refold(position, rows, horizon)
         if isinstance(outcome, Breach):
             return outcome, stored
@@ -166,15 +187,15 @@ def _check_reserved(product: ProductRecord, end: Position) -> None:
 
 
 async def _refresh_latest(
-    conn: asyncpg.Connection, product: ProductRecord, drop: LedgerRow | None, place: Entry | None
+    conn: asyncpg.Connection, product: ProductRecord, drop: LedgerRow | None, places: Sequence[Entry]
 ) -> ProductRecord:
     """`last_counted_at` / `last_sale_at` only need a look when a COUNT or SELL moved."""
-    touched = {x.type for x in (drop.entry if drop else None, place) if x is not None}
+    touched = {x.type for x in [*([drop.entry] if drop else []), *places]}
     counted, sold = product.last_counted_at, product.last_sale_at
     if TxType.COUNT in touched:
-        counted = await _latest(conn, product, TxType.COUNT, drop, place, counted)
+        counted = await _latest(conn, product, TxType.COUNT, drop, places, counted)
     if TxType.SELL in touched:
-        sold = await _latest(conn, product, TxType.SELL, drop, place, sold)
+        sold = await _latest(conn, product, TxType.SELL, drop, places, sold)
     return replace(product, last_counted_at=counted, last_sale_at=sold)
 
 
@@ -183,7 +204,7 @@ async def _latest(
     product: ProductRecord,
     kind: TxType,
     drop: LedgerRow | None,
-    place: Entry | None,
+    places: Sequence[Entry],
     current: datetime | None,
 ) -> datetime | None:
     if (
@@ -192,6 +213,7 @@ async def _latest(
         latest = current
     else:
         latest = await repo.latest_at(conn, product.id, kind, exclude_id=drop.entry.id)
-    if place is not None and place.type is kind and (latest is None or place.at > latest):
-        latest = place.at
+    for place in places:
+        if place.type is kind and (latest is None or place.at > latest):
+            latest = place.at
     return latest

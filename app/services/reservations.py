@@ -99,12 +99,12 @@ class ReservationService:
         await conn.execute("UPDATE product SET reserved = reserved - $2 WHERE id = $1", product.id, held.quantity)
         seq = (await repo.next_seqs(conn, 1))[0]
         entry = Entry(seq, now, TxType.SELL, held.quantity, price)
-        rw = await rewrite(conn, product, drop=None, place=entry)
-        assert rw.placed is not None
+        rw = await rewrite(conn, product, drop=None, places=[entry])
+        (sale,) = rw.placed
         note = f"reservation {held.id}, order {held.order_ref}"
-        ids = await repo.insert_rows(conn, [product.id], [rw.placed], [note])
+        ids = await repo.insert_rows(conn, [product.id], [sale], [note])
         await repo.save_figures(conn, rw.product)
-        stored = rw.placed._replace(entry=rw.placed.entry._replace(id=ids[seq]))
+        stored = sale._replace(entry=sale.entry._replace(id=ids[seq]))
         return LedgerRow(stored, note, held.sku)
 
     async def cancel(self, reservation_id: int) -> ReservationRecord:
