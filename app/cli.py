@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
     commands.add_parser("demo", help="load example products with a year of history").set_defaults(run=_demo)
+    importer = commands.add_parser("import", help="import a transactions CSV (the export's format)")
+    importer.add_argument("file")
+    importer.set_defaults(run=_import)
 
     db = commands.add_parser("db", help="the database in use").add_subparsers(required=True, metavar="ACTION")
     db.add_parser("url", help="print the URL of the database in use").set_defaults(run=_db_url)
@@ -78,6 +81,12 @@ def _db_stop(_: argparse.Namespace) -> int:
     stopped = embedded.stop(settings.data_dir)
     print("embedded database stopped" if stopped else "embedded database was not running")
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from app.services.transfer_cli import import_file
+
+    return import_file(get_settings(), args.file)
 
 
 def _demo(_: argparse.Namespace) -> None:

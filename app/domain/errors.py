@@ -53,3 +53,23 @@ class FieldErrors:
     def raise_if_any(self) -> None:
         if self.errors:
             raise InvalidInput(self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    line: int
+    field: str
+    message: str
+
+
+class InvalidFile(DomainError):
+    """An import file with bad rows: every one is named, nothing was imported (HTTP 400)."""
+
+    def __init__(self, errors: list[LineError], shown: int = 1000) -> None:
+        self.errors = errors
+        lines = sorted({e.line for e in errors})
+        super().__init__(
+            f"{len(lines)} bad row(s), nothing imported; lines {', '.join(map(str, lines[:20]))}"
+            + (" …" if len(lines) > 20 else ""),
+            {"errors": [{"line": e.line, "field": e.field, "message": e.message} for e in errors[:shown]]},
+        )

@@ -225,21 +225,25 @@ def _columns(rows: Sequence[Posted]) -> list[list[Any]]:
 
 
 async def insert_rows(
-    conn: asyncpg.Connection, product_ids: Sequence[int], rows: Sequence[Posted], notes: Sequence[str | None]
+    conn: asyncpg.Connection,
+    product_ids: Sequence[int],
+    rows: Sequence[Posted],
+    notes: Sequence[str | None],
+    external_ids: Sequence[str | None] | None = None,
 ) -> dict[int, int]:
     """Insert new rows (of any products) in one statement; returns id by seq."""
     e = [p.entry for p in rows]
     records = await conn.fetch(
         """INSERT INTO stock_transaction (product, seq, type, quantity, unit_price, at, reason, note,
-               stock_after, average_cost_after, revenue, cogs, realized_pl, write_off, gain)
+               stock_after, average_cost_after, revenue, cogs, realized_pl, write_off, gain, external_id)
            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::numeric[],
                $6::timestamptz[], $7::text[], $8::text[], $9::bigint[], $10::numeric[], $11::numeric[],
-               $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[])
+               $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::text[])
            RETURNING id, seq""",
         list(product_ids),
         [x.seq for x in e], [x.type.value for x in e], [x.quantity for x in e], [x.unit_price for x in e],
         [x.at for x in e], [x.reason.value if x.reason else None for x in e], list(notes),
-        *_columns(rows),
+        *_columns(rows), list(external_ids) if external_ids is not None else [None] * len(rows),
     )  # fmt: skip
     return {r["seq"]: r["id"] for r in records}
 

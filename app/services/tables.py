@@ -53,6 +53,7 @@ class StockTransaction(Table, tablename="stock_transaction"):
     write_off = Numeric(digits=MONEY)
     gain = Numeric(digits=MONEY)
     created_at = Timestamptz(default=TimestamptzNow())
+    external_id = Varchar(length=100, null=True, default=None, unique=True)
 
 
 class AuditLog(Table, tablename="audit_log"):

@@ -21,6 +21,7 @@ from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
+from app.web.api.transfer import TransferController
 from app.web.errors import domain_error_handler
 
 
@@ -60,7 +61,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await database.close_pool()
 
     return Litestar(
-        route_handlers=[healthz, ProductController, TransactionController, ReservationController, ReportController],
+        route_handlers=[
+            healthz,
+            ProductController,
+            TransactionController,
+            ReservationController,
+            ReportController,
+            TransferController,
+        ],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),

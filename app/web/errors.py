@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from litestar import Request, Response
 
-from app.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, NotFound
 
-_STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409}
+_STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409}
 
 
 def domain_error_handler(_: Request, exc: Exception) -> Response:

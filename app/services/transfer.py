@@ -1,0 +1,176 @@
+"""CSV export (streamed) and import (all rows checked first, then all imported in one transaction)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
+from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportRow, parse_row
+from app.domain.inputs import ProductInput
+from app.domain.ledger import Entry
+from app.services import ledger_repo as repo
+from app.services.database import pool, unit_of_work
+from app.services.ledger import LedgerService, release_lapsed_holds
+from app.services.locks import lock_in_database
+from app.services.recompute import rewrite
+from app.services.records import ProductRecord
+
+EXPORT_SQL = """
+SELECT coalesce(t.external_id, 'stockroom-' || t.seq) AS external_id, p.sku, p.name AS product_name, p.category,
+       p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, t.type, t.quantity,
+       t.unit_price, t.at, t.reason, t.note, t.id, t.seq, t.stock_after, t.average_cost_after, t.revenue, t.cogs,
+       t.realized_pl, t.write_off, t.gain
+FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
+WHERE ($1::text IS NULL OR p.sku = $1)
+  AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
+ORDER BY p.sku, t.at, t.seq
+"""
+FLUSH_BYTES = 64 * 1024
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def export_csv(sku: str | None, start: datetime | None, end: datetime | None) -> AsyncIterator[str]:
+    """Rows in per-product timeline order, read through a cursor and sent in 64 kB pieces."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    async with pool().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async for row in conn.cursor(EXPORT_SQL, sku, start, end, prefetch=2000):
+            writer.writerow([_cell(v) for v in row.values()])
+            if buffer.tell() > FLUSH_BYTES:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    imported: int
+    skipped: int  # rows whose external id was imported before
+    products_created: int
+
+
+Progress = Callable[[str, int, int], None]  # (sku, products done, products in all)
+
+
+def read_rows(lines: Iterable[str], ledger: LedgerService) -> list[ImportRow]:
+    """Parse and check every row; raise InvalidFile naming every bad line (nothing imported)."""
+    reader = csv.DictReader(lines)
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidFile([LineError(1, c, "column is missing from the header") for c in missing])
+    now, errors, rows = ledger.clock(), [], []
+    for line, raw in enumerate(reader, start=2):
+        try:
+            rows.append(parse_row(line, raw, now=now, zone=ledger.zone))
+        except InvalidInput as bad:
+            errors += [LineError(line, e.field, e.message) for e in bad.errors]
+    seen = Counter(r.external_id for r in rows if r.external_id)
+    errors += [LineError(r.line, "external_id", f"{r.external_id!r} appears more than once in the file")
+               for r in rows if r.external_id and seen[r.external_id] > 1]  # fmt: skip
+    if errors:
+        raise InvalidFile(sorted(errors, key=lambda e: e.line))
+    return rows
+
+
+async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Progress | None = None) -> ImportResult:
+    skus = sorted({r.sku for r in rows})
+    async with pool().acquire() as conn:
+        existing: dict[str, int] = {r["sku"]: r["id"] for r in await conn.fetch(
+            "SELECT sku, id FROM product WHERE sku = ANY($1::text[])", skus)}  # fmt: skip
+    _check_new_products_are_named(rows, existing)
+    async with ledger.locks.hold(*existing.values()), unit_of_work() as conn:
+        created = await _create_products(conn, rows, existing)
+        ids = {**existing, **created}
+        await lock_in_database(conn, *ids.values())
+        known = {r["external_id"] for r in await conn.fetch(
+            "SELECT external_id FROM stock_transaction WHERE external_id = ANY($1::text[])",
+            [r.external_id for r in rows if r.external_id])}  # fmt: skip
+        products = await repo.products_by_ids(conn, list(ids.values()))
+        await release_lapsed_holds(conn, *products.values())
+        imported = 0
+        for done, sku in enumerate(skus, start=1):
+            fresh = [r for r in rows if r.sku == sku and r.transaction and r.external_id not in known]
+            products[ids[sku]] = await _import_product(conn, products[ids[sku]], fresh)
+            imported += len(fresh)
+            if progress:
+                progress(sku, done, len(skus))
+        await repo.save_all_figures(conn, list(products.values()))
+    skipped = sum(1 for r in rows if r.transaction) - imported
+    return ImportResult(imported, skipped, len(created))
+
+
+def _check_new_products_are_named(rows: list[ImportRow], existing: dict[str, int]) -> None:
+    named = {r.sku for r in rows if r.product}
+    first_line: dict[str, int] = {}
+    for r in rows:
+        first_line.setdefault(r.sku, r.line)
+    errors = [LineError(line, "product_name", f"is required: there is no product {sku!r} yet")
+              for sku, line in first_line.items() if sku not in existing and sku not in named]  # fmt: skip
+    if errors:
+        raise InvalidFile(sorted(errors, key=lambda e: e.line))
+
+
+async def _create_products(conn: asyncpg.Connection, rows: list[ImportRow], existing: dict[str, int]) -> dict[str, int]:
+    new: dict[str, ProductInput] = {}
+    for r in rows:
+        if r.product and r.sku not in existing:
+            new.setdefault(r.sku, r.product)
+    if not new:
+        return {}
+    p = list(new.values())
+    records = await conn.fetch(
+        """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
+               count_interval_days)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[])
+           RETURNING sku, id""",
+        [x.sku for x in p], [x.name for x in p], [x.category for x in p], [x.brand for x in p],
+        [x.low_stock_threshold for x in p], [x.overstock_threshold for x in p], [x.count_interval_days for x in p],
+    )  # fmt: skip
+    return {r["sku"]: r["id"] for r in records}
+
+
+async def _import_product(conn: asyncpg.Connection, product: ProductRecord, fresh: list[ImportRow]) -> ProductRecord:
+    """Place a product's new rows in its timeline in one refold; equal times keep the file's order."""
+    if not fresh:
+        return product
+    fresh = sorted(fresh, key=lambda r: (r.transaction.at, r.line))  # type: ignore[union-attr]
+    seqs = await repo.next_seqs(conn, len(fresh))
+    by_seq = dict(zip(seqs, fresh, strict=True))
+    entries = []
+    for seq, row in by_seq.items():
+        t = row.transaction
+        assert t is not None and t.at is not None
+        entries.append(Entry(seq, t.at, t.type, t.quantity, t.unit_price, t.reason))
+    try:
+        rw = await rewrite(conn, product, drop=None, places=entries)
+    except Conflict as conflict:
+        breaking = conflict.extra.get("seq")
+        line: int | None = by_seq[breaking].line if breaking in by_seq else None
+        raise Conflict(f"{conflict.detail} (file line {line})" if line else conflict.detail,
+                       {**conflict.extra, "line": line}) from None  # fmt: skip
+    await repo.insert_rows(
+        conn,
+        [product.id] * len(rw.placed),
+        rw.placed,
+        [by_seq[p.entry.seq].transaction.note for p in rw.placed],  # type: ignore[union-attr]
+        [by_seq[p.entry.seq].external_id for p in rw.placed],
+    )
+    return rw.product

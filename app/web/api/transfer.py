@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Stream
+
+from app.domain.errors import FieldError, InvalidInput
+from app.services import transfer
+from app.services.ledger import LedgerService
+
+IMPORT_MAX_BYTES = 256 * 1024 * 1024
+
+
+def _moment(name: str, raw: str | None, ledger: LedgerService) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput([FieldError(name, f"must be an ISO 8601 date or date-time, got {raw!r}")]) from None
+    return value if value.tzinfo else value.replace(tzinfo=ledger.zone)
+
+
+class TransferController(Controller):
+    path = "/api"
+    tags = ["csv"]
+
+    @get("/transactions.csv")
+    async def export(
+        self, ledger: LedgerService, sku: str | None = None, start: str | None = None, end: str | None = None
+    ) -> Stream:
+        """All transactions, or one product's, or those with `start <= at < end`; streamed."""
+        rows = transfer.export_csv(sku, _moment("start", start, ledger), _moment("end", end, ledger))
+        return Stream(rows, media_type="text/csv",
+                      headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
+
+    @post("/import", request_max_body_size=IMPORT_MAX_BYTES)
+    async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:
+        text = (await request.body()).decode("utf-8-sig", errors="replace")
+        rows = transfer.read_rows(text.splitlines(keepends=True), ledger)
+        result = await transfer.import_rows(rows, ledger)
+        return Response(
+            {"imported": result.imported, "skipped": result.skipped, "products_created": result.products_created},
+            status_code=201,
+        )

@@ -1,0 +1,151 @@
+"""CSV export and import: a shop moves its history in and out without losing or doubling anything."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import ROOT, start_server
+from tests.integration.helpers import make_product, record, summary, timeline
+
+pytestmark = pytest.mark.integration
+NOT_IN_CSV = {"reserved", "available", "status"}  # reservations are not transactions
+
+
+@pytest.fixture
+async def fresh_server(database_url):
+    """An app on a brand-new, empty database in the same cluster."""
+    name = f"fresh_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    url = database_url.replace("/postgres?", f"/{name}?")
+    server = start_server(url, INVENTORY_SWEEP_SECONDS="3600")
+    yield server
+    server.stop()
+
+
+async def test_export_then_import_into_a_fresh_database_gives_identical_products(api, fresh_server):
+    sku = await make_product(api, category="Tea", brand="Leaf", low_stock_threshold=4, overstock_threshold=90)
+    await record(api, sku, "BUY", 50, "1.2345", at="2026-03-01T10:00:00+00:00", note='quoted "note", with comma')
+    await record(api, sku, "SELL", 7, "3.10", at="2026-03-02T10:00:00+00:00")
+    await record(api, sku, "ADJUST", -2, at="2026-03-03T10:00:00+00:00", reason="damage")
+    await record(api, sku, "COUNT", 40, at="2026-03-04T10:00:00+00:00")
+    await make_product(api, name="Never moved ünïcode")
+
+    exported = (await api.get("/api/transactions.csv")).text
+    async with httpx.AsyncClient(base_url=fresh_server.url, timeout=300) as fresh:
+        r = await fresh.post("/api/import", content=exported.encode(), headers={"content-type": "text/csv"})
+        assert r.status_code == 201, r.text[:2000]
+        before = {p["sku"]: p for p in (await api.get("/api/products")).json()["items"]}
+        after = {p["sku"]: p for p in (await fresh.get("/api/products")).json()["items"]}
+        assert r.json()["products_created"] == len(before)
+        assert set(after) == set(before)
+        for code, product in before.items():
+            assert {k: v for k, v in after[code].items() if k not in NOT_IN_CSV} == {
+                k: v for k, v in product.items() if k not in NOT_IN_CSV
+            }, code
+        assert after[sku] == before[sku]
+        moved = (await fresh.get(f"/api/products/{sku}/transactions")).json()["items"]
+        assert [(x["type"], x["stock_after"], x["note"]) for x in moved] == [
+            (x["type"], x["stock_after"], x["note"]) for x in await timeline(api, sku)
+        ]
+        again = await fresh.post("/api/import", content=exported.encode())
+        assert again.status_code == 201 and again.json()["imported"] == 0
+        assert again.json()["skipped"] == r.json()["imported"]
+        assert (await fresh.get("/api/reports/anomalies")).json() == {"items": []}
+
+
+async def test_a_file_with_three_bad_rows_imports_nothing_and_names_the_lines(api):
+    sku = await make_product(api)
+    rows = [
+        "external_id,sku,product_name,type,quantity,unit_price,at,reason,note",
+        f"a1,{sku},,BUY,10,2.00,2026-01-01T09:00:00+00:00,,",
+        f"a2,{sku},,SELL,1.5,2.00,2026-01-02T09:00:00+00:00,,",  # line 3: fractional
+        f"a3,{sku},,SELL,1,NaN,2026-01-03T09:00:00+00:00,,",  # line 4: NaN
+        f"a4,{sku},,BUY,1,1.00,2026-01-04T09:00:00+00:00,,",
+        f"a5,{sku},,ADJUST,-1,,2026-01-05T09:00:00+00:00,,",  # line 6: no reason
+    ]
+    r = await api.post("/api/import", content="\n".join(rows).encode())
+    assert r.status_code == 400
+    assert sorted({e["line"] for e in r.json()["extra"]["errors"]}) == [3, 4, 6]
+    assert {(e["line"], e["field"]) for e in r.json()["extra"]["errors"]} == {
+        (3, "quantity"),
+        (4, "unit_price"),
+        (6, "reason"),
+    }
+    assert (await summary(api, sku))["transaction_count"] == 0
+
+
+async def test_an_import_that_would_oversell_is_refused_naming_its_line(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00", at="2026-02-01T09:00:00+00:00")
+    body = "\n".join([
+        "external_id,sku,type,quantity,unit_price,at",
+        f"b1-{sku},{sku},SELL,3,2.00,2026-02-02T09:00:00+00:00",
+        f"b2-{sku},{sku},SELL,3,2.00,2026-02-03T09:00:00+00:00",
+    ])  # fmt: skip
+    r = await api.post("/api/import", content=body.encode())
+    assert r.status_code == 409 and r.json()["extra"]["line"] == 3
+    assert (await summary(api, sku))["transaction_count"] == 1
+
+
+async def test_an_import_backdated_into_an_existing_product_refolds_it(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00", at="2026-02-01T09:00:00+00:00")
+    sell = await record(api, sku, "SELL", 10, "5.00", at="2026-02-10T09:00:00+00:00")
+    body = f"external_id,sku,type,quantity,unit_price,at\nc1-{sku},{sku},BUY,10,4.00,2026-02-05T09:00:00+00:00\n"
+    assert (await api.post("/api/import", content=body.encode())).status_code == 201
+    rows = {x["id"]: x for x in await timeline(api, sku)}
+    assert rows[sell["id"]]["cogs"] == "30.00" and rows[sell["id"]]["stock_after"] == 10
+
+
+async def test_a_new_product_needs_a_name_and_the_header_needs_its_columns(api):
+    r = await api.post("/api/import", content=b"external_id,sku,type,quantity,unit_price,at\n"
+                                              b"x1,NEW-UNNAMED-1,BUY,1,1.00,2026-01-01T00:00:00Z\n")  # fmt: skip
+    assert r.status_code == 400 and r.json()["extra"]["errors"][0] == {
+        "line": 2,
+        "field": "product_name",
+        "message": "is required: there is no product 'NEW-UNNAMED-1' yet",
+    }
+    r = await api.post("/api/import", content=b"sku,type\nA,BUY\n")
+    assert r.status_code == 400 and {e["field"] for e in r.json()["extra"]["errors"]} >= {"external_id", "at"}
+
+
+async def test_export_filters_by_product_and_time_range(api):
+    sku = await make_product(api)
+    for day in (1, 2, 3):
+        await record(api, sku, "BUY", day, "1.00", at=f"2026-04-0{day}T09:00:00+00:00")
+    r = await api.get("/api/transactions.csv", params={"sku": sku, "start": "2026-04-02", "end": "2026-04-03"})
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(x["sku"], x["quantity"], x["stock_after"]) for x in rows] == [(sku, "2", "3")]
+
+
+def test_the_cli_imports_a_file_with_progress(tmp_path, database_url):
+    name = f"cli_{uuid.uuid4().hex[:8]}"
+    subprocess.run([sys.executable, "-c", f"""
+import asyncio, asyncpg
+async def main():
+    c = await asyncpg.connect({database_url!r}); await c.execute('CREATE DATABASE {name}'); await c.close()
+asyncio.run(main())"""], check=True)  # fmt: skip
+    path = tmp_path / "in.csv"
+    path.write_text("external_id,sku,product_name,type,quantity,unit_price,at\n"
+                    "d1,CLI-1,Imported thing,BUY,4,2.50,2026-01-01T09:00:00+00:00\n"
+                    "d2,CLI-1,,SELL,1,4.00,2026-01-02T09:00:00+00:00\n")  # fmt: skip
+    env = {**os.environ, "INVENTORY_DATABASE_URL": database_url.replace("/postgres?", f"/{name}?")}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "import", str(path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported 2, skipped 0 already imported, created 1 products"
+    assert "1/1 products" in done.stderr
+    again = subprocess.run([sys.executable, "-m", "app.cli", "import", str(path)], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert again.stdout.strip() == "imported 0, skipped 2 already imported, created 0 products"
