@@ -8,10 +8,12 @@ from decimal import Decimal
 
 from app.domain.errors import Conflict
 from app.domain.inputs import TransactionInput
+from app.domain.reservations import ReservationInput
 from app.domain.rules import Reason, TxType
 from app.services import database, products
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
+from app.services.reservations import ReservationService
 from app.settings import Settings
 
 CATALOGUE = [
@@ -39,13 +41,31 @@ async def load_demo(settings: Settings, seed: int = 7) -> str:
             except Conflict:
                 continue  # already loaded
             count += await _year_of(ledger, rng, sku, cost, price, low)
+        if count:
+            await _make_every_report_show_something(ledger)
         return f"demo loaded: {count} transactions"
     finally:
         await database.close_pool()
 
 
+async def _make_every_report_show_something(ledger: LedgerService) -> None:
+    """Open orders, an overstocked line, a sold-out one and one overdue for a count."""
+    reservations = ReservationService(ledger.locks, ledger, ledger.clock)
+    for sku, quantity, order in [("COF-ESP-1KG", 2, "web-1001"), ("TEA-GRN-100", 3, "web-1002"),
+                                 ("MUG-CER-WHT", 1, "shop-77")]:  # fmt: skip
+        product = await products.get(sku)
+        if product.position.stock - product.reserved >= quantity:
+            await reservations.reserve(ReservationInput(sku, quantity, order, ttl_seconds=7 * 24 * 3600))
+    await products.update("COF-FLT-250", {"overstock_threshold": 20})
+    await products.update("GRD-BURR-01", {"count_interval_days": 7})
+    paper = await products.get("FLT-PAPER-100")
+    if paper.position.stock:
+        await ledger.record(TransactionInput("FLT-PAPER-100", TxType.SELL, paper.position.stock, None,
+                                             Decimal("2.49"), note="bulk order"))  # fmt: skip
+
+
 async def _year_of(ledger: LedgerService, rng: random.Random, sku: str, cost: Decimal, price: Decimal, low: int) -> int:
-    day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=365)
+    day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=366)
     stock, written = 0, 0
     for _ in range(365):
         day += timedelta(days=1)

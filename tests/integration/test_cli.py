@@ -40,6 +40,10 @@ def test_embedded_database_demo_serve_and_stop_from_a_fresh_data_dir():
             items = httpx.get(f"{server.url}/api/products").json()["items"]
             assert len(items) == 6 and all(p["transaction_count"] > 100 for p in items)
             assert httpx.get(f"{server.url}/api/reports/anomalies", timeout=60).json() == {"items": []}
+            for report in ("out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand"):
+                assert httpx.get(f"{server.url}/api/reports/{report}").json()["items"], report
+            active = httpx.get(f"{server.url}/api/reservations", params={"status": "active"}).json()["items"]
+            assert {r["order_ref"] for r in active} == {"web-1001", "web-1002", "shop-77"}
         finally:
             server.stop()
 
