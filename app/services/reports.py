@@ -6,10 +6,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.domain.errors import NotFound
 from app.domain.money import ZERO_MONEY
 from app.domain.summary import inventory_value, status
 from app.services import ledger_repo as repo
-from app.services import products
+from app.services import products, selfcheck
 from app.services.database import read_only
 from app.services.records import ProductRecord
 from app.services.views import product_view
@@ -23,7 +24,7 @@ async def _products(condition: str = "TRUE", *args: object, order: str = "p.sku"
     return [repo.product_from(r) for r in rows]
 
 
-def _totals(items: list[ProductRecord]) -> dict[str, Any]:
+def totals_of_products(items: list[ProductRecord]) -> dict[str, Any]:
     """Sums of per-product figures; inventory value as the sum of each product's rounded value."""
     on_hand = sum(p.position.stock for p in items)
     reserved = sum(p.reserved for p in items)
@@ -42,7 +43,7 @@ def _totals(items: list[ProductRecord]) -> dict[str, Any]:
 async def summary() -> dict[str, Any]:
     items = await _products()
     statuses = Counter(status(p.position.stock - p.reserved, p.low_stock_threshold).value for p in items)
-    return {**_totals(items), "by_status": {s: statuses.get(s, 0) for s in ("ok", "low", "out")}}
+    return {**totals_of_products(items), "by_status": {s: statuses.get(s, 0) for s in ("ok", "low", "out")}}
 
 
 async def by_status(wanted: str) -> list[dict[str, Any]]:
@@ -89,4 +90,27 @@ async def grouped(field: str) -> list[dict[str, Any]]:
     groups: dict[str | None, list[ProductRecord]] = {}
     for p in items:
         groups.setdefault(getattr(p, field), []).append(p)
-    return [{field: key, **_totals(members)} for key, members in groups.items()]
+    return [{field: key, **totals_of_products(members)} for key, members in groups.items()]
+
+
+REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand",
+           "anomalies")  # fmt: skip
+
+
+async def build(name: str, now: datetime, *, days: int = 30, fast: bool = True, limit: int = 20) -> dict[str, Any]:
+    """A report by name: one object for `summary`, `{"items": [...]}` for the others."""
+    if name == "summary":
+        return await summary()
+    if name in ("low-stock", "out-of-stock"):
+        return {"items": await by_status("low" if name == "low-stock" else "out")}
+    if name == "overstock":
+        return {"items": await overstock()}
+    if name == "needs-count":
+        return {"items": await needs_count(now)}
+    if name == "movers":
+        return {"items": await movers(now, days, fast, limit)}
+    if name in ("by-category", "by-brand"):
+        return {"items": await grouped(name.removeprefix("by-"))}
+    if name == "anomalies":
+        return {"items": await selfcheck.anomalies()}
+    raise NotFound(f"No report named {name!r}; reports: {', '.join(REPORTS)}", {"reports": list(REPORTS)})

@@ -6,15 +6,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
 from app.services import database
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
+from app.services.progress import ProgressHub
 from app.services.reservations import ReservationService
 from app.settings import Settings, get_settings
 from app.web.api.products import ProductController
@@ -23,6 +26,11 @@ from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
 from app.web.api.transfer import TransferController
 from app.web.errors import domain_error_handler
+from app.web.pages.dashboard import DashboardPages
+from app.web.pages.imports import ImportPages
+from app.web.pages.reports import ReportPages
+from app.web.pages.reservations import ReservationPages
+from app.web.templating import template_config
 
 
 @get("/healthz", include_in_schema=False)
@@ -31,6 +39,7 @@ async def healthz() -> dict[str, str]:
 
 
 log = logging.getLogger("stockroom")
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
@@ -49,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     locks = ProductLocks()
     ledger = LedgerService(locks, settings.timezone, max_batch=settings.max_batch)
     reservations = ReservationService(locks, ledger, ledger.clock)
+    progress = ProgressHub()
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -68,11 +78,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReservationController,
             ReportController,
             TransferController,
+            DashboardPages,
+            ReservationPages,
+            ReportPages,
+            ImportPages,
+            create_static_files_router(path="/static", directories=[STATIC]),
         ],
+        template_config=template_config(settings.timezone),
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
+            "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={DomainError: domain_error_handler},
         lifespan=[lifespan],

@@ -7,12 +7,8 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Response, get
 from litestar.params import Parameter
 
-from app.domain.errors import NotFound
-from app.services import reports, selfcheck
+from app.services import reports
 from app.services.ledger import LedgerService
-
-REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand",
-           "anomalies")  # fmt: skip
 
 
 def as_csv(items: list[dict[str, Any]]) -> str:
@@ -41,28 +37,10 @@ class ReportController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=5000)] = 20,
         format: Literal["json", "csv"] = "json",
     ) -> Response[Any]:
-        body = await self._run(name, ledger, days, order, limit)
+        body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit)
         if format == "csv":
             rows = [body] if isinstance(body, dict) and "items" not in body else body["items"]
             flat = [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in rows]
             return Response(as_csv(flat), media_type="text/csv",
                             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
         return Response(body)
-
-    async def _run(self, name: str, ledger: LedgerService, days: int, order: str, limit: int) -> dict[str, Any]:
-        now = ledger.clock()
-        if name == "summary":
-            return await reports.summary()
-        if name in ("low-stock", "out-of-stock"):
-            return {"items": await reports.by_status("low" if name == "low-stock" else "out")}
-        if name == "overstock":
-            return {"items": await reports.overstock()}
-        if name == "needs-count":
-            return {"items": await reports.needs_count(now)}
-        if name == "movers":
-            return {"items": await reports.movers(now, days, order == "fast", limit)}
-        if name in ("by-category", "by-brand"):
-            return {"items": await reports.grouped(name.removeprefix("by-"))}
-        if name == "anomalies":
-            return {"items": await selfcheck.anomalies()}
-        raise NotFound(f"No report named {name!r}; reports: {', '.join(REPORTS)}", {"reports": list(REPORTS)})
