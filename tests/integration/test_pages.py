@@ -1,0 +1,122 @@
+"""Pages over real HTTP: every form works as a plain POST, and HTMX gets the part that changed."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+
+from tests.integration.helpers import make_product, new_sku, record, summary, timeline
+
+pytestmark = pytest.mark.integration
+HTMX = {"HX-Request": "true"}
+HTML = {"accept": "text/html"}
+
+
+async def held(api, sku, quantity=2, order=None):
+    r = await api.post("/api/reservations", json={"sku": sku, "quantity": quantity, "order_ref": order or new_sku("o")})
+    assert r.status_code == 201
+    return r.json()
+
+
+async def test_the_dashboard_has_a_row_per_product_with_figure_hooks(api):
+    sku = await make_product(api, name="Dash <b>bold</b>", category="Dash")
+    await record(api, sku, "BUY", 1234, "1.005")
+    html = (await api.get("/", params={"q": sku})).text
+    assert f'<tr data-sku="{sku}">' in html
+    assert re.search(r'data-field="on_hand">1,234<', html) and 'data-field="inventory_value">1,240.17<' in html
+    assert "Dash &lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+
+
+async def test_confirming_from_the_reservations_page_without_javascript_redirects_and_sells(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    r = await held(api, sku)
+    page = (await api.get("/reservations", params={"sku": sku})).text
+    assert f'id="reservation-{r["id"]}"' in page and "Confirm" in page
+    done = await api.post(f"/reservations/{r['id']}/confirm", data={"unit_price": "4.00"})
+    assert done.status_code == 303 and done.headers["location"] == "/reservations"
+    assert [x["type"] for x in await timeline(api, sku)] == ["BUY", "SELL"]
+
+
+async def test_cancelling_with_htmx_returns_just_the_row(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    r = await held(api, sku)
+    done = await api.post(f"/reservations/{r['id']}/cancel", headers=HTMX)
+    assert done.status_code == 200 and done.text.lstrip().startswith(f'<tr id="reservation-{r["id"]}"')
+    assert "cancelled" in done.text and "<html" not in done.text
+    assert (await summary(api, sku))["reserved"] == 0
+
+
+async def test_a_rejected_confirm_is_shown_on_its_row(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    r = await held(api, sku)
+    await api.post(f"/api/reservations/{r['id']}/cancel")
+    htmx = await api.post(f"/reservations/{r['id']}/confirm", data={"unit_price": "4"}, headers=HTMX)
+    assert htmx.status_code == 200 and "cannot be confirmed" in htmx.text and f"reservation-{r['id']}" in htmx.text
+    plain = await api.post(f"/reservations/{r['id']}/confirm", data={"unit_price": "nope"}, headers=HTML)
+    assert plain.status_code == 400 and "unit_price" in plain.text
+    assert [x["type"] for x in await timeline(api, sku)] == ["BUY"]
+
+
+@pytest.mark.parametrize("name", ["summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers",
+                                  "by-category", "by-brand", "anomalies"])  # fmt: skip
+async def test_every_report_has_a_page_with_a_csv_download(api, name):
+    page = await api.get(f"/reports/{name}", headers=HTML)
+    assert page.status_code == 200 and "Download CSV" in page.text
+    link = re.search(r'href="(/api/reports/[^"]+format=csv[^"]*)"', page.text).group(1).replace("&amp;", "&")
+    csv = await api.get(link)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+
+
+async def test_the_monthly_page_shows_a_products_months(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00", at="2026-01-15T09:00:00+00:00")
+    await record(api, sku, "SELL", 4, "5.00", at="2026-02-15T09:00:00+00:00")
+    html = (await api.get("/reports/monthly", params={"sku": sku})).text
+    assert "2026-01" in html and "2026-02" in html and "12.00" in html
+
+
+async def test_importing_through_the_page_shows_the_result_or_every_bad_line(api):
+    sku = new_sku("PG")
+    good = (f"external_id,sku,product_name,type,quantity,unit_price,at\n"
+            f"p1-{sku},{sku},Page import,BUY,3,1.50,2026-01-01T09:00:00+00:00\n")  # fmt: skip
+    form = (await api.get("/import")).text
+    token = re.search(r'name="token" value="([^"]+)"', form).group(1)
+    done = await api.post("/import", data={"token": token}, files={"file": ("in.csv", good, "text/csv")})
+    assert done.status_code == 200 and "Imported 1 transactions" in done.text
+    assert (await summary(api, sku))["on_hand"] == 3
+    bad = good.replace(",3,", ",-3,").replace("p1-", "p2-") + f"p3-{sku},{sku},,SELL,1,NaN,2026-01-02T09:00:00Z\n"
+    refused = await api.post("/import", data={"token": token}, files={"file": ("in.csv", bad, "text/csv")},
+                             headers=HTML)  # fmt: skip
+    assert refused.status_code == 400
+    assert re.search(r'<td class="num">2</td><td>quantity</td>', refused.text)
+    assert re.search(r'<td class="num">3</td><td>unit_price</td>', refused.text)
+
+
+async def test_import_progress_streams_to_the_page_that_sent_the_file(api, server):
+    sku = new_sku("PR")
+    body = "external_id,sku,product_name,type,quantity,unit_price,at\n" + "".join(
+        f"q{i}-{sku},{sku}-{i},Progress {i},BUY,1,1.00,2026-01-01T09:00:00+00:00\n" for i in range(3)
+    )
+    token = new_sku("tok")
+    events: list[str] = []
+
+    async def listen() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client, client.stream(
+            "GET", f"/import/progress/{token}") as stream:  # fmt: skip
+            async for line in stream.aiter_lines():
+                if line.startswith("data:"):
+                    events.append(line)
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.3)
+    done = await api.post("/import", data={"token": token}, files={"file": ("p.csv", body, "text/csv")}, headers=HTMX)
+    assert done.status_code == 200 and "<html" not in done.text
+    await asyncio.wait_for(listener, 10)
+    assert [re.search(r'value="(\d)"', e).group(1) for e in events] == ["1", "2", "3", "1"]
+    assert 'max="3"' in events[0]
