@@ -109,14 +109,18 @@ async def test_import_progress_streams_to_the_page_that_sent_the_file(api, serve
     async def listen() -> None:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client, client.stream(
             "GET", f"/import/progress/{token}") as stream:  # fmt: skip
+            kind = ""
             async for line in stream.aiter_lines():
-                if line.startswith("data:"):
-                    events.append(line)
+                if line.startswith("event:"):
+                    kind = line.removeprefix("event:").strip()
+                elif line.startswith("data:"):
+                    events.append(f"{kind} {line}")
 
     listener = asyncio.create_task(listen())
     await asyncio.sleep(0.3)
     done = await api.post("/import", data={"token": token}, files={"file": ("p.csv", body, "text/csv")}, headers=HTMX)
     assert done.status_code == 200 and "<html" not in done.text
     await asyncio.wait_for(listener, 10)
-    assert [re.search(r'value="(\d)"', e).group(1) for e in events] == ["1", "2", "3", "1"]
-    assert 'max="3"' in events[0]
+    bars = [e for e in events if e.startswith("progress")]
+    assert [re.search(r'value="(\d)"', e).group(1) for e in bars] == ["1", "2", "3", "1"]
+    assert 'max="3"' in bars[0] and events[-1].startswith("finished")

@@ -60,5 +60,6 @@ class ImportPages(Controller):
         async def steps() -> AsyncIterator[ServerSentEvent]:
             async for step in progress.follow(token):
                 yield ServerSentEvent(data=_bar(step), event="progress")
+            yield ServerSentEvent(data="", event="finished")  # the page closes its stream on this
 
         return EventSourceResponse(steps(), ping=15)  # type: ignore[return-value]  # Starlette ASGI types
