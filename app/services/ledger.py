@@ -16,6 +16,7 @@ from app.domain.ledger import Entry, Posted
 from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.database import read_only, unit_of_work
+from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
@@ -81,6 +82,7 @@ class LedgerService:
                 products[product.id] = rw.product
             await _insert(conn, pending, results)
             await repo.save_all_figures(conn, list(products.values()))
+            await announce(conn, product_ids)
             if dry_run:
                 result = results[0]
                 raise result if isinstance(result, Exception) else DryRunRollback(result)
@@ -117,6 +119,7 @@ class LedgerService:
             for change in changes:
                 await repo.save_figures(conn, change.after)
             after = LedgerRow(rw.placed[0], data.note, data.sku)
+            await announce(conn, {old_id, new_id})
             await _audit(conn, actor, "edit", row, after)
             return _finish(Change(after, changes), dry_run)
 
@@ -133,6 +136,7 @@ class LedgerService:
             rw = await rewrite(conn, product, drop=row)
             await repo.delete_row(conn, tx_id)
             await repo.save_figures(conn, rw.product)
+            await announce(conn, [product_id])
             await _audit(conn, actor, "delete", row, None)
             return _finish(Change(None, (ProductChange(product, rw.product),)), dry_run)
 

@@ -11,6 +11,7 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import ProductInput, merge_product_patch, parse_product
 from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
+from app.services.events import announce
 from app.services.records import ProductRecord
 
 _STATUS_SQL = """CASE WHEN on_hand - live_reserved <= 0 THEN 'out'
@@ -35,7 +36,9 @@ async def create(raw: Mapping[str, Any]) -> ProductRecord:
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
-        return await _require(conn, data.sku)
+        created = await _require(conn, data.sku)
+        await announce(conn, [created.id])
+        return created
 
 
 async def update(sku: str, patch: Mapping[str, Any]) -> ProductRecord:
@@ -48,6 +51,7 @@ async def update(sku: str, patch: Mapping[str, Any]) -> ProductRecord:
             sku, data.name, data.category, data.brand, data.low_stock_threshold,
             data.overstock_threshold, data.count_interval_days,
         )  # fmt: skip
+        await announce(conn, [current.id])
         return await _require(conn, sku)
 
 

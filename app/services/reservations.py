@@ -15,6 +15,7 @@ from app.domain.reservations import ReservationInput, Status, Verdict, effective
 from app.domain.rules import TxType
 from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
+from app.services.events import announce
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
@@ -64,6 +65,7 @@ class ReservationService:
                    SELECT r.*, p.sku FROM r, p""",
                 product_id, data.order_ref, data.quantity, now, now + timedelta(seconds=data.ttl_seconds),
             )  # fmt: skip
+            await announce(conn, [product_id])
             return _record(row, now), True
 
     async def confirm(self, reservation_id: int, unit_price: Decimal) -> tuple[ReservationRecord, LedgerRow | None]:
@@ -86,6 +88,7 @@ class ReservationService:
                     SELECT {COLUMNS.replace("p.sku", "$5::text AS sku")} FROM r""",
                 reservation_id, now, unit_price, sale.entry.id, held.sku,
             )  # fmt: skip
+            await announce(conn, [product_id])
             return _record(row, now), sale
 
     async def _sell(
@@ -125,6 +128,7 @@ class ReservationService:
                    UPDATE product p SET reserved = p.reserved - r.quantity FROM r WHERE p.id = r.product""",
                 reservation_id, now,
             )  # fmt: skip
+            await announce(conn, [product_id])
             return replace(held, status=Status.CANCELLED, ended_at=now)
 
     async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
@@ -161,6 +165,7 @@ class ReservationService:
             async with self.locks.hold(product_id), unit_of_work() as conn:
                 await lock_in_database(conn, product_id)
                 await repo.expire_lapsed_holds(conn, [product_id])
+                await announce(conn, [product_id])
         return len(product_ids)
 
     async def _product_of(self, reservation_id: int) -> int:

@@ -18,6 +18,7 @@ from app.domain.inputs import ProductInput
 from app.domain.ledger import Entry
 from app.services import ledger_repo as repo
 from app.services.database import pool, unit_of_work
+from app.services.events import announce
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
 from app.services.recompute import rewrite
@@ -113,6 +114,7 @@ async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Pr
             if progress:
                 progress(sku, done, len(skus))
         await repo.save_all_figures(conn, list(products.values()))
+        await announce(conn, ids.values())
     skipped = sum(1 for r in rows if r.transaction) - imported
     return ImportResult(imported, skipped, len(created))
 

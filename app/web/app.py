@@ -15,6 +15,7 @@ from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
 from app.services import database
+from app.services.events import EventHub
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.progress import ProgressHub
@@ -26,6 +27,7 @@ from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
 from app.web.api.transfer import TransferController
 from app.web.errors import domain_error_handler
+from app.web.events import events
 from app.web.pages.dashboard import DashboardPages
 from app.web.pages.imports import ImportPages
 from app.web.pages.reports import ReportPages
@@ -54,25 +56,29 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    database.resolve_url(settings)
+    url = database.resolve_url(settings)
     locks = ProductLocks()
     ledger = LedgerService(locks, settings.timezone, max_batch=settings.max_batch)
     reservations = ReservationService(locks, ledger, ledger.clock)
     progress = ProgressHub()
+    hub = EventHub(url)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await database.open_pool(settings.pool_size)
+        await hub.start()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         try:
             yield
         finally:
             sweeper.cancel()
+            await hub.stop()
             await database.close_pool()
 
     return Litestar(
         route_handlers=[
             healthz,
+            events,
             ProductController,
             TransactionController,
             ReservationController,
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
+            "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={DomainError: domain_error_handler},
         lifespan=[lifespan],

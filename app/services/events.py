@@ -1,0 +1,173 @@
+"""Live events across processes: PostgreSQL NOTIFY at commit, one LISTEN connection per process.
+
+Writers call `announce(conn, product_ids)` inside their transaction, so a rolled-back change
+sends nothing. Each process listens on a dedicated connection (not a pool one), turns ids into
+product summaries with one query, and hands `stock` / `alert` events to its subscribers. If the
+listening connection drops, it reconnects and sends every subscriber the full state again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from app.services import ledger_repo as repo
+from app.services.database import pool
+from app.services.views import product_view
+
+CHANNEL = "stockroom"
+MAX_PAYLOAD = 7000  # NOTIFY payloads stop at 8000 bytes
+log = logging.getLogger("stockroom.events")
+
+
+async def announce(conn: asyncpg.Connection, product_ids: Iterable[int]) -> None:
+    """Queue a notification that these products changed; PostgreSQL sends it at commit."""
+    text = ",".join(str(i) for i in sorted(set(product_ids)))
+    while text:
+        cut = text.rfind(",", 0, MAX_PAYLOAD) if len(text) > MAX_PAYLOAD else len(text)
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, text[:cut])
+        text = text[cut + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # "stock" | "alert"
+    sku: str
+    data: dict[str, Any]
+
+    def json(self) -> str:
+        return json.dumps(self.data)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    skus: frozenset[str]  # empty: every product
+    queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
+
+    def wants(self, sku: str) -> bool:
+        return not self.skus or sku in self.skus
+
+
+class EventHub:
+    def __init__(self, url: str, coalesce_seconds: float = 0.02) -> None:
+        self.url = url
+        self.coalesce_seconds = coalesce_seconds
+        self.subscribers: set[Subscriber] = set()
+        self._status: dict[str, str] = {}
+        self._pending: set[int] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._connect()
+        self._runner = asyncio.create_task(self._keep_listening())
+
+    async def stop(self) -> None:
+        if self._runner:
+            self._runner.cancel()
+        if self._conn and not self._conn.is_closed():
+            await self._conn.close()
+        for s in self.subscribers:
+            s.queue.put_nowait(None)
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self.url, server_settings={"application_name": "stockroom-listener"})
+        conn.add_termination_listener(lambda _: self._lost.set())
+        await conn.add_listener(CHANNEL, self._on_notify)
+        self._conn = conn
+        await self._resync()
+
+    async def _keep_listening(self) -> None:
+        while True:
+            await self._lost.wait()
+            self._lost.clear()
+            log.warning("listening connection lost; reconnecting")
+            delay = 0.1
+            while True:
+                try:
+                    await self._connect()
+                    break
+                except (OSError, asyncpg.PostgresError):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5)
+
+    # --- notifications ------------------------------------------------------------------------
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._pending.update(int(x) for x in payload.split(",") if x)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Changes arriving close together become one query and one event per product."""
+        try:
+            await asyncio.sleep(self.coalesce_seconds)
+            ids, self._pending = sorted(self._pending), set()
+            async with pool().acquire() as conn:
+                rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", ids)
+            self._publish([product_view(repo.product_from(r)) for r in rows], alerts=True)
+        except Exception:
+            log.exception("could not publish changes")
+        finally:
+            self._flusher = None
+            if self._pending:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _resync(self) -> None:
+        """Everything, to everyone: after a reconnect nobody can know what was missed."""
+        async with pool().acquire() as conn:
+            rows = await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.sku")
+        self._publish([product_view(repo.product_from(r)) for r in rows], alerts=bool(self._status))
+
+    def _publish(self, summaries: list[dict[str, Any]], alerts: bool) -> None:
+        for summary in summaries:
+            sku, status = summary["sku"], summary["status"]
+            events = [Event("stock", sku, summary)]
+            before = self._status.get(sku)
+            if alerts and before is not None and before != status:
+                events.append(Event("alert", sku, {
+                    "sku": sku, "status": status, "available": summary["available"],
+                    "threshold": summary["low_stock_threshold"]}))  # fmt: skip
+            self._status[sku] = status
+            for subscriber in self.subscribers:
+                if subscriber.wants(sku):
+                    for event in events:
+                        _offer(subscriber, event)
+
+    # --- subscribers --------------------------------------------------------------------------
+
+    async def follow(self, skus: Iterable[str]) -> AsyncIterator[Event]:
+        """The current state of what is followed, then every change, until the hub stops."""
+        subscriber = Subscriber(frozenset(skus))
+        self.subscribers.add(subscriber)
+        try:
+            async with pool().acquire() as conn:
+                if subscriber.skus:
+                    rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku = ANY($1::text[]) ORDER BY p.sku",
+                                            sorted(subscriber.skus))  # fmt: skip
+                else:
+                    rows = await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.sku")
+            for row in rows:
+                summary = product_view(repo.product_from(row))
+                yield Event("stock", summary["sku"], summary)
+            while (event := await subscriber.queue.get()) is not None:
+                yield event
+        finally:
+            self.subscribers.discard(subscriber)
+
+
+def _offer(subscriber: Subscriber, event: Event) -> None:
+    """A subscriber too slow to keep up loses its oldest events, never stalls the others."""
+    if subscriber.queue.full():
+        subscriber.queue.get_nowait()
+    subscriber.queue.put_nowait(event)

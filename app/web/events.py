@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from litestar import get
+from litestar.params import Parameter
+from litestar.types import ASGIApp
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
+from app.services.events import EventHub
+
+KEEP_ALIVE_SECONDS = 15
+
+
+@get("/events", include_in_schema=True, tags=["events"])
+async def events(
+    hub: EventHub, sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None
+) -> ASGIApp:
+    """Server-sent events: a `stock` event per followed product now, then `stock` and `alert` events as
+    figures and statuses change, from whichever process made the change. `?sku=A&sku=B` follows some."""
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        async for event in hub.follow(sku or []):
+            yield ServerSentEvent(data=event.json(), event=event.kind)
+
+    return EventSourceResponse(stream(), ping=KEEP_ALIVE_SECONDS)  # type: ignore[return-value]  # Starlette ASGI types
