@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import start_server
+from tests.integration.test_events import Stream
 from tests.integration.helpers import anomalies, make_product, record, summary, timeline
 
 pytestmark = pytest.mark.integration
@@ -117,12 +118,16 @@ async def test_the_sweeper_marks_lapsed_reservations_expired(database_url, api, 
     held = await reserve(api, sku, 2, "sweep-me", ttl_seconds=1)
     sweeper = start_server(database_url, INVENTORY_SWEEP_SECONDS="0.2")
     try:
-        for _ in range(50):
-            if await db.fetchval("SELECT status FROM reservation WHERE id = $1", held["id"]) == "expired":
-                break
-            await asyncio.sleep(0.1)
-        assert await db.fetchval("SELECT status FROM reservation WHERE id = $1", held["id"]) == "expired"
-        assert await db.fetchval("SELECT reserved FROM product WHERE sku = $1", sku) == 0
+        async with Stream(sweeper.url, [sku]) as stream:
+            await stream.wait_for(lambda k, d: k == "stock")
+            for _ in range(50):
+                if await db.fetchval("SELECT status FROM reservation WHERE id = $1", held["id"]) == "expired":
+                    break
+                await asyncio.sleep(0.1)
+            assert await db.fetchval("SELECT status FROM reservation WHERE id = $1", held["id"]) == "expired"
+            assert await db.fetchval("SELECT reserved FROM product WHERE sku = $1", sku) == 0
+            # The sweep is announced: the stream hears of it (the stored hold is gone).
+            await stream.wait_for(lambda k, d: k == "stock" and len(stream.events) > 1)
     finally:
         sweeper.stop()
 
