@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from app.services import ledger_repo as repo
@@ -10,14 +10,29 @@ from app.services.database import read_only
 from app.services.records import LedgerRow, ProductRecord
 
 
-async def timeline(product: ProductRecord, limit: int, offset: int) -> list[LedgerRow]:
+async def timeline(product: ProductRecord, limit: int, offset: int, *, newest_first: bool = False) -> list[LedgerRow]:
+    order = "t.at DESC, t.seq DESC" if newest_first else "t.at, t.seq"
     async with read_only() as conn:
         rows = await conn.fetch(
             f"""SELECT {repo.ROW_COLUMNS} FROM stock_transaction t JOIN product p ON p.id = t.product
-                WHERE t.product = $1 ORDER BY t.at, t.seq LIMIT $2 OFFSET $3""",
+                WHERE t.product = $1 ORDER BY {order} LIMIT $2 OFFSET $3""",
             product.id, limit, offset,
         )  # fmt: skip
     return [repo.row_from(r) for r in rows]
+
+
+async def stock_points(product: ProductRecord, most: int = 400) -> list[tuple[datetime, int]]:
+    """(time, stock after) along the timeline, thinned to at most `most` points (every n-th row and the last)."""
+    step = max(1, -(-product.tx_count // most))
+    async with read_only() as conn:
+        rows = await conn.fetch(
+            """SELECT at, stock_after FROM (
+                   SELECT at, stock_after, row_number() OVER (ORDER BY at, seq) AS n
+                   FROM stock_transaction WHERE product = $1) s
+               WHERE (n - 1) % $2 = 0 OR n = $3 ORDER BY n""",
+            product.id, step, product.tx_count,
+        )  # fmt: skip
+    return [(r["at"], r["stock_after"]) for r in rows]
 
 
 MONTHLY_SQL = """

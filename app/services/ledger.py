@@ -91,7 +91,7 @@ class LedgerService:
     # --- edit and delete ------------------------------------------------------------------
 
     async def edit(self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False) -> Change:
-        row, old_id = await self._row(tx_id)
+        row, old_id = await self.row(tx_id)
         new_id = await self.product_id(patch["sku"]) if patch.get("sku") not in (None, row.sku) else old_id
         return await _unless_dry(self._edit(tx_id, patch, actor, old_id, new_id, dry_run))
 
@@ -124,7 +124,7 @@ class LedgerService:
             return _finish(Change(after, changes), dry_run)
 
     async def delete(self, tx_id: int, *, actor: str, dry_run: bool = False) -> Change:
-        _, product_id = await self._row(tx_id)
+        _, product_id = await self.row(tx_id)
         return await _unless_dry(self._delete(tx_id, actor, product_id, dry_run))
 
     async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool) -> Change:
@@ -153,7 +153,8 @@ class LedgerService:
         self._ids[sku] = product_id
         return product_id
 
-    async def _row(self, tx_id: int) -> tuple[LedgerRow, int]:
+    async def row(self, tx_id: int) -> tuple[LedgerRow, int]:
+        """A transaction and its product id, read outside any lock."""
         async with read_only() as conn:
             found = await repo.row_by_id(conn, tx_id)
         if found is None:

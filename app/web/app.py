@@ -30,8 +30,10 @@ from app.web.errors import domain_error_handler
 from app.web.events import events
 from app.web.pages.dashboard import DashboardPages
 from app.web.pages.imports import ImportPages
+from app.web.pages.products import ProductPages
 from app.web.pages.reports import ReportPages
 from app.web.pages.reservations import ReservationPages
+from app.web.pages.transactions import TransactionPages
 from app.web.templating import template_config
 
 
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportController,
             TransferController,
             DashboardPages,
+            ProductPages,
+            TransactionPages,
             ReservationPages,
             ReportPages,
             ImportPages,
