@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.conftest import start_server
-from tests.integration.test_events import Stream
 from tests.integration.helpers import anomalies, make_product, record, summary, timeline
+from tests.integration.test_events import Stream
 
 pytestmark = pytest.mark.integration
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from litestar import Controller, get
+from typing import Any
+
+from litestar import Controller, Request, get
 from litestar.response import Template
 
 from app.services import products, reports
 from app.services.views import product_view
-from app.web.pages.forms import page
+from app.web.pages.forms import is_htmx, page
 
 
 class DashboardPages(Controller):
@@ -13,14 +15,20 @@ class DashboardPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, q: str | None = None, category: str | None = None, status: str | None = None) -> Template:
-        items = await products.listing(q or None, category or None, status or None)
-        return page(
-            "dashboard.html",
-            section="dashboard",
-            products=[product_view(p) for p in items],
-            totals=reports.totals_of_products(items),
-            q=q or "",
-            category=category or "",
-            status=status or "",
-        )
+    async def index(
+        self, request: Request, q: str | None = None, category: str | None = None, status: str | None = None
+    ) -> Template:
+        shown = await products.listing(q or None, category or None, status or None)
+        context: dict[str, Any] = {
+            "products": [product_view(p) for p in shown],
+            "totals": reports.totals_of_products(shown),
+            "q": q or "",
+            "category": category or "",
+            "status": status or "",
+        }
+        if is_htmx(request):
+            return page("_products_table.html", **context)
+        everything = shown if not (q or category or status) else await products.listing()
+        alerts = [v for v in (product_view(p) for p in everything) if v["status"] != "ok"]
+        categories = sorted({p.category for p in everything if p.category})
+        return page("dashboard.html", section="dashboard", alerts=alerts, categories=categories, **context)
