@@ -73,3 +73,7 @@ class InvalidFile(DomainError):
             + (" …" if len(lines) > 20 else ""),
             {"errors": [{"line": e.line, "field": e.field, "message": e.message} for e in errors[:shown]]},
         )
+
+
+class KeyReused(DomainError):
+    """An idempotency key sent again with a different request (HTTP 422)."""

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 from app.domain.inputs import TransactionInput
 from app.services.changes import Change
+from app.services.idempotency import Key
 
 
 @dataclass(frozen=True, slots=True)
 class Queued:
     product_id: int
     data: TransactionInput
+    key: Key | None = None  # idempotency key, claimed in the same transaction
 
 
 BatchCommitter = Callable[[list[Queued]], Awaitable[list[Change | Exception]]]

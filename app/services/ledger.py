@@ -13,15 +13,17 @@ import asyncpg
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
+from app.services import idempotency
 from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.database import read_only, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
+from app.services.idempotency import Key, Repeated
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ProductRecord
-from app.services.views import transaction_view
+from app.services.views import committed_view, error_view, transaction_view
 
 
 def utc_now() -> datetime:
@@ -47,10 +49,11 @@ class LedgerService:
 
     # --- record ---------------------------------------------------------------------------
 
-    async def record(self, data: TransactionInput, *, dry_run: bool = False) -> Change:
+    async def record(self, data: TransactionInput, *, dry_run: bool = False, key: Key | None = None) -> Change:
+        """Record a new transaction. With an idempotency key, a repeat raises `Repeated`."""
         product_id = await self.product_id(data.sku)
         if not dry_run:
-            return await self._group.submit(Queued(product_id, data))
+            return await self._group.submit(Queued(product_id, data, key))
         try:
             await self._commit_batch([Queued(product_id, data)], dry_run=True)
         except DryRunRollback as rolled_back:
@@ -65,9 +68,13 @@ class LedgerService:
             products = await repo.products_by_ids(conn, product_ids)
             await release_lapsed_holds(conn, *products.values())
             seqs = await repo.next_seqs(conn, len(batch))
+            owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
             results: list[Change | Exception] = []
             pending: list[_NewRow] = []
             for queued, seq in zip(batch, seqs, strict=True):
+                if queued.key and not _first_claim(queued.key, owned):
+                    results.append(Repeated(queued.key))
+                    continue
                 product = products[queued.product_id]
                 entry = _entry(queued.data, seq, self.clock())
                 if not product.follows(entry.key):
@@ -82,6 +89,7 @@ class LedgerService:
                 products[product.id] = rw.product
             await _insert(conn, pending, results)
             await repo.save_all_figures(conn, list(products.values()))
+            await idempotency.keep(conn, _answers(batch, results))
             await announce(conn, product_ids)
             if dry_run:
                 result = results[0]
@@ -160,6 +168,27 @@ class LedgerService:
         if found is None:
             raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})
         return found
+
+
+def _first_claim(key: Key, owned: set[tuple[str, str]]) -> bool:
+    """True for the first request of a batch holding a key this transaction claimed."""
+    ident = (key.scope, key.key)
+    if ident not in owned:
+        return False
+    owned.discard(ident)
+    return True
+
+
+def _answers(batch: list[Queued], results: list[Change | Exception]) -> list[tuple[Key, int, Any]]:
+    answers: list[tuple[Key, int, Any]] = []
+    for queued, result in zip(batch, results, strict=True):
+        if queued.key is None or isinstance(result, Repeated):
+            continue
+        if isinstance(result, Change):
+            answers.append((queued.key, 201, committed_view(result)))
+        elif isinstance(result, Conflict):
+            answers.append((queued.key, 409, error_view(409, result)))
+    return answers
 
 
 def _finish(change: Change, dry_run: bool) -> Change:

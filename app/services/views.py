@@ -6,7 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from app.domain.errors import DomainError
 from app.domain.summary import inventory_value, status
+from app.services.changes import Change
 from app.services.records import LedgerRow, ProductRecord, ReservationRecord
 
 
@@ -69,6 +71,16 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
         "transaction_count": p.tx_count,
         "status": status(available, p.low_stock_threshold).value,
     }
+
+
+def committed_view(change: Change) -> dict[str, Any]:
+    """The API's answer to a recorded transaction (and what an idempotency key keeps)."""
+    assert change.row is not None
+    return {**transaction_view(change.row), "product": product_view(change.product.after)}
+
+
+def error_view(status: int, exc: DomainError) -> dict[str, Any]:
+    return {"status_code": status, "detail": exc.detail, "extra": exc.extra}
 
 
 def reservation_view(r: ReservationRecord) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
-from app.services import database
+from app.services import database, idempotency
 from app.services.events import EventHub
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
@@ -70,10 +70,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await database.open_pool(settings.pool_size)
         await hub.start()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
+        purger = asyncio.create_task(every(3600, idempotency.purge))
         try:
             yield
         finally:
             sweeper.cancel()
+            purger.cancel()
             await hub.stop()
             await database.close_pool()
 

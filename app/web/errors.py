@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Request, Response
 from litestar.response import Template
 
-from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
 
-_STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409}
+_STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409, KeyReused: 422}
 
 
 def domain_error_handler(request: Request, exc: Exception) -> Response | Template:

@@ -4,9 +4,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, patch, post
 
+from app.services import idempotency
 from app.services.changes import Change
+from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
-from app.services.views import product_view, transaction_view
+from app.services.views import committed_view, product_view, transaction_view
 from app.web.json_body import json_object
 
 ACTOR = "api"  # until users exist, every change is the API's
@@ -25,9 +27,14 @@ def _dry_run_view(change: Change) -> dict[str, Any]:
     }
 
 
-def _committed_view(change: Change) -> dict[str, Any]:
-    assert change.row is not None
-    return {**transaction_view(change.row), "product": product_view(change.product.after)}
+def _replay(earlier: idempotency.Stored) -> Response[Any]:
+    return Response(earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+async def _stored_for(key: idempotency.Key) -> idempotency.Stored:
+    earlier = await idempotency.stored(key)
+    assert earlier is not None, "a claimed key is stored with its response in the same transaction"
+    return earlier
 
 
 class TransactionController(Controller):
@@ -35,19 +42,26 @@ class TransactionController(Controller):
     tags = ["transactions"]
 
     @post("/")
-    async def create(self, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[dict[str, Any]]:
-        data = ledger.parse(await json_object(request))
-        change = await ledger.record(data, dry_run=dry_run)
+    async def create(self, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
+        raw = await json_object(request)
+        key = None if dry_run else idempotency.key_for(request.headers.get("idempotency-key"), raw)
+        if key and (earlier := await idempotency.stored(key)):
+            return _replay(earlier)
+        data = ledger.parse(raw)
+        try:
+            change = await ledger.record(data, dry_run=dry_run, key=key)
+        except Repeated as repeat:
+            return _replay(await _stored_for(repeat.key))
         if dry_run:
             return Response(_dry_run_view(change), status_code=200)
-        return Response(_committed_view(change), status_code=201)
+        return Response(committed_view(change), status_code=201)
 
     @patch("/{tx_id:int}")
     async def update(
         self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False
     ) -> dict[str, Any]:
         change = await ledger.edit(tx_id, await json_object(request), actor=ACTOR, dry_run=dry_run)
-        return _dry_run_view(change) if dry_run else _committed_view(change)
+        return _dry_run_view(change) if dry_run else committed_view(change)
 
     @delete("/{tx_id:int}", status_code=200)
     async def remove(self, tx_id: int, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:

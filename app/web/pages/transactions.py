@@ -6,12 +6,13 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
-from app.domain.errors import DomainError
+from app.domain.errors import Conflict, DomainError
 from app.domain.rules import Reason, TxType
-from app.services import products
+from app.services import idempotency, products
 from app.services.changes import Change
+from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
-from app.services.views import product_view, transaction_view
+from app.services.views import committed_view, product_view, transaction_view
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_patch, raw_transaction
 from app.web.pages.products import ledger_context
@@ -32,23 +33,44 @@ class TransactionPages(Controller):
     # --- the entry form -----------------------------------------------------------------------
 
     @get("/new")
-    async def new(self, ledger: LedgerService, sku: str | None = None) -> Template:
-        return await self._entry(ledger, {"sku": sku or ""})
+    async def new(self, ledger: LedgerService, sku: str | None = None, done: int | None = None) -> Template:
+        if done is None:
+            return await self._entry(ledger, {"sku": sku or ""})
+        recorded, _ = await ledger.row(done)
+        product = await products.get(recorded.sku)
+        return await self._entry(ledger, {"sku": recorded.sku, "type": recorded.entry.type.value},
+                                 done=transaction_view(recorded), product=product_view(product))  # fmt: skip
 
     @post("/new")
     async def record(self, request: Request, ledger: LedgerService) -> Template | Redirect:
+        """A double-click sends the same idempotency key twice: the second gets the first's answer."""
         form = await form_data(request)
+        key = idempotency.key_for(
+            form.get("idempotency_key"), {k: v for k, v in form.items() if k != "idempotency_key"}
+        )
         try:
-            change = await ledger.record(ledger.parse(raw_transaction(form)))
+            earlier = await idempotency.stored(key) if key else None
+            if earlier is None:
+                try:
+                    change = await ledger.record(ledger.parse(raw_transaction(form)), key=key)
+                    return await self._recorded(request, ledger, form, committed_view(change))
+                except Repeated as repeat:
+                    earlier = await idempotency.stored(repeat.key)
+            assert earlier is not None
+            if earlier.status_code != 201:
+                raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
+            return await self._recorded(request, ledger, form, earlier.body)
         except DomainError as refused:
-            status = 200 if is_htmx(request) else (409 if "Rejected" in refused.detail else 400)
+            status = 200 if is_htmx(request) else (409 if isinstance(refused, Conflict) else 400)
             return await self._entry(ledger, form, status, error=problem(refused))
-        assert change.row is not None
+
+    async def _recorded(
+        self, request: Request, ledger: LedgerService, form: dict[str, Any], answer: dict[str, Any]
+    ) -> Template | Redirect:
         if not is_htmx(request):
-            return see_other(f"/transactions/new?sku={change.row.sku}&done={change.row.entry.id}")
+            return see_other(f"/transactions/new?done={answer['id']}")
         keep = {"sku": form.get("sku", ""), "type": form.get("type", "")}
-        return await self._entry(ledger, keep, done=transaction_view(change.row),
-                                 product=product_view(change.product.after))  # fmt: skip
+        return await self._entry(ledger, keep, done=answer, product=answer["product"])
 
     async def _entry(self, ledger: LedgerService, form: dict[str, Any], status: int = 200, **extra: Any) -> Template:
         now = local_input(ledger.clock(), ledger.zone)
