@@ -44,7 +44,9 @@ def main() -> None:
         print(f"dashboard with {rows} product rows ({size / 1024:.0f} KiB): p50 {pct(times, .5):.1f} ms, "
               f"p99 {pct(times, .99):.1f} ms over {args.renders} sequential renders")  # fmt: skip
         if shutil.which("wrk"):
-            out = subprocess.run(["wrk", "-t2", "-c8", "-d10s", f"{server.url}/"], capture_output=True, text=True).stdout
+            out = subprocess.run(
+                ["wrk", "-t2", "-c8", "-d10s", f"{server.url}/"], capture_output=True, text=True
+            ).stdout
             rate = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
             print(f"wrk -c8 -d10s /: {float(rate):.0f} dashboards/s ({rows} rows each)")
 
