@@ -2,7 +2,7 @@
 a composite timeline index, partial indexes for last count/sale, a global
 ingestion sequence and a fill factor that keeps recomputes as HOT updates."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from app.services.migration_sql import sql_forwards
 
 ID = "2026-11-21T18:00:00:000000"
 VERSION = "1.38.0"
@@ -78,16 +78,4 @@ CREATE INDEX audit_log_transaction_idx ON audit_log (transaction_id);
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="stockroom", description=DESCRIPTION)
-
-    async def run() -> None:
-        from app.services.tables import Product
-
-        # Several statements need the simple query protocol: `execute`, on the
-        # connection of the transaction the migration manager opened.
-        engine = Product._meta.db
-        await engine.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+forwards = sql_forwards(ID, DESCRIPTION, SQL)

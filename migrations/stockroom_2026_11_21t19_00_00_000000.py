@@ -1,6 +1,6 @@
 """Reservations of stock for orders (SPEC §2 "Reservations")."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from app.services.migration_sql import sql_forwards
 
 ID = "2026-11-21T19:00:00:000000"
 VERSION = "1.38.0"
@@ -27,13 +27,4 @@ CREATE INDEX reservation_status_idx ON reservation (status, created_at);
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="stockroom", description=DESCRIPTION)
-
-    async def run() -> None:
-        from app.services.tables import Product
-
-        await Product._meta.db.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+forwards = sql_forwards(ID, DESCRIPTION, SQL)

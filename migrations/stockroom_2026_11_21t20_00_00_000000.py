@@ -1,6 +1,6 @@
 """External ids on transactions, so importing the same file twice adds nothing twice."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from app.services.migration_sql import sql_forwards
 
 ID = "2026-11-21T20:00:00:000000"
 VERSION = "1.38.0"
@@ -13,13 +13,4 @@ CREATE UNIQUE INDEX stock_transaction_external_id_idx ON stock_transaction (exte
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="stockroom", description=DESCRIPTION)
-
-    async def run() -> None:
-        from app.services.tables import Product
-
-        await Product._meta.db.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+forwards = sql_forwards(ID, DESCRIPTION, SQL)

@@ -1,6 +1,6 @@
 """Idempotency keys: the first completed response of a mutating POST, replayed for repeats."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from app.services.migration_sql import sql_forwards
 
 ID = "2026-11-21T21:00:00:000000"
 VERSION = "1.38.0"
@@ -20,13 +20,4 @@ CREATE INDEX idempotency_key_created_idx ON idempotency_key (created_at);
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="stockroom", description=DESCRIPTION)
-
-    async def run() -> None:
-        from app.services.tables import Product
-
-        await Product._meta.db.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+forwards = sql_forwards(ID, DESCRIPTION, SQL)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -70,17 +71,12 @@ class ReservationService:
 
     async def confirm(self, reservation_id: int, unit_price: Decimal) -> tuple[ReservationRecord, LedgerRow | None]:
         """Record the SELL of what was held, at the confirm time, in the same transaction."""
-        product_id = await self._product_of(reservation_id)
-        async with self.locks.hold(product_id), unit_of_work() as conn:
-            await lock_in_database(conn, product_id)
-            now = self.clock()
-            held = await self._locked(conn, reservation_id, now)
+        async with self._holding(reservation_id) as (conn, held, now):
             verdict = on_confirm(held.status)
             if verdict is Verdict.UNCHANGED:
                 return held, await _sale_of(conn, held)
             if verdict is Verdict.CONFLICT:
-                raise Conflict(f"Reservation {reservation_id} is {held.status} and cannot be confirmed",
-                               {"id": reservation_id, "status": held.status.value})  # fmt: skip
+                raise _refused(held, "confirmed")
             sale = await self._sell(conn, held, unit_price, now)
             row = await conn.fetchrow(
                 f"""WITH r AS (UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = $3,
@@ -88,7 +84,7 @@ class ReservationService:
                     SELECT {COLUMNS.replace("p.sku", "$5::text AS sku")} FROM r""",
                 reservation_id, now, unit_price, sale.entry.id, held.sku,
             )  # fmt: skip
-            await announce(conn, [product_id])
+            await announce(conn, [held.product_id])
             return _record(row, now), sale
 
     async def _sell(
@@ -111,24 +107,19 @@ class ReservationService:
         return LedgerRow(stored, note, held.sku)
 
     async def cancel(self, reservation_id: int) -> ReservationRecord:
-        product_id = await self._product_of(reservation_id)
-        async with self.locks.hold(product_id), unit_of_work() as conn:
-            await lock_in_database(conn, product_id)
-            now = self.clock()
-            held = await self._locked(conn, reservation_id, now)
+        async with self._holding(reservation_id) as (conn, held, now):
             verdict = on_cancel(held.status)
             if verdict is Verdict.UNCHANGED:
                 return held
             if verdict is Verdict.CONFLICT:
-                raise Conflict(f"Reservation {reservation_id} is {held.status} and cannot be cancelled",
-                               {"id": reservation_id, "status": held.status.value})  # fmt: skip
+                raise _refused(held, "cancelled")
             await conn.execute(
                 """WITH r AS (UPDATE reservation SET status = 'cancelled', ended_at = $2 WHERE id = $1
                        RETURNING product, quantity)
                    UPDATE product p SET reserved = p.reserved - r.quantity FROM r WHERE p.id = r.product""",
                 reservation_id, now,
             )  # fmt: skip
-            await announce(conn, [product_id])
+            await announce(conn, [held.product_id])
             return replace(held, status=Status.CANCELLED, ended_at=now)
 
     async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
@@ -176,9 +167,22 @@ class ReservationService:
             raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
         return product_id
 
-    async def _locked(self, conn: asyncpg.Connection, reservation_id: int, now: datetime) -> ReservationRecord:
-        row = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.id = $1", reservation_id)
-        return _record(row, now)
+    @asynccontextmanager
+    async def _holding(
+        self, reservation_id: int
+    ) -> AsyncIterator[tuple[asyncpg.Connection, ReservationRecord, datetime]]:
+        """A reservation read again under its product's locks, in a transaction, with the time."""
+        product_id = await self._product_of(reservation_id)
+        async with self.locks.hold(product_id), unit_of_work() as conn:
+            await lock_in_database(conn, product_id)
+            now = self.clock()
+            row = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.id = $1", reservation_id)
+            yield conn, _record(row, now), now
+
+
+def _refused(held: ReservationRecord, wanted: str) -> Conflict:
+    return Conflict(f"Reservation {held.id} is {held.status} and cannot be {wanted}",
+                    {"id": held.id, "status": held.status.value})  # fmt: skip
 
 
 def _repeat(existing: ReservationRecord, data: ReservationInput) -> ReservationRecord:

@@ -23,6 +23,11 @@ def as_csv(items: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+Days = Annotated[int, Parameter(ge=1, le=3660, description="movers: the last N days")]
+Order = Literal["fast", "slow"]
+Limit = Annotated[int, Parameter(ge=1, le=5000, description="movers: how many products")]
+
+
 class ReportController(Controller):
     path = "/api/reports"
     tags = ["reports"]
@@ -32,9 +37,9 @@ class ReportController(Controller):
         self,
         name: str,
         ledger: LedgerService,
-        days: Annotated[int, Parameter(ge=1, le=3660)] = 30,
-        order: Literal["fast", "slow"] = "fast",
-        limit: Annotated[int, Parameter(ge=1, le=5000)] = 20,
+        days: Days = 30,
+        order: Order = "fast",
+        limit: Limit = 20,
         format: Literal["json", "csv"] = "json",
     ) -> Response[Any]:
         body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit)

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
-from litestar.params import Parameter
 from litestar.response import Template
 
 from app.services import history, products, reports
 from app.services.ledger import LedgerService
 from app.settings import Settings
+from app.web.api.reports import Days, Limit, Order
 from app.web.pages.forms import page
 
 TITLES = {
@@ -56,9 +56,9 @@ class ReportPages(Controller):
         self,
         name: str,
         ledger: LedgerService,
-        days: Annotated[int, Parameter(ge=1, le=3660)] = 30,
-        order: Literal["fast", "slow"] = "fast",
-        limit: Annotated[int, Parameter(ge=1, le=5000)] = 20,
+        days: Days = 30,
+        order: Order = "fast",
+        limit: Limit = 20,
     ) -> Template:
         body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit)
         query = {"days": days, "order": order, "limit": limit} if name == "movers" else {}
