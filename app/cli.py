@@ -32,6 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("file")
     importer.set_defaults(run=_import)
 
+    user = commands.add_parser("user", help="users").add_subparsers(required=True, metavar="ACTION")
+    create_user = user.add_parser("create", help="create a user; the password is read from stdin")
+    create_user.add_argument("username")
+    create_user.add_argument("--role", required=True, choices=["viewer", "clerk", "manager", "admin"])
+    create_user.set_defaults(run=_user_create)
+    token = commands.add_parser("token", help="API tokens").add_subparsers(required=True, metavar="ACTION")
+    create_token = token.add_parser("create", help="create an API token for a user; prints only the token")
+    create_token.add_argument("username")
+    create_token.add_argument("--name", default="cli")
+    create_token.set_defaults(run=_token_create)
+
     db = commands.add_parser("db", help="the database in use").add_subparsers(required=True, metavar="ACTION")
     db.add_parser("url", help="print the URL of the database in use").set_defaults(run=_db_url)
     db.add_parser("stop", help="stop the embedded database").set_defaults(run=_db_stop)
@@ -63,6 +74,45 @@ def _migrate(_: argparse.Namespace) -> None:
     from app.services.database import migrate, resolve_url
 
     print(asyncio.run(migrate(resolve_url(get_settings()))).strip())
+
+
+def _user_create(args: argparse.Namespace) -> int:
+    from app.domain.access import Role
+    from app.domain.errors import DomainError
+    from app.services import accounts
+
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        asyncio.run(_with_pool(accounts.create_user(args.username, password, Role.named(args.role))))
+    except DomainError as refused:
+        print(refused.detail, file=sys.stderr)
+        return 1
+    print(f"user {args.username} created ({args.role})", file=sys.stderr)
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from app.domain.errors import DomainError
+    from app.services import accounts
+
+    try:
+        print(asyncio.run(_with_pool(accounts.create_token(args.username, args.name))))
+    except DomainError as refused:
+        print(refused.detail, file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _with_pool(work):  # type: ignore[no-untyped-def]
+    """Run a service call from the shell: database ready, pool open, then closed."""
+    from app.services.database import close_pool, migrate, open_pool, resolve_url
+
+    await migrate(resolve_url(get_settings()))
+    await open_pool(2)
+    try:
+        return await work
+    finally:
+        await close_pool()
 
 
 def _db_url(_: argparse.Namespace) -> None:

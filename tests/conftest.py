@@ -75,8 +75,36 @@ def start_server(database_url: str, **env: str) -> Server:
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
 
 
+PASSWORD = "correct horse battery"
+
+
+def inventory_cli(database_url: str, *args: str, stdin: str = "") -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, input=stdin, capture_output=True, text=True,
+        env={**os.environ, "INVENTORY_DATABASE_URL": database_url}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def make_user(database_url: str, username: str, role: str) -> str:
+    """A user made with the real CLI, and an API token for it."""
+    inventory_cli(database_url, "user", "create", username, "--role", role, stdin=PASSWORD + "\n")
+    return inventory_cli(database_url, "token", "create", username)
+
+
 @pytest.fixture(scope="session")
-def server(database_url: str) -> Iterator[Server]:
+def tokens(database_url: str) -> dict[str, str]:
+    """An API token per role (the admin is the first user, so the app is past first run)."""
+    return {role: make_user(database_url, f"{role}1", role) for role in ("admin", "manager", "clerk", "viewer")}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tokens: dict[str, str]) -> Iterator[Server]:
     # Every refold crosses chunk boundaries; lapsed reservations stay unswept unless a test sweeps.
     s = start_server(database_url, INVENTORY_REFOLD_CHUNK="3", INVENTORY_SWEEP_SECONDS="3600")
     yield s
@@ -92,8 +120,9 @@ def second_server(database_url: str, server: Server) -> Iterator[Server]:
 
 
 @pytest.fixture
-async def api(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+async def api(server: Server, tokens: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client with the admin's token: every route is open to it."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(tokens["admin"])) as client:
         yield client
 
 

@@ -14,7 +14,6 @@ import asyncpg
 from app.domain.errors import KeyReused
 from app.services.database import read_only
 
-ANONYMOUS = "anonymous"  # the scope until users and tokens exist
 KEY_MAX = 200
 KEEP_HOURS = 48  # SPEC: at least 24 h
 
@@ -45,7 +44,8 @@ def fingerprint(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str = ANONYMOUS) -> Key | None:
+def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str) -> Key | None:
+    """The key a request sent (header or form field), scoped to its user or token holder."""
     if not raw_key:
         return None
     return Key(scope, raw_key.strip()[:KEY_MAX], fingerprint(fields))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import asyncpg
 
+from app.domain.access import Role, closed, role_to_record
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
-from app.services import idempotency
+from app.services import accounts, idempotency
 from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.database import read_only, unit_of_work
@@ -47,6 +48,9 @@ class LedgerService:
     def parse(self, raw: Mapping[str, Any]) -> TransactionInput:
         return parse_transaction(raw, now=self.clock(), zone=self.zone)
 
+    def role_to_record(self, data: TransactionInput) -> Role:
+        return role_to_record(data.type, data.at, self.clock().astimezone(self.zone).date(), self.zone)
+
     # --- record ---------------------------------------------------------------------------
 
     async def record(self, data: TransactionInput, *, dry_run: bool = False, key: Key | None = None) -> Change:
@@ -68,6 +72,7 @@ class LedgerService:
             products = await repo.products_by_ids(conn, product_ids)
             await release_lapsed_holds(conn, *products.values())
             seqs = await repo.next_seqs(conn, len(batch))
+            closed_through = await accounts.books_closed_through(conn)
             owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
             results: list[Change | Exception] = []
             pending: list[_NewRow] = []
@@ -77,6 +82,9 @@ class LedgerService:
                     continue
                 product = products[queued.product_id]
                 entry = _entry(queued.data, seq, self.clock())
+                if refusal := self._closed(entry.at, closed_through, "a new transaction"):
+                    results.append(refusal)
+                    continue
                 if not product.follows(entry.key):
                     await _insert(conn, pending, results)  # the refold must see them
                 try:
@@ -111,6 +119,10 @@ class LedgerService:
             row = await _row_in(conn, tx_id, old_id)
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
             entry = _entry(data, row.entry.seq, self.clock(), tx_id)
+            closed_through = await accounts.books_closed_through(conn)
+            for at, what in ((row.entry.at, f"transaction {tx_id}"), (entry.at, "the edited transaction")):
+                if refusal := self._closed(at, closed_through, what):
+                    raise refusal
             old = await _product(conn, old_id)
             await release_lapsed_holds(conn, old)
             changes: tuple[ProductChange, ...]
@@ -139,6 +151,8 @@ class LedgerService:
         async with self.locks.hold(product_id), unit_of_work() as conn:
             await lock_in_database(conn, product_id)
             row = await _row_in(conn, tx_id, product_id)
+            if refusal := self._closed(row.entry.at, await accounts.books_closed_through(conn), f"transaction {tx_id}"):
+                raise refusal
             product = await _product(conn, product_id)
             await release_lapsed_holds(conn, product)
             rw = await rewrite(conn, product, drop=row)
@@ -147,6 +161,17 @@ class LedgerService:
             await announce(conn, [product_id])
             await _audit(conn, actor, "delete", row, None)
             return _finish(Change(None, (ProductChange(product, rw.product),)), dry_run)
+
+    def _closed(self, at: datetime, closed_through: date | None, what: str) -> Conflict | None:
+        """The refusal for anything dated in the closed period (SPEC: books_closed_through)."""
+        if not closed(at, closed_through, self.zone):
+            return None
+        local = at.astimezone(self.zone).date()
+        return Conflict(
+            f"The books are closed through {closed_through}: {what} is dated {local}, so it cannot be "
+            "created, edited or deleted",
+            {"books_closed_through": str(closed_through), "at": at.isoformat()},
+        )
 
     # --- lookups outside the locks --------------------------------------------------------
 

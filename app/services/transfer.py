@@ -7,15 +7,17 @@ import io
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 import asyncpg
 
+from app.domain.access import closed
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
 from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportRow, parse_row
 from app.domain.inputs import ProductInput
 from app.domain.ledger import Entry
+from app.services import accounts
 from app.services import ledger_repo as repo
 from app.services.database import pool, unit_of_work
 from app.services.events import announce
@@ -106,6 +108,7 @@ async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Pr
             [r.external_id for r in rows if r.external_id])}  # fmt: skip
         products = await repo.products_by_ids(conn, list(ids.values()))
         await release_lapsed_holds(conn, *products.values())
+        _refuse_closed(rows, await accounts.books_closed_through(conn), ledger.zone)
         imported = 0
         for done, sku in enumerate(skus, start=1):
             fresh = [r for r in rows if r.sku == sku and r.transaction and r.external_id not in known]
@@ -117,6 +120,16 @@ async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Pr
         await announce(conn, ids.values())
     skipped = sum(1 for r in rows if r.transaction) - imported
     return ImportResult(imported, skipped, len(created))
+
+
+def _refuse_closed(rows: list[ImportRow], closed_through: date | None, zone: tzinfo) -> None:
+    dated = [r for r in rows if r.transaction and r.transaction.at and closed(r.transaction.at, closed_through, zone)]
+    if dated:
+        raise Conflict(
+            f"The books are closed through {closed_through}: {len(dated)} row(s) are dated in that period, "
+            f"first on line {dated[0].line}; nothing was imported",
+            {"books_closed_through": str(closed_through), "lines": [r.line for r in dated[:100]]},
+        )
 
 
 def _check_new_products_are_named(rows: list[ImportRow], existing: dict[str, int]) -> None:

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from litestar import Litestar, get
 from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
 from app.services import database, idempotency
+from app.services.accounts import RateLimited
 from app.services.events import EventHub
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
@@ -26,8 +28,11 @@ from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
 from app.web.api.transfer import TransferController
+from app.web.auth import csrf_guard, identity_middleware, not_authorized, permission_denied, rate_limited
 from app.web.errors import domain_error_handler
 from app.web.events import events
+from app.web.headers import security_headers
+from app.web.pages.accounts import AdminPages, AuditPages, LoginPages
 from app.web.pages.dashboard import DashboardPages
 from app.web.pages.imports import ImportPages
 from app.web.pages.products import ProductPages
@@ -89,6 +94,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportController,
             TransferController,
             DashboardPages,
+            LoginPages,
+            AdminPages,
+            AuditPages,
             ProductPages,
             TransactionPages,
             ReservationPages,
@@ -104,7 +112,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
         },
-        exception_handlers={DomainError: domain_error_handler},
+        exception_handlers={
+            RateLimited: rate_limited,
+            DomainError: domain_error_handler,
+            NotAuthorizedException: not_authorized,
+            PermissionDeniedException: permission_denied,
+        },
+        middleware=[security_headers, identity_middleware],
+        guards=[csrf_guard],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
         request_max_body_size=1_000_000,

@@ -8,12 +8,14 @@ from litestar.params import Parameter
 from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from app.domain.access import Role
 from app.services.events import EventHub
+from app.web.auth import requires
 
 KEEP_ALIVE_SECONDS = 15
 
 
-@get("/events", include_in_schema=True, tags=["events"])
+@get("/events", include_in_schema=True, tags=["events"], guards=[requires(Role.VIEWER)])
 async def events(
     hub: EventHub, sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None
 ) -> ASGIApp:

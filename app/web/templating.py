@@ -10,6 +10,8 @@ from typing import Any
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from app.domain.access import Role
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -34,6 +36,16 @@ def units(value: Any) -> str:
     return "" if value is None or value == "" else f"{int(value):,}"
 
 
+def me_of(request: Any) -> Any:
+    """The signed-in identity of a template's request (None when nobody is)."""
+    return request.scope.get("identity") if request is not None else None
+
+
+def csrf_of(request: Any) -> str:
+    me = me_of(request)
+    return (me.csrf or "") if me is not None else ""
+
+
 def template_config(zone: tzinfo) -> TemplateConfig[JinjaTemplateEngine]:
     def when(value: Any, pattern: str = "%Y-%m-%d %H:%M") -> str:
         if not value:
@@ -45,6 +57,6 @@ def template_config(zone: tzinfo) -> TemplateConfig[JinjaTemplateEngine]:
         env = engine.engine
         env.autoescape = True
         env.filters.update(money=money, cost=cost, units=units, when=when)
-        env.globals["zone"] = str(zone)
+        env.globals.update(zone=str(zone), csrf_of=csrf_of, me_of=me_of, Role=Role)
 
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure)

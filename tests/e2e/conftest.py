@@ -6,9 +6,12 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -27,9 +30,22 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+async def signed_in(browser: Browser, url: str, username: str = "admin1", **options: Any) -> BrowserContext:
+    """A browser context logged in through the real login page (the cookie works on every process)."""
+    context = await browser.new_context(**options)
+    tab = await context.new_page()
+    await tab.goto(f"{url}/login")
+    await tab.get_by_label("Username").fill(username)
+    await tab.get_by_label("Password").fill(PASSWORD)
+    await tab.get_by_role("button", name="Log in").click()
+    await tab.wait_for_url(f"{url}/")
+    await tab.close()
+    return context
+
+
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+async def page(browser: Browser, server: Any, tokens: Any) -> AsyncIterator[Page]:
+    context = await signed_in(browser, server.url, viewport={"width": 1200, "height": 900})
     tab = await context.new_page()
     dialogs: list[str] = []
     tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

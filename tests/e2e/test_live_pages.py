@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import screenshot_path
+from tests.e2e.conftest import screenshot_path, signed_in
 from tests.integration.helpers import make_product, record, summary, timeline
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,7 @@ async def fill_entry(tab, sku: str, kind: str, quantity: str, price: str) -> Non
 async def test_a_sell_recorded_through_the_form_changes_the_dashboard_row(api, server, browser):
     sku = await make_product(api, name="Live row")
     await record(api, sku, "BUY", 20, "1.00")
-    context = await browser.new_context()
+    context = await signed_in(browser, server.url)
     board, entry = await context.new_page(), await context.new_page()
     await board.goto(f"{server.url}/?q={sku}")
     await entry.goto(f"{server.url}/transactions/new")
@@ -42,8 +42,8 @@ async def test_a_change_on_one_process_shows_in_a_browser_on_the_other_within_a_
 ):
     sku = await make_product(api, name="Two processes", low_stock_threshold=5)
     await record(api, sku, "BUY", 8, "1.00")
-    watcher = await (await browser.new_context()).new_page()
-    clerk = await (await browser.new_context()).new_page()
+    watcher = await (await signed_in(browser, server.url)).new_page()
+    clerk = await (await signed_in(browser, second_server.url, "clerk1")).new_page()
     await watcher.goto(f"{server.url}/?q={sku}")
     await watcher.wait_for_function("document.querySelector('[data-live]').dataset.liveState === 'connected'")
     await clerk.goto(f"{second_server.url}/transactions/new")
@@ -104,7 +104,7 @@ async def test_a_double_click_on_record_records_once(api, server, page):
 
 @pytest.mark.parametrize("path", ["/transactions/new", "/products/new"])
 async def test_the_entry_pages_fit_a_phone(server, browser, path):
-    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    context = await signed_in(browser, server.url, viewport={"width": 390, "height": 844})
     tab = await context.new_page()
     await tab.goto(f"{server.url}{path}")
     assert await tab.evaluate("document.documentElement.scrollWidth") <= 390
@@ -114,7 +114,7 @@ async def test_the_entry_pages_fit_a_phone(server, browser, path):
 async def test_a_product_page_fits_a_phone(api, server, browser):
     sku = await make_product(api, name="Phone")
     await record(api, sku, "BUY", 1234567, "1234.5678", note="a long note that should wrap on a small screen")
-    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    context = await signed_in(browser, server.url, viewport={"width": 390, "height": 844})
     tab = await context.new_page()
     await tab.goto(f"{server.url}/products/{sku}")
     assert await tab.evaluate("document.documentElement.scrollWidth") <= 390

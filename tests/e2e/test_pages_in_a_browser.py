@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import screenshot_path
+from tests.e2e.conftest import screenshot_path, signed_in
 from tests.integration.helpers import make_product, new_sku, record, summary, timeline
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,7 @@ async def test_a_hostile_product_name_stays_text_everywhere(api, server, page):
     "path", ["/", "/reservations", "/reports", "/reports/movers", "/reports/by-category", "/import"]
 )
 async def test_pages_fit_a_phone_screen_without_sideways_scrolling(server, browser, path):
-    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    context = await signed_in(browser, server.url, viewport={"width": 390, "height": 844})
     tab = await context.new_page()
     await tab.goto(f"{server.url}{path}")
     assert await tab.evaluate("document.documentElement.scrollWidth") <= 390

@@ -17,11 +17,11 @@ from tests.conftest import ROOT, start_server
 pytestmark = pytest.mark.integration
 
 
-def inventory(data_dir: Path, *args: str) -> str:
+def inventory(data_dir: Path, *args: str, stdin: str = "") -> str:
     env = {k: v for k, v in os.environ.items() if k != "INVENTORY_DATABASE_URL"}
     env["INVENTORY_DATA_DIR"] = str(data_dir)
     done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+                          text=True, timeout=120, input=stdin)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -35,14 +35,18 @@ def test_embedded_database_demo_serve_and_stop_from_a_fresh_data_dir():
         assert "demo loaded" in inventory(data_dir, "demo")
         assert inventory(data_dir, "demo") == "demo loaded: 0 transactions"  # idempotent
 
+        inventory(data_dir, "user", "create", "owner", "--role", "viewer", stdin="a long password\n")
+        token = inventory(data_dir, "token", "create", "owner")
+        assert token.startswith("sr_") and "\n" not in token  # only the token is printed
         server = start_server("", INVENTORY_DATA_DIR=str(data_dir))  # no URL: serve finds the embedded one
+        client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         try:
-            items = httpx.get(f"{server.url}/api/products").json()["items"]
+            items = client.get("/api/products").json()["items"]
             assert len(items) == 6 and all(p["transaction_count"] > 100 for p in items)
-            assert httpx.get(f"{server.url}/api/reports/anomalies", timeout=60).json() == {"items": []}
+            assert client.get("/api/reports/anomalies").json() == {"items": []}
             for report in ("out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand"):
-                assert httpx.get(f"{server.url}/api/reports/{report}").json()["items"], report
-            active = httpx.get(f"{server.url}/api/reservations", params={"status": "active"}).json()["items"]
+                assert client.get(f"/api/reports/{report}").json()["items"], report
+            active = client.get("/api/reservations", params={"status": "active"}).json()["items"]
             assert {r["order_ref"] for r in active} == {"web-1001", "web-1002", "shop-77"}
         finally:
             server.stop()

@@ -19,9 +19,9 @@ async def _sell_once(client: httpx.AsyncClient, sku: str) -> int:
     return r.status_code
 
 
-async def _rush(urls: list[str], sku: str, buyers: int) -> Counter[int]:
+async def _rush(urls: list[str], sku: str, buyers: int, headers: httpx.Headers) -> Counter[int]:
     limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
-    clients = [httpx.AsyncClient(base_url=u, timeout=120, limits=limits) for u in urls]
+    clients = [httpx.AsyncClient(base_url=u, timeout=120, limits=limits, headers=headers) for u in urls]
     try:
         statuses = await asyncio.gather(*(_sell_once(clients[i % len(clients)], sku) for i in range(buyers)))
     finally:
@@ -43,22 +43,22 @@ async def _assert_sold_out_exactly(api: httpx.AsyncClient, sku: str, statuses: C
 async def test_a_thousand_buyers_of_300_units_get_exactly_300_sales(api, server):
     sku = await make_product(api)
     await record(api, sku, "BUY", 300, "4.00")
-    statuses = await _rush([server.url], sku, 1000)
+    statuses = await _rush([server.url], sku, 1000, api.headers)
     await _assert_sold_out_exactly(api, sku, statuses)
 
 
 async def test_a_thousand_buyers_across_two_processes_get_exactly_300_sales(api, server, second_server):
     sku = await make_product(api)
     await record(api, sku, "BUY", 300, "4.00")
-    statuses = await _rush([server.url, second_server.url], sku, 1000)
+    statuses = await _rush([server.url, second_server.url], sku, 1000, api.headers)
     await _assert_sold_out_exactly(api, sku, statuses)
     assert await anomalies(api) == []
 
 
-async def _backdated_edits(url: str, sku: str, buy_ids: list[int], rounds: int) -> Counter[int]:
+async def _backdated_edits(url: str, sku: str, buy_ids: list[int], rounds: int, headers: httpx.Headers) -> Counter[int]:
     rng = random.Random(42)
     seen: Counter[int] = Counter()
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as client:
         for _ in range(rounds):
             tx = rng.choice(buy_ids)
             change = rng.choice(
@@ -78,8 +78,8 @@ async def test_backdated_edits_racing_new_sales_never_leave_a_negative_point(api
     buys = [await record(api, sku, "BUY", 20, "3.00", at=f"2026-01-{d:02d}T08:00:00+00:00") for d in (2, 9, 16)]
     ids = [b["id"] for b in buys]
 
-    edits = [_backdated_edits(u, sku, ids, 60) for u in (server.url, second_server.url)]
-    sales = _rush([server.url, second_server.url], sku, 120)
+    edits = [_backdated_edits(u, sku, ids, 60, api.headers) for u in (server.url, second_server.url)]
+    sales = _rush([server.url, second_server.url], sku, 120, api.headers)
     *edit_statuses, sale_statuses = await asyncio.gather(*edits, sales)
 
     assert set(sale_statuses) <= {201, 409}

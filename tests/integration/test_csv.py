@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import ROOT, start_server
+from tests.conftest import ROOT, bearer, make_user, start_server
 from tests.integration.helpers import make_product, record, summary, timeline
 
 pytestmark = pytest.mark.integration
@@ -29,6 +29,7 @@ async def fresh_server(database_url):
     await admin.close()
     url = database_url.replace("/postgres?", f"/{name}?")
     server = start_server(url, INVENTORY_SWEEP_SECONDS="3600")
+    server.token = make_user(url, "fresh-admin", "admin")  # type: ignore[attr-defined]
     yield server
     server.stop()
 
@@ -42,7 +43,7 @@ async def test_export_then_import_into_a_fresh_database_gives_identical_products
     await make_product(api, name="Never moved ünïcode")
 
     exported = (await api.get("/api/transactions.csv")).text
-    async with httpx.AsyncClient(base_url=fresh_server.url, timeout=300) as fresh:
+    async with httpx.AsyncClient(base_url=fresh_server.url, timeout=300, headers=bearer(fresh_server.token)) as fresh:
         r = await fresh.post("/api/import", content=exported.encode(), headers={"content-type": "text/csv"})
         assert r.status_code == 201, r.text[:2000]
         before = {p["sku"]: p for p in (await api.get("/api/products")).json()["items"]}

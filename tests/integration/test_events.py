@@ -19,8 +19,8 @@ pytestmark = pytest.mark.integration
 class Stream:
     """Reads `GET /events` in the background into a list of (event, data, arrival time)."""
 
-    def __init__(self, url: str, skus: list[str]) -> None:
-        self.url, self.skus = url, skus
+    def __init__(self, url: str, skus: list[str], headers: httpx.Headers) -> None:
+        self.url, self.skus, self.headers = url, skus, headers
         self.events: list[tuple[str, dict[str, Any], float]] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -33,7 +33,7 @@ class Stream:
         self.task.cancel()
 
     async def _read(self) -> None:
-        async with httpx.AsyncClient(base_url=self.url, timeout=None) as client, client.stream(
+        async with httpx.AsyncClient(base_url=self.url, timeout=None, headers=self.headers) as client, client.stream(
             "GET", "/events", params=[("sku", s) for s in self.skus]) as response:  # fmt: skip
             kind = ""
             async for line in response.aiter_lines():
@@ -56,7 +56,7 @@ class Stream:
 async def test_a_stream_starts_with_the_state_of_what_it_follows(api, server):
     a, b = await make_product(api), await make_product(api)
     await record(api, a, "BUY", 3, "1.00")
-    async with Stream(server.url, [a, b]) as stream:
+    async with Stream(server.url, [a, b], api.headers) as stream:
         await stream.wait_for(lambda k, d: d.get("sku") == b)
         first = [(k, d["sku"], d["on_hand"]) for k, d, _ in stream.events[:2]]
     assert sorted(first) == sorted([("stock", a, 3), ("stock", b, 0)])
@@ -65,7 +65,10 @@ async def test_a_stream_starts_with_the_state_of_what_it_follows(api, server):
 async def test_a_sale_on_one_process_reaches_a_stream_on_the_other_within_a_second(api, server, second_server):
     sku = await make_product(api)
     await record(api, sku, "BUY", 10, "1.00")
-    async with Stream(server.url, [sku]) as stream, httpx.AsyncClient(base_url=second_server.url) as other:
+    async with (
+        Stream(server.url, [sku], api.headers) as stream,
+        httpx.AsyncClient(base_url=second_server.url, headers=api.headers) as other,
+    ):
         await stream.wait_for(lambda k, d: k == "stock")
         sent = time.monotonic()
         r = await other.post("/api/transactions", json={"sku": sku, "type": "SELL", "quantity": 4, "unit_price": "2"})
@@ -77,7 +80,7 @@ async def test_a_sale_on_one_process_reaches_a_stream_on_the_other_within_a_seco
 async def test_status_changes_send_alerts(api, server):
     sku = await make_product(api, low_stock_threshold=5)
     await record(api, sku, "BUY", 10, "1.00")
-    async with Stream(server.url, [sku]) as stream:
+    async with Stream(server.url, [sku], api.headers) as stream:
         await stream.wait_for(lambda k, d: k == "stock")
         await record(api, sku, "SELL", 6, "2.00")
         await stream.wait_for(lambda k, d: k == "alert" and d["status"] == "low")
@@ -91,7 +94,7 @@ async def test_status_changes_send_alerts(api, server):
 async def test_a_rejected_or_dry_run_change_sends_nothing(api, server):
     sku = await make_product(api)
     await record(api, sku, "BUY", 2, "1.00")
-    async with Stream(server.url, [sku]) as stream:
+    async with Stream(server.url, [sku], api.headers) as stream:
         await stream.wait_for(lambda k, d: k == "stock")
         await record(api, sku, "SELL", 5, "2.00", expect=409)
         r = await api.post("/api/transactions?dry_run=true", json={"sku": sku, "type": "SELL", "quantity": 1,
@@ -104,7 +107,7 @@ async def test_a_rejected_or_dry_run_change_sends_nothing(api, server):
 
 async def test_streams_recover_when_the_listening_connection_is_killed(api, server, db):
     sku = await make_product(api)
-    async with Stream(server.url, [sku]) as stream:
+    async with Stream(server.url, [sku], api.headers) as stream:
         await stream.wait_for(lambda k, d: k == "stock")
         killed = await db.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                 "WHERE application_name = 'stockroom-listener'")  # fmt: skip

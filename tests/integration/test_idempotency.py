@@ -17,7 +17,7 @@ async def test_the_same_key_three_times_at_once_records_one_sale(api, server, se
     sku = await make_product(api)
     await record(api, sku, "BUY", 10, "1.00")
     body = {"sku": sku, "type": "SELL", "quantity": 2, "unit_price": "3.00"}
-    async with httpx.AsyncClient(base_url=second_server.url) as other:
+    async with httpx.AsyncClient(base_url=second_server.url, headers=api.headers) as other:
         replies = await asyncio.gather(
             api.post("/api/transactions", json=body, headers={"Idempotency-Key": f"k-{sku}"}),
             other.post("/api/transactions", json=body, headers={"Idempotency-Key": f"k-{sku}"}),

@@ -108,7 +108,7 @@ async def test_import_progress_streams_to_the_page_that_sent_the_file(api, serve
     events: list[str] = []
 
     async def listen() -> None:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client, client.stream(
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=api.headers) as client, client.stream(
             "GET", f"/import/progress/{token}") as stream:  # fmt: skip
             kind = ""
             async for line in stream.aiter_lines():

@@ -118,7 +118,7 @@ async def test_the_sweeper_marks_lapsed_reservations_expired(database_url, api, 
     held = await reserve(api, sku, 2, "sweep-me", ttl_seconds=1)
     sweeper = start_server(database_url, INVENTORY_SWEEP_SECONDS="0.2")
     try:
-        async with Stream(sweeper.url, [sku]) as stream:
+        async with Stream(sweeper.url, [sku], api.headers) as stream:
             await stream.wait_for(lambda k, d: k == "stock")
             for _ in range(50):
                 if await db.fetchval("SELECT status FROM reservation WHERE id = $1", held["id"]) == "expired":
@@ -144,7 +144,8 @@ async def test_a_history_edit_that_would_leave_less_than_is_reserved_is_rejected
 async def test_a_thousand_reservations_across_two_processes_hold_exactly_what_is_available(api, server, second_server):
     sku = await stocked(api, 300)
     limits = httpx.Limits(max_connections=1000)
-    clients = [httpx.AsyncClient(base_url=s.url, timeout=120, limits=limits) for s in (server, second_server)]
+    clients = [httpx.AsyncClient(base_url=s.url, timeout=120, limits=limits, headers=api.headers)
+               for s in (server, second_server)]  # fmt: skip
     try:
         replies = await asyncio.gather(*(
             clients[i % 2].post("/api/reservations",
@@ -172,7 +173,7 @@ async def test_a_thousand_reservations_across_two_processes_hold_exactly_what_is
 
 async def test_confirm_racing_cancel_has_exactly_one_winner(api, server, second_server):
     sku = await stocked(api, 200)
-    async with httpx.AsyncClient(base_url=second_server.url, timeout=60) as other:
+    async with httpx.AsyncClient(base_url=second_server.url, timeout=60, headers=api.headers) as other:
         for i in range(200):
             held = await reserve(api, sku, 1, f"race-{i}")
             confirm, cancel = await asyncio.gather(

@@ -5,17 +5,20 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, patch, post
 from litestar.params import Parameter
 
+from app.domain.access import Role
 from app.services import history, products
 from app.services.views import product_view, transaction_view
 from app.settings import Settings
+from app.web.auth import requires
 from app.web.json_body import json_object
 
 
 class ProductController(Controller):
     path = "/api/products"
     tags = ["products"]
+    guards = [requires(Role.VIEWER)]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, guards=[requires(Role.MANAGER)])
     async def create(self, request: Request) -> dict[str, Any]:
         return product_view(await products.create(await json_object(request)))
 
@@ -29,7 +32,7 @@ class ProductController(Controller):
     async def show(self, sku: str) -> dict[str, Any]:
         return product_view(await products.get(sku))
 
-    @patch("/{sku:str}")
+    @patch("/{sku:str}", guards=[requires(Role.MANAGER)])
     async def update(self, sku: str, request: Request) -> dict[str, Any]:
         return product_view(await products.update(sku, await json_object(request)))
 

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Response, get
 from litestar.params import Parameter
 
+from app.domain.access import Role
 from app.services import reports
 from app.services.ledger import LedgerService
+from app.web.auth import requires
 
 
 def as_csv(items: list[dict[str, Any]]) -> str:
@@ -31,6 +33,7 @@ Limit = Annotated[int, Parameter(ge=1, le=5000, description="movers: how many pr
 class ReportController(Controller):
     path = "/api/reports"
     tags = ["reports"]
+    guards = [requires(Role.VIEWER)]
 
     @get("/{name:str}")
     async def report(

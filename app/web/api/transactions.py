@@ -4,14 +4,14 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, patch, post
 
+from app.domain.access import Role
 from app.services import idempotency
 from app.services.changes import Change
 from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.views import committed_view, product_view, transaction_view
+from app.web.auth import allow, identity_of, requires, scope_of
 from app.web.json_body import json_object
-
-ACTOR = "api"  # until users exist, every change is the API's
 
 
 def _dry_run_view(change: Change) -> dict[str, Any]:
@@ -37,17 +37,27 @@ async def _stored_for(key: idempotency.Key) -> idempotency.Stored:
     return earlier
 
 
+def _actor(request: Request) -> str:
+    me = identity_of(request)
+    return me.username if me else "unknown"
+
+
 class TransactionController(Controller):
     path = "/api/transactions"
     tags = ["transactions"]
+    guards = [requires(Role.CLERK)]
 
     @post("/")
     async def create(self, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
+        """A clerk records BUY and SELL dated today; other types and dates need a manager."""
+        me = identity_of(request)
+        assert me is not None
         raw = await json_object(request)
-        key = None if dry_run else idempotency.key_for(request.headers.get("idempotency-key"), raw)
+        key = None if dry_run else idempotency.key_for(request.headers.get("idempotency-key"), raw, scope_of(me))
         if key and (earlier := await idempotency.stored(key)):
             return _replay(earlier)
         data = ledger.parse(raw)
+        allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
         try:
             change = await ledger.record(data, dry_run=dry_run, key=key)
         except Repeated as repeat:
@@ -56,16 +66,16 @@ class TransactionController(Controller):
             return Response(_dry_run_view(change), status_code=200)
         return Response(committed_view(change), status_code=201)
 
-    @patch("/{tx_id:int}")
+    @patch("/{tx_id:int}", guards=[requires(Role.MANAGER)])
     async def update(
         self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False
     ) -> dict[str, Any]:
-        change = await ledger.edit(tx_id, await json_object(request), actor=ACTOR, dry_run=dry_run)
+        change = await ledger.edit(tx_id, await json_object(request), actor=_actor(request), dry_run=dry_run)
         return _dry_run_view(change) if dry_run else committed_view(change)
 
-    @delete("/{tx_id:int}", status_code=200)
-    async def remove(self, tx_id: int, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
-        change = await ledger.delete(tx_id, actor=ACTOR, dry_run=dry_run)
+    @delete("/{tx_id:int}", status_code=200, guards=[requires(Role.MANAGER)])
+    async def remove(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
+        change = await ledger.delete(tx_id, actor=_actor(request), dry_run=dry_run)
         if dry_run:
             return Response(_dry_run_view(change), status_code=200)
         return Response(None, status_code=204)

@@ -6,9 +6,11 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 
+from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
 from app.services import transfer
 from app.services.ledger import LedgerService
+from app.web.auth import requires
 
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
 
@@ -26,6 +28,7 @@ def _moment(name: str, raw: str | None, ledger: LedgerService) -> datetime | Non
 class TransferController(Controller):
     path = "/api"
     tags = ["csv"]
+    guards = [requires(Role.VIEWER)]
 
     @get("/transactions.csv")
     async def export(
@@ -36,7 +39,7 @@ class TransferController(Controller):
         return Stream(rows, media_type="text/csv",
                       headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
 
-    @post("/import", request_max_body_size=IMPORT_MAX_BYTES)
+    @post("/import", request_max_body_size=IMPORT_MAX_BYTES, guards=[requires(Role.MANAGER)])
     async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:
         text = (await request.body()).decode("utf-8-sig", errors="replace")
         rows = transfer.read_rows(text.splitlines(keepends=True), ledger)

@@ -5,14 +5,17 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
+from app.domain.access import Role
 from app.services import products, reports
 from app.services.views import product_view
+from app.web.auth import requires
 from app.web.pages.forms import is_htmx, page
 
 
 class DashboardPages(Controller):
     path = "/"
     include_in_schema = False
+    guards = [requires(Role.VIEWER)]
 
     @get("/")
     async def index(

@@ -9,11 +9,13 @@ from litestar.response import Template
 from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from app.domain.access import Role
 from app.domain.errors import DomainError, InvalidFile
 from app.services import transfer
 from app.services.ledger import LedgerService
 from app.services.progress import ProgressHub, Step
 from app.web.api.transfer import IMPORT_MAX_BYTES
+from app.web.auth import requires
 from app.web.pages.forms import is_htmx, page, problem
 
 
@@ -27,6 +29,7 @@ def _bar(step: Step) -> str:
 class ImportPages(Controller):
     path = "/import"
     include_in_schema = False
+    guards = [requires(Role.MANAGER)]
 
     @get("/")
     async def form(self) -> Template:

@@ -5,6 +5,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from app.domain.access import Role
 from app.domain.errors import DomainError
 from app.domain.rules import Reason, TxType
 from app.services import history, products
@@ -12,6 +13,7 @@ from app.services.ledger import LedgerService
 from app.services.records import ProductRecord
 from app.services.views import product_view, transaction_view
 from app.settings import Settings
+from app.web.auth import allow, identity_of, requires
 from app.web.chart import stock_chart
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_transaction
@@ -38,12 +40,13 @@ async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no:
 class ProductPages(Controller):
     path = "/products"
     include_in_schema = False
+    guards = [requires(Role.VIEWER)]
 
-    @get("/new")
+    @get("/new", guards=[requires(Role.MANAGER)])
     async def new(self) -> Template:
         return page("products/form.html", section="dashboard", p={}, creating=True)
 
-    @post("/new")
+    @post("/new", guards=[requires(Role.MANAGER)])
     async def create(self, request: Request) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -60,11 +63,11 @@ class ProductPages(Controller):
         return page("products/show.html", section="dashboard", chart=chart, months=months,
                     **await ledger_context(product, ledger, page_no))  # fmt: skip
 
-    @get("/{sku:str}/settings")
+    @get("/{sku:str}/settings", guards=[requires(Role.MANAGER)])
     async def settings_form(self, sku: str) -> Template:
         return page("products/form.html", section="dashboard", p=product_view(await products.get(sku)), creating=False)
 
-    @post("/{sku:str}/settings")
+    @post("/{sku:str}/settings", guards=[requires(Role.MANAGER)])
     async def update(self, sku: str, request: Request) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -74,11 +77,15 @@ class ProductPages(Controller):
             return page("products/form.html", 400, section="dashboard", p=shown, creating=False, error=problem(refused))
         return see_other(f"/products/{sku}")
 
-    @post("/{sku:str}/transactions")
+    @post("/{sku:str}/transactions", guards=[requires(Role.CLERK)])
     async def add(self, sku: str, request: Request, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
         try:
-            await ledger.record(ledger.parse(raw_transaction(form, sku=sku)))
+            data = ledger.parse(raw_transaction(form, sku=sku))
+            me = identity_of(request)
+            assert me is not None
+            allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
+            await ledger.record(data)
         except DomainError as refused:
             product = await products.get(sku)
             context = await ledger_context(product, ledger)

@@ -6,10 +6,12 @@ from urllib.parse import urlencode
 from litestar import Controller, get
 from litestar.response import Template
 
+from app.domain.access import Role
 from app.services import history, products, reports
 from app.services.ledger import LedgerService
 from app.settings import Settings
 from app.web.api.reports import Days, Limit, Order
+from app.web.auth import requires
 from app.web.pages.forms import page
 
 TITLES = {
@@ -39,6 +41,7 @@ def columns(name: str) -> list[str]:
 class ReportPages(Controller):
     path = "/reports"
     include_in_schema = False
+    guards = [requires(Role.VIEWER)]
 
     @get("/")
     async def index(self) -> Template:

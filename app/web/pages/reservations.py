@@ -6,11 +6,13 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from app.domain.access import Role
 from app.domain.errors import DomainError
 from app.domain.reservations import Status, parse_confirm
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.services.views import reservation_view
+from app.web.auth import requires
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 
 
@@ -32,6 +34,7 @@ def row(r: ReservationRecord, now: datetime) -> dict[str, Any]:
 class ReservationPages(Controller):
     path = "/reservations"
     include_in_schema = False
+    guards = [requires(Role.VIEWER)]
 
     @get("/")
     async def index(
@@ -57,7 +60,7 @@ class ReservationPages(Controller):
             **extra,
         )
 
-    @post("/{reservation_id:int}/confirm")
+    @post("/{reservation_id:int}/confirm", guards=[requires(Role.CLERK)])
     async def confirm(
         self, reservation_id: int, request: Request, reservations: ReservationService
     ) -> Template | Redirect:
@@ -68,7 +71,7 @@ class ReservationPages(Controller):
             return await self._refused(request, reservations, reservation_id, refused)
         return self._done(request, reservations, held)
 
-    @post("/{reservation_id:int}/cancel")
+    @post("/{reservation_id:int}/cancel", guards=[requires(Role.CLERK)])
     async def cancel(
         self, reservation_id: int, request: Request, reservations: ReservationService
     ) -> Template | Redirect:

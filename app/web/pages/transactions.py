@@ -6,6 +6,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError
 from app.domain.rules import Reason, TxType
 from app.services import idempotency, products
@@ -13,11 +14,15 @@ from app.services.changes import Change
 from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.views import committed_view, product_view, transaction_view
+from app.web.auth import allow, identity_of, requires, scope_of
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_patch, raw_transaction
 from app.web.pages.products import ledger_context
 
-ACTOR = "web"  # until users exist
+
+def _actor(request: Request) -> str:
+    me = identity_of(request)
+    return me.username if me else "unknown"
 
 
 def effect(change: Change) -> dict[str, Any]:
@@ -29,10 +34,11 @@ def effect(change: Change) -> dict[str, Any]:
 class TransactionPages(Controller):
     path = "/transactions"
     include_in_schema = False
+    guards = [requires(Role.VIEWER)]  # guards add up: each handler names what it needs beyond this
 
     # --- the entry form -----------------------------------------------------------------------
 
-    @get("/new")
+    @get("/new", guards=[requires(Role.CLERK)])
     async def new(self, ledger: LedgerService, sku: str | None = None, done: int | None = None) -> Template:
         if done is None:
             return await self._entry(ledger, {"sku": sku or ""})
@@ -41,18 +47,21 @@ class TransactionPages(Controller):
         return await self._entry(ledger, {"sku": recorded.sku, "type": recorded.entry.type.value},
                                  done=transaction_view(recorded), product=product_view(product))  # fmt: skip
 
-    @post("/new")
+    @post("/new", guards=[requires(Role.CLERK)])
     async def record(self, request: Request, ledger: LedgerService) -> Template | Redirect:
         """A double-click sends the same idempotency key twice: the second gets the first's answer."""
         form = await form_data(request)
-        key = idempotency.key_for(
-            form.get("idempotency_key"), {k: v for k, v in form.items() if k != "idempotency_key"}
-        )
+        me = identity_of(request)
+        assert me is not None
+        fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
+        key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(me))
         try:
             earlier = await idempotency.stored(key) if key else None
             if earlier is None:
                 try:
-                    change = await ledger.record(ledger.parse(raw_transaction(form)), key=key)
+                    data = ledger.parse(raw_transaction(form))
+                    allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
+                    change = await ledger.record(data, key=key)
                     return await self._recorded(request, ledger, form, committed_view(change))
                 except Repeated as repeat:
                     earlier = await idempotency.stored(repeat.key)
@@ -94,24 +103,24 @@ class TransactionPages(Controller):
         found, _ = await ledger.row(tx_id)
         return page("products/_tx_row.html", t=transaction_view(found))
 
-    @get("/{tx_id:int}/edit")
+    @get("/{tx_id:int}/edit", guards=[requires(Role.MANAGER)])
     async def edit(self, request: Request, tx_id: int, ledger: LedgerService) -> Template:
         return await self._edit_row(request, ledger, tx_id, {})
 
-    @post("/{tx_id:int}/preview")
+    @post("/{tx_id:int}/preview", guards=[requires(Role.MANAGER)])
     async def preview(self, request: Request, tx_id: int, ledger: LedgerService) -> Template:
         form = await form_data(request)
         try:
-            change = await ledger.edit(tx_id, raw_patch(form), actor=ACTOR, dry_run=True)
+            change = await ledger.edit(tx_id, raw_patch(form), actor=_actor(request), dry_run=True)
         except DomainError as refused:
             return await self._edit_row(request, ledger, tx_id, form, error=problem(refused))
         return await self._edit_row(request, ledger, tx_id, form, preview=effect(change))
 
-    @post("/{tx_id:int}")
+    @post("/{tx_id:int}", guards=[requires(Role.MANAGER)])
     async def save(self, request: Request, tx_id: int, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
         try:
-            await ledger.edit(tx_id, raw_patch(form), actor=ACTOR)
+            await ledger.edit(tx_id, raw_patch(form), actor=_actor(request))
         except DomainError as refused:
             response = await self._edit_row(request, ledger, tx_id, form, error=problem(refused))
             response.headers.update({"HX-Retarget": f"#tx-{tx_id}", "HX-Reswap": "outerHTML"})
@@ -134,24 +143,24 @@ class TransactionPages(Controller):
 
     # --- deleting a row -----------------------------------------------------------------------
 
-    @get("/{tx_id:int}/delete")
+    @get("/{tx_id:int}/delete", guards=[requires(Role.MANAGER)])
     async def delete_preview(self, request: Request, tx_id: int, ledger: LedgerService) -> Template:
         found, _ = await ledger.row(tx_id)
         context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku}
         try:
-            context["preview"] = effect(await ledger.delete(tx_id, actor=ACTOR, dry_run=True))
+            context["preview"] = effect(await ledger.delete(tx_id, actor=_actor(request), dry_run=True))
         except DomainError as refused:
             context["error"] = problem(refused)
         if is_htmx(request):
             return page("products/_tx_delete.html", **context)
         return page("transactions/delete.html", section="dashboard", **context)
 
-    @post("/{tx_id:int}/delete")
+    @post("/{tx_id:int}/delete", guards=[requires(Role.MANAGER)])
     async def delete(self, request: Request, tx_id: int, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
         found, _ = await ledger.row(tx_id)
         try:
-            await ledger.delete(tx_id, actor=ACTOR)
+            await ledger.delete(tx_id, actor=_actor(request))
         except DomainError as refused:
             context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, "error": problem(refused)}
             if is_htmx(request):

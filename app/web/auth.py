@@ -1,0 +1,127 @@
+"""Who is asking: a bearer token or a session cookie, resolved once per request; role guards; CSRF."""
+
+from __future__ import annotations
+
+import hmac
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from app.domain.access import Role
+from app.services import accounts
+from app.services.accounts import Identity, RateLimited
+
+SESSION_COOKIE = "stockroom_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def identity_middleware(app: ASGIApp) -> ASGIApp:
+    """Puts the caller's Identity (or None) in `scope["identity"]`; a bad token is remembered as such."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["identity"], scope["bad_token"] = await _resolve(scope)  # type: ignore[typeddict-unknown-key]
+            scope["users_exist"] = await accounts.users_exist()  # type: ignore[typeddict-unknown-key]
+        await app(scope, receive, send)
+
+    return middleware
+
+
+async def _resolve(scope: Scope) -> tuple[Identity | None, bool]:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        found = await accounts.token_identity(auth[7:].strip())
+        return found, found is None
+    cookie = SimpleCookie(headers.get("cookie", ""))
+    if SESSION_COOKIE in cookie:
+        return await accounts.session_identity(cookie[SESSION_COOKIE].value), False
+    return None, False
+
+
+def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
+    found: Identity | None = connection.scope.get("identity")  # type: ignore[assignment]
+    return found
+
+
+def requires(role: Role) -> Any:
+    """A guard: 401 without valid credentials, 403 below `role`."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        identity = identity_of(connection)
+        if identity is None:
+            bad = connection.scope.get("bad_token")
+            raise NotAuthorizedException("Invalid API token" if bad else "Log in, or send an API token")
+        if identity.role < role:
+            raise PermissionDeniedException(f"This needs the {role.label} role; you are {identity.role.label}")
+
+    guard.__name__ = f"requires_{role.label}"
+    return guard
+
+
+def allow(identity: Identity, needed: Role, why: str) -> None:
+    if identity.role < needed:
+        raise PermissionDeniedException(f"{why} needs the {needed.label} role; you are {identity.role.label}")
+
+
+async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Every state-changing browser request carries its session's CSRF token (header or form field).
+    Requests with a bearer token carry no cookie, so they need none."""
+    identity = identity_of(connection)
+    if connection.scope.get("method") in SAFE_METHODS or identity is None or identity.via != "session":
+        return
+    sent = connection.headers.get("x-csrf-token")
+    if not sent and isinstance(connection, Request):
+        content_type = connection.headers.get("content-type", "")
+        if "form" in content_type:
+            sent = (await connection.form()).get("csrf_token")
+    if not sent or not identity.csrf or not hmac.compare_digest(str(sent), identity.csrf):
+        raise PermissionDeniedException(
+            "The form's CSRF token is missing or belongs to another session; reload the page"
+        )
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    return not path.startswith(("/api", "/events")) and "text/html" in request.headers.get("accept", "")
+
+
+def not_authorized(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Browsers go to the login page (or, before any user exists, to the first-run page)."""
+    if _wants_html(request) or request.headers.get("hx-request") == "true":
+        first_run = not request.scope.get("users_exist", True)
+        target = "/setup" if first_run else f"/login?next={quote(request.url.path)}"
+        if request.headers.get("hx-request") == "true":
+            return Response(None, status_code=401, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
+    detail = getattr(exc, "detail", "Not authorized")
+    return Response({"status_code": 401, "detail": detail, "extra": {}}, status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="stockroom"'})  # fmt: skip
+
+
+def permission_denied(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    detail = getattr(exc, "detail", "Forbidden")
+    if _wants_html(request):
+        return Template(template_name="error.html", context={"status": 403, "detail": detail}, status_code=403)
+    return Response({"status_code": 403, "detail": detail, "extra": {}}, status_code=403)
+
+
+def rate_limited(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, RateLimited)
+    headers = {"Retry-After": str(exc.retry_after)}
+    if _wants_html(request):
+        return Template(template_name="login.html", context={"error": exc.detail, "next": "/"}, status_code=429,
+                        headers=headers)  # fmt: skip
+    return Response({"status_code": 429, "detail": exc.detail, "extra": exc.extra}, status_code=429, headers=headers)
+
+
+def scope_of(identity: Identity) -> str:
+    """Idempotency keys are kept per user or per token holder."""
+    return f"{identity.via}:{identity.username}"
