@@ -71,11 +71,13 @@ def allow(identity: Identity, needed: Role, why: str) -> None:
         raise PermissionDeniedException(f"{why} needs the {needed.label} role; you are {identity.role.label}")
 
 
-async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Every state-changing browser request carries its session's CSRF token (header or form field).
-    Requests with a bearer token carry no cookie, so they need none."""
+    Requests with a bearer token carry no cookie, so they need none; logging in starts a new session."""
     identity = identity_of(connection)
     if connection.scope.get("method") in SAFE_METHODS or identity is None or identity.via != "session":
+        return
+    if handler.opt.get("starts_session"):
         return
     sent = connection.headers.get("x-csrf-token")
     if not sent and isinstance(connection, Request):
@@ -95,7 +97,8 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
 
 def not_authorized(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Browsers go to the login page (or, before any user exists, to the first-run page)."""
-    if _wants_html(request) or request.headers.get("hx-request") == "true":
+    browser = _wants_html(request) or request.headers.get("hx-request") == "true"
+    if browser and not request.scope.get("bad_token"):
         first_run = not request.scope.get("users_exist", True)
         target = "/setup" if first_run else f"/login?next={quote(request.url.path)}"
         if request.headers.get("hx-request") == "true":

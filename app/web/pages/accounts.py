@@ -39,7 +39,7 @@ class LoginPages(Controller):
             return see_other("/setup")
         return page("login.html", next=_safe_next(next))
 
-    @post("/login")
+    @post("/login", opt={"starts_session": True})
     async def login(self, request: Request) -> Template | Redirect:
         form = await form_data(request)
         address = request.client.host if request.client else "unknown"
@@ -65,7 +65,7 @@ class LoginPages(Controller):
             raise NotFoundException("Setup is done; log in instead")
         return page("setup.html")
 
-    @post("/setup")
+    @post("/setup", opt={"starts_session": True})
     async def setup(self, request: Request) -> Template | Redirect:
         form = await form_data(request)
         try:
