@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.services import embedded  # noqa: E402
 from app.services.database import migrate  # noqa: E402
-from tests.conftest import Server, start_server  # noqa: E402
+from tests.conftest import Server, make_user, start_server  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -29,9 +29,22 @@ def throwaway_database() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+_tokens: dict[str, str] = {}
+
+
+def admin_token(url: str) -> str:
+    """An admin and its API token in the benchmark's database, made once with the real CLI."""
+    if url not in _tokens:
+        _tokens[url] = make_user(url, "bench", "admin")
+    return _tokens[url]
+
+
 @contextlib.contextmanager
 def serving(url: str, **env: str) -> Iterator[Server]:
+    """A running app; `server.headers` authenticate as the benchmark's admin."""
+    token = admin_token(url)
     server = start_server(url, **env)
+    server.headers = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
     try:
         yield server
     finally:

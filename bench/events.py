@@ -26,10 +26,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def follow(url: str, sku: str, arrivals: dict[int, list[float]]) -> None:
+async def follow(url: str, sku: str, arrivals: dict[int, list[float]], headers: dict[str, str]) -> None:
     """One stream: note when each stock figure arrives."""
     limits = httpx.Limits(max_connections=1)
-    async with httpx.AsyncClient(base_url=url, timeout=None, limits=limits) as client, client.stream(
+    async with httpx.AsyncClient(base_url=url, timeout=None, limits=limits, headers=headers) as client, client.stream(
         "GET", "/events", params={"sku": sku}) as response:  # fmt: skip
         kind = ""
         async for line in response.aiter_lines():
@@ -40,13 +40,13 @@ async def follow(url: str, sku: str, arrivals: dict[int, list[float]]) -> None:
                 arrivals.setdefault(on_hand, []).append(time.monotonic())
 
 
-async def run(urls: list[str], streams: int, changes: int) -> None:
-    async with httpx.AsyncClient(base_url=urls[0], timeout=60) as api:
+async def run(urls: list[str], streams: int, changes: int, headers: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=urls[0], timeout=60, headers=headers) as api:
         sku = "LIVE-1"
         await api.post("/api/products", json={"sku": sku, "name": "Live"})
         await api.post("/api/transactions", json={"sku": sku, "type": "BUY", "quantity": 100_000, "unit_price": "1"})
         arrivals: dict[int, list[float]] = {}
-        tasks = [asyncio.create_task(follow(urls[i % 2], sku, arrivals)) for i in range(streams)]
+        tasks = [asyncio.create_task(follow(urls[i % 2], sku, arrivals, headers)) for i in range(streams)]
         while len(arrivals.get(100_000, [])) < streams:  # noqa: ASYNC110 - polling what the streams noted
             await asyncio.sleep(0.1)
         print(f"{streams} streams open ({streams // 2} per process), each got the state on connect")
@@ -82,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     with throwaway_database() as url, serving(url, INVENTORY_SWEEP_SECONDS="3600") as one, \
             serving(url, INVENTORY_SWEEP_SECONDS="3600") as two:  # fmt: skip
-        asyncio.run(run([one.url, two.url], args.streams, args.changes))
+        asyncio.run(run([one.url, two.url], args.streams, args.changes, one.headers))
 
 
 if __name__ == "__main__":

@@ -96,8 +96,8 @@ async def time_edits(client: httpx.AsyncClient, tx_id: int, patches: list[dict[s
     )
 
 
-async def measure(base: str, appends: int, edits: int) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+async def measure(base: str, appends: int, edits: int, headers: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers=headers) as client:
         first = (await client.get("/api/products/BIG-100K/transactions", params={"limit": 1})).json()["items"][0]
         price = [{"unit_price": f"{3 + (i % 2)}.5000"} for i in range(edits)]
         await time_edits(client, first["id"], price, "price", "cost changes ripple through ~12,000 later rows")
@@ -129,7 +129,7 @@ def main() -> None:
         asyncio.run(prepare(url))
         print(f"loaded 1,100,000 rows in {time.perf_counter() - started:.1f} s")
         with serving(url) as server:
-            asyncio.run(measure(server.url, args.appends, args.edits))
+            asyncio.run(measure(server.url, args.appends, args.edits, server.headers))
 
 
 if __name__ == "__main__":

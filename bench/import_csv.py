@@ -56,7 +56,7 @@ def via_http(url: str, path: Path) -> None:
         proc = psutil.Process(server.process.pid)
         peak = 0
         started = time.perf_counter()
-        with httpx.Client(base_url=server.url, timeout=600) as client:
+        with httpx.Client(base_url=server.url, timeout=600, headers=server.headers) as client:
             import threading
 
             done = threading.Event()
@@ -74,7 +74,8 @@ def via_http(url: str, path: Path) -> None:
             watcher.join()
         elapsed = time.perf_counter() - started
         assert r.status_code == 201, r.text[:500]
-        anomalies = httpx.get(f"{server.url}/api/reports/anomalies", timeout=600).json()["items"]
+        anomalies = httpx.get(f"{server.url}/api/reports/anomalies", timeout=600, headers=server.headers)
+        anomalies = anomalies.json()["items"]
         print(f"POST /api/import: {r.json()} in {elapsed:.1f} s, server peak RSS {peak / 2**20:.0f} MiB, "
               f"anomalies {len(anomalies)}")  # fmt: skip
 

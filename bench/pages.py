@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     with throwaway_database() as url, serving(url, INVENTORY_SWEEP_SECONDS="3600") as server:
         asyncio.run(seed(url, "DASH-", args.products, 250))
-        with httpx.Client(base_url=server.url, timeout=60) as client:
+        with httpx.Client(base_url=server.url, timeout=60, headers=server.headers) as client:
             client.get("/")  # warm up templates
             times, size = [], 0
             for _ in range(args.renders):
@@ -45,7 +45,17 @@ def main() -> None:
               f"p99 {pct(times, .99):.1f} ms over {args.renders} sequential renders")  # fmt: skip
         if shutil.which("wrk"):
             out = subprocess.run(
-                ["wrk", "-t2", "-c8", "-d10s", f"{server.url}/"], capture_output=True, text=True
+                [
+                    "wrk",
+                    "-t2",
+                    "-c8",
+                    "-d10s",
+                    "-H",
+                    f"Authorization: {server.headers['Authorization']}",
+                    f"{server.url}/",
+                ],
+                capture_output=True,
+                text=True,
             ).stdout
             rate = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
             print(f"wrk -c8 -d10s /: {float(rate):.0f} dashboards/s ({rows} rows each)")

@@ -4,6 +4,7 @@ local prefix = os.getenv("SKU_PREFIX")
 local n = tonumber(os.getenv("SKU_COUNT") or "1")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
 
 request = function()
   local sku = hot

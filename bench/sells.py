@@ -22,6 +22,7 @@ import asyncpg
 from bench.common import pgbench_path, serving, throwaway_database
 
 HERE = Path(__file__).resolve().parent
+CURRENT_TOKEN = [""]
 SPREAD = 10_000
 
 SEED_SQL = """
@@ -74,6 +75,7 @@ async def sells_committed(url: str, prefix: str) -> int:
 
 
 def run_wrk(base: str, seconds: int, connections: int, env: dict[str, str]) -> str:
+    env = {**env, "TOKEN": CURRENT_TOKEN[0]}
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(HERE / "sell.lua"), base],
         env={**os.environ, **env},
@@ -157,6 +159,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     with throwaway_database() as url, serving(url, INVENTORY_WORKERS=str(args.workers)) as server:
+        CURRENT_TOKEN[0] = server.headers["Authorization"].removeprefix("Bearer ")
         print(f"wrk -c{args.connections} -d{args.seconds}s, {args.workers} app worker(s), cores={os.cpu_count()}")
         scenario("one hot product", url, server.url, args.seconds, args.connections, "HOT-", 1)
         scenario(f"spread over {SPREAD:,} products", url, server.url, args.seconds, args.connections, "SPR-", SPREAD)
