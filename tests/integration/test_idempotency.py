@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from tests.integration.helpers import make_product, record, summary, timeline
+from tests.integration.helpers import make_product, new_sku, record, summary, timeline
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +71,27 @@ async def test_the_entry_form_sent_three_times_at_once_records_once(api):
     assert [r.status_code for r in replies] == [303, 303, 303]
     assert len({r.headers["location"] for r in replies}) == 1
     assert (await summary(api, sku))["on_hand"] == 7
+
+
+async def test_every_mutating_post_of_the_api_takes_a_key(api):
+    sku = new_sku("IK")
+    made = [await api.post("/api/products", json={"sku": sku, "name": "keyed"}, headers={"Idempotency-Key": f"p-{sku}"})
+            for _ in range(2)]  # fmt: skip
+    assert [r.status_code for r in made] == [201, 201] and made[1].headers["idempotent-replayed"] == "true"
+    await record(api, sku, "BUY", 5, "1.00")
+    body = {"sku": sku, "quantity": 2, "order_ref": "ord-1"}
+    held = [await api.post("/api/reservations", json=body, headers={"Idempotency-Key": f"r-{sku}"}) for _ in range(2)]
+    assert held[0].json() == held[1].json()
+    rid = held[0].json()["id"]
+    confirms = await asyncio.gather(*(api.post(f"/api/reservations/{rid}/confirm", json={"unit_price": "3"},
+                                               headers={"Idempotency-Key": f"c-{sku}"}) for _ in range(3)))  # fmt: skip
+    assert {r.status_code for r in confirms} == {200} and len({r.json()["transaction"]["id"] for r in confirms}) == 1
+    csv = f"external_id,sku,type,quantity,unit_price,at\nik-{sku},{sku},BUY,1,1.00,2026-01-01T00:00:00Z\n"
+    imports = [await api.post("/api/import", content=csv.encode(), headers={"Idempotency-Key": f"i-{sku}"})
+               for _ in range(2)]  # fmt: skip
+    assert imports[0].json() == imports[1].json() == {"imported": 1, "skipped": 0, "products_created": 0}
+    other = await api.post(
+        "/api/products", json={"sku": sku + "x", "name": "other"}, headers={"Idempotency-Key": f"p-{sku}"}
+    )
+    assert other.status_code == 422
+    assert (await summary(api, sku))["on_hand"] == 4

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
 
 from app.domain.access import Role
@@ -10,6 +10,7 @@ from app.services import history, products
 from app.services.views import product_view, transaction_view
 from app.settings import Settings
 from app.web.auth import requires
+from app.web.idempotent import once
 from app.web.json_body import json_object
 
 
@@ -19,8 +20,13 @@ class ProductController(Controller):
     guards = [requires(Role.VIEWER)]
 
     @post("/", status_code=201, guards=[requires(Role.MANAGER)])
-    async def create(self, request: Request) -> dict[str, Any]:
-        return product_view(await products.create(await json_object(request)))
+    async def create(self, request: Request) -> Response[Any]:
+        raw = await json_object(request)
+
+        async def run() -> Response[Any]:
+            return Response(product_view(await products.create(raw)), status_code=201)
+
+        return await once(request, raw, run)
 
     @get("/")
     async def index(

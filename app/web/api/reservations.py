@@ -10,6 +10,7 @@ from app.domain.reservations import Status, parse_confirm, parse_reservation
 from app.services.reservations import ReservationService
 from app.services.views import reservation_view, transaction_view
 from app.web.auth import requires
+from app.web.idempotent import once
 from app.web.json_body import json_object
 
 
@@ -28,9 +29,14 @@ class ReservationController(Controller):
     guards = [requires(Role.VIEWER)]
 
     @post("/", guards=[requires(Role.CLERK)])
-    async def create(self, request: Request, reservations: ReservationService) -> Response[dict[str, Any]]:
-        held, created = await reservations.reserve(parse_reservation(await json_object(request)))
-        return Response(reservation_view(held), status_code=201 if created else 200)
+    async def create(self, request: Request, reservations: ReservationService) -> Response[Any]:
+        raw = await json_object(request)
+
+        async def run() -> Response[Any]:
+            held, created = await reservations.reserve(parse_reservation(raw))
+            return Response(reservation_view(held), status_code=201 if created else 200)
+
+        return await once(request, raw, run)
 
     @get("/")
     async def index(
@@ -39,10 +45,19 @@ class ReservationController(Controller):
         return {"items": [reservation_view(r) for r in await reservations.listing(sku, _status(status))]}
 
     @post("/{reservation_id:int}/confirm", status_code=200, guards=[requires(Role.CLERK)])
-    async def confirm(self, reservation_id: int, request: Request, reservations: ReservationService) -> dict[str, Any]:
-        held, sale = await reservations.confirm(reservation_id, parse_confirm(await json_object(request)))
-        return {"reservation": reservation_view(held), "transaction": transaction_view(sale) if sale else None}
+    async def confirm(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
+        raw = await json_object(request)
+
+        async def run() -> Response[Any]:
+            held, sale = await reservations.confirm(reservation_id, parse_confirm(raw))
+            body = {"reservation": reservation_view(held), "transaction": transaction_view(sale) if sale else None}
+            return Response(body, status_code=200)
+
+        return await once(request, {**raw, "confirm": reservation_id}, run)
 
     @post("/{reservation_id:int}/cancel", status_code=200, guards=[requires(Role.CLERK)])
-    async def cancel(self, reservation_id: int, reservations: ReservationService) -> dict[str, Any]:
-        return reservation_view(await reservations.cancel(reservation_id))
+    async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
+        async def run() -> Response[Any]:
+            return Response(reservation_view(await reservations.cancel(reservation_id)), status_code=200)
+
+        return await once(request, {"cancel": reservation_id}, run)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from app.domain.errors import FieldError, InvalidInput
 from app.services import transfer
 from app.services.ledger import LedgerService
 from app.web.auth import requires
+from app.web.idempotent import once
 
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
 
@@ -41,10 +43,16 @@ class TransferController(Controller):
 
     @post("/import", request_max_body_size=IMPORT_MAX_BYTES, guards=[requires(Role.MANAGER)])
     async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:
-        text = (await request.body()).decode("utf-8-sig", errors="replace")
-        rows = transfer.read_rows(text.splitlines(keepends=True), ledger)
-        result = await transfer.import_rows(rows, ledger)
-        return Response(
-            {"imported": result.imported, "skipped": result.skipped, "products_created": result.products_created},
-            status_code=201,
-        )
+        body = await request.body()
+        rows = transfer.read_rows(body.decode("utf-8-sig", errors="replace").splitlines(keepends=True), ledger)
+
+        async def run() -> Response[Any]:
+            result = await transfer.import_rows(rows, ledger)
+            counts = {
+                "imported": result.imported,
+                "skipped": result.skipped,
+                "products_created": result.products_created,
+            }
+            return Response(counts, status_code=201)
+
+        return await once(request, {"file": hashlib.sha256(body).hexdigest()}, run)
