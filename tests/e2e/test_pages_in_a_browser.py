@@ -49,6 +49,10 @@ async def test_a_hostile_product_name_stays_text_everywhere(api, server, page):
         await page.goto(f"{server.url}{path}")
     await page.goto(f"{server.url}/?q={sku}")
     assert await page.get_by_text("<img src=x onerror=alert(1)>").count() == 1
+    await record(api, sku, "SELL", 1, "2.00")  # a live update and an alert reach the open page
+    await page.locator(f'[data-alert-sku="{sku}"]').wait_for()
+    await page.goto(f"{server.url}/products/{sku}")
+    assert await page.get_by_role("heading", name="<img src=x onerror=alert(1)>").count() == 1
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 

@@ -89,3 +89,14 @@ async def test_product_settings_and_creation_pages(api):
     assert r.status_code == 303 and (await summary(api, sku))["low_stock_threshold"] == 4
     r = await api.post("/products/new", data={"sku": f"{sku}-2", "name": "Made on the page"})
     assert r.status_code == 303 and (await summary(api, f"{sku}-2"))["name"] == "Made on the page"
+
+
+async def test_the_product_page_form_sent_twice_records_once(api):
+    sku = await make_product(api)
+    page = (await api.get(f"/products/{sku}")).text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    form = {"idempotency_key": key, "type": "BUY", "quantity": "4", "unit_price": "1.00"}
+    first = await api.post(f"/products/{sku}/transactions", data=form)
+    second = await api.post(f"/products/{sku}/transactions", data=form)
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert (await summary(api, sku))["on_hand"] == 4

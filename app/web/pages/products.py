@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -8,12 +9,13 @@ from litestar.response import Redirect, Template
 from app.domain.access import Role
 from app.domain.errors import DomainError
 from app.domain.rules import Reason, TxType
-from app.services import history, products
+from app.services import history, idempotency, products
+from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.records import ProductRecord
 from app.services.views import product_view, transaction_view
 from app.settings import Settings
-from app.web.auth import allow, identity_of, requires
+from app.web.auth import allow, identity_of, requires, scope_of
 from app.web.chart import stock_chart
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_transaction
@@ -34,6 +36,7 @@ async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no:
         "types": [t.value for t in TxType],
         "reasons": [r.value for r in Reason],
         "at_default": now,
+        "key": secrets.token_urlsafe(16),
     }
 
 
@@ -80,12 +83,17 @@ class ProductPages(Controller):
     @post("/{sku:str}/transactions", guards=[requires(Role.CLERK)])
     async def add(self, sku: str, request: Request, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
+        me = identity_of(request)
+        assert me is not None
+        fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
+        key = idempotency.key_for(form.get("idempotency_key"), {**fields, "sku": sku}, scope_of(me))
         try:
-            data = ledger.parse(raw_transaction(form, sku=sku))
-            me = identity_of(request)
-            assert me is not None
-            allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
-            await ledger.record(data)
+            if key is None or await idempotency.stored(key) is None:
+                data = ledger.parse(raw_transaction(form, sku=sku))
+                allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
+                await ledger.record(data, key=key)
+        except Repeated:
+            pass  # the same form was already recorded: show the ledger as it now stands
         except DomainError as refused:
             product = await products.get(sku)
             context = await ledger_context(product, ledger)
