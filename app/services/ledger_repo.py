@@ -254,19 +254,21 @@ FIGURE_TYPES = (
 )  # fmt: skip
 
 
-async def update_figures(conn: asyncpg.Connection, rows: Sequence[Posted], fields: Sequence[int]) -> None:
+async def update_figures(
+    conn: asyncpg.Connection, product_id: int, rows: Sequence[Posted], fields: Sequence[int]
+) -> None:
     """Write recomputed figures of existing rows in one statement, sending only the `fields`
     (indexes into Figures) that changed: a quantity edit rewrites stock, not money."""
     if not rows or not fields:
         return
     names = [FIGURE_TYPES[i][0] for i in fields]
-    arrays = ", ".join(f"${n + 2}::{FIGURE_TYPES[i][1]}[]" for n, i in enumerate(fields))
+    arrays = ", ".join(f"${n + 3}::{FIGURE_TYPES[i][1]}[]" for n, i in enumerate(fields))
     assignments = ", ".join(f"{name} = u.{name}" for name in names)
     await conn.execute(
         f"""UPDATE stock_transaction t SET {assignments}
-            FROM unnest($1::bigint[], {arrays}) AS u(id, {", ".join(names)})
-            WHERE t.id = u.id""",
-        [p.entry.id for p in rows], *[[p.figures[i] for p in rows] for i in fields],
+            FROM unnest($2::bigint[], {arrays}) AS u(id, {", ".join(names)})
+            WHERE t.id = u.id AND t.product = $1""",
+        product_id, [p.entry.id for p in rows], *[[p.figures[i] for p in rows] for i in fields],
     )  # fmt: skip
 
 
