@@ -69,10 +69,9 @@ class LedgerService:
         product_ids = sorted({q.product_id for q in batch})
         async with self.locks.hold(*product_ids), unit_of_work() as conn:
             await lock_in_database(conn, *product_ids)
-            products = await repo.products_by_ids(conn, product_ids)
+            start = await repo.batch_start(conn, product_ids, len(batch))
+            products, closed_through, seqs = start.products, start.closed_through, start.seqs
             await release_lapsed_holds(conn, *products.values())
-            seqs = await repo.next_seqs(conn, len(batch))
-            closed_through = await accounts.books_closed_through(conn)
             owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
             results: list[Change | Exception] = []
             pending: list[_NewRow] = []

@@ -7,7 +7,8 @@ is held, so statements are few and bulk (arrays through `unnest`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -83,6 +84,32 @@ async def product_by_id(conn: asyncpg.Connection, product_id: int) -> ProductRec
 async def products_by_ids(conn: asyncpg.Connection, product_ids: list[int]) -> dict[int, ProductRecord]:
     rows = await conn.fetch(f"{PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", product_ids)
     return {r["id"]: product_from(r) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStart:
+    products: dict[int, ProductRecord]
+    closed_through: date | None
+    seqs: list[int]  # ingestion numbers for the batch's entries, ascending
+
+
+async def batch_start(conn: asyncpg.Connection, product_ids: list[int], entries: int) -> BatchStart:
+    """Everything a batch reads once its locks are held, in one round trip: the products,
+    `books_closed_through` and a block of ingestion numbers (each subquery runs once)."""
+    rows = await conn.fetch(
+        f"""SELECT x.*,
+                   (SELECT value FROM app_setting WHERE key = 'books_closed_through') AS closed_through,
+                   (SELECT array_agg(nextval('stock_transaction_seq_seq') ORDER BY g)
+                    FROM generate_series(1, $2) AS g) AS seqs
+            FROM ({PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])) AS x""",
+        product_ids, entries,
+    )  # fmt: skip
+    closing = rows[0]["closed_through"]
+    return BatchStart(
+        {r["id"]: product_from(r) for r in rows},
+        date.fromisoformat(closing) if closing else None,
+        sorted(rows[0]["seqs"]),
+    )
 
 
 async def product_by_sku(conn: asyncpg.Connection, sku: str) -> ProductRecord | None:
