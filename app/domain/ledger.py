@@ -141,12 +141,8 @@ def refold(start: Position, rows: Sequence[Posted | Entry], horizon: TimelineKey
     return Replay(tuple(posted), Position(stock, cost))
 
 
-def apply(position: Position, entry: Entry) -> Figures | Breach:
-    """The effect of one entry on a position (SPEC §2 table)."""
-    return _step(position.stock, position.average_cost, entry)
-
-
 def _step(stock: int, cost: Decimal, entry: Entry) -> Figures | Breach:
+    """The effect of one entry on a position (SPEC §2 table)."""
     kind = entry.type
     if kind is TxType.SELL:
         return _sell(stock, cost, entry)

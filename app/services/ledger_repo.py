@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -324,7 +323,3 @@ async def audit(
            VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)""",
         actor, action, tx_id, before, after,
     )  # fmt: skip
-
-
-def decimal_or_none(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
