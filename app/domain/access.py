@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from enum import IntEnum
 
@@ -35,6 +36,12 @@ def role_to_record(kind: TxType, at: datetime | None, today: date, zone: tzinfo)
     return Role.CLERK
 
 
-def closed(at: datetime, closed_through: date | None, zone: tzinfo) -> bool:
-    """True when `at` falls in the closed period (on or before `books_closed_through`)."""
-    return closed_through is not None and at.astimezone(zone).date() <= closed_through
+@dataclass(frozen=True, slots=True)
+class ClosedPeriod:
+    """`books_closed_through` (SPEC §2): nothing dated on or before it may change."""
+
+    through: date | None
+    zone: tzinfo
+
+    def covers(self, at: datetime) -> bool:
+        return self.through is not None and at.astimezone(self.zone).date() <= self.through

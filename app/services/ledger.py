@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import asyncpg
 
-from app.domain.access import Role, closed, role_to_record
+from app.domain.access import ClosedPeriod, Role, role_to_record
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
@@ -70,7 +70,7 @@ class LedgerService:
         async with self.locks.hold(*product_ids), unit_of_work() as conn:
             await lock_in_database(conn, *product_ids)
             start = await repo.batch_start(conn, product_ids, len(batch))
-            products, closed_through, seqs = start.products, start.closed_through, start.seqs
+            products, seqs, closed = start.products, start.seqs, ClosedPeriod(start.closed_through, self.zone)
             await release_lapsed_holds(conn, *products.values())
             owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
             results: list[Change | Exception] = []
@@ -81,13 +81,10 @@ class LedgerService:
                     continue
                 product = products[queued.product_id]
                 entry = _entry(queued.data, seq, self.clock())
-                if refusal := self._closed(entry.at, closed_through, "a new transaction"):
-                    results.append(refusal)
-                    continue
                 if not product.follows(entry.key):
                     await _insert(conn, pending, results)  # the refold must see them
                 try:
-                    rw = await rewrite(conn, product, drop=None, places=[entry])
+                    rw = await rewrite(conn, product, drop=None, places=[entry], closed=closed)
                 except Conflict as conflict:
                     results.append(conflict)
                     continue
@@ -118,21 +115,16 @@ class LedgerService:
             row = await _row_in(conn, tx_id, old_id)
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
             entry = _entry(data, row.entry.seq, self.clock(), tx_id)
-            closed_through = await accounts.books_closed_through(conn)
-            for at, what in ((row.entry.at, f"transaction {tx_id}"), (entry.at, "the edited transaction")):
-                if refusal := self._closed(at, closed_through, what):
-                    raise refusal
+            closed = await self.closed_period(conn)
             old = await _product(conn, old_id)
-            await release_lapsed_holds(conn, old)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
-                rw = await rewrite(conn, old, drop=row, places=[entry])
+                rw = await rewrite(conn, old, drop=row, places=[entry], closed=closed)
                 changes = (ProductChange(old, rw.product),)
             else:
                 new = await _product(conn, new_id)
-                await release_lapsed_holds(conn, new)
-                left = await rewrite(conn, old, drop=row)
-                rw = await rewrite(conn, new, drop=None, places=[entry])
+                left = await rewrite(conn, old, drop=row, closed=closed)
+                rw = await rewrite(conn, new, drop=None, places=[entry], closed=closed)
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
             await repo.replace_row(conn, new_id, rw.placed[0], data.note)
             for change in changes:
@@ -150,27 +142,17 @@ class LedgerService:
         async with self.locks.hold(product_id), unit_of_work() as conn:
             await lock_in_database(conn, product_id)
             row = await _row_in(conn, tx_id, product_id)
-            if refusal := self._closed(row.entry.at, await accounts.books_closed_through(conn), f"transaction {tx_id}"):
-                raise refusal
             product = await _product(conn, product_id)
-            await release_lapsed_holds(conn, product)
-            rw = await rewrite(conn, product, drop=row)
+            rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn))
             await repo.delete_row(conn, tx_id)
             await repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
             await _audit(conn, actor, "delete", row, None)
             return _finish(Change(None, (ProductChange(product, rw.product),)), dry_run)
 
-    def _closed(self, at: datetime, closed_through: date | None, what: str) -> Conflict | None:
-        """The refusal for anything dated in the closed period (SPEC: books_closed_through)."""
-        if not closed(at, closed_through, self.zone):
-            return None
-        local = at.astimezone(self.zone).date()
-        return Conflict(
-            f"The books are closed through {closed_through}: {what} is dated {local}, so it cannot be "
-            "created, edited or deleted",
-            {"books_closed_through": str(closed_through), "at": at.isoformat()},
-        )
+    async def closed_period(self, conn: asyncpg.Connection) -> ClosedPeriod:
+        """The closed period as it stands in the caller's transaction."""
+        return ClosedPeriod(await accounts.books_closed_through(conn), self.zone)
 
     # --- lookups outside the locks --------------------------------------------------------
 
@@ -238,9 +220,11 @@ async def release_lapsed_holds(conn: asyncpg.Connection, *products: ProductRecor
 
 
 async def _product(conn: asyncpg.Connection, product_id: int) -> ProductRecord:
+    """A product about to change, under its locks, with its lapsed holds released."""
     product = await repo.product_by_id(conn, product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id}")
+    await release_lapsed_holds(conn, product)
     return product
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import asyncpg
 
+from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict
 from app.domain.ledger import (
     EMPTY,
@@ -65,11 +66,29 @@ FIRST_CHUNK = int(os.environ.get("INVENTORY_REFOLD_CHUNK", "4096"))
 
 
 async def rewrite(
-    conn: asyncpg.Connection, product: ProductRecord, *, drop: LedgerRow | None, places: Sequence[Entry] = ()
+    conn: asyncpg.Connection,
+    product: ProductRecord,
+    *,
+    drop: LedgerRow | None,
+    places: Sequence[Entry] = (),
+    closed: ClosedPeriod,
 ) -> Rewrite:
-    """Take `drop` out of the product's timeline and put `places` in; refold what follows."""
+    """Take `drop` out of the product's timeline and put `places` in; refold what follows.
+    Every ledger change passes here, so this is where the closed period is enforced."""
+    _refuse_closed(closed, drop, places)
     with gc_paused():
         return await _rewrite(conn, product, drop, places)
+
+
+def _refuse_closed(closed: ClosedPeriod, drop: LedgerRow | None, places: Sequence[Entry]) -> None:
+    for entry in [*([drop.entry] if drop else []), *places]:
+        if closed.covers(entry.at):
+            what = "a new transaction" if entry.id is None else f"transaction {entry.id}"
+            raise Conflict(
+                f"The books are closed through {closed.through}: {what} is dated "
+                f"{entry.at.astimezone(closed.zone).date()}, so it cannot be created, edited or deleted",
+                {"books_closed_through": str(closed.through), "at": entry.at.isoformat(), "seq": entry.seq},
+            )
 
 
 async def _rewrite(
@@ -88,13 +107,12 @@ async def _rewrite(
     end, last_key = _end_of(product, outcome, before_key)
     _check_reserved(product, end)
 
-    new = {id(e) for e in places}
-    placed = tuple(p for p in outcome.posted if id(p.entry) in new)
+    placing = {id(e) for e in places}
+    placed = tuple(p for p in outcome.posted if id(p.entry) in placing)
     was = {p.entry.seq: p.figures for p in stored}
     # Stored rows keep their entries; only their figures change.
-    changed = [
-        (was[p.entry.seq], p) for p in outcome.posted if id(p.entry) not in new and was[p.entry.seq] != p.figures
-    ]
+    refolded = (p for p in outcome.posted if id(p.entry) not in placing)
+    changed = [(was[p.entry.seq], p) for p in refolded if was[p.entry.seq] != p.figures]
     # Naming the product keeps the join to its rows, not the whole table (measured: half the time).
     await repo.update_figures(conn, product.id, [new for _, new in changed], _fields_changed(changed))
 
@@ -208,9 +226,8 @@ async def _latest(
     places: Sequence[Entry],
     current: datetime | None,
 ) -> datetime | None:
-    if (
-        drop is None or drop.entry.id is None or drop.entry.type is not kind
-    ):  # nothing of this kind left: only `place` can move it later
+    # Unless a row of this kind left, the latest can only move later, through `places`.
+    if drop is None or drop.entry.id is None or drop.entry.type is not kind:
         latest = current
     else:
         latest = await repo.latest_at(conn, product.id, kind, exclude_id=drop.entry.id)

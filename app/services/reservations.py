@@ -98,7 +98,7 @@ class ReservationService:
         await conn.execute("UPDATE product SET reserved = reserved - $2 WHERE id = $1", product.id, held.quantity)
         seq = (await repo.next_seqs(conn, 1))[0]
         entry = Entry(seq, now, TxType.SELL, held.quantity, price)
-        rw = await rewrite(conn, product, drop=None, places=[entry])
+        rw = await rewrite(conn, product, drop=None, places=[entry], closed=await self.ledger.closed_period(conn))
         (sale,) = rw.placed
         note = f"reservation {held.id}, order {held.order_ref}"
         ids = await repo.insert_rows(conn, [product.id], [sale], [note])

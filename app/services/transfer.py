@@ -7,17 +7,16 @@ import io
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from app.domain.access import closed
+from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
 from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportRow, parse_row
 from app.domain.inputs import ProductInput
 from app.domain.ledger import Entry
-from app.services import accounts
 from app.services import ledger_repo as repo
 from app.services.database import pool, unit_of_work
 from app.services.events import announce
@@ -108,11 +107,12 @@ async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Pr
             [r.external_id for r in rows if r.external_id])}  # fmt: skip
         products = await repo.products_by_ids(conn, list(ids.values()))
         await release_lapsed_holds(conn, *products.values())
-        _refuse_closed(rows, await accounts.books_closed_through(conn), ledger.zone)
+        closed = await ledger.closed_period(conn)
+        _refuse_closed(rows, closed)  # every dated line named at once; rewrite() would stop at the first
         imported = 0
         for done, sku in enumerate(skus, start=1):
             fresh = [r for r in rows if r.sku == sku and r.transaction and r.external_id not in known]
-            products[ids[sku]] = await _import_product(conn, products[ids[sku]], fresh)
+            products[ids[sku]] = await _import_product(conn, products[ids[sku]], fresh, closed)
             imported += len(fresh)
             if progress:
                 progress(sku, done, len(skus))
@@ -122,13 +122,13 @@ async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Pr
     return ImportResult(imported, skipped, len(created))
 
 
-def _refuse_closed(rows: list[ImportRow], closed_through: date | None, zone: tzinfo) -> None:
-    dated = [r for r in rows if r.transaction and r.transaction.at and closed(r.transaction.at, closed_through, zone)]
+def _refuse_closed(rows: list[ImportRow], closed: ClosedPeriod) -> None:
+    dated = [r for r in rows if r.transaction and r.transaction.at and closed.covers(r.transaction.at)]
     if dated:
         raise Conflict(
-            f"The books are closed through {closed_through}: {len(dated)} row(s) are dated in that period, "
+            f"The books are closed through {closed.through}: {len(dated)} row(s) are dated in that period, "
             f"first on line {dated[0].line}; nothing was imported",
-            {"books_closed_through": str(closed_through), "lines": [r.line for r in dated[:100]]},
+            {"books_closed_through": str(closed.through), "lines": [r.line for r in dated[:100]]},
         )
 
 
@@ -162,7 +162,9 @@ async def _create_products(conn: asyncpg.Connection, rows: list[ImportRow], exis
     return {r["sku"]: r["id"] for r in records}
 
 
-async def _import_product(conn: asyncpg.Connection, product: ProductRecord, fresh: list[ImportRow]) -> ProductRecord:
+async def _import_product(
+    conn: asyncpg.Connection, product: ProductRecord, fresh: list[ImportRow], closed: ClosedPeriod
+) -> ProductRecord:
     """Place a product's new rows in its timeline in one refold; equal times keep the file's order."""
     if not fresh:
         return product
@@ -175,7 +177,7 @@ async def _import_product(conn: asyncpg.Connection, product: ProductRecord, fres
         assert t is not None and t.at is not None
         entries.append(Entry(seq, t.at, t.type, t.quantity, t.unit_price, t.reason))
     try:
-        rw = await rewrite(conn, product, drop=None, places=entries)
+        rw = await rewrite(conn, product, drop=None, places=entries, closed=closed)
     except Conflict as conflict:
         breaking = conflict.extra.get("seq")
         line: int | None = by_seq[breaking].line if breaking in by_seq else None
