@@ -15,8 +15,10 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.domain.access import Role
+from app.domain.inputs import TransactionInput
 from app.services import accounts
 from app.services.accounts import Identity, RateLimited
+from app.services.ledger import LedgerService
 
 SESSION_COOKIE = "stockroom_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -66,9 +68,26 @@ def requires(role: Role) -> Any:
     return guard
 
 
+def signed_in(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """The caller of a guarded handler (the guard has already refused anonymous callers)."""
+    identity = identity_of(connection)
+    assert identity is not None, "only for handlers behind requires()"
+    return identity
+
+
+def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who the audit log names for a change."""
+    return signed_in(connection).username
+
+
 def allow(identity: Identity, needed: Role, why: str) -> None:
     if identity.role < needed:
         raise PermissionDeniedException(f"{why} needs the {needed.label} role; you are {identity.role.label}")
+
+
+def allow_recording(identity: Identity, ledger: LedgerService, data: TransactionInput) -> None:
+    """A clerk records BUY and SELL dated today; other types and dates need a manager."""
+    allow(identity, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
 
 
 async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

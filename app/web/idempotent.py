@@ -22,7 +22,7 @@ async def once(
     if key is None:
         return await run()
     if earlier := await idempotency.stored(key):
-        return _replay(earlier)
+        return replay(earlier)
     async with unit_of_work() as conn:
         owned = bool(await idempotency.claim(conn, [key]))  # waits while another request holds the key
         if owned:
@@ -31,8 +31,8 @@ async def once(
             return response
     earlier = await idempotency.stored(key)
     assert earlier is not None
-    return _replay(earlier)
+    return replay(earlier)
 
 
-def _replay(earlier: idempotency.Stored) -> Response[Any]:
+def replay(earlier: idempotency.Stored) -> Response[Any]:
     return Response(earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replayed": "true"})

@@ -10,7 +10,8 @@ from app.services.changes import Change
 from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.views import committed_view, product_view, transaction_view
-from app.web.auth import allow, identity_of, requires, scope_of
+from app.web.auth import actor_of, allow_recording, requires, scope_of, signed_in
+from app.web.idempotent import replay
 from app.web.json_body import json_object
 
 
@@ -27,19 +28,10 @@ def _dry_run_view(change: Change) -> dict[str, Any]:
     }
 
 
-def _replay(earlier: idempotency.Stored) -> Response[Any]:
-    return Response(earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replayed": "true"})
-
-
 async def _stored_for(key: idempotency.Key) -> idempotency.Stored:
     earlier = await idempotency.stored(key)
     assert earlier is not None, "a claimed key is stored with its response in the same transaction"
     return earlier
-
-
-def _actor(request: Request) -> str:
-    me = identity_of(request)
-    return me.username if me else "unknown"
 
 
 class TransactionController(Controller):
@@ -50,18 +42,17 @@ class TransactionController(Controller):
     @post("/")
     async def create(self, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
-        me = identity_of(request)
-        assert me is not None
+        me = signed_in(request)
         raw = await json_object(request)
         key = None if dry_run else idempotency.key_for(request.headers.get("idempotency-key"), raw, scope_of(me))
         if key and (earlier := await idempotency.stored(key)):
-            return _replay(earlier)
+            return replay(earlier)
         data = ledger.parse(raw)
-        allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
+        allow_recording(me, ledger, data)
         try:
             change = await ledger.record(data, dry_run=dry_run, key=key)
         except Repeated as repeat:
-            return _replay(await _stored_for(repeat.key))
+            return replay(await _stored_for(repeat.key))
         if dry_run:
             return Response(_dry_run_view(change), status_code=200)
         return Response(committed_view(change), status_code=201)
@@ -70,12 +61,12 @@ class TransactionController(Controller):
     async def update(
         self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False
     ) -> dict[str, Any]:
-        change = await ledger.edit(tx_id, await json_object(request), actor=_actor(request), dry_run=dry_run)
+        change = await ledger.edit(tx_id, await json_object(request), actor=actor_of(request), dry_run=dry_run)
         return _dry_run_view(change) if dry_run else committed_view(change)
 
     @delete("/{tx_id:int}", status_code=200, guards=[requires(Role.MANAGER)])
     async def remove(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
-        change = await ledger.delete(tx_id, actor=_actor(request), dry_run=dry_run)
+        change = await ledger.delete(tx_id, actor=actor_of(request), dry_run=dry_run)
         if dry_run:
             return Response(_dry_run_view(change), status_code=200)
         return Response(None, status_code=204)

@@ -14,7 +14,7 @@ from app.domain.errors import DomainError
 from app.services import accounts
 from app.services.accounts import LoginRefused
 from app.services.database import read_only
-from app.web.auth import SESSION_COOKIE, identity_of, requires
+from app.web.auth import SESSION_COOKIE, requires
 from app.web.pages.forms import form_data, page, problem, see_other
 
 
@@ -145,9 +145,9 @@ class AuditPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, request: Request) -> Template:
+    async def index(self) -> Template:
         async with read_only() as conn:
             rows = await conn.fetch(
                 "SELECT id, at, actor, action, transaction_id, before, after FROM audit_log ORDER BY id DESC LIMIT 200"
             )
-        return page("audit.html", section="audit", rows=[dict(r) for r in rows], me=identity_of(request))
+        return page("audit.html", section="audit", rows=[dict(r) for r in rows])

@@ -15,7 +15,7 @@ from app.services.ledger import LedgerService
 from app.services.records import ProductRecord
 from app.services.views import product_view, transaction_view
 from app.settings import Settings
-from app.web.auth import allow, identity_of, requires, scope_of
+from app.web.auth import allow_recording, requires, scope_of, signed_in
 from app.web.chart import stock_chart
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_transaction
@@ -83,14 +83,13 @@ class ProductPages(Controller):
     @post("/{sku:str}/transactions", guards=[requires(Role.CLERK)])
     async def add(self, sku: str, request: Request, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
-        me = identity_of(request)
-        assert me is not None
+        me = signed_in(request)
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), {**fields, "sku": sku}, scope_of(me))
         try:
             if key is None or await idempotency.stored(key) is None:
                 data = ledger.parse(raw_transaction(form, sku=sku))
-                allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
+                allow_recording(me, ledger, data)
                 await ledger.record(data, key=key)
         except Repeated:
             pass  # the same form was already recorded: show the ledger as it now stands

@@ -14,15 +14,10 @@ from app.services.changes import Change
 from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.views import committed_view, product_view, transaction_view
-from app.web.auth import allow, identity_of, requires, scope_of
+from app.web.auth import actor_of, allow_recording, requires, scope_of, signed_in
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_patch, raw_transaction
 from app.web.pages.products import ledger_context
-
-
-def _actor(request: Request) -> str:
-    me = identity_of(request)
-    return me.username if me else "unknown"
 
 
 def effect(change: Change) -> dict[str, Any]:
@@ -51,8 +46,7 @@ class TransactionPages(Controller):
     async def record(self, request: Request, ledger: LedgerService) -> Template | Redirect:
         """A double-click sends the same idempotency key twice: the second gets the first's answer."""
         form = await form_data(request)
-        me = identity_of(request)
-        assert me is not None
+        me = signed_in(request)
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(me))
         try:
@@ -60,7 +54,7 @@ class TransactionPages(Controller):
             if earlier is None:
                 try:
                     data = ledger.parse(raw_transaction(form))
-                    allow(me, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
+                    allow_recording(me, ledger, data)
                     change = await ledger.record(data, key=key)
                     return await self._recorded(request, ledger, form, committed_view(change))
                 except Repeated as repeat:
@@ -111,7 +105,7 @@ class TransactionPages(Controller):
     async def preview(self, request: Request, tx_id: int, ledger: LedgerService) -> Template:
         form = await form_data(request)
         try:
-            change = await ledger.edit(tx_id, raw_patch(form), actor=_actor(request), dry_run=True)
+            change = await ledger.edit(tx_id, raw_patch(form), actor=actor_of(request), dry_run=True)
         except DomainError as refused:
             return await self._edit_row(request, ledger, tx_id, form, error=problem(refused))
         return await self._edit_row(request, ledger, tx_id, form, preview=effect(change))
@@ -120,7 +114,7 @@ class TransactionPages(Controller):
     async def save(self, request: Request, tx_id: int, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
         try:
-            await ledger.edit(tx_id, raw_patch(form), actor=_actor(request))
+            await ledger.edit(tx_id, raw_patch(form), actor=actor_of(request))
         except DomainError as refused:
             response = await self._edit_row(request, ledger, tx_id, form, error=problem(refused))
             response.headers.update({"HX-Retarget": f"#tx-{tx_id}", "HX-Reswap": "outerHTML"})
@@ -148,7 +142,7 @@ class TransactionPages(Controller):
         found, _ = await ledger.row(tx_id)
         context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku}
         try:
-            context["preview"] = effect(await ledger.delete(tx_id, actor=_actor(request), dry_run=True))
+            context["preview"] = effect(await ledger.delete(tx_id, actor=actor_of(request), dry_run=True))
         except DomainError as refused:
             context["error"] = problem(refused)
         if is_htmx(request):
@@ -160,7 +154,7 @@ class TransactionPages(Controller):
         form = await form_data(request)
         found, _ = await ledger.row(tx_id)
         try:
-            await ledger.delete(tx_id, actor=_actor(request))
+            await ledger.delete(tx_id, actor=actor_of(request))
         except DomainError as refused:
             context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, "error": problem(refused)}
             if is_htmx(request):
