@@ -240,3 +240,18 @@ async def test_edits_are_audited_with_who_did_them(server, api, tokens):
         assert (await manager.patch(f"/api/transactions/{buy['id']}", json={"note": "fixed"})).status_code == 200
         page = (await manager.get("/audit")).text
     assert re.search(rf"<td>manager1</td><td>edit</td>\s*<td class=\"num\">{buy['id']}</td>", page)
+
+
+async def test_a_reservation_cannot_be_confirmed_into_a_closed_period(api, tokens):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": uid()})).json()
+    admin = bearer(tokens["admin"])
+    today = datetime.now(UTC).date().isoformat()
+    await api.post("/admin/settings", data={"books_closed_through": today}, headers=admin)
+    try:
+        r = await api.post(f"/api/reservations/{held['id']}/confirm", json={"unit_price": "2"})
+        assert r.status_code == 409 and f"closed through {today}" in r.json()["detail"]
+    finally:
+        await api.post("/admin/settings", data={"books_closed_through": ""}, headers=admin)
+    assert (await summary(api, sku))["transaction_count"] == 1
