@@ -78,10 +78,12 @@ def start_server(database_url: str, **env: str) -> Server:
 PASSWORD = "correct horse battery"
 
 
-def inventory_cli(database_url: str, *args: str, stdin: str = "") -> str:
+def inventory_cli(*args: str, stdin: str = "", **env: str) -> str:
+    """The real `inventory` command; `env` names the database (INVENTORY_DATABASE_URL or INVENTORY_DATA_DIR)."""
+    outside = {k: v for k, v in os.environ.items() if k != "INVENTORY_DATABASE_URL"}
     done = subprocess.run(
         [sys.executable, "-m", "app.cli", *args], cwd=ROOT, input=stdin, capture_output=True, text=True,
-        env={**os.environ, "INVENTORY_DATABASE_URL": database_url}, timeout=120,
+        env={**outside, **env}, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -89,8 +91,10 @@ def inventory_cli(database_url: str, *args: str, stdin: str = "") -> str:
 
 def make_user(database_url: str, username: str, role: str) -> str:
     """A user made with the real CLI, and an API token for it."""
-    inventory_cli(database_url, "user", "create", username, "--role", role, stdin=PASSWORD + "\n")
-    return inventory_cli(database_url, "token", "create", username)
+    inventory_cli(
+        "user", "create", username, "--role", role, stdin=PASSWORD + "\n", INVENTORY_DATABASE_URL=database_url
+    )
+    return inventory_cli("token", "create", username, INVENTORY_DATABASE_URL=database_url)
 
 
 @pytest.fixture(scope="session")

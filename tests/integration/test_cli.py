@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, start_server
+from tests.conftest import inventory_cli, start_server
 
 pytestmark = pytest.mark.integration
 
 
 def inventory(data_dir: Path, *args: str, stdin: str = "") -> str:
-    env = {k: v for k, v in os.environ.items() if k != "INVENTORY_DATABASE_URL"}
-    env["INVENTORY_DATA_DIR"] = str(data_dir)
-    done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, input=stdin)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return inventory_cli(*args, stdin=stdin, INVENTORY_DATA_DIR=str(data_dir))
 
 
 def test_embedded_database_demo_serve_and_stop_from_a_fresh_data_dir():
