@@ -22,13 +22,15 @@ from app.services.ledger import LedgerService
 
 SESSION_COOKIE = "stockroom_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_PREFIXES = ("/static/", "/healthz")
 
 
 def identity_middleware(app: ASGIApp) -> ASGIApp:
     """Puts the caller's Identity (or None) in `scope["identity"]`; a bad token is remembered as such."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # Static files and the health check are public: a page view must not cost a session lookup each.
+        if scope["type"] == "http" and not scope["path"].startswith(PUBLIC_PREFIXES):
             scope["identity"], scope["bad_token"] = await _resolve(scope)  # type: ignore[typeddict-unknown-key]
             scope["users_exist"] = await accounts.users_exist()  # type: ignore[typeddict-unknown-key]
         await app(scope, receive, send)

@@ -86,7 +86,7 @@ class TransactionPages(Controller):
             key=secrets.token_urlsafe(16),
             types=[t.value for t in TxType],
             reasons=[r.value for r in Reason],
-            products=[(p.sku, p.name) for p in await products.listing()][:5000],
+            products=await products.names(),
             **extra,
         )
 
