@@ -71,7 +71,10 @@ PHONE_PAGES = ["/", "/reservations", "/reports", "/reports/movers", "/reports/by
 
 
 @pytest.mark.parametrize("path", PHONE_PAGES)
-async def test_pages_fit_a_phone_screen_without_sideways_scrolling(server, browser, path):
+async def test_pages_fit_a_phone_screen_without_sideways_scrolling(api, server, browser, path):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 3, "1.00")
+    await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": new_sku("phone")})
     assert await phone_width(browser, server.url, path) <= 390
 
 
