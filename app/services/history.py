@@ -11,14 +11,8 @@ from app.services.records import LedgerRow, ProductRecord
 
 
 async def timeline(product: ProductRecord, limit: int, offset: int, *, newest_first: bool = False) -> list[LedgerRow]:
-    order = "t.at DESC, t.seq DESC" if newest_first else "t.at, t.seq"
     async with read_only() as conn:
-        rows = await conn.fetch(
-            f"""SELECT {repo.ROW_COLUMNS} FROM stock_transaction t JOIN product p ON p.id = t.product
-                WHERE t.product = $1 ORDER BY {order} LIMIT $2 OFFSET $3""",
-            product.id, limit, offset,
-        )  # fmt: skip
-    return [repo.row_from(r) for r in rows]
+        return await repo.timeline_rows(conn, product.id, limit, offset, newest_first=newest_first)
 
 
 async def stock_points(product: ProductRecord, most: int = 400) -> list[tuple[datetime, int]]:

@@ -197,6 +197,19 @@ def row_from(r: asyncpg.Record) -> LedgerRow:
     return LedgerRow(posted_from(r), r["note"], r["sku"])
 
 
+async def timeline_rows(
+    conn: asyncpg.Connection, product_id: int, limit: int | None = None, offset: int = 0, *, newest_first: bool = False
+) -> list[LedgerRow]:
+    """A product's rows in timeline order (or newest first), a page of them or all."""
+    order = "t.at DESC, t.seq DESC" if newest_first else "t.at, t.seq"
+    records = await conn.fetch(
+        f"""SELECT {ROW_COLUMNS} FROM stock_transaction t JOIN product p ON p.id = t.product
+            WHERE t.product = $1 ORDER BY {order} LIMIT $2 OFFSET $3""",
+        product_id, limit, offset,
+    )  # fmt: skip
+    return [row_from(r) for r in records]
+
+
 async def row_by_id(conn: asyncpg.Connection, tx_id: int) -> tuple[LedgerRow, int] | None:
     """A row and its product id."""
     r = await conn.fetchrow(

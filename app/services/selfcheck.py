@@ -37,14 +37,7 @@ GROUP BY p.id HAVING p.reserved <> coalesce(sum(r.quantity) FILTER (WHERE r.stat
 
 
 async def _check(conn: asyncpg.Connection, product: ProductRecord) -> list[str]:
-    rows = [
-        repo.row_from(r)
-        for r in await conn.fetch(
-            f"""SELECT {repo.ROW_COLUMNS} FROM stock_transaction t JOIN product p ON p.id = t.product
-                WHERE t.product = $1 ORDER BY t.at, t.seq""",
-            product.id,
-        )
-    ]
+    rows = await repo.timeline_rows(conn, product.id)
     fresh = replay([r.entry for r in rows])
     if isinstance(fresh, Breach):
         return [f"ledger breaks the invariant: {fresh.describe()}"]
