@@ -116,13 +116,13 @@ class LedgerService:
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
             entry = _entry(data, row.entry.seq, self.clock(), tx_id)
             closed = await self.closed_period(conn)
-            old = await _product(conn, old_id)
+            old = await product_for_change(conn, old_id)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
                 rw = await rewrite(conn, old, drop=row, places=[entry], closed=closed)
                 changes = (ProductChange(old, rw.product),)
             else:
-                new = await _product(conn, new_id)
+                new = await product_for_change(conn, new_id)
                 left = await rewrite(conn, old, drop=row, closed=closed)
                 rw = await rewrite(conn, new, drop=None, places=[entry], closed=closed)
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
@@ -142,7 +142,7 @@ class LedgerService:
         async with self.locks.hold(product_id), unit_of_work() as conn:
             await lock_in_database(conn, product_id)
             row = await _row_in(conn, tx_id, product_id)
-            product = await _product(conn, product_id)
+            product = await product_for_change(conn, product_id)
             rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn))
             await repo.delete_row(conn, tx_id)
             await repo.save_figures(conn, rw.product)
@@ -219,7 +219,7 @@ async def release_lapsed_holds(conn: asyncpg.Connection, *products: ProductRecor
         await repo.expire_lapsed_holds(conn, lapsed)
 
 
-async def _product(conn: asyncpg.Connection, product_id: int) -> ProductRecord:
+async def product_for_change(conn: asyncpg.Connection, product_id: int) -> ProductRecord:
     """A product about to change, under its locks, with its lapsed holds released."""
     product = await repo.product_by_id(conn, product_id)
     if product is None:

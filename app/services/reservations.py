@@ -17,7 +17,7 @@ from app.domain.rules import TxType
 from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
 from app.services.events import announce
-from app.services.ledger import LedgerService, release_lapsed_holds
+from app.services.ledger import LedgerService, product_for_change
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ReservationRecord
@@ -50,15 +50,13 @@ class ReservationService:
                                         product_id, data.order_ref)  # fmt: skip
             if found is not None:
                 return _repeat(_record(found, now), data), False
-            product = await repo.product_by_id(conn, product_id)
-            assert product is not None
+            product = await product_for_change(conn, product_id)
             available = product.position.stock - product.reserved
             if available < data.quantity:
                 raise Conflict(
                     f"Cannot reserve {data.quantity} of {data.sku}: only {available} available",
                     {"sku": data.sku, "available": available, "requested": data.quantity},
                 )
-            await release_lapsed_holds(conn, product)
             row = await conn.fetchrow(
                 """WITH r AS (INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
                        VALUES ($1, $2, $3, $4, $5) RETURNING *),
@@ -90,9 +88,7 @@ class ReservationService:
     async def _sell(
         self, conn: asyncpg.Connection, held: ReservationRecord, price: Decimal, now: datetime
     ) -> LedgerRow:
-        product = await repo.product_by_id(conn, held.product_id)
-        assert product is not None
-        await release_lapsed_holds(conn, product)
+        product = await product_for_change(conn, held.product_id)
         # The hold turns into the sale: it stops counting as reserved as the stock leaves.
         product = replace(product, reserved=product.reserved - held.quantity)
         await conn.execute("UPDATE product SET reserved = reserved - $2 WHERE id = $1", product.id, held.quantity)
