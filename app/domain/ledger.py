@@ -114,18 +114,28 @@ def replay(entries: Iterable[Entry], start: Position = EMPTY) -> Replay | Breach
     return Replay(tuple(posted), Position(stock, cost))
 
 
+class Stored(NamedTuple):
+    """A row as a refold reads it back: its entry and the position it left when last folded."""
+
+    entry: Entry
+    after: Position
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """A refold that caught up with the stored figures: no row after `posted` changes."""
+    """A refold that caught up with the stored rows: no row after `posted` changes."""
 
     posted: tuple[Posted, ...]
 
 
-def refold(start: Position, rows: Sequence[Posted | Entry], horizon: TimelineKey) -> Replay | Settled | Breach:
-    """Fold rows already in timeline order: stored rows (`Posted`) and new ones (`Entry`).
+def refold(start: Position, rows: Sequence[Stored | Entry], horizon: TimelineKey) -> Replay | Settled | Breach:
+    """Fold rows already in timeline order: stored rows (`Stored`) and new ones (`Entry`).
 
-    Past `horizon` (the last point the change touched) every entry is as stored, so the first
-    stored row whose figures come out unchanged proves that all later ones would too.
+    Past `horizon` (the last point the change touched) every entry is as stored, and a row's
+    figures depend only on its entry and the position before it. So the first stored row past
+    the horizon that leaves the position it left before ends the refold: it is the last row
+    whose figures can differ (its money may, e.g. a COUNT absorbing a change), and every
+    later row comes out as stored.
     """
     stock, cost = start
     posted: list[Posted] = []
@@ -134,10 +144,10 @@ def refold(start: Position, rows: Sequence[Posted | Entry], horizon: TimelineKey
         outcome = _step(stock, cost, entry)
         if isinstance(outcome, Breach):
             return outcome
-        if isinstance(row, Posted) and outcome == row.figures and (entry.at, entry.seq) > horizon:
-            return Settled(tuple(posted))
         posted.append(Posted(entry, outcome))
         stock, cost = outcome[0], outcome[1]
+        if isinstance(row, Stored) and row.after == (stock, cost) and (entry.at, entry.seq) > horizon:
+            return Settled(tuple(posted))
     return Replay(tuple(posted), Position(stock, cost))
 
 

@@ -6,14 +6,17 @@ is held, so statements are few and bulk (arrays through `unnest`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
 
-from app.domain.ledger import Entry, Figures, Position, Posted, TimelineKey
+from app.domain.changes import MONEY
+from app.domain.ledger import Entry, Figures, Position, Posted, Stored, TimelineKey
 from app.domain.rules import Reason, TxType
 from app.domain.summary import Totals
 from app.services.database import PRODUCT_LOCK_NAMESPACE
@@ -185,7 +188,7 @@ ROW_COLUMNS = POSTED_COLUMNS + ", t.note, p.sku"
 
 
 def posted_from(r: asyncpg.Record) -> Posted:
-    """A row selected with POSTED_COLUMNS (positional: this runs 100,000 times in a refold)."""
+    """A row selected with POSTED_COLUMNS (positional: the self-check reads whole ledgers)."""
     return Posted(
         Entry(r[0], r[1], _TYPES[r[2]], r[3], r[4], _REASONS[r[5]], r[6]),
         Figures(r[7], r[8], r[9], r[10], r[11], r[12], r[13]),
@@ -233,17 +236,26 @@ async def point_before(
     return Position(r["stock_after"], r["average_cost_after"]), (r["at"], r["seq"])
 
 
+STORED_COLUMNS = (
+    "t.seq, t.at, t.type, t.quantity, t.unit_price, t.reason, t.id, t.stock_after, t.average_cost_after"
+)
+
+
 async def rows_from(
     conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None, limit: int
-) -> list[Posted]:
-    """Up to `limit` rows at or after `key`, in timeline order: the part a change can affect."""
+) -> list[Stored]:
+    """Up to `limit` rows at or after `key`, in timeline order: the part a change can affect.
+    Only what a refold needs: the entries and the positions they left, not the money."""
     records = await conn.fetch(
-        f"""SELECT {POSTED_COLUMNS} FROM stock_transaction t
+        f"""SELECT {STORED_COLUMNS} FROM stock_transaction t
             WHERE t.product = $1 AND (t.at, t.seq) >= ($2, $3) AND t.id IS DISTINCT FROM $4
             ORDER BY t.at, t.seq LIMIT $5""",
         product_id, key[0], key[1], exclude_id, limit,
     )  # fmt: skip
-    return [posted_from(r) for r in records]
+    return [
+        Stored(Entry(r[0], r[1], _TYPES[r[2]], r[3], r[4], _REASONS[r[5]], r[6]), Position(r[7], r[8]))
+        for r in records
+    ]
 
 
 async def next_seqs(conn: asyncpg.Connection, count: int) -> list[int]:
@@ -294,21 +306,45 @@ FIGURE_TYPES = (
 
 
 async def update_figures(
-    conn: asyncpg.Connection, product_id: int, rows: Sequence[Posted], fields: Sequence[int]
-) -> None:
-    """Write recomputed figures of existing rows in one statement, sending only the `fields`
-    (indexes into Figures) that changed: a quantity edit rewrites stock, not money."""
-    if not rows or not fields:
-        return
+    conn: asyncpg.Connection, product_id: int, rows: Sequence[Posted], fields: Sequence[int], exclude_id: int | None
+) -> dict[int, Decimal]:
+    """Write the refolded figures of consecutive stored rows in one statement; returns the
+    sums of their money `fields` as they were before.
+
+    Only `fields` (indexes into Figures) travel, each as one comma-joined string that
+    PostgreSQL splits and casts in C: asyncpg would otherwise encode every Decimal in
+    Python, which measured slower than the UPDATE itself for 100,000 rows. Rows whose
+    figures come out as stored are left alone. The old sums come from the same snapshot
+    (a WITH query sees the table as it was before the UPDATE beside it)."""
+    if not rows:
+        return {}
     names = [FIGURE_TYPES[i][0] for i in fields]
-    arrays = ", ".join(f"${n + 3}::{FIGURE_TYPES[i][1]}[]" for n, i in enumerate(fields))
-    assignments = ", ".join(f"{name} = u.{name}" for name in names)
-    await conn.execute(
-        f"""UPDATE stock_transaction t SET {assignments}
-            FROM unnest($2::bigint[], {arrays}) AS u(id, {", ".join(names)})
-            WHERE t.id = u.id AND t.product = $1""",
-        product_id, [p.entry.id for p in rows], *[[p.figures[i] for p in rows] for i in fields],
+    money = [i for i in fields if i in MONEY]
+    columns = ", ".join(f"string_to_array(${n + 8}, ',')::{FIGURE_TYPES[i][1]}[]" for n, i in enumerate(fields))
+    stored, refolded = ", ".join(f"t.{x}" for x in names), ", ".join(f"u.{x}" for x in names)
+    sums = ", ".join(f"coalesce(sum({FIGURE_TYPES[i][0]}), 0)" for i in money) or "0"
+    first, last = rows[0].entry, rows[-1].entry
+    figures = [p.figures for p in rows]
+    # Naming the product keeps the join to its rows, not the whole table (measured: half the time).
+    record = await conn.fetchrow(
+        f"""WITH before AS (
+                SELECT {sums} FROM stock_transaction
+                WHERE product = $1 AND (at, seq) BETWEEN ($3, $4) AND ($5, $6) AND id IS DISTINCT FROM $7
+            ), written AS (
+                UPDATE stock_transaction t SET {", ".join(f"{x} = u.{x}" for x in names)}
+                FROM unnest($2::bigint[], {columns}) AS u(id, {", ".join(names)})
+                WHERE t.id = u.id AND t.product = $1 AND ({stored}) IS DISTINCT FROM ({refolded})
+                RETURNING 1
+            )
+            SELECT * FROM before""",
+        product_id, [p.entry.id for p in rows], first.at, first.seq, last.at, last.seq, exclude_id,
+        *[_joined(map(itemgetter(i), figures)) for i in fields],
     )  # fmt: skip
+    return {i: record[n] for n, i in enumerate(money)}
+
+
+def _joined(values: Iterable[int | Decimal]) -> str:
+    return ",".join(map(str, values))
 
 
 async def replace_row(conn: asyncpg.Connection, product_id: int, row: Posted, note: str | None) -> None:

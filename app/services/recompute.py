@@ -16,16 +16,17 @@ from datetime import datetime
 import asyncpg
 
 from app.domain.access import ClosedPeriod
+from app.domain.changes import fields_a_refold_can_change, money_moved, money_sums
 from app.domain.errors import Conflict
 from app.domain.ledger import (
     EMPTY,
     Breach,
     Entry,
-    Figures,
     Position,
     Posted,
     Replay,
     Settled,
+    Stored,
     TimelineKey,
     refold,
     timeline,
@@ -96,12 +97,11 @@ async def _rewrite(
 ) -> Rewrite:
     keys = [x.key for x in [*([drop.entry] if drop else []), *places]]
     start_key, horizon = min(keys), max(keys)
-    stored: list[Posted] = []
     if drop is None and product.follows(start_key):
         before_key, outcome = product.last_key, refold(product.position, timeline(places), horizon)  # reads nothing
     else:
         start, before_key = await _position_before(conn, product.id, start_key)
-        outcome, stored = await _refold_from(conn, product.id, start, start_key, drop, places, horizon)
+        outcome = await _refold_from(conn, product.id, start, start_key, drop, places, horizon)
     if isinstance(outcome, Breach):
         raise breach_conflict(outcome, product.sku)
     end, last_key = _end_of(product, outcome, before_key)
@@ -109,20 +109,18 @@ async def _rewrite(
 
     placing = {id(e) for e in places}
     placed = tuple(p for p in outcome.posted if id(p.entry) in placing)
-    was = {p.entry.seq: p.figures for p in stored}
-    # Stored rows keep their entries; only their figures change.
-    refolded = (p for p in outcome.posted if id(p.entry) not in placing)
-    changed = [(was[p.entry.seq], p) for p in refolded if was[p.entry.seq] != p.figures]
-    # Naming the product keeps the join to its rows, not the whole table (measured: half the time).
-    await repo.update_figures(conn, product.id, [new for _, new in changed], _fields_changed(changed))
+    # Stored rows keep their entries and order; only figures that depend on position may change.
+    refolded = [p for p in outcome.posted if id(p.entry) not in placing]
+    fields = fields_a_refold_can_change(p.entry.type for p in refolded)
+    dropped_id = drop.entry.id if drop else None
+    old_money = await repo.update_figures(conn, product.id, refolded, fields, dropped_id)
 
-    # Rows whose figures did not change add the same to the totals before and after.
-    removed = [Posted(new.entry, old) for old, new in changed] + ([drop.posted] if drop else [])
-    added = [new for _, new in changed] + list(placed)
+    removed = [drop.posted] if drop else []
+    moved = money_moved(money_sums(refolded, fields), old_money)
     after = replace(
         product,
         position=end,
-        totals=rebased(product.totals, removed, added),
+        totals=rebased(product.totals, removed, placed) + moved,
         tx_count=product.tx_count + len(places) - (drop is not None),
         last_key=last_key,
     )
@@ -130,7 +128,7 @@ async def _rewrite(
     return Rewrite(after, placed)
 
 
-def _timeline_key(row: Posted | Entry) -> TimelineKey:
+def _timeline_key(row: Stored | Entry) -> TimelineKey:
     return row.key if isinstance(row, Entry) else row.entry.key
 
 
@@ -142,42 +140,30 @@ async def _refold_from(
     drop: LedgerRow | None,
     places: Sequence[Entry],
     horizon: TimelineKey,
-) -> tuple[Replay | Settled | Breach, list[Posted]]:
+) -> Replay | Settled | Breach:
     """Read and refold in growing chunks until the fold settles or the timeline ends."""
     dropped_id = drop.entry.id if drop else None
     folded: list[Posted] = []
-    stored: list[Posted] = []
     position, limit, pending = start, FIRST_CHUNK, timeline(places)
     while True:
         chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
         is_last = len(chunk) < limit
-        rows: list[Posted | Entry] = list(chunk)
+        rows: list[Stored | Entry] = list(chunk)
         due = len(pending) if is_last else bisect_left([e.key for e in pending], chunk[-1].entry.key)
         if due:
             rows = sorted([*rows, *pending[:due]], key=_timeline_key)
             del pending[:due]
         outcome = refold(position, rows, horizon)
         if isinstance(outcome, Breach):
-            return outcome, stored
+            return outcome
         folded.extend(outcome.posted)
-        stored.extend(chunk)
         if isinstance(outcome, Settled):
-            return Settled(tuple(folded)), stored
+            return Settled(tuple(folded))
         if is_last:
-            return Replay(tuple(folded), outcome.end), stored
+            return Replay(tuple(folded), outcome.end)
         position, limit = outcome.end, limit * 4
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
-
-
-ALL_FIGURES = list(range(len(Figures._fields)))
-
-
-def _fields_changed(changed: list[tuple[Figures, Posted]]) -> list[int]:
-    """Only stock (a quantity change with costs as they were), or every figure."""
-    if all(old[1:] == new.figures[1:] for old, new in changed):
-        return [0]
-    return ALL_FIGURES
 
 
 def _end_of(

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.ledger import EMPTY, Breach, Entry, Replay, Settled, refold, replay, timeline
+from app.domain.changes import fields_a_refold_can_change
+from app.domain.ledger import EMPTY, Breach, Entry, Posted, Replay, Settled, Stored, refold, replay, timeline
 from app.domain.rules import Reason, TxType
 
 pytestmark = pytest.mark.unit
@@ -74,7 +75,7 @@ def test_a_refold_that_settles_early_agrees_with_a_full_replay(history, data):
     edited = target._replace(unit_price=data.draw(prices))
     after = replay([e for e in history if e is not target] + [edited])
     start = before.posted[i - 1].figures.position if i else EMPTY
-    rows = [edited, *before.posted[i + 1 :]]
+    rows = [edited, *stored(before.posted[i + 1 :])]
     outcome = refold(start, rows, edited.key)
     if isinstance(after, Breach):
         assert isinstance(outcome, Breach) and outcome.entry == after.entry
@@ -82,3 +83,69 @@ def test_a_refold_that_settles_early_agrees_with_a_full_replay(history, data):
     assert not isinstance(outcome, Breach)
     settled_rest = before.posted[i + len(outcome.posted) :] if isinstance(outcome, Settled) else ()
     assert tuple(outcome.posted) + tuple(settled_rest) == after.posted[i:]
+
+
+def stored(posted: tuple[Posted, ...]) -> list[Stored]:
+    return [Stored(p.entry, p.figures.position) for p in posted]
+
+
+@st.composite
+def edits(draw: st.DrawFn, entry: Entry) -> Entry:
+    """Another quantity, price or time for the same transaction, as a manager might correct it."""
+    field = draw(st.sampled_from(["quantity", "unit_price", "at"]))
+    if field == "at":
+        return entry._replace(at=BASE + timedelta(hours=draw(st.integers(0, 30))))
+    if field == "unit_price" and entry.unit_price is not None:
+        return entry._replace(unit_price=draw(prices))
+    if entry.type is TxType.ADJUST:
+        return entry._replace(quantity=draw(st.integers(-20, 20).filter(bool)), unit_price=None)
+    return entry._replace(quantity=draw(st.integers(0 if entry.type is TxType.COUNT else 1, 50)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(entries(), st.data())
+def test_refolding_stored_positions_after_any_edit_agrees_with_a_full_replay(history, data):
+    """Drop one entry and place its edited version; refold from the earlier of the two points
+    over the stored entries and positions only. The rows it gives, then the stored rows after
+    them, must be what a full replay of the edited history gives."""
+    before = replay(history)
+    if not isinstance(before, Replay) or not before.posted:
+        return
+    target = before.posted[data.draw(st.integers(0, len(before.posted) - 1))].entry
+    edited = data.draw(edits(target))
+    after = replay([e for e in history if e is not target] + [edited])
+    key, horizon = min(target.key, edited.key), max(target.key, edited.key)
+    kept = [p for p in before.posted if p.entry is not target]
+    prior = [p for p in kept if p.entry.key < key]
+    rest = [p for p in kept if p.entry.key >= key]
+    rows = timeline([edited, *[p.entry for p in rest]])
+    by_entry = {id(p.entry): Stored(p.entry, p.figures.position) for p in rest}
+    outcome = refold(prior[-1].figures.position if prior else EMPTY, [by_entry.get(id(e), e) for e in rows], horizon)
+    if isinstance(after, Breach):
+        assert isinstance(outcome, Breach) and outcome.entry == after.entry
+        return
+    assert not isinstance(outcome, Breach)
+    if isinstance(outcome, Settled):
+        untouched = tuple(rest[len(outcome.posted) - 1 :])  # the edited entry is one of the folded
+        assert outcome.posted + untouched == after.posted[len(prior) :]
+    else:
+        assert outcome.posted == after.posted[len(prior) :]
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries(), st.data())
+def test_a_refold_changes_only_the_figures_its_rules_say_it_can(history, data):
+    """A stored row keeps its entry, so only figures that depend on the position before it change."""
+    before = replay(history)
+    if not isinstance(before, Replay) or not before.posted:
+        return
+    target = before.posted[data.draw(st.integers(0, len(before.posted) - 1))].entry
+    after = replay([e for e in history if e is not target] + [data.draw(edits(target))])
+    if not isinstance(after, Replay):
+        return
+    was = {p.entry.seq: p.figures for p in before.posted}
+    for row in after.posted:
+        if row.entry.seq == target.seq:
+            continue
+        changed = {i for i, (old, new) in enumerate(zip(was[row.entry.seq], row.figures, strict=True)) if old != new}
+        assert changed <= set(fields_a_refold_can_change([row.entry.type]))
