@@ -10,14 +10,18 @@ ZERO_MONEY = Decimal("0.00")
 ZERO_COST = Decimal("0.000000")
 
 
+# Rounding passed by position: as a keyword it costs C decimal twice as much per call,
+# and a refold rounds twice per sale over 100,000s of rows.
+
+
 def m(value: Decimal) -> Decimal:
     """Round half-even to cents."""
-    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return value.quantize(CENT, ROUND_HALF_EVEN)
 
 
 def q6(value: Decimal) -> Decimal:
     """Round half-even to six decimal places."""
-    return value.quantize(MICRO, rounding=ROUND_HALF_EVEN)
+    return value.quantize(MICRO, ROUND_HALF_EVEN)
 
 
 def q6_ratio(numerator: Decimal, denominator: int) -> Decimal:

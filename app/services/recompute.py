@@ -16,7 +16,6 @@ from datetime import datetime
 import asyncpg
 
 from app.domain.access import ClosedPeriod
-from app.domain.changes import fields_a_refold_can_change, money_moved, money_sums
 from app.domain.errors import Conflict
 from app.domain.ledger import (
     EMPTY,
@@ -36,6 +35,7 @@ from app.domain.summary import rebased
 from app.services import ledger_repo as repo
 from app.services.gc_pause import gc_paused
 from app.services.records import LedgerRow, ProductRecord
+from app.services.writeback import Writeback, fold_in_slices
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +61,11 @@ def breach_conflict(breach: Breach, sku: str) -> Conflict:
     )
 
 
-# Rows read before the first check for a settled refold; later reads grow 4×. The test
-# suite sets a tiny value so that every refold in it crosses chunk boundaries.
+# Rows read before the first check for a settled refold; later reads grow 4× up to
+# LARGEST_CHUNK, small enough that the write of one chunk overlaps the fold of the next.
+# The test suite sets a tiny first chunk so that every refold in it crosses chunk boundaries.
 FIRST_CHUNK = int(os.environ.get("INVENTORY_REFOLD_CHUNK", "4096"))
+LARGEST_CHUNK = 16 * FIRST_CHUNK
 
 
 async def rewrite(
@@ -97,30 +99,25 @@ async def _rewrite(
 ) -> Rewrite:
     keys = [x.key for x in [*([drop.entry] if drop else []), *places]]
     start_key, horizon = min(keys), max(keys)
-    if drop is None and product.follows(start_key):
-        before_key, outcome = product.last_key, refold(product.position, timeline(places), horizon)  # reads nothing
-    else:
-        start, before_key = await _position_before(conn, product.id, start_key)
-        outcome = await _refold_from(conn, product.id, start, start_key, drop, places, horizon)
-    if isinstance(outcome, Breach):
-        raise breach_conflict(outcome, product.sku)
-    end, last_key = _end_of(product, outcome, before_key)
-    _check_reserved(product, end)
-
     placing = {id(e) for e in places}
-    placed = tuple(p for p in outcome.posted if id(p.entry) in placing)
-    # Stored rows keep their entries and order; only figures that depend on position may change.
-    refolded = [p for p in outcome.posted if id(p.entry) not in placing]
-    fields = fields_a_refold_can_change(p.entry.type for p in refolded)
-    dropped_id = drop.entry.id if drop else None
-    old_money = await repo.update_figures(conn, product.id, refolded, fields, dropped_id)
+    async with Writeback(conn, product.id, drop.entry.id if drop else None, placing) as writeback:
+        if drop is None and product.follows(start_key):
+            before_key, outcome = product.last_key, refold(product.position, timeline(places), horizon)  # reads nothing
+        else:
+            start, before_key = await _position_before(conn, product.id, start_key)
+            outcome = await _refold_from(conn, product.id, start, start_key, drop, places, horizon, writeback)
+        if isinstance(outcome, Breach):
+            raise breach_conflict(outcome, product.sku)
+        end, last_key = _end_of(product, outcome, before_key)
+        _check_reserved(product, end)
+        await writeback.finish(outcome.posted)
 
+    placed = tuple(p for p in outcome.posted if id(p.entry) in placing)
     removed = [drop.posted] if drop else []
-    moved = money_moved(money_sums(refolded, fields), old_money)
     after = replace(
         product,
         position=end,
-        totals=rebased(product.totals, removed, placed) + moved,
+        totals=rebased(product.totals, removed, placed) + writeback.moved,
         tx_count=product.tx_count + len(places) - (drop is not None),
         last_key=last_key,
     )
@@ -140,20 +137,23 @@ async def _refold_from(
     drop: LedgerRow | None,
     places: Sequence[Entry],
     horizon: TimelineKey,
+    writeback: Writeback,
 ) -> Replay | Settled | Breach:
-    """Read and refold in growing chunks until the fold settles or the timeline ends."""
+    """Read and refold in growing chunks until the fold settles or the timeline ends. Each
+    chunk's figures are sent to the database while the next chunk folds."""
     dropped_id = drop.entry.id if drop else None
     folded: list[Posted] = []
     position, limit, pending = start, FIRST_CHUNK, timeline(places)
+    chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
     while True:
-        chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
         is_last = len(chunk) < limit
         rows: list[Stored | Entry] = list(chunk)
         due = len(pending) if is_last else bisect_left([e.key for e in pending], chunk[-1].entry.key)
         if due:
             rows = sorted([*rows, *pending[:due]], key=_timeline_key)
             del pending[:due]
-        outcome = refold(position, rows, horizon)
+        outcome = await fold_in_slices(position, rows, horizon)
+        await writeback.wait()
         if isinstance(outcome, Breach):
             return outcome
         folded.extend(outcome.posted)
@@ -161,9 +161,11 @@ async def _refold_from(
             return Settled(tuple(folded))
         if is_last:
             return Replay(tuple(folded), outcome.end)
-        position, limit = outcome.end, limit * 4
+        position, limit = outcome.end, min(limit * 4, LARGEST_CHUNK)
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
+        chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
+        await writeback.send_early(outcome.posted)
 
 
 def _end_of(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.integration.helpers import anomalies, make_product, record, summary, timeline
@@ -231,4 +233,45 @@ async def test_a_deep_edit_refolds_every_later_row_across_read_chunks(api):
     assert rows[-1]["average_cost_after"] == "3.071429"  # (130·3 + 10·4) / 140
     product = await summary(api, sku)
     assert (product["on_hand"], product["cogs"], product["average_cost"]) == (140, "60.00", "3.071429")
+    assert await anomalies(api) == []
+
+
+async def _ten_sold_of_ten(api) -> tuple[str, dict]:
+    """A BUY of 10, then nine single SELLs an hour apart: 1 left. The test server refolds
+    3 rows at a time, so a change at the start spans several chunks."""
+    sku = await make_product(api)
+    buy = await record(api, sku, "BUY", 10, "2.00", at="2026-10-05T08:00:00+00:00")
+    for hour in range(9, 18):
+        await record(api, sku, "SELL", 1, "5.00", at=f"2026-10-05T{hour:02d}:00:00+00:00")
+    return sku, buy
+
+
+async def test_an_edit_rejected_chunks_after_the_first_leaves_every_row_as_it_was(api):
+    sku, buy = await _ten_sold_of_ten(api)
+    before = (await timeline(api, sku), await summary(api, sku))
+
+    r = await api.patch(f"/api/transactions/{buy['id']}", json={"quantity": 8})
+
+    assert r.status_code == 409, r.text
+    assert r.json()["extra"]["stock_after"] == -1
+    assert (await timeline(api, sku), await summary(api, sku)) == before
+
+
+async def test_a_rejected_backdated_sale_in_a_batch_of_good_ones_writes_nothing_of_its_refold(api):
+    """Sales queued together commit in one transaction; a rejected one among them must take
+    back the figures its refold already sent for earlier chunks, while the others commit."""
+    sku, _ = await _ten_sold_of_ten(api)
+    other = await make_product(api)
+    await record(api, other, "BUY", 1000, "1.00")
+    before = (await timeline(api, sku), await summary(api, sku))
+
+    for _ in range(3):
+        bad = {"sku": sku, "type": "SELL", "quantity": 2, "unit_price": "5.00", "at": "2026-10-05T08:30:00+00:00"}
+        good = {"sku": other, "type": "SELL", "quantity": 1, "unit_price": "2.00"}
+        bodies = [good] * 10 + [bad] + [good] * 10
+        answers = await asyncio.gather(*(api.post("/api/transactions", json=b) for b in bodies))
+        assert [a.status_code for a in answers] == [201] * 10 + [409] + [201] * 10
+
+    assert (await timeline(api, sku), await summary(api, sku)) == before
+    assert (await summary(api, other))["on_hand"] == 1000 - 60
     assert await anomalies(api) == []

@@ -1,0 +1,98 @@
+"""Writing a refold's new figures back while the next part of it is still being folded.
+
+A quantity edit at the start of a long ledger refolds every later row. Folding is Python's
+work and the UPDATE is PostgreSQL's, on the other core; sending each folded chunk's UPDATE
+before folding the next one lets the two overlap (measured for 100,000 rows: see
+docs/performance.md). At most one UPDATE is in flight, since a connection runs one
+statement at a time, and the caller waits for it before using the connection again.
+
+Writing before the whole refold is known to succeed needs a way back: the first early
+write opens a savepoint, rolled back if the change is then rejected (a later row would go
+negative, or the end would fall below what is reserved). A refold of one chunk, the usual
+case, writes only at the end and needs none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import TracebackType
+
+import asyncpg
+from asyncpg.transaction import Transaction
+
+from app.domain.changes import fields_a_refold_can_change, money_moved, money_sums
+from app.domain.ledger import Breach, Entry, Position, Posted, Replay, Settled, Stored, TimelineKey, refold
+from app.domain.summary import Totals
+from app.services import ledger_repo as repo
+
+# Rows folded between turns of the event loop, so that a write in flight keeps moving.
+SLICE = 2048
+
+
+class Writeback:
+    """Writes refolded stored rows back and keeps the money they moved. Use as `async with`."""
+
+    def __init__(self, conn: asyncpg.Connection, product_id: int, dropped_id: int | None, placing: set[int]):
+        self._conn, self._product_id, self._dropped_id = conn, product_id, dropped_id
+        self._placing = placing  # id() of the new entries: they are inserted, not updated
+        self._in_flight: asyncio.Task[None] | None = None
+        self._savepoint: Transaction | None = None
+        self._sent = 0
+        self.moved = Totals()
+
+    async def send_early(self, posted: Sequence[Posted]) -> None:
+        """Start writing a folded chunk; `wait()` before the connection's next statement."""
+        if self._savepoint is None:
+            self._savepoint = self._conn.transaction()
+            await self._savepoint.start()
+        self._sent += len(posted)
+        self._in_flight = asyncio.ensure_future(self._write(posted))
+
+    async def wait(self) -> None:
+        task, self._in_flight = self._in_flight, None
+        if task is not None:
+            await task
+
+    async def finish(self, posted: Sequence[Posted]) -> None:
+        """Write what `send_early` has not, of the whole refold's `posted`, once it is accepted."""
+        await self.wait()
+        await self._write(posted[self._sent :])
+        self._sent = len(posted)
+
+    async def __aenter__(self) -> Writeback:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        try:
+            await self.wait()
+        finally:
+            if self._savepoint is not None:
+                await (self._savepoint.rollback() if error else self._savepoint.commit())
+
+    async def _write(self, posted: Sequence[Posted]) -> None:
+        rows = [p for p in posted if id(p.entry) not in self._placing]
+        if not rows:
+            return
+        fields = fields_a_refold_can_change(p.entry.type for p in rows)
+        old = await repo.update_figures(self._conn, self._product_id, rows, fields, self._dropped_id)
+        self.moved += money_moved(money_sums(rows, fields), old)
+
+
+async def fold_in_slices(
+    position: Position, rows: Sequence[Stored | Entry], horizon: TimelineKey
+) -> Replay | Settled | Breach:
+    """`refold`, giving the event loop a turn every SLICE rows (a write may be in flight)."""
+    posted: list[Posted] = []
+    for i in range(0, len(rows), SLICE):
+        outcome = refold(position, rows[i : i + SLICE], horizon)
+        if isinstance(outcome, Breach):
+            return outcome
+        posted.extend(outcome.posted)
+        if isinstance(outcome, Settled):
+            return Settled(tuple(posted))
+        position = outcome.end
+        await asyncio.sleep(0)
+    return Replay(tuple(posted), position)
