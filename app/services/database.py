@@ -79,6 +79,22 @@ async def read_only() -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+@asynccontextmanager
+async def spare_connection(wait: float = 0.1) -> AsyncIterator[asyncpg.Connection | None]:
+    """A second pooled connection if one comes within `wait` seconds, else None. Callers that
+    already hold a connection use this, so that a busy pool slows them down instead of
+    leaving every holder waiting for another."""
+    try:
+        conn = await pool().acquire(timeout=wait)
+    except TimeoutError:
+        yield None
+        return
+    try:
+        yield conn
+    finally:
+        await pool().release(conn)
+
+
 def pool() -> asyncpg.Pool:
     started: asyncpg.Pool | None = engine().pool
     if started is None:

@@ -17,7 +17,7 @@ from app.domain.ledger import Entry, Posted
 from app.services import accounts, idempotency
 from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
-from app.services.database import read_only, unit_of_work
+from app.services.database import read_only, spare_connection, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
@@ -110,7 +110,7 @@ class LedgerService:
     async def _edit(
         self, tx_id: int, patch: Mapping[str, Any], actor: str, old_id: int, new_id: int, dry_run: bool
     ) -> Change:
-        async with self.locks.hold(old_id, new_id), unit_of_work() as conn:
+        async with self.locks.hold(old_id, new_id), unit_of_work() as conn, spare_connection() as reader:
             await lock_in_database(conn, old_id, new_id)
             row = await _row_in(conn, tx_id, old_id)
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
@@ -119,12 +119,12 @@ class LedgerService:
             old = await product_for_change(conn, old_id)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
-                rw = await rewrite(conn, old, drop=row, places=[entry], closed=closed)
+                rw = await rewrite(conn, old, drop=row, places=[entry], closed=closed, reader=reader)
                 changes = (ProductChange(old, rw.product),)
             else:
                 new = await product_for_change(conn, new_id)
-                left = await rewrite(conn, old, drop=row, closed=closed)
-                rw = await rewrite(conn, new, drop=None, places=[entry], closed=closed)
+                left = await rewrite(conn, old, drop=row, closed=closed, reader=reader)
+                rw = await rewrite(conn, new, drop=None, places=[entry], closed=closed, reader=reader)
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
             await repo.replace_row(conn, new_id, rw.placed[0], data.note)
             for change in changes:
@@ -139,11 +139,11 @@ class LedgerService:
         return await _unless_dry(self._delete(tx_id, actor, product_id, dry_run))
 
     async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool) -> Change:
-        async with self.locks.hold(product_id), unit_of_work() as conn:
+        async with self.locks.hold(product_id), unit_of_work() as conn, spare_connection() as reader:
             await lock_in_database(conn, product_id)
             row = await _row_in(conn, tx_id, product_id)
             product = await product_for_change(conn, product_id)
-            rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn))
+            rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
             await repo.delete_row(conn, tx_id)
             await repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])

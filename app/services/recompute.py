@@ -65,7 +65,7 @@ def breach_conflict(breach: Breach, sku: str) -> Conflict:
 # LARGEST_CHUNK, small enough that the write of one chunk overlaps the fold of the next.
 # The test suite sets a tiny first chunk so that every refold in it crosses chunk boundaries.
 FIRST_CHUNK = int(os.environ.get("INVENTORY_REFOLD_CHUNK", "4096"))
-LARGEST_CHUNK = 16 * FIRST_CHUNK
+LARGEST_CHUNK = 4 * FIRST_CHUNK
 
 
 async def rewrite(
@@ -75,12 +75,17 @@ async def rewrite(
     drop: LedgerRow | None,
     places: Sequence[Entry] = (),
     closed: ClosedPeriod,
+    reader: asyncpg.Connection | None = None,
 ) -> Rewrite:
     """Take `drop` out of the product's timeline and put `places` in; refold what follows.
-    Every ledger change passes here, so this is where the closed period is enforced."""
+    Every ledger change passes here, so this is where the closed period is enforced.
+
+    `reader`, a second connection, reads the rows to refold while `conn` writes back the
+    chunks before them. Only for callers whose transaction has not yet written this
+    product's rows: the reader sees committed rows only (the product lock keeps others out)."""
     _refuse_closed(closed, drop, places)
     with gc_paused():
-        return await _rewrite(conn, product, drop, places)
+        return await _rewrite(conn, reader, product, drop, places)
 
 
 def _refuse_closed(closed: ClosedPeriod, drop: LedgerRow | None, places: Sequence[Entry]) -> None:
@@ -95,7 +100,11 @@ def _refuse_closed(closed: ClosedPeriod, drop: LedgerRow | None, places: Sequenc
 
 
 async def _rewrite(
-    conn: asyncpg.Connection, product: ProductRecord, drop: LedgerRow | None, places: Sequence[Entry]
+    conn: asyncpg.Connection,
+    reader: asyncpg.Connection | None,
+    product: ProductRecord,
+    drop: LedgerRow | None,
+    places: Sequence[Entry],
 ) -> Rewrite:
     keys = [x.key for x in [*([drop.entry] if drop else []), *places]]
     start_key, horizon = min(keys), max(keys)
@@ -105,7 +114,7 @@ async def _rewrite(
             before_key, outcome = product.last_key, refold(product.position, timeline(places), horizon)  # reads nothing
         else:
             start, before_key = await _position_before(conn, product.id, start_key)
-            outcome = await _refold_from(conn, product.id, start, start_key, drop, places, horizon, writeback)
+            outcome = await _refold_from(conn, reader, product.id, start, start_key, drop, places, horizon, writeback)
         if isinstance(outcome, Breach):
             raise breach_conflict(outcome, product.sku)
         end, last_key = _end_of(product, outcome, before_key)
@@ -131,6 +140,7 @@ def _timeline_key(row: Stored | Entry) -> TimelineKey:
 
 async def _refold_from(
     conn: asyncpg.Connection,
+    reader: asyncpg.Connection | None,
     product_id: int,
     start: Position,
     key: TimelineKey,
@@ -140,11 +150,12 @@ async def _refold_from(
     writeback: Writeback,
 ) -> Replay | Settled | Breach:
     """Read and refold in growing chunks until the fold settles or the timeline ends. Each
-    chunk's figures are sent to the database while the next chunk folds."""
+    chunk's figures are sent to the database while the next chunk folds (and, with a
+    reader, while it is read)."""
     dropped_id = drop.entry.id if drop else None
     folded: list[Posted] = []
     position, limit, pending = start, FIRST_CHUNK, timeline(places)
-    chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
+    chunk = await repo.rows_from(reader or conn, product_id, key, dropped_id, limit)
     while True:
         is_last = len(chunk) < limit
         rows: list[Stored | Entry] = list(chunk)
@@ -164,8 +175,12 @@ async def _refold_from(
         position, limit = outcome.end, min(limit * 4, LARGEST_CHUNK)
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
-        chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
-        await writeback.send_early(outcome.posted)
+        if reader is None:
+            chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
+            await writeback.send_early(outcome.posted)
+        else:
+            await writeback.send_early(outcome.posted)
+            chunk = await repo.rows_from(reader, product_id, key, dropped_id, limit)
 
 
 def _end_of(
