@@ -1,8 +1,9 @@
 """Recompute one product from the earliest affected point, inside the caller's transaction.
 
 The caller holds the product's locks. Work grows with the rows after the
-affected point: one index probe for the position before it, one read of the
-rows after it, one bulk write of the rows whose figures changed.
+affected point: one index probe for the position before it, reads of the rows
+after it in chunks, and one bulk write per chunk of the rows whose figures
+changed, sent while the next chunk is read and folded (see writeback.py).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ as they are rewritten.
 
 from app.services.migration_sql import sql_forwards
 
-ID = "2026-11-22T09:00:00:000000"
+ID = "2026-11-21T23:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "ledger pages half free"
 
