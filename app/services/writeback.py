@@ -66,11 +66,15 @@ class Writeback:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        failed = error is not None
         try:
             await self.wait()
+        except BaseException:
+            failed = True
+            raise
         finally:
             if self._savepoint is not None:
-                await (self._savepoint.rollback() if error else self._savepoint.commit())
+                await (self._savepoint.rollback() if failed else self._savepoint.commit())
 
     async def _write(self, posted: Sequence[Posted]) -> None:
         rows = [p for p in posted if id(p.entry) not in self._placing]
