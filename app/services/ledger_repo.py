@@ -179,10 +179,11 @@ async def latest_at(conn: asyncpg.Connection, product_id: int, kind: TxType, exc
 _TYPES = {t.value: t for t in TxType}
 _REASONS: dict[str | None, Reason | None] = {r.value: r for r in Reason} | {None: None}
 _new = tuple.__new__
-POSTED_COLUMNS = (
-    "t.seq, t.at, t.type, t.quantity, t.unit_price, t.reason, t.id, t.stock_after, t.average_cost_after, "
-    "t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain"
+# What a refold reads back of a stored row: its entry and the position it left.
+STORED_COLUMNS = (
+    "t.seq, t.at, t.type, t.quantity, t.unit_price, t.reason, t.id, t.stock_after, t.average_cost_after"
 )
+POSTED_COLUMNS = STORED_COLUMNS + ", t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain"
 
 
 ROW_COLUMNS = POSTED_COLUMNS + ", t.note, p.sku"
@@ -190,10 +191,13 @@ ROW_COLUMNS = POSTED_COLUMNS + ", t.note, p.sku"
 
 def posted_from(r: asyncpg.Record) -> Posted:
     """A row selected with POSTED_COLUMNS (positional: the self-check reads whole ledgers)."""
-    return Posted(
-        Entry(r[0], r[1], _TYPES[r[2]], r[3], r[4], _REASONS[r[5]], r[6]),
-        Figures(r[7], r[8], r[9], r[10], r[11], r[12], r[13]),
-    )
+    return Posted(_entry_from(r), Figures(r[7], r[8], r[9], r[10], r[11], r[12], r[13]))
+
+
+def _entry_from(r: asyncpg.Record) -> Entry:
+    """The entry of a row selected with STORED_COLUMNS or POSTED_COLUMNS. tuple.__new__ skips
+    the NamedTuple's Python-level constructor: a refold builds 100,000s of these."""
+    return _new(Entry, (r[0], r[1], _TYPES[r[2]], r[3], r[4], _REASONS[r[5]], r[6]))
 
 
 def row_from(r: asyncpg.Record) -> LedgerRow:
@@ -237,11 +241,6 @@ async def point_before(
     return Position(r["stock_after"], r["average_cost_after"]), (r["at"], r["seq"])
 
 
-STORED_COLUMNS = (
-    "t.seq, t.at, t.type, t.quantity, t.unit_price, t.reason, t.id, t.stock_after, t.average_cost_after"
-)
-
-
 async def rows_from(
     conn: asyncpg.Connection, product_id: int, key: TimelineKey, exclude_id: int | None, limit: int
 ) -> list[Stored]:
@@ -253,9 +252,7 @@ async def rows_from(
             ORDER BY t.at, t.seq LIMIT $5""",
         product_id, key[0], key[1], exclude_id, limit,
     )  # fmt: skip
-    # tuple.__new__ skips the NamedTuples' Python-level constructors: half the cost per row here.
-    entries = [_new(Entry, (r[0], r[1], _TYPES[r[2]], r[3], r[4], _REASONS[r[5]], r[6])) for r in records]
-    return [_new(Stored, (e, _new(Position, r[7:9]))) for e, r in zip(entries, records, strict=True)]
+    return [_new(Stored, (_entry_from(r), _new(Position, r[7:9]))) for r in records]
 
 
 async def next_seqs(conn: asyncpg.Connection, count: int) -> list[int]:
