@@ -17,6 +17,7 @@ class Settings:
     port: int
     timezone: ZoneInfo
     pool_size: int
+    pool_timeout: float  # seconds a request waits for a connection before a 503
     max_batch: int
     sweep_seconds: float
 
@@ -30,6 +31,7 @@ class Settings:
             port=int(env.get("INVENTORY_PORT", "8000")),
             timezone=ZoneInfo(env.get("INVENTORY_TIMEZONE", "UTC")),
             pool_size=int(env.get("INVENTORY_POOL_SIZE", "10")),
+            pool_timeout=float(env.get("INVENTORY_POOL_TIMEOUT", "10")),
             max_batch=int(env.get("INVENTORY_MAX_BATCH", "500")),
             sweep_seconds=float(env.get("INVENTORY_SWEEP_SECONDS", "1")),
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, redirect_stdout
+from contextvars import ContextVar
 from decimal import Decimal
 from io import StringIO
 
@@ -51,8 +53,29 @@ async def migrate(url: str) -> str:
         await lock_conn.close()
 
 
-async def open_pool(size: int) -> None:
-    await engine().start_connection_pool(min_size=2, max_size=size, init=prepare_connection)
+class DatabaseUnavailable(Exception):
+    """No connection could be had in time: the database is down, or every connection is busy."""
+
+
+# One rule for every path (it is what keeps the pool from deadlocking): take the product locks
+# first, then one connection. A task holding a connection never waits for another one, except
+# through `spare_connection`, which gives up after a short wait.
+_holding: ContextVar[bool] = ContextVar("holding_a_pooled_connection", default=False)
+_acquire_timeout = 10.0
+# What a lost connection raises. InternalClientError ("another operation is in progress") is what
+# asyncpg raises when a pooled connection that the server has just terminated is used before
+# asyncpg has noticed the close; the pool drops that connection on release.
+CONNECTION_LOST = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, asyncpg.InternalClientError,
+                   asyncpg.ConnectionDoesNotExistError, asyncpg.OperatorInterventionError)  # fmt: skip
+
+
+async def open_pool(size: int, acquire_timeout: float = 10.0) -> None:
+    global _acquire_timeout
+    _acquire_timeout = acquire_timeout
+    await engine().start_connection_pool(
+        min_size=min(2, size), max_size=size, init=prepare_connection,
+        server_settings={"application_name": "stockroom"},
+    )  # fmt: skip
 
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:
@@ -65,17 +88,46 @@ async def close_pool() -> None:
     await engine().close_connection_pool()
 
 
+def holding_a_connection() -> bool:
+    return _holding.get()
+
+
+@asynccontextmanager
+async def _connection() -> AsyncIterator[asyncpg.Connection]:
+    if _holding.get():
+        raise RuntimeError("a task holding a pooled connection asked for a second one (see database._holding)")
+    try:
+        conn = await pool().acquire(timeout=_acquire_timeout)
+    except TimeoutError:
+        raise DatabaseUnavailable("no database connection could be had in time") from None
+    except CONNECTION_LOST as lost:
+        raise DatabaseUnavailable(f"the database is not reachable ({lost})") from lost
+    token = _holding.set(True)
+    try:
+        yield conn
+    finally:
+        _holding.reset(token)
+        await pool().release(conn)
+
+
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[asyncpg.Connection]:
-    """One database transaction; yields its asyncpg connection for the repositories."""
-    async with engine().transaction() as txn:
-        yield txn.connection
+    """One database transaction on one pooled connection; yields it for the repositories."""
+    async with _connection() as conn, conn.transaction():
+        yield conn
+
+
+@asynccontextmanager
+async def snapshot() -> AsyncIterator[asyncpg.Connection]:
+    """A read-only transaction that sees one consistent state throughout (exports, the self-check)."""
+    async with _connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        yield conn
 
 
 @asynccontextmanager
 async def read_only() -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection for reads outside any transaction."""
-    async with pool().acquire() as conn:
+    async with _connection() as conn:
         yield conn
 
 
@@ -86,13 +138,24 @@ async def spare_connection(wait: float = 0.1) -> AsyncIterator[asyncpg.Connectio
     leaving every holder waiting for another."""
     try:
         conn = await pool().acquire(timeout=wait)
-    except TimeoutError:
+    except (TimeoutError, *CONNECTION_LOST):
         yield None
         return
     try:
         yield conn
     finally:
         await pool().release(conn)
+
+
+async def ready(within: float = 1.0) -> bool:
+    """Whether a connection can be had and answers within `within` seconds (for /readyz)."""
+    try:
+        async with asyncio.timeout(within):
+            async with pool().acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        return True
+    except (TimeoutError, *CONNECTION_LOST):
+        return False
 
 
 def pool() -> asyncpg.Pool:

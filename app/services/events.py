@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from app.services import ledger_repo as repo
-from app.services.database import pool
+from app.services.database import read_only
 from app.services.views import product_view
 
 CHANNEL = "stockroom"
@@ -54,10 +54,20 @@ class Subscriber:
         return not self.skus or sku in self.skus
 
 
+SummaryLoader = Callable[[list[int]], Awaitable[list[dict[str, Any]]]]
+
+
+async def load_summaries(product_ids: list[int]) -> list[dict[str, Any]]:
+    async with read_only() as conn:
+        rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", product_ids)
+    return [product_view(repo.product_from(r)) for r in rows]
+
+
 class EventHub:
-    def __init__(self, url: str, coalesce_seconds: float = 0.02) -> None:
+    def __init__(self, url: str, coalesce_seconds: float = 0.02, load: SummaryLoader = load_summaries) -> None:
         self.url = url
         self.coalesce_seconds = coalesce_seconds
+        self._load = load
         self.subscribers: set[Subscriber] = set()
         self._status: dict[str, str] = {}
         self._pending: set[int] = set()
@@ -109,23 +119,29 @@ class EventHub:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
-        """Changes arriving close together become one query and one event per product."""
+        """Changes arriving close together become one query and one event per product. An id
+        leaves `_pending` only once its product is published: if the query fails (a connection
+        killed, the database restarting) it is tried again, with a growing pause, until it works."""
         try:
             await asyncio.sleep(self.coalesce_seconds)
-            ids, self._pending = sorted(self._pending), set()
-            async with pool().acquire() as conn:
-                rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", ids)
-            self._publish([product_view(repo.product_from(r)) for r in rows], alerts=True)
-        except Exception:
-            log.exception("could not publish changes")
+            pause = self.coalesce_seconds
+            while self._pending:
+                ids = sorted(self._pending)
+                try:
+                    summaries = await self._load(ids)
+                except Exception:
+                    log.exception("could not read %d changed products; trying again in %.2f s", len(ids), pause)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 2.0)
+                    continue
+                self._pending.difference_update(ids)
+                self._publish(summaries, alerts=True)
         finally:
             self._flusher = None
-            if self._pending:
-                self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _resync(self) -> None:
         """Everything, to everyone: after a reconnect nobody can know what was missed."""
-        async with pool().acquire() as conn:
+        async with read_only() as conn:
             rows = await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.sku")
         self._publish([product_view(repo.product_from(r)) for r in rows], alerts=bool(self._status))
 
@@ -151,7 +167,7 @@ class EventHub:
         subscriber = Subscriber(frozenset(skus))
         self.subscribers.add(subscriber)
         try:
-            async with pool().acquire() as conn:
+            async with read_only() as conn:
                 if subscriber.skus:
                     rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku = ANY($1::text[]) ORDER BY p.sku",
                                             sorted(subscriber.skus))  # fmt: skip

@@ -9,12 +9,16 @@ own answer (its row, or its own 409), and none is answered before its commit.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app.domain.inputs import TransactionInput
 from app.services.changes import Change
+from app.services.database import CONNECTION_LOST, DatabaseUnavailable
 from app.services.idempotency import Key
+
+log = logging.getLogger("stockroom.group_commit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,9 @@ class Queued:
     product_id: int
     data: TransactionInput
     key: Key | None = None  # idempotency key, claimed in the same transaction
+
+
+UNREACHABLE = (DatabaseUnavailable, *CONNECTION_LOST)
 
 
 BatchCommitter = Callable[[list[Queued]], Awaitable[list[Change | Exception]]]
@@ -58,10 +65,7 @@ class GroupCommit:
             self._drainer = None
 
     async def _commit(self, batch: list[_Waiting]) -> None:
-        try:
-            results = await self._commit_batch([w.queued for w in batch])
-        except Exception as exc:  # the whole batch rolled back: every request hears why
-            results = [exc] * len(batch)
+        results = await self._settle([w.queued for w in batch])
         for waiting, result in zip(batch, results, strict=True):
             if waiting.answer.done():
                 continue
@@ -69,3 +73,18 @@ class GroupCommit:
                 waiting.answer.set_exception(result)
             else:
                 waiting.answer.set_result(result)
+
+    async def _settle(self, batch: list[Queued]) -> list[Change | Exception]:
+        """Commit a batch; if it fails as a whole (one member's bad data broke the statement),
+        commit its halves apart, and so on, so that only the guilty member fails. When the
+        database itself is unreachable, every member hears so at once: retrying cannot help."""
+        try:
+            return await self._commit_batch(batch)
+        except UNREACHABLE as exc:
+            return [exc] * len(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                return [exc]
+            log.warning("a batch of %d failed (%r); committing its halves apart", len(batch), exc)
+            half = len(batch) // 2
+            return [*await self._settle(batch[:half]), *await self._settle(batch[half:])]

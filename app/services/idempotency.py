@@ -82,6 +82,18 @@ async def claim(conn: asyncpg.Connection, keys: Sequence[Key]) -> set[tuple[str,
     return {(r["scope"], r["key"]) for r in rows}
 
 
+async def claim_or_repeat(conn: asyncpg.Connection, key: Key | None) -> None:
+    """Under the change's locks, in its transaction: own `key`, or raise `Repeated` when an earlier
+    request holds it (after waiting for that request's transaction to end)."""
+    if key is not None and not await claim(conn, [key]):
+        raise Repeated(key)
+
+
+async def keep_one(conn: asyncpg.Connection, key: Key | None, status_code: int, body: Any) -> None:
+    if key is not None:
+        await keep(conn, [(key, status_code, body)])
+
+
 async def keep(conn: asyncpg.Connection, answers: Sequence[tuple[Key, int, Any]]) -> None:
     """Store each claimed key's response, in the transaction of the change."""
     if not answers:

@@ -10,6 +10,7 @@ from weakref import WeakValueDictionary
 import asyncpg
 
 from app.services import ledger_repo as repo
+from app.services.database import holding_a_connection
 
 
 class ProductLocks:
@@ -27,7 +28,10 @@ class ProductLocks:
 
     @asynccontextmanager
     async def hold(self, *product_ids: int) -> AsyncIterator[None]:
-        """Hold the locks of several products, always taken in ascending id order."""
+        """Hold the locks of several products, always taken in ascending id order. Never while
+        holding a pooled connection: the holder of a lock may be waiting for that connection."""
+        if holding_a_connection():
+            raise RuntimeError("product locks are taken before the connection, never after (see database._holding)")
         async with AsyncExitStack() as stack:
             for product_id in sorted(set(product_ids)):
                 await stack.enter_async_context(self._lock(product_id))

@@ -9,10 +9,13 @@ import asyncpg
 
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import ProductInput, merge_product_patch, parse_product
+from app.services import idempotency
 from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
 from app.services.events import announce
+from app.services.idempotency import Key
 from app.services.records import ProductRecord
+from app.services.views import product_view
 
 _STATUS_SQL = """CASE WHEN on_hand - live_reserved <= 0 THEN 'out'
                       WHEN on_hand - live_reserved <= low_stock_threshold THEN 'low' ELSE 'ok' END"""
@@ -24,9 +27,10 @@ def _settings_of(p: ProductRecord) -> ProductInput:
     )
 
 
-async def create(raw: Mapping[str, Any]) -> ProductRecord:
+async def create(raw: Mapping[str, Any], key: Key | None = None) -> ProductRecord:
     data = parse_product(raw)
     async with unit_of_work() as conn:
+        await idempotency.claim_or_repeat(conn, key)
         try:
             await conn.execute(
                 """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
@@ -38,6 +42,7 @@ async def create(raw: Mapping[str, Any]) -> ProductRecord:
             raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
         created = await _require(conn, data.sku)
         await announce(conn, [created.id])
+        await idempotency.keep_one(conn, key, 201, product_view(created))
         return created
 
 

@@ -14,13 +14,16 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import Entry
 from app.domain.reservations import ReservationInput, Status, Verdict, effective, on_cancel, on_confirm
 from app.domain.rules import TxType
+from app.services import idempotency
 from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
 from app.services.events import announce
+from app.services.idempotency import Key
 from app.services.ledger import LedgerService, product_for_change
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ReservationRecord
+from app.services.views import confirmed_view, reservation_view
 
 COLUMNS = "r.id, r.product, p.sku, r.order_ref, r.quantity, r.status, r.created_at, r.expires_at, r.ended_at, " \
           "r.unit_price, r.transaction_id"  # fmt: skip
@@ -40,16 +43,20 @@ class ReservationService:
     def __init__(self, locks: ProductLocks, ledger: LedgerService, clock: Callable[[], datetime]) -> None:
         self.locks, self.ledger, self.clock = locks, ledger, clock
 
-    async def reserve(self, data: ReservationInput) -> tuple[ReservationRecord, bool]:
-        """The reservation, and whether it was created now (False: the same request came before)."""
+    async def reserve(self, data: ReservationInput, key: Key | None = None) -> tuple[ReservationRecord, bool]:
+        """The reservation, and whether it was created now (False: the same request came before).
+        With an idempotency key, a repeat raises `Repeated`."""
         product_id = await self.ledger.product_id(data.sku)
         async with self.locks.hold(product_id), unit_of_work() as conn:
             await lock_in_database(conn, product_id)
+            await idempotency.claim_or_repeat(conn, key)
             now = self.clock()
             found = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.product = $1 AND r.order_ref = $2",
                                         product_id, data.order_ref)  # fmt: skip
             if found is not None:
-                return _repeat(_record(found, now), data), False
+                existing = _repeat(_record(found, now), data)
+                await idempotency.keep_one(conn, key, 200, reservation_view(existing))
+                return existing, False
             product = await product_for_change(conn, product_id)
             available = product.position.stock - product.reserved
             if available < data.quantity:
@@ -65,14 +72,20 @@ class ReservationService:
                 product_id, data.order_ref, data.quantity, now, now + timedelta(seconds=data.ttl_seconds),
             )  # fmt: skip
             await announce(conn, [product_id])
-            return _record(row, now), True
+            created = _record(row, now)
+            await idempotency.keep_one(conn, key, 201, reservation_view(created))
+            return created, True
 
-    async def confirm(self, reservation_id: int, unit_price: Decimal) -> tuple[ReservationRecord, LedgerRow | None]:
+    async def confirm(
+        self, reservation_id: int, unit_price: Decimal, key: Key | None = None
+    ) -> tuple[ReservationRecord, LedgerRow | None]:
         """Record the SELL of what was held, at the confirm time, in the same transaction."""
-        async with self._holding(reservation_id) as (conn, held, now):
+        async with self._holding(reservation_id, key) as (conn, held, now):
             verdict = on_confirm(held.status)
             if verdict is Verdict.UNCHANGED:
-                return held, await _sale_of(conn, held)
+                sale = await _sale_of(conn, held)
+                await idempotency.keep_one(conn, key, 200, confirmed_view(held, sale))
+                return held, sale
             if verdict is Verdict.CONFLICT:
                 raise _refused(held, "confirmed")
             sale = await self._sell(conn, held, unit_price, now)
@@ -83,7 +96,9 @@ class ReservationService:
                 reservation_id, now, unit_price, sale.entry.id, held.sku,
             )  # fmt: skip
             await announce(conn, [held.product_id])
-            return _record(row, now), sale
+            confirmed = _record(row, now)
+            await idempotency.keep_one(conn, key, 200, confirmed_view(confirmed, sale))
+            return confirmed, sale
 
     async def _sell(
         self, conn: asyncpg.Connection, held: ReservationRecord, price: Decimal, now: datetime
@@ -102,10 +117,11 @@ class ReservationService:
         stored = sale._replace(entry=sale.entry._replace(id=ids[seq]))
         return LedgerRow(stored, note, held.sku)
 
-    async def cancel(self, reservation_id: int) -> ReservationRecord:
-        async with self._holding(reservation_id) as (conn, held, now):
+    async def cancel(self, reservation_id: int, key: Key | None = None) -> ReservationRecord:
+        async with self._holding(reservation_id, key) as (conn, held, now):
             verdict = on_cancel(held.status)
             if verdict is Verdict.UNCHANGED:
+                await idempotency.keep_one(conn, key, 200, reservation_view(held))
                 return held
             if verdict is Verdict.CONFLICT:
                 raise _refused(held, "cancelled")
@@ -116,7 +132,9 @@ class ReservationService:
                 reservation_id, now,
             )  # fmt: skip
             await announce(conn, [held.product_id])
-            return replace(held, status=Status.CANCELLED, ended_at=now)
+            cancelled = replace(held, status=Status.CANCELLED, ended_at=now)
+            await idempotency.keep_one(conn, key, 200, reservation_view(cancelled))
+            return cancelled
 
     async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
         where: list[str] = ["TRUE"]
@@ -165,12 +183,14 @@ class ReservationService:
 
     @asynccontextmanager
     async def _holding(
-        self, reservation_id: int
+        self, reservation_id: int, key: Key | None
     ) -> AsyncIterator[tuple[asyncpg.Connection, ReservationRecord, datetime]]:
-        """A reservation read again under its product's locks, in a transaction, with the time."""
+        """A reservation read again under its product's locks, in a transaction, with the time;
+        the idempotency key claimed in that transaction."""
         product_id = await self._product_of(reservation_id)
         async with self.locks.hold(product_id), unit_of_work() as conn:
             await lock_in_database(conn, product_id)
+            await idempotency.claim_or_repeat(conn, key)
             now = self.clock()
             row = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.id = $1", reservation_id)
             yield conn, _record(row, now), now

@@ -9,14 +9,14 @@ import asyncpg
 from app.domain.ledger import Breach, Replay, replay
 from app.domain.summary import totals_of
 from app.services import ledger_repo as repo
-from app.services.database import pool
+from app.services.database import snapshot
 from app.services.records import LedgerRow, ProductRecord
 
 
 async def anomalies() -> list[dict[str, Any]]:
     """Every product whose stored figures differ from a replay, or that breaks the invariant."""
     found: list[dict[str, Any]] = []
-    async with pool().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with snapshot() as conn:
         products = [repo.product_from(r) for r in await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.id")]
         held = {r["sku"]: r for r in await conn.fetch(HELD_SQL)}
         for product in products:

@@ -17,9 +17,11 @@ from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
 from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportRow, parse_row
 from app.domain.inputs import ProductInput
 from app.domain.ledger import Entry
+from app.services import idempotency
 from app.services import ledger_repo as repo
-from app.services.database import pool, unit_of_work
+from app.services.database import read_only, snapshot, unit_of_work
 from app.services.events import announce
+from app.services.idempotency import Key
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
 from app.services.recompute import rewrite
@@ -49,7 +51,7 @@ async def export_csv(sku: str | None, start: datetime | None, end: datetime | No
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    async with pool().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with snapshot() as conn:
         async for row in conn.cursor(EXPORT_SQL, sku, start, end, prefetch=2000):
             writer.writerow([_cell(v) for v in row.values()])
             if buffer.tell() > FLUSH_BYTES:
@@ -67,6 +69,9 @@ class ImportResult:
     imported: int
     skipped: int  # rows whose external id was imported before
     products_created: int
+
+    def view(self) -> dict[str, int]:
+        return {"imported": self.imported, "skipped": self.skipped, "products_created": self.products_created}
 
 
 Progress = Callable[[str, int, int], None]  # (sku, products done, products in all)
@@ -92,9 +97,11 @@ def read_rows(lines: Iterable[str], ledger: LedgerService) -> list[ImportRow]:
     return rows
 
 
-async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Progress | None = None) -> ImportResult:
+async def import_rows(
+    rows: list[ImportRow], ledger: LedgerService, progress: Progress | None = None, key: Key | None = None
+) -> ImportResult:
     skus = sorted({r.sku for r in rows})
-    async with pool().acquire() as conn:
+    async with read_only() as conn:
         existing: dict[str, int] = {r["sku"]: r["id"] for r in await conn.fetch(
             "SELECT sku, id FROM product WHERE sku = ANY($1::text[])", skus)}  # fmt: skip
     _check_new_products_are_named(rows, existing)
@@ -102,6 +109,7 @@ async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Pr
         created = await _create_products(conn, rows, existing)
         ids = {**existing, **created}
         await lock_in_database(conn, *ids.values())
+        await idempotency.claim_or_repeat(conn, key)
         known = {r["external_id"] for r in await conn.fetch(
             "SELECT external_id FROM stock_transaction WHERE external_id = ANY($1::text[])",
             [r.external_id for r in rows if r.external_id])}  # fmt: skip
@@ -118,8 +126,10 @@ async def import_rows(rows: list[ImportRow], ledger: LedgerService, progress: Pr
                 progress(sku, done, len(skus))
         await repo.save_all_figures(conn, list(products.values()))
         await announce(conn, ids.values())
-    skipped = sum(1 for r in rows if r.transaction) - imported
-    return ImportResult(imported, skipped, len(created))
+        skipped = sum(1 for r in rows if r.transaction) - imported
+        result = ImportResult(imported, skipped, len(created))
+        await idempotency.keep_one(conn, key, 201, result.view())
+    return result
 
 
 def _refuse_closed(rows: list[ImportRow], closed: ClosedPeriod) -> None:

@@ -96,3 +96,7 @@ def reservation_view(r: ReservationRecord) -> dict[str, Any]:
         "unit_price": _d(r.unit_price),
         "transaction_id": r.transaction_id,
     }
+
+
+def confirmed_view(r: ReservationRecord, sale: LedgerRow | None) -> dict[str, Any]:
+    return {"reservation": reservation_view(r), "transaction": transaction_view(sale) if sale else None}

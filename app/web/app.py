@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.openapi import OpenAPIConfig
@@ -29,7 +29,13 @@ from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
 from app.web.api.transfer import TransferController
 from app.web.auth import csrf_guard, identity_middleware, not_authorized, permission_denied, rate_limited
-from app.web.errors import domain_error_handler
+from app.web.errors import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE,
+    domain_error_handler,
+    internal_error_handler,
+    unavailable_handler,
+)
 from app.web.events import events
 from app.web.headers import security_headers
 from app.web.pages.accounts import AdminPages, AuditPages, LoginPages
@@ -44,7 +50,17 @@ from app.web.templating import template_config
 
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
+    """The process answers (says nothing about the database: that is /readyz)."""
     return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False, cache=False)
+async def readyz() -> Response[dict[str, str]]:
+    """Ready when a pooled connection can be had and answers within a second."""
+    if await database.ready(within=1.0):
+        return Response({"status": "ready"})
+    return Response({"status": "unavailable", "detail": "no database connection within 1 s"}, status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
 
 
 log = logging.getLogger("stockroom")
@@ -72,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await database.open_pool(settings.pool_size)
+        await database.open_pool(settings.pool_size, settings.pool_timeout)
         await hub.start()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         purger = asyncio.create_task(every(3600, idempotency.purge))
@@ -87,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             healthz,
+            readyz,
             events,
             ProductController,
             TransactionController,
@@ -113,7 +130,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
+            500: internal_error_handler,
             RateLimited: rate_limited,
+            **dict.fromkeys(UNAVAILABLE, unavailable_handler),
             DomainError: domain_error_handler,
             NotAuthorizedException: not_authorized,
             PermissionDeniedException: permission_denied,

@@ -22,7 +22,7 @@ from app.services.ledger import LedgerService
 
 SESSION_COOKIE = "stockroom_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_PREFIXES = ("/static/", "/healthz")
+PUBLIC_PREFIXES = ("/static/", "/healthz", "/readyz")
 
 
 def identity_middleware(app: ASGIApp) -> ASGIApp:

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import logging
+
 from litestar import Request, Response
 from litestar.response import Template
 
 from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
+from app.services.database import CONNECTION_LOST, DatabaseUnavailable
 
 _STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409, KeyReused: 422}
+
+
+log = logging.getLogger("stockroom.web")
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = (DatabaseUnavailable, *CONNECTION_LOST)  # ConnectionError is an OSError
+
+
+def _wants_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+def unavailable_handler(request: Request, exc: Exception) -> Response | Template:
+    """The database could not be reached (or no connection came in time): 503, try again shortly.
+    Nothing was committed: a connection lost mid-transaction rolls the transaction back."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    detail = "The database is not reachable right now; nothing was changed. Try again in a few seconds."
+    if _wants_page(request):
+        return Template(template_name="unavailable.html", context={"detail": detail}, status_code=503,
+                        headers=headers)  # fmt: skip
+    return Response({"status_code": 503, "detail": detail, "extra": {}}, status_code=503, headers=headers)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response:
+    """An unexpected failure: logged with its traceback (Litestar logs nothing by default), answered
+    in the API's error shape. Nothing was committed: the transaction rolled back with the error."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return Response({"status_code": 500, "detail": "Internal server error", "extra": {}}, status_code=500)
 
 
 def domain_error_handler(request: Request, exc: Exception) -> Response | Template:
     """JSON for the API; a page for a browser that asked for a page."""
     assert isinstance(exc, DomainError)
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-    if not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", ""):
+    if _wants_page(request):
         return Template(template_name="error.html", context={"status": status, "detail": exc.detail},
                         status_code=status)  # fmt: skip
     return Response({"status_code": status, "detail": exc.detail, "extra": exc.extra}, status_code=status)

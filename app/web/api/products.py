@@ -7,6 +7,7 @@ from litestar.params import Parameter
 
 from app.domain.access import Role
 from app.services import history, products
+from app.services.idempotency import Key
 from app.services.views import product_view, transaction_view
 from app.settings import Settings
 from app.web.auth import requires
@@ -23,8 +24,8 @@ class ProductController(Controller):
     async def create(self, request: Request) -> Response[Any]:
         raw = await json_object(request)
 
-        async def run() -> Response[Any]:
-            return Response(product_view(await products.create(raw)), status_code=201)
+        async def run(key: Key | None) -> Response[Any]:
+            return Response(product_view(await products.create(raw, key)), status_code=201)
 
         return await once(request, raw, run)
 

@@ -7,8 +7,9 @@ from litestar import Controller, Request, Response, get, post
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
 from app.domain.reservations import Status, parse_confirm, parse_reservation
+from app.services.idempotency import Key
 from app.services.reservations import ReservationService
-from app.services.views import reservation_view, transaction_view
+from app.services.views import confirmed_view, reservation_view
 from app.web.auth import requires
 from app.web.idempotent import once
 from app.web.json_body import json_object
@@ -32,8 +33,10 @@ class ReservationController(Controller):
     async def create(self, request: Request, reservations: ReservationService) -> Response[Any]:
         raw = await json_object(request)
 
-        async def run() -> Response[Any]:
-            held, created = await reservations.reserve(parse_reservation(raw))
+        data = parse_reservation(raw)
+
+        async def run(key: Key | None) -> Response[Any]:
+            held, created = await reservations.reserve(data, key)
             return Response(reservation_view(held), status_code=201 if created else 200)
 
         return await once(request, raw, run)
@@ -48,16 +51,17 @@ class ReservationController(Controller):
     async def confirm(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
         raw = await json_object(request)
 
-        async def run() -> Response[Any]:
-            held, sale = await reservations.confirm(reservation_id, parse_confirm(raw))
-            body = {"reservation": reservation_view(held), "transaction": transaction_view(sale) if sale else None}
-            return Response(body, status_code=200)
+        price = parse_confirm(raw)
+
+        async def run(key: Key | None) -> Response[Any]:
+            held, sale = await reservations.confirm(reservation_id, price, key)
+            return Response(confirmed_view(held, sale), status_code=200)
 
         return await once(request, {**raw, "confirm": reservation_id}, run)
 
     @post("/{reservation_id:int}/cancel", status_code=200, guards=[requires(Role.CLERK)])
     async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
-        async def run() -> Response[Any]:
-            return Response(reservation_view(await reservations.cancel(reservation_id)), status_code=200)
+        async def run(key: Key | None) -> Response[Any]:
+            return Response(reservation_view(await reservations.cancel(reservation_id, key)), status_code=200)
 
         return await once(request, {"cancel": reservation_id}, run)

@@ -11,7 +11,7 @@ from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.views import committed_view, product_view, transaction_view
 from app.web.auth import actor_of, allow_recording, requires, scope_of, signed_in
-from app.web.idempotent import replay
+from app.web.idempotent import replay, stored_answer
 from app.web.json_body import json_object
 
 
@@ -26,12 +26,6 @@ def _dry_run_view(change: Change) -> dict[str, Any]:
             for c in change.products
         ],
     }
-
-
-async def _stored_for(key: idempotency.Key) -> idempotency.Stored:
-    earlier = await idempotency.stored(key)
-    assert earlier is not None, "a claimed key is stored with its response in the same transaction"
-    return earlier
 
 
 class TransactionController(Controller):
@@ -52,7 +46,7 @@ class TransactionController(Controller):
         try:
             change = await ledger.record(data, dry_run=dry_run, key=key)
         except Repeated as repeat:
-            return replay(await _stored_for(repeat.key))
+            return replay(await stored_answer(repeat.key))
         if dry_run:
             return Response(_dry_run_view(change), status_code=200)
         return Response(committed_view(change), status_code=201)

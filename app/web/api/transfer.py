@@ -10,6 +10,7 @@ from litestar.response import Stream
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
 from app.services import transfer
+from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.web.auth import requires
 from app.web.idempotent import once
@@ -46,13 +47,8 @@ class TransferController(Controller):
         body = await request.body()
         rows = transfer.read_rows(body.decode("utf-8-sig", errors="replace").splitlines(keepends=True), ledger)
 
-        async def run() -> Response[Any]:
-            result = await transfer.import_rows(rows, ledger)
-            counts = {
-                "imported": result.imported,
-                "skipped": result.skipped,
-                "products_created": result.products_created,
-            }
-            return Response(counts, status_code=201)
+        async def run(key: Key | None) -> Response[Any]:
+            result = await transfer.import_rows(rows, ledger, key=key)
+            return Response(result.view(), status_code=201)
 
         return await once(request, {"file": hashlib.sha256(body).hexdigest()}, run)

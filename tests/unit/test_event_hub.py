@@ -1,0 +1,52 @@
+"""The event hub with a fake loader (our own port): a change is never dropped on a failed read."""
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from app.services.events import CHANNEL, EventHub, Subscriber
+
+pytestmark = pytest.mark.unit
+
+
+class FlakyLoader:
+    """Fails its first `failures` reads the way a killed pooled connection does."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.reads: list[list[int]] = []
+        self.first_read = asyncio.Event()
+
+    async def __call__(self, ids: list[int]) -> list[dict]:
+        self.reads.append(ids)
+        self.first_read.set()
+        if self.failures:
+            self.failures -= 1
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        return [{"sku": f"SKU-{i}", "status": "ok", "available": 1, "low_stock_threshold": 0} for i in ids]
+
+
+async def _next_skus(subscriber: Subscriber, count: int) -> set[str]:
+    return {(await asyncio.wait_for(subscriber.queue.get(), 30)).sku for _ in range(count)}  # type: ignore[union-attr]
+
+
+async def test_a_change_whose_read_fails_is_published_when_the_read_works_again():
+    loader = FlakyLoader(failures=2)
+    hub = EventHub("unused", coalesce_seconds=0.001, load=loader)
+    subscriber = Subscriber(frozenset())
+    hub.subscribers.add(subscriber)
+    hub._on_notify(None, 0, CHANNEL, "1,2")
+    assert await _next_skus(subscriber, 2) == {"SKU-1", "SKU-2"}
+    assert len(loader.reads) == 3
+
+
+async def test_changes_arriving_while_a_read_fails_are_published_with_it():
+    loader = FlakyLoader(failures=1)
+    hub = EventHub("unused", coalesce_seconds=0.001, load=loader)
+    subscriber = Subscriber(frozenset())
+    hub.subscribers.add(subscriber)
+    hub._on_notify(None, 0, CHANNEL, "1")
+    await loader.first_read.wait()
+    hub._on_notify(None, 0, CHANNEL, "3")
+    assert await _next_skus(subscriber, 2) == {"SKU-1", "SKU-3"}
