@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,6 +28,13 @@ WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+# Argon2 (64 MiB, about 0.1 s of CPU each) runs in worker threads, at most this many at once per process.
+HASH_WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+# pg_advisory_xact_lock(namespace, hashtext(key)) while counting and recording a login attempt;
+# apart from the product locks' namespace (0x5354) and the backup's (0x5342).
+ACCOUNT_LOCK_NAMESPACE = 0x4C55  # "LU": login, per user name
+ADDRESS_LOCK_NAMESPACE = 0x4C4E  # "LN": login, per network address
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +75,68 @@ async def users_exist() -> bool:
 
 def _check_user(username: str, password: str) -> None:
     errors = []
-    if not USERNAME.match(username or ""):
+    if not USERNAME.fullmatch(username or ""):
         errors.append(
             FieldError("username", "must be 1–100 letters, digits or . _ @ -, starting with a letter or digit")
         )
     if len(password or "") < 8:
         errors.append(FieldError("password", "must be at least 8 characters"))
+    elif not _encodable(password):
+        errors.append(FieldError("password", "must be valid text (no lone surrogate code points)"))
     if errors:
         raise InvalidInput(errors)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --- Argon2, off the event loop --------------------------------------------------------------
+
+_hash_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+
+async def _in_hash_worker(work: Callable[..., T], *args: object) -> T:
+    """Run Argon2 in a worker thread (argon2-cffi releases the GIL), at most HASH_WORKERS at once:
+    the event loop keeps answering while passwords are checked, and a burst of logins queues here
+    instead of taking every core and 64 MiB each. Callers hold no database connection meanwhile."""
+    global _hash_slots
+    loop = asyncio.get_running_loop()
+    if _hash_slots is None or _hash_slots[0] is not loop:
+        _hash_slots = (loop, asyncio.Semaphore(HASH_WORKERS))
+    async with _hash_slots[1]:
+        return await asyncio.to_thread(work, *args)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a secret nobody knows, made once with HASHER's parameters: unknown users are
+    checked against it, so a wrong login costs the same whether or not the user exists."""
+    return HASHER.hash(secrets.token_urlsafe(32))
+
+
+def _check_password(stored: str | None, password: str) -> tuple[bool, str | None]:
+    """(whether `password` matches `stored`, a new hash when the stored one's parameters are old).
+    Runs in a worker thread. With no stored hash it checks the dummy one, and never matches."""
+    dummy = _dummy_hash()
+    secret = password.encode("utf-8", "surrogatepass")  # one that could never be stored still costs a check
+    try:
+        matches = HASHER.verify(stored or dummy, secret)
+    except (VerificationError, InvalidHashError):
+        return False, None
+    if not matches or stored is None:
+        return False, None
+    return True, HASHER.hash(secret) if HASHER.check_needs_rehash(stored) else None
 
 
 async def create_user(username: str, password: str, role: Role, *, first_admin: bool = False) -> int:
     """A new user. `first_admin` succeeds only while no user exists (the one-time setup page)."""
     _check_user(username, password)
+    password_hash = await _in_hash_worker(HASHER.hash, password)
     async with unit_of_work() as conn:
         if first_admin:
             await conn.execute("LOCK TABLE app_user IN EXCLUSIVE MODE")
@@ -84,7 +145,7 @@ async def create_user(username: str, password: str, role: Role, *, first_admin: 
         try:
             user_id: int = await conn.fetchval(
                 "INSERT INTO app_user (username, password_hash, role) VALUES ($1, $2, $3) RETURNING id",
-                username, HASHER.hash(password), role.label,
+                username, password_hash, role.label,
             )  # fmt: skip
         except Exception as exc:
             if "unique" in str(exc).lower():
@@ -114,38 +175,69 @@ async def list_users() -> list[dict[str, object]]:
 
 
 async def authenticate(username: str, password: str, address: str) -> Identity:
-    """Check a password, counting failures per account and per address across processes."""
+    """Check a password, counting failures per account and per address across processes.
+
+    1. One short transaction, under advisory locks on the account and the address (so that
+       concurrent attempts, in any process, count one after another): refuse when either limit is
+       reached, else record the attempt as a failure and read the user. 2. With the connection
+       released, check the password in a worker thread — against a dummy hash when there is no such
+       user. 3. Only when it matches, a second short transaction marks the attempt as a success.
+    An attempt cut short between the two (a crash) stays counted as a failure."""
+    account = _attempt_key(username)
+    address = address[:100]
     async with unit_of_work() as conn:
-        await _refuse_if_limited(conn, username, address)
-        row = await conn.fetchrow("SELECT id, password_hash, role FROM app_user WHERE username = $1", username)
-        ok = False
-        if row is not None:
-            try:
-                ok = HASHER.verify(row["password_hash"], password)
-            except (VerificationError, InvalidHashError):
-                ok = False
         await conn.execute(
-            "INSERT INTO login_attempt (username, address, succeeded) VALUES ($1, $2, $3)", username, address, ok
-        )
-        if ok and HASHER.check_needs_rehash(row["password_hash"]):
-            await conn.execute("UPDATE app_user SET password_hash = $2 WHERE id = $1", row["id"], HASHER.hash(password))
-    if not ok or row is None:
-        raise LoginRefused("Wrong username or password")
-    return Identity(row["id"], username, Role.named(row["role"]), "session")
-
-
-async def _refuse_if_limited(conn: object, username: str, address: str) -> None:
-    since = datetime.now().astimezone() - WINDOW
-    for column, value, most in (("username", username, MAX_FAILURES_PER_ACCOUNT),
-                                ("address", address, MAX_FAILURES_PER_ADDRESS)):  # fmt: skip
-        row = await conn.fetchrow(  # type: ignore[attr-defined]
-            f"""SELECT count(*) AS n, min(at) AS first FROM login_attempt
-                WHERE {column} = $1 AND NOT succeeded AND at > $2""",
-            value, since,
+            "SELECT pg_advisory_xact_lock($1, hashtext($2)), pg_advisory_xact_lock($3, hashtext($4))",
+            ACCOUNT_LOCK_NAMESPACE, account, ADDRESS_LOCK_NAMESPACE, address,
         )  # fmt: skip
-        if row["n"] >= most:
-            retry = int((row["first"] + WINDOW - datetime.now().astimezone()).total_seconds()) + 1
-            raise RateLimited(max(retry, 1))
+        # A statement of its own after the locks, so that its snapshot sees every attempt committed before.
+        admitted = await conn.fetchrow(
+            _RECORD_ATTEMPT, account, address, WINDOW, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS,
+            username if account == username else None,
+        )  # fmt: skip
+    if admitted["attempt_id"] is None:
+        raise RateLimited(admitted["retry_after"])
+    ok, new_hash = await _in_hash_worker(_check_password, admitted["password_hash"], password)
+    if not ok:
+        raise LoginRefused("Wrong username or password")
+    async with unit_of_work() as conn:
+        await conn.execute("UPDATE login_attempt SET succeeded = true WHERE id = $1", admitted["attempt_id"])
+        if new_hash:
+            await conn.execute("UPDATE app_user SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                               admitted["user_id"], admitted["password_hash"], new_hash)  # fmt: skip
+    return Identity(admitted["user_id"], username, Role.named(admitted["role"]), "session")
+
+
+# Counts the recent failures of the account and of the address; below both limits, records this
+# attempt (as a failure until the password is found right) and returns its id and the user's row.
+# At a limit, records nothing and says when the oldest counted failure leaves the window.
+_RECORD_ATTEMPT = """
+WITH by_account AS (
+    SELECT count(*) AS n, min(at) AS first FROM login_attempt
+    WHERE username = $1 AND NOT succeeded AND at > now() - $3::interval
+), by_address AS (
+    SELECT count(*) AS n, min(at) AS first FROM login_attempt
+    WHERE address = $2 AND NOT succeeded AND at > now() - $3::interval
+), attempt AS (
+    INSERT INTO login_attempt (username, address, succeeded)
+    SELECT $1, $2, false FROM by_account, by_address WHERE by_account.n < $4 AND by_address.n < $5
+    RETURNING id
+)
+SELECT (SELECT id FROM attempt) AS attempt_id,
+       greatest(1, ceil(extract(epoch FROM
+           CASE WHEN by_account.n >= $4 THEN by_account.first ELSE by_address.first END + $3::interval - now()
+       )))::int AS retry_after,
+       u.id AS user_id, u.password_hash, u.role
+FROM by_account CROSS JOIN by_address LEFT JOIN app_user u ON u.username = $6
+"""
+
+
+def _attempt_key(username: str) -> str:
+    """The name attempts are counted under: the name itself when it could be a user's, else a digest
+    (a name too long for the column, or with characters no user name has, can never log in)."""
+    if USERNAME.fullmatch(username):
+        return username
+    return "~" + hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def open_session(user_id: int, replacing: str | None = None) -> tuple[str, str]:
