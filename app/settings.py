@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,9 @@ class Settings:
     pool_timeout: float  # seconds a request waits for a connection before a 503
     max_batch: int
     sweep_seconds: float
+    backup_dir: Path | None  # scheduled backups go here; None: no scheduled backups
+    backup_every: float  # seconds between scheduled backups
+    backup_keep: int  # how many scheduled archives stay in backup_dir
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,7 +38,33 @@ class Settings:
             pool_timeout=float(env.get("INVENTORY_POOL_TIMEOUT", "10")),
             max_batch=int(env.get("INVENTORY_MAX_BATCH", "500")),
             sweep_seconds=float(env.get("INVENTORY_SWEEP_SECONDS", "1")),
+            backup_dir=optional_dir(env.get("INVENTORY_BACKUP_DIR")),
+            backup_every=duration_seconds("INVENTORY_BACKUP_EVERY", env.get("INVENTORY_BACKUP_EVERY", "1d")),
+            backup_keep=at_least_one("INVENTORY_BACKUP_KEEP", env.get("INVENTORY_BACKUP_KEEP", "7")),
         )
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(name: str, raw: str) -> float:
+    """Seconds from `90`, `90s`, `15m`, `6h` or `1d`; more than zero."""
+    match = _DURATION.match(raw.lower())
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else 0.0
+    if seconds <= 0:
+        raise ValueError(f"{name}: {raw!r} is not a duration like 3600, 90s, 15m, 6h or 1d")
+    return seconds
+
+
+def optional_dir(raw: str | None) -> Path | None:
+    return Path(raw).expanduser().resolve() if raw else None
+
+
+def at_least_one(name: str, raw: str) -> int:
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
+        raise ValueError(f"{name}: {raw!r} is not a whole number of at least 1")
+    return int(raw)
 
 
 @lru_cache(maxsize=1)
