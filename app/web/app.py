@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
-from app.services import database, idempotency
+from app.services import backup, database, idempotency
 from app.services.accounts import RateLimited
 from app.services.events import EventHub
 from app.services.ledger import LedgerService
@@ -92,11 +92,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await hub.start()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         purger = asyncio.create_task(every(3600, idempotency.purge))
+        backups = asyncio.create_task(backup.schedule(settings, url))  # idle without INVENTORY_BACKUP_DIR
         try:
             yield
         finally:
             sweeper.cancel()
             purger.cancel()
+            backups.cancel()
             await hub.stop()
             await database.close_pool()
 

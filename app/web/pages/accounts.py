@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from app.domain.access import Role
 from app.domain.errors import DomainError
-from app.services import accounts
+from app.services import accounts, backup
 from app.services.accounts import LoginRefused
 from app.services.database import read_only
 from app.web.auth import SESSION_COOKIE, requires
@@ -136,7 +136,7 @@ class AdminPages(Controller):
 async def _admin_page(status: int = 200, **extra: Any) -> Template:
     return page("admin/index.html", status, section="admin", users=await accounts.list_users(),
                 tokens=await accounts.list_tokens(), closed=await accounts.books_closed_through(),
-                roles=[r.label for r in Role], **extra)  # fmt: skip
+                roles=[r.label for r in Role], backup=await backup.admin_status(), **extra)  # fmt: skip
 
 
 class AuditPages(Controller):
