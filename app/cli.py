@@ -61,6 +61,7 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.services.database import migrate, resolve_url
+    from app.web.http_protocol import HeaderDeadlineProtocol
 
     settings = get_settings()
     asyncio.run(migrate(resolve_url(settings)))
@@ -71,9 +72,13 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port or settings.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        http=HeaderDeadlineProtocol,  # httptools, with a deadline on request headers
         access_log=args.access_log,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
+        # Past this many open connections and tasks per process, new requests get a 503 at once
+        # instead of piling up (open /events streams count: one each).
+        limit_concurrency=int(os.environ.get("INVENTORY_MAX_CONNECTIONS", "4096")),
         log_level="info",
     )
 

@@ -1,0 +1,57 @@
+"""Clients that trickle their request headers are cut off; everyone else is served meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_server
+
+pytestmark = pytest.mark.integration
+
+TRICKLERS = 100
+GIVE_UP_AFTER = 40.0  # seconds of trickling; the server's header deadline is 1 s
+
+
+@pytest.fixture(scope="module")
+def strict_server(database_url: str, tokens: dict[str, str]) -> Iterator[Server]:
+    s = start_server(database_url, INVENTORY_HEADER_TIMEOUT="1")
+    yield s
+    s.stop()
+
+
+async def _trickle(host: str, port: int) -> bool:
+    """Send a header line every 0.2 s; True when the server closes the connection on us."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(b"GET /api/products HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + GIVE_UP_AFTER
+        while time.monotonic() < deadline:
+            try:
+                writer.write(b"X-Slow: 1\r\n")
+                await writer.drain()
+                if await asyncio.wait_for(reader.read(1024), 0.2) == b"":
+                    return True
+            except TimeoutError:
+                continue
+            except (ConnectionError, OSError):
+                return True
+        return False
+    finally:
+        writer.close()
+
+
+async def test_header_tricklers_are_disconnected_while_normal_requests_are_served(strict_server):
+    where = urlsplit(strict_server.url)
+    assert where.hostname and where.port
+    tricklers = [asyncio.create_task(_trickle(where.hostname, where.port)) for _ in range(TRICKLERS)]
+    async with httpx.AsyncClient(base_url=strict_server.url, timeout=30) as client:
+        while not all(t.done() for t in tricklers):
+            assert (await client.get("/healthz")).status_code == 200
+            await asyncio.sleep(0.1)
+    assert all(t.result() for t in tricklers), "a trickling client was never cut off"
