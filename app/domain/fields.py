@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from app.domain.errors import FieldErrors
 from app.domain.rules import FUTURE_TOLERANCE_SECONDS, MAX_PRICE, MAX_QUANTITY, PRICE_PLACES
 
-_INT_TEXT = re.compile(r"^[+-]?\d+$")
-_DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+# [0-9], not \d: \d, int() and Decimal() all accept any script's digits ("１２", "١٢"), which are not plain notation.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+# datetime.fromisoformat reads any number of fractional digits and silently drops those past the sixth.
+_FRACTION = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}[.,]([0-9]+)")
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of datetime.max, so any offset still converts to UTC
 MISSING = object()
+ASCII_DIGITS = "must be written with the digits 0-9"
+
+
+def unstorable(value: str) -> str | None:
+    """Why PostgreSQL could not store this text, or None. A NUL is refused by its text types; a lone
+    surrogate (JSON "\\ud800") is no character at all, so the text cannot be encoded as UTF-8."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as bad:
+        return f"must be valid Unicode text (it contains a lone surrogate, U+{ord(value[bad.start]):04X})"
+    return None
 
 
 def integer(errors: FieldErrors, name: str, raw: object) -> int | None:
@@ -21,8 +39,11 @@ def integer(errors: FieldErrors, name: str, raw: object) -> int | None:
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and _INT_TEXT.match(raw.strip()):
+    if isinstance(raw, str) and _INT_TEXT.fullmatch(raw.strip()):
         return int(raw.strip())
+    if isinstance(raw, str) and not raw.isascii() and any(ch.isdigit() for ch in raw):
+        errors.add(name, f"{ASCII_DIGITS}, got {ascii(raw[:40])}")
+        return None
     if isinstance(raw, (Decimal, str)):
         errors.add(name, f"must be a whole number, got {str(raw)!r}")
         return None
@@ -53,7 +74,10 @@ def price(errors: FieldErrors, name: str, raw: object) -> Decimal | None:
         errors.add(name, 'must be a decimal number written as a string, like "12.50"')
         return None
     text = str(raw).strip()
-    if not _DECIMAL_TEXT.match(text):
+    if not text.isascii() and any(ch.isdigit() for ch in text):
+        errors.add(name, f"{ASCII_DIGITS}, got {ascii(text[:40])}")
+        return None
+    if not _DECIMAL_TEXT.fullmatch(text):
         errors.add(name, f"must be a plain decimal number, got {text[:40]!r}")
         return None
     try:
@@ -70,7 +94,9 @@ def price(errors: FieldErrors, name: str, raw: object) -> Decimal | None:
     elif value >= MAX_PRICE:
         errors.add(name, f"must be less than {MAX_PRICE:,}")
     else:
-        return value.quantize(Decimal(1).scaleb(-PRICE_PLACES))
+        value = value.quantize(Decimal(1).scaleb(-PRICE_PLACES))
+        # "-0" is zero: kept signed it would be echoed as "-0.0000" and its revenue as "-0.00".
+        return abs(value) if value.is_zero() else value
     return None
 
 
@@ -90,6 +116,9 @@ def text(errors: FieldErrors, name: str, raw: object, *, max_len: int, required:
     if len(value) > max_len:
         errors.add(name, f"must be at most {max_len} characters (got {len(value)})")
         return None
+    if problem := unstorable(value):
+        errors.add(name, problem)
+        return None
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
         errors.add(name, "must not contain control characters")
         return None
@@ -98,20 +127,42 @@ def text(errors: FieldErrors, name: str, raw: object, *, max_len: int, required:
 
 def moment(errors: FieldErrors, name: str, raw: object, *, now: datetime, zone: tzinfo) -> datetime | None:
     """An ISO 8601 time; without an offset it is read in the business time zone."""
+    value = _iso_time(errors, name, raw, zone, what="date-time")
+    if value is not None and value > now + timedelta(seconds=FUTURE_TOLERANCE_SECONDS):
+        errors.add(name, "must not be more than 5 minutes in the future")
+        return None
+    return value
+
+
+def time_filter(errors: FieldErrors, name: str, raw: object, *, zone: tzinfo) -> datetime | None:
+    """A bound of a time range (an export's `start`/`end`): a date or date-time, future ones too."""
+    return _iso_time(errors, name, raw, zone, what="date or date-time")
+
+
+def _iso_time(errors: FieldErrors, name: str, raw: object, zone: tzinfo, *, what: str) -> datetime | None:
     if not isinstance(raw, str):
-        errors.add(name, "must be an ISO 8601 date-time string")
+        errors.add(name, f"must be an ISO 8601 {what} string")
+        return None
+    text = raw.strip()
+    if not text.isascii():
+        errors.add(name, f"must be an ISO 8601 {what} in plain ASCII, got {ascii(text[:40])}")
+        return None
+    fraction = _FRACTION.search(text)
+    if fraction and len(fraction.group(1)) > 6:
+        errors.add(name, "must have at most 6 digits of fractional seconds (microseconds are the finest unit kept)")
         return None
     try:
-        value = datetime.fromisoformat(raw.strip())
+        value = datetime.fromisoformat(text)
     except ValueError:
-        errors.add(name, f"must be an ISO 8601 date-time, got {raw[:40]!r}")
+        errors.add(name, f"must be an ISO 8601 {what}, got {text[:40]!r}")
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
-    if value.year < 1900:
-        errors.add(name, "must be after 1900")
+    # Compared as instants, so 1900-01-01T00:00+14:00 (1899 in UTC) is refused like any other 1899 time.
+    if value < EARLIEST:
+        errors.add(name, "must be on or after 1900-01-01T00:00:00Z")
         return None
-    if value > now + timedelta(seconds=FUTURE_TOLERANCE_SECONDS):
-        errors.add(name, "must not be more than 5 minutes in the future")
+    if value > LATEST:
+        errors.add(name, "must be before 9999-12-30")
         return None
     return value

@@ -21,7 +21,7 @@ from app.domain.rules import (
     TxType,
 )
 
-SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PRODUCT_FIELDS = (
     "sku",
     "name",
@@ -74,7 +74,7 @@ def sku(errors: FieldErrors, raw: object) -> str | None:
     if len(raw) > SKU_MAX:
         errors.add("sku", f"must be at most {SKU_MAX} characters")
         return None
-    if not SKU_PATTERN.match(raw):
+    if not SKU_PATTERN.fullmatch(raw):  # fullmatch: "$" alone would let a trailing newline through
         errors.add("sku", "must use only letters, digits, '.', '_' and '-', starting with a letter or digit")
         return None
     return raw

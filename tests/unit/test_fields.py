@@ -1,0 +1,163 @@
+"""Single-field rules: only plain ASCII numbers, storable text, times PostgreSQL and UTC agree on."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.domain import fields
+from app.domain.errors import FieldErrors, InvalidInput
+from app.domain.imports import from_spreadsheet, parse_row, spreadsheet_safe
+from app.domain.inputs import parse_product, parse_transaction
+from app.domain.reservations import parse_reservation
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def _refused(parse, *args, **kwargs) -> list[str]:
+    with pytest.raises(InvalidInput) as refused:
+        parse(*args, **kwargs)
+    return [e.field for e in refused.value.errors]
+
+
+@pytest.mark.parametrize("digits", ["１２", "١٢", "１2", "²"])
+def test_only_ascii_digits_make_a_whole_number(digits):
+    errors = FieldErrors()
+    assert fields.integer(errors, "quantity", digits) is None
+    assert [e.field for e in errors.errors] == ["quantity"]
+
+
+@pytest.mark.parametrize("text", ["١٢.٥", "１２.５", "12.５", "٫5"])
+def test_only_ascii_digits_make_a_price(text):
+    errors = FieldErrors()
+    assert fields.price(errors, "unit_price", text) is None
+    assert [e.field for e in errors.errors] == ["unit_price"]
+
+
+def test_unicode_digits_in_thresholds_are_refused():
+    assert _refused(parse_product, {"sku": "A-1", "name": "x", "low_stock_threshold": "１２"}) == ["low_stock_threshold"]
+
+
+@pytest.mark.parametrize("zero", ["-0", "-0.0000", "+0", Decimal("-0.0"), Decimal("-0")])
+def test_a_negative_zero_price_is_plain_zero(zero):
+    value = fields.price(FieldErrors(), "unit_price", zero)
+    assert value == 0 and str(value) == "0.0000" and not value.is_signed()
+
+
+@pytest.mark.parametrize("bad", ["x\ud800", "\udfff", "a\x00b", "\x00"])
+@pytest.mark.parametrize("name", ["name", "category", "brand"])
+def test_product_text_must_be_storable(name, bad):
+    raw = {"sku": "A-1", "name": "ok", name: bad}
+    assert _refused(parse_product, raw) == [name]
+
+
+@pytest.mark.parametrize("bad", ["x\ud800", "a\x00b"])
+def test_notes_and_order_refs_must_be_storable(bad):
+    raw = {"sku": "A-1", "type": "BUY", "quantity": 1, "unit_price": "1", "note": bad}
+    assert _refused(parse_transaction, raw, now=NOW, zone=UTC) == ["note"]
+    assert _refused(parse_reservation, {"sku": "A-1", "quantity": 1, "order_ref": bad}) == ["order_ref"]
+
+
+def test_unstorable_names_the_problem():
+    assert fields.unstorable("plain ünïcode, \n and \t") is None
+    assert "NUL" in (fields.unstorable("a\x00") or "")
+    assert "surrogate" in (fields.unstorable("a\ud800") or "")
+
+
+@pytest.mark.parametrize("sku", ["ABC\n", "ABC\r\n", "AB\nC"])
+def test_a_sku_has_no_trailing_newline(sku):
+    assert _refused(parse_product, {"sku": sku, "name": "x"}) == ["sku"]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "1900-01-01T00:00:00+14:00",  # 1899-12-31T10:00 in UTC
+        "1899-12-31T23:59:59+00:00",
+        "0001-01-01T00:00:00+01:00",  # cannot even be written in UTC by Python
+        "2026-01-01T00:00:00.1234567+00:00",  # more than microseconds: would be cut
+        "2026-01-01T00:00:00.123456789Z",
+        "２０２６-01-01T00:00:00+00:00",
+    ],
+)
+def test_times_refused(at):
+    errors = FieldErrors()
+    assert fields.moment(errors, "at", at, now=NOW, zone=UTC) is None
+    assert [e.field for e in errors.errors] == ["at"]
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        ("1900-01-01T00:00:00+00:00", datetime(1900, 1, 1, tzinfo=UTC)),
+        ("1900-01-01T00:00:00-05:00", datetime(1900, 1, 1, 5, tzinfo=UTC)),
+        ("2026-01-01T00:00:00.123456Z", datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-01-01T00:00:00,5+00:00", datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)),
+    ],
+)
+def test_times_accepted(at, expected):
+    assert fields.moment(FieldErrors(), "at", at, now=NOW, zone=UTC) == expected
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-14:00", "1899-06-01", "a\x00"])
+def test_a_time_filter_must_fit_between_1900_and_9999(raw):
+    errors = FieldErrors()
+    assert fields.time_filter(errors, "start", raw, zone=UTC) is None
+    assert [e.field for e in errors.errors] == ["start"]
+
+
+def test_a_time_filter_may_be_a_date_or_in_the_future():
+    future = (NOW + timedelta(days=400)).date().isoformat()
+    assert fields.time_filter(FieldErrors(), "end", future, zone=UTC) is not None
+    assert fields.time_filter(FieldErrors(), "start", "2026-04-02", zone=UTC) == datetime(2026, 4, 2, tzinfo=UTC)
+
+
+# --- CSV cells that a spreadsheet would run (OWASP "CSV injection") --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTAB", "'\tTAB"),
+        ("\rCR", "'\rCR"),
+        ("'=already quoted", "''=already quoted"),
+        ("'tis the season", "'tis the season"),
+        ("-3", "-3"),
+        ("-0.25", "-0.25"),
+        ("plain", "plain"),
+        ("", ""),
+    ],
+)
+def test_spreadsheet_safe_quotes_formula_leading_text(text, cell):
+    assert spreadsheet_safe(text) == cell
+    assert from_spreadsheet(cell) == text
+
+
+@given(st.text())
+def test_spreadsheet_quoting_round_trips(text):
+    assert from_spreadsheet(spreadsheet_safe(text)) == text
+
+
+def test_an_import_row_takes_the_protective_quote_off():
+    row = {"external_id": "'=e1", "sku": "A-1", "product_name": "'@name", "category": "'+cat", "brand": "'-brand",
+           "type": "ADJUST", "quantity": "-3", "unit_price": "", "at": "2026-01-01T00:00:00Z", "reason": "loss",
+           "note": "'=HYPERLINK(1)"}  # fmt: skip
+    parsed = parse_row(2, row, now=NOW, zone=UTC)
+    assert parsed.external_id == "=e1"
+    assert parsed.transaction is not None and parsed.product is not None
+    assert (parsed.transaction.quantity, parsed.transaction.note) == (-3, "=HYPERLINK(1)")
+    assert (parsed.product.name, parsed.product.category, parsed.product.brand) == ("@name", "+cat", "-brand")
+
+
+@pytest.mark.parametrize("column", ["external_id", "product_name", "note"])
+def test_an_import_cell_must_be_storable(column):
+    row = {"external_id": "e1", "sku": "A-1", "product_name": "thing", "type": "BUY", "quantity": "1",
+           "unit_price": "1", "at": "2026-01-01T00:00:00Z", "note": "fine", column: "bad\x00cell"}  # fmt: skip
+    assert _refused(parse_row, 2, row, now=NOW, zone=UTC) == [column]
