@@ -166,3 +166,37 @@ def _iso_time(errors: FieldErrors, name: str, raw: object, zone: tzinfo, *, what
         errors.add(name, "must be before 9999-12-30")
         return None
     return value
+
+
+BARCODE_LENGTHS = {13: "EAN-13", 12: "UPC-A", 8: "EAN-8"}
+
+
+def barcode(errors: FieldErrors, name: str, raw: object) -> str | None:
+    """An EAN-13, UPC-A or EAN-8 as digits (text: a number would lose leading zeros), with a valid
+    GS1 check digit; empty means absent."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        errors.add(name, 'must be the code\'s digits written as a string, like "4006381333931"')
+        return None
+    code = raw.strip()
+    if not code:
+        return None
+    if not (code.isascii() and code.isdigit()):
+        errors.add(name, f"must be only the digits 0-9, got {code[:40]!r}")
+        return None
+    if len(code) not in BARCODE_LENGTHS:
+        errors.add(name, f"must have 13 (EAN-13), 12 (UPC-A) or 8 (EAN-8) digits, got {len(code)}")
+        return None
+    expected = gs1_check_digit(code[:-1])
+    if code[-1] != expected:
+        kind = BARCODE_LENGTHS[len(code)]
+        errors.add(name, f"is not a valid {kind}: its check digit should be {expected}, not {code[-1]}")
+        return None
+    return code
+
+
+def gs1_check_digit(body: str) -> str:
+    """The GS1 mod-10 check digit: weights 3, 1, 3 … starting next to the check digit."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str(-total % 10)
