@@ -9,6 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from app.display import DEFAULT_LOCALE, parse_currency, parse_locale
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -24,13 +26,15 @@ class Settings:
     backup_dir: Path | None  # scheduled backups go here; None: no scheduled backups
     backup_every: float  # seconds between scheduled backups
     backup_keep: int  # how many scheduled archives stay in backup_dir
+    locale: str = "en_US"  # how pages write numbers, amounts and dates (a Babel/CLDR locale)
+    currency: str | None = None  # ISO 4217 code of the shop's money; None: amounts without a sign
 
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
         return cls(
             database_url=env.get("INVENTORY_DATABASE_URL") or None,
-            data_dir=Path(env.get("INVENTORY_DATA_DIR", "./.data")).expanduser().resolve(),
+            data_dir=Path(env.get("INVENTORY_DATA_DIR") or default_data_dir()).expanduser().resolve(),
             host=env.get("INVENTORY_HOST", "127.0.0.1"),
             port=int(env.get("INVENTORY_PORT", "8000")),
             timezone=ZoneInfo(env.get("INVENTORY_TIMEZONE", "UTC")),
@@ -41,7 +45,19 @@ class Settings:
             backup_dir=optional_dir(env.get("INVENTORY_BACKUP_DIR")),
             backup_every=duration_seconds("INVENTORY_BACKUP_EVERY", env.get("INVENTORY_BACKUP_EVERY", "1d")),
             backup_keep=at_least_one("INVENTORY_BACKUP_KEEP", env.get("INVENTORY_BACKUP_KEEP", "7")),
+            locale=str(parse_locale(env.get("INVENTORY_LOCALE") or DEFAULT_LOCALE)),
+            currency=parse_currency(env.get("INVENTORY_CURRENCY")),
         )
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database lives when INVENTORY_DATA_DIR is not set, wherever `inventory` runs from:
+    the `.data` folder of the source checkout this package is in (beside pyproject.toml), or, for an
+    installed package, the user's data folder (`$XDG_DATA_HOME/stockroom`, `~/.local/share/stockroom`)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / ".data"
+    return Path(os.environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser() / "stockroom"
 
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")

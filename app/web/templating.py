@@ -3,37 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup
 
+from app.display import shop_display
 from app.domain.access import Role
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def money(value: Any) -> str:
-    """Money to 2 places with thousands separators; '' for none."""
-    if value is None or value == "":
-        return ""
-    return f"{Decimal(value):,.2f}"
+    """An amount in the shop's currency and locale (INVENTORY_CURRENCY, INVENTORY_LOCALE); '' for none."""
+    return shop_display().money(value)
 
 
-def cost(value: Any) -> str:
-    """An average cost: 2 places, more only when they carry something (6 at most)."""
+def cost(value: Any) -> Markup | str:
+    """An average cost to the currency's precision, with the exact stored figure on hover."""
+    shown = shop_display()
     if value is None or value == "":
         return ""
-    d = Decimal(value)
-    text = f"{d:,.6f}".rstrip("0")
-    whole, _, places = text.partition(".")
-    return f"{whole}.{places.ljust(2, '0')}"
+    return Markup('<span class="cost" title="{}">{}</span>').format(shown.exact(value), shown.money(value))
 
 
 def units(value: Any) -> str:
-    return "" if value is None or value == "" else f"{int(value):,}"
+    return shop_display().units(value)
 
 
 def me_of(request: Any) -> Any:
@@ -47,16 +44,23 @@ def csrf_of(request: Any) -> str:
 
 
 def template_config(zone: tzinfo) -> TemplateConfig[JinjaTemplateEngine]:
-    def when(value: Any, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    def when(value: Any, pattern: str | None = None) -> Markup | str:
+        """A time in business time, as every page and message names it ('Nov 23, 2026 11:00'), in a
+        `<time>` that carries the ISO form; with a strftime `pattern`, that text alone."""
         if not value:
             return ""
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return moment.astimezone(zone).strftime(pattern)
+        moment = (datetime.fromisoformat(value) if isinstance(value, str) else value).astimezone(zone)
+        if pattern is not None:
+            return moment.strftime(pattern)
+        return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), shop_display().moment(moment))
+
+    def day(value: Any) -> str:
+        return shop_display().day(value)
 
     def configure(engine: JinjaTemplateEngine) -> None:
         env = engine.engine
         env.autoescape = True
-        env.filters.update(money=money, cost=cost, units=units, when=when)
+        env.filters.update(money=money, cost=cost, units=units, when=when, day=day)
         env.globals.update(zone=str(zone), csrf_of=csrf_of, me_of=me_of, Role=Role)
 
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure)
