@@ -12,7 +12,7 @@ from app.domain.fields import unstorable
 from app.domain.inputs import ProductInput, TransactionInput, parse_product, parse_transaction
 
 PRODUCT_COLUMNS = ("sku", "product_name", "category", "brand", "low_stock_threshold", "overstock_threshold",
-                   "count_interval_days")  # fmt: skip
+                   "count_interval_days", "barcode", "sell_price")  # fmt: skip
 TRANSACTION_COLUMNS = ("type", "quantity", "unit_price", "at", "reason", "note")
 FIGURE_COLUMNS = ("id", "seq", "stock_after", "average_cost_after", "revenue", "cogs", "realized_pl", "write_off",
                   "gain")  # fmt: skip

@@ -30,6 +30,8 @@ PRODUCT_FIELDS = (
     "low_stock_threshold",
     "overstock_threshold",
     "count_interval_days",
+    "barcode",
+    "sell_price",
 )
 TRANSACTION_FIELDS = ("sku", "type", "quantity", "unit_price", "at", "reason", "note")
 _TAKES_PRICE = {TxType.BUY, TxType.SELL, TxType.ADJUST}
@@ -45,6 +47,8 @@ class ProductInput:
     low_stock_threshold: int = 0
     overstock_threshold: int | None = None
     count_interval_days: int = DEFAULT_COUNT_INTERVAL_DAYS
+    barcode: str | None = None  # EAN-13, UPC-A or EAN-8, check digit valid
+    sell_price: Decimal | None = None  # the default unit price of a SELL
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +96,11 @@ def parse_product(raw: Mapping[str, Any]) -> ProductInput:
     interval = _bounded_int(
         errors, "count_interval_days", raw.get("count_interval_days"), DEFAULT_COUNT_INTERVAL_DAYS, minimum=1
     )
+    code_on_pack = fields.barcode(errors, "barcode", raw.get("barcode"))
+    sell_price = None if raw.get("sell_price") in (None, "") else fields.price(errors, "sell_price", raw["sell_price"])
     errors.raise_if_any()
     assert code is not None and name is not None and low is not None and interval is not None
-    return ProductInput(code, name, category, brand, low, over, interval)
+    return ProductInput(code, name, category, brand, low, over, interval, code_on_pack, sell_price)
 
 
 def _bounded_int(errors: FieldErrors, name: str, raw: object, default: int | None, *, minimum: int) -> int | None:

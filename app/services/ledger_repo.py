@@ -75,6 +75,8 @@ def product_from(row: asyncpg.Record) -> ProductRecord:
         last_key=last_key,
         last_counted_at=row["last_counted_at"],
         last_sale_at=row["last_sale_at"],
+        barcode=row["barcode"],
+        sell_price=row["sell_price"],
     )
 
 

@@ -17,28 +17,35 @@ from app.services.idempotency import Key
 from app.services.records import ProductRecord
 from app.services.views import product_view
 
+BARCODE_INDEX = "product_barcode_gtin_idx"  # unique as a GTIN (see its migration)
+# $1 is the same code as `barcode`, padded to a GTIN-14 (lpad would cut a longer text: it never matches).
+_SAME_GTIN = "(barcode IS NOT NULL AND length($1) <= 13 AND lpad(barcode, 14, '0') = lpad($1, 14, '0'))"
 _STATUS_SQL = """CASE WHEN on_hand - live_reserved <= 0 THEN 'out'
                       WHEN on_hand - live_reserved <= low_stock_threshold THEN 'low' ELSE 'ok' END"""
 
 
 def _settings_of(p: ProductRecord) -> ProductInput:
     return ProductInput(
-        p.sku, p.name, p.category, p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days
-    )
+        p.sku, p.name, p.category, p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days,
+        p.barcode, p.sell_price,
+    )  # fmt: skip
 
 
 async def create(raw: Mapping[str, Any], key: Key | None = None) -> ProductRecord:
     data = parse_product(raw)
     async with unit_of_work() as conn:
         await idempotency.claim_or_repeat(conn, key)
+        await _refuse_taken_barcode(conn, data)
         try:
             await conn.execute(
                 """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
-                       count_interval_days) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                       count_interval_days, barcode, sell_price) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
                 data.sku, data.name, data.category, data.brand, data.low_stock_threshold,
-                data.overstock_threshold, data.count_interval_days,
+                data.overstock_threshold, data.count_interval_days, data.barcode, data.sell_price,
             )  # fmt: skip
-        except asyncpg.UniqueViolationError:
+        except asyncpg.UniqueViolationError as clash:
+            if clash.constraint_name == BARCODE_INDEX:
+                raise _barcode_taken(data.barcode, None) from None
             raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
         created = await _require(conn, data.sku)
         await announce(conn, [created.id])
@@ -50,12 +57,17 @@ async def update(sku: str, patch: Mapping[str, Any]) -> ProductRecord:
     async with unit_of_work() as conn:
         current = await _require(conn, sku)
         data = parse_product(merge_product_patch(_settings_of(current), patch))
-        await conn.execute(
-            """UPDATE product SET name = $2, category = $3, brand = $4, low_stock_threshold = $5,
-                   overstock_threshold = $6, count_interval_days = $7 WHERE sku = $1""",
-            sku, data.name, data.category, data.brand, data.low_stock_threshold,
-            data.overstock_threshold, data.count_interval_days,
-        )  # fmt: skip
+        await _refuse_taken_barcode(conn, data)
+        try:
+            await conn.execute(
+                """UPDATE product SET name = $2, category = $3, brand = $4, low_stock_threshold = $5,
+                       overstock_threshold = $6, count_interval_days = $7, barcode = $8, sell_price = $9
+                   WHERE sku = $1""",
+                sku, data.name, data.category, data.brand, data.low_stock_threshold,
+                data.overstock_threshold, data.count_interval_days, data.barcode, data.sell_price,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError:  # taken by a product made meanwhile
+            raise _barcode_taken(data.barcode, None) from None
         await announce(conn, [current.id])
         return await _require(conn, sku)
 
@@ -88,6 +100,24 @@ async def names(limit: int = 5000) -> list[tuple[str, str]]:
     async with read_only() as conn:
         rows = await conn.fetch("SELECT sku, name FROM product ORDER BY sku LIMIT $1", limit)
     return [(r["sku"], r["name"]) for r in rows]
+
+
+async def _refuse_taken_barcode(conn: asyncpg.Connection, data: ProductInput) -> None:
+    """A 409 naming the product that already has this barcode (as a GTIN: a UPC-A and the same
+    code with a leading 0 are one). The unique index still decides a race."""
+    if data.barcode is None:
+        return
+    owner = await conn.fetchval(
+        f"SELECT sku FROM product WHERE {_SAME_GTIN} AND sku <> $2",
+        data.barcode, data.sku,
+    )  # fmt: skip
+    if owner is not None:
+        raise _barcode_taken(data.barcode, owner)
+
+
+def _barcode_taken(code: str | None, owner: str | None) -> Conflict:
+    whose = f"product {owner}" if owner else "another product"
+    return Conflict(f"Barcode {code} already belongs to {whose}", {"field": "barcode", "barcode": code, "sku": owner})
 
 
 def _escape_like(text: str) -> str:

@@ -31,6 +31,8 @@ class ProductRecord:
     last_counted_at: datetime | None
     last_sale_at: datetime | None
     lapsed_holds: bool = False  # some active reservations have run out and await the sweeper
+    barcode: str | None = None
+    sell_price: Decimal | None = None  # the default unit price of a SELL
 
     def follows(self, key: TimelineKey) -> bool:
         """True when `key` would be the newest point of this product's timeline."""

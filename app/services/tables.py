@@ -16,6 +16,8 @@ class Product(Table, tablename="product"):
     low_stock_threshold = Integer(default=0)
     overstock_threshold = Integer(null=True, default=None)
     count_interval_days = Integer(default=30)
+    barcode = Varchar(length=13, null=True, default=None)  # unique as a GTIN: see its migration
+    sell_price = Numeric(digits=(14, 4), null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     # Summary figures, kept in step with the ledger in the same database transaction.
     on_hand = BigInt(default=0)

@@ -24,12 +24,14 @@ from app.services.events import announce
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
+from app.services.products import BARCODE_INDEX
 from app.services.recompute import rewrite
 from app.services.records import ProductRecord
 
 EXPORT_SQL = """
 SELECT coalesce(t.external_id, 'stockroom-' || t.seq) AS external_id, p.sku, p.name AS product_name, p.category,
-       p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, t.type, t.quantity,
+       p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, p.barcode, p.sell_price,
+       t.type, t.quantity,
        t.unit_price, t.at, t.reason, t.note, t.id, t.seq, t.stock_after, t.average_cost_after, t.revenue, t.cogs,
        t.realized_pl, t.write_off, t.gain
 FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
@@ -92,6 +94,7 @@ def read_rows(lines: Iterable[str], ledger: LedgerService) -> list[ImportRow]:
     seen = Counter(r.external_id for r in rows if r.external_id)
     errors += [LineError(r.line, "external_id", f"{r.external_id!r} appears more than once in the file")
                for r in rows if r.external_id and seen[r.external_id] > 1]  # fmt: skip
+    errors += _barcodes_twice(rows)
     if errors:
         raise InvalidFile(sorted(errors, key=lambda e: e.line))
     return rows
@@ -155,21 +158,67 @@ def _check_new_products_are_named(rows: list[ImportRow], existing: dict[str, int
 
 async def _create_products(conn: asyncpg.Connection, rows: list[ImportRow], existing: dict[str, int]) -> dict[str, int]:
     new: dict[str, ProductInput] = {}
+    lines: dict[str, int] = {}
     for r in rows:
         if r.product and r.sku not in existing:
             new.setdefault(r.sku, r.product)
+            lines.setdefault(r.sku, r.line)
     if not new:
         return {}
     p = list(new.values())
-    records = await conn.fetch(
-        """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
-               count_interval_days)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[])
-           RETURNING sku, id""",
-        [x.sku for x in p], [x.name for x in p], [x.category for x in p], [x.brand for x in p],
-        [x.low_stock_threshold for x in p], [x.overstock_threshold for x in p], [x.count_interval_days for x in p],
-    )  # fmt: skip
+    await _refuse_taken_barcodes(conn, p, lines)
+    try:
+        records = await conn.fetch(
+            """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
+                   count_interval_days, barcode, sell_price)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
+                   $8::text[], $9::numeric[])
+               RETURNING sku, id""",
+            [x.sku for x in p], [x.name for x in p], [x.category for x in p], [x.brand for x in p],
+            [x.low_stock_threshold for x in p], [x.overstock_threshold for x in p], [x.count_interval_days for x in p],
+            [x.barcode for x in p], [x.sell_price for x in p],
+        )  # fmt: skip
+    except asyncpg.UniqueViolationError as clash:
+        if clash.constraint_name != BARCODE_INDEX:
+            raise
+        raise Conflict("A barcode in the file was given to another product meanwhile; nothing was imported",
+                       {"field": "barcode"}) from None  # fmt: skip
     return {r["sku"]: r["id"] for r in records}
+
+
+def _barcodes_twice(rows: list[ImportRow]) -> list[LineError]:
+    """New products of one file sharing a barcode (as a GTIN, like the unique index)."""
+    first: dict[str, tuple[str, int]] = {}
+    errors = []
+    for r in rows:
+        code = r.product.barcode if r.product else None
+        if code is None:
+            continue
+        sku, line = first.setdefault(code.zfill(14), (r.sku, r.line))
+        if sku != r.sku:
+            errors.append(LineError(r.line, "barcode", f"{code} is also the barcode of {sku} on line {line}"))
+    return errors
+
+
+async def _refuse_taken_barcodes(conn: asyncpg.Connection, new: list[ProductInput], lines: dict[str, int]) -> None:
+    """A 409 naming the first new product whose barcode an existing product has."""
+    wanted = {x.barcode.zfill(14): x for x in new if x.barcode}
+    if not wanted:
+        return
+    taken = await conn.fetch(
+        """SELECT sku, lpad(barcode, 14, '0') AS gtin FROM product
+           WHERE barcode IS NOT NULL AND lpad(barcode, 14, '0') = ANY($1::text[])""",
+        list(wanted),
+    )
+    if taken:
+        clash = min(taken, key=lambda r: lines[wanted[r["gtin"]].sku])
+        product = wanted[clash["gtin"]]
+        line = lines[product.sku]
+        raise Conflict(
+            f"Barcode {product.barcode} (line {line}, new product {product.sku}) already belongs to product "
+            f"{clash['sku']}; nothing was imported",
+            {"field": "barcode", "line": line, "barcode": product.barcode, "sku": clash["sku"]},
+        )
 
 
 async def _import_product(

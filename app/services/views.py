@@ -11,9 +11,18 @@ from app.domain.summary import inventory_value, status
 from app.services.changes import Change
 from app.services.records import LedgerRow, ProductRecord, ReservationRecord
 
+CENT = Decimal("0.01")
+
 
 def _d(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _price(value: Decimal | None) -> str | None:
+    """A price as entered, to at least 2 places: "6.95", not the stored "6.9500"."""
+    if value is None:
+        return None
+    return str(value.quantize(CENT) if value == value.quantize(CENT) else value.normalize())
 
 
 def _t(value: datetime | None) -> str | None:
@@ -53,6 +62,8 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
         "low_stock_threshold": p.low_stock_threshold,
         "overstock_threshold": p.overstock_threshold,
         "count_interval_days": p.count_interval_days,
+        "barcode": p.barcode,
+        "sell_price": _price(p.sell_price),
         "on_hand": p.position.stock,
         "reserved": p.reserved,
         "available": available,

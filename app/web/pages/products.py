@@ -106,7 +106,8 @@ class ProductPages(Controller):
 
 
 def _product_fields(form: dict[str, Any], *, with_sku: bool) -> dict[str, Any]:
-    names = ["name", "category", "brand", "low_stock_threshold", "overstock_threshold", "count_interval_days"]
+    names = ["name", "category", "brand", "low_stock_threshold", "overstock_threshold", "count_interval_days",
+             "barcode", "sell_price"]  # fmt: skip
     fields = {k: (form.get(k) if form.get(k) not in ("",) else None) for k in names}
     if with_sku:
         fields["sku"] = (form.get("sku") or "").strip()
