@@ -16,6 +16,7 @@ from datetime import datetime
 
 import asyncpg
 
+from app.display import shop_display
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict
 from app.domain.ledger import (
@@ -46,9 +47,13 @@ class Rewrite:
 
 
 def breach_conflict(breach: Breach, sku: str) -> Conflict:
+    """The rejection names the breaking transaction as the timeline shows it ("the sale of 6 on
+    Nov 23, 2026 11:00"); `extra` keeps its id, seq and ISO time for API clients."""
     e = breach.entry
+    named = shop_display().transaction(e.type.value, e.quantity, e.at, new=e.id is None)
     return Conflict(
-        f"Rejected for {sku}: {breach.describe()}. Nothing was changed.",
+        f"Rejected for {sku}: {named} would leave stock at {breach.stock_would_be}; "
+        f"only {breach.stock_before} on hand at that point. Nothing was changed.",
         {
             "sku": sku,
             "transaction_id": e.id,
@@ -92,10 +97,11 @@ async def rewrite(
 def _refuse_closed(closed: ClosedPeriod, drop: LedgerRow | None, places: Sequence[Entry]) -> None:
     for entry in [*([drop.entry] if drop else []), *places]:
         if closed.covers(entry.at):
-            what = "a new transaction" if entry.id is None else f"transaction {entry.id}"
+            shown = shop_display()
+            what = shown.transaction(entry.type.value, entry.quantity, entry.at, new=entry.id is None)
             raise Conflict(
-                f"The books are closed through {closed.through}: {what} is dated "
-                f"{entry.at.astimezone(closed.zone).date()}, so it cannot be created, edited or deleted",
+                f"The books are closed through {shown.day(closed.through)}: {what} falls in that period, "
+                "so it cannot be created, edited or deleted",
                 {"books_closed_through": str(closed.through), "at": entry.at.isoformat(), "seq": entry.seq},
             )
 

@@ -87,7 +87,8 @@ async def test_a_rejected_delete_shows_why_next_to_the_row(api, server, page):
     await page.locator(f"#tx-{buy['id']}").get_by_role("link", name="Delete").click()
     message = page.locator(f"#tx-{buy['id']} .error")
     await message.wait_for()
-    assert f"transaction {sell['id']}" in await message.text_content()
+    assert "the sale of 2 on May 3, 2026 09:00" in await message.text_content()
+    assert f"transaction {sell['id']}" not in await message.text_content()
     assert (await summary(api, sku))["transaction_count"] == 2
 
 

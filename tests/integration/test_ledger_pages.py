@@ -73,7 +73,8 @@ async def test_a_rejected_delete_is_explained_on_its_row(api):
     buy = await record(api, sku, "BUY", 3, "2.00", at="2026-03-01T09:00:00+00:00")
     sell = await record(api, sku, "SELL", 3, "5.00", at="2026-03-02T09:00:00+00:00")
     preview = await api.get(f"/transactions/{buy['id']}/delete", headers=HTMX)
-    assert f'id="tx-{buy["id"]}"' in preview.text and f"transaction {sell['id']}" in preview.text
+    assert f'id="tx-{buy["id"]}"' in preview.text and "the sale of 3 on Mar 2, 2026 09:00" in preview.text
+    assert f"transaction {sell['id']}" not in preview.text  # named as the timeline names it, not by id
     assert ">Delete</button>" not in preview.text
     forced = await api.post(f"/transactions/{buy['id']}/delete", data={"page_sku": sku}, headers=HTMX)
     assert forced.headers["hx-retarget"] == f"#tx-{buy['id']}" and "would leave stock at -3" in forced.text
