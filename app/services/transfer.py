@@ -14,7 +14,7 @@ import asyncpg
 
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
-from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportRow, parse_row
+from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportRow, parse_row, spreadsheet_safe
 from app.domain.inputs import ProductInput
 from app.domain.ledger import Entry
 from app.services import idempotency
@@ -45,6 +45,8 @@ FLUSH_BYTES = 64 * 1024
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, str):  # the text columns; numbers come as int/Decimal, so "-3" stays a number
+        return spreadsheet_safe(value)
     return value.isoformat() if isinstance(value, datetime) else value
 
 
@@ -82,15 +84,20 @@ Progress = Callable[[str, int, int], None]  # (sku, products done, products in a
 def read_rows(lines: Iterable[str], ledger: LedgerService) -> list[ImportRow]:
     """Parse and check every row; raise InvalidFile naming every bad line (nothing imported)."""
     reader = csv.DictReader(lines)
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InvalidFile([LineError(1, c, "column is missing from the header") for c in missing])
-    now, errors, rows = ledger.clock(), [], []
-    for line, raw in enumerate(reader, start=2):
-        try:
-            rows.append(parse_row(line, raw, now=now, zone=ledger.zone))
-        except InvalidInput as bad:
-            errors += [LineError(line, e.field, e.message) for e in bad.errors]
+    line = 0  # the last line read well
+    try:
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        line = 1
+        if missing:
+            raise InvalidFile([LineError(1, c, "column is missing from the header") for c in missing])
+        now, errors, rows = ledger.clock(), [], []
+        for line, raw in enumerate(reader, start=2):
+            try:
+                rows.append(parse_row(line, raw, now=now, zone=ledger.zone))
+            except InvalidInput as bad:
+                errors += [LineError(line, e.field, e.message) for e in bad.errors]
+    except csv.Error as unreadable:  # e.g. a cell past the csv module's 128 kB limit, in the row after `line`
+        raise InvalidFile([LineError(line + 1, "file", f"cannot be read as CSV here ({unreadable})")]) from None
     seen = Counter(r.external_id for r in rows if r.external_id)
     errors += [LineError(r.line, "external_id", f"{r.external_id!r} appears more than once in the file")
                for r in rows if r.external_id and seen[r.external_id] > 1]  # fmt: skip

@@ -45,6 +45,7 @@ from app.web.pages.products import ProductPages
 from app.web.pages.reports import ReportPages
 from app.web.pages.reservations import ReservationPages
 from app.web.pages.transactions import TransactionPages
+from app.web.params import checked_params
 from app.web.templating import template_config
 
 
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotAuthorizedException: not_authorized,
             PermissionDeniedException: permission_denied,
         },
-        middleware=[security_headers, identity_middleware],
+        middleware=[security_headers, identity_middleware, checked_params],
         guards=[csrf_guard],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),

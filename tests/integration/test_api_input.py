@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,6 +33,11 @@ BAD_TRANSACTIONS = [
     ("over-long note", {"note": "x" * 501}, "note"),
     ("reason on a SELL", {"reason": "damage"}, "reason"),
     ("unknown field", {"colour": "red"}, "colour"),
+    ("full-width digits", {"quantity": "１２"}, "quantity"),
+    ("Arabic-Indic digits", {"unit_price": "١٢.٥"}, "unit_price"),
+    ("1899 in UTC", {"at": "1900-01-01T00:00:00+14:00"}, "at"),
+    ("nanoseconds", {"at": "2026-01-01T00:00:00.123456789+00:00"}, "at"),
+    ("NUL in a note", {"note": "a\x00b"}, "note"),
 ]
 
 
@@ -94,6 +101,8 @@ async def test_malformed_json_is_400(api):
         ({"sku": "OK-1", "name": "x", "low_stock_threshold": -1}, "low_stock_threshold"),
         ({"sku": "OK-1", "name": "x", "overstock_threshold": 0}, "overstock_threshold"),
         ({"sku": "OK-1", "name": "x", "count_interval_days": 0}, "count_interval_days"),
+        ({"sku": "OK-1", "name": "x", "low_stock_threshold": "１２"}, "low_stock_threshold"),
+        ({"sku": "OK-1\n", "name": "x"}, "sku"),
     ],
 )
 async def test_a_bad_product_field_is_named(api, body, field):
@@ -136,3 +145,128 @@ async def test_products_list_filters_by_text_category_and_status(api):
 async def test_the_openapi_schema_lists_the_api(api):
     schema = (await api.get("/schema/openapi.json")).json()
     assert "/api/transactions" in schema["paths"] and "/api/products/{sku}/monthly" in schema["paths"]
+
+
+# --- text that cannot be stored, numbers that are not plain, JSON that is ambiguous (issue 9) ----------
+
+JSON = {"content-type": "application/json"}
+UNSTORABLE = {"lone high surrogate": "x\ud800", "lone low surrogate": "\udfff", "NUL": "a\x00b"}
+
+
+def _raw(body: object) -> bytes:
+    """JSON as any client may send it: json.dumps writes a lone surrogate as \ud800 (httpx's json= cannot)."""
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE.values(), ids=UNSTORABLE.keys())
+async def test_text_that_cannot_be_stored_is_a_400_naming_the_field_and_changes_nothing(api, bad):
+    sku = await make_product(api)
+    bought = await record(api, sku, "BUY", 5, "1.00")
+    attempts = [
+        ("POST", "/api/transactions", {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "2", "note": bad},
+         "note"),
+        ("POST", "/api/reservations", {"sku": sku, "quantity": 1, "order_ref": bad}, "order_ref"),
+        ("POST", "/api/products", {"sku": new_sku(), "name": bad}, "name"),
+        ("POST", "/api/products", {"sku": new_sku(), "name": "n", "category": bad}, "category"),
+        ("POST", "/api/products", {"sku": new_sku(), "name": "n", "brand": bad}, "brand"),
+        ("PATCH", f"/api/products/{sku}", {"name": bad}, "name"),
+        ("PATCH", f"/api/transactions/{bought['id']}", {"note": bad}, "note"),
+    ]  # fmt: skip
+    for method, path, body, field in attempts:
+        r = await api.request(method, path, content=_raw(body), headers=JSON)
+        assert r.status_code == 400, (method, path, r.text)
+        assert [e["field"] for e in r.json()["extra"]["errors"]] == [field], r.text
+    after = await summary(api, sku)
+    assert (after["transaction_count"], after["reserved"], after["name"]) == (1, 0, f"Product {sku}")
+
+
+async def test_one_unstorable_note_among_concurrent_sales_fails_only_itself(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 30, "1.00")
+    bodies = [{"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "2", "note": f"n{i}"} for i in range(20)]
+    bodies[7]["note"] = "x\ud800"
+    answers = await asyncio.gather(*(api.post("/api/transactions", content=_raw(b), headers=JSON) for b in bodies))
+    assert [r.status_code for r in answers] == [400 if i == 7 else 201 for i in range(20)]
+    assert (await summary(api, sku))["on_hand"] == 11
+
+
+NUL_PARAMETERS = [
+    ("/api/products?q=a%00b", "q"),
+    ("/api/products?category=a%00b", "category"),
+    ("/api/products?status=a%00b", "status"),
+    ("/api/products/a%00b", "sku"),
+    ("/api/products/a%00b/transactions", "sku"),
+    ("/api/products/a%00b/monthly", "sku"),
+    ("/api/reservations?sku=a%00b", "sku"),
+    ("/api/reports/low%00stock", "name"),
+    ("/api/transactions.csv?sku=%00", "sku"),
+    ("/events?sku=a%00b", "sku"),
+    ("/reports/monthly?sku=%00", "sku"),
+    ("/products/a%00b", "sku"),
+]
+
+
+@pytest.mark.parametrize(("url", "field"), NUL_PARAMETERS, ids=[u for u, _ in NUL_PARAMETERS])
+async def test_a_nul_in_a_query_or_path_parameter_is_a_400_naming_it(api, url, field):
+    r = await api.get(url, timeout=10)
+    assert r.status_code == 400, r.text
+    assert [e["field"] for e in r.json()["extra"]["errors"]] == [field]
+
+
+TOO_LARGE = "9223372036854775808"  # 2**63: past bigint
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "field"),
+    [
+        ("DELETE", f"/api/transactions/{TOO_LARGE}", "tx_id"),
+        ("PATCH", f"/api/transactions/{TOO_LARGE}", "tx_id"),
+        ("POST", f"/api/reservations/{TOO_LARGE}/confirm", "reservation_id"),
+        ("POST", f"/api/reservations/{TOO_LARGE}/cancel", "reservation_id"),
+        ("GET", f"/api/products/SKU/transactions?offset={TOO_LARGE}", "offset"),
+        ("GET", f"/api/products/SKU/transactions?offset=1{'0' * 5000}", "offset"),
+        ("GET", f"/products/SKU?page_no={TOO_LARGE}", "page_no"),
+        ("GET", f"/transactions/new?done={TOO_LARGE}", "done"),
+        ("GET", f"/transactions/-{TOO_LARGE}/row", "tx_id"),
+    ],
+)
+async def test_an_integer_in_the_url_past_what_a_client_can_hold_is_a_400_naming_it(api, method, url, field):
+    sku = await make_product(api)
+    body = {"unit_price": "1"} if url.endswith("confirm") else {"note": "x"} if method == "PATCH" else None
+    r = await api.request(method, url.replace("SKU", sku), json=body)
+    assert r.status_code == 400, r.text
+    assert [e["field"] for e in r.json()["extra"]["errors"]] == [field]
+
+
+async def test_the_largest_id_a_client_can_hold_is_simply_not_found(api):
+    assert (await api.delete(f"/api/transactions/{2**53 - 1}")).status_code == 404
+    assert (await api.get("/api/products", params={"q": TOO_LARGE})).status_code == 200  # text stays text
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("path", ["/api/transactions", "/api/products", "/api/reservations"])
+async def test_json_nested_far_too_deep_is_a_400_naming_the_body(api, path, depth):
+    for body in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        r = await api.post(path, content=body.encode(), headers=JSON)
+        assert r.status_code == 400, r.text
+        assert [e["field"] for e in r.json()["extra"]["errors"]] == ["body"]
+
+
+async def test_a_key_given_twice_is_a_400_naming_it_and_records_nothing(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    body = f'{{"sku": "{sku}", "type": "SELL", "quantity": 1, "unit_price": "2.00", "type": "BUY"}}'
+    r = await api.post("/api/transactions", content=body.encode(), headers=JSON)
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"]["errors"] == [{"field": "type", "message": "is given more than once"}]
+    assert (await summary(api, sku))["transaction_count"] == 1
+
+
+async def test_a_negative_zero_price_is_plain_zero(api):
+    sku = await make_product(api)
+    bought = await record(api, sku, "BUY", 5, "-0")
+    sold = await record(api, sku, "SELL", 2, "-0.00")
+    assert (bought["unit_price"], sold["unit_price"], sold["revenue"], sold["realized_pl"]) == (
+        "0.0000", "0.0000", "0.00", "0.00"
+    )  # fmt: skip
+    assert (await summary(api, sku))["revenue"] == "0.00"

@@ -150,3 +150,66 @@ asyncio.run(main())"""], check=True)  # fmt: skip
     again = subprocess.run([sys.executable, "-m", "app.cli", "import", str(path)], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert again.stdout.strip() == "imported 0, skipped 2 already imported, created 0 products"
+
+
+async def test_formula_leading_text_is_quoted_on_export_and_comes_back_exactly_on_import(api, fresh_server):
+    """OWASP "CSV injection": a spreadsheet must show these cells, never run them; numbers stay numbers."""
+    link = '=HYPERLINK("http://evil.example","click")'
+    sku = await make_product(api, name='=cmd|"/C calc"!A0', category="+Tea", brand="@Leaf")
+    await record(api, sku, "BUY", 10, "1.00", at="2026-05-01T09:00:00+00:00", note=link)
+    await record(api, sku, "ADJUST", -3, at="2026-05-02T09:00:00+00:00", reason="loss", note="-2+3")
+    await record(api, sku, "SELL", 1, "2.00", at="2026-05-03T09:00:00+00:00", note="'=typed with a quote")
+    await record(api, sku, "SELL", 1, "2.00", at="2026-05-04T09:00:00+00:00", note="-5")
+
+    exported = (await api.get("/api/transactions.csv", params={"sku": sku})).text
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    product_cells = (rows[0]["product_name"], rows[0]["category"], rows[0]["brand"])
+    assert product_cells == ('\'=cmd|"/C calc"!A0', "'+Tea", "'@Leaf")
+    assert [r["note"] for r in rows] == ["'" + link, "'-2+3", "''=typed with a quote", "-5"]
+    assert [r["quantity"] for r in rows] == ["10", "-3", "1", "1"]  # a negative number is not quoted
+    assert (rows[1]["stock_after"], rows[1]["write_off"]) == ("7", "3.00")
+
+    async with httpx.AsyncClient(base_url=fresh_server.url, timeout=300, headers=bearer(fresh_server.token)) as fresh:
+        r = await fresh.post("/api/import", content=exported.encode(), headers={"content-type": "text/csv"})
+        assert r.status_code == 201, r.text[:2000]
+        moved = (await fresh.get(f"/api/products/{sku}")).json()
+        assert (moved["name"], moved["category"], moved["brand"]) == ('=cmd|"/C calc"!A0', "+Tea", "@Leaf")
+        notes = [x["note"] for x in (await fresh.get(f"/api/products/{sku}/transactions")).json()["items"]]
+        assert notes == [link, "-2+3", "'=typed with a quote", "-5"]
+        again = (await fresh.get("/api/transactions.csv", params={"sku": sku})).text
+        assert [r["note"] for r in csv.DictReader(io.StringIO(again))] == [r["note"] for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"start": "0001-01-01T00:00:00+01:00"}, "start"),  # not even writable in UTC
+        ({"end": "9999-12-31T23:59:59-14:00"}, "end"),
+        ({"start": "1899-12-31"}, "start"),
+        ({"end": "2026-01-01T00:00:00.1234567Z"}, "end"),
+    ],
+)
+async def test_an_export_filter_out_of_range_is_a_400_before_anything_is_sent(api, params, field):
+    r = await api.get("/api/transactions.csv", params=params)
+    assert r.status_code == 400, r.text[:500]
+    assert [e["field"] for e in r.json()["extra"]["errors"]] == [field]
+
+
+@pytest.mark.parametrize("column", ["external_id", "product_name", "category", "note"])
+async def test_an_import_cell_that_cannot_be_stored_names_its_line_and_column(api, column):
+    cells = {"external_id": "e-ok", "sku": "NUL-CELL-1", "product_name": "Thing", "category": "Cat", "type": "BUY",
+             "quantity": "1", "unit_price": "1.00", "at": "2026-01-01T09:00:00+00:00", "note": "fine"}  # fmt: skip
+    cells[column] = "bad\x00cell"
+    body = ",".join(cells) + "\n" + ",".join(cells.values()) + "\n"
+    r = await api.post("/api/import", content=body.encode())
+    assert r.status_code == 400, r.text[:500]
+    assert [(e["line"], e["field"]) for e in r.json()["extra"]["errors"]] == [(2, column)]
+    assert (await api.get("/api/products/NUL-CELL-1")).status_code == 404
+
+
+async def test_an_import_the_csv_reader_cannot_read_is_a_400_naming_the_line(api):
+    huge = "n" * 200_000  # past the csv module's 128 kB field limit
+    body = f'external_id,sku,type,quantity,unit_price,at,note\nx1,A-1,BUY,1,1,2026-01-01T00:00:00Z,"{huge}"\n'
+    r = await api.post("/api/import", content=body.encode())
+    assert r.status_code == 400, r.text[:500]
+    assert [(e["line"], e["field"]) for e in r.json()["extra"]["errors"]] == [(2, "file")]

@@ -38,7 +38,8 @@ def test_only_ascii_digits_make_a_price(text):
 
 
 def test_unicode_digits_in_thresholds_are_refused():
-    assert _refused(parse_product, {"sku": "A-1", "name": "x", "low_stock_threshold": "１２"}) == ["low_stock_threshold"]
+    raw = {"sku": "A-1", "name": "x", "low_stock_threshold": "１２"}
+    assert _refused(parse_product, raw) == ["low_stock_threshold"]
 
 
 @pytest.mark.parametrize("zero", ["-0", "-0.0000", "+0", Decimal("-0.0"), Decimal("-0")])

@@ -7,8 +7,9 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 
+from app.domain import fields
 from app.domain.access import Role
-from app.domain.errors import FieldError, InvalidInput
+from app.domain.errors import FieldErrors
 from app.services import transfer
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
@@ -19,13 +20,13 @@ IMPORT_MAX_BYTES = 256 * 1024 * 1024
 
 
 def _moment(name: str, raw: str | None, ledger: LedgerService) -> datetime | None:
+    """Checked before the stream starts: once the 200 is sent, an error can only cut the file short."""
     if not raw:
         return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput([FieldError(name, f"must be an ISO 8601 date or date-time, got {raw!r}")]) from None
-    return value if value.tzinfo else value.replace(tzinfo=ledger.zone)
+    errors = FieldErrors()
+    value = fields.time_filter(errors, name, raw, zone=ledger.zone)
+    errors.raise_if_any()
+    return value
 
 
 class TransferController(Controller):
