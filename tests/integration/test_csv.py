@@ -213,3 +213,20 @@ async def test_an_import_the_csv_reader_cannot_read_is_a_400_naming_the_line(api
     r = await api.post("/api/import", content=body.encode())
     assert r.status_code == 400, r.text[:500]
     assert [(e["line"], e["field"]) for e in r.json()["extra"]["errors"]] == [(2, "file")]
+
+
+async def test_report_csv_quotes_formula_leading_names_but_not_negative_figures(api):
+    tag = f"=CAT{uuid.uuid4().hex[:6]}"
+    sku = await make_product(api, name="@SUM(1+1)", category=tag, brand="-Brand")
+    await record(api, sku, "BUY", 1, "5.00")
+    await record(api, sku, "SELL", 1, "2.00")  # out of stock, at a loss: realized_pl is -3.00
+
+    async def report(name: str, key: str) -> dict[str, dict[str, str]]:
+        r = await api.get(f"/api/reports/{name}", params={"format": "csv"})
+        assert r.status_code == 200, r.text
+        return {row[key]: row for row in csv.DictReader(io.StringIO(r.text))}
+
+    product = (await report("out-of-stock", "sku"))[sku]
+    assert (product["name"], product["category"], product["brand"]) == ("'@SUM(1+1)", "'" + tag, "'-Brand")
+    assert product["realized_pl"] == "-3.00"
+    assert (await report("by-category", "category"))["'" + tag]["realized_pl"] == "-3.00"

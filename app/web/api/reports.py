@@ -8,6 +8,7 @@ from litestar import Controller, Response, get
 from litestar.params import Parameter
 
 from app.domain.access import Role
+from app.domain.imports import spreadsheet_safe
 from app.services import reports
 from app.services.ledger import LedgerService
 from app.web.auth import requires
@@ -21,8 +22,15 @@ def as_csv(items: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
     writer.writeheader()
     for item in items:
-        writer.writerow({k: ("" if v is None else v) for k, v in item.items()})
+        writer.writerow({k: _cell(v) for k, v in item.items()})
     return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """Names and categories a spreadsheet must not run; figures ("-3.00" too) stay numbers."""
+    if value is None:
+        return ""
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 Days = Annotated[int, Parameter(ge=1, le=3660, description="movers: the last N days")]
