@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from app.domain.errors import KeyReused
+from app.domain.errors import FieldError, InvalidInput, KeyReused
+from app.domain.fields import unstorable
 from app.services.database import read_only
 
 KEY_MAX = 200
@@ -48,7 +49,10 @@ def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str) -> Key |
     """The key a request sent (header or form field), scoped to its user or token holder."""
     if not raw_key:
         return None
-    return Key(scope, raw_key.strip()[:KEY_MAX], fingerprint(fields))
+    key = raw_key.strip()[:KEY_MAX]
+    if problem := unstorable(key):  # a header cannot carry a NUL, but a form field (%00) can
+        raise InvalidInput([FieldError("idempotency_key", problem)])
+    return Key(scope, key, fingerprint(fields))
 
 
 async def stored(key: Key) -> Stored | None:

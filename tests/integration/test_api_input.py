@@ -270,3 +270,12 @@ async def test_a_negative_zero_price_is_plain_zero(api):
         "0.0000", "0.0000", "0.00", "0.00"
     )  # fmt: skip
     assert (await summary(api, sku))["revenue"] == "0.00"
+
+
+async def test_a_form_idempotency_key_that_cannot_be_stored_is_a_400(api):
+    sku = await make_product(api)
+    form = {"sku": sku, "type": "BUY", "quantity": "1", "unit_price": "1", "idempotency_key": "a\x00b"}
+    r = await api.post("/transactions/new", data=form)
+    assert r.status_code == 400, r.text[:500]
+    assert r.json()["extra"]["errors"][0]["field"] == "idempotency_key"
+    assert (await summary(api, sku))["transaction_count"] == 0
