@@ -1,9 +1,11 @@
-"""A stock-over-time chart drawn on the server as SVG (no chart script)."""
+"""Charts drawn on the server as SVG (no chart script): stock over time, and bars for the reports."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from decimal import Decimal
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 180, 48, 22, 10
 
@@ -37,3 +39,52 @@ def stock_chart(points: list[tuple[datetime, int]], zone: tzinfo) -> Chart | Non
         parts.append(f"H{x(at):.1f}V{y(stock):.1f}")  # stock holds until the next transaction
     return Chart(" ".join(parts), top, points[0][0].astimezone(zone).strftime("%Y-%m-%d"),
                  points[-1][0].astimezone(zone).strftime("%Y-%m-%d"))  # fmt: skip
+
+
+# --- bar charts (reports) --------------------------------------------------------------------------
+
+BAR_WIDTH, BAR_ROW, LABEL_W, VALUE_W, BAR_PAD = 360, 26, 118, 92, 4
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str  # shown left of the bar (cut to fit; `title` holds the whole of it)
+    title: str  # the hover text and accessible name: label and value
+    text: str  # the value as the table shows it, right of the bar
+    kind: str  # a CSS class: ok, low, out, money, loss, units
+    x: float
+    y: float
+    width: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    bars: tuple[Bar, ...]
+    zero: float  # x of the zero line
+    width: int
+    height: int
+    row: int = BAR_ROW
+    label_w: int = LABEL_W
+
+
+BarRow = tuple[str, Decimal | int, str, str]  # label, value, the value as shown, kind
+
+
+def bar_chart(title: str, rows: Sequence[BarRow], *, label_chars: int = 16) -> BarChart | None:
+    """Horizontal bars, one per (label, value, text, kind), drawn from a zero line: negative values
+    go left of it. Sized for a phone as much as a desk (the SVG scales to the page's width)."""
+    if not rows:
+        return None
+    values = [Decimal(v) for _, v, _, _ in rows]
+    low, high = min(min(values), Decimal(0)), max(max(values), Decimal(0))
+    span = (high - low) or Decimal(1)
+    area = BAR_WIDTH - LABEL_W - VALUE_W
+    zero = LABEL_W + float(-low / span) * area
+    bars = []
+    for i, ((label, _, text, kind), value) in enumerate(zip(rows, values, strict=True)):
+        length = float(abs(value) / span) * area
+        x = zero - length if value < 0 else zero
+        cut = label if len(label) <= label_chars else label[: label_chars - 1] + "…"
+        bars.append(Bar(cut, f"{label}: {text}", text, kind, round(x, 1), i * BAR_ROW + BAR_PAD, round(length, 1)))
+    return BarChart(title, tuple(bars), round(zero, 1), BAR_WIDTH, len(rows) * BAR_ROW + 2 * BAR_PAD)

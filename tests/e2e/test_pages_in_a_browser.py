@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import screenshot_path, signed_in
+from tests.e2e.conftest import screenshot_path
 from tests.integration.helpers import make_product, new_sku, record, summary, timeline
 
 pytestmark = pytest.mark.e2e
@@ -56,29 +56,4 @@ async def test_a_hostile_product_name_stays_text_everywhere(api, server, page):
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
-async def phone_width(browser, base: str, path: str) -> int:
-    """How wide a page is on a 390-pixel phone screen (it must not scroll sideways)."""
-    context = await signed_in(browser, base, viewport={"width": 390, "height": 844})
-    tab = await context.new_page()
-    await tab.goto(f"{base}{path}")
-    width = await tab.evaluate("document.documentElement.scrollWidth")
-    await context.close()
-    return int(width)
-
-
-PHONE_PAGES = ["/", "/reservations", "/reports", "/reports/movers", "/reports/by-category", "/import",
-               "/transactions/new", "/products/new", "/admin", "/audit"]  # fmt: skip
-
-
-@pytest.mark.parametrize("path", PHONE_PAGES)
-async def test_pages_fit_a_phone_screen_without_sideways_scrolling(api, server, browser, path):
-    sku = await make_product(api)
-    await record(api, sku, "BUY", 3, "1.00")
-    await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": new_sku("phone")})
-    assert await phone_width(browser, server.url, path) <= 390
-
-
-async def test_a_busy_product_page_fits_a_phone(api, server, browser):
-    sku = await make_product(api, name="Phone")
-    await record(api, sku, "BUY", 1234567, "1234.5678", note="a long note that should wrap on a small screen")
-    assert await phone_width(browser, server.url, f"/products/{sku}") <= 390
+# Phone width: every page, in tests/e2e/test_phone_width.py.

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
 from litestar.response import Template
 
+from app.display import shop_display
 from app.domain.access import Role
 from app.services import history, products, reports
 from app.services.ledger import LedgerService
 from app.settings import Settings
 from app.web.api.reports import Days, Limit, Order
 from app.web.auth import requires
+from app.web.chart import BarChart, bar_chart
 from app.web.pages.forms import page
 
 TITLES = {
@@ -25,9 +29,48 @@ TITLES = {
     "by-brand": "By brand",
     "anomalies": "Self-check (anomalies)",
 }
+ABOUT = {
+    "summary": "Totals over every product: stock, value, money in and out, products by status.",
+    "low-stock": "Products with some stock available, at or below their low-stock threshold.",
+    "out-of-stock": "Products with nothing available.",
+    "overstock": "Products holding more than their overstock threshold.",
+    "needs-count": "Products never counted, or not counted within their count interval.",
+    "movers": "Units sold per product in a period you choose, fastest or slowest first.",
+    "by-category": "Totals per category.",
+    "by-brand": "Totals per brand.",
+    "anomalies": "Products whose stored figures differ from a fresh replay of their ledger. Always empty.",
+}
+# Column headings as people read them (the API and the CSV keep the keys).
+HEADINGS = {
+    "sku": "SKU",
+    "name": "Name",
+    "category": "Category",
+    "brand": "Brand",
+    "products": "Products",
+    "on_hand": "On hand",
+    "reserved": "Reserved",
+    "available": "Available",
+    "average_cost": "Avg cost",
+    "inventory_value": "Value",
+    "revenue": "Revenue",
+    "cogs": "Cost of goods sold",
+    "realized_pl": "Realized P/L",
+    "write_off": "Write-off",
+    "gain": "Gain",
+    "status": "Status",
+    "excess": "Above threshold",
+    "days_since_count": "Days since count",
+    "units_sold": "Units sold",
+    "problems": "Problems",
+}
+CHART_LABELS = {"cogs": "COGS"}  # where the heading is too long for a chart's label
+STATUS_NAMES = {"ok": "In stock", "low": "Low", "out": "Out"}
 PRODUCT_COLUMNS = ["sku", "name", "on_hand", "reserved", "available", "average_cost", "inventory_value", "status"]
 EXTRA = {"overstock": ["excess"], "needs-count": ["days_since_count"], "movers": ["units_sold"]}
 GROUP_COLUMNS = ["products", "on_hand", "available", "inventory_value", "revenue", "cogs", "realized_pl", "write_off"]
+MONEY = ["inventory_value", "revenue", "cogs", "realized_pl", "write_off", "gain"]
+PERIODS = [7, 30, 90, 365]  # the movers' period choices, in days (any other comes from the URL)
+MOVERS_CHARTED = 20
 
 
 def columns(name: str) -> list[str]:
@@ -38,6 +81,25 @@ def columns(name: str) -> list[str]:
     return PRODUCT_COLUMNS + EXTRA.get(name, [])
 
 
+def period_name(days: int) -> str:
+    return "the last day" if days == 1 else f"the last {days} days"
+
+
+def summary_charts(summary: dict[str, Any]) -> list[BarChart]:
+    shown = shop_display()
+    statuses = [(STATUS_NAMES[s], n, shown.units(n), s) for s, n in summary["by_status"].items()]
+    money = [(CHART_LABELS.get(k, HEADINGS[k]), Decimal(summary[k]), shown.money(summary[k]),
+              "loss" if Decimal(summary[k]) < 0 else "money") for k in MONEY]  # fmt: skip
+    charts = [bar_chart("Products by status", statuses), bar_chart("Money", money)]
+    return [c for c in charts if c is not None]
+
+
+def movers_chart(items: list[dict[str, Any]], days: int) -> BarChart | None:
+    shown = shop_display()
+    rows = [(i["sku"], i["units_sold"], shown.units(i["units_sold"]), "units") for i in items[:MOVERS_CHARTED]]
+    return bar_chart(f"Units sold in {period_name(days)}", rows)
+
+
 class ReportPages(Controller):
     path = "/reports"
     include_in_schema = False
@@ -45,7 +107,7 @@ class ReportPages(Controller):
 
     @get("/")
     async def index(self) -> Template:
-        return page("reports/index.html", section="reports", reports=TITLES)
+        return page("reports/index.html", section="reports", reports=TITLES, about=ABOUT)
 
     @get("/monthly")
     async def monthly(self, settings: Settings, sku: str | None = None) -> Template:
@@ -63,18 +125,34 @@ class ReportPages(Controller):
         order: Order = "fast",
         limit: Limit = 20,
     ) -> Template:
-        body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit)
+        now = ledger.clock()
+        body = await reports.build(name, now, days=days, fast=order == "fast", limit=limit)
         query = {"days": days, "order": order, "limit": limit} if name == "movers" else {}
+        items = body.get("items", [])
+        charts: list[BarChart] = []
+        if name == "summary":
+            charts = summary_charts(body)
+        elif name == "movers" and items:
+            chart = movers_chart(items, days)
+            charts = [chart] if chart else []
+        headings = {**HEADINGS, "units_sold": f"Sold in {days} d"}
         return page(
             "reports/show.html",
             section="reports",
             name=name,
             title=TITLES[name],
+            about=ABOUT[name],
             summary=body if name == "summary" else None,
-            items=body.get("items", []),
+            items=items,
             columns=columns(name),
+            headings=headings,
+            status_names=STATUS_NAMES,
+            charts=charts,
             csv_url=f"/api/reports/{name}?{urlencode({**query, 'format': 'csv'})}",
             days=days,
+            periods=sorted({*PERIODS, days}),
+            period=period_name(days),
+            since=now - timedelta(days=days),
             order=order,
             limit=limit,
         )

@@ -1,0 +1,155 @@
+"""Every page on a 390-pixel phone: nothing scrolls sideways, tables are stacked cards, SKUs and
+dates stay whole, Edit and Delete are within reach."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from tests.e2e.conftest import screenshot_path, signed_in
+from tests.integration.helpers import make_product, new_sku, record
+
+pytestmark = pytest.mark.e2e
+PHONE = {"width": 390, "height": 844}
+REPORTS = ["summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand",
+           "anomalies"]  # fmt: skip
+
+# What a page does wrong on a phone, measured in the browser.
+MEASURE = """() => {
+  const lines = (el) => {  // line boxes its text takes: text rects whose tops differ by more than half a line
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), tops = [];
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      const r = document.createRange(); r.selectNodeContents(n);
+      for (const x of r.getClientRects()) if (x.width > 0) tops.push([x.top, x.height]);
+    }
+    tops.sort((a, b) => a[0] - b[0]);
+    return tops.filter((t, i) => i === 0 || t[0] - tops[i - 1][0] > tops[i - 1][1] / 2).length;
+  };
+  const scrollers = [...document.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1
+      && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(e => e.tagName + '.' + e.className);
+  const rows = [...document.querySelectorAll('.scroll > table > tbody > tr')];
+  return {
+    width: document.documentElement.scrollWidth,
+    scrollers,
+    rowsNotCards: rows.filter(r => getComputedStyle(r).display !== 'grid').length,
+    rows: rows.length,
+    brokenSkus: [...document.querySelectorAll('main a[href^="/products/"], td.sku')]
+        .filter(e => e.offsetParent && e.textContent.trim() && lines(e) > 1).map(e => e.textContent.trim()),
+    brokenDates: [...document.querySelectorAll('main time')]
+        .filter(e => e.offsetParent && lines(e) > 1).map(e => e.textContent.trim()),
+    offscreen: [...document.querySelectorAll('main a, main button, main input, main select')]
+        .filter(e => e.offsetParent).map(e => [e.textContent.trim() || e.name, e.getBoundingClientRect()])
+        .filter(([_, r]) => r.left < -1 || r.right > window.innerWidth + 1).map(([t]) => t),
+  };
+}"""
+
+
+async def fits(tab: Page, what: str) -> dict[str, Any]:
+    """Measure the page as it is now; fail naming whatever does not fit a phone."""
+    found = await tab.evaluate(MEASURE)
+    assert found["width"] <= 390, f"{what} scrolls sideways: {found['width']} px wide"
+    assert found["scrollers"] == [], f"{what} has parts that scroll sideways: {found['scrollers']}"
+    assert found["rowsNotCards"] == 0, f"{what}: {found['rowsNotCards']} of {found['rows']} table rows are not cards"
+    assert found["brokenSkus"] == [], f"{what}: SKUs broken over lines: {found['brokenSkus']}"
+    assert found["brokenDates"] == [], f"{what}: dates broken over lines: {found['brokenDates']}"
+    assert found["offscreen"] == [], f"{what}: controls out of reach: {found['offscreen']}"
+    return dict(found)
+
+
+@pytest.fixture(scope="module")
+async def shop(api_module: Any) -> dict[str, Any]:
+    """A product with a long hyphenated SKU and one of each kind of row, an open and a confirmed order."""
+    api = api_module
+    sku = await make_product(api, sku=new_sku("PHONE-LONG-SKU-CERAMIC"), name="A rather long product name for a phone",
+                             category="Kitchen & dining", brand="Brand", low_stock_threshold=5,
+                             overstock_threshold=2)  # fmt: skip
+    buy = await record(api, sku, "BUY", 1234567, "1234.5678", at="2026-01-05T09:00:00+00:00")
+    await record(api, sku, "SELL", 3, "1999.99", note="a long note that should wrap on a small screen, " * 3)
+    await record(api, sku, "ADJUST", -2, None, reason="damage")
+    await record(api, sku, "COUNT", 1234560, None)
+    r = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": new_sku("phone-order")})
+    assert r.status_code == 201, r.text
+    done = await api.post("/api/reservations", json={"sku": sku, "quantity": 2, "order_ref": new_sku("phone-done")})
+    confirmed = await api.post(f"/api/reservations/{done.json()['id']}/confirm", json={"unit_price": "5"})
+    assert confirmed.status_code == 200, confirmed.text
+    edited = await api.patch(f"/api/transactions/{buy['id']}", json={"note": "edited for the audit log"})
+    assert edited.status_code == 200, edited.text
+    return {"sku": sku, "buy": buy}
+
+
+@pytest.fixture(scope="module")
+async def api_module(server: Any, tokens: dict[str, str]) -> AsyncIterator[Any]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=60,
+                                 headers={"Authorization": f"Bearer {tokens['admin']}"}) as client:  # fmt: skip
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def phone(browser: Browser, server: Any, tokens: Any) -> AsyncIterator[Page]:
+    context = await signed_in(browser, server.url, viewport=PHONE)
+    tab = await context.new_page()
+    yield tab
+    await context.close()
+
+
+def every_page(sku: str, buy_id: int) -> list[str]:
+    return ["/", f"/?q={sku}", f"/products/{sku}", f"/products/{sku}/settings", "/products/new", "/transactions/new",
+            f"/transactions/new?sku={sku}", "/reservations", "/reservations?status=confirmed", "/reports",
+            *[f"/reports/{name}" for name in REPORTS], "/reports/movers?days=7&order=slow&limit=50",
+            f"/reports/monthly?sku={sku}", "/import", "/admin", "/audit", "/products/NO-SUCH-PRODUCT"]  # fmt: skip
+
+
+async def test_every_page_fits_a_phone(shop, phone, server):
+    seen = []
+    for path in every_page(shop["sku"], shop["buy"]["id"]):
+        await phone.goto(f"{server.url}{path}")
+        found = await fits(phone, path)
+        seen.append((path, found["rows"]))
+    # The pages with tables had rows to lay out as cards (not an empty check).
+    rows = dict(seen)
+    assert all(rows[p] > 0 for p in ("/", f"/products/{shop['sku']}", "/reservations", "/reports/by-category",
+                                     f"/reports/monthly?sku={shop['sku']}", "/audit"))  # fmt: skip
+    await phone.goto(f"{server.url}/products/{shop['sku']}")
+    await phone.screenshot(path=screenshot_path("phone-product-page"), full_page=False)
+    await phone.goto(f"{server.url}/")
+    await phone.screenshot(path=screenshot_path("phone-dashboard"), full_page=True)
+
+
+async def test_edit_and_delete_are_within_reach_on_a_phone(shop, phone, server):
+    await phone.goto(f"{server.url}/products/{shop['sku']}")
+    row = phone.locator(f"#tx-{shop['buy']['id']}")
+    for name in ("Edit", "Delete"):
+        box = await row.get_by_role("link", name=name).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] >= 30, (name, box)
+    await row.get_by_role("link", name="Edit").click()
+    await phone.locator(f"#tx-{shop['buy']['id']}.editing form").wait_for()
+    await fits(phone, "the product page with a row in edit")
+    await phone.screenshot(path=screenshot_path("phone-edit-row"), full_page=False)
+
+
+async def test_the_login_page_and_a_clerks_pages_fit_a_phone(browser, server, shop):
+    context = await browser.new_context(viewport=PHONE)
+    tab = await context.new_page()
+    await tab.goto(f"{server.url}/login")
+    await fits(tab, "/login")
+    await context.close()
+    context = await signed_in(browser, server.url, "clerk1", viewport=PHONE)
+    tab = await context.new_page()
+    for path in ("/", "/transactions/new", f"/products/{shop['sku']}", "/reservations"):
+        await tab.goto(f"{server.url}{path}")
+        await fits(tab, f"{path} as a clerk")
+    await context.close()
+
+
+async def test_on_a_desk_tables_stay_tables(browser, server, shop):
+    context = await signed_in(browser, server.url, viewport={"width": 1200, "height": 900})
+    tab = await context.new_page()
+    await tab.goto(f"{server.url}/products/{shop['sku']}")
+    assert await tab.evaluate("getComputedStyle(document.querySelector('.scroll > table > tbody > tr')).display") == (
+        "table-row")  # fmt: skip
+    await context.close()
