@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    done: int
-    total: int
-    label: str
+    done: int  # rows imported so far
+    total: int  # rows in the file
+    label: str  # what is being done: the product just imported
     finished: bool = False
+    products_done: int = 0  # products imported so far, of `products` (0: not told)
+    products: int = 0
 
 
 class ProgressHub:

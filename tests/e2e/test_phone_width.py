@@ -153,3 +153,17 @@ async def test_on_a_desk_tables_stay_tables(browser, server, shop):
     assert await tab.evaluate("getComputedStyle(document.querySelector('.scroll > table > tbody > tr')).display") == (
         "table-row")  # fmt: skip
     await context.close()
+
+
+async def test_an_imports_bad_rows_fit_a_phone(phone, server, tmp_path):
+    path = tmp_path / "bad.csv"
+    sku = new_sku("PHONE-IMPORT-BAD-ROWS")
+    long_value = "a-rather-long-value-without-any-spaces-in-it-at-all"
+    path.write_text("external_id,sku,product_name,type,quantity,unit_price,at\n"
+                    f"x1-{sku},{sku},Bad,BUY,{long_value},1.00,2026-01-01 09:00\n")  # fmt: skip
+    await phone.goto(f"{server.url}/import")
+    await phone.get_by_label("CSV file").set_input_files(str(path))
+    await phone.get_by_role("button", name="Import").click()
+    await phone.locator("table.bad-rows").wait_for()
+    await fits(phone, "/import with a bad row")
+    await phone.screenshot(path=screenshot_path("phone-import-bad-rows"), full_page=True)

@@ -95,8 +95,9 @@ async def test_importing_through_the_page_shows_the_result_or_every_bad_line(api
     refused = await api.post("/import", data={"token": token}, files={"file": ("in.csv", bad, "text/csv")},
                              headers=HTML)  # fmt: skip
     assert refused.status_code == 400
-    assert re.search(r'<td class="num">2</td><td>quantity</td>', refused.text)
-    assert re.search(r'<td class="num">3</td><td>unit_price</td>', refused.text)
+    # Each bad row: its line, column and the value it holds.
+    assert re.search(r'data-line="2">.*?<code>quantity</code>.*?<code>-3</code>', refused.text, re.S)
+    assert re.search(r'data-line="3">.*?<code>unit_price</code>.*?<code>NaN</code>', refused.text, re.S)
 
 
 async def test_import_progress_streams_to_the_page_that_sent_the_file(api, server):

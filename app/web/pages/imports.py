@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import csv
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator
+from html import escape
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from app.display import shop_display
 from app.domain.access import Role
-from app.domain.errors import DomainError, InvalidFile
+from app.domain.errors import DomainError, InvalidFile, LineError
+from app.domain.imports import CSV_COLUMNS, FIGURE_COLUMNS, REQUIRED_COLUMNS, ImportRow
+from app.domain.rules import Reason, TxType
 from app.services import transfer
 from app.services.ledger import LedgerService
 from app.services.progress import ProgressHub, Step
@@ -18,12 +24,70 @@ from app.web.api.transfer import IMPORT_MAX_BYTES
 from app.web.auth import requires
 from app.web.pages.forms import is_htmx, page, problem
 
+# The smallest file that imports: one purchase of a product the file also creates.
+EXAMPLE_CSV = ("external_id,sku,product_name,type,quantity,unit_price,at\r\n"
+               "order-1001,TEA-1,Green tea,BUY,40,3.10,2026-11-23 09:00\r\n")  # fmt: skip
+ABOUT_COLUMNS = {
+    "external_id": "your id of the row, unique in the file: a row whose id was imported before is skipped",
+    "sku": "the product (created when the file names it with product_name)",
+    "product_name": "needed on a product's first row when the product is new; changes nothing for others",
+    "type": f"{', '.join(t.value for t in TxType)}; empty for a row that only creates a product",
+    "quantity": "a whole number (signed for ADJUST; units counted for COUNT)",
+    "unit_price": "needed for BUY and SELL; optional for ADJUST that adds stock; empty for COUNT",
+    "at": "when it happened: 2026-11-23 09:00 in the business time zone, or ISO 8601 with an offset",
+    "reason": f"ADJUST only: {', '.join(r.value for r in Reason)}",
+    "note": "up to 500 characters",
+    "barcode": "EAN-13, UPC-A or EAN-8; used when the row creates a product",
+    "sell_price": "the default unit price of a SELL; used when the row creates a product",
+}
+PRODUCT_ONLY = "used when the row creates a product"
+
+
+def column_guide() -> list[dict[str, Any]]:
+    """Every column an import reads (the export's columns less its computed figures)."""
+    return [{"name": c, "required": c in REQUIRED_COLUMNS, "about": ABOUT_COLUMNS.get(c, PRODUCT_ONLY)}
+            for c in CSV_COLUMNS if c not in FIGURE_COLUMNS]  # fmt: skip
+
+
+def bad_rows(errors: list[LineError], text: str) -> list[dict[str, Any]]:
+    """Each refused row with the value it holds in the file (rows counted the way the import counts them)."""
+    reader = csv.DictReader(text.splitlines(keepends=True))
+    wanted = {e.line for e in errors}
+    cells: dict[int, dict[str | None, Any]] = {}
+    for line, raw in enumerate(reader, start=2):
+        if line > max(wanted, default=0):
+            break
+        if line in wanted:
+            cells[line] = raw
+    shown = []
+    for e in errors:
+        row = cells.get(e.line, {})
+        value = row.get(e.field)
+        shown.append({"line": e.line, "field": e.field, "message": e.message, "sku": row.get("sku") or "",
+                      "value": None if e.line == 1 else (value or "")})  # fmt: skip
+    return shown
+
 
 def _bar(step: Step) -> str:
-    from html import escape
-
+    if step.finished:
+        return f'<progress max="{step.total}" value="{step.done}"></progress><span>Finished.</span>'
+    shown = shop_display()
+    products = f" ({shown.units(step.products_done)} of {shown.units(step.products)} products)" if step.products else ""
     return (f'<progress max="{step.total}" value="{step.done}"></progress>'
-            f'<span>{step.done}/{step.total} products · {escape(step.label)}</span>')  # fmt: skip
+            f"<span>{shown.units(step.done)} of {shown.units(step.total)} rows{products} · {escape(step.label)}</span>")
+
+
+def rows_progress(hub: ProgressHub, token: str, rows: list[ImportRow]) -> transfer.Progress:
+    """The import reports each product as it is done; the bar counts the rows that product had."""
+    per_product = Counter(r.sku for r in rows)
+    done = 0
+
+    def report(sku: str, products_done: int, products: int) -> None:
+        nonlocal done
+        done += per_product[sku]
+        hub.report(token, Step(done, len(rows), sku, products_done=products_done, products=products))
+
+    return report
 
 
 class ImportPages(Controller):
@@ -33,7 +97,12 @@ class ImportPages(Controller):
 
     @get("/")
     async def form(self) -> Template:
-        return page("imports/index.html", section="import", token=secrets.token_urlsafe(16))
+        return self._page("imports/index.html")
+
+    @get("/example.csv")
+    async def example(self) -> Response[str]:
+        attachment = 'attachment; filename="stockroom-import-example.csv"'
+        return Response(EXAMPLE_CSV, media_type="text/csv", headers={"Content-Disposition": attachment})
 
     @post("/", request_max_body_size=IMPORT_MAX_BYTES)
     async def upload(self, request: Request, ledger: LedgerService, progress: ProgressHub) -> Template:
@@ -41,22 +110,24 @@ class ImportPages(Controller):
         token = str(form.get("token") or "")
         upload = form.get("file")
         template = "imports/_result.html" if is_htmx(request) else "imports/index.html"
-        context: dict[str, Any] = {"section": "import", "token": secrets.token_urlsafe(16)}
         if upload is None or isinstance(upload, str):
-            return page(template, 400, error={"message": "Choose a CSV file to import.", "fields": {}}, **context)
+            return self._page(template, 400, error={"message": "Choose a CSV file to import.", "fields": {}})
         text = (await upload.read()).decode("utf-8-sig", errors="replace")
         try:
             rows = transfer.read_rows(text.splitlines(keepends=True), ledger)
-            result = await transfer.import_rows(
-                rows, ledger, lambda sku, done, total: progress.report(token, Step(done, total, sku))
-            )
+            result = await transfer.import_rows(rows, ledger, rows_progress(progress, token, rows))
         except InvalidFile as bad:
-            return page(template, 200 if is_htmx(request) else 400, bad_rows=bad.errors, error=problem(bad), **context)
+            return self._page(template, 200 if is_htmx(request) else 400, bad_rows=bad_rows(bad.errors, text),
+                              error=problem(bad))  # fmt: skip
         except DomainError as refused:
-            return page(template, 200 if is_htmx(request) else 409, error=problem(refused), **context)
+            return self._page(template, 200 if is_htmx(request) else 409, error=problem(refused))
         finally:
             progress.report(token, Step(1, 1, "finished", finished=True))
-        return page(template, result=result, **context)
+        return self._page(template, result=result)
+
+    def _page(self, template: str, status_code: int = 200, **context: Any) -> Template:
+        return page(template, status_code, section="import", token=secrets.token_urlsafe(16), columns=column_guide(),
+                    example=EXAMPLE_CSV.replace("\r\n", "\n"), **context)  # fmt: skip
 
     @get("/progress/{token:str}")
     async def follow(self, token: str, progress: ProgressHub) -> ASGIApp:
