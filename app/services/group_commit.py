@@ -4,12 +4,19 @@ Requests that arrive while a commit is under way queue up and are committed
 together in the next database transaction, whatever their products (each
 product's locks are taken in ascending id order). Each request still gets its
 own answer (its row, or its own 409), and none is answered before its commit.
+
+A batch never waits for a product that someone else holds (a long backdated edit,
+another process's batch): the committer answers that product's requests `Busy`,
+and they wait in the product's own line, committed by a task of their own once its
+lock comes free, while the shared queue goes on with every other product. Requests
+for a product keep their order: while a product has a line, its new requests join it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -31,7 +38,12 @@ class Queued:
 UNREACHABLE = (DatabaseUnavailable, *CONNECTION_LOST)
 
 
-BatchCommitter = Callable[[list[Queued]], Awaitable[list[Change | Exception]]]
+class Busy(Exception):
+    """The product's lock is held elsewhere: commit this request later, in the product's line."""
+
+
+# (batch, wait): with wait=False the committer answers `Busy` for products whose lock is taken.
+BatchCommitter = Callable[[list[Queued], bool], Awaitable[list[Change | Exception]]]
 
 
 @dataclass
@@ -44,8 +56,10 @@ class GroupCommit:
     def __init__(self, commit_batch: BatchCommitter, max_batch: int) -> None:
         self._commit_batch = commit_batch
         self._max_batch = max_batch
-        self._queue: list[_Waiting] = []
+        self._queue: deque[_Waiting] = deque()
         self._drainer: asyncio.Task[None] | None = None
+        self._lines: dict[int, list[_Waiting]] = {}  # product id → requests waiting for its lock
+        self._line_tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, queued: Queued) -> Change:
         waiting = _Waiting(queued)
@@ -58,15 +72,45 @@ class GroupCommit:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._commit(batch)
+                batch: list[_Waiting] = []
+                while self._queue and len(batch) < self._max_batch:
+                    waiting = self._queue.popleft()
+                    line = self._lines.get(waiting.queued.product_id)
+                    if line is None:
+                        batch.append(waiting)
+                    else:
+                        line.append(waiting)  # behind that product's earlier requests
+                if batch:
+                    await self._commit(batch, wait=False)
         finally:
             self._drainer = None
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
-        results = await self._settle([w.queued for w in batch])
+    def _join_line(self, waiting: _Waiting) -> None:
+        product_id = waiting.queued.product_id
+        line = self._lines.get(product_id)
+        if line is None:
+            line = self._lines[product_id] = []
+            task = asyncio.create_task(self._drain_line(product_id, line))
+            self._line_tasks.add(task)
+            task.add_done_callback(self._line_tasks.discard)
+        line.append(waiting)
+
+    async def _drain_line(self, product_id: int, line: list[_Waiting]) -> None:
+        """Commit one product's waiting requests, waiting for its lock, in their order."""
+        try:
+            while line:
+                batch = line[: self._max_batch]
+                del line[: self._max_batch]
+                await self._commit(batch, wait=True)
+        finally:
+            del self._lines[product_id]
+
+    async def _commit(self, batch: list[_Waiting], *, wait: bool) -> None:
+        results = await self._settle([w.queued for w in batch], wait)
         for waiting, result in zip(batch, results, strict=True):
+            if isinstance(result, Busy):
+                self._join_line(waiting)
+                continue
             if waiting.answer.done():
                 continue
             if isinstance(result, Exception):
@@ -74,12 +118,12 @@ class GroupCommit:
             else:
                 waiting.answer.set_result(result)
 
-    async def _settle(self, batch: list[Queued]) -> list[Change | Exception]:
+    async def _settle(self, batch: list[Queued], wait: bool) -> list[Change | Exception]:
         """Commit a batch; if it fails as a whole (one member's bad data broke the statement),
         commit its halves apart, and so on, so that only the guilty member fails. When the
         database itself is unreachable, every member hears so at once: retrying cannot help."""
         try:
-            return await self._commit_batch(batch)
+            return await self._commit_batch(batch, wait)
         except UNREACHABLE as exc:
             return [exc] * len(batch)
         except Exception as exc:
@@ -87,4 +131,4 @@ class GroupCommit:
                 return [exc]
             log.warning("a batch of %d failed (%r); committing its halves apart", len(batch), exc)
             half = len(batch) // 2
-            return [*await self._settle(batch[:half]), *await self._settle(batch[half:])]
+            return [*await self._settle(batch[:half], wait), *await self._settle(batch[half:], wait)]

@@ -19,7 +19,7 @@ from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.database import read_only, spare_connection, unit_of_work
 from app.services.events import announce
-from app.services.group_commit import GroupCommit, Queued
+from app.services.group_commit import Busy, GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
@@ -59,46 +59,66 @@ class LedgerService:
         if not dry_run:
             return await self._group.submit(Queued(product_id, data, key))
         try:
-            await self._commit_batch([Queued(product_id, data)], dry_run=True)
+            await self._commit_batch([Queued(product_id, data)], True, dry_run=True)
         except DryRunRollback as rolled_back:
             return rolled_back.change
         raise AssertionError("a dry run always rolls back")
 
-    async def _commit_batch(self, batch: list[Queued], *, dry_run: bool = False) -> list[Change | Exception]:
-        """Commit new transactions, on any products, in one database transaction."""
-        product_ids = sorted({q.product_id for q in batch})
-        async with self.locks.hold(*product_ids), unit_of_work() as conn:
-            await lock_in_database(conn, *product_ids)
-            start = await repo.batch_start(conn, product_ids, len(batch))
-            products, seqs, closed = start.products, start.seqs, ClosedPeriod(start.closed_through, self.zone)
-            await release_lapsed_holds(conn, *products.values())
-            owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
-            results: list[Change | Exception] = []
-            pending: list[_NewRow] = []
-            for queued, seq in zip(batch, seqs, strict=True):
-                if queued.key and not _first_claim(queued.key, owned):
-                    results.append(Repeated(queued.key))
-                    continue
-                product = products[queued.product_id]
-                entry = _entry(queued.data, seq, self.clock())
-                if not product.follows(entry.key):
-                    await _insert(conn, pending, results)  # the refold must see them
-                try:
-                    rw = await rewrite(conn, product, drop=None, places=[entry], closed=closed)
-                except Conflict as conflict:
-                    results.append(conflict)
-                    continue
-                pending.append(_NewRow(len(results), rw.placed[0], queued, ProductChange(product, rw.product)))
-                results.append(conflict_placeholder)
-                products[product.id] = rw.product
-            await _insert(conn, pending, results)
-            await repo.save_all_figures(conn, list(products.values()))
-            await idempotency.keep(conn, _answers(batch, results))
-            await announce(conn, product_ids)
+    async def _commit_batch(
+        self, batch: list[Queued], wait: bool = True, *, dry_run: bool = False
+    ) -> list[Change | Exception]:
+        """Commit new transactions, on any products, in one database transaction. Without
+        `wait`, products whose lock is held (here or in another process) are not waited for:
+        their requests are answered `Busy`, and group commit commits them apart."""
+        wanted = sorted({q.product_id for q in batch})
+        free = wanted if wait else [p for p in wanted if not self.locks.is_held(p)]
+        if not free:
+            return [Busy() for _ in batch]
+        async with self.locks.hold(*free), unit_of_work() as conn:
+            if wait:
+                await lock_in_database(conn, *free)
+                got = set(free)
+            else:
+                got = set(await repo.try_lock_products(conn, free))
+            live = [q for q in batch if q.product_id in got]
+            done = iter(await self._commit_held(conn, live, sorted(got)) if live else [])
+            results = [next(done) if q.product_id in got else Busy() for q in batch]
             if dry_run:
                 result = results[0]
                 raise result if isinstance(result, Exception) else DryRunRollback(result)
             return results
+
+    async def _commit_held(
+        self, conn: asyncpg.Connection, batch: list[Queued], product_ids: list[int]
+    ) -> list[Change | Exception]:
+        """The batch's rows, under its products' locks (all held), in the caller's transaction."""
+        start = await repo.batch_start(conn, product_ids, len(batch))
+        products, seqs, closed = start.products, start.seqs, ClosedPeriod(start.closed_through, self.zone)
+        await release_lapsed_holds(conn, *products.values())
+        owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
+        results: list[Change | Exception] = []
+        pending: list[_NewRow] = []
+        for queued, seq in zip(batch, seqs, strict=True):
+            if queued.key and not _first_claim(queued.key, owned):
+                results.append(Repeated(queued.key))
+                continue
+            product = products[queued.product_id]
+            entry = _entry(queued.data, seq, self.clock())
+            if not product.follows(entry.key):
+                await _insert(conn, pending, results)  # the refold must see them
+            try:
+                rw = await rewrite(conn, product, drop=None, places=[entry], closed=closed)
+            except Conflict as conflict:
+                results.append(conflict)
+                continue
+            pending.append(_NewRow(len(results), rw.placed[0], queued, ProductChange(product, rw.product)))
+            results.append(conflict_placeholder)
+            products[product.id] = rw.product
+        await _insert(conn, pending, results)
+        await repo.save_all_figures(conn, list(products.values()))
+        await idempotency.keep(conn, _answers(batch, results))
+        await announce(conn, product_ids)
+        return results
 
     # --- edit and delete ------------------------------------------------------------------
 

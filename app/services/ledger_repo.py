@@ -97,6 +97,15 @@ class BatchStart:
     seqs: list[int]  # ingestion numbers for the batch's entries, ascending
 
 
+async def try_lock_products(conn: asyncpg.Connection, product_ids: Sequence[int]) -> list[int]:
+    """Advisory locks of those products that nobody else holds, without waiting; returns them."""
+    rows = await conn.fetch(
+        "SELECT id FROM unnest($2::bigint[]) AS id WHERE pg_try_advisory_xact_lock($1, id::int)",
+        PRODUCT_LOCK_NAMESPACE, list(product_ids),
+    )  # fmt: skip
+    return [r["id"] for r in rows]
+
+
 async def batch_start(conn: asyncpg.Connection, product_ids: list[int], entries: int) -> BatchStart:
     """Everything a batch reads once its locks are held, in one round trip: the products,
     `books_closed_through` and a block of ingestion numbers (each subquery runs once)."""

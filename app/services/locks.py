@@ -26,6 +26,10 @@ class ProductLocks:
             self._locks[product_id] = lock
         return lock
 
+    def is_held(self, product_id: int) -> bool:
+        lock = self._locks.get(product_id)
+        return lock is not None and lock.locked()
+
     @asynccontextmanager
     async def hold(self, *product_ids: int) -> AsyncIterator[None]:
         """Hold the locks of several products, always taken in ascending id order. Never while

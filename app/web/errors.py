@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Request, Response
+from litestar.exceptions import InternalServerException
 from litestar.response import Template
 
 from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
@@ -36,7 +37,11 @@ def unavailable_handler(request: Request, exc: Exception) -> Response | Template
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     """An unexpected failure: logged with its traceback (Litestar logs nothing by default), answered
     in the API's error shape. Nothing was committed: the transaction rolled back with the error."""
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, InternalServerException) and "client disconnected" in str(exc.detail):
+        # The client hung up before its body arrived: nothing to answer, nothing went wrong here.
+        log.info("%s %s: client disconnected before sending its body", request.method, request.url.path)
+    else:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return Response({"status_code": 500, "detail": "Internal server error", "extra": {}}, status_code=500)
 
 

@@ -83,7 +83,7 @@ async def test_backdated_edits_racing_new_sales_never_leave_a_negative_point(api
     *edit_statuses, sale_statuses = await asyncio.gather(*edits, sales)
 
     assert set(sale_statuses) <= {201, 409}
-    assert all(set(s) <= {200, 409} for s in edit_statuses)
+    assert all(set(s) <= {200, 409} for s in edit_statuses), edit_statuses
     rows = await timeline(api, sku)
     assert all(r["stock_after"] >= 0 for r in rows)
     product = await summary(api, sku)

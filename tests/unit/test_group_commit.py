@@ -9,7 +9,7 @@ from app.domain.errors import Conflict
 from app.domain.inputs import TransactionInput
 from app.domain.rules import TxType
 from app.services.database import DatabaseUnavailable
-from app.services.group_commit import GroupCommit, Queued
+from app.services.group_commit import Busy, GroupCommit, Queued
 
 pytestmark = pytest.mark.unit
 
@@ -26,14 +26,26 @@ class FakeCommitter:
         self.batches: list[list[Queued]] = []
         self.gate = asyncio.Event()
         self.down = False
+        self.held: dict[int, asyncio.Event] = {}  # product id → set when its lock comes free
+        self.committed: list[tuple[int, int]] = []  # (product id, quantity), in commit order
 
-    async def __call__(self, batch: list[Queued]) -> list:
+    async def __call__(self, batch: list[Queued], wait: bool) -> list:
         await self.gate.wait()
+        if wait:
+            for q in batch:
+                if q.product_id in self.held:
+                    await self.held[q.product_id].wait()
+        elif any(q.product_id in self.held and not self.held[q.product_id].is_set() for q in batch):
+            busy = {q.product_id for q in batch if q.product_id in self.held and not self.held[q.product_id].is_set()}
+            rest = [q for q in batch if q.product_id not in busy]
+            done = iter(await self(rest, wait) if rest else [])
+            return [Busy() if q.product_id in busy else next(done) for q in batch]
         self.batches.append(batch)
         if self.down:
             raise DatabaseUnavailable("no connection")
         if any(q.data.quantity == 99 for q in batch):
             raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        self.committed += [(q.product_id, q.data.quantity) for q in batch if q.data.quantity != 13]
         return [Conflict("refused") if q.data.quantity == 13 else f"ok {q.data.quantity}" for q in batch]
 
 
@@ -82,3 +94,33 @@ async def test_batches_never_exceed_the_maximum():
     fake.gate.set()
     assert await asyncio.gather(*tasks) == [f"ok {q}" for q in range(1, 6)]
     assert [len(b) for b in fake.batches] == [2, 2, 1]
+
+
+async def test_sales_of_a_product_whose_lock_is_held_wait_apart_while_other_products_commit():
+    fake = FakeCommitter()
+    fake.gate.set()
+    fake.held[1] = asyncio.Event()  # product 1 is being edited (a long refold holds its lock)
+    group = GroupCommit(fake, max_batch=100)
+    held_back = [asyncio.create_task(group.submit(sale(1, q))) for q in (1, 2)]
+    others = [asyncio.create_task(group.submit(sale(p, 5))) for p in (2, 3)]
+    assert await asyncio.gather(*others) == ["ok 5", "ok 5"]  # answered while product 1 is still held
+    assert not any(t.done() for t in held_back)
+    later = asyncio.create_task(group.submit(sale(1, 3)))
+    assert await group.submit(sale(4, 5)) == "ok 5"
+    fake.held[1].set()
+    assert await asyncio.gather(*held_back, later) == ["ok 1", "ok 2", "ok 3"]
+    assert [q for p, q in fake.committed if p == 1] == [1, 2, 3]  # in the order they came
+
+
+async def test_a_products_sales_keep_their_order_through_its_line():
+    fake = FakeCommitter()
+    fake.gate.set()
+    fake.held[1] = asyncio.Event()
+    group = GroupCommit(fake, max_batch=2)
+    tasks = {q: asyncio.create_task(group.submit(sale(1 + q % 2, q))) for q in range(1, 11)}  # even: 1, odd: 2
+    await asyncio.gather(*(t for q, t in tasks.items() if q % 2))
+    assert not any(t.done() for q, t in tasks.items() if not q % 2)
+    fake.held[1].set()
+    await asyncio.gather(*tasks.values())
+    assert [q for p, q in fake.committed if p == 1] == [2, 4, 6, 8, 10]
+    assert [q for p, q in fake.committed if p == 2] == [1, 3, 5, 7, 9]
