@@ -126,8 +126,21 @@ def not_authorized(request: Request[Any, Any, Any], exc: Exception) -> Response[
             return Response(None, status_code=401, headers={"HX-Redirect": target})
         return Redirect(target, status_code=303)
     detail = getattr(exc, "detail", "Not authorized")
-    return Response({"status_code": 401, "detail": detail, "extra": {}}, status_code=401,
+    hint, extra = _how_to_authenticate(first_run=not request.scope.get("users_exist", True))
+    return Response({"status_code": 401, "detail": f"{detail}. {hint}", "extra": extra}, status_code=401,
                     headers={"WWW-Authenticate": 'Bearer realm="stockroom"'})  # fmt: skip
+
+
+def _how_to_authenticate(first_run: bool) -> tuple[str, dict[str, str]]:
+    """What a client without a session or a valid token is told (`curl /` explains itself)."""
+    extra = {"header": "Authorization: Bearer <token>", "make_a_token": "inventory token create USERNAME",
+             "login": "/login"}  # fmt: skip
+    if first_run:
+        return ("No user exists yet: open /setup in a browser to create the first administrator (or run "
+                "`inventory user create USERNAME --role admin`), then make an API token with "
+                "`inventory token create USERNAME`", {**extra, "setup": "/setup"})  # fmt: skip
+    return ("Browsers log in at /login; API clients send the header 'Authorization: Bearer <token>' with a token "
+            "an administrator makes on /admin or with `inventory token create USERNAME`", extra)  # fmt: skip
 
 
 def permission_denied(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
