@@ -10,6 +10,11 @@ import sys
 from app.settings import get_settings
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: `serve` starts one worker per core by default."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     return int(args.run(args) or 0)
@@ -22,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate, then serve the app")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("INVENTORY_WORKERS", "1")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("INVENTORY_WORKERS") or usable_cores()))
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(run=_serve)
 

@@ -57,7 +57,8 @@ def start_server(database_url: str, **env: str) -> Server:
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, "INVENTORY_DATABASE_URL": database_url, **env},
+        # One worker per server unless a test asks: two-process behaviour is tested with two servers.
+        env={**os.environ, "INVENTORY_WORKERS": "1", "INVENTORY_DATABASE_URL": database_url, **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
