@@ -1,11 +1,16 @@
 // Live figures: follows /events (server-sent events) and updates every element marked
-// data-sku / data-field, the totals row and the alerts panel. Decimals stay strings
-// (BigInt cents for totals): no float ever touches a figure.
+// data-sku / data-field. Decimals stay strings (BigInt cents for totals): no float ever touches a figure.
+//
+// Work is proportional to what changed, never to the size of the page: events are queued (the
+// latest per product wins) and applied once per animation frame, at most a few milliseconds of it
+// per frame; a product whose figures did not change costs a map lookup and a few string compares.
+// On connect the server sends the state of every product, so this matters with a big catalogue.
 (function () {
   "use strict";
   var root = document.querySelector("[data-live]");
   if (!root) return;
 
+  // --- shared: number formats, the flash, batching ------------------------------------------
   function group(text) {
     var negative = text.charAt(0) === "-";
     if (negative) text = text.slice(1);
@@ -22,72 +27,58 @@
     on_hand: group, reserved: group, available: group, average_cost: cost,
     inventory_value: group, realized_pl: group, write_off: group
   };
+  var FIELDS = Object.keys(FORMAT);
 
+  // Restarts the highlight without forcing a layout: the two classes run the same animation under
+  // two names, and switching names starts it again.
   function flash(el) {
-    el.classList.remove("changed");
-    void el.offsetWidth; // restart the animation
-    el.classList.add("changed");
+    if (el.classList.contains("changed")) el.classList.replace("changed", "changed-again");
+    else { el.classList.remove("changed-again"); el.classList.add("changed"); }
   }
 
-  function apply(summary) {
-    var holders = document.querySelectorAll('[data-sku="' + CSS.escape(summary.sku) + '"]');
-    holders.forEach(function (holder) {
-      Object.keys(FORMAT).forEach(function (field) {
-        var cell = holder.querySelector('[data-field="' + field + '"]');
-        if (!cell) return;
-        var raw = String(summary[field]);
-        cell.dataset.raw = raw;
-        var text = FORMAT[field](raw);
-        if (cell.textContent !== text) { cell.textContent = text; flash(cell); }
-      });
-      var status = holder.querySelector('[data-field="status"] .badge');
-      if (status && status.textContent !== summary.status) {
-        status.textContent = summary.status;
-        status.className = "badge " + summary.status;
-        flash(status);
+  var BUDGET_MS = 8; // of each frame, at most this much goes to applying events
+  function batcher(applyOne, afterBatch) {
+    var pending = new Map(), scheduled = false;
+    function run() {
+      scheduled = false;
+      var started = performance.now();
+      for (var [key, value] of pending) {
+        pending.delete(key);
+        applyOne(key, value);
+        if (performance.now() - started > BUDGET_MS) break;
       }
-    });
-    alert(summary.sku, summary.status, summary.available);
-    totals();
+      if (afterBatch) afterBatch();
+      if (pending.size) schedule();
+    }
+    function schedule() {
+      if (scheduled) return;
+      scheduled = true;
+      var done = false;
+      var once = function () { if (!done) { done = true; run(); } };
+      requestAnimationFrame(once);
+      setTimeout(once, 250); // a tab in the background gets no frames: catch up slowly anyway
+    }
+    // queue(key, update): update(the value pending for key, or undefined) gives the new one
+    return function (key, update) {
+      var value = update(pending.get(key));
+      pending.delete(key);
+      pending.set(key, value);
+      schedule();
+    };
   }
 
-  function cents(text) {
-    var negative = text.charAt(0) === "-", parts = text.replace("-", "").split(".");
-    var value = BigInt(parts[0] + ((parts[1] || "") + "00").slice(0, 2));
-    return negative ? -value : value;
-  }
-  function fromCents(value) {
-    var negative = value < 0n, digits = (negative ? -value : value).toString().padStart(3, "0");
-    return (negative ? "-" : "") + group(digits.slice(0, -2)) + "." + digits.slice(-2);
-  }
-
-  function totals() {
-    var foot = document.querySelector("[data-totals]");
-    if (!foot) return;
-    ["on_hand", "reserved", "available"].forEach(function (field) {
-      var sum = 0n;
-      document.querySelectorAll('tbody [data-field="' + field + '"]').forEach(function (c) {
-        sum += BigInt(c.dataset.raw || c.textContent.replace(/,/g, "") || "0");
-      });
-      var out = foot.querySelector('[data-total="' + field + '"]');
-      if (out) out.textContent = group(sum.toString());
-    });
-    ["inventory_value", "realized_pl"].forEach(function (field) {
-      var sum = 0n;
-      document.querySelectorAll('tbody [data-field="' + field + '"]').forEach(function (c) {
-        sum += cents(c.dataset.raw || c.textContent.replace(/,/g, "") || "0");
-      });
-      var out = foot.querySelector('[data-total="' + field + '"]');
-      if (out) out.textContent = fromCents(sum);
-    });
-  }
-
+  // --- the alerts panel (dashboard) ----------------------------------------------------------
+  var panel = document.querySelector("[data-alerts]");
+  var alertItems = null; // sku -> <li>, read from the panel once
   function alert(sku, status, available) {
-    var panel = document.querySelector("[data-alerts]");
     if (!panel) return;
-    var item = panel.querySelector('[data-alert-sku="' + CSS.escape(sku) + '"]');
+    if (!alertItems) {
+      alertItems = new Map();
+      panel.querySelectorAll("[data-alert-sku]").forEach(function (li) { alertItems.set(li.dataset.alertSku, li); });
+    }
+    var item = alertItems.get(sku);
     if (status === "ok") {
-      if (item) item.remove();
+      if (item) { item.remove(); alertItems.delete(sku); }
     } else {
       if (!item) {
         item = document.createElement("li");
@@ -97,25 +88,150 @@
         link.textContent = sku;
         item.append(link, " ", document.createElement("span"), " ", document.createElement("span"));
         panel.append(item);
+        alertItems.set(sku, item);
       }
-      var spans = item.querySelectorAll("span");
-      spans[0].className = "badge " + status;
-      spans[0].textContent = status;
-      spans[1].textContent = "available " + group(String(available));
-      flash(item);
+      var spans = item.querySelectorAll("span"), badge = "badge " + status, text = "available " + group(String(available));
+      if (spans[0].className !== badge || spans[1].textContent !== text) {
+        spans[0].className = badge;
+        spans[0].textContent = status;
+        spans[1].textContent = text;
+        flash(item);
+      }
     }
+  }
+  function alertsSettled() {
     var empty = document.querySelector("[data-alerts-empty]");
-    if (empty) empty.hidden = panel.children.length > 0;
+    if (empty && panel) empty.hidden = alertItems ? alertItems.size > 0 : panel.children.length > 0;
   }
 
+  // --- the dashboard: rows by SKU, totals kept by difference ---------------------------------
+  function cents(text) {
+    var negative = text.charAt(0) === "-", parts = text.replace("-", "").split(".");
+    var value = BigInt(parts[0] + ((parts[1] || "") + "00").slice(0, 2));
+    return negative ? -value : value;
+  }
+  function fromCents(value) {
+    var negative = value < 0n, digits = (negative ? -value : value).toString().padStart(3, "0");
+    return (negative ? "-" : "") + group(digits.slice(0, -2)) + "." + digits.slice(-2);
+  }
+  var UNIT_TOTALS = ["on_hand", "reserved", "available"], MONEY_TOTALS = ["inventory_value", "realized_pl"];
+
+  function dashboard() {
+    var table = null, rows = null, totals = null, totalsDirty = false;
+
+    // One pass over the table's rows when it is first needed and after htmx swaps in another one
+    // (a search or filter): the map from SKU to row, and the totals the server rendered with it.
+    function current() {
+      var now = document.getElementById("products");
+      if (now === table) return;
+      table = now;
+      rows = new Map();
+      totals = null;
+      if (!table) return;
+      for (var tr of table.tBodies[0].rows) if (tr.dataset.sku) rows.set(tr.dataset.sku, {tr: tr, cells: null});
+      var foot = table.querySelector("[data-totals]");
+      if (!foot) return;
+      totals = {};
+      UNIT_TOTALS.concat(MONEY_TOTALS).forEach(function (field) {
+        var out = foot.querySelector('[data-total="' + field + '"]');
+        if (!out || out.dataset.raw === undefined) { totals = null; return; }
+        if (totals) totals[field] = {out: out, sum: UNIT_TOTALS.includes(field) ? BigInt(out.dataset.raw) : cents(out.dataset.raw)};
+      });
+    }
+
+    function cellsOf(entry) {
+      if (!entry.cells) {
+        entry.cells = {};
+        entry.tr.querySelectorAll("[data-field]").forEach(function (cell) { entry.cells[cell.dataset.field] = cell; });
+      }
+      return entry.cells;
+    }
+
+    function applyRow(sku, summary) {
+      current();
+      var entry = rows && rows.get(sku);
+      if (!entry) return; // not on the page (filtered out)
+      var cells = cellsOf(entry);
+      FIELDS.forEach(function (field) {
+        var cell = cells[field];
+        if (!cell || summary[field] === undefined) return;
+        var raw = String(summary[field]), old = cell.dataset.raw;
+        if (old === raw) return;
+        if (totals && totals[field] && old !== undefined) {
+          var t = totals[field], money = MONEY_TOTALS.includes(field);
+          t.sum += money ? cents(raw) - cents(old) : BigInt(raw) - BigInt(old);
+          totalsDirty = true;
+        }
+        cell.dataset.raw = raw;
+        var text = FORMAT[field](raw);
+        if (cell.textContent !== text) { cell.textContent = text; flash(cell); }
+      });
+      var status = cells.status && cells.status.querySelector(".badge");
+      if (status && status.textContent !== summary.status) {
+        status.textContent = summary.status;
+        status.className = "badge " + summary.status;
+        flash(status);
+      }
+    }
+
+    function writeTotals() {
+      alertsSettled();
+      if (!totalsDirty || !totals) return;
+      totalsDirty = false;
+      Object.keys(totals).forEach(function (field) {
+        var t = totals[field];
+        t.out.dataset.raw = MONEY_TOTALS.includes(field) ? fromCents(t.sum).replace(/,/g, "") : t.sum.toString();
+        var text = MONEY_TOTALS.includes(field) ? fromCents(t.sum) : group(t.sum.toString());
+        if (t.out.textContent !== text) t.out.textContent = text;
+      });
+    }
+
+    return batcher(function (sku, latest) {
+      if (latest.summary) applyRow(sku, latest.summary);
+      if (latest.alert) alert(sku, latest.alert.status, latest.alert.available);
+    }, writeTotals);
+  }
+
+  // --- other pages (a product's summary): every holder of the SKU -----------------------------
+  function holders() {
+    return batcher(function (sku, latest) {
+      var summary = latest.summary;
+      if (!summary) return;
+      document.querySelectorAll('[data-sku="' + CSS.escape(sku) + '"]').forEach(function (holder) {
+        FIELDS.forEach(function (field) {
+          var cell = holder.querySelector('[data-field="' + field + '"]');
+          if (!cell || summary[field] === undefined) return;
+          var raw = String(summary[field]);
+          cell.dataset.raw = raw;
+          var text = FORMAT[field](raw);
+          if (cell.textContent !== text) { cell.textContent = text; flash(cell); }
+        });
+        var status = holder.querySelector('[data-field="status"] .badge');
+        if (status && status.textContent !== summary.status) {
+          status.textContent = summary.status;
+          status.className = "badge " + summary.status;
+          flash(status);
+        }
+      });
+    });
+  }
+
+  // Per product, the latest summary for its figures and the latest status for the alerts panel
+  // (a stock event carries both; an alert event only the status), each replacing what was pending.
+  var queue = root.dataset.live === "dashboard" ? dashboard() : holders();
+  function onStock(summary) {
+    queue(summary.sku, function () {
+      return {summary: summary, alert: {status: summary.status, available: summary.available}};
+    });
+  }
+  function onAlert(a) {
+    queue(a.sku, function (was) { return {summary: was && was.summary, alert: a}; });
+  }
   var skus = (root.dataset.liveSkus || "").split(" ").filter(Boolean);
   var url = "/events" + (skus.length ? "?" + skus.map(function (s) { return "sku=" + encodeURIComponent(s); }).join("&") : "");
   var source = new EventSource(url);
-  source.addEventListener("stock", function (e) { apply(JSON.parse(e.data)); });
-  source.addEventListener("alert", function (e) {
-    var a = JSON.parse(e.data);
-    alert(a.sku, a.status, a.available);
-  });
+  source.addEventListener("stock", function (e) { onStock(JSON.parse(e.data)); });
+  source.addEventListener("alert", function (e) { onAlert(JSON.parse(e.data)); });
   source.addEventListener("open", function () { root.dataset.liveState = "connected"; });
   source.addEventListener("error", function () { root.dataset.liveState = "reconnecting"; });
 })();
