@@ -90,8 +90,7 @@ async def rewrite(
     chunks before them. Only for callers whose transaction has not yet written this
     product's rows: the reader sees committed rows only (the product lock keeps others out)."""
     _refuse_closed(closed, drop, places)
-    with gc_paused():
-        return await _rewrite(conn, reader, product, drop, places)
+    return await _rewrite(conn, reader, product, drop, places)
 
 
 def _refuse_closed(closed: ClosedPeriod, drop: LedgerRow | None, places: Sequence[Entry]) -> None:
@@ -121,7 +120,11 @@ async def _rewrite(
             before_key, outcome = product.last_key, refold(product.position, timeline(places), horizon)  # reads nothing
         else:
             start, before_key = await _position_before(conn, product.id, start_key)
-            outcome = await _refold_from(conn, reader, product.id, start, start_key, drop, places, horizon, writeback)
+            # Only a refold that reads rows pauses the collector: an append (every sale) never does.
+            with gc_paused():
+                outcome = await _refold_from(
+                    conn, reader, product.id, start, start_key, drop, places, horizon, writeback
+                )
         if isinstance(outcome, Breach):
             raise breach_conflict(outcome, product.sku)
         end, last_key = _end_of(product, outcome, before_key)
