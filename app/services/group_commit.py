@@ -1,4 +1,4 @@
-"""Group commit of new transactions.
+"""Group commit of new transactions and new reservations.
 
 Requests that arrive while a commit is under way queue up and are committed
 together in the next database transaction, whatever their products (each
@@ -19,19 +19,22 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from app.domain.inputs import TransactionInput
-from app.services.changes import Change
 from app.services.database import CONNECTION_LOST, DatabaseUnavailable
 from app.services.idempotency import Key
 
 log = logging.getLogger("stockroom.group_commit")
 
 
+C = TypeVar("C")  # what is committed: a new transaction, a reservation
+R = TypeVar("R")  # what each request is answered with
+
+
 @dataclass(frozen=True, slots=True)
-class Queued:
+class Queued(Generic[C]):
     product_id: int
-    data: TransactionInput
+    data: C
     key: Key | None = None  # idempotency key, claimed in the same transaction
 
 
@@ -43,26 +46,26 @@ class Busy(Exception):
 
 
 # (batch, wait): with wait=False the committer answers `Busy` for products whose lock is taken.
-BatchCommitter = Callable[[list[Queued], bool], Awaitable[list[Change | Exception]]]
+BatchCommitter = Callable[[list[Queued[C]], bool], Awaitable[list[R | Exception]]]
 
 
 @dataclass
-class _Waiting:
-    queued: Queued
-    answer: asyncio.Future[Change] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+class _Waiting(Generic[C, R]):
+    queued: Queued[C]
+    answer: asyncio.Future[R] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-class GroupCommit:
-    def __init__(self, commit_batch: BatchCommitter, max_batch: int) -> None:
+class GroupCommit(Generic[C, R]):
+    def __init__(self, commit_batch: BatchCommitter[C, R], max_batch: int) -> None:
         self._commit_batch = commit_batch
         self._max_batch = max_batch
-        self._queue: deque[_Waiting] = deque()
+        self._queue: deque[_Waiting[C, R]] = deque()
         self._drainer: asyncio.Task[None] | None = None
-        self._lines: dict[int, list[_Waiting]] = {}  # product id → requests waiting for its lock
+        self._lines: dict[int, list[_Waiting[C, R]]] = {}  # product id → requests waiting for its lock
         self._line_tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, queued: Queued) -> Change:
-        waiting = _Waiting(queued)
+    async def submit(self, queued: Queued[C]) -> R:
+        waiting: _Waiting[C, R] = _Waiting(queued)
         self._queue.append(waiting)
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
@@ -72,7 +75,7 @@ class GroupCommit:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                batch: list[_Waiting] = []
+                batch: list[_Waiting[C, R]] = []
                 while self._queue and len(batch) < self._max_batch:
                     waiting = self._queue.popleft()
                     line = self._lines.get(waiting.queued.product_id)
@@ -85,7 +88,7 @@ class GroupCommit:
         finally:
             self._drainer = None
 
-    def _join_line(self, waiting: _Waiting) -> None:
+    def _join_line(self, waiting: _Waiting[C, R]) -> None:
         product_id = waiting.queued.product_id
         line = self._lines.get(product_id)
         if line is None:
@@ -95,7 +98,7 @@ class GroupCommit:
             task.add_done_callback(self._line_tasks.discard)
         line.append(waiting)
 
-    async def _drain_line(self, product_id: int, line: list[_Waiting]) -> None:
+    async def _drain_line(self, product_id: int, line: list[_Waiting[C, R]]) -> None:
         """Commit one product's waiting requests, waiting for its lock, in their order."""
         try:
             while line:
@@ -105,7 +108,7 @@ class GroupCommit:
         finally:
             del self._lines[product_id]
 
-    async def _commit(self, batch: list[_Waiting], *, wait: bool) -> None:
+    async def _commit(self, batch: list[_Waiting[C, R]], *, wait: bool) -> None:
         results = await self._settle([w.queued for w in batch], wait)
         for waiting, result in zip(batch, results, strict=True):
             if isinstance(result, Busy):
@@ -118,14 +121,14 @@ class GroupCommit:
             else:
                 waiting.answer.set_result(result)
 
-    async def _settle(self, batch: list[Queued], wait: bool) -> list[Change | Exception]:
+    async def _settle(self, batch: list[Queued[C]], wait: bool) -> list[R | Exception]:
         """Commit a batch; if it fails as a whole (one member's bad data broke the statement),
         commit its halves apart, and so on, so that only the guilty member fails. When the
         database itself is unreachable, every member hears so at once: retrying cannot help."""
         try:
             return await self._commit_batch(batch, wait)
         except UNREACHABLE as exc:
-            return [exc] * len(batch)
+            return [exc for _ in batch]
         except Exception as exc:
             if len(batch) == 1:
                 return [exc]

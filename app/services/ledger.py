@@ -99,7 +99,7 @@ class LedgerService:
         results: list[Change | Exception] = []
         pending: list[_NewRow] = []
         for queued, seq in zip(batch, seqs, strict=True):
-            if queued.key and not _first_claim(queued.key, owned):
+            if queued.key and not first_claim(queued.key, owned):
                 results.append(Repeated(queued.key))
                 continue
             product = products[queued.product_id]
@@ -196,7 +196,7 @@ class LedgerService:
         return found
 
 
-def _first_claim(key: Key, owned: set[tuple[str, str]]) -> bool:
+def first_claim(key: Key, owned: set[tuple[str, str]]) -> bool:
     """True for the first request of a batch holding a key this transaction claimed."""
     ident = (key.scope, key.key)
     if ident not in owned:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -18,12 +19,13 @@ from app.services import idempotency
 from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
 from app.services.events import announce
-from app.services.idempotency import Key
-from app.services.ledger import LedgerService, product_for_change
+from app.services.group_commit import Busy, GroupCommit, Queued
+from app.services.idempotency import Key, Repeated
+from app.services.ledger import LedgerService, first_claim, product_for_change
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ReservationRecord
-from app.services.views import confirmed_view, reservation_view
+from app.services.views import confirmed_view, error_view, reservation_view
 
 COLUMNS = "r.id, r.product, p.sku, r.order_ref, r.quantity, r.status, r.created_at, r.expires_at, r.ended_at, " \
           "r.unit_price, r.transaction_id"  # fmt: skip
@@ -40,41 +42,124 @@ def _record(r: asyncpg.Record, now: datetime) -> ReservationRecord:
 
 
 class ReservationService:
-    def __init__(self, locks: ProductLocks, ledger: LedgerService, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, locks: ProductLocks, ledger: LedgerService, clock: Callable[[], datetime], *, max_batch: int = 500
+    ) -> None:
         self.locks, self.ledger, self.clock = locks, ledger, clock
+        self._group: GroupCommit[ReservationInput, tuple[ReservationRecord, bool]] = GroupCommit(
+            self._commit_reservations, max_batch
+        )
 
     async def reserve(self, data: ReservationInput, key: Key | None = None) -> tuple[ReservationRecord, bool]:
         """The reservation, and whether it was created now (False: the same request came before).
-        With an idempotency key, a repeat raises `Repeated`."""
+        With an idempotency key, a repeat raises `Repeated`. Reservations arriving together are
+        committed together (group commit), like sales: checkout is the order system's hot path."""
         product_id = await self.ledger.product_id(data.sku)
-        async with self.locks.hold(product_id), unit_of_work() as conn:
-            await lock_in_database(conn, product_id)
-            await idempotency.claim_or_repeat(conn, key)
-            now = self.clock()
-            found = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.product = $1 AND r.order_ref = $2",
-                                        product_id, data.order_ref)  # fmt: skip
-            if found is not None:
-                existing = _repeat(_record(found, now), data)
-                await idempotency.keep_one(conn, key, 200, reservation_view(existing))
-                return existing, False
-            product = await product_for_change(conn, product_id)
-            available = product.position.stock - product.reserved
-            if available < data.quantity:
-                raise Conflict(
-                    f"Cannot reserve {data.quantity} of {data.sku}: only {available} available",
-                    {"sku": data.sku, "available": available, "requested": data.quantity},
-                )
-            row = await conn.fetchrow(
-                """WITH r AS (INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
-                       VALUES ($1, $2, $3, $4, $5) RETURNING *),
-                   p AS (UPDATE product SET reserved = reserved + $3 WHERE id = $1 RETURNING sku)
-                   SELECT r.*, p.sku FROM r, p""",
-                product_id, data.order_ref, data.quantity, now, now + timedelta(seconds=data.ttl_seconds),
-            )  # fmt: skip
-            await announce(conn, [product_id])
-            created = _record(row, now)
-            await idempotency.keep_one(conn, key, 201, reservation_view(created))
-            return created, True
+        return await self._group.submit(Queued(product_id, data, key))
+
+    async def _commit_reservations(
+        self, batch: list[Queued[ReservationInput]], wait: bool
+    ) -> list[tuple[ReservationRecord, bool] | Exception]:
+        """Commit new reservations, on any products, in one database transaction; products whose
+        lock is held elsewhere are answered `Busy` unless `wait` (see group_commit)."""
+        wanted = sorted({q.product_id for q in batch})
+        free = wanted if wait else [p for p in wanted if not self.locks.is_held(p)]
+        if not free:
+            return [Busy() for _ in batch]
+        async with self.locks.hold(*free), unit_of_work() as conn:
+            if wait:
+                await lock_in_database(conn, *free)
+                got = set(free)
+            else:
+                got = set(await repo.try_lock_products(conn, free))
+            live = [q for q in batch if q.product_id in got]
+            done = iter(await self._reserve_held(conn, live) if live else [])
+            return [next(done) if q.product_id in got else Busy() for q in batch]
+
+    async def _reserve_held(
+        self, conn: asyncpg.Connection, batch: list[Queued[ReservationInput]]
+    ) -> list[tuple[ReservationRecord, bool] | Exception]:
+        """Under the locks of every product of the batch: each request, in order, is a repeat of a
+        reservation that exists (even one made earlier in this batch), a conflict, or a new hold."""
+        product_ids = sorted({q.product_id for q in batch})
+        products = await repo.products_by_ids(conn, product_ids)
+        lapsed = [p for p in products.values() if p.lapsed_holds]
+        if lapsed:
+            await repo.expire_lapsed_holds(conn, [p.id for p in lapsed])
+            products = await repo.products_by_ids(conn, product_ids)
+        now = self.clock()
+        existing = {
+            (r["product"], r["order_ref"]): _record(r, now)
+            for r in await conn.fetch(
+                f"""SELECT {COLUMNS} {FROM} JOIN unnest($1::bigint[], $2::text[]) AS q(product, order_ref)
+                    ON r.product = q.product AND r.order_ref = q.order_ref""",
+                [q.product_id for q in batch], [q.data.order_ref for q in batch],
+            )
+        }  # fmt: skip
+        owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
+        available = {p.id: p.position.stock - p.reserved for p in products.values()}
+        results: list[tuple[ReservationRecord, bool] | Exception] = []
+        new: dict[int, Queued[ReservationInput]] = {}  # index in results → request to insert
+        made_here: dict[tuple[int, str], int] = {}  # (product, order) → index of its new hold
+        twins: dict[int, int] = {}  # index of a repeat of a hold made in this batch → that hold's index
+        for queued in batch:
+            data, pair = queued.data, (queued.product_id, queued.data.order_ref)
+            if queued.key and not first_claim(queued.key, owned):
+                results.append(Repeated(queued.key))
+            elif pair in made_here:
+                first = new[made_here[pair]].data
+                if first.quantity != data.quantity:
+                    results.append(_other_quantity(data, first.quantity, None))
+                else:
+                    twins[len(results)] = made_here[pair]
+                    results.append(Conflict("not yet inserted"))
+            elif pair in existing:
+                try:
+                    results.append((_repeat(existing[pair], data), False))
+                except Conflict as conflict:
+                    results.append(conflict)
+            elif available[queued.product_id] < data.quantity:
+                results.append(_not_available(data, available[queued.product_id]))
+            else:
+                available[queued.product_id] -= data.quantity
+                made_here[pair] = len(results)
+                new[len(results)] = queued
+                results.append(Conflict("not yet inserted"))
+        if new:
+            await self._insert_holds(conn, new, results, now)
+            await announce(conn, {q.product_id for q in new.values()})
+        for twin, first_index in twins.items():
+            made = results[first_index]
+            assert isinstance(made, tuple)
+            results[twin] = (made[0], False)
+        await idempotency.keep(conn, _reserve_answers(batch, results))
+        return results
+
+    async def _insert_holds(
+        self,
+        conn: asyncpg.Connection,
+        new: dict[int, Queued[ReservationInput]],
+        results: list[tuple[ReservationRecord, bool] | Exception],
+        now: datetime,
+    ) -> None:
+        """One INSERT of every new hold and one UPDATE of every product's `reserved`."""
+        requests = list(new.values())
+        rows = await conn.fetch(
+            f"""WITH r AS (
+                    INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
+                    SELECT product, order_ref, quantity, $4::timestamptz, $4::timestamptz + make_interval(secs => ttl)
+                    FROM unnest($1::bigint[], $2::text[], $3::int[], $5::int[]) AS n(product, order_ref, quantity, ttl)
+                    RETURNING *),
+                p AS (UPDATE product SET reserved = product.reserved + held.quantity
+                      FROM (SELECT product, sum(quantity) AS quantity FROM r GROUP BY product) AS held
+                      WHERE product.id = held.product)
+                SELECT {COLUMNS} FROM r JOIN product p ON p.id = r.product""",
+            [q.product_id for q in requests], [q.data.order_ref for q in requests],
+            [q.data.quantity for q in requests], now, [q.data.ttl_seconds for q in requests],
+        )  # fmt: skip
+        made = {(r["product"], r["order_ref"]): _record(r, now) for r in rows}
+        for index, queued in new.items():
+            results[index] = (made[(queued.product_id, queued.data.order_ref)], True)
 
     async def confirm(
         self, reservation_id: int, unit_price: Decimal, key: Key | None = None
@@ -203,12 +288,15 @@ def _refused(held: ReservationRecord, wanted: str) -> Conflict:
 
 def _repeat(existing: ReservationRecord, data: ReservationInput) -> ReservationRecord:
     if existing.quantity != data.quantity:
-        raise Conflict(
-            f"Order {data.order_ref!r} already holds a reservation of {existing.quantity} {data.sku}, "
-            f"not {data.quantity}",
-            {"id": existing.id, "quantity": existing.quantity, "requested": data.quantity},
-        )
+        raise _other_quantity(data, existing.quantity, existing.id)
     return existing
+
+
+def _other_quantity(data: ReservationInput, held: int, held_id: int | None) -> Conflict:
+    return Conflict(
+        f"Order {data.order_ref!r} already holds a reservation of {held} {data.sku}, not {data.quantity}",
+        {"id": held_id, "quantity": held, "requested": data.quantity},
+    )
 
 
 async def _sale_of(conn: asyncpg.Connection, held: ReservationRecord) -> LedgerRow | None:
@@ -216,3 +304,25 @@ async def _sale_of(conn: asyncpg.Connection, held: ReservationRecord) -> LedgerR
         return None
     found = await repo.row_by_id(conn, held.transaction_id)
     return found[0] if found else None
+
+
+def _not_available(data: ReservationInput, available: int) -> Conflict:
+    return Conflict(
+        f"Cannot reserve {data.quantity} of {data.sku}: only {available} available",
+        {"sku": data.sku, "available": available, "requested": data.quantity},
+    )
+
+
+def _reserve_answers(
+    batch: list[Queued[ReservationInput]], results: list[tuple[ReservationRecord, bool] | Exception]
+) -> list[tuple[Key, int, Any]]:
+    """What each keyed request's repeats get: its hold (201 new, 200 existing) or its 409."""
+    answers: list[tuple[Key, int, Any]] = []
+    for queued, result in zip(batch, results, strict=True):
+        if queued.key is None or isinstance(result, Repeated):
+            continue
+        if isinstance(result, Conflict):
+            answers.append((queued.key, 409, error_view(409, result)))
+        elif isinstance(result, tuple):
+            answers.append((queued.key, 201 if result[1] else 200, reservation_view(result[0])))
+    return answers

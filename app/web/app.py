@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     url = database.resolve_url(settings)
     locks = ProductLocks()
     ledger = LedgerService(locks, settings.timezone, max_batch=settings.max_batch)
-    reservations = ReservationService(locks, ledger, ledger.clock)
+    reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     progress = ProgressHub()
     hub = EventHub(url)
 
