@@ -3,6 +3,8 @@ create the first administrator); API clients get a 401 that says how to authenti
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -10,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import ROOT, Server, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +65,15 @@ def test_before_any_user_exists_a_browser_goes_to_setup_and_curl_is_told_about_i
     assert "No user exists yet: open /setup" in r.json()["detail"]
     assert "inventory user create USERNAME --role admin" in r.json()["detail"]
     assert r.json()["extra"]["setup"] == "/setup"
+
+
+def test_the_inventory_wrapper_works_from_any_folder_with_paths_from_there(first_run, tmp_path):
+    """scripts/inventory runs the command from the project's virtualenv; a file named relative to the
+    folder it is run in is found there."""
+    (tmp_path / "in.csv").write_text("external_id,sku,product_name,type,quantity,unit_price,at\n"
+                                     "w1,WRAP-1,Wrapped,BUY,4,2.50,2026-01-01 09:00\n")  # fmt: skip
+    env = {**os.environ, "INVENTORY_DATABASE_URL": first_run.database_url}
+    done = subprocess.run([str(ROOT / "scripts" / "inventory"), "import", "in.csv"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported 1, skipped 0 already imported, created 1 products"
