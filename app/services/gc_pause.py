@@ -26,3 +26,13 @@ def gc_paused() -> Iterator[None]:
         _paused -= 1
         if _paused == 0:
             gc.enable()
+
+
+def settle_after_start_up() -> None:
+    """Once the app has started: move everything alive now (modules, routes, templates) out of
+    the collector's sight, and collect the young generation less often. A full collection then
+    scans only what requests made, not the whole framework; before, collections triggered by the
+    allocations of a batch of sales took about a tenth of a hot product's CPU (py-spy)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)

@@ -18,6 +18,7 @@ from app.domain.errors import DomainError
 from app.services import backup, database, idempotency
 from app.services.accounts import RateLimited
 from app.services.events import EventHub
+from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.progress import ProgressHub
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await database.open_pool(settings.pool_size, settings.pool_timeout)
         await hub.start()
+        settle_after_start_up()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         purger = asyncio.create_task(every(3600, idempotency.purge))
         backups = asyncio.create_task(backup.schedule(settings, url))  # idle without INVENTORY_BACKUP_DIR
