@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -14,9 +14,11 @@ from app.domain.access import ClosedPeriod, Role, role_to_record
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
+from app.domain.voids import refuse_void
 from app.services import accounts, idempotency
 from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
+from app.services.counter import void_facts
 from app.services.database import read_only, spare_connection, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import Busy, GroupCommit, Queued
@@ -24,7 +26,7 @@ from app.services.idempotency import Key, Repeated
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ProductRecord
-from app.services.views import committed_view, error_view, transaction_view
+from app.services.views import committed_view, error_view, transaction_view, voided_view
 
 
 def utc_now() -> datetime:
@@ -169,6 +171,31 @@ class LedgerService:
             await announce(conn, [product_id])
             await _audit(conn, actor, "delete", row, None)
             return _finish(Change(None, (ProductChange(product, rw.product),)), dry_run)
+
+    async def void(
+        self, tx_id: int, *, actor: str, own_scopes: Sequence[str] | None, key: Key | None = None
+    ) -> tuple[LedgerRow, Change]:
+        """A counter mistake undone: a delete, audited as "void". With `own_scopes` (a clerk's
+        idempotency scopes) only the caller's own entry of the last 10 minutes, dated today, and
+        unchanged since; without (a manager) any row a delete could take. Returns the voided row."""
+        _, product_id = await self.row(tx_id)
+        async with self.locks.hold(product_id), unit_of_work() as conn, spare_connection() as reader:
+            await lock_in_database(conn, product_id)
+            await idempotency.claim_or_repeat(conn, key)
+            row = await _row_in(conn, tx_id, product_id)
+            if own_scopes is not None:
+                facts = await void_facts(conn, tx_id, own_scopes)
+                assert facts is not None, "the row was just read under its lock"
+                refuse_void(tx_id, row.entry.at, facts, now=self.clock(), zone=self.zone)
+            product = await product_for_change(conn, product_id)
+            rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
+            await repo.delete_row(conn, tx_id)
+            await repo.save_figures(conn, rw.product)
+            await announce(conn, [product_id])
+            await _audit(conn, actor, "void", row, None)
+            change = Change(None, (ProductChange(product, rw.product),))
+            await idempotency.keep_one(conn, key, 200, voided_view(row, change))
+            return row, change
 
     async def closed_period(self, conn: asyncpg.Connection) -> ClosedPeriod:
         """The closed period as it stands in the caller's transaction."""

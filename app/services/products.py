@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -100,6 +101,50 @@ async def names(limit: int = 5000) -> list[tuple[str, str]]:
     async with read_only() as conn:
         rows = await conn.fetch("SELECT sku, name FROM product ORDER BY sku LIMIT $1", limit)
     return [(r["sku"], r["name"]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    product: ProductRecord
+    exact: bool  # the text is this product's SKU or barcode: a scan or a typed code picks it at once
+
+
+# Exact SKU, then barcode (as a GTIN), then SKUs starting with the text, then names by where it shows.
+_SUGGEST_SQL = f"""
+WITH hit AS (
+    SELECT id, (sku = $1 OR {_SAME_GTIN}) AS exact, sku ILIKE $2 AS prefix, sku, name
+    FROM product
+    WHERE sku = $1 OR {_SAME_GTIN} OR ({{words}})
+    ORDER BY exact DESC, prefix DESC, name, sku
+    LIMIT $3
+)
+SELECT p.*, hit.exact FROM hit JOIN ({repo.PRODUCT_SELECT}) AS p USING (id)
+ORDER BY hit.exact DESC, hit.prefix DESC, hit.name, hit.sku
+"""
+MAX_WORDS = 5
+
+
+async def suggest(text: str, limit: int = 8) -> list[Suggestion]:
+    """Products a counter clerk may mean by `text`: a SKU, a barcode, or words of the SKU or name
+    (each word must appear). Only the few shown are summed up (reserved stock, status)."""
+    text = text.strip()[:200]
+    words = text.split()[:MAX_WORDS]
+    if not words:
+        return []
+    args: list[Any] = [text, f"{_escape_like(text)}%", limit]
+    match = []
+    for word in words:
+        args.append(f"%{_escape_like(word)}%")
+        match.append(f"(sku ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+    async with read_only() as conn:
+        rows = await conn.fetch(_SUGGEST_SQL.format(words=" AND ".join(match)), *args)
+    return [Suggestion(repo.product_from(r), r["exact"]) for r in rows]
+
+
+async def by_code(code: str) -> ProductRecord | None:
+    """The product whose SKU or barcode this is (what a scanner or a typed SKU names), or None."""
+    found = [s.product for s in await suggest(code, limit=2) if s.exact]
+    return found[0] if found else None
 
 
 async def _refuse_taken_barcode(conn: asyncpg.Connection, data: ProductInput) -> None:

@@ -84,6 +84,11 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
     }
 
 
+def voided_view(row: LedgerRow, change: Change) -> dict[str, Any]:
+    """The answer to a void: the transaction as it was, and its product now."""
+    return {"voided": transaction_view(row), "product": product_view(change.product.after)}
+
+
 def committed_view(change: Change) -> dict[str, Any]:
     """The API's answer to a recorded transaction (and what an idempotency key keeps)."""
     assert change.row is not None

@@ -65,7 +65,7 @@ async def test_each_bad_row_is_named_with_its_value(api, server, page, tmp_path)
 
 
 async def test_the_progress_bar_counts_rows(api, server):
-    """Two products, three rows and one: the bar goes 3 of 4, then 4 of 4 (by products it went 1 of 2, 2 of 2)."""
+    """Two products, three rows and one: the bar counts 4 rows (by products it counted 2)."""
     a, b = sorted([new_sku("PA"), new_sku("PB")])
     body = HEADER + "".join(f"r{i}-{a},{a},Row import A,BUY,1,1.00,2026-01-0{i + 1} 09:00\n" for i in range(3)) + (
         f"r0-{b},{b},Row import B,BUY,5,1.00,2026-01-01 09:00\n")  # fmt: skip
@@ -88,6 +88,9 @@ async def test_the_progress_bar_counts_rows(api, server):
                           headers={"HX-Request": "true"})  # fmt: skip
     assert done.status_code == 200 and "Imported 4 transactions" in done.text
     await asyncio.wait_for(listener, 10)
-    steps = [(re.search(r'value="(\d+)"', x).group(1), re.search(r'max="(\d+)"', x).group(1)) for x in bars]
-    assert steps[:2] == [("3", "4"), ("4", "4")]
-    assert "3 of 4 rows (1 of 2 products)" in bars[0] and a in bars[0]
+    steps = [(int(re.search(r'value="(\d+)"', x).group(1)), int(re.search(r'max="(\d+)"', x).group(1)))
+             for x in bars if "Finished" not in x]  # fmt: skip
+    # However often the import reports (per product, per part), the bar counts the file's 4 rows.
+    assert steps and all(top == 4 for _, top in steps), bars
+    assert [done for done, _ in steps] == sorted(done for done, _ in steps) and steps[-1][0] == 4
+    assert "4 of 4 rows (2 of 2 products)" in [x for x in bars if "Finished" not in x][-1]

@@ -30,7 +30,8 @@ MEASURE = """() => {
   };
   const scrollers = [...document.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1
       && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(e => e.tagName + '.' + e.className);
-  const rows = [...document.querySelectorAll('.scroll > table > tbody > tr')];
+  const rows = [...document.querySelectorAll('.scroll > table > tbody > tr')]
+      .filter(r => getComputedStyle(r).display !== 'none');  // rows a page hides are no cards
   return {
     width: document.documentElement.scrollWidth,
     scrollers,

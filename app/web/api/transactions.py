@@ -7,12 +7,13 @@ from litestar import Controller, Request, Response, delete, patch, post
 from app.domain.access import Role
 from app.services import idempotency
 from app.services.changes import Change
-from app.services.idempotency import Repeated
+from app.services.idempotency import Key, Repeated
 from app.services.ledger import LedgerService
-from app.services.views import committed_view, product_view, transaction_view
+from app.services.views import committed_view, product_view, transaction_view, voided_view
 from app.web.auth import actor_of, allow_recording, requires, scope_of, signed_in
-from app.web.idempotent import replay, stored_answer
+from app.web.idempotent import once, replay, stored_answer
 from app.web.json_body import json_object
+from app.web.voiding import void_as
 
 
 def _dry_run_view(change: Change) -> dict[str, Any]:
@@ -57,6 +58,18 @@ class TransactionController(Controller):
     ) -> dict[str, Any]:
         change = await ledger.edit(tx_id, await json_object(request), actor=actor_of(request), dry_run=dry_run)
         return _dry_run_view(change) if dry_run else committed_view(change)
+
+    @post("/{tx_id:int}/void", status_code=200)
+    async def void(self, tx_id: int, request: Request, ledger: LedgerService) -> Response[Any]:
+        """Undo a counter mistake: a clerk voids their own transaction recorded in the last 10 minutes and
+        dated today (403 naming why otherwise); a manager any a delete could take. Audited as "void"."""
+        me = signed_in(request)
+
+        async def run(key: Key | None) -> Response[Any]:
+            row, change = await void_as(me, ledger, tx_id, key)
+            return Response(voided_view(row, change), status_code=200)
+
+        return await once(request, {"void": tx_id}, run)
 
     @delete("/{tx_id:int}", status_code=200, guards=[requires(Role.MANAGER)])
     async def remove(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:

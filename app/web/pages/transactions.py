@@ -1,23 +1,29 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, tzinfo
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, DomainError
+from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
 from app.domain.rules import Reason, TxType
-from app.services import idempotency, products
+from app.domain.voids import VoidFacts, VoidRefused, refuse_void
+from app.services import counter, idempotency, products
+from app.services.accounts import Identity
 from app.services.changes import Change
 from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
+from app.services.records import ProductRecord
 from app.services.views import committed_view, product_view, transaction_view
 from app.web.auth import actor_of, allow_recording, requires, scope_of, signed_in
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_patch, raw_transaction
 from app.web.pages.products import ledger_context
+from app.web.voiding import entry_scopes, void_as
 
 
 def effect(change: Change) -> dict[str, Any]:
@@ -26,26 +32,88 @@ def effect(change: Change) -> dict[str, Any]:
     return {k: (before[k], after[k]) for k in ("on_hand", "average_cost", "realized_pl", "inventory_value")}
 
 
+# What the entry form shows for each type: a hidden field's leftover value was not entered.
+_HIDDEN_FOR = {"reason": lambda kind: kind != "ADJUST", "unit_price": lambda kind: kind == "COUNT"}
+_ALWAYS_SHOWN = {"sku", "type", "quantity", "unit_price", "at", "note"}
+
+
+def shown_fields(form: dict[str, Any]) -> dict[str, Any]:
+    """The entry form as the user saw it: Reason only for ADJUST, no Unit price for COUNT."""
+    kind = str(form.get("type") or "").upper()
+    return {k: (None if k in _HIDDEN_FOR and _HIDDEN_FOR[k](kind) else v) for k, v in form.items()}
+
+
+def _refusal(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
+    """A rejection for the entry form: beside its field when that field is on screen, else on top."""
+    if isinstance(refused, PermissionDeniedException):
+        return {"message": refused.detail, "fields": {}, "status": 403}
+    assert isinstance(refused, DomainError)
+    error = problem(refused)
+    shown = _ALWAYS_SHOWN | ({"reason"} if str(form.get("type") or "").upper() == "ADJUST" else set())
+    error["unshown"] = any(name not in shown for name in error["fields"])
+    error["status"] = 409 if isinstance(refused, Conflict) else 404 if isinstance(refused, NotFound) else 400
+    return error
+
+
+async def _product_named(text: str | None) -> ProductRecord:
+    """The product a Product field names: its SKU or its barcode."""
+    if not text:
+        raise InvalidInput([FieldError("sku", "is required: scan a barcode, or type a SKU or part of a name")])
+    found = await products.by_code(text)
+    if found is None:
+        raise InvalidInput([FieldError("sku", f"no product has the SKU or barcode {text[:64]!r}: type part of "
+                                              "its name and pick one of the suggestions")])  # fmt: skip
+    return found
+
+
+def _with_void_rule(entry: dict[str, Any], me: Identity, now: datetime, zone: tzinfo) -> dict[str, Any]:
+    """One of the user's recent entries, with whether they may still void it (and why not)."""
+    facts = VoidFacts(entry["created_at"], recorded_by_caller=True, changed_since=entry["edited"])
+    try:
+        if me.role < Role.MANAGER:
+            refuse_void(entry["id"], entry["at"], facts, now=now, zone=zone)
+    except VoidRefused as refused:
+        return {**entry, "voidable": False, "why_not": "; ".join(refused.extra["reasons"])}
+    return {**entry, "voidable": True}
+
+
 class TransactionPages(Controller):
     path = "/transactions"
     include_in_schema = False
     guards = [requires(Role.VIEWER)]  # guards add up: each handler names what it needs beyond this
 
-    # --- the entry form -----------------------------------------------------------------------
+    # --- the entry form (the counter) ---------------------------------------------------------
 
     @get("/new", guards=[requires(Role.CLERK)])
-    async def new(self, ledger: LedgerService, sku: str | None = None, done: int | None = None) -> Template:
-        if done is None:
-            return await self._entry(ledger, {"sku": sku or ""})
-        recorded, _ = await ledger.row(done)
-        product = await products.get(recorded.sku)
-        return await self._entry(ledger, {"sku": recorded.sku, "type": recorded.entry.type.value},
-                                 done=transaction_view(recorded), product=product_view(product))  # fmt: skip
+    async def new(
+        self, request: Request, ledger: LedgerService, sku: str | None = None, done: int | None = None,
+        voided: int | None = None,
+    ) -> Template:  # fmt: skip
+        if done is not None:
+            recorded, _ = await ledger.row(done)
+            product = await products.get(recorded.sku)
+            return await self._entry(request, ledger, {"sku": recorded.sku, "type": recorded.entry.type.value},
+                                     done=transaction_view(recorded), product=product_view(product))  # fmt: skip
+        extra: dict[str, Any] = {}
+        if voided is not None and (before := await counter.voided(voided)):
+            extra = {"voided": before, "voided_product": product_view(await products.get(before["sku"]))}
+        form: dict[str, Any] = {"sku": sku or ""}
+        chosen = await products.by_code(sku) if sku else None
+        if chosen is not None:  # a suggestion followed without JavaScript: ready for one more click
+            form |= {"sku": chosen.sku, "quantity": "1", "unit_price": product_view(chosen)["sell_price"] or ""}
+        return await self._entry(request, ledger, form, **extra)
+
+    @get("/suggest", guards=[requires(Role.CLERK)])
+    async def suggest(self, sku: str = "") -> Template:
+        """The Product field's suggestions as you type: an HTML fragment for htmx (SKU, barcode or name)."""
+        found = await products.suggest(sku) if sku.strip() else []
+        shown = [{**product_view(s.product), "exact": s.exact} for s in found]
+        return page("transactions/_suggestions.html", suggestions=shown, q=sku.strip())
 
     @post("/new", guards=[requires(Role.CLERK)])
     async def record(self, request: Request, ledger: LedgerService) -> Template | Redirect:
         """A double-click sends the same idempotency key twice: the second gets the first's answer."""
-        form = await form_data(request)
+        form = shown_fields(await form_data(request))
         me = signed_in(request)
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(me))
@@ -53,7 +121,12 @@ class TransactionPages(Controller):
             earlier = await idempotency.stored(key) if key else None
             if earlier is None:
                 try:
-                    data = ledger.parse(raw_transaction(form))
+                    raw = raw_transaction(form)
+                    product = await _product_named(raw["sku"])
+                    raw["sku"] = product.sku  # a barcode names its product
+                    if raw["type"] == "SELL" and raw["unit_price"] is None and product.sell_price is not None:
+                        raw["unit_price"] = str(product.sell_price)  # the product's sell price is the default
+                    data = ledger.parse(raw)
                     allow_recording(me, ledger, data)
                     change = await ledger.record(data, key=key)
                     return await self._recorded(request, ledger, form, committed_view(change))
@@ -63,30 +136,65 @@ class TransactionPages(Controller):
             if earlier.status_code != 201:
                 raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
             return await self._recorded(request, ledger, form, earlier.body)
-        except DomainError as refused:
-            status = 200 if is_htmx(request) else (409 if isinstance(refused, Conflict) else 400)
-            return await self._entry(ledger, form, status, error=problem(refused))
+        except (DomainError, PermissionDeniedException) as refused:
+            error = _refusal(refused, form)
+            status = 200 if is_htmx(request) else error.pop("status")
+            return await self._entry(request, ledger, form, status, error=error)
+
+    @post("/{tx_id:int}/void", guards=[requires(Role.CLERK)])
+    async def void(self, request: Request, tx_id: int, ledger: LedgerService) -> Template | Redirect:
+        """A clerk's own entry of the last 10 minutes, dated today, undone (audited as a void)."""
+        me = signed_in(request)
+        error: dict[str, Any]
+        try:
+            row, change = await void_as(me, ledger, tx_id)
+        except NotFound:
+            error = {"message": f"Transaction {tx_id} is no longer there: it was already voided or deleted.",
+                     "fields": {}, "status": 404}  # fmt: skip
+        except (DomainError, PermissionDeniedException) as refused:
+            error = _refusal(refused, {})
+        else:
+            if not is_htmx(request):
+                return see_other(f"/transactions/new?voided={tx_id}")
+            voided = {**transaction_view(row), "name": change.product.after.name}
+            return await self._entry(request, ledger, {"sku": row.sku}, voided=voided,
+                                     voided_product=product_view(change.product.after))  # fmt: skip
+        status = 200 if is_htmx(request) else error.pop("status")
+        return await self._entry(request, ledger, {}, status, error=error)
 
     async def _recorded(
         self, request: Request, ledger: LedgerService, form: dict[str, Any], answer: dict[str, Any]
     ) -> Template | Redirect:
         if not is_htmx(request):
             return see_other(f"/transactions/new?done={answer['id']}")
-        keep = {"sku": form.get("sku", ""), "type": form.get("type", "")}
-        return await self._entry(ledger, keep, done=answer, product=answer["product"])
+        keep = {"sku": answer["sku"], "type": form.get("type", "")}
+        return await self._entry(request, ledger, keep, done=answer, product=answer["product"])
 
-    async def _entry(self, ledger: LedgerService, form: dict[str, Any], status: int = 200, **extra: Any) -> Template:
-        now = local_input(ledger.clock(), ledger.zone)
+    async def _entry(
+        self, request: Request, ledger: LedgerService, form: dict[str, Any], status: int = 200, **extra: Any
+    ) -> Template:
+        me = signed_in(request)
+        now = ledger.clock()
+        recent = [_with_void_rule(r, me, now, ledger.zone) for r in await counter.recent_entries(entry_scopes(me))]
+        done: dict[str, Any] | None = extra.get("done")
+        chosen = None
+        if extra.get("error") and form.get("sku"):
+            found = await products.by_code(str(form["sku"]).strip())
+            chosen = product_view(found) if found else None
         return page(
             "transactions/new.html",
             status,
             section="record",
             f=form,
-            at_default=now,
+            at_default=local_input(now, ledger.zone),
             key=secrets.token_urlsafe(16),
-            types=[t.value for t in TxType],
+            types=[t.value for t in TxType if me.role >= Role.MANAGER or t in (TxType.BUY, TxType.SELL)],
             reasons=[r.value for r in Reason],
-            products=await products.names(),
+            suggestions=[],
+            q="",
+            chosen=chosen,
+            recent=recent,
+            voidable_done=done is not None and any(r["id"] == done["id"] and r["voidable"] for r in recent),
             **extra,
         )
 

@@ -1,0 +1,207 @@
+// The counter: the entry form's Product field as a keyboard-first picker (issue 10).
+//
+// A scanner types a code and presses Enter: Enter asks the server which product the code names
+// (SKU or barcode), picks it, fills quantity 1 and its sell price, and keeps the focus on Product
+// with its text selected; one more Enter records. Typing part of a name shows suggestions (htmx
+// asks /transactions/suggest as you type); arrow keys move through them, Enter picks one. After a
+// recorded sale the form comes back with the focus on Product, ready for the next scan.
+// No inline script and no eval: the page's CSP forbids both. Without this file the form still works.
+(function () {
+  "use strict";
+
+  var chosen = null; // {sku, price} of the product the Product field names, once picked
+  var looking = false; // an Enter lookup is on its way
+
+  function form() { return document.querySelector("form[data-counter]"); }
+  function box() { return document.getElementById("sku"); }
+  function list() { return document.getElementById("suggestions"); }
+  function options() {
+    var l = list();
+    return l ? Array.prototype.slice.call(l.querySelectorAll('[role="option"]')) : [];
+  }
+  function active() { return options().filter(function (o) { return o.getAttribute("aria-selected") === "true"; })[0]; }
+  function isOpen() { var l = list(); return !!l && !l.hidden && l.children.length > 0; }
+
+  function show(open) {
+    var l = list(), b = box();
+    if (!l || !b) return;
+    l.hidden = !open;
+    b.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) mark(null);
+  }
+
+  function mark(option) {
+    var b = box();
+    options().forEach(function (o) { o.setAttribute("aria-selected", o === option ? "true" : "false"); });
+    if (!b) return;
+    if (option) {
+      b.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    } else {
+      b.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function move(step) {
+    var all = options();
+    if (!all.length) return;
+    if (!isOpen()) show(true);
+    var at = all.indexOf(active());
+    var next = at < 0 ? (step > 0 ? 0 : all.length - 1) : (at + step + all.length) % all.length;
+    mark(all[next]);
+  }
+
+  // The price follows the product for a SELL; a price the user typed is theirs.
+  function fillPrice() {
+    var f = form();
+    if (!f || !chosen) return;
+    var price = f.elements.unit_price, kind = f.elements.type.value;
+    var auto = price.dataset.auto === "1" || price.value === "";
+    if (kind === "SELL" && chosen.price && auto) {
+      price.value = chosen.price;
+      price.dataset.auto = "1";
+    } else if (kind !== "SELL" && price.dataset.auto === "1") {
+      price.value = "";
+      delete price.dataset.auto;
+    }
+  }
+
+  function choose(option) {
+    var f = form(), b = box();
+    if (!f || !b || !option) return;
+    chosen = { sku: option.dataset.sku, price: option.dataset.price || "" };
+    b.value = chosen.sku;
+    show(false);
+    var quantity = f.elements.quantity;
+    if (!quantity.value) quantity.value = "1";
+    fillPrice();
+    var said = document.getElementById("chosen");
+    if (said) said.textContent = option.dataset.label || chosen.sku;
+    b.removeAttribute("aria-invalid");
+    b.focus();
+    b.select(); // a new scan or new typing replaces it; Enter records
+  }
+
+  // Ask the server what the text names, then pick (`pick`): the exact SKU or barcode, or the only
+  // match; else open the list on its first entry.
+  function lookup(text, pick) {
+    looking = true;
+    var url = "/transactions/suggest?sku=" + encodeURIComponent(text);
+    return htmx.ajax("GET", url, { target: "#suggestions", select: "#suggestions", swap: "outerHTML" })
+      .then(function () {
+        looking = false;
+        var b = box();
+        if (!b || b.value.trim() !== text) return; // typing went on meanwhile
+        var all = options();
+        var exact = all.filter(function (o) { return o.hasAttribute("data-exact"); });
+        if (pick && exact.length) choose(exact[0]);
+        else if (pick && all.length === 1) choose(all[0]);
+        else if (all.length) { show(true); mark(all[0]); }
+        else show(true); // "No product has …"
+      }, function () { looking = false; });
+  }
+
+  function onKey(event) {
+    if (event.target !== box()) return;
+    var b = box(), f = form();
+    switch (event.key) {
+      case "ArrowDown":
+        event.preventDefault();
+        if (options().length) move(1);
+        else if (b.value.trim() && !looking) lookup(b.value.trim(), false); // faster than the suggestions
+        return;
+      case "ArrowUp":
+        event.preventDefault();
+        move(-1);
+        return;
+      case "Escape":
+        if (isOpen()) { event.preventDefault(); show(false); }
+        return;
+      case "Enter": {
+        event.preventDefault(); // never the browser's own submit: Enter here picks, then records
+        if (looking) return;
+        var pick = isOpen() ? active() : null;
+        if (pick) { choose(pick); return; }
+        var text = b.value.trim();
+        if (chosen && text === chosen.sku) { f.requestSubmit(); return; }
+        if (text) lookup(text, true);
+        return;
+      }
+    }
+  }
+
+  function onInput(event) {
+    var b = box();
+    if (event.target === b) {
+      if (!chosen || b.value.trim() !== chosen.sku) {
+        chosen = null;
+        var said = document.getElementById("chosen");
+        if (said) said.textContent = "";
+      }
+      mark(null);
+    } else if (event.target.name === "unit_price") {
+      delete event.target.dataset.auto;
+    }
+  }
+
+  function onChange(event) {
+    if (event.target.name === "type") fillPrice();
+  }
+
+  // A click (or tap) on a suggestion picks it rather than following its no-JavaScript link.
+  function onClick(event) {
+    var option = event.target.closest && event.target.closest('#suggestions [role="option"]');
+    if (option) { event.preventDefault(); choose(option); }
+  }
+
+  function onFocusOut(event) {
+    if (event.target !== box()) return;
+    // Later than the click that may have caused it, so a click on a suggestion still lands.
+    setTimeout(function () {
+      var l = list();
+      if (l && !l.contains(document.activeElement) && document.activeElement !== box()) show(false);
+    }, 150);
+  }
+
+  // No request for suggestions about the product just picked.
+  function onBeforeRequest(event) {
+    var b = box();
+    if (event.detail.elt === b && chosen && b.value.trim() === chosen.sku && !looking) event.preventDefault();
+  }
+
+  function onSwapped(event) {
+    var target = event.detail.target;
+    if (target && target.id === "suggestions") {
+      var b = box();
+      if (chosen && b && b.value.trim() === chosen.sku) show(false);
+      else show(document.activeElement === b && list().children.length > 0);
+      return;
+    }
+    if (target && target.id === "entry") ready();
+  }
+
+  // The form as the server sent it: remember a product it already names, and put the focus where
+  // the user continues: a field with an error, else Product with its text selected.
+  function ready() {
+    var b = box();
+    if (!b) return;
+    var said = document.getElementById("chosen");
+    chosen = said && said.dataset.sku && b.value.trim() === said.dataset.sku
+      ? { sku: said.dataset.sku, price: said.dataset.price || "" }
+      : null;
+    var wrong = document.querySelector('form[data-counter] [aria-invalid="true"]');
+    var where = wrong || b;
+    where.focus();
+    if (where.select) where.select();
+  }
+
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("input", onInput);
+  document.addEventListener("change", onChange);
+  document.addEventListener("click", onClick);
+  document.addEventListener("focusout", onFocusOut);
+  document.addEventListener("htmx:beforeRequest", onBeforeRequest);
+  document.addEventListener("htmx:afterSettle", onSwapped);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+})();
