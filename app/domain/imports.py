@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import TypeVar
 
-from app.domain.errors import FieldError, InvalidInput
+from app.domain import fields
+from app.domain.errors import FieldError, FieldErrors, InvalidInput
 from app.domain.fields import unstorable
-from app.domain.inputs import ProductInput, TransactionInput, parse_product, parse_transaction
+from app.domain.inputs import (
+    SKU_PATTERN,
+    ProductInput,
+    TransactionInput,
+    parse_product,
+    parse_transaction,
+)
+from app.domain.rules import MAX_QUANTITY, NOTE_MAX, SKU_MAX, Reason, TxType
 
 PRODUCT_COLUMNS = ("sku", "product_name", "category", "brand", "low_stock_threshold", "overstock_threshold",
                    "count_interval_days", "barcode", "sell_price")  # fmt: skip
@@ -99,3 +110,197 @@ def _transaction(
     except InvalidInput as bad:
         errors.extend(e for e in bad.errors if e.field != "sku" or not any(x.field == "sku" for x in errors))
         return None
+
+
+# --- a whole file ---------------------------------------------------------------------------------
+
+_KINDS = {t.value: t for t in TxType}
+_REASONS = {r.value: r for r in Reason}
+_FAST_COLUMNS = ("external_id", "sku", "product_name", "type", "quantity", "unit_price", "at", "reason", "note")
+_CACHED = 65_536  # distinct prices and times remembered by a RowReader (a file repeats them a lot)
+_V = TypeVar("_V")
+
+
+class RowReader:
+    """`parse_row` for the rows of one file, given as lists of cells (csv.reader) under its header.
+
+    The common row — a transaction of a product the row does not name, with plain cells — is checked
+    here directly, by the same rules in a fraction of the time (a file of 1,000,000 rows spent 14 s in
+    parse_row); the fast path only accepts, never refuses: any other row, and every row with an error,
+    goes to `parse_row`, so messages come from one place. A unit property test checks that the fast
+    path agrees with parse_row on every row it accepts."""
+
+    def __init__(self, header: Sequence[str], *, now: datetime, zone: tzinfo) -> None:
+        self.header = list(header)
+        self.now, self.zone = now, zone
+        where = {name: i for i, name in enumerate(self.header)}  # a repeated name: the last one, as DictReader
+        self._cells = tuple(where.get(name) for name in _FAST_COLUMNS)
+        self._prices: dict[str, Decimal] = {}
+        self._times: dict[str, datetime] = {}
+        self._skus: set[str] = set()
+
+    def row(self, line: int, cells: list[str]) -> ImportRow:
+        """The row, or InvalidInput naming its bad fields (as parse_row)."""
+        return self.fast(line, cells) or parse_row(line, self.mapping(cells), now=self.now, zone=self.zone)
+
+    def mapping(self, cells: list[str]) -> dict[str, str | None]:
+        """The row as csv.DictReader gives it to parse_row: missing cells are None (extra cells, which
+        DictReader puts under the key None, parse_row ignores)."""
+        row: dict[str, str | None] = dict(zip(self.header, cells, strict=False))
+        for name in self.header[len(cells) :]:
+            row[name] = None
+        return row
+
+    def fast(self, line: int, cells: list[str]) -> ImportRow | None:
+        """The row if it takes the common path and is valid, else None (parse_row decides)."""
+        if len(cells) != len(self.header):
+            return None
+        c_ext, c_sku, c_name, c_type, c_quantity, c_price, c_at, c_reason, c_note = self._cells
+        if c_ext is None or c_sku is None or c_type is None or c_quantity is None or c_price is None or c_at is None:
+            return None
+        if c_name is not None and cells[c_name].strip():
+            return None  # a row naming its product: parse_row
+        kind = _KINDS.get(cells[c_type].strip())
+        if kind is None:
+            return None
+        sku = cells[c_sku].strip()
+        if sku not in self._skus:
+            if len(sku) > SKU_MAX or not SKU_PATTERN.fullmatch(sku):
+                return None
+            self._skus.add(sku)
+        external_id = cells[c_ext].strip()
+        if not external_id or len(external_id) > EXTERNAL_ID_MAX or external_id[0] == "'":
+            return None
+        if not external_id.isascii() or "\x00" in external_id:
+            return None
+        text = cells[c_quantity].strip()
+        if not (text.isascii() and text.isdigit()):
+            return None  # signs, and anything else, the long way
+        quantity = int(text)
+        if quantity >= MAX_QUANTITY or (quantity == 0 and kind is not TxType.COUNT):
+            return None
+        text = cells[c_price].strip()
+        if not text:
+            if kind is TxType.BUY or kind is TxType.SELL:
+                return None
+            price = None
+        else:
+            if kind is TxType.COUNT:
+                return None
+            price = self._prices.get(text)
+            if price is None:
+                price = self._remember(self._prices, text, fields.price(errors := FieldErrors(), "unit_price", text))
+                if errors.errors:
+                    return None
+        text = cells[c_at].strip()
+        at = self._times.get(text)
+        if at is None:
+            if not text:
+                return None
+            errors = FieldErrors()
+            at = fields.moment(errors, "at", text, now=self.now, zone=self.zone)
+            if errors.errors or at is None:
+                return None
+            self._remember(self._times, text, at)
+        text = cells[c_reason].strip() if c_reason is not None else ""
+        reason = None
+        if kind is TxType.ADJUST:
+            reason = _REASONS.get(text.lower())
+            if reason is None:
+                return None
+        elif text:
+            return None
+        text = cells[c_note].strip() if c_note is not None else ""
+        note = None
+        if text:
+            note = fields.text(errors := FieldErrors(), "note", from_spreadsheet(text), max_len=NOTE_MAX)
+            if errors.errors:
+                return None
+        return ImportRow(line, sku, None, TransactionInput(sku, kind, quantity, at, price, reason, note), external_id)
+
+    @staticmethod
+    def _remember(cache: dict[str, _V], text: str, value: _V | None) -> _V | None:
+        if value is not None:
+            if len(cache) >= _CACHED:
+                cache.clear()
+            cache[text] = value
+        return value
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_KIND_CODES = list(TxType)
+_REASON_CODES: list[Reason | None] = [None, *Reason]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """One transaction row of a checked file, as the import places it."""
+
+    line: int
+    at: datetime
+    type: TxType
+    quantity: int
+    unit_price: Decimal | None
+    reason: Reason | None
+    note: str | None
+    external_id: str
+
+
+class CheckedFile:
+    """Every row of a file that passed its checks, kept compactly: columns in arrays (times as
+    microseconds), not an object per row, so that 1,000,000 rows take about 100 MB (external ids
+    and notes are the bulk). Products in the order the file first names them."""
+
+    def __init__(self) -> None:
+        self.skus: list[str] = []  # product number → SKU
+        self.numbers: dict[str, int] = {}
+        self.first_line = array("q")  # per product: the first line with its SKU
+        self.named: dict[int, tuple[int, ProductInput]] = {}  # per product: its first row naming it
+        self.rows_of: list[array[int]] = []  # per product: its transaction rows (indexes below)
+        self.lines = 0  # data rows read
+        self.line = array("q")
+        self.at = array("q")
+        self.kind = bytearray()
+        self.quantity = array("q")
+        self.reason = bytearray()
+        self.price: list[Decimal | None] = []
+        self.note: list[str | None] = []
+        self.external_id: list[str] = []
+
+    def add(self, row: ImportRow) -> None:
+        number = self.numbers.get(row.sku)
+        if number is None:
+            number = self.numbers[row.sku] = len(self.skus)
+            self.skus.append(row.sku)
+            self.first_line.append(row.line)
+            self.rows_of.append(array("q"))
+        if row.product is not None and number not in self.named:
+            self.named[number] = (row.line, row.product)
+        t = row.transaction
+        if t is None:
+            return
+        assert t.at is not None and row.external_id is not None, "parse_row requires both in an import"
+        self.rows_of[number].append(len(self.line))
+        self.line.append(row.line)
+        self.at.append((t.at - EPOCH) // _MICROSECOND)
+        self.kind.append(_KIND_CODES.index(t.type))
+        self.quantity.append(t.quantity)
+        self.reason.append(_REASON_CODES.index(t.reason))
+        self.price.append(t.unit_price)
+        self.note.append(t.note)
+        self.external_id.append(row.external_id)
+
+    @property
+    def transactions(self) -> int:
+        return len(self.line)
+
+    def rows(self, product: int) -> Iterator[int]:
+        """A product's rows in the order they take in its timeline: by time, then by line."""
+        return iter(sorted(self.rows_of[product], key=self.at.__getitem__))
+
+    def row(self, i: int) -> FileRow:
+        return FileRow(
+            self.line[i], EPOCH + _MICROSECOND * self.at[i], _KIND_CODES[self.kind[i]], self.quantity[i],
+            self.price[i], _REASON_CODES[self.reason[i]], self.note[i], self.external_id[i],
+        )  # fmt: skip

@@ -344,3 +344,17 @@ async def test_the_entry_form_as_it_looks(api, server, browser):
     await expect(suggestions(tab).nth(0)).to_have_attribute("aria-selected", "true")
     await tab.screenshot(path=screenshot_path("counter-entry-form"), full_page=True, caret="initial")
     assert tab.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_date_left_as_proposed_is_now_even_when_chromium_drops_its_zero_seconds(api):
+    """Chromium sends a datetime-local value at :00 seconds as "09:10", not "09:10:00": still "now"."""
+    sku = await stocked(api, f"Seconds {word()}", units=3)
+    proposed = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=0, microsecond=0)
+    form = {"sku": sku, "type": "SELL", "quantity": "1", "unit_price": "1.00",
+            "at_default": proposed.strftime("%Y-%m-%dT%H:%M:%S"),
+            "at": proposed.strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
+    before = datetime.now(UTC)
+    r = await api.post("/transactions/new", data=form, headers={"accept": "text/html"})
+    assert r.status_code == 303, r.text
+    sale = (await timeline(api, sku))[-1]
+    assert datetime.fromisoformat(sale["at"]) >= before - timedelta(seconds=1)  # stamped at commit

@@ -38,9 +38,21 @@ _ALWAYS_SHOWN = {"sku", "type", "quantity", "unit_price", "at", "note"}
 
 
 def shown_fields(form: dict[str, Any]) -> dict[str, Any]:
-    """The entry form as the user saw it: Reason only for ADJUST, no Unit price for COUNT."""
+    """The entry form as the user saw it: Reason only for ADJUST, no Unit price for COUNT, and the
+    Date as proposed when it names the same moment (Chromium drops ":00" seconds from the value)."""
     kind = str(form.get("type") or "").upper()
-    return {k: (None if k in _HIDDEN_FOR and _HIDDEN_FOR[k](kind) else v) for k, v in form.items()}
+    shown = {k: (None if k in _HIDDEN_FOR and _HIDDEN_FOR[k](kind) else v) for k, v in form.items()}
+    at, proposed = shown.get("at"), shown.get("at_default")
+    if at and proposed and at != proposed and _moment(at) == _moment(proposed) is not None:
+        shown["at"] = proposed  # left as proposed: "now", stamped at commit
+    return shown
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _refusal(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
