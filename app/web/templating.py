@@ -61,6 +61,11 @@ def template_config(zone: tzinfo) -> TemplateConfig[JinjaTemplateEngine]:
         env = engine.engine
         env.autoescape = True
         env.filters.update(money=money, cost=cost, units=units, when=when, day=day)
-        env.globals.update(zone=str(zone), csrf_of=csrf_of, me_of=me_of, Role=Role)
+        shown = shop_display()
+        # For scripts that format figures in the browser (data-* attributes): the same locale, currency and
+        # precision as the filters, e.g. for Intl.NumberFormat(shop.lang, {style: "currency", currency}).
+        shop = {"lang": str(shown.locale).replace("_", "-"), "currency": shown.currency or "",
+                "precision": shown.precision}  # fmt: skip
+        env.globals.update(zone=str(zone), csrf_of=csrf_of, me_of=me_of, Role=Role, shop=shop)
 
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure)

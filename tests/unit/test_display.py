@@ -138,3 +138,15 @@ def test_the_default_data_dir_does_not_depend_on_the_current_directory(tmp_path)
     found = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert Path(found) == ROOT / ".data"
+
+
+def test_templates_get_the_filters_and_the_shops_format_for_scripts(monkeypatch):
+    from app.web.templating import template_config
+
+    monkeypatch.setattr(templating, "shop_display", lambda: Display.of("de_DE", "EUR", ZoneInfo("Europe/Berlin")))
+    env = template_config(ZoneInfo("Europe/Berlin")).to_engine().engine
+    assert env.globals["shop"] == {"lang": "de-DE", "currency": "EUR", "precision": 2}
+    template = '{{ "1234.5"|money }} · {{ "2.123457"|cost }} · {{ at|when }} · {{ at|when("%Y-%m-%d") }}'
+    html = env.from_string(template).render(at="2026-11-23T11:00:00+00:00")
+    assert html == (f'1.234,50{NBSP}€ · <span class="cost" title="2,123457{NBSP}€">2,12{NBSP}€</span> · '
+                    '<time datetime="2026-11-23T12:00:00+01:00">23. Nov. 2026 12:00</time> · 2026-11-23')  # fmt: skip
