@@ -29,7 +29,7 @@ from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
 from app.web.api.transfer import TransferController
-from app.web.auth import csrf_guard, identity_middleware, not_authorized, permission_denied, rate_limited
+from app.web.auth import access_middleware, identity_middleware, not_authorized, permission_denied, rate_limited
 from app.web.errors import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE,
@@ -142,8 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotAuthorizedException: not_authorized,
             PermissionDeniedException: permission_denied,
         },
-        middleware=[security_headers, identity_middleware, checked_params],
-        guards=[csrf_guard],
+        middleware=[security_headers, identity_middleware, checked_params, access_middleware],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
         request_max_body_size=1_000_000,

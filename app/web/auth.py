@@ -56,15 +56,11 @@ def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | No
 
 
 def requires(role: Role) -> Any:
-    """A guard: 401 without valid credentials, 403 below `role`."""
+    """A guard: 401 without valid credentials, 403 below `role`. Pages use it; the API declares
+    `opt={"role": ...}` instead, checked by `access_middleware` without a per-request copy."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        identity = identity_of(connection)
-        if identity is None:
-            bad = connection.scope.get("bad_token")
-            raise NotAuthorizedException("Invalid API token" if bad else "Log in, or send an API token")
-        if identity.role < role:
-            raise PermissionDeniedException(f"This needs the {role.label} role; you are {identity.role.label}")
+        check_role(connection.scope, role)
 
     guard.__name__ = f"requires_{role.label}"
     return guard
@@ -92,19 +88,46 @@ def allow_recording(identity: Identity, ledger: LedgerService, data: Transaction
     allow(identity, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
 
 
-async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+def access_middleware(app: ASGIApp) -> ASGIApp:
+    """The role a route needs (`opt={"role": Role.X}` on the handler, its controller or router: the
+    innermost wins) and the CSRF token of every state-changing browser request, checked once per
+    request here. Litestar copies the route handler for each guard it runs; on the API's hot path
+    that copy cost more than the check, so the API declares its roles as `opt`, not as guards."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if scope["type"] == "http" and handler is not None:
+            role = handler.opt.get("role")
+            if role is not None:
+                check_role(scope, role)
+            if scope.get("method") not in SAFE_METHODS and not handler.opt.get("starts_session"):
+                await _check_csrf(Request(scope, receive))
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def check_role(scope: Scope, role: Role) -> Identity:
+    """401 without valid credentials, 403 below `role`; the caller's identity otherwise."""
+    identity: Identity | None = scope.get("identity")  # type: ignore[assignment]
+    if identity is None:
+        bad = scope.get("bad_token")
+        raise NotAuthorizedException("Invalid API token" if bad else "Log in, or send an API token")
+    if identity.role < role:
+        raise PermissionDeniedException(f"This needs the {role.label} role; you are {identity.role.label}")
+    return identity
+
+
+async def _check_csrf(request: Request[Any, Any, Any]) -> None:
     """Every state-changing browser request carries its session's CSRF token (header or form field).
-    Requests with a bearer token carry no cookie, so they need none; logging in starts a new session."""
-    identity = identity_of(connection)
-    if connection.scope.get("method") in SAFE_METHODS or identity is None or identity.via != "session":
+    Requests with a bearer token carry no cookie, so they need none; logging in starts a new session.
+    A form read here is kept in the request's scope, so the handler does not read the body again."""
+    identity = identity_of(request)
+    if identity is None or identity.via != "session":
         return
-    if handler.opt.get("starts_session"):
-        return
-    sent = connection.headers.get("x-csrf-token")
-    if not sent and isinstance(connection, Request):
-        content_type = connection.headers.get("content-type", "")
-        if "form" in content_type:
-            sent = (await connection.form()).get("csrf_token")
+    sent = request.headers.get("x-csrf-token")
+    if not sent and "form" in request.headers.get("content-type", ""):
+        sent = (await request.form()).get("csrf_token")
     if not sent or not identity.csrf or not hmac.compare_digest(str(sent), identity.csrf):
         raise PermissionDeniedException(
             "The form's CSRF token is missing or belongs to another session; reload the page"

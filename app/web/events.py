@@ -10,12 +10,11 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from app.domain.access import Role
 from app.services.events import EventHub
-from app.web.auth import requires
 
 KEEP_ALIVE_SECONDS = 15
 
 
-@get("/events", include_in_schema=True, tags=["events"], guards=[requires(Role.VIEWER)])
+@get("/events", include_in_schema=True, tags=["events"], opt={"role": Role.VIEWER})
 async def events(
     hub: EventHub, sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None
 ) -> ASGIApp:

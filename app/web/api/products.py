@@ -10,7 +10,6 @@ from app.services import history, products
 from app.services.idempotency import Key
 from app.services.views import product_view, transaction_view
 from app.settings import Settings
-from app.web.auth import requires
 from app.web.idempotent import once
 from app.web.json_body import json_object
 
@@ -18,9 +17,9 @@ from app.web.json_body import json_object
 class ProductController(Controller):
     path = "/api/products"
     tags = ["products"]
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
-    @post("/", status_code=201, guards=[requires(Role.MANAGER)])
+    @post("/", status_code=201, opt={"role": Role.MANAGER})
     async def create(self, request: Request) -> Response[Any]:
         raw = await json_object(request)
 
@@ -39,7 +38,7 @@ class ProductController(Controller):
     async def show(self, sku: str) -> dict[str, Any]:
         return product_view(await products.get(sku))
 
-    @patch("/{sku:str}", guards=[requires(Role.MANAGER)])
+    @patch("/{sku:str}", opt={"role": Role.MANAGER})
     async def update(self, sku: str, request: Request) -> dict[str, Any]:
         return product_view(await products.update(sku, await json_object(request)))
 

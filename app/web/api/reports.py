@@ -11,7 +11,6 @@ from app.domain.access import Role
 from app.domain.imports import spreadsheet_safe
 from app.services import reports
 from app.services.ledger import LedgerService
-from app.web.auth import requires
 
 
 def as_csv(items: list[dict[str, Any]]) -> str:
@@ -41,7 +40,7 @@ Limit = Annotated[int, Parameter(ge=1, le=5000, description="movers: how many pr
 class ReportController(Controller):
     path = "/api/reports"
     tags = ["reports"]
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
     @get("/{name:str}")
     async def report(

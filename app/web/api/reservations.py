@@ -10,7 +10,6 @@ from app.domain.reservations import Status, parse_confirm, parse_reservation
 from app.services.idempotency import Key
 from app.services.reservations import ReservationService
 from app.services.views import confirmed_view, reservation_view
-from app.web.auth import requires
 from app.web.idempotent import once
 from app.web.json_body import json_object
 
@@ -27,9 +26,9 @@ def _status(raw: str | None) -> Status | None:
 class ReservationController(Controller):
     path = "/api/reservations"
     tags = ["reservations"]
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
-    @post("/", guards=[requires(Role.CLERK)])
+    @post("/", opt={"role": Role.CLERK})
     async def create(self, request: Request, reservations: ReservationService) -> Response[Any]:
         raw = await json_object(request)
 
@@ -47,7 +46,7 @@ class ReservationController(Controller):
     ) -> dict[str, Any]:
         return {"items": [reservation_view(r) for r in await reservations.listing(sku, _status(status))]}
 
-    @post("/{reservation_id:int}/confirm", status_code=200, guards=[requires(Role.CLERK)])
+    @post("/{reservation_id:int}/confirm", status_code=200, opt={"role": Role.CLERK})
     async def confirm(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
         raw = await json_object(request)
 
@@ -59,7 +58,7 @@ class ReservationController(Controller):
 
         return await once(request, {**raw, "confirm": reservation_id}, run)
 
-    @post("/{reservation_id:int}/cancel", status_code=200, guards=[requires(Role.CLERK)])
+    @post("/{reservation_id:int}/cancel", status_code=200, opt={"role": Role.CLERK})
     async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
         async def run(key: Key | None) -> Response[Any]:
             return Response(reservation_view(await reservations.cancel(reservation_id, key)), status_code=200)

@@ -10,7 +10,7 @@ from app.services.changes import Change
 from app.services.idempotency import Key, Repeated
 from app.services.ledger import LedgerService
 from app.services.views import committed_view, product_view, transaction_view, voided_view
-from app.web.auth import actor_of, allow_recording, requires, scope_of, signed_in
+from app.web.auth import actor_of, allow_recording, scope_of, signed_in
 from app.web.idempotent import once, replay, stored_answer
 from app.web.json_body import json_object
 from app.web.voiding import void_as
@@ -32,7 +32,7 @@ def _dry_run_view(change: Change) -> dict[str, Any]:
 class TransactionController(Controller):
     path = "/api/transactions"
     tags = ["transactions"]
-    guards = [requires(Role.CLERK)]
+    opt = {"role": Role.CLERK}
 
     @post("/")
     async def create(self, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
@@ -52,7 +52,7 @@ class TransactionController(Controller):
             return Response(_dry_run_view(change), status_code=200)
         return Response(committed_view(change), status_code=201)
 
-    @patch("/{tx_id:int}", guards=[requires(Role.MANAGER)])
+    @patch("/{tx_id:int}", opt={"role": Role.MANAGER})
     async def update(
         self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False
     ) -> dict[str, Any]:
@@ -71,7 +71,7 @@ class TransactionController(Controller):
 
         return await once(request, {"void": tx_id}, run)
 
-    @delete("/{tx_id:int}", status_code=200, guards=[requires(Role.MANAGER)])
+    @delete("/{tx_id:int}", status_code=200, opt={"role": Role.MANAGER})
     async def remove(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
         change = await ledger.delete(tx_id, actor=actor_of(request), dry_run=dry_run)
         if dry_run:

@@ -13,7 +13,6 @@ from app.domain.errors import FieldErrors
 from app.services import transfer
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
-from app.web.auth import requires
 from app.web.idempotent import once
 
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
@@ -32,7 +31,7 @@ def _moment(name: str, raw: str | None, ledger: LedgerService) -> datetime | Non
 class TransferController(Controller):
     path = "/api"
     tags = ["csv"]
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
     @get("/transactions.csv")
     async def export(
@@ -43,7 +42,7 @@ class TransferController(Controller):
         return Stream(rows, media_type="text/csv",
                       headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
 
-    @post("/import", request_max_body_size=IMPORT_MAX_BYTES, guards=[requires(Role.MANAGER)])
+    @post("/import", request_max_body_size=IMPORT_MAX_BYTES, opt={"role": Role.MANAGER})
     async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:
         body = await request.body()
         rows = transfer.read_rows(body.decode("utf-8-sig", errors="replace").splitlines(keepends=True), ledger)
