@@ -79,7 +79,9 @@ def bar_chart(title: str, rows: Sequence[BarRow], *, label_chars: int = 16) -> B
     values = [Decimal(v) for _, v, _, _ in rows]
     low, high = min(min(values), Decimal(0)), max(max(values), Decimal(0))
     span = (high - low) or Decimal(1)
-    area = BAR_WIDTH - LABEL_W - VALUE_W
+    # The values' column is as wide as the longest value (about 7 units a character at the chart's 12px).
+    value_w = min(170, max(VALUE_W, 7 * max(len(text) for _, _, text, _ in rows) + 12))
+    area = BAR_WIDTH - LABEL_W - value_w
     zero = LABEL_W + float(-low / span) * area
     bars = []
     for i, ((label, _, text, kind), value) in enumerate(zip(rows, values, strict=True)):
