@@ -96,13 +96,6 @@ async def listing(q: str | None = None, category: str | None = None, status: str
     return [repo.product_from(r) for r in rows]
 
 
-async def names(limit: int = 5000) -> list[tuple[str, str]]:
-    """(SKU, name) pairs for a product picker: no figures needed, so none are read."""
-    async with read_only() as conn:
-        rows = await conn.fetch("SELECT sku, name FROM product ORDER BY sku LIMIT $1", limit)
-    return [(r["sku"], r["name"]) for r in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     product: ProductRecord
