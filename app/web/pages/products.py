@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 import secrets
+from datetime import tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from app.domain.access import Role
-from app.domain.errors import DomainError
+from app.domain.errors import Conflict, DomainError, NotFound
 from app.domain.rules import Reason, TxType
 from app.services import history, idempotency, products
 from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.records import ProductRecord
-from app.services.views import product_view, transaction_view
+from app.services.views import committed_view, product_view, transaction_view
 from app.settings import Settings
 from app.web.auth import allow_recording, requires, scope_of, signed_in
 from app.web.chart import stock_chart
@@ -24,7 +26,7 @@ PAGE_SIZE = 50
 
 
 async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no: int = 1) -> dict[str, Any]:
-    """What the #ledger section shows: summary, the add form, a page of the timeline (newest first)."""
+    """What the summary, the add form and a page of the timeline (newest first) show."""
     page_no = max(1, page_no)
     rows = await history.timeline(product, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, newest_first=True)
     now = local_input(ledger.clock(), ledger.zone)
@@ -38,6 +40,19 @@ async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no:
         "at_default": now,
         "key": secrets.token_urlsafe(16),
     }
+
+
+async def page_context(product: ProductRecord, ledger: LedgerService, zone: tzinfo, page_no: int = 1) -> dict[str, Any]:
+    """Every section of the product page: the ledger's, the stock chart and the monthly table."""
+    chart = stock_chart(await history.stock_points(product), zone)
+    months = await history.monthly(product, zone)
+    return {"chart": chart, "months": months, **await ledger_context(product, ledger, page_no)}
+
+
+def _page_no(raw: Any) -> int:
+    """The timeline page a form or link names (1 when it names none, or nonsense)."""
+    text = str(raw or "")
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 7 else 1
 
 
 class ProductPages(Controller):
@@ -61,10 +76,18 @@ class ProductPages(Controller):
     @get("/{sku:str}")
     async def show(self, sku: str, settings: Settings, ledger: LedgerService, page_no: int = 1) -> Template:
         product = await products.get(sku)
-        chart = stock_chart(await history.stock_points(product), settings.timezone)
-        months = await history.monthly(product, settings.timezone)
-        return page("products/show.html", section="dashboard", chart=chart, months=months,
-                    **await ledger_context(product, ledger, page_no))  # fmt: skip
+        context = await page_context(product, ledger, settings.timezone, page_no)
+        return page("products/show.html", section="dashboard", **context)
+
+    @get("/{sku:str}/sections")
+    async def sections(
+        self, sku: str, settings: Settings, ledger: LedgerService, page_no: int = 1, saved: int | None = None
+    ) -> Template:
+        """Every section that follows the ledger, for product.js to put in place after a change made here
+        or anywhere (`saved` names a transaction just edited here: the answer confirms it)."""
+        product = await products.get(sku)
+        context = await page_context(product, ledger, settings.timezone, page_no)
+        return page("products/_sections.html", saved=await _recorded(ledger, saved, sku), **context)
 
     @get("/{sku:str}/settings", guards=[requires(Role.MANAGER)])
     async def settings_form(self, sku: str) -> Template:
@@ -81,28 +104,52 @@ class ProductPages(Controller):
         return see_other(f"/products/{sku}")
 
     @post("/{sku:str}/transactions", guards=[requires(Role.CLERK)])
-    async def add(self, sku: str, request: Request, ledger: LedgerService) -> Template | Redirect:
+    async def add(self, sku: str, request: Request, settings: Settings, ledger: LedgerService) -> Template | Redirect:
+        """With htmx the answer replaces #add: a fresh form with a confirmation naming what was recorded,
+        or (400/404/409) the form as sent with each error beside its field. A refusal of the caller's
+        role (403) is answered as any other, and shown by feedback.js."""
         form = await form_data(request)
         me = signed_in(request)
+        page_no = _page_no(form.get("page_no"))
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), {**fields, "sku": sku}, scope_of(me))
+        done: dict[str, Any] | None = None
         try:
-            if key is None or await idempotency.stored(key) is None:
+            earlier = await idempotency.stored(key) if key else None
+            if earlier is None:
                 data = ledger.parse(raw_transaction(form, sku=sku))
                 allow_recording(me, ledger, data)
-                await ledger.record(data, key=key)
-        except Repeated:
-            pass  # the same form was already recorded: show the ledger as it now stands
+                done = committed_view(await ledger.record(data, key=key))
+            elif earlier.status_code == 201:
+                done = earlier.body
+        except Repeated as repeat:  # the same form is being recorded by a request sent just before
+            earlier = await idempotency.stored(repeat.key)
+            done = earlier.body if earlier is not None and earlier.status_code == 201 else None
         except DomainError as refused:
+            status = 409 if isinstance(refused, Conflict) else 404 if isinstance(refused, NotFound) else 400
             product = await products.get(sku)
-            context = await ledger_context(product, ledger)
             if is_htmx(request):
-                return page("products/_ledger.html", add_error=problem(refused), add_form=form, **context)
-            return page("products/show.html", 400, section="dashboard", add_error=problem(refused), add_form=form,
-                        chart=None, months=[], **context)  # fmt: skip
+                context = await ledger_context(product, ledger, page_no)
+                return page("products/_add.html", status, add_error=problem(refused), add_form=form, **context)
+            context = await page_context(product, ledger, settings.timezone, page_no)
+            return page("products/show.html", status, section="dashboard", add_error=problem(refused), add_form=form,
+                        **context)  # fmt: skip
         if is_htmx(request):
-            return page("products/_ledger.html", **await ledger_context(await products.get(sku), ledger))
-        return see_other(f"/products/{sku}")
+            context = await ledger_context(await products.get(sku), ledger, page_no)
+            kept = {"type": form.get("type") or ""}  # the next one is often of the same type
+            return page("products/_add.html", add_form=kept, done=done, **context)
+        return see_other(f"/products/{quote(sku, safe='')}" + (f"?page_no={page_no}" if page_no > 1 else ""))
+
+
+async def _recorded(ledger: LedgerService, tx_id: int | None, sku: str) -> dict[str, Any] | None:
+    """A transaction of this product, to confirm it on the page (None when it is gone or another's)."""
+    if tx_id is None:
+        return None
+    try:
+        found, _ = await ledger.row(tx_id)
+    except NotFound:
+        return None
+    return transaction_view(found) if found.sku == sku else None
 
 
 def _product_fields(form: dict[str, Any], *, with_sku: bool) -> dict[str, Any]:
