@@ -13,20 +13,45 @@ def local_input(moment: datetime | None, zone: tzinfo) -> str:
     return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _fields(form: dict[str, Any]) -> dict[str, Any]:
+    """The form's fields; Reason only with ADJUST. The forms show Reason for ADJUST alone, so a
+    reason left chosen in the hidden field after switching to another type was never meant."""
+    raw: dict[str, Any] = {k: form.get(k) or None for k in FIELDS}
+    if str(raw["type"] or "").strip().upper() != "ADJUST":
+        raw["reason"] = None
+    return raw
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def date_changed(form: dict[str, Any]) -> bool:
+    """Whether the Date field says something else than the form proposed (`at_default`). The same
+    moment written another way is no change: Chromium sends "09:00" for a proposed "09:00:00"."""
+    at, proposed = form.get("at"), form.get("at_default")
+    if not at or at == proposed:
+        return False
+    return _moment(at) is None or _moment(at) != _moment(proposed)
+
+
 def raw_transaction(form: dict[str, Any], *, sku: str | None = None) -> dict[str, Any]:
     """A new transaction. A Date left as the form proposed it means "now", stamped at commit."""
-    raw: dict[str, Any] = {k: form.get(k) or None for k in FIELDS}
+    raw = _fields(form)
     raw["sku"] = sku or (form.get("sku") or "").strip() or None
-    if form.get("at") and form.get("at") != form.get("at_default"):
+    if date_changed(form):
         raw["at"] = form["at"]
     return raw
 
 
 def raw_patch(form: dict[str, Any]) -> dict[str, Any]:
     """An edit: every field the form shows, and the time only when it was changed."""
-    patch: dict[str, Any] = {k: form.get(k) or None for k in FIELDS}
+    patch = _fields(form)
     if form.get("sku"):
         patch["sku"] = form["sku"].strip()
-    if form.get("at") and form.get("at") != form.get("at_default"):
+    if date_changed(form):
         patch["at"] = form["at"]
     return patch
