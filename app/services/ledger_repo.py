@@ -6,7 +6,8 @@ is held, so statements are few and bulk (arrays through `unnest`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -305,6 +306,46 @@ async def insert_rows(
         *_columns(rows), list(external_ids) if external_ids is not None else [None] * len(rows),
     )  # fmt: skip
     return {r["seq"]: r["id"] for r in records}
+
+
+COPY_COLUMNS = ("product", "seq", "type", "quantity", "unit_price", "at", "reason", "note", "stock_after",
+                "average_cost_after", "revenue", "cogs", "realized_pl", "write_off", "gain", "external_id")  # fmt: skip
+# COPY's text format: a backslash, tab, newline or carriage return in a value is escaped; \N is NULL.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+COPY_CHUNK = 4096  # rows per piece of COPY data; the event loop gets a turn between pieces
+
+
+def _copy_text(value: str | None) -> str:
+    return _NULL if value is None else value.translate(_COPY_ESCAPES)
+
+
+NewRow = tuple[int, Posted, str | None, str | None]  # product id, the row with its figures, note, external id
+
+
+async def copy_rows(conn: asyncpg.Connection, rows: Iterable[NewRow]) -> None:
+    """Insert new rows (of any products) with one COPY, in PostgreSQL's text format: built as text
+    in pieces, so that no value is encoded one by one (asyncpg's Decimal encoding was the slowest
+    part of a bulk INSERT) and a large import is not held in memory as one message."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        lines: list[str] = []
+        for product_id, (e, f), note, external_id in rows:
+            lines.append(
+                f"{product_id}\t{e.seq}\t{e.type.value}\t{e.quantity}\t"
+                f"{_NULL if e.unit_price is None else e.unit_price}\t{e.at.isoformat()}\t"
+                f"{_NULL if e.reason is None else e.reason.value}\t{_copy_text(note)}\t{f.stock_after}\t"
+                f"{f.average_cost_after}\t{f.revenue}\t{f.cogs}\t{f.realized_pl}\t{f.write_off}\t{f.gain}\t"
+                f"{_copy_text(external_id)}\n"
+            )
+            if len(lines) == COPY_CHUNK:
+                yield "".join(lines).encode()
+                lines.clear()
+                await asyncio.sleep(0)
+        if lines:
+            yield "".join(lines).encode()
+
+    await conn.copy_to_table("stock_transaction", source=pieces(), columns=COPY_COLUMNS, format="text")
 
 
 FIGURE_TYPES = (

@@ -1,10 +1,11 @@
-"""CSV export (streamed) and import (all rows checked first, then all imported in one transaction)."""
+"""CSV export (streamed) and import: every row checked first, then imported in parts of at most
+PART_PRODUCTS products, one transaction each (docs/decisions.md, "Imports in parts")."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +15,7 @@ import asyncpg
 
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
-from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportRow, parse_row, spreadsheet_safe
-from app.domain.inputs import ProductInput
+from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, CheckedFile, FileRow, RowReader, spreadsheet_safe
 from app.domain.ledger import Entry
 from app.services import idempotency
 from app.services import ledger_repo as repo
@@ -26,7 +26,6 @@ from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
 from app.services.products import BARCODE_INDEX
 from app.services.recompute import rewrite
-from app.services.records import ProductRecord
 
 EXPORT_SQL = """
 SELECT coalesce(t.external_id, 'stockroom-' || t.seq) AS external_id, p.sku, p.name AS product_name, p.category,
@@ -67,6 +66,14 @@ async def export_csv(sku: str | None, start: datetime | None, end: datetime | No
 
 # --- import ------------------------------------------------------------------------------------
 
+# One transaction per part: its products' advisory locks stay well inside PostgreSQL's lock table
+# (64 × max_connections entries by default; one transaction locking 20,000 products ran out of it),
+# and a sale of a product of the part waits for one part, not for the whole file.
+PART_PRODUCTS = 1_000
+PART_ROWS = 50_000  # a part also ends before this many rows, unless one product has more
+TURN_ROWS = 2_000  # rows checked or folded between turns of the event loop (other requests go on)
+EXTERNAL_ID_INDEX = "stock_transaction_external_id_idx"
+
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
@@ -77,109 +84,240 @@ class ImportResult:
     def view(self) -> dict[str, int]:
         return {"imported": self.imported, "skipped": self.skipped, "products_created": self.products_created}
 
+    def __add__(self, other: ImportResult) -> ImportResult:
+        return ImportResult(self.imported + other.imported, self.skipped + other.skipped,
+                            self.products_created + other.products_created)  # fmt: skip
 
-Progress = Callable[[str, int, int], None]  # (sku, products done, products in all)
+
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Reported after each committed part."""
+
+    rows_done: int  # transaction rows handled (imported or skipped)
+    rows: int  # transaction rows in the file
+    products_done: int
+    products: int
+    sku: str  # the last product of the part
 
 
-def read_rows(lines: Iterable[str], ledger: LedgerService) -> list[ImportRow]:
-    """Parse and check every row; raise InvalidFile naming every bad line (nothing imported)."""
-    reader = csv.DictReader(lines)
+Progress = Callable[[ImportProgress], None]
+Checked = Callable[[int], None]  # rows checked so far, every TURN_ROWS rows
+
+
+async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checked | None = None) -> CheckedFile:
+    """Parse and check every row, reading `lines` as it goes (an open file is never held whole);
+    raise InvalidFile naming every bad line (nothing imported). Line numbers count the rows a
+    csv.DictReader yields, as they always have: blank lines are skipped and not counted."""
+    reader = csv.reader(lines)
+    file, errors = CheckedFile(), []
+    seen: set[str] = set()
+    twice: set[str] = set()
+    barcodes: dict[str, tuple[str, int]] = {}
     line = 0  # the last line read well
     try:
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        header = next(reader, None)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (header or [])]
         line = 1
-        if missing:
+        if missing or header is None:
             raise InvalidFile([LineError(1, c, "column is missing from the header") for c in missing])
-        now, errors, rows = ledger.clock(), [], []
-        for line, raw in enumerate(reader, start=2):
+        parse = RowReader(header, now=ledger.clock(), zone=ledger.zone)
+        for cells in reader:
+            if not cells:
+                continue
+            line += 1
+            if line % TURN_ROWS == 0:
+                await asyncio.sleep(0)
+                if checked:
+                    checked(line - 1)
             try:
-                rows.append(parse_row(line, raw, now=now, zone=ledger.zone))
+                row = parse.row(line, cells)
             except InvalidInput as bad:
                 errors += [LineError(line, e.field, e.message) for e in bad.errors]
+                continue
+            if (code := row.product.barcode if row.product else None) is not None:
+                sku, first = barcodes.setdefault(code.zfill(14), (row.sku, line))
+                if sku != row.sku:
+                    errors.append(LineError(line, "barcode", f"{code} is also the barcode of {sku} on line {first}"))
+            if row.external_id is not None:
+                (twice if row.external_id in seen else seen).add(row.external_id)
+            file.add(row)
     except csv.Error as unreadable:  # e.g. a cell past the csv module's 128 kB limit, in the row after `line`
         raise InvalidFile([LineError(line + 1, "file", f"cannot be read as CSV here ({unreadable})")]) from None
-    seen = Counter(r.external_id for r in rows if r.external_id)
-    errors += [LineError(r.line, "external_id", f"{r.external_id!r} appears more than once in the file")
-               for r in rows if r.external_id and seen[r.external_id] > 1]  # fmt: skip
-    errors += _barcodes_twice(rows)
+    file.lines = line - 1
+    del seen
+    if twice:
+        errors += [LineError(file.line[i], "external_id", f"{external_id!r} appears more than once in the file")
+                   for i, external_id in enumerate(file.external_id) if external_id in twice]  # fmt: skip
     if errors:
         raise InvalidFile(sorted(errors, key=lambda e: e.line))
-    return rows
+    return file
 
 
 async def import_rows(
-    rows: list[ImportRow], ledger: LedgerService, progress: Progress | None = None, key: Key | None = None
+    file: CheckedFile, ledger: LedgerService, progress: Progress | None = None, key: Key | None = None
 ) -> ImportResult:
-    skus = sorted({r.sku for r in rows})
+    """Import a checked file in parts (products in the order the file first names them), one
+    transaction each, under the part's product locks. What the file as a whole must satisfy is
+    checked before the first part: new products named, their barcodes free, no row in the closed
+    period. A row a part cannot take (it would oversell, or the books were closed meanwhile) stops
+    the import: the parts before it stay, the Conflict says so, and the same file imported again
+    skips what is in and finishes the job. The idempotency key is claimed, and the answer stored,
+    in the last part's transaction."""
     async with read_only() as conn:
-        existing: dict[str, int] = {r["sku"]: r["id"] for r in await conn.fetch(
-            "SELECT sku, id FROM product WHERE sku = ANY($1::text[])", skus)}  # fmt: skip
-    _check_new_products_are_named(rows, existing)
-    async with ledger.locks.hold(*existing.values()), unit_of_work() as conn:
-        created = await _create_products(conn, rows, existing)
-        ids = {**existing, **created}
-        await lock_in_database(conn, *ids.values())
+        ids: dict[str, int] = {r["sku"]: r["id"] for r in await conn.fetch(
+            "SELECT sku, id FROM product WHERE sku = ANY($1::text[])", file.skus)}  # fmt: skip
+        _check_new_products_are_named(file, ids)
+        await _refuse_taken_barcodes(conn, file, ids)
+        _refuse_closed(file, await ledger.closed_period(conn))  # every dated line named at once
+    done = ImportResult(0, 0, 0)
+    parts = _parts(file)
+    products_done = 0
+    for number, part in enumerate(parts, start=1):
+        try:
+            done = await _import_part(file, part, ids, ledger, done, key if number == len(parts) else None)
+        except Conflict as refused:
+            raise _stopped(refused, done) from None
+        products_done += len(part)
+        if progress and part:
+            progress(ImportProgress(done.imported + done.skipped, file.transactions, products_done, len(file.skus),
+                                    file.skus[part[-1]]))  # fmt: skip
+    return done
+
+
+def _parts(file: CheckedFile) -> list[list[int]]:
+    """Products (by number) in parts of at most PART_PRODUCTS products and, unless one product has
+    more, PART_ROWS rows. Always at least one part: the last one stores the idempotency key."""
+    parts: list[list[int]] = [[]]
+    rows = 0
+    for number, of_product in enumerate(file.rows_of):
+        part = parts[-1]
+        if part and (len(part) == PART_PRODUCTS or rows + len(of_product) > PART_ROWS):
+            parts.append(part := [])
+            rows = 0
+        part.append(number)
+        rows += len(of_product)
+    return parts
+
+
+async def _import_part(
+    file: CheckedFile, part: list[int], ids: dict[str, int], ledger: LedgerService, done: ImportResult,
+    key: Key | None,
+) -> ImportResult:  # fmt: skip
+    """One part in one transaction: create its new products, lock all of them, skip rows already
+    stored, place each product's rows (`rewrite`: an append reads nothing, a backdated row refolds
+    what follows it), then one COPY of every new row and one update of every product."""
+    skus = file.skus
+    existing = [ids[skus[n]] for n in part if skus[n] in ids]
+    async with ledger.locks.hold(*existing), unit_of_work() as conn:
+        created, appeared = await _create_products(conn, file, [n for n in part if skus[n] not in ids])
+        found = ids | created | appeared
+        product_ids = {n: found[skus[n]] for n in part}
+        await lock_in_database(conn, *product_ids.values())
         await idempotency.claim_or_repeat(conn, key)
+        rows = [i for n in part for i in file.rows_of[n]]
         known = {r["external_id"] for r in await conn.fetch(
             "SELECT external_id FROM stock_transaction WHERE external_id = ANY($1::text[])",
-            [r.external_id for r in rows if r.external_id])}  # fmt: skip
-        products = await repo.products_by_ids(conn, list(ids.values()))
+            [file.external_id[i] for i in rows])}  # fmt: skip
+        products = await repo.products_by_ids(conn, list(product_ids.values()))
         await release_lapsed_holds(conn, *products.values())
         closed = await ledger.closed_period(conn)
-        _refuse_closed(rows, closed)  # every dated line named at once; rewrite() would stop at the first
-        imported = 0
-        for done, sku in enumerate(skus, start=1):
-            fresh = [r for r in rows if r.sku == sku and r.transaction and r.external_id not in known]
-            products[ids[sku]] = await _import_product(conn, products[ids[sku]], fresh, closed)
-            imported += len(fresh)
-            if progress:
-                progress(sku, done, len(skus))
-        await repo.save_all_figures(conn, list(products.values()))
-        await announce(conn, ids.values())
-        skipped = sum(1 for r in rows if r.transaction) - imported
-        result = ImportResult(imported, skipped, len(created))
+        fresh = {n: [i for i in file.rows(n) if file.external_id[i] not in known] for n in part}
+        count = sum(map(len, fresh.values()))
+        seqs = iter(sorted(await repo.next_seqs(conn, count))) if count else iter([])
+        new_rows: list[repo.NewRow] = []
+        turn = TURN_ROWS
+        for n in part:
+            if not fresh[n]:
+                continue
+            product_id = product_ids[n]
+            placing = [file.row(i) for i in fresh[n]]
+            entries = [Entry(next(seqs), r.at, r.type, r.quantity, r.unit_price, r.reason) for r in placing]
+            try:
+                rw = await rewrite(conn, products[product_id], drop=None, places=entries, closed=closed)
+            except Conflict as conflict:
+                raise _naming_line(conflict, entries, placing) from None
+            products[product_id] = rw.product
+            of_seq = {e.seq: r for e, r in zip(entries, placing, strict=True)}
+            new_rows += [(product_id, p, of_seq[p.entry.seq].note, of_seq[p.entry.seq].external_id) for p in rw.placed]
+            if len(new_rows) >= turn:
+                turn = len(new_rows) + TURN_ROWS
+                await asyncio.sleep(0)
+        try:
+            await repo.copy_rows(conn, new_rows)
+        except asyncpg.UniqueViolationError as clash:
+            if clash.constraint_name != EXTERNAL_ID_INDEX:
+                raise
+            raise Conflict("A row of the file was imported meanwhile by another request (its external id is "
+                           "stored now); import the file again to finish", {"field": "external_id"}) from None
+        changed = sorted({row[0] for row in new_rows} | set(created.values()))
+        await repo.save_all_figures(conn, [products[i] for i in sorted({row[0] for row in new_rows})])
+        await announce(conn, changed)
+        result = done + ImportResult(len(new_rows), len(rows) - len(new_rows), len(created))
         await idempotency.keep_one(conn, key, 201, result.view())
+    ids.update(created | appeared)  # only once committed
     return result
 
 
-def _refuse_closed(rows: list[ImportRow], closed: ClosedPeriod) -> None:
-    dated = [r for r in rows if r.transaction and r.transaction.at and closed.covers(r.transaction.at)]
+def _naming_line(conflict: Conflict, entries: list[Entry], rows: list[FileRow]) -> Conflict:
+    breaking = conflict.extra.get("seq")
+    lines = {e.seq: r.line for e, r in zip(entries, rows, strict=True)}
+    line = lines.get(breaking) if breaking is not None else None
+    return Conflict(conflict.detail, {**conflict.extra, "line": line})
+
+
+def _stopped(refused: Conflict, done: ImportResult) -> Conflict:
+    """A part's refusal, saying what the parts before it committed."""
+    line = refused.extra.get("line")
+    detail = refused.detail.removesuffix(" Nothing was changed.").rstrip(".")
+    detail += f" (file line {line})." if line else "."
+    if done.imported or done.products_created:
+        detail += (
+            f" The import commits in parts of up to {PART_PRODUCTS:,} products, and the parts before this one are"
+            f" in: {done.imported:,} rows imported, {done.products_created:,} products created"
+            f"{f', {done.skipped:,} rows skipped as imported before' if done.skipped else ''}. Nothing of this part"
+            " was imported. Correct the file and import it again: the rows already in are skipped."
+        )
+    else:
+        detail += " Nothing was imported."
+    return Conflict(detail, {**refused.extra, "line": line, "imported": done.view()})
+
+
+def _refuse_closed(file: CheckedFile, closed: ClosedPeriod) -> None:
+    if closed.through is None:
+        return
+    dated = [i for i in range(file.transactions) if closed.covers(file.row(i).at)]
     if dated:
+        lines = sorted(file.line[i] for i in dated)
         raise Conflict(
             f"The books are closed through {closed.through}: {len(dated)} row(s) are dated in that period, "
-            f"first on line {dated[0].line}; nothing was imported",
-            {"books_closed_through": str(closed.through), "lines": [r.line for r in dated[:100]]},
+            f"first on line {lines[0]}; nothing was imported",
+            {"books_closed_through": str(closed.through), "lines": lines[:100]},
         )
 
 
-def _check_new_products_are_named(rows: list[ImportRow], existing: dict[str, int]) -> None:
-    named = {r.sku for r in rows if r.product}
-    first_line: dict[str, int] = {}
-    for r in rows:
-        first_line.setdefault(r.sku, r.line)
-    errors = [LineError(line, "product_name", f"is required: there is no product {sku!r} yet")
-              for sku, line in first_line.items() if sku not in existing and sku not in named]  # fmt: skip
+def _check_new_products_are_named(file: CheckedFile, existing: dict[str, int]) -> None:
+    errors = [LineError(file.first_line[n], "product_name", f"is required: there is no product {sku!r} yet")
+              for n, sku in enumerate(file.skus) if sku not in existing and n not in file.named]  # fmt: skip
     if errors:
         raise InvalidFile(sorted(errors, key=lambda e: e.line))
 
 
-async def _create_products(conn: asyncpg.Connection, rows: list[ImportRow], existing: dict[str, int]) -> dict[str, int]:
-    new: dict[str, ProductInput] = {}
-    lines: dict[str, int] = {}
-    for r in rows:
-        if r.product and r.sku not in existing:
-            new.setdefault(r.sku, r.product)
-            lines.setdefault(r.sku, r.line)
-    if not new:
-        return {}
-    p = list(new.values())
-    await _refuse_taken_barcodes(conn, p, lines)
+async def _create_products(
+    conn: asyncpg.Connection, file: CheckedFile, numbers: list[int]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The part's new products, in SKU order (two imports creating the same products wait for each
+    other instead of deadlocking): the ids of those it created, and of those another request
+    created meanwhile (taken as they are)."""
+    if not numbers:
+        return {}, {}
+    p = sorted((file.named[n][1] for n in numbers), key=lambda x: x.sku)
     try:
         records = await conn.fetch(
             """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
                    count_interval_days, barcode, sell_price)
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
                    $8::text[], $9::numeric[])
+               ON CONFLICT (sku) DO NOTHING
                RETURNING sku, id""",
             [x.sku for x in p], [x.name for x in p], [x.category for x in p], [x.brand for x in p],
             [x.low_stock_threshold for x in p], [x.overstock_threshold for x in p], [x.count_interval_days for x in p],
@@ -188,28 +326,21 @@ async def _create_products(conn: asyncpg.Connection, rows: list[ImportRow], exis
     except asyncpg.UniqueViolationError as clash:
         if clash.constraint_name != BARCODE_INDEX:
             raise
-        raise Conflict("A barcode in the file was given to another product meanwhile; nothing was imported",
-                       {"field": "barcode"}) from None  # fmt: skip
-    return {r["sku"]: r["id"] for r in records}
+        raise Conflict("A barcode in the file was given to another product meanwhile; nothing of this part "
+                       "was imported", {"field": "barcode"}) from None  # fmt: skip
+    created = {r["sku"]: r["id"] for r in records}
+    if len(created) == len(p):
+        return created, {}
+    # Made by another request since the import looked (ON CONFLICT waited for it to commit): not ours to count.
+    others = [x.sku for x in p if x.sku not in created]
+    rows = await conn.fetch("SELECT sku, id FROM product WHERE sku = ANY($1::text[])", others)
+    return created, {r["sku"]: r["id"] for r in rows}
 
 
-def _barcodes_twice(rows: list[ImportRow]) -> list[LineError]:
-    """New products of one file sharing a barcode (as a GTIN, like the unique index)."""
-    first: dict[str, tuple[str, int]] = {}
-    errors = []
-    for r in rows:
-        code = r.product.barcode if r.product else None
-        if code is None:
-            continue
-        sku, line = first.setdefault(code.zfill(14), (r.sku, r.line))
-        if sku != r.sku:
-            errors.append(LineError(r.line, "barcode", f"{code} is also the barcode of {sku} on line {line}"))
-    return errors
-
-
-async def _refuse_taken_barcodes(conn: asyncpg.Connection, new: list[ProductInput], lines: dict[str, int]) -> None:
+async def _refuse_taken_barcodes(conn: asyncpg.Connection, file: CheckedFile, existing: dict[str, int]) -> None:
     """A 409 naming the first new product whose barcode an existing product has."""
-    wanted = {x.barcode.zfill(14): x for x in new if x.barcode}
+    wanted = {x.barcode.zfill(14): (line, x) for n, (line, x) in file.named.items()
+              if x.barcode and file.skus[n] not in existing}  # fmt: skip
     if not wanted:
         return
     taken = await conn.fetch(
@@ -218,42 +349,10 @@ async def _refuse_taken_barcodes(conn: asyncpg.Connection, new: list[ProductInpu
         list(wanted),
     )
     if taken:
-        clash = min(taken, key=lambda r: lines[wanted[r["gtin"]].sku])
-        product = wanted[clash["gtin"]]
-        line = lines[product.sku]
+        clash = min(taken, key=lambda r: wanted[r["gtin"]][0])
+        line, product = wanted[clash["gtin"]]
         raise Conflict(
             f"Barcode {product.barcode} (line {line}, new product {product.sku}) already belongs to product "
             f"{clash['sku']}; nothing was imported",
             {"field": "barcode", "line": line, "barcode": product.barcode, "sku": clash["sku"]},
         )
-
-
-async def _import_product(
-    conn: asyncpg.Connection, product: ProductRecord, fresh: list[ImportRow], closed: ClosedPeriod
-) -> ProductRecord:
-    """Place a product's new rows in its timeline in one refold; equal times keep the file's order."""
-    if not fresh:
-        return product
-    fresh = sorted(fresh, key=lambda r: (r.transaction.at, r.line))  # type: ignore[union-attr]
-    seqs = await repo.next_seqs(conn, len(fresh))
-    by_seq = dict(zip(seqs, fresh, strict=True))
-    entries = []
-    for seq, row in by_seq.items():
-        t = row.transaction
-        assert t is not None and t.at is not None
-        entries.append(Entry(seq, t.at, t.type, t.quantity, t.unit_price, t.reason))
-    try:
-        rw = await rewrite(conn, product, drop=None, places=entries, closed=closed)
-    except Conflict as conflict:
-        breaking = conflict.extra.get("seq")
-        line: int | None = by_seq[breaking].line if breaking in by_seq else None
-        raise Conflict(f"{conflict.detail} (file line {line})" if line else conflict.detail,
-                       {**conflict.extra, "line": line}) from None  # fmt: skip
-    await repo.insert_rows(
-        conn,
-        [product.id] * len(rw.placed),
-        rw.placed,
-        [by_seq[p.entry.seq].transaction.note for p in rw.placed],  # type: ignore[union-attr]
-        [by_seq[p.entry.seq].external_id for p in rw.placed],
-    )
-    return rw.product

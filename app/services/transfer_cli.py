@@ -4,37 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import TextIO
 
 from app.domain.errors import DomainError, InvalidFile
-from app.domain.imports import ImportRow
 from app.services import database, transfer
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.settings import Settings
 
+WIDTH = 30
 
-def _progress(sku: str, done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} products ({sku})", end="", file=sys.stderr)
-    if done == total:
+
+def _checked(rows: int) -> None:
+    print(f"\rchecking: {rows:,} rows", end="", file=sys.stderr)
+
+
+def _progress(step: transfer.ImportProgress) -> None:
+    filled = WIDTH * step.rows_done // step.rows if step.rows else WIDTH
+    print(f"\r[{'#' * filled}{'.' * (WIDTH - filled)}] {step.rows_done:,}/{step.rows:,} rows, "
+          f"{step.products_done:,}/{step.products:,} products ({step.sku})", end="", file=sys.stderr)  # fmt: skip
+    if step.products_done == step.products:
         print(file=sys.stderr)
 
 
 def import_file(settings: Settings, path: str) -> int:
-    """Check every row first (reading the file as it goes), then import them all at once."""
+    """Check every row first (reading the file as it goes), then import them in parts."""
     ledger = LedgerService(ProductLocks(), settings.timezone)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = transfer.read_rows(handle, ledger)
-        print(f"{len(rows)} rows checked", file=sys.stderr)
-        result = asyncio.run(_import(settings, rows, ledger))
+            result = asyncio.run(_import(settings, handle, ledger))
     except InvalidFile as bad:
+        print(file=sys.stderr)
         print(bad.detail, file=sys.stderr)
         for e in bad.errors:
             print(f"line {e.line}: {e.field}: {e.message}", file=sys.stderr)
         return 1
     except DomainError as refused:
+        print(file=sys.stderr)
         print(refused.detail, file=sys.stderr)
         return 1
     print(f"imported {result.imported}, skipped {result.skipped} already imported, "
@@ -42,7 +48,9 @@ def import_file(settings: Settings, path: str) -> int:
     return 0
 
 
-async def _import(settings: Settings, rows: list[ImportRow], ledger: LedgerService) -> transfer.ImportResult:
+async def _import(settings: Settings, handle: TextIO, ledger: LedgerService) -> transfer.ImportResult:
+    rows = await transfer.read_rows(handle, ledger, _checked)
+    print(f"\r{rows.transactions:,} rows checked ({len(rows.skus):,} products)", file=sys.stderr)
     await database.migrate(database.resolve_url(settings))
     await database.open_pool(2)
     try:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import tempfile
 from datetime import datetime
 from typing import Any
 
@@ -44,11 +46,23 @@ class TransferController(Controller):
 
     @post("/import", request_max_body_size=IMPORT_MAX_BYTES, opt={"role": Role.MANAGER})
     async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:
-        body = await request.body()
-        rows = transfer.read_rows(body.decode("utf-8-sig", errors="replace").splitlines(keepends=True), ledger)
+        """The body goes to a temporary file as it arrives (a large file is never held in memory
+        whole); its digest is the idempotency fingerprint, so a replay is answered before any row
+        is read again."""
+        with tempfile.TemporaryFile() as spool:
+            digest = hashlib.sha256()
+            async for chunk in request.stream():
+                digest.update(chunk)
+                spool.write(chunk)
+            spool.seek(0)
 
-        async def run(key: Key | None) -> Response[Any]:
-            result = await transfer.import_rows(rows, ledger, key=key)
-            return Response(result.view(), status_code=201)
+            async def run(key: Key | None) -> Response[Any]:
+                text = io.TextIOWrapper(spool, encoding="utf-8-sig", errors="replace", newline="")
+                try:
+                    rows = await transfer.read_rows(text, ledger)
+                finally:
+                    text.detach()
+                result = await transfer.import_rows(rows, ledger, key=key)
+                return Response(result.view(), status_code=201)
 
-        return await once(request, {"file": hashlib.sha256(body).hexdigest()}, run)
+            return await once(request, {"file": digest.hexdigest()}, run)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import csv
+import io
 import secrets
-from collections import Counter
 from collections.abc import AsyncIterator
 from html import escape
 from typing import Any
@@ -15,7 +15,7 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from app.display import shop_display
 from app.domain.access import Role
 from app.domain.errors import DomainError, InvalidFile, LineError
-from app.domain.imports import CSV_COLUMNS, FIGURE_COLUMNS, REQUIRED_COLUMNS, ImportRow
+from app.domain.imports import CSV_COLUMNS, FIGURE_COLUMNS, REQUIRED_COLUMNS
 from app.domain.rules import Reason, TxType
 from app.services import transfer
 from app.services.ledger import LedgerService
@@ -51,7 +51,7 @@ def column_guide() -> list[dict[str, Any]]:
 
 def bad_rows(errors: list[LineError], text: str) -> list[dict[str, Any]]:
     """Each refused row with the value it holds in the file (rows counted the way the import counts them)."""
-    reader = csv.DictReader(text.splitlines(keepends=True))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     wanted = {e.line for e in errors}
     cells: dict[int, dict[str | None, Any]] = {}
     for line, raw in enumerate(reader, start=2):
@@ -77,15 +77,12 @@ def _bar(step: Step) -> str:
             f"<span>{shown.units(step.done)} of {shown.units(step.total)} rows{products} · {escape(step.label)}</span>")
 
 
-def rows_progress(hub: ProgressHub, token: str, rows: list[ImportRow]) -> transfer.Progress:
-    """The import reports each product as it is done; the bar counts the rows that product had."""
-    per_product = Counter(r.sku for r in rows)
-    done = 0
+def rows_progress(hub: ProgressHub, token: str) -> transfer.Progress:
+    """The import reports each part it commits; the bar counts the rows done (imported or skipped)."""
 
-    def report(sku: str, products_done: int, products: int) -> None:
-        nonlocal done
-        done += per_product[sku]
-        hub.report(token, Step(done, len(rows), sku, products_done=products_done, products=products))
+    def report(step: transfer.ImportProgress) -> None:
+        hub.report(token, Step(step.rows_done, step.rows, step.sku, products_done=step.products_done,
+                               products=step.products))  # fmt: skip
 
     return report
 
@@ -114,8 +111,8 @@ class ImportPages(Controller):
             return self._page(template, 400, error={"message": "Choose a CSV file to import.", "fields": {}})
         text = (await upload.read()).decode("utf-8-sig", errors="replace")
         try:
-            rows = transfer.read_rows(text.splitlines(keepends=True), ledger)
-            result = await transfer.import_rows(rows, ledger, rows_progress(progress, token, rows))
+            rows = await transfer.read_rows(io.StringIO(text, newline=""), ledger)
+            result = await transfer.import_rows(rows, ledger, rows_progress(progress, token))
         except InvalidFile as bad:
             return self._page(template, 200 if is_htmx(request) else 400, bad_rows=bad_rows(bad.errors, text),
                               error=problem(bad))  # fmt: skip
