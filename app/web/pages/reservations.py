@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -7,24 +8,42 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from app.domain.access import Role
-from app.domain.errors import DomainError
-from app.domain.reservations import Status, parse_confirm
+from app.domain.errors import Conflict, DomainError, NotFound
+from app.domain.reservations import Status, parse_confirm, parse_reservation
+from app.services import idempotency
+from app.services.idempotency import Repeated
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.services.views import reservation_view
-from app.web.auth import requires
+from app.web.auth import requires, scope_of, signed_in
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
 
+# How long a phone order may hold stock: the choices of the form (the API takes any number of seconds
+# up to 7 days). The first is the API's default.
+HOLD_CHOICES = [(900, "15 minutes"), (3600, "1 hour"), (4 * 3600, "4 hours"), (86400, "1 day"),
+                (2 * 86400, "2 days"), (7 * 86400, "7 days")]  # fmt: skip
+FORM_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds")
 
-def time_left(r: ReservationRecord, now: datetime) -> str:
-    seconds = int((r.expires_at - now).total_seconds())
+
+def duration(seconds: int) -> str:
+    """A time left as people say it: "45 s", "12 min", "3 h 5 min", "6 d 23 h" (minutes dropped
+    from a day on, seconds from two minutes on; rounded down)."""
     if seconds <= 0:
         return "expired"
     if seconds < 120:
         return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def time_left(r: ReservationRecord, now: datetime) -> str:
+    return duration(int((r.expires_at - now).total_seconds()))
 
 
 def row(r: ReservationRecord, now: datetime) -> dict[str, Any]:
@@ -57,8 +76,56 @@ class ReservationPages(Controller):
             sku=sku or "",
             status=status or "",
             statuses=[s.value for s in Status],
+            **_form_context(extra.pop("form", None)),
             **extra,
         )
+
+    # --- holding stock for an order (a phone order) -------------------------------------------
+
+    @post("/", guards=[requires(Role.CLERK)])
+    async def reserve(self, request: Request, reservations: ReservationService) -> Template | Redirect:
+        """Like POST /api/reservations, from a form: a double-click sends the same idempotency key twice
+        and the second gets the first's answer; each refusal is shown beside the field it concerns."""
+        form = {k: (v or "").strip() for k, v in (await form_data(request)).items()}
+        fields = {k: form.get(k, "") for k in FORM_FIELDS}
+        try:
+            key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(signed_in(request)))
+            earlier = await idempotency.stored(key) if key else None
+            if earlier is None:
+                try:
+                    held, created = await reservations.reserve(parse_reservation(fields), key)
+                    return await self._reserved(request, reservations, held, created)
+                except Repeated as repeat:
+                    earlier = await idempotency.stored(repeat.key)
+            assert earlier is not None
+            if earlier.status_code >= 300:
+                raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
+            again = await _find(reservations, earlier.body["sku"], earlier.body["id"])
+            return await self._reserved(request, reservations, again, earlier.status_code == 201)
+        except DomainError as refused:
+            error = _form_problem(refused)
+            if is_htmx(request):
+                return page("reservations/_reserve.html", **_form_context(fields), error=error)
+            response = await self._page(reservations, None, None, form=fields, reserve_error=error)
+            response.status_code = 409 if isinstance(refused, Conflict) else 400
+            if isinstance(refused, NotFound):
+                response.status_code = 404
+            return response
+
+    async def _reserved(
+        self, request: Request, reservations: ReservationService, held: ReservationRecord, created: bool
+    ) -> Template | Redirect:
+        if not is_htmx(request):
+            return see_other("/reservations")
+        r = row(held, reservations.clock())
+        if created:
+            said = (f"Reserved {held.quantity:,} of {held.sku} for order {held.order_ref}, "
+                    f"held for {r['time_left']}.")  # fmt: skip
+        else:
+            said = f"Order {held.order_ref} already holds {held.quantity:,} of {held.sku}: nothing new was reserved."
+        return page("reservations/_reserve.html", **_form_context(None), done=said, new_row=r if created else None)
+
+    # --- confirming and cancelling ------------------------------------------------------------
 
     @post("/{reservation_id:int}/confirm", guards=[requires(Role.CLERK)])
     async def confirm(
@@ -69,22 +136,40 @@ class ReservationPages(Controller):
             held, _ = await reservations.confirm(reservation_id, parse_confirm({"unit_price": form.get("unit_price")}))
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
-        return self._done(request, reservations, held)
+        said = f"Confirmed order {held.order_ref}: a sale of {held.quantity:,} {held.sku} at {held.unit_price}."
+        return self._done(request, reservations, held, said)
 
     @post("/{reservation_id:int}/cancel", guards=[requires(Role.CLERK)])
     async def cancel(
         self, reservation_id: int, request: Request, reservations: ReservationService
     ) -> Template | Redirect:
+        """With htmx the button has asked "Cancel …?" already (hx-confirm); a plain form gets a page that
+        asks, whose button sends `confirmed=yes`."""
+        form = await form_data(request)
+        if not is_htmx(request) and form.get("confirmed") != "yes":
+            found = await _find(reservations, None, reservation_id)
+            return page("reservations/cancel.html", section="reservations", r=row(found, reservations.clock()))
         try:
             held = await reservations.cancel(reservation_id)
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
-        return self._done(request, reservations, held)
+        said = f"Cancelled order {held.order_ref}: {held.quantity:,} of {held.sku} are available again."
+        return self._done(request, reservations, held, said)
 
-    def _done(self, request: Request, reservations: ReservationService, held: ReservationRecord) -> Template | Redirect:
-        if is_htmx(request):
-            return page("reservations/_row.html", r=row(held, reservations.clock()))
-        return see_other("/reservations")
+    def _done(
+        self, request: Request, reservations: ReservationService, held: ReservationRecord, said: str
+    ) -> Template | Redirect:
+        """With htmx: the row leaves the Active table and heads the Recent one, and the page says what
+        was done. (The row comes first in the answer: htmx puts it at the top of #recent-rows, as the
+        HX-Retarget/HX-Reswap headers ask, after removing the row it replaces.)"""
+        if not is_htmx(request):
+            return see_other("/reservations")
+        now = reservations.clock()
+        if held.status is Status.ACTIVE:  # nothing changed (cannot happen on success); keep it in place
+            return page("reservations/_row.html", r=row(held, now))
+        response = page("reservations/_moved.html", r=row(held, now), said=said)
+        response.headers.update({"HX-Retarget": "#recent-rows", "HX-Reswap": "afterbegin"})
+        return response
 
     async def _refused(
         self, request: Request, reservations: ReservationService, reservation_id: int, refused: DomainError
@@ -97,3 +182,28 @@ class ReservationPages(Controller):
         response = await self._page(reservations, None, None, error=problem(refused), error_id=reservation_id)
         response.status_code = 409 if "cannot" in refused.detail else 400
         return response
+
+
+async def _find(reservations: ReservationService, sku: str | None, reservation_id: int) -> ReservationRecord:
+    found = [r for r in await reservations.listing(sku, None, limit=5000) if r.id == reservation_id]
+    if not found:
+        raise NotFound(f"No reservation {reservation_id}")
+    return found[0]
+
+
+def _form_context(form: dict[str, Any] | None) -> dict[str, Any]:
+    """What the "Hold stock for an order" form shows: the values sent (after a refusal), else none,
+    and a new idempotency key each time it is drawn empty."""
+    return {"f": form or {}, "key": secrets.token_urlsafe(16), "holds": HOLD_CHOICES}
+
+
+def _form_problem(refused: DomainError) -> dict[str, Any]:
+    """A refusal with each message beside its field: the API's field errors, an unknown product on
+    Product, too little stock or another quantity for the same order on Quantity."""
+    found = problem(refused)
+    if not found["fields"]:
+        if refused.extra.get("field") in FORM_FIELDS:
+            found["fields"] = {refused.extra["field"]: refused.detail}
+        elif "requested" in refused.extra:
+            found["fields"] = {"quantity": refused.detail}
+    return found

@@ -1,0 +1,163 @@
+"""The reservations page as a clerk uses it: a phone order held from the page, confirmed or cancelled
+in place (the row leaves the Active table), cancel asked first, and times left as people say them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import screenshot_path, signed_in
+from tests.integration.helpers import make_product, new_sku, record, summary, timeline
+
+pytestmark = pytest.mark.e2e
+
+
+async def clerk_tab(browser, server, **options):
+    """A clerk's tab that records every console error and every dialog (answered by `tab.answer`)."""
+    context = await signed_in(browser, server.url, "clerk1", viewport={"width": 1200, "height": 900}, **options)
+    tab = await context.new_page()
+    tab.errors, tab.dialogs, tab.answer = [], [], "dismiss"
+    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+
+    async def on_dialog(dialog):
+        tab.dialogs.append(dialog.message)
+        await (dialog.accept() if tab.answer == "accept" else dialog.dismiss())
+
+    tab.on("dialog", on_dialog)
+    return context, tab
+
+
+async def reservations_of(api, sku):
+    return (await api.get("/api/reservations", params={"sku": sku})).json()["items"]
+
+
+async def test_a_phone_order_is_held_from_the_page_with_each_refusal_beside_its_field(api, server, browser):
+    sku = await make_product(api, name="Phone order tea")
+    await record(api, sku, "BUY", 5, "1.00")
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.evaluate("window.sameDocument = true")
+    form = tab.locator("#reserve")
+
+    await form.get_by_label("Product (SKU)").fill("NO-SUCH-" + sku)
+    await form.get_by_label("Quantity").fill("2")
+    await form.get_by_label("Order reference").fill("phone-1")
+    await form.get_by_role("button", name="Reserve").click()
+    await form.locator("#reserve-sku-error").wait_for()
+    assert "No product" in await form.locator("#reserve-sku-error").text_content()
+    assert await form.get_by_label("Order reference").input_value() == "phone-1"  # what was typed stays
+
+    await form.get_by_label("Product (SKU)").fill(sku)
+    await form.get_by_label("Quantity").fill("9")
+    await form.get_by_role("button", name="Reserve").click()
+    await form.get_by_text("only 5 available").wait_for()
+    assert (
+        await form.locator("#reserve-quantity-error").text_content() == f"Cannot reserve 9 of {sku}: only 5 available"
+    )
+
+    await form.get_by_label("Quantity").fill("3")
+    await form.get_by_label("Hold for").select_option(label="2 days")
+    await form.get_by_role("button", name="Reserve").dblclick()  # a double-click holds once
+    await form.get_by_text(f"Reserved 3 of {sku} for order phone-1").wait_for()
+    row = tab.locator("#active-rows tr[data-reservation]")
+    await row.first.wait_for()
+    assert await row.count() == 1
+    assert (await row.locator("td").all_inner_texts())[:5] == ["phone-1", sku, "3", "1 d 23 h", "active"]
+    assert await form.get_by_label("Quantity").input_value() == ""  # a fresh form for the next call
+    held = await reservations_of(api, sku)
+    assert [(r["order_ref"], r["quantity"], r["status"]) for r in held] == [("phone-1", 3, "active")]
+    assert (await summary(api, sku))["available"] == 2
+    assert await tab.evaluate("window.sameDocument") is True
+    assert tab.errors == []
+    await context.close()
+
+
+async def test_confirming_and_cancelling_take_the_row_out_of_the_active_table(api, server, browser):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    first = (await api.post("/api/reservations", json={"sku": sku, "quantity": 2, "order_ref": "web-1"})).json()
+    second = (await api.post("/api/reservations", json={"sku": sku, "quantity": 3, "order_ref": "web-2"})).json()
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.evaluate("window.sameDocument = true")
+    active, recent = tab.locator("#active"), tab.locator("#recent")
+
+    row = active.locator(f"#reservation-{first['id']}")
+    await row.get_by_placeholder("unit price").fill("6.50")
+    await row.get_by_role("button", name="Confirm").click()
+    await recent.locator(f"#reservation-{first['id']} .badge.confirmed").wait_for()
+    assert await active.locator(f"#reservation-{first['id']}").count() == 0
+    assert "Confirmed order web-1" in await tab.locator("#reservations-notice").text_content()
+    assert [x["type"] for x in await timeline(api, sku)] == ["BUY", "SELL"]
+
+    cancel = active.locator(f"#reservation-{second['id']}").get_by_role("button", name="Cancel")
+    await cancel.click()  # asked first; "no" keeps it
+    assert tab.dialogs == [f"Cancel order web-2 (3 of {sku})? The stock it holds is released."]
+    await tab.wait_for_timeout(300)
+    assert await active.locator(f"#reservation-{second['id']}").count() == 1
+    assert (await summary(api, sku))["reserved"] == 3
+    tab.answer = "accept"
+    await cancel.click()
+    await recent.locator(f"#reservation-{second['id']} .badge.cancelled").wait_for()
+    assert await active.locator("tr[data-reservation]").count() == 0
+    assert await active.get_by_text("No active reservations.").is_visible()
+    assert "Cancelled order web-2" in await tab.locator("#reservations-notice").text_content()
+    assert (await summary(api, sku))["reserved"] == 0
+    assert await recent.locator("tr[data-reservation]").count() == 2
+    assert not await recent.get_by_text("Nothing yet.").is_visible()
+    assert await tab.evaluate("window.sameDocument") is True  # in place, no reload
+    assert tab.errors == []
+    await context.close()
+
+
+async def test_without_javascript_cancel_asks_on_a_page_of_its_own(api, server, browser):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 4, "1.00")
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "shop-9"})).json()
+    context, tab = await clerk_tab(browser, server, java_script_enabled=False)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.locator(f"#reservation-{held['id']}").get_by_role("button", name="Cancel").click()
+    await tab.get_by_role("heading", name="Cancel order shop-9?").wait_for()
+    assert (await summary(api, sku))["reserved"] == 1  # nothing cancelled yet
+    await tab.get_by_role("link", name="Keep it").click()
+    await tab.locator(f"#active #reservation-{held['id']}").wait_for()
+    await tab.locator(f"#reservation-{held['id']}").get_by_role("button", name="Cancel").click()
+    await tab.get_by_role("button", name="Cancel order shop-9").click()
+    await tab.locator(f"#recent #reservation-{held['id']} .badge.cancelled").wait_for()
+    assert (await summary(api, sku))["reserved"] == 0
+    await context.close()
+
+
+async def test_times_left_read_in_days_and_hours(api, server, browser):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 9, "1.00")
+    week = 7 * 86400 - 5 * 60  # 6 days 23 hours 55 minutes
+    for order, ttl in (("long", week), ("day", 26 * 3600 + 30 * 60), ("hour", 90 * 60), ("soon", 100)):
+        r = await api.post(
+            "/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": order, "ttl_seconds": ttl}
+        )
+        assert r.status_code == 201, r.text
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    shown = {}
+    for tr in await tab.locator("#active tr[data-reservation]").all():
+        cells = await tr.locator("td").all_inner_texts()
+        shown[cells[0]] = cells[3]
+    assert shown["long"] == "6 d 23 h"  # was "167 h 55 min"
+    assert shown["day"] == "1 d 2 h"
+    assert shown["hour"] in ("89 min", "90 min")
+    assert shown["soon"].endswith(" s") and 90 <= int(shown["soon"][:-2]) <= 100
+    row = tab.locator("#active tr[data-reservation]", has_text="hour")
+    await row.get_by_placeholder("unit price").fill("4.80")
+    await row.get_by_role("button", name="Confirm").click()
+    await tab.locator("#recent tr[data-reservation]", has_text="hour").wait_for()
+    await tab.screenshot(path=screenshot_path("reservations"), full_page=True)
+    await context.close()
+
+
+async def test_a_viewer_sees_no_form_to_hold_stock(api, server, browser):
+    context = await signed_in(browser, server.url, "viewer1")
+    tab = await context.new_page()
+    await tab.goto(f"{server.url}/reservations?sku={new_sku()}")
+    assert await tab.get_by_role("heading", name="Active").is_visible()
+    assert await tab.locator("#reserve").count() == 0
+    await context.close()
