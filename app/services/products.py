@@ -102,42 +102,49 @@ class Suggestion:
     exact: bool  # the text is this product's SKU or barcode: a scan or a typed code picks it at once
 
 
-# Exact SKU, then barcode (as a GTIN), then SKUs starting with the text, then names by where it shows.
+# SKUs starting with the text first, then by name. Each word must appear in the SKU or the name.
 _SUGGEST_SQL = f"""
 WITH hit AS (
-    SELECT id, (sku = $1 OR {_SAME_GTIN}) AS exact, sku ILIKE $2 AS prefix, sku, name
-    FROM product
-    WHERE sku = $1 OR {_SAME_GTIN} OR ({{words}})
-    ORDER BY exact DESC, prefix DESC, name, sku
-    LIMIT $3
+    SELECT id, sku ILIKE $1 AS prefix, sku, name FROM product
+    WHERE {{words}}
+    ORDER BY prefix DESC, name, sku
+    LIMIT $2
 )
-SELECT p.*, hit.exact FROM hit JOIN ({repo.PRODUCT_SELECT}) AS p USING (id)
-ORDER BY hit.exact DESC, hit.prefix DESC, hit.name, hit.sku
+SELECT p.* FROM hit JOIN ({repo.PRODUCT_SELECT}) AS p USING (id)
+ORDER BY hit.prefix DESC, hit.name, hit.sku
 """
+_BY_CODE_SQL = f"""{repo.PRODUCT_SELECT}
+WHERE p.sku = $1 OR {_SAME_GTIN.replace("barcode", "p.barcode")}
+ORDER BY p.sku = $1 DESC LIMIT 1"""
 MAX_WORDS = 5
 
 
 async def suggest(text: str, limit: int = 8) -> list[Suggestion]:
-    """Products a counter clerk may mean by `text`: a SKU, a barcode, or words of the SKU or name
-    (each word must appear). Only the few shown are summed up (reserved stock, status)."""
+    """Products a counter clerk may mean by `text`: the one whose SKU or barcode it is (two index
+    probes: a scan is answered at once), else those with every word of it in their SKU or name
+    (a scan of the names: about 50 ms at 50,000 products). Only the few shown are summed up."""
     text = text.strip()[:200]
     words = text.split()[:MAX_WORDS]
     if not words:
         return []
-    args: list[Any] = [text, f"{_escape_like(text)}%", limit]
+    args: list[Any] = [f"{_escape_like(text)}%", limit]
     match = []
     for word in words:
         args.append(f"%{_escape_like(word)}%")
         match.append(f"(sku ILIKE ${len(args)} OR name ILIKE ${len(args)})")
     async with read_only() as conn:
+        exact = await conn.fetchrow(_BY_CODE_SQL, text)
+        if exact is not None:
+            return [Suggestion(repo.product_from(exact), True)]
         rows = await conn.fetch(_SUGGEST_SQL.format(words=" AND ".join(match)), *args)
-    return [Suggestion(repo.product_from(r), r["exact"]) for r in rows]
+    return [Suggestion(repo.product_from(r), False) for r in rows]
 
 
 async def by_code(code: str) -> ProductRecord | None:
     """The product whose SKU or barcode this is (what a scanner or a typed SKU names), or None."""
-    found = [s.product for s in await suggest(code, limit=2) if s.exact]
-    return found[0] if found else None
+    async with read_only() as conn:
+        row = await conn.fetchrow(_BY_CODE_SQL, code.strip()[:200])
+    return repo.product_from(row) if row else None
 
 
 async def _refuse_taken_barcode(conn: asyncpg.Connection, data: ProductInput) -> None:
