@@ -42,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument("username")
     create_user.add_argument("--role", required=True, choices=["viewer", "clerk", "manager", "admin"])
     create_user.set_defaults(run=_user_create)
+    password = user.add_parser("password", help="set a user's password, read from stdin; their sessions end")
+    password.add_argument("username")
+    password.set_defaults(run=_user_password)
+    disable = user.add_parser("disable", help="deactivate a user: no login, sessions ended, API tokens revoked")
+    disable.add_argument("username")
+    disable.set_defaults(run=_user_disable)
+    enable = user.add_parser("enable", help="let a deactivated user log in again (their old tokens stay revoked)")
+    enable.add_argument("username")
+    enable.set_defaults(run=_user_enable)
     token = commands.add_parser("token", help="API tokens").add_subparsers(required=True, metavar="ACTION")
     create_token = token.add_parser("create", help="create an API token for a user; prints only the token")
     create_token.add_argument("username")
@@ -101,12 +110,65 @@ def _user_create(args: argparse.Namespace) -> int:
 
     password = sys.stdin.readline().rstrip("\n")
     try:
-        asyncio.run(_with_pool(accounts.create_user(args.username, password, Role.named(args.role))))
+        asyncio.run(
+            _with_pool(accounts.create_user(args.username, password, Role.named(args.role), actor=_shell_actor()))
+        )
     except DomainError as refused:
         print(refused.detail, file=sys.stderr)
         return 1
     print(f"user {args.username} created ({args.role})", file=sys.stderr)
     return 0
+
+
+def _user_password(args: argparse.Namespace) -> int:
+    from app.domain.errors import DomainError
+    from app.services import accounts
+
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        asyncio.run(_with_pool(accounts.set_password(args.username, password, actor=_shell_actor())))
+    except DomainError as refused:
+        print(refused.detail, file=sys.stderr)
+        return 1
+    print(f"password of {args.username} changed; their sessions ended", file=sys.stderr)
+    return 0
+
+
+def _user_disable(args: argparse.Namespace) -> int:
+    from app.domain.errors import DomainError
+    from app.services import accounts
+
+    try:
+        changed = asyncio.run(_with_pool(accounts.disable_user(args.username, actor=_shell_actor())))
+    except DomainError as refused:
+        print(refused.detail, file=sys.stderr)
+        return 1
+    print(f"user {args.username} " + ("deactivated: sessions ended, API tokens revoked" if changed
+                                      else "was already deactivated"), file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _user_enable(args: argparse.Namespace) -> int:
+    from app.domain.errors import DomainError
+    from app.services import accounts
+
+    try:
+        changed = asyncio.run(_with_pool(accounts.enable_user(args.username, actor=_shell_actor())))
+    except DomainError as refused:
+        print(refused.detail, file=sys.stderr)
+        return 1
+    print(f"user {args.username} " + ("can log in again" if changed else "was not deactivated"), file=sys.stderr)
+    return 0
+
+
+def _shell_actor() -> str:
+    """Who the admin log names for a change made from the shell."""
+    import getpass
+
+    try:
+        return f"shell:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "shell"
 
 
 def _token_create(args: argparse.Namespace) -> int:

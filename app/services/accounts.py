@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
+import hmac
+import json
+import logging
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
+import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -34,7 +39,13 @@ HASH_WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") 
 # apart from the product locks' namespace (0x5354) and the backup's (0x5342).
 ACCOUNT_LOCK_NAMESPACE = 0x4C55  # "LU": login, per user name
 ADDRESS_LOCK_NAMESPACE = 0x4C4E  # "LN": login, per network address
+ADMINS_LOCK_NAMESPACE = 0x4144  # "AD": changes that could leave no active administrator
+# NOTIFY on this channel at the commit of any change to who may use a token (a role, a deactivation,
+# a revocation): every process listening empties its token cache at once (see `token_cache_listener`).
+ACCOUNTS_CHANNEL = "stockroom_accounts"
+NOTICE_MINUTES = 10  # a one-time notice not shown by then is dropped
 T = TypeVar("T")
+log = logging.getLogger("stockroom.accounts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +90,17 @@ def _check_user(username: str, password: str) -> None:
         errors.append(
             FieldError("username", "must be 1–100 letters, digits or . _ @ -, starting with a letter or digit")
         )
-    if len(password or "") < 8:
-        errors.append(FieldError("password", "must be at least 8 characters"))
-    elif not _encodable(password):
-        errors.append(FieldError("password", "must be valid text (no lone surrogate code points)"))
+    errors += _password_errors(password)
     if errors:
         raise InvalidInput(errors)
+
+
+def _password_errors(password: str) -> list[FieldError]:
+    if len(password or "") < 8:
+        return [FieldError("password", "must be at least 8 characters")]
+    if not _encodable(password):
+        return [FieldError("password", "must be valid text (no lone surrogate code points)")]
+    return []
 
 
 def _encodable(text: str) -> bool:
@@ -133,8 +149,11 @@ def _check_password(stored: str | None, password: str) -> tuple[bool, str | None
     return True, HASHER.hash(secret) if HASHER.check_needs_rehash(stored) else None
 
 
-async def create_user(username: str, password: str, role: Role, *, first_admin: bool = False) -> int:
-    """A new user. `first_admin` succeeds only while no user exists (the one-time setup page)."""
+async def create_user(
+    username: str, password: str, role: Role, *, first_admin: bool = False, actor: str | None = None
+) -> int:
+    """A new user. `first_admin` succeeds only while no user exists (the one-time setup page).
+    Logged in the admin log as done by `actor` (the setup page or the shell when none is named)."""
     _check_user(username, password)
     password_hash = await _in_hash_worker(HASHER.hash, password)
     async with unit_of_work() as conn:
@@ -151,24 +170,115 @@ async def create_user(username: str, password: str, role: Role, *, first_admin: 
             if "unique" in str(exc).lower():
                 raise Conflict(f"User {username!r} already exists", {"field": "username"}) from None
             raise
+        who = actor or (username if first_admin else "shell")
+        await _log(conn, who, "user.create", username, {"role": role.label})
     return user_id
 
 
-async def set_role(username: str, role: Role) -> None:
+async def set_role(username: str, role: Role, *, actor: str = "shell") -> None:
+    """A new role; the user's sessions end (they log in again with it). The last active
+    administrator keeps the role."""
     async with unit_of_work() as conn:
-        changed = await conn.execute("UPDATE app_user SET role = $2 WHERE username = $1", username, role.label)
-        if changed.endswith(" 0"):
-            raise NotFound(f"No user {username!r}")
-        await conn.execute(
-            "DELETE FROM browser_session WHERE user_id = (SELECT id FROM app_user WHERE username = $1)", username
-        )
+        user = await _user_for_change(conn, username)
+        if user["role"] == Role.ADMIN.label and role is not Role.ADMIN:
+            await _keep_an_admin(conn, user, f"{username} is the last active administrator: make another one first")
+        await conn.execute("UPDATE app_user SET role = $2 WHERE id = $1", user["id"], role.label)
+        await conn.execute("DELETE FROM browser_session WHERE user_id = $1", user["id"])
+        await _log(conn, actor, "user.role", username, {"before": user["role"], "after": role.label})
+        await _accounts_changed(conn)
     _token_cache.clear()
+
+
+async def set_password(username: str, password: str, *, actor: str = "shell", keep_session: str | None = None) -> None:
+    """A new password (Argon2id, hashed in a worker thread before any connection is taken). Every
+    session of the user ends, but `keep_session` (the raw session id of someone changing their own
+    password in the browser). A deactivated user stays deactivated."""
+    if problems := _password_errors(password):
+        raise InvalidInput(problems)
+    password_hash = await _in_hash_worker(HASHER.hash, password)
+    async with unit_of_work() as conn:
+        user = await _user_for_change(conn, username)
+        await conn.execute("UPDATE app_user SET password_hash = $2 WHERE id = $1", user["id"], password_hash)
+        await conn.execute("DELETE FROM browser_session WHERE user_id = $1 AND token_hash <> $2",
+                           user["id"], digest(keep_session) if keep_session else "")  # fmt: skip
+        await _log(conn, actor, "user.password", username, None)
+
+
+async def disable_user(username: str, *, actor: str = "shell") -> bool:
+    """Deactivate a user: no login, every session ended and every API token revoked, in one
+    transaction; other processes drop their cached tokens when it commits (NOTIFY). False when the
+    user was already deactivated. The last active administrator cannot be deactivated."""
+    async with unit_of_work() as conn:
+        user = await _user_for_change(conn, username)
+        if user["disabled_at"] is not None:
+            return False
+        if user["role"] == Role.ADMIN.label:
+            await _keep_an_admin(conn, user, f"{username} is the last active administrator: it cannot be deactivated")
+        await conn.execute("UPDATE app_user SET disabled_at = now() WHERE id = $1", user["id"])
+        await conn.execute("DELETE FROM browser_session WHERE user_id = $1", user["id"])
+        revoked = await conn.fetchval(
+            """WITH r AS (UPDATE api_token SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL
+               RETURNING 1) SELECT count(*) FROM r""",
+            user["id"],
+        )
+        await _log(conn, actor, "user.disable", username, {"tokens_revoked": revoked})
+        await _accounts_changed(conn)
+    _token_cache.clear()
+    return True
+
+
+async def enable_user(username: str, *, actor: str = "shell") -> bool:
+    """Let a deactivated user log in again (tokens revoked when deactivated stay revoked)."""
+    async with unit_of_work() as conn:
+        user = await _user_for_change(conn, username)
+        if user["disabled_at"] is None:
+            return False
+        await conn.execute("UPDATE app_user SET disabled_at = NULL WHERE id = $1", user["id"])
+        await _log(conn, actor, "user.enable", username, None)
+        await _accounts_changed(conn)
+    return True
+
+
+async def _user_for_change(conn: asyncpg.Connection, username: str) -> asyncpg.Record:
+    # Every change that could leave no active administrator takes this lock first, so that two
+    # administrators deactivating each other at once cannot both succeed.
+    await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", ADMINS_LOCK_NAMESPACE)
+    user = await conn.fetchrow("SELECT id, role, disabled_at FROM app_user WHERE username = $1 FOR UPDATE", username)
+    if user is None:
+        raise NotFound(f"No user {username!r}")
+    return user
+
+
+async def _keep_an_admin(conn: asyncpg.Connection, user: asyncpg.Record, refusal: str) -> None:
+    others = await conn.fetchval(
+        "SELECT count(*) FROM app_user WHERE role = $1 AND disabled_at IS NULL AND id <> $2",
+        Role.ADMIN.label, user["id"],
+    )  # fmt: skip
+    if not others:
+        raise Conflict(refusal)
+
+
+async def _log(conn: asyncpg.Connection, actor: str, action: str, subject: str, detail: object) -> None:
+    await conn.execute("INSERT INTO admin_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
+                       actor[:100], action, subject[:200], None if detail is None else json.dumps(detail))  # fmt: skip
+
+
+async def _accounts_changed(conn: asyncpg.Connection) -> None:
+    """Delivered at commit to every process's `token_cache_listener`."""
+    await conn.execute("SELECT pg_notify($1, '')", ACCOUNTS_CHANNEL)
 
 
 async def list_users() -> list[dict[str, object]]:
     async with read_only() as conn:
-        rows = await conn.fetch("SELECT id, username, role, created_at FROM app_user ORDER BY username")
+        rows = await conn.fetch("SELECT id, username, role, created_at, disabled_at FROM app_user ORDER BY username")
     return [dict(r) for r in rows]
+
+
+async def admin_log(limit: int = 50) -> list[dict[str, object]]:
+    async with read_only() as conn:
+        rows = await conn.fetch("SELECT at, actor, action, subject, detail FROM admin_log ORDER BY id DESC LIMIT $1",
+                                limit)  # fmt: skip
+    return [{**dict(r), "detail": json.loads(r["detail"]) if r["detail"] else None} for r in rows]
 
 
 # --- logging in ------------------------------------------------------------------------------
@@ -209,7 +319,8 @@ async def authenticate(username: str, password: str, address: str) -> Identity:
 
 
 # Counts the recent failures of the account and of the address; below both limits, records this
-# attempt (as a failure until the password is found right) and returns its id and the user's row.
+# attempt (as a failure until the password is found right) and returns its id and the user's row
+# (none for a deactivated user: checked against the dummy hash, refused like an unknown name).
 # At a limit, records nothing and says when the oldest counted failure leaves the window.
 _RECORD_ATTEMPT = """
 WITH by_account AS (
@@ -228,7 +339,7 @@ SELECT (SELECT id FROM attempt) AS attempt_id,
            CASE WHEN by_account.n >= $4 THEN by_account.first ELSE by_address.first END + $3::interval - now()
        )))::int AS retry_after,
        u.id AS user_id, u.password_hash, u.role
-FROM by_account CROSS JOIN by_address LEFT JOIN app_user u ON u.username = $6
+FROM by_account CROSS JOIN by_address LEFT JOIN app_user u ON u.username = $6 AND u.disabled_at IS NULL
 """
 
 
@@ -257,7 +368,7 @@ async def session_identity(token: str) -> Identity | None:
     async with read_only() as conn:
         row = await conn.fetchrow(
             """SELECT u.id, u.username, u.role, s.csrf_token FROM browser_session s JOIN app_user u ON u.id = s.user_id
-               WHERE s.token_hash = $1 AND s.expires_at > now()""",
+               WHERE s.token_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL""",
             digest(token),
         )
     return Identity(row["id"], row["username"], Role.named(row["role"]), "session", row["csrf_token"]) if row else None
@@ -273,21 +384,33 @@ async def close_session(token: str) -> None:
 _token_cache: dict[str, tuple[float, Identity | None]] = {}
 
 
-async def create_token(username: str, name: str = "") -> str:
+async def create_token(username: str, name: str = "", *, actor: str = "shell") -> str:
     """A new token for `username`, returned once; only its SHA-256 is stored."""
     token = "sr_" + secrets.token_urlsafe(32)
     async with unit_of_work() as conn:
-        user_id = await conn.fetchval("SELECT id FROM app_user WHERE username = $1", username)
-        if user_id is None:
+        user = await conn.fetchrow("SELECT id, disabled_at FROM app_user WHERE username = $1", username)
+        if user is None:
             raise NotFound(f"No user {username!r}")
-        await conn.execute("INSERT INTO api_token (user_id, token_hash, name) VALUES ($1, $2, $3)",
-                           user_id, digest(token), name[:100])  # fmt: skip
+        if user["disabled_at"] is not None:
+            raise Conflict(f"{username} is deactivated: activate the user before making a token")
+        token_id = await conn.fetchval(
+            "INSERT INTO api_token (user_id, token_hash, name) VALUES ($1, $2, $3) RETURNING id",
+            user["id"], digest(token), name[:100],
+        )  # fmt: skip
+        await _log(conn, actor, "token.create", username, {"token_id": token_id, "name": name[:100]})
     return token
 
 
-async def revoke_token(token_id: int) -> None:
+async def revoke_token(token_id: int, *, actor: str = "shell") -> None:
     async with unit_of_work() as conn:
-        await conn.execute("UPDATE api_token SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id)
+        owner = await conn.fetchval(
+            """UPDATE api_token t SET revoked_at = now() FROM app_user u
+               WHERE t.id = $1 AND t.revoked_at IS NULL AND u.id = t.user_id RETURNING u.username""",
+            token_id,
+        )
+        if owner is not None:
+            await _log(conn, actor, "token.revoke", owner, {"token_id": token_id})
+            await _accounts_changed(conn)
     _token_cache.clear()
 
 
@@ -301,7 +424,10 @@ async def list_tokens() -> list[dict[str, object]]:
 
 
 async def token_identity(token: str) -> Identity | None:
-    """Looked up at most every few seconds per token: the hot path of an order system."""
+    """Looked up at most every few seconds per token: the hot path of an order system. A change to
+    who may use a token empties the cache of every process at its commit (`token_cache_listener`);
+    should a process's listening connection be down, TOKEN_CACHE_SECONDS bounds how long it can
+    still accept a token revoked or deactivated elsewhere."""
     key = digest(token)
     cached = _token_cache.get(key)
     if cached and cached[0] > time.monotonic():
@@ -309,12 +435,108 @@ async def token_identity(token: str) -> Identity | None:
     async with read_only() as conn:
         row = await conn.fetchrow(
             """SELECT u.id, u.username, u.role FROM api_token t JOIN app_user u ON u.id = t.user_id
-               WHERE t.token_hash = $1 AND t.revoked_at IS NULL""",
+               WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL""",
             key,
         )
     identity = Identity(row["id"], row["username"], Role.named(row["role"]), "token") if row else None
     _token_cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, identity)
     return identity
+
+
+def token_cache_listener(url: str) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan for the app: one connection per process LISTENs on ACCOUNTS_CHANNEL and empties
+    the token cache whenever another process (or the shell) commits a change to users or tokens.
+    A lost connection is made again; the cache is emptied each time it is (re)made."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: object) -> AsyncIterator[None]:
+        task = asyncio.create_task(_listen_for_account_changes(url))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+async def _listen_for_account_changes(url: str) -> None:
+    while True:
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await asyncpg.connect(url, timeout=10)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, ended=lost: ended.set())
+            await conn.add_listener(ACCOUNTS_CHANNEL, lambda *_: _token_cache.clear())
+            _token_cache.clear()  # anything changed while not listening
+            await lost.wait()
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("account-change listener: %s; retrying", exc)
+        finally:
+            if conn is not None and not conn.is_closed():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.close(), 2)
+        await asyncio.sleep(1)
+
+
+# --- one-time notices after an admin form (post/redirect/get) ---------------------------------
+
+
+def _sealing(holder: str, nonce: bytes, length: int) -> bytes:
+    """A keystream (HMAC-SHA256 in counter mode) from the holder's session id or API token: only a
+    request carrying that secret can open what was sealed for it; the database holds its digest."""
+    stream = b""
+    counter = 0
+    while len(stream) < length:
+        block = nonce + counter.to_bytes(4, "big")
+        stream += hmac.new(holder.encode(), b"stockroom admin notice" + block, hashlib.sha256).digest()
+        counter += 1
+    return stream[:length]
+
+
+def _xor(data: bytes, stream: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    message: str
+    secret: str | None = None  # a new API token, shown once
+
+
+async def leave_notice(holder: str, message: str, secret: str | None = None) -> None:
+    """Say `message` (and show `secret`) once, on the next page the same session or token asks for."""
+    sealed = None
+    if secret is not None:
+        nonce = secrets.token_bytes(16)
+        data = secret.encode()
+        sealed = nonce + _xor(data, _sealing(holder, nonce, len(data)))
+    async with unit_of_work() as conn:
+        await conn.execute("DELETE FROM admin_notice WHERE created_at < now() - make_interval(mins => $1)",
+                           NOTICE_MINUTES)  # fmt: skip
+        await conn.execute("INSERT INTO admin_notice (holder, message, sealed) VALUES ($1, $2, $3)",
+                           digest(holder), message, sealed)  # fmt: skip
+
+
+async def take_notices(holder: str) -> list[Notice]:
+    """The notices left for this session or token, removed as they are read (shown once, in any process)."""
+    async with unit_of_work() as conn:
+        rows = await conn.fetch(
+            """DELETE FROM admin_notice WHERE holder = $1 RETURNING id, message, sealed,
+                      created_at > now() - make_interval(mins => $2) AS fresh""",
+            digest(holder), NOTICE_MINUTES,
+        )  # fmt: skip
+    notices = []
+    for row in sorted(rows, key=lambda r: r["id"]):
+        if not row["fresh"]:
+            continue
+        secret = None
+        if row["sealed"] is not None:
+            nonce, data = bytes(row["sealed"][:16]), bytes(row["sealed"][16:])
+            secret = _xor(data, _sealing(holder, nonce, len(data))).decode()
+        notices.append(Notice(row["message"], secret))
+    return notices
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -330,10 +552,14 @@ async def books_closed_through(conn: object | None = None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-async def set_books_closed_through(value: date | None) -> None:
+async def set_books_closed_through(value: date | None, *, actor: str = "shell") -> None:
     async with unit_of_work() as conn:
+        before = await books_closed_through(conn)
         await conn.execute(
             """INSERT INTO app_setting (key, value) VALUES ('books_closed_through', $1)
                ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
             value.isoformat() if value else None,
         )
+        if before != value:
+            change = {"before": before.isoformat() if before else None, "after": value.isoformat() if value else None}
+            await _log(conn, actor, "setting.change", "books_closed_through", change)

@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
 from app.services import backup, database, idempotency
-from app.services.accounts import RateLimited
+from app.services.accounts import RateLimited, token_cache_listener
 from app.services.events import EventHub
 from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PermissionDeniedException: permission_denied,
         },
         middleware=[security_headers, identity_middleware, checked_params, access_middleware],
-        lifespan=[lifespan],
+        lifespan=[lifespan, token_cache_listener(url)],  # every process drops revoked tokens at once
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
         request_max_body_size=1_000_000,
     )

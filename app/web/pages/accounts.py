@@ -10,11 +10,11 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from app.domain.access import Role
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, NotFound
 from app.services import accounts, backup
 from app.services.accounts import LoginRefused
 from app.services.database import read_only
-from app.web.auth import SESSION_COOKIE, requires
+from app.web.auth import SESSION_COOKIE, actor_of, requires, signed_in
 from app.web.pages.forms import form_data, page, problem, see_other
 
 
@@ -80,63 +80,138 @@ class LoginPages(Controller):
 
 
 class AdminPages(Controller):
+    """Users, API tokens and settings. Every form answers with a redirect back to /admin (post/
+    redirect/get: a reload repeats nothing), which then says once what was done — a new API token
+    included — from a notice kept in the database for the session or token that sent the form."""
+
     path = "/admin"
     guards = [requires(Role.ADMIN)]
     include_in_schema = False
 
     @get("/")
-    async def index(self) -> Template:
-        return await _admin_page()
+    async def index(self, request: Request) -> Template:
+        return await _admin_page(notices=await accounts.take_notices(_holder(request)))
 
     @post("/users")
     async def create_user(self, request: Request) -> Template | Redirect:
         form = await form_data(request)
+        username, role = (form.get("username") or "").strip(), form.get("role") or "viewer"
         try:
-            await accounts.create_user(form.get("username") or "", form.get("password") or "",
-                                       Role.named(form.get("role") or "viewer"))  # fmt: skip
+            await accounts.create_user(username, form.get("password") or "", Role.named(role),
+                                       actor=actor_of(request))  # fmt: skip
         except (DomainError, ValueError) as refused:
-            message = refused.detail if isinstance(refused, DomainError) else str(refused)
-            return await _admin_page(400, error=message)
-        return see_other("/admin")
+            return await _admin_page(400, add_user=_refusal(refused), new_user={"username": username, "role": role})
+        return await _done(request, f"Added user {username} ({role}). They can log in now.")
 
     @post("/users/{username:str}/role")
     async def change_role(self, username: str, request: Request) -> Template | Redirect:
         form = await form_data(request)
         try:
-            await accounts.set_role(username, Role.named(form.get("role") or ""))
+            role = Role.named(form.get("role") or "")
+            await accounts.set_role(username, role, actor=actor_of(request))
         except (DomainError, ValueError) as refused:
-            return await _admin_page(400, error=getattr(refused, "detail", str(refused)))
-        return see_other("/admin")
+            return await _admin_page(400, error=_refusal(refused)["message"])
+        return await _done(request, f"{username} is now {role.label}; their sessions ended (they log in again).")
+
+    @post("/passwords")
+    async def set_password(self, request: Request) -> Template | Redirect:
+        form = await form_data(request)
+        username = form.get("username") or ""
+        me = signed_in(request)
+        own = request.cookies.get(SESSION_COOKIE) if me.via == "session" and me.username == username else None
+        try:
+            await accounts.set_password(username, form.get("password") or "", actor=me.username, keep_session=own)
+        except DomainError as refused:
+            return await _admin_page(400, set_password=_refusal(refused), password_user=username)
+        others = "your other sessions ended" if own else "their sessions ended"
+        return await _done(request, f"Password of {username} changed; {others}.")
+
+    @get("/users/{username:str}/disable")
+    async def confirm_disable(self, username: str) -> Template:
+        """Deactivating someone is asked twice, with or without JavaScript: this page, then its button."""
+        found = [u for u in await accounts.list_users() if u["username"] == username]
+        if not found:
+            raise NotFoundException(f"No user {username!r}")
+        return page("admin/disable.html", section="admin", user=found[0])
+
+    @post("/users/{username:str}/disable")
+    async def disable(self, username: str, request: Request) -> Template | Redirect:
+        try:
+            changed = await accounts.disable_user(username, actor=actor_of(request))
+        except DomainError as refused:
+            return await _admin_page(400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
+        if not changed:
+            return await _done(request, f"{username} was already deactivated.")
+        return await _done(request, f"{username} is deactivated: they cannot log in, their sessions ended and "
+                                    "their API tokens are revoked.")  # fmt: skip
+
+    @post("/users/{username:str}/enable")
+    async def enable(self, username: str, request: Request) -> Template | Redirect:
+        try:
+            changed = await accounts.enable_user(username, actor=actor_of(request))
+        except DomainError as refused:
+            return await _admin_page(400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
+        return await _done(request, f"{username} can log in again (API tokens revoked before stay revoked)."
+                           if changed else f"{username} was not deactivated.")  # fmt: skip
 
     @post("/tokens")
-    async def create_token(self, request: Request) -> Template:
+    async def create_token(self, request: Request) -> Template | Redirect:
         form = await form_data(request)
+        username, name = form.get("username") or "", form.get("name") or ""
         try:
-            token = await accounts.create_token(form.get("username") or "", form.get("name") or "")
+            token = await accounts.create_token(username, name, actor=actor_of(request))
         except DomainError as refused:
             return await _admin_page(400, error=refused.detail)
-        return await _admin_page(new_token=token, token_user=form.get("username"))
+        label = f" “{name[:100]}”" if name else ""
+        await accounts.leave_notice(_holder(request), f"New API token{label} for {username}", secret=token)
+        return see_other("/admin")
 
     @post("/tokens/{token_id:int}/revoke")
-    async def revoke(self, token_id: int) -> Redirect:
-        await accounts.revoke_token(token_id)
-        return see_other("/admin")
+    async def revoke(self, token_id: int, request: Request) -> Redirect:
+        await accounts.revoke_token(token_id, actor=actor_of(request))
+        return await _done(request, "The token is revoked: it stops working at once, in every process.")
 
     @post("/settings")
     async def settings(self, request: Request) -> Template | Redirect:
         form = await form_data(request)
         raw = (form.get("books_closed_through") or "").strip()
         try:
-            await accounts.set_books_closed_through(date.fromisoformat(raw) if raw else None)
+            closed = date.fromisoformat(raw) if raw else None
         except ValueError:
             return await _admin_page(400, error="books_closed_through: must be a date like 2026-10-31, or empty")
-        return see_other("/admin")
+        await accounts.set_books_closed_through(closed, actor=actor_of(request))
+        return await _done(request, f"Saved: the books are closed through {closed.isoformat()}." if closed
+                           else "Saved: no closed period.")  # fmt: skip
+
+
+def _holder(request: Request) -> str:
+    """The secret of whoever sent this request (API token or session id): notices are kept for it."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(SESSION_COOKIE) or ""
+
+
+async def _done(request: Request, message: str) -> Redirect:
+    await accounts.leave_notice(_holder(request), message)
+    return see_other("/admin")
+
+
+def _refusal(refused: Exception) -> dict[str, Any]:
+    """A refusal as a form shows it: a message, and each field's own beside it."""
+    if isinstance(refused, DomainError):
+        found = problem(refused)
+        if not found["fields"] and refused.extra.get("field"):
+            found["fields"] = {refused.extra["field"]: refused.detail}
+        return found
+    return {"message": str(refused), "fields": {"role": str(refused)}}
 
 
 async def _admin_page(status: int = 200, **extra: Any) -> Template:
     return page("admin/index.html", status, section="admin", users=await accounts.list_users(),
                 tokens=await accounts.list_tokens(), closed=await accounts.books_closed_through(),
-                roles=[r.label for r in Role], backup=await backup.admin_status(), **extra)  # fmt: skip
+                roles=[r.label for r in Role], backup=await backup.admin_status(),
+                log=await accounts.admin_log(), **extra)  # fmt: skip
 
 
 class AuditPages(Controller):
