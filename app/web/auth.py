@@ -14,6 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app.display import NOUNS, shop_display
 from app.domain.access import Role
 from app.domain.inputs import TransactionInput
 from app.services import accounts
@@ -85,7 +86,12 @@ def allow(identity: Identity, needed: Role, why: str) -> None:
 
 def allow_recording(identity: Identity, ledger: LedgerService, data: TransactionInput) -> None:
     """A clerk records BUY and SELL dated today; other types and dates need a manager."""
-    allow(identity, ledger.role_to_record(data), f"Recording a {data.type} dated {data.at or 'now'}")
+    shown = shop_display()
+    if data.at is not None:
+        what = shown.transaction(data.type.value, data.quantity, data.at, new=True)
+    else:
+        what = f"a new {NOUNS.get(data.type.value, data.type.value.lower())} of {shown.units(data.quantity)}"
+    allow(identity, ledger.role_to_record(data), f"Recording {what}")
 
 
 def access_middleware(app: ASGIApp) -> ASGIApp:
