@@ -11,6 +11,29 @@
   if (!root) return;
 
   // --- shared: number formats, the flash, batching ------------------------------------------
+  // Figures are written the way the server's filters write them: the shop's locale, currency and
+  // precision (data-lang, data-currency, data-precision on the live root, from templating's `shop`),
+  // through Intl.NumberFormat given the decimal *string* (formatted exactly, rounded half-even like
+  // the server). Without those, or in a browser that cannot, plain en-US grouping.
+  var lang = root.dataset.lang || "en-US", currency = root.dataset.currency || "";
+  var precision = Number(root.dataset.precision || "2");
+  var exactStrings = (function () { // Intl.NumberFormat v3: decimal strings exactly, rounded half-even
+    try {
+      var probe = new Intl.NumberFormat("en-US", {roundingMode: "halfEven", maximumFractionDigits: 2, useGrouping: false});
+      return probe.format("9007199254740993.125") === "9007199254740993.12";
+    } catch (e) { return false; }
+  })();
+  function numberFormat(options) {
+    if (!exactStrings) return null;
+    try { return new Intl.NumberFormat(lang, Object.assign({roundingMode: "halfEven"}, options)); } catch (e) { return null; }
+  }
+  var moneyOptions = {minimumFractionDigits: precision, maximumFractionDigits: precision};
+  if (currency) Object.assign(moneyOptions, {style: "currency", currency: currency});
+  var formats = {
+    units: numberFormat({maximumFractionDigits: 0}),
+    money: numberFormat(moneyOptions),
+    exact: numberFormat(Object.assign({}, moneyOptions, {maximumFractionDigits: 20}))
+  };
   function group(text) {
     var negative = text.charAt(0) === "-";
     if (negative) text = text.slice(1);
@@ -18,16 +41,35 @@
     var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
     return (negative ? "-" : "") + whole + (parts.length > 1 ? "." + parts[1] : "");
   }
-  function cost(text) {
+  function plain(text) { return /^-0*(\.0*)?$/.test(text) ? text.slice(1) : text; } // never "-0.00"
+  function units(text) { return formats.units ? formats.units.format(plain(text)) : group(text); }
+  function money(text) {
+    if (formats.money) return formats.money.format(plain(text));
+    var parts = plain(text).split("."), places = ((parts[1] || "") + "00").slice(0, 2);
+    return group(parts[0]) + "." + places;
+  }
+  function exact(text) {
+    if (formats.exact) return formats.exact.format(plain(text));
     var parts = text.split("."), places = (parts[1] || "").replace(/0+$/, "");
     while (places.length < 2) places += "0";
     return group(parts[0]) + "." + places;
   }
   var FORMAT = {
-    on_hand: group, reserved: group, available: group, average_cost: cost,
-    inventory_value: group, realized_pl: group, write_off: group
+    on_hand: units, reserved: units, available: units, average_cost: formats.money ? money : exact,
+    inventory_value: money, realized_pl: money, write_off: money
   };
   var FIELDS = Object.keys(FORMAT);
+
+  // A figure's cell: its text, and for an average cost (shown to the currency's precision) the exact
+  // figure on hover, as the server's `cost` filter renders it.
+  function write(cell, field, raw) {
+    var text = FORMAT[field](raw), shown = cell.querySelector(".cost") || cell;
+    if (shown !== cell) shown.title = exact(raw);
+    if (shown.textContent === text) return false;
+    shown.textContent = text;
+    flash(cell);
+    return true;
+  }
 
   // Restarts the highlight without forcing a layout: the two classes run the same animation under
   // two names, and switching names starts it again.
@@ -90,7 +132,7 @@
         panel.append(item);
         alertItems.set(sku, item);
       }
-      var spans = item.querySelectorAll("span"), badge = "badge " + status, text = "available " + group(String(available));
+      var spans = item.querySelectorAll("span"), badge = "badge " + status, text = "available " + units(String(available));
       if (spans[0].className !== badge || spans[1].textContent !== text) {
         spans[0].className = badge;
         spans[0].textContent = status;
@@ -110,9 +152,9 @@
     var value = BigInt(parts[0] + ((parts[1] || "") + "00").slice(0, 2));
     return negative ? -value : value;
   }
-  function fromCents(value) {
+  function fromCents(value) { // a plain decimal string
     var negative = value < 0n, digits = (negative ? -value : value).toString().padStart(3, "0");
-    return (negative ? "-" : "") + group(digits.slice(0, -2)) + "." + digits.slice(-2);
+    return (negative ? "-" : "") + digits.slice(0, -2) + "." + digits.slice(-2);
   }
   var UNIT_TOTALS = ["on_hand", "reserved", "available"], MONEY_TOTALS = ["inventory_value", "realized_pl"];
 
@@ -163,8 +205,7 @@
           totalsDirty = true;
         }
         cell.dataset.raw = raw;
-        var text = FORMAT[field](raw);
-        if (cell.textContent !== text) { cell.textContent = text; flash(cell); }
+        write(cell, field, raw);
       });
       var status = cells.status && cells.status.querySelector(".badge");
       if (status && status.textContent !== summary.status) {
@@ -180,8 +221,9 @@
       totalsDirty = false;
       Object.keys(totals).forEach(function (field) {
         var t = totals[field];
-        t.out.dataset.raw = MONEY_TOTALS.includes(field) ? fromCents(t.sum).replace(/,/g, "") : t.sum.toString();
-        var text = MONEY_TOTALS.includes(field) ? fromCents(t.sum) : group(t.sum.toString());
+        var raw = MONEY_TOTALS.includes(field) ? fromCents(t.sum) : t.sum.toString();
+        t.out.dataset.raw = raw;
+        var text = MONEY_TOTALS.includes(field) ? money(raw) : units(raw);
         if (t.out.textContent !== text) t.out.textContent = text;
       });
     }
@@ -203,8 +245,7 @@
           if (!cell || summary[field] === undefined) return;
           var raw = String(summary[field]);
           cell.dataset.raw = raw;
-          var text = FORMAT[field](raw);
-          if (cell.textContent !== text) { cell.textContent = text; flash(cell); }
+          write(cell, field, raw);
         });
         var status = holder.querySelector('[data-field="status"] .badge');
         if (status && status.textContent !== summary.status) {

@@ -73,17 +73,22 @@ document.addEventListener("keydown", () => window.__keys.push(Date.now()), true)
 """
 
 
-@pytest.fixture(scope="module")
-async def catalogue(database_url):
-    """An app on its own database holding exactly 1,000 products (made with one CSV import): a
-    quarter of them low on stock, some with sales, so every figure and the alerts panel are busy."""
-    name = f"board_{uuid.uuid4().hex[:8]}"
+async def own_server(database_url: str, prefix: str, **env: str):
+    """An app on a database of its own in the test cluster, with an admin and its token."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(database_url)
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     url = database_url.replace("/postgres?", f"/{name}?")
-    server = start_server(url, INVENTORY_SWEEP_SECONDS="3600")
-    token = make_user(url, "board-admin", "admin")
+    server = start_server(url, INVENTORY_SWEEP_SECONDS="3600", **env)
+    return server, make_user(url, "board-admin", "admin")
+
+
+@pytest.fixture(scope="module")
+async def catalogue(database_url):
+    """An app on its own database holding exactly 1,000 products (made with one CSV import): a
+    quarter of them low on stock, some with sales, so every figure and the alerts panel are busy."""
+    server, token = await own_server(database_url, "board")
     rows = ["external_id,sku,product_name,category,low_stock_threshold,type,quantity,unit_price,at"]
     for i in range(PRODUCTS):
         sku, low = f"B-{i:04d}", 5 if i % 4 == 0 else 0
@@ -196,3 +201,41 @@ async def test_after_a_search_the_live_figures_and_totals_follow_the_rows_shown(
         expected = sum(Decimal(str(p[field])) for p in listed)
         assert Decimal(_total(await tab.locator(f'[data-total="{field}"]').text_content())) == expected, field
     await context.close()
+
+
+async def test_live_figures_are_written_in_the_shops_locale_and_currency_as_the_server_writes_them(
+    browser, database_url
+):
+    server, token = await own_server(database_url, "euro", INVENTORY_LOCALE="de_DE", INVENTORY_CURRENCY="EUR")
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(token)) as client:
+            for sku in ("EU-1", "EU-2"):
+                assert (await client.post("/api/products", json={"sku": sku, "name": sku})).status_code == 201
+            await record(client, "EU-1", "BUY", 1200, "1.0005")
+            await record(client, "EU-2", "BUY", 3, "7.50")
+            context = await signed_in(browser, server.url, "board-admin")
+            tab = await context.new_page()
+            await tab.goto(f"{server.url}/")
+            await tab.wait_for_function("() => document.querySelector('[data-live]').dataset.liveState === 'connected'")
+            await record(client, "EU-1", "BUY", 1000, "2.1234")  # average cost 1.509045…, value over 3,000
+            await record(client, "EU-1", "SELL", 1, "3.00")
+            await tab.wait_for_function(
+                """() => document.querySelector('tr[data-sku="EU-1"] [data-field="on_hand"]').dataset.raw === '2199'"""
+            )
+            await tab.wait_for_timeout(300)  # the frame that writes the totals
+
+            async def shown(page):
+                return await page.evaluate("""() => [...document.querySelectorAll(
+                    '#products [data-field], #products [data-total], #products .cost')].map(
+                    e => [e.dataset.field || e.dataset.total || 'cost', e.textContent.trim(), e.title || ''])""")
+
+            live = await shown(tab)
+            fresh = await context.new_page()
+            await fresh.goto(f"{server.url}/")
+            rendered = await shown(fresh)
+            assert live == rendered
+            values = dict((f, t) for f, t, _ in rendered)
+            assert "€" in values["inventory_value"] and "." in values["on_hand"]  # 2.199: German grouping
+            await context.close()
+    finally:
+        server.stop()
