@@ -86,7 +86,8 @@ async def test_confirming_and_cancelling_take_the_row_out_of_the_active_table(ap
     await row.get_by_role("button", name="Confirm").click()
     await recent.locator(f"#reservation-{first['id']} .badge.confirmed").wait_for()
     assert await active.locator(f"#reservation-{first['id']}").count() == 0
-    assert "Confirmed order web-1" in await tab.locator("#reservations-notice").text_content()
+    said = await tab.locator("#reservations-notice").text_content()
+    assert said == f"Confirmed order web-1: a sale of 2 {sku} at 6.50."
     assert [x["type"] for x in await timeline(api, sku)] == ["BUY", "SELL"]
 
     cancel = active.locator(f"#reservation-{second['id']}").get_by_role("button", name="Cancel")

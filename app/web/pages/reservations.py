@@ -17,6 +17,7 @@ from app.services.reservations import ReservationService
 from app.services.views import reservation_view
 from app.web.auth import requires, scope_of, signed_in
 from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
+from app.web.templating import money, units
 
 # How long a phone order may hold stock: the choices of the form (the API takes any number of seconds
 # up to 7 days). The first is the API's default.
@@ -119,10 +120,11 @@ class ReservationPages(Controller):
             return see_other("/reservations")
         r = row(held, reservations.clock())
         if created:
-            said = (f"Reserved {held.quantity:,} of {held.sku} for order {held.order_ref}, "
+            said = (f"Reserved {units(held.quantity)} of {held.sku} for order {held.order_ref}, "
                     f"held for {r['time_left']}.")  # fmt: skip
         else:
-            said = f"Order {held.order_ref} already holds {held.quantity:,} of {held.sku}: nothing new was reserved."
+            said = (f"Order {held.order_ref} already holds {units(held.quantity)} of {held.sku}: "
+                    "nothing new was reserved.")  # fmt: skip
         return page("reservations/_reserve.html", **_form_context(None), done=said, new_row=r if created else None)
 
     # --- confirming and cancelling ------------------------------------------------------------
@@ -136,7 +138,8 @@ class ReservationPages(Controller):
             held, _ = await reservations.confirm(reservation_id, parse_confirm({"unit_price": form.get("unit_price")}))
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
-        said = f"Confirmed order {held.order_ref}: a sale of {held.quantity:,} {held.sku} at {held.unit_price}."
+        said = (f"Confirmed order {held.order_ref}: a sale of {units(held.quantity)} {held.sku} "
+                f"at {money(held.unit_price)}.")  # fmt: skip
         return self._done(request, reservations, held, said)
 
     @post("/{reservation_id:int}/cancel", guards=[requires(Role.CLERK)])
@@ -153,7 +156,7 @@ class ReservationPages(Controller):
             held = await reservations.cancel(reservation_id)
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
-        said = f"Cancelled order {held.order_ref}: {held.quantity:,} of {held.sku} are available again."
+        said = f"Cancelled order {held.order_ref}: {units(held.quantity)} of {held.sku} are available again."
         return self._done(request, reservations, held, said)
 
     def _done(
