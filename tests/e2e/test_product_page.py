@@ -218,6 +218,19 @@ async def test_a_clerk_records_buy_and_sell_today_and_a_backdated_sell_is_refuse
     await clerk.screenshot(path=screenshot_path("product-page-clerk-refused"), full_page=True)
 
 
+async def test_a_double_click_on_add_records_once(api, server, page):
+    sku = await make_product(api)
+    await open_product(page, server.url, sku)
+    form = page.locator(ADD)
+    await form.get_by_label("Quantity").fill("7")
+    await form.get_by_label("Unit price").fill("1.00")
+    await form.get_by_role("button", name="Add").dblclick()
+    await expect(figure(page, "on_hand")).to_have_text("7", timeout=SOON)
+    await expect(notice(page)).to_contain_text("Recorded BUY of 7 at 1.00")
+    await expect(timeline_rows(page)).to_have_count(1)
+    assert (await summary(api, sku))["transaction_count"] == 1
+
+
 async def test_a_sale_beyond_the_stock_is_refused_beside_the_add_form_naming_why(api, server, page, problems):
     sku = await make_product(api)
     await record(api, sku, "BUY", 3, "1.00")

@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, DomainError, NotFound
+from app.domain.errors import Conflict, DomainError, KeyReused, NotFound
 from app.domain.rules import Reason, TxType
 from app.services import history, idempotency, products
 from app.services.idempotency import Repeated
@@ -121,12 +121,14 @@ class ProductPages(Controller):
                 allow_recording(me, ledger, data)
                 done = committed_view(await ledger.record(data, key=key))
             elif earlier.status_code == 201:
-                done = earlier.body
+                done = earlier.body  # the same form sent again (a double click): its first answer
+            else:
+                raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
         except Repeated as repeat:  # the same form is being recorded by a request sent just before
             earlier = await idempotency.stored(repeat.key)
             done = earlier.body if earlier is not None and earlier.status_code == 201 else None
         except DomainError as refused:
-            status = 409 if isinstance(refused, Conflict) else 404 if isinstance(refused, NotFound) else 400
+            status = _status_of(refused)
             product = await products.get(sku)
             if is_htmx(request):
                 context = await ledger_context(product, ledger, page_no)
@@ -139,6 +141,12 @@ class ProductPages(Controller):
             kept = {"type": form.get("type") or ""}  # the next one is often of the same type
             return page("products/_add.html", add_form=kept, done=done, **context)
         return see_other(f"/products/{quote(sku, safe='')}" + (f"?page_no={page_no}" if page_no > 1 else ""))
+
+
+def _status_of(refused: DomainError) -> int:
+    """The status the API gives the same refusal."""
+    kinds: list[tuple[type[DomainError], int]] = [(Conflict, 409), (NotFound, 404), (KeyReused, 422)]
+    return next((code for kind, code in kinds if isinstance(refused, kind)), 400)
 
 
 async def _recorded(ledger: LedgerService, tx_id: int | None, sku: str) -> dict[str, Any] | None:
