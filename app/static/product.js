@@ -14,7 +14,7 @@
   // (an Edit just clicked: its answer goes to this very element), or just swapped in (while htmx
   // settles a swap, a new row wears the old row's attributes, so "editing" is not on it yet).
   var KEEP = "tr.editing, tr.deleting, tr.htmx-request, tr:has(.htmx-request), tr.htmx-settling, tr.htmx-added";
-  var MIN_GAP_MS = 100; // between two refreshes, so a burst of events costs a few requests
+  var MIN_GAP_MS = 250; // between two refreshes: a burst of sales costs a few requests, not one each
 
   function pageNo() {
     var raw = new URLSearchParams(location.search).get("page_no") || "";
@@ -76,8 +76,9 @@
   }
 
   // --- one refresh at a time ------------------------------------------------------------------
-  var running = false, again = null, last = 0;
+  var running = false, again = null, last = 0, missed = false;
   function refresh(saved) {
+    if (document.hidden && !saved) { missed = true; return; } // a tab in the background catches up when shown
     if (running) {
       again = again || {};
       if (saved) again.saved = saved;
@@ -103,6 +104,10 @@
         });
     }, Math.max(0, last + MIN_GAP_MS - Date.now()));
   }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && missed) { missed = false; refresh(); }
+  });
 
   // --- changes made on this page --------------------------------------------------------------
   // beforeOnLoad fires on the form that sent the request, before anything is swapped (the add form
