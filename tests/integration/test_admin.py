@@ -168,3 +168,20 @@ async def test_a_notice_is_for_the_session_that_sent_the_form_only(server, token
         assert made.status_code == 303
         assert "new-token" not in (await other.get("/admin")).text
         assert "new-token" in (await one.get("/admin")).text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "least"),
+    [("POST", "/admin/passwords", "admin"), ("GET", "/admin/users/viewer1/disable", "admin"),
+     ("POST", "/admin/users/nobody-x/disable", "admin"), ("POST", "/admin/users/nobody-x/enable", "admin"),
+     ("POST", "/reservations/", "clerk")],
+)  # fmt: skip
+async def test_the_new_forms_need_their_role(server, tokens, method, path, least):
+    roles = ["viewer", "clerk", "manager", "admin"]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for role in roles:
+            answer = await client.request(method, path, data={"username": "nobody-x", "password": "x"},
+                                          headers=bearer(tokens[role]))  # fmt: skip
+            allowed = roles.index(role) >= roles.index(least)
+            assert (answer.status_code != 403) is allowed, (role, answer.status_code)
+        assert (await client.request(method, path)).status_code == 401
