@@ -23,11 +23,15 @@ async def _long_ledger(api: httpx.AsyncClient) -> str:
 
 
 async def _lock_is_held(db, product_id: int) -> None:  # type: ignore[no-untyped-def]
-    while not await db.fetchval(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted",
-        0x5354, product_id,
-    ):  # fmt: skip
+    """Poll pg_locks until some transaction holds the product's advisory lock."""
+    for _ in range(6000):
+        if await db.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted",
+            0x5354, product_id,
+        ):  # fmt: skip
+            return
         await asyncio.sleep(0.01)
+    raise AssertionError("the edit never took the product's lock")
 
 
 @pytest.mark.parametrize("where", ["same process", "other process"])

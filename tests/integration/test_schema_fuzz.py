@@ -54,6 +54,6 @@ def test_no_input_makes_a_server_error(fuzz_target):  # type: ignore[no-untyped-
 
         try:
             fuzz()
-        except (Exception, BaseExceptionGroup) as failure:  # every operation is tried; all failures are reported together
+        except (Exception, BaseExceptionGroup) as failure:  # try every operation; report all failures at once
             failures.append(f"{operation.method.upper()} {operation.path}: {failure}")
     assert not failures, "\n\n".join(failures)
