@@ -12,6 +12,7 @@ from litestar import Litestar, Response, get
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
@@ -54,6 +55,12 @@ from app.web.templating import template_config
 async def healthz() -> dict[str, str]:
     """The process answers (says nothing about the database: that is /readyz)."""
     return {"status": "ok"}
+
+
+@get("/favicon.ico", include_in_schema=False, cache=86400)
+async def favicon() -> Redirect:
+    """Browsers ask for it on any page, JSON included."""
+    return Redirect("/static/favicon.svg", status_code=301)
 
 
 @get("/readyz", include_in_schema=False, cache=False)
@@ -109,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             healthz,
             readyz,
+            favicon,
             events,
             ProductController,
             TransactionController,

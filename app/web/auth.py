@@ -23,7 +23,7 @@ from app.services.ledger import LedgerService
 
 SESSION_COOKIE = "stockroom_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_PREFIXES = ("/static/", "/healthz", "/readyz")
+PUBLIC_PREFIXES = ("/static/", "/healthz", "/readyz", "/favicon.ico")
 
 
 def identity_middleware(app: ASGIApp) -> ASGIApp:

@@ -75,3 +75,4 @@ def test_a_stopped_database_is_a_503_with_retry_after_and_the_app_recovers_alone
     bought = _until(lambda: (r := api.post("/api/transactions", json={
         "sku": sku, "type": "BUY", "quantity": 2, "unit_price": "1"})).status_code == 201 and r)  # fmt: skip
     assert bought.json()["product"]["on_hand"] == 2  # the refused sale left nothing behind
+
