@@ -47,10 +47,15 @@ class Event:
 
 @dataclass(eq=False)
 class Subscriber:
-    skus: frozenset[str]  # empty: every product
+    skus: frozenset[str]  # empty: every product (unless `all_alerts`)
     queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
+    # A page's stream: `stock` and `alert` of the products in `skus` (none when empty), and `alert`
+    # of every product (the dashboard's alerts panel), never the whole catalogue's `stock`.
+    all_alerts: bool = False
 
-    def wants(self, sku: str) -> bool:
+    def wants(self, sku: str, kind: str = "stock") -> bool:
+        if self.all_alerts:
+            return kind == "alert" or sku in self.skus
         return not self.skus or sku in self.skus
 
 
@@ -156,30 +161,51 @@ class EventHub:
                     "threshold": summary["low_stock_threshold"]}))  # fmt: skip
             self._status[sku] = status
             for subscriber in self.subscribers:
-                if subscriber.wants(sku):
-                    for event in events:
+                for event in events:
+                    if subscriber.wants(sku, event.kind):
                         _offer(subscriber, event)
 
     # --- subscribers --------------------------------------------------------------------------
 
-    async def follow(self, skus: Iterable[str]) -> AsyncIterator[Event]:
-        """The current state of what is followed, then every change, until the hub stops."""
-        subscriber = Subscriber(frozenset(skus))
+    async def follow(self, skus: Iterable[str], all_alerts: bool = False) -> AsyncIterator[Event]:
+        """The current state of what is followed, then every change, until the hub stops. With
+        `all_alerts`, `skus` alone are followed (none: only alerts), plus every product's alerts;
+        their state on connect is that of `skus` only."""
+        subscriber = Subscriber(frozenset(skus), all_alerts=all_alerts)
         self.subscribers.add(subscriber)
         try:
-            async with read_only() as conn:
-                if subscriber.skus:
+            if subscriber.skus:
+                async with read_only() as conn:
                     rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku = ANY($1::text[]) ORDER BY p.sku",
                                             sorted(subscriber.skus))  # fmt: skip
-                else:
-                    rows = await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.sku")
-            for row in rows:
-                summary = product_view(repo.product_from(row))
-                yield Event("stock", summary["sku"], summary)
+                for row in rows:
+                    summary = product_view(repo.product_from(row))
+                    yield Event("stock", summary["sku"], summary)
+            elif not all_alerts:
+                async for summary in _every_product():
+                    yield Event("stock", summary["sku"], summary)
             while (event := await subscriber.queue.get()) is not None:
                 yield event
         finally:
             self.subscribers.discard(subscriber)
+
+
+STATE_PIECE = 500  # products per read of an unfiltered stream's state on connect
+
+
+async def _every_product(piece: int = STATE_PIECE) -> AsyncIterator[dict[str, Any]]:
+    """Every product's summary in SKU order, read `piece` at a time (by key, each read on a pooled
+    connection given back before the client is written to): memory stays that of one piece, and a
+    slow client holds no connection."""
+    after = ""  # sorts before every SKU (a SKU is never empty)
+    while True:
+        async with read_only() as conn:
+            rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku > $1 ORDER BY p.sku LIMIT $2", after, piece)
+        for row in rows:
+            yield product_view(repo.product_from(row))
+        if len(rows) < piece:
+            return
+        after = rows[-1]["sku"]
 
 
 def _offer(subscriber: Subscriber, event: Event) -> None:

@@ -79,21 +79,167 @@ async def get(sku: str) -> ProductRecord:
 
 
 async def listing(q: str | None = None, category: str | None = None, status: str | None = None) -> list[ProductRecord]:
-    where, args = ["TRUE"], []
+    """Every product matching (the API's list): use `page_of` for what a person looks at."""
+    args: list[Any] = []
+    where = _filters(args, q, category, None, status)
+    async with read_only() as conn:
+        rows = await conn.fetch(f"SELECT * FROM {_LISTING_FROM} WHERE {where} ORDER BY sku", *args)
+    return [repo.product_from(r) for r in rows]
+
+
+# Every product with its live `reserved` (holds past their time no longer count), as PRODUCT_SELECT
+# gives it, but with the lapsed holds summed once (a hash join) instead of one probe per product:
+# the dashboard sorts, filters and totals the whole catalogue by these columns.
+_LISTING_FROM = """(SELECT p.*, p.reserved - coalesce(l.quantity, 0)::bigint AS live_reserved
+    FROM product p LEFT JOIN (SELECT product, sum(quantity) AS quantity FROM reservation
+                              WHERE status = 'active' AND expires_at <= now() GROUP BY product) AS l
+    ON l.product = p.id) AS p"""
+# A product's inventory value as `summary.inventory_value` rounds it (half-even to cents; never negative).
+_VALUE_SQL = """(CASE WHEN mod(on_hand * average_cost * 100, 2) = 0.5 THEN trunc(on_hand * average_cost, 2)
+                      ELSE round(on_hand * average_cost, 2) END)"""
+# Sortable columns by their URL name; every order ends with the SKU, so pages never overlap.
+SORTS: dict[str, str] = {
+    "sku": "sku",
+    "name": "name",
+    "on_hand": "on_hand",
+    "reserved": "live_reserved",
+    "available": "on_hand - live_reserved",
+    "average_cost": "average_cost",
+    "value": _VALUE_SQL,
+    "realized_pl": "realized_pl",
+    "status": f"(CASE ({_STATUS_SQL}) WHEN 'out' THEN 0 WHEN 'low' THEN 1 ELSE 2 END)",  # the worst first
+    "last_counted": "last_counted_at",
+    "last_sale": "last_sale_at",
+}
+STATUSES = ("ok", "low", "out")
+PER_PAGE = 50
+MAX_PER_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ListingQuery:
+    q: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    status: str | None = None
+    sort: str = "sku"
+    descending: bool = False
+    page: int = 1  # from 1
+    per_page: int = PER_PAGE
+
+    def normalized(self) -> ListingQuery:
+        """Unknown sorts and statuses are ignored, sizes clamped: a hand-edited URL still shows a page."""
+        return ListingQuery(
+            (self.q or "").strip()[:200] or None, self.category or None, self.brand or None,
+            self.status if self.status in STATUSES else None, self.sort if self.sort in SORTS else "sku",
+            self.descending, max(1, self.page), min(max(1, self.per_page), MAX_PER_PAGE),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ListingPage:
+    query: ListingQuery
+    items: list[ProductRecord]
+    totals: dict[str, Any]  # of the whole filtered set, as reports.totals_of_products names them
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-int(self.totals["products"]) // self.query.per_page))
+
+
+async def page_of(query: ListingQuery) -> ListingPage:
+    """One page of the filtered, sorted catalogue and the totals of the whole filtered set: two
+    statements (the page, one aggregate) whatever the catalogue's size."""
+    query = query.normalized()
+    args: list[Any] = []
+    where = _filters(args, query.q, query.category, query.brand, query.status)
+    direction = "DESC" if query.descending else "ASC"
+    order = f"{SORTS[query.sort]} {direction} NULLS LAST, sku {direction}"
+    args_page = [*args, query.per_page, (query.page - 1) * query.per_page]
+    n = len(args)
+    async with read_only() as conn:
+        total = await conn.fetchrow(
+            f"""SELECT count(*) AS products, coalesce(sum(on_hand), 0)::bigint AS on_hand,
+                       coalesce(sum(live_reserved), 0)::bigint AS reserved,
+                       coalesce(sum({_VALUE_SQL}), 0)::numeric(30, 2) AS inventory_value,
+                       {", ".join(f"coalesce(sum({f}), 0)::numeric(30, 2) AS {f}" for f in _MONEY_FIELDS)}
+                FROM {_LISTING_FROM} WHERE {where}""",
+            *args,
+        )  # fmt: skip
+        rows = await conn.fetch(
+            f"SELECT * FROM {_LISTING_FROM} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}", *args_page
+        )
+    totals: dict[str, Any] = {
+        "products": total["products"],
+        "on_hand": total["on_hand"],
+        "reserved": total["reserved"],
+        "available": total["on_hand"] - total["reserved"],
+        "inventory_value": str(total["inventory_value"]),
+        **{f: str(total[f]) for f in _MONEY_FIELDS},
+    }
+    return ListingPage(query, [repo.product_from(r) for r in rows], totals)
+
+
+_MONEY_FIELDS = ("revenue", "cogs", "realized_pl", "write_off", "gain")
+
+
+async def alerting(limit: int = 100) -> tuple[list[ProductRecord], int]:
+    """Products low or out of stock (the worst first), at most `limit`, and how many there are."""
+    async with read_only() as conn:
+        rows = await conn.fetch(
+            f"""SELECT *, count(*) OVER () AS alerting FROM {_LISTING_FROM} WHERE ({_STATUS_SQL}) <> 'ok'
+                ORDER BY {SORTS["status"]}, sku LIMIT $1""",
+            limit,
+        )  # fmt: skip
+    return [repo.product_from(r) for r in rows], (rows[0]["alerting"] if rows else 0)
+
+
+async def choices() -> tuple[list[str], list[str]]:
+    """The categories and the brands in use, for the dashboard's filters: a loose index scan each
+    (one probe per distinct value), not a scan of the catalogue."""
+    found = []
+    async with read_only() as conn:
+        for column in ("category", "brand"):
+            rows = await conn.fetch(
+                f"""WITH RECURSIVE v AS (
+                        (SELECT {column} AS value FROM product WHERE {column} > '' ORDER BY {column} LIMIT 1)
+                        UNION ALL
+                        SELECT (SELECT {column} FROM product WHERE {column} > v.value ORDER BY {column} LIMIT 1)
+                        FROM v WHERE v.value IS NOT NULL)
+                    SELECT value FROM v WHERE value IS NOT NULL"""
+            )  # fmt: skip
+            found.append([r["value"] for r in rows])
+    return found[0], found[1]
+
+
+def search_condition(text: str, args: list[Any]) -> str:
+    """SQL (appending its parameters to `args`) for products that `text` names: its SKU or barcode
+    (as a GTIN), or every word of it in the SKU or the name. `ILIKE '%word%'` is answered by the
+    trigram indexes on `sku` and `name` (pg_trgm) for words of 3 characters or more."""
+    words = text.split()[:MAX_WORDS]
+    args.append(text.strip())
+    code = f"sku = ${len(args)} OR {_SAME_GTIN.replace('$1', f'${len(args)}')}"
+    match = []
+    for word in words:
+        args.append(f"%{_escape_like(word)}%")
+        match.append(f"(sku ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+    return f"({code} OR ({' AND '.join(match) or 'FALSE'}))"
+
+
+def _filters(args: list[Any], q: str | None, category: str | None, brand: str | None, status: str | None) -> str:
+    where = ["TRUE"]
     if q:
-        args.append(f"%{_escape_like(q)}%")
-        where.append(f"(sku ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+        where.append(search_condition(q, args))
     if category:
         args.append(category)
         where.append(f"category = ${len(args)}")
+    if brand:
+        args.append(brand)
+        where.append(f"brand = ${len(args)}")
     if status:
         args.append(status)
         where.append(f"({_STATUS_SQL}) = ${len(args)}")
-    async with read_only() as conn:
-        rows = await conn.fetch(
-            f"SELECT * FROM ({repo.PRODUCT_SELECT}) AS p WHERE {' AND '.join(where)} ORDER BY sku", *args
-        )
-    return [repo.product_from(r) for r in rows]
+    return " AND ".join(where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,21 +268,18 @@ MAX_WORDS = 5
 async def suggest(text: str, limit: int = 8) -> list[Suggestion]:
     """Products a counter clerk may mean by `text`: the one whose SKU or barcode it is (two index
     probes: a scan is answered at once), else those with every word of it in their SKU or name
-    (a scan of the names: about 50 ms at 50,000 products). Only the few shown are summed up."""
+    (the trigram indexes of `search_condition`). Only the few shown are summed up."""
     text = text.strip()[:200]
     words = text.split()[:MAX_WORDS]
     if not words:
         return []
     args: list[Any] = [f"{_escape_like(text)}%", limit]
-    match = []
-    for word in words:
-        args.append(f"%{_escape_like(word)}%")
-        match.append(f"(sku ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+    match = search_condition(text, args)  # the dashboard's search: trigram indexes
     async with read_only() as conn:
         exact = await conn.fetchrow(_BY_CODE_SQL, text)
         if exact is not None:
             return [Suggestion(repo.product_from(exact), True)]
-        rows = await conn.fetch(_SUGGEST_SQL.format(words=" AND ".join(match)), *args)
+        rows = await conn.fetch(_SUGGEST_SQL.format(words=match), *args)
     return [Suggestion(repo.product_from(r), False) for r in rows]
 
 

@@ -4,7 +4,7 @@
 // Work is proportional to what changed, never to the size of the page: events are queued (the
 // latest per product wins) and applied once per animation frame, at most a few milliseconds of it
 // per frame; a product whose figures did not change costs a map lookup and a few string compares.
-// On connect the server sends the state of every product, so this matters with a big catalogue.
+// On connect the server sends the state of what the stream follows (on the dashboard: the rows shown).
 (function () {
   "use strict";
   var root = document.querySelector("[data-live]");
@@ -268,11 +268,30 @@
   function onAlert(a) {
     queue(a.sku, function (was) { return {summary: was && was.summary, alert: a}; });
   }
-  var skus = (root.dataset.liveSkus || "").split(" ").filter(Boolean);
-  var url = "/events" + (skus.length ? "?" + skus.map(function (s) { return "sku=" + encodeURIComponent(s); }).join("&") : "");
-  var source = new EventSource(url);
-  source.addEventListener("stock", function (e) { onStock(JSON.parse(e.data)); });
-  source.addEventListener("alert", function (e) { onAlert(JSON.parse(e.data)); });
-  source.addEventListener("open", function () { root.dataset.liveState = "connected"; });
-  source.addEventListener("error", function () { root.dataset.liveState = "reconnecting"; });
+  // The stream follows what the page shows: the dashboard's rows (the table's data-live-skus) and
+  // every product's alerts (alerts=all), never the whole catalogue. When htmx swaps in another table
+  // (a page, a sort, a search) the stream is opened again for its rows; the server sends their state.
+  var isDashboard = root.dataset.live === "dashboard";
+  function streamUrl() {
+    var holder = isDashboard ? document.getElementById("products-table") || root : root;
+    var skus = (holder.dataset.liveSkus || "").split(" ").filter(Boolean);
+    var params = skus.map(function (s) { return "sku=" + encodeURIComponent(s); });
+    if (isDashboard) params.push("alerts=all");
+    return "/events" + (params.length ? "?" + params.join("&") : "");
+  }
+  var source = null, following = null;
+  function connect() {
+    var url = streamUrl();
+    if (url === following) return;
+    if (source) source.close();
+    following = url;
+    root.dataset.liveState = "connecting";
+    source = new EventSource(url);
+    source.addEventListener("stock", function (e) { onStock(JSON.parse(e.data)); });
+    source.addEventListener("alert", function (e) { onAlert(JSON.parse(e.data)); });
+    source.addEventListener("open", function () { root.dataset.liveState = "connected"; });
+    source.addEventListener("error", function () { root.dataset.liveState = "reconnecting"; });
+  }
+  connect();
+  if (isDashboard) ["htmx:afterSettle", "htmx:historyRestore"].forEach(function (name) { document.body.addEventListener(name, connect); });
 })();

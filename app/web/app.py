@@ -31,6 +31,7 @@ from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
 from app.web.api.transfer import TransferController
 from app.web.auth import access_middleware, identity_middleware, not_authorized, permission_denied, rate_limited
+from app.web.compression import COMPRESSION
 from app.web.errors import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE,
@@ -154,4 +155,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan, token_cache_listener(url)],  # every process drops revoked tokens at once
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
         request_max_body_size=1_000_000,
+        compression_config=COMPRESSION,
     )

@@ -16,13 +16,17 @@ KEEP_ALIVE_SECONDS = 15
 
 @get("/events", include_in_schema=True, tags=["events"], opt={"role": Role.VIEWER})
 async def events(
-    hub: EventHub, sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None
+    hub: EventHub,
+    sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None,
+    alerts: Annotated[str | None, Parameter(query="alerts", required=False)] = None,
 ) -> ASGIApp:
     """Server-sent events: a `stock` event per followed product now, then `stock` and `alert` events as
-    figures and statuses change, from whichever process made the change. `?sku=A&sku=B` follows some."""
+    figures and statuses change, from whichever process made the change. `?sku=A&sku=B` follows some;
+    `&alerts=all` adds the `alert` events of every product (a page's stream: its rows and the alerts
+    panel), and `?alerts=all` alone follows only alerts."""
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        async for event in hub.follow(sku or []):
+        async for event in hub.follow(sku or [], all_alerts=alerts == "all"):
             yield ServerSentEvent(data=event.json(), event=event.kind)
 
     return EventSourceResponse(stream(), ping=KEEP_ALIVE_SECONDS)  # type: ignore[return-value]  # Starlette ASGI types

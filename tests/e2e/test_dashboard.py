@@ -127,7 +127,8 @@ async def test_the_dashboard_answers_at_once_with_1000_products_while_their_stat
         sent.append(time.time() * 1000)
         await tab.keyboard.press("Shift")
         await asyncio.sleep(0.2)
-    await tab.wait_for_function(f"() => window.__stream.events >= {PRODUCTS}")  # the state of each product came
+    # The stream follows the page's 50 rows (issue 13): their state came, not the catalogue's.
+    await tab.wait_for_function("() => window.__stream.events >= 50")
     seen = json.loads(
         await tab.evaluate(
             "JSON.stringify({tasks: window.__longTasks, probe: window.__probe, keys: window.__keys, "
@@ -153,13 +154,13 @@ async def test_the_dashboard_answers_at_once_with_1000_products_while_their_stat
     assert seen["probe"]["worst"] < ANY_WAIT_MS, seen["probe"]
     assert max(keys) < ANY_WAIT_MS, keys
 
-    # The live figures still follow every change, the totals kept right.
+    # The live figures still follow every change of a row shown, the totals kept right.
     before = _total(await tab.locator('[data-total="on_hand"]').text_content())
-    await record(catalogue.client, "B-0500", "BUY", 1000, "2.00")
+    await record(catalogue.client, "B-0040", "BUY", 1000, "2.00")
     await tab.wait_for_function(f"""() => document.querySelector('[data-total="on_hand"]').textContent
                                     .replace(/,/g, '') === '{int(before) + 1000}'""")  # fmt: skip
-    product = (await catalogue.client.get("/api/products/B-0500")).json()
-    row = tab.locator('tr[data-sku="B-0500"]')
+    product = (await catalogue.client.get("/api/products/B-0040")).json()
+    row = tab.locator('tr[data-sku="B-0040"]')
     assert await row.locator('[data-field="on_hand"]').text_content() == f"{product['on_hand']:,}"
     value = f"{Decimal(product['inventory_value']):,}"
     assert await row.locator('[data-field="inventory_value"]').text_content() == value

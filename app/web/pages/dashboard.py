@@ -1,15 +1,59 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get
+from litestar.params import Parameter
 from litestar.response import Template
 
 from app.domain.access import Role
-from app.services import products, reports
+from app.services import products
+from app.services.products import ListingPage, ListingQuery
 from app.services.views import product_view
 from app.web.auth import requires
 from app.web.pages.forms import is_htmx, page
+
+ALERTS_SHOWN = 100
+# The table's columns: URL sort name, heading, classes (hide-narrow: not on a phone's card).
+COLUMNS = [
+    ("sku", "SKU", ""), ("name", "Name", "hide-narrow"), ("on_hand", "On hand", "num"),
+    ("reserved", "Reserved", "num"), ("available", "Available", "num"),
+    ("average_cost", "Avg cost", "num hide-narrow"), ("value", "Value", "num"),
+    ("realized_pl", "Realized P/L", "num hide-narrow"), ("status", "Status", ""),
+    ("last_counted", "Last counted", "hide-narrow"), ("last_sale", "Last sale", "hide-narrow"),
+]  # fmt: skip
+
+
+def _int(text: str | None, default: int) -> int:
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 7 else default
+
+
+class Links:
+    """URLs of the same listing with something changed (a sort, a page): filters stay in the URL."""
+
+    def __init__(self, query: ListingQuery) -> None:
+        self.query = query
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        q = self.query
+        values = {
+            "q": q.q, "category": q.category, "brand": q.brand, "status": q.status,
+            "sort": q.sort if q.sort != "sku" else None, "dir": "desc" if q.descending else None,
+            "page": q.page if q.page != 1 else None,
+            "per": q.per_page if q.per_page != products.PER_PAGE else None,
+        }  # fmt: skip
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+    def url(self, **changes: Any) -> str:
+        params = self.params(**changes)
+        return "/?" + urlencode(params) if params else "/"
+
+    def sort(self, column: str) -> str:
+        """Sorting by a column starts at its first page; the sorted column's link turns it around."""
+        descending = not self.query.descending if column == self.query.sort else False
+        return self.url(sort=None if column == "sku" else column, dir="desc" if descending else None, page=None)
 
 
 class DashboardPages(Controller):
@@ -19,19 +63,48 @@ class DashboardPages(Controller):
 
     @get("/")
     async def index(
-        self, request: Request, q: str | None = None, category: str | None = None, status: str | None = None
+        self,
+        request: Request,
+        q: str | None = None,
+        category: str | None = None,
+        brand: str | None = None,
+        status: str | None = None,
+        sort: str | None = None,
+        direction: Annotated[str | None, Parameter(query="dir", required=False)] = None,
+        page_number: Annotated[str | None, Parameter(query="page", required=False)] = None,
+        per: str | None = None,
     ) -> Template:
-        shown = await products.listing(q or None, category or None, status or None)
-        context: dict[str, Any] = {
-            "products": [product_view(p) for p in shown],
-            "totals": reports.totals_of_products(shown),
-            "q": q or "",
-            "category": category or "",
-            "status": status or "",
-        }
-        if is_htmx(request):
+        # Numbers are read as text: a hand-edited `?page=x` shows the first page rather than a 400.
+        query = ListingQuery(
+            q, category, brand, status, sort or "sku", direction == "desc",
+            _int(page_number, 1), _int(per, products.PER_PAGE),
+        ).normalized()  # fmt: skip
+        listing = await products.page_of(query)
+        context = _table_context(listing)
+        if is_htmx(request) and request.headers.get("hx-history-restore-request") != "true":
             return page("_products_table.html", **context)
-        everything = shown if not (q or category or status) else await products.listing()
-        alerts = [v for v in (product_view(p) for p in everything) if v["status"] != "ok"]
-        categories = sorted({p.category for p in everything if p.category})
-        return page("dashboard.html", section="dashboard", alerts=alerts, categories=categories, **context)
+        shown, alerting = await products.alerting(ALERTS_SHOWN)
+        categories, brands = await products.choices()
+        return page(
+            "dashboard.html", section="dashboard", alerts=[product_view(p) for p in shown], alerting=alerting,
+            alerts_url=Links(ListingQuery()).url(sort="status"), categories=categories, brands=brands, **context,
+        )  # fmt: skip
+
+
+def _table_context(listing: ListingPage) -> dict[str, Any]:
+    query = listing.query
+    links = Links(query)
+    views = [product_view(p) for p in listing.items]
+    return {
+        "products": views,
+        "totals": listing.totals,
+        "listing": listing,
+        "links": links,
+        "columns": COLUMNS,
+        "live_skus": " ".join(v["sku"] for v in views),
+        "q": query.q or "",
+        "category": query.category or "",
+        "brand": query.brand or "",
+        "status": query.status or "",
+        "first": (query.page - 1) * query.per_page + 1,
+    }
