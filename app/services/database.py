@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, redirect_stdout
+from contextlib import asynccontextmanager, redirect_stdout, suppress
 from contextvars import ContextVar
 from decimal import Decimal
 from io import StringIO
@@ -54,7 +54,12 @@ async def migrate(url: str) -> str:
 
 
 class DatabaseUnavailable(Exception):
-    """No connection could be had in time: the database is down, or every connection is busy."""
+    """No connection could be had in time, or it was lost before COMMIT: nothing was changed."""
+
+
+class OutcomeUnknown(DatabaseUnavailable):
+    """The connection was lost while COMMIT was on its way: the change may or may not be saved.
+    Never retried by the app itself; a client retrying with its Idempotency-Key learns which."""
 
 
 # One rule for every path (it is what keeps the pool from deadlocking): take the product locks
@@ -112,9 +117,25 @@ async def _connection() -> AsyncIterator[asyncpg.Connection]:
 
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[asyncpg.Connection]:
-    """One database transaction on one pooled connection; yields it for the repositories."""
-    async with _connection() as conn, conn.transaction():
-        yield conn
+    """One database transaction on one pooled connection; yields it for the repositories.
+    A connection lost before COMMIT changed nothing (DatabaseUnavailable); one lost during COMMIT
+    may have saved the change (OutcomeUnknown) — the two are answered differently."""
+    async with _connection() as conn:
+        transaction = conn.transaction()
+        try:
+            await transaction.start()
+            yield conn
+        except BaseException as failure:
+            with suppress(*CONNECTION_LOST):
+                if not conn.is_closed():
+                    await transaction.rollback()
+            if isinstance(failure, CONNECTION_LOST):
+                raise DatabaseUnavailable(f"the database connection was lost ({failure})") from failure
+            raise
+        try:
+            await transaction.commit()
+        except CONNECTION_LOST as lost:
+            raise OutcomeUnknown(f"the database connection was lost during COMMIT ({lost})") from lost
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from litestar.exceptions import InternalServerException
 from litestar.response import Template
 
 from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
-from app.services.database import CONNECTION_LOST, DatabaseUnavailable
+from app.services.database import CONNECTION_LOST, DatabaseUnavailable, OutcomeUnknown
 
 _STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409, KeyReused: 422}
 
@@ -27,7 +27,12 @@ def unavailable_handler(request: Request, exc: Exception) -> Response | Template
     """The database could not be reached (or no connection came in time): 503, try again shortly.
     Nothing was committed: a connection lost mid-transaction rolls the transaction back."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    detail = "The database is not reachable right now; nothing was changed. Try again in a few seconds."
+    if isinstance(exc, OutcomeUnknown):
+        detail = ("The connection to the database was lost while the change was being saved: it may or may "
+                  "not have been saved. Send the same request again with the same Idempotency-Key to get "
+                  "its result, or look before recording it again.")  # fmt: skip
+    else:
+        detail = "The database is not reachable right now; nothing was changed. Try again in a few seconds."
     if _wants_page(request):
         return Template(template_name="unavailable.html", context={"detail": detail}, status_code=503,
                         headers=headers)  # fmt: skip
