@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -149,35 +150,52 @@ class ListingPage:
 
 async def page_of(query: ListingQuery) -> ListingPage:
     """One page of the filtered, sorted catalogue and the totals of the whole filtered set: two
-    statements (the page, one aggregate) whatever the catalogue's size."""
+    statements (the page, one aggregate), read at the same time on two pooled connections (each
+    task holds one: the "never stuck" rule), whatever the catalogue's size."""
     query = query.normalized()
     args: list[Any] = []
     where = _filters(args, query.q, query.category, query.brand, query.status)
     direction = "DESC" if query.descending else "ASC"
     order = f"{SORTS[query.sort]} {direction} NULLS LAST, sku {direction}"
-    args_page = [*args, query.per_page, (query.page - 1) * query.per_page]
     n = len(args)
+    page_sql = f"SELECT * FROM {_LISTING_FROM} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}"
+    rows, totals = await asyncio.gather(
+        _fetch(page_sql, *args, query.per_page, (query.page - 1) * query.per_page), _totals(where, args)
+    )
+    return ListingPage(query, [repo.product_from(r) for r in rows], totals)
+
+
+async def _fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
     async with read_only() as conn:
-        total = await conn.fetchrow(
-            f"""SELECT count(*) AS products, coalesce(sum(on_hand), 0)::bigint AS on_hand,
-                       coalesce(sum(live_reserved), 0)::bigint AS reserved,
-                       coalesce(sum({_VALUE_SQL}), 0)::numeric(30, 2) AS inventory_value,
-                       {", ".join(f"coalesce(sum({f}), 0)::numeric(30, 2) AS {f}" for f in _MONEY_FIELDS)}
-                FROM {_LISTING_FROM} WHERE {where}""",
-            *args,
-        )  # fmt: skip
-        rows = await conn.fetch(
-            f"SELECT * FROM {_LISTING_FROM} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}", *args_page
-        )
-    totals: dict[str, Any] = {
+        return await conn.fetch(sql, *args)
+
+
+async def _totals(where: str, args: list[Any]) -> dict[str, Any]:
+    """The sums of the matching products in one aggregate, as `reports.totals_of_products` names them.
+    `reserved` is what is held now: the stored sums less the holds past their time (few; read apart,
+    so the aggregate reads the product table alone unless the filter is a status)."""
+    sums = f"""count(*) AS products, coalesce(sum(on_hand), 0)::bigint AS on_hand,
+               coalesce(sum({{reserved}}), 0)::bigint AS reserved,
+               coalesce(sum({_VALUE_SQL}), 0)::numeric(30, 2) AS inventory_value,
+               {", ".join(f"coalesce(sum({f}), 0)::numeric(30, 2) AS {f}" for f in _MONEY_FIELDS)}"""
+    if "live_reserved" in where:  # a status filter: the live figure row by row
+        sql = f"SELECT {sums.format(reserved='live_reserved')} FROM {_LISTING_FROM} WHERE {where}"
+    else:
+        sql = f"""SELECT {sums.format(reserved="reserved")},
+                         (SELECT coalesce(sum(r.quantity), 0) FROM reservation r
+                          WHERE r.status = 'active' AND r.expires_at <= now()
+                            AND r.product IN (SELECT id FROM product WHERE {where}))::bigint AS lapsed
+                  FROM product WHERE {where}"""  # fmt: skip
+    total = (await _fetch(sql, *args))[0]
+    reserved = total["reserved"] - total.get("lapsed", 0)
+    return {
         "products": total["products"],
         "on_hand": total["on_hand"],
-        "reserved": total["reserved"],
-        "available": total["on_hand"] - total["reserved"],
+        "reserved": reserved,
+        "available": total["on_hand"] - reserved,
         "inventory_value": str(total["inventory_value"]),
         **{f: str(total[f]) for f in _MONEY_FIELDS},
     }
-    return ListingPage(query, [repo.product_from(r) for r in rows], totals)
 
 
 _MONEY_FIELDS = ("revenue", "cogs", "realized_pl", "write_off", "gain")
@@ -187,8 +205,8 @@ async def alerting(limit: int = 100) -> tuple[list[ProductRecord], int]:
     """Products low or out of stock (the worst first), at most `limit`, and how many there are."""
     async with read_only() as conn:
         rows = await conn.fetch(
-            f"""SELECT *, count(*) OVER () AS alerting FROM {_LISTING_FROM} WHERE ({_STATUS_SQL}) <> 'ok'
-                ORDER BY {SORTS["status"]}, sku LIMIT $1""",
+            f"""SELECT *, count(*) OVER () AS alerting FROM {_LISTING_FROM}
+                WHERE {_MAY_ALERT} AND ({_STATUS_SQL}) <> 'ok' ORDER BY {SORTS["status"]}, sku LIMIT $1""",
             limit,
         )  # fmt: skip
     return [repo.product_from(r) for r in rows], (rows[0]["alerting"] if rows else 0)
@@ -212,17 +230,24 @@ async def choices() -> tuple[list[str], list[str]]:
     return found[0], found[1]
 
 
+SEARCHED = "(sku || ' ' || name)"  # exactly the expression of product_search_trgm_idx
+# A superset of the products low or out of stock, exactly the predicate of product_alerting_idx (a
+# lapsed hold only adds to what is available), so that index finds them without reading every product.
+_MAY_ALERT = "on_hand - reserved <= low_stock_threshold"
+
+
 def search_condition(text: str, args: list[Any]) -> str:
     """SQL (appending its parameters to `args`) for products that `text` names: its SKU or barcode
-    (as a GTIN), or every word of it in the SKU or the name. `ILIKE '%word%'` is answered by the
-    trigram indexes on `sku` and `name` (pg_trgm) for words of 3 characters or more."""
+    (as a GTIN), or every word of it in the SKU or the name. The words are matched against
+    `SEARCHED`, which one trigram index (pg_trgm, `product_search_trgm_idx`) answers: one GIN scan
+    for all the words of 3 characters or more."""
     words = text.split()[:MAX_WORDS]
     args.append(text.strip())
     code = f"sku = ${len(args)} OR {_SAME_GTIN.replace('$1', f'${len(args)}')}"
     match = []
     for word in words:
         args.append(f"%{_escape_like(word)}%")
-        match.append(f"(sku ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+        match.append(f"{SEARCHED} ILIKE ${len(args)}")
     return f"({code} OR ({' AND '.join(match) or 'FALSE'}))"
 
 
@@ -239,6 +264,8 @@ def _filters(args: list[Any], q: str | None, category: str | None, brand: str | 
     if status:
         args.append(status)
         where.append(f"({_STATUS_SQL}) = ${len(args)}")
+        if status != "ok":
+            where.append(_MAY_ALERT)
     return " AND ".join(where)
 
 

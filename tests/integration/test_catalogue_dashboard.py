@@ -275,10 +275,19 @@ async def test_the_entry_form_suggestions_use_the_same_search(client):
     assert "CAT-00120" in scanned.text
 
 
-async def test_search_uses_the_trigram_indexes(conn):
-    await conn.execute("SET enable_seqscan = off")  # what the planner may use, not whether it prefers it
-    plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN SELECT id FROM product WHERE name ILIKE '%olong tea%'"))
-    assert "product_name_trgm_idx" in plan, plan
+async def test_search_and_alerts_read_through_indexes(conn):
+    """What the planner may use (sequential scans off), not whether it prefers it for this table."""
+    from app.services.products import SORTS, search_condition
+
+    await conn.execute("SET enable_seqscan = off")
+    args: list[Any] = []
+    where = search_condition("olong 1234", args)
+    plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN SELECT id FROM product WHERE {where}", *args))
+    assert "product_search_trgm_idx" in plan, plan
+    assert SORTS["status"]  # the alerts panel orders by it
+    plan = "\n".join(r[0] for r in await conn.fetch(
+        "EXPLAIN SELECT sku FROM product WHERE on_hand - reserved <= low_stock_threshold"))  # fmt: skip
+    assert "product_alerting_idx" in plan, plan
 
 
 # --- the page's event stream ----------------------------------------------------------------------
@@ -356,3 +365,20 @@ async def test_responses_are_gzipped_but_event_streams_are_not(client):
     async with client.stream("GET", "/events?sku=CAT-00001", headers={"accept-encoding": "gzip"}) as stream:
         assert "content-encoding" not in stream.headers
     assert raw > len(gzip.compress(b"x"))
+
+
+async def test_holds_past_their_time_no_longer_count_in_rows_or_totals(client):
+    """The sweeper is off in this server: a lapsed hold is still stored as reserved, not live."""
+    sku = await make_product(client, sku="ZZ-HOLD", low_stock_threshold=7)
+    await record(client, sku, "BUY", 10, "1.00")
+    held = {"sku": sku, "quantity": 4, "order_ref": "hold-1", "ttl_seconds": 1}
+    assert (await client.post("/api/reservations", json=held)).status_code == 201
+    html = (await client.get("/", params={"q": sku})).text
+    assert figures_of(html, sku)["reserved"] == "4" and totals_of(html)["available"] == "6"
+    assert rows_of((await client.get("/", params={"q": sku, "status": "low"})).text) == [sku]
+    await asyncio.sleep(1.5)
+    for params in ({"q": sku}, {"q": sku, "status": "ok"}):  # the aggregate alone; the live status filter
+        html = (await client.get("/", params=params)).text
+        assert rows_of(html) == [sku], params
+        assert figures_of(html, sku)["reserved"] == "0" and totals_of(html)["reserved"] == "0", params
+        assert totals_of(html)["available"] == "10", params

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -79,12 +80,13 @@ class DashboardPages(Controller):
             q, category, brand, status, sort or "sku", direction == "desc",
             _int(page_number, 1), _int(per, products.PER_PAGE),
         ).normalized()  # fmt: skip
-        listing = await products.page_of(query)
-        context = _table_context(listing)
         if is_htmx(request) and request.headers.get("hx-history-restore-request") != "true":
-            return page("_products_table.html", **context)
-        shown, alerting = await products.alerting(ALERTS_SHOWN)
-        categories, brands = await products.choices()
+            return page("_products_table.html", **_table_context(await products.page_of(query)))
+        # Each read on its own pooled connection, at the same time (each task holds one).
+        listing, (shown, alerting), (categories, brands) = await asyncio.gather(
+            products.page_of(query), products.alerting(ALERTS_SHOWN), products.choices()
+        )
+        context = _table_context(listing)
         return page(
             "dashboard.html", section="dashboard", alerts=[product_view(p) for p in shown], alerting=alerting,
             alerts_url=Links(ListingQuery()).url(sort="status"), categories=categories, brands=brands, **context,
