@@ -39,13 +39,16 @@ class Queued(Generic[C]):
 
 
 UNREACHABLE = (DatabaseUnavailable, *CONNECTION_LOST)
+LINE_PAUSE_SECONDS = 0.01  # a line whose product another process holds tries again after this,
+LINE_PAUSE_MAX_SECONDS = 0.2  # doubling up to this
 
 
 class Busy(Exception):
     """The product's lock is held elsewhere: commit this request later, in the product's line."""
 
 
-# (batch, wait): with wait=False the committer answers `Busy` for products whose lock is taken.
+# (batch, wait): with wait=False the committer answers `Busy` for products whose lock is taken;
+# with wait=True it waits for them, but only a moment for another process's (then `Busy` again).
 BatchCommitter = Callable[[list[Queued[C]], bool], Awaitable[list[R | Exception]]]
 
 
@@ -99,20 +102,36 @@ class GroupCommit(Generic[C, R]):
         line.append(waiting)
 
     async def _drain_line(self, product_id: int, line: list[_Waiting[C, R]]) -> None:
-        """Commit one product's waiting requests, waiting for its lock, in their order."""
+        """Commit one product's waiting requests, in their order, once its lock comes free. The
+        committer waits a moment for the lock (holding a pooled connection); if another process
+        keeps it longer, the requests go back to the front of the line and the line sleeps,
+        holding nothing, before it tries again."""
+        pause = LINE_PAUSE_SECONDS
         try:
             while line:
                 batch = line[: self._max_batch]
                 del line[: self._max_batch]
-                await self._commit(batch, wait=True)
+                still_busy = await self._commit(batch, wait=True)
+                if still_busy:
+                    line[:0] = still_busy
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, LINE_PAUSE_MAX_SECONDS)
+                else:
+                    pause = LINE_PAUSE_SECONDS
         finally:
             del self._lines[product_id]
 
-    async def _commit(self, batch: list[_Waiting[C, R]], *, wait: bool) -> None:
+    async def _commit(self, batch: list[_Waiting[C, R]], *, wait: bool) -> list[_Waiting[C, R]]:
+        """Answer each request of the batch; returns those whose product was busy (wait=True), or
+        puts them in their product's line (wait=False)."""
         results = await self._settle([w.queued for w in batch], wait)
+        still_busy: list[_Waiting[C, R]] = []
         for waiting, result in zip(batch, results, strict=True):
             if isinstance(result, Busy):
-                self._join_line(waiting)
+                if wait:
+                    still_busy.append(waiting)
+                else:
+                    self._join_line(waiting)
                 continue
             if waiting.answer.done():
                 continue
@@ -120,6 +139,7 @@ class GroupCommit(Generic[C, R]):
                 waiting.answer.set_exception(result)
             else:
                 waiting.answer.set_result(result)
+        return still_busy
 
     async def _settle(self, batch: list[Queued[C]], wait: bool) -> list[R | Exception]:
         """Commit a batch; if it fails as a whole (one member's bad data broke the statement),

@@ -37,6 +37,10 @@ def _entry(data: TransactionInput, seq: int, now: datetime, tx_id: int | None = 
     return Entry(seq, data.at or now, data.type, data.quantity, data.unit_price, data.reason, tx_id)
 
 
+# A product's line waits this long for another process's lock while holding a connection.
+LINE_LOCK_WAIT_MS = 200
+
+
 class LedgerService:
     def __init__(
         self, locks: ProductLocks, zone: tzinfo, *, max_batch: int = 500, clock: Callable[[], datetime] = utc_now
@@ -76,19 +80,26 @@ class LedgerService:
         free = wanted if wait else [p for p in wanted if not self.locks.is_held(p)]
         if not free:
             return [Busy() for _ in batch]
-        async with self.locks.hold(*free), unit_of_work() as conn:
-            if wait:
-                await lock_in_database(conn, *free)
-                got = set(free)
-            else:
-                got = set(await repo.try_lock_products(conn, free))
-            live = [q for q in batch if q.product_id in got]
-            done = iter(await self._commit_held(conn, live, sorted(got)) if live else [])
-            results = [next(done) if q.product_id in got else Busy() for q in batch]
-            if dry_run:
-                result = results[0]
-                raise result if isinstance(result, Exception) else DryRunRollback(result)
-            return results
+        try:
+            async with self.locks.hold(*free), unit_of_work() as conn:
+                if not wait:
+                    got = set(await repo.try_lock_products(conn, free))
+                elif dry_run:
+                    await lock_in_database(conn, *free)
+                    got = set(free)
+                elif await repo.lock_products_within(conn, free, LINE_LOCK_WAIT_MS):
+                    got = set(free)
+                else:
+                    raise Busy()  # another process still holds one: roll back, let the line try later
+                live = [q for q in batch if q.product_id in got]
+                done = iter(await self._commit_held(conn, live, sorted(got)) if live else [])
+                results = [next(done) if q.product_id in got else Busy() for q in batch]
+                if dry_run:
+                    result = results[0]
+                    raise result if isinstance(result, Exception) else DryRunRollback(result)
+                return results
+        except Busy:
+            return [Busy() for _ in batch]
 
     async def _commit_held(
         self, conn: asyncpg.Connection, batch: list[Queued], product_ids: list[int]

@@ -98,6 +98,22 @@ class BatchStart:
     seqs: list[int]  # ingestion numbers for the batch's entries, ascending
 
 
+async def lock_products_within(conn: asyncpg.Connection, product_ids: Sequence[int], milliseconds: int) -> bool:
+    """Wait at most `milliseconds` for the products' advisory locks (ascending order); False if
+    another transaction kept one that long (this transaction is then aborted: roll it back)."""
+    ids = ",".join(str(int(i)) for i in sorted(product_ids))
+    try:
+        await conn.execute(
+            f"""SET LOCAL lock_timeout = '{int(milliseconds)}ms';
+                SELECT count(pg_advisory_xact_lock({PRODUCT_LOCK_NAMESPACE}, id))
+                FROM (SELECT unnest('{{{ids}}}'::int[]) AS id ORDER BY 1) AS s;
+                SET LOCAL lock_timeout = 0"""
+        )
+    except asyncpg.LockNotAvailableError:
+        return False
+    return True
+
+
 async def try_lock_products(conn: asyncpg.Connection, product_ids: Sequence[int]) -> list[int]:
     """Advisory locks of those products that nobody else holds, without waiting; returns them."""
     rows = await conn.fetch(

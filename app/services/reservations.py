@@ -21,7 +21,7 @@ from app.services.database import read_only, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import Busy, GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
-from app.services.ledger import LedgerService, first_claim, product_for_change
+from app.services.ledger import LINE_LOCK_WAIT_MS, LedgerService, first_claim, product_for_change
 from app.services.locks import ProductLocks, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ReservationRecord
@@ -66,15 +66,19 @@ class ReservationService:
         free = wanted if wait else [p for p in wanted if not self.locks.is_held(p)]
         if not free:
             return [Busy() for _ in batch]
-        async with self.locks.hold(*free), unit_of_work() as conn:
-            if wait:
-                await lock_in_database(conn, *free)
-                got = set(free)
-            else:
-                got = set(await repo.try_lock_products(conn, free))
-            live = [q for q in batch if q.product_id in got]
-            done = iter(await self._reserve_held(conn, live) if live else [])
-            return [next(done) if q.product_id in got else Busy() for q in batch]
+        try:
+            async with self.locks.hold(*free), unit_of_work() as conn:
+                if not wait:
+                    got = set(await repo.try_lock_products(conn, free))
+                elif await repo.lock_products_within(conn, free, LINE_LOCK_WAIT_MS):
+                    got = set(free)
+                else:
+                    raise Busy()  # another process still holds one: roll back, let the line try later
+                live = [q for q in batch if q.product_id in got]
+                done = iter(await self._reserve_held(conn, live) if live else [])
+                return [next(done) if q.product_id in got else Busy() for q in batch]
+        except Busy:
+            return [Busy() for _ in batch]
 
     async def _reserve_held(
         self, conn: asyncpg.Connection, batch: list[Queued[ReservationInput]]

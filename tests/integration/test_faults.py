@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import pytest
 
@@ -169,3 +170,34 @@ async def test_killing_pool_connections_during_sales_loses_nothing_acknowledged(
     assert (await summary(api, sku))["on_hand"] == 400 - len(found)
     assert await anomalies(api) == []
     await _still_serving(small_pools, tokens["admin"])
+
+
+async def test_products_another_process_holds_do_not_use_up_the_pool(api, small_pools, tokens, database_url):
+    held = [await make_product(api) for _ in range(3)]
+    other = await make_product(api)
+    for sku in [*held, other]:
+        await record(api, sku, "BUY", 50, "1.00")
+    holder = await asyncpg.connect(database_url)
+    ids = [await holder.fetchval("SELECT id FROM product WHERE sku = $1", sku) for sku in held]
+    locks = holder.transaction()
+    await locks.start()
+    for product_id in ids:  # a long edit elsewhere holds these three products
+        await holder.execute("SELECT pg_advisory_xact_lock($1, $2)", 0x5354, product_id)
+    one, _ = _clients(small_pools, tokens["clerk"])
+    sale = {"type": "SELL", "quantity": 1, "unit_price": "2.00"}
+    try:
+        async with one:
+            waiting = [asyncio.create_task(one.post("/api/transactions", json={"sku": held[i % 3], **sale}))
+                       for i in range(12)]  # fmt: skip
+            await asyncio.sleep(0.5)  # let them queue first (if they have not, the test proves less, not more)
+            for _ in range(6):  # a pool of 3 must still serve another product
+                r = await one.post("/api/transactions", json={"sku": other, **sale})
+                assert r.status_code == 201, r.text
+            assert (await one.get("/readyz")).status_code == 200
+            assert not any(t.done() for t in waiting)
+            await locks.rollback()
+            assert [(await t).status_code for t in waiting] == [201] * 12
+    finally:
+        if not holder.is_closed():
+            await holder.close()
+    assert [(await summary(api, sku))["on_hand"] for sku in held] == [46, 46, 46]

@@ -124,3 +124,34 @@ async def test_a_products_sales_keep_their_order_through_its_line():
     await asyncio.gather(*tasks.values())
     assert [q for p, q in fake.committed if p == 1] == [2, 4, 6, 8, 10]
     assert [q for p, q in fake.committed if p == 2] == [1, 3, 5, 7, 9]
+
+
+class ElsewhereHeld(FakeCommitter):
+    """Product 1's lock is held by another process for the first `refusals` waiting attempts: a
+    waiting commit gives up after a moment (answers Busy) instead of holding its connection."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.gate.set()
+
+    async def __call__(self, batch: list[Queued], wait: bool) -> list:
+        if any(q.product_id == 1 for q in batch) and self.refusals:
+            if wait:
+                self.refusals -= 1
+            return [Busy() for _ in batch] if wait else await self._split(batch)
+        return await super().__call__(batch, wait)
+
+    async def _split(self, batch: list[Queued]) -> list:
+        rest = [q for q in batch if q.product_id != 1]
+        done = iter(await super().__call__(rest, False) if rest else [])
+        return [Busy() if q.product_id == 1 else next(done) for q in batch]
+
+
+async def test_a_line_whose_product_another_process_holds_tries_again_and_keeps_its_order():
+    fake = ElsewhereHeld(refusals=3)
+    group = GroupCommit(fake, max_batch=100)
+    mine = [asyncio.create_task(group.submit(sale(1, q))) for q in (1, 2, 3)]
+    assert await group.submit(sale(2, 9)) == "ok 9"  # not held up by product 1
+    assert await asyncio.gather(*mine) == ["ok 1", "ok 2", "ok 3"]
+    assert fake.refusals == 0 and [q for p, q in fake.committed if p == 1] == [1, 2, 3]
