@@ -38,6 +38,8 @@ def _check(scope: Scope) -> None:
     errors = FieldErrors()
     for name, value in scope.get("path_params", {}).items():
         _check_value(errors, name, value)
+        if isinstance(value, int) and not isinstance(value, bool) and not _written_in_ascii(scope["path"], value):
+            errors.add(name, "must be written with the digits 0-9 only")
     if scope.get("query_string"):
         integers = _integer_query_params(scope["route_handler"])
         for name, text in ASGIConnection(scope).query_params.multi_items():
@@ -55,6 +57,12 @@ def _check_value(errors: FieldErrors, name: str, value: Any) -> None:
         errors.add(name, problem)
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_URL_INTEGER:
         errors.add(name, f"must be between {-MAX_URL_INTEGER} and {MAX_URL_INTEGER}")
+
+
+def _written_in_ascii(path: str, value: int) -> bool:
+    """Litestar reads an int path parameter with int(), which also takes "１２", "1_2" and " 12 ";
+    the query parameters refuse those, and so must the path: some segment must be the plain digits."""
+    return str(value) in path.split("/") or f"-{abs(value)}" in path.split("/")
 
 
 def _as_int(text: str) -> int:

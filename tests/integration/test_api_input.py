@@ -279,3 +279,9 @@ async def test_a_form_idempotency_key_that_cannot_be_stored_is_a_400(api):
     assert r.status_code == 400, r.text[:500]
     assert r.json()["extra"]["errors"][0]["field"] == "idempotency_key"
     assert (await summary(api, sku))["transaction_count"] == 0
+
+
+@pytest.mark.parametrize("written", ["１２", "١٢", "1_2", "12%20", "%2012"])
+async def test_an_id_in_the_path_is_written_with_ascii_digits_only(api, written):
+    r = await api.delete(f"/api/transactions/{written}", params={"dry_run": "true"})
+    assert r.status_code == 400 and "tx_id" in r.text, r.text
