@@ -300,8 +300,8 @@ async def scheduled_round(url: str, directory: Path, every: float, keep: int) ->
             due = BackupInfo.from_json(last_raw).at + timedelta(seconds=every)
             if now < due:
                 return min((due - now).total_seconds(), 300.0)
-        _prepare_directory(directory)
         try:  # older archives go first, so that there are never more than `keep`
+            _prepare_directory(directory)  # inside: a directory that cannot be made is a failure to show
             info = await take_backup(url, archive_name(now, directory), "scheduled", conn=conn, keep=keep)
         except Exception as failed:
             failure = {"at": datetime.now(UTC).isoformat(), "error": str(failed), "host": socket.gethostname(),

@@ -223,3 +223,36 @@ async def test_scheduled_backups_are_taken_by_one_process_at_a_time_and_only_the
     newest = backups / kept[-1]
     listing = run_inventory("restore", str(newest), INVENTORY_DATABASE_URL=database_url)
     assert listing.returncode == 2  # a readable Stockroom archive; refused only because the database holds data
+
+
+async def test_a_backup_directory_that_cannot_be_made_is_a_failure_the_admin_page_shows(scratch):
+    from app.services import embedded
+
+    data_dir = scratch / "db"
+    url = embedded.ensure_running(data_dir)
+    server = None
+    try:
+        admin = inventory_cli("user", "create", "bk-admin", "--role", "admin", stdin="a long password\n",
+                              INVENTORY_DATABASE_URL=url)  # fmt: skip
+        assert admin == ""
+        token = inventory_cli("token", "create", "bk-admin", INVENTORY_DATABASE_URL=url)
+        not_a_dir = scratch / "a-file"
+        not_a_dir.write_text("in the way")
+        server = start_server(url, INVENTORY_BACKUP_DIR=str(not_a_dir), INVENTORY_BACKUP_EVERY="1s")
+        conn = await asyncpg.connect(url)
+        try:
+            deadline = time.monotonic() + 30
+            failure_sql = "SELECT value FROM app_setting WHERE key = 'backup.last_failure'"
+            while not (failed := await conn.fetchval(failure_sql)):
+                assert time.monotonic() < deadline, server.log.read_text()[-2000:]
+                await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+        assert "a-file" in json.loads(failed)["error"]
+        async with httpx.AsyncClient(base_url=server.url, headers=bearer(token), timeout=30) as api:
+            page = (await api.get("/admin")).text
+        assert "fail" in page.lower()
+    finally:
+        if server:
+            server.stop()
+        embedded.stop(data_dir)
