@@ -145,10 +145,11 @@ class EventHub:
             self._flusher = None
 
     async def _resync(self) -> None:
-        """Everything, to everyone: after a reconnect nobody can know what was missed."""
-        async with read_only() as conn:
-            rows = await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.sku")
-        self._publish([product_view(repo.product_from(r)) for r in rows], alerts=bool(self._status))
+        """Everything, to everyone (each subscriber takes what it follows): after a reconnect nobody
+        can know what was missed. Read and published a piece at a time, so memory stays that of one."""
+        alerts = bool(self._status)
+        async for piece in _every_product_in_pieces():
+            self._publish(piece, alerts=alerts)
 
     def _publish(self, summaries: list[dict[str, Any]], alerts: bool) -> None:
         for summary in summaries:
@@ -193,19 +194,25 @@ class EventHub:
 STATE_PIECE = 500  # products per read of an unfiltered stream's state on connect
 
 
-async def _every_product(piece: int = STATE_PIECE) -> AsyncIterator[dict[str, Any]]:
-    """Every product's summary in SKU order, read `piece` at a time (by key, each read on a pooled
-    connection given back before the client is written to): memory stays that of one piece, and a
-    slow client holds no connection."""
+async def _every_product_in_pieces(piece: int = STATE_PIECE) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every product's summary in SKU order, `piece` at a time (read by key, each read on a pooled
+    connection given back before the piece is used): memory stays that of one piece, and a slow
+    client holds no connection."""
     after = ""  # sorts before every SKU (a SKU is never empty)
     while True:
         async with read_only() as conn:
             rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku > $1 ORDER BY p.sku LIMIT $2", after, piece)
-        for row in rows:
-            yield product_view(repo.product_from(row))
+        if rows:
+            yield [product_view(repo.product_from(row)) for row in rows]
         if len(rows) < piece:
             return
         after = rows[-1]["sku"]
+
+
+async def _every_product() -> AsyncIterator[dict[str, Any]]:
+    async for piece in _every_product_in_pieces():
+        for summary in piece:
+            yield summary
 
 
 def _offer(subscriber: Subscriber, event: Event) -> None:

@@ -50,3 +50,31 @@ async def test_changes_arriving_while_a_read_fails_are_published_with_it():
     await loader.first_read.wait()
     hub._on_notify(None, 0, CHANNEL, "3")
     assert await _next_skus(subscriber, 2) == {"SKU-1", "SKU-3"}
+
+
+def test_a_pages_subscriber_gets_its_rows_and_every_alert_and_no_other_stock():
+    """The dashboard's stream (issue 13): `alerts=all` with the page's SKUs."""
+    hub = EventHub("unused")
+    page = Subscriber(frozenset({"A"}), all_alerts=True)
+    alerts_only = Subscriber(frozenset(), all_alerts=True)
+    everything = Subscriber(frozenset())
+    hub.subscribers.update({page, alerts_only, everything})
+
+    def summary(sku: str, status: str) -> dict:
+        return {"sku": sku, "status": status, "available": 1, "low_stock_threshold": 2}
+
+    hub._publish([summary("A", "ok"), summary("B", "ok")], alerts=True)  # first sight: no alert yet
+    hub._publish([summary("A", "low"), summary("B", "low")], alerts=True)
+
+    def drained(s: Subscriber) -> list[tuple[str, str]]:
+        out = []
+        while not s.queue.empty():
+            e = s.queue.get_nowait()
+            assert e is not None
+            out.append((e.kind, e.sku))
+        return out
+
+    assert drained(page) == [("stock", "A"), ("stock", "A"), ("alert", "A"), ("alert", "B")]
+    assert drained(alerts_only) == [("alert", "A"), ("alert", "B")]
+    assert drained(everything) == [("stock", "A"), ("stock", "B"), ("stock", "A"), ("alert", "A"),
+                                   ("stock", "B"), ("alert", "B")]  # fmt: skip
