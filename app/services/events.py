@@ -53,11 +53,17 @@ class Subscriber:
     # of every product (the dashboard's alerts panel), never the whole catalogue's `stock`.
     all_alerts: bool = False
 
+    @property
+    def every_product(self) -> bool:
+        return not self.skus and not self.all_alerts
+
     def wants(self, sku: str, kind: str = "stock") -> bool:
         if self.all_alerts:
             return kind == "alert" or sku in self.skus
         return not self.skus or sku in self.skus
 
+
+RESYNC = Event("resync", "", {})  # in a subscriber's queue: read every product's state again
 
 SummaryLoader = Callable[[list[int]], Awaitable[list[dict[str, Any]]]]
 
@@ -146,12 +152,17 @@ class EventHub:
 
     async def _resync(self) -> None:
         """Everything, to everyone (each subscriber takes what it follows): after a reconnect nobody
-        can know what was missed. Read and published a piece at a time, so memory stays that of one."""
+        can know what was missed. Read and published a piece at a time, so memory stays that of one;
+        a subscriber to every product is told to read the state again at its own pace (`follow`),
+        rather than get the catalogue's events queued at once."""
         alerts = bool(self._status)
+        for subscriber in self.subscribers:  # a subscriber to every product reads it again itself
+            if subscriber.every_product:
+                _offer(subscriber, RESYNC)
         async for piece in _every_product_in_pieces():
-            self._publish(piece, alerts=alerts)
+            self._publish(piece, alerts=alerts, resync=True)
 
-    def _publish(self, summaries: list[dict[str, Any]], alerts: bool) -> None:
+    def _publish(self, summaries: list[dict[str, Any]], alerts: bool, resync: bool = False) -> None:
         for summary in summaries:
             sku, status = summary["sku"], summary["status"]
             events = [Event("stock", sku, summary)]
@@ -163,7 +174,8 @@ class EventHub:
             self._status[sku] = status
             for subscriber in self.subscribers:
                 for event in events:
-                    if subscriber.wants(sku, event.kind):
+                    if subscriber.wants(sku, event.kind) and not (resync and subscriber.every_product
+                                                                  and event.kind == "stock"):  # fmt: skip
                         _offer(subscriber, event)
 
     # --- subscribers --------------------------------------------------------------------------
@@ -186,6 +198,10 @@ class EventHub:
                 async for summary in _every_product():
                     yield Event("stock", summary["sku"], summary)
             while (event := await subscriber.queue.get()) is not None:
+                if event is RESYNC:  # the listener was lost: the state again, from the database
+                    async for summary in _every_product():
+                        yield Event("stock", summary["sku"], summary)
+                    continue
                 yield event
         finally:
             self.subscribers.discard(subscriber)

@@ -78,3 +78,25 @@ def test_a_pages_subscriber_gets_its_rows_and_every_alert_and_no_other_stock():
     assert drained(alerts_only) == [("alert", "A"), ("alert", "B")]
     assert drained(everything) == [("stock", "A"), ("stock", "B"), ("stock", "A"), ("alert", "A"),
                                    ("stock", "B"), ("alert", "B")]  # fmt: skip
+
+
+def test_a_resync_leaves_a_subscriber_to_every_product_to_read_the_state_itself():
+    """After a lost listener the catalogue is published piece by piece to those following some SKUs;
+    one following every product gets RESYNC (its stream reads the state again at its own pace) and
+    the alerts, never the catalogue's stock events queued at once."""
+    from app.services.events import RESYNC
+
+    hub = EventHub("unused")
+    everything, some = Subscriber(frozenset()), Subscriber(frozenset({"A"}))
+    hub.subscribers.update({everything, some})
+    hub._publish([{"sku": "A", "status": "ok", "available": 9, "low_stock_threshold": 2}], alerts=True)
+    for s in (everything, some):
+        s.queue.get_nowait()
+    everything.queue.put_nowait(RESYNC)  # what _resync does first
+    changed = [{"sku": "A", "status": "out", "available": 0, "low_stock_threshold": 2},
+               {"sku": "B", "status": "ok", "available": 5, "low_stock_threshold": 2}]  # fmt: skip
+    hub._publish(changed, alerts=True, resync=True)
+    got = [everything.queue.get_nowait() for _ in range(everything.queue.qsize())]
+    assert [(e.kind, e.sku) for e in got if e is not None] == [("resync", ""), ("alert", "A")]
+    got = [some.queue.get_nowait() for _ in range(some.queue.qsize())]
+    assert [(e.kind, e.sku) for e in got if e is not None] == [("stock", "A"), ("alert", "A")]
