@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from app.domain import fields
 from app.domain.errors import FieldError, FieldErrors, InvalidInput
@@ -20,6 +20,7 @@ from app.domain.inputs import (
     parse_product,
     parse_transaction,
 )
+from app.domain.ledger import Entry
 from app.domain.rules import MAX_QUANTITY, NOTE_MAX, SKU_MAX, Reason, TxType
 
 PRODUCT_COLUMNS = ("sku", "product_name", "category", "brand", "low_stock_threshold", "overstock_threshold",
@@ -121,6 +122,20 @@ _CACHED = 65_536  # distinct prices and times remembered by a RowReader (a file 
 _V = TypeVar("_V")
 
 
+class FastRow(NamedTuple):
+    """A transaction row the fast path accepted: what parse_row would make of it, without the
+    two dataclasses (a million rows each build them otherwise)."""
+
+    sku: str
+    type: TxType
+    quantity: int
+    at: datetime
+    unit_price: Decimal | None
+    reason: Reason | None
+    note: str | None
+    external_id: str
+
+
 class RowReader:
     """`parse_row` for the rows of one file, given as lists of cells (csv.reader) under its header.
 
@@ -141,7 +156,18 @@ class RowReader:
 
     def row(self, line: int, cells: list[str]) -> ImportRow:
         """The row, or InvalidInput naming its bad fields (as parse_row)."""
-        return self.fast(line, cells) or parse_row(line, self.mapping(cells), now=self.now, zone=self.zone)
+        return self.fast(line, cells) or self.slow(line, cells)
+
+    def slow(self, line: int, cells: list[str]) -> ImportRow:
+        return parse_row(line, self.mapping(cells), now=self.now, zone=self.zone)
+
+    def fast(self, line: int, cells: list[str]) -> ImportRow | None:
+        """The row if it takes the common path and is valid, else None (parse_row decides)."""
+        r = self.fast_row(cells)
+        if r is None:
+            return None
+        return ImportRow(line, r.sku, None, TransactionInput(r.sku, r.type, r.quantity, r.at, r.unit_price, r.reason,
+                                                             r.note), r.external_id)  # fmt: skip
 
     def mapping(self, cells: list[str]) -> dict[str, str | None]:
         """The row as csv.DictReader gives it to parse_row: missing cells are None (extra cells, which
@@ -151,8 +177,8 @@ class RowReader:
             row[name] = None
         return row
 
-    def fast(self, line: int, cells: list[str]) -> ImportRow | None:
-        """The row if it takes the common path and is valid, else None (parse_row decides)."""
+    def fast_row(self, cells: list[str]) -> FastRow | None:
+        """The transaction of a row that takes the common path and is valid, else None."""
         if len(cells) != len(self.header):
             return None
         c_ext, c_sku, c_name, c_type, c_quantity, c_price, c_at, c_reason, c_note = self._cells
@@ -216,7 +242,7 @@ class RowReader:
             note = fields.text(errors := FieldErrors(), "note", from_spreadsheet(text), max_len=NOTE_MAX)
             if errors.errors:
                 return None
-        return ImportRow(line, sku, None, TransactionInput(sku, kind, quantity, at, price, reason, note), external_id)
+        return FastRow(sku, kind, quantity, at, price, reason, note, external_id)
 
     @staticmethod
     def _remember(cache: dict[str, _V], text: str, value: _V | None) -> _V | None:
@@ -230,7 +256,9 @@ class RowReader:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _KIND_CODES = list(TxType)
+_KIND_INDEX = {t: i for i, t in enumerate(_KIND_CODES)}
 _REASON_CODES: list[Reason | None] = [None, *Reason]
+_REASON_INDEX = {r: i for i, r in enumerate(_REASON_CODES)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,28 +296,37 @@ class CheckedFile:
         self.note: list[str | None] = []
         self.external_id: list[str] = []
 
-    def add(self, row: ImportRow) -> None:
-        number = self.numbers.get(row.sku)
+    def _number(self, sku: str, line: int) -> int:
+        number = self.numbers.get(sku)
         if number is None:
-            number = self.numbers[row.sku] = len(self.skus)
-            self.skus.append(row.sku)
-            self.first_line.append(row.line)
+            number = self.numbers[sku] = len(self.skus)
+            self.skus.append(sku)
+            self.first_line.append(line)
             self.rows_of.append(array("q"))
+        return number
+
+    def add(self, row: ImportRow) -> None:
+        number = self._number(row.sku, row.line)
         if row.product is not None and number not in self.named:
             self.named[number] = (row.line, row.product)
         t = row.transaction
         if t is None:
             return
         assert t.at is not None and row.external_id is not None, "parse_row requires both in an import"
-        self.rows_of[number].append(len(self.line))
-        self.line.append(row.line)
-        self.at.append((t.at - EPOCH) // _MICROSECOND)
-        self.kind.append(_KIND_CODES.index(t.type))
-        self.quantity.append(t.quantity)
-        self.reason.append(_REASON_CODES.index(t.reason))
-        self.price.append(t.unit_price)
-        self.note.append(t.note)
-        self.external_id.append(row.external_id)
+        self.add_fast(row.line, FastRow(row.sku, t.type, t.quantity, t.at, t.unit_price, t.reason, t.note,
+                                        row.external_id))  # fmt: skip
+
+    def add_fast(self, line: int, r: FastRow) -> None:
+        number = self.numbers.get(r.sku)
+        self.rows_of[self._number(r.sku, line) if number is None else number].append(len(self.line))
+        self.line.append(line)
+        self.at.append((r.at - EPOCH) // _MICROSECOND)
+        self.kind.append(_KIND_INDEX[r.type])
+        self.quantity.append(r.quantity)
+        self.reason.append(_REASON_INDEX[r.reason])
+        self.price.append(r.unit_price)
+        self.note.append(r.note)
+        self.external_id.append(r.external_id)
 
     @property
     def transactions(self) -> int:
@@ -304,3 +341,8 @@ class CheckedFile:
             self.line[i], EPOCH + _MICROSECOND * self.at[i], _KIND_CODES[self.kind[i]], self.quantity[i],
             self.price[i], _REASON_CODES[self.reason[i]], self.note[i], self.external_id[i],
         )  # fmt: skip
+
+    def entry(self, i: int, seq: int) -> Entry:
+        """Row `i` as the fold takes it, with its ingestion number."""
+        return Entry(seq, EPOCH + _MICROSECOND * self.at[i], _KIND_CODES[self.kind[i]], self.quantity[i],
+                     self.price[i], _REASON_CODES[self.reason[i]])  # fmt: skip

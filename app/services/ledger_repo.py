@@ -7,6 +7,7 @@ is held, so statements are few and bulk (arrays through `unnest`).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -329,11 +330,16 @@ COPY_COLUMNS = ("product", "seq", "type", "quantity", "unit_price", "at", "reaso
 # COPY's text format: a backslash, tab, newline or carriage return in a value is escaped; \N is NULL.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL = "\\N"
-COPY_CHUNK = 4096  # rows per piece of COPY data; the event loop gets a turn between pieces
+COPY_CHUNK = 1000  # rows per piece of COPY data; the event loop gets a turn between pieces
+
+
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 
 
 def _copy_text(value: str | None) -> str:
-    return _NULL if value is None else value.translate(_COPY_ESCAPES)
+    if value is None:
+        return _NULL
+    return value.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(value) else value
 
 
 NewRow = tuple[int, Posted, str | None, str | None]  # product id, the row with its figures, note, external id

@@ -6,21 +6,22 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
-from app.domain.imports import CSV_COLUMNS, REQUIRED_COLUMNS, CheckedFile, FileRow, RowReader, spreadsheet_safe
-from app.domain.ledger import Entry
+from app.domain.imports import CSV_COLUMNS, EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader, spreadsheet_safe
 from app.services import idempotency
 from app.services import ledger_repo as repo
 from app.services.database import read_only, snapshot, unit_of_work
 from app.services.events import announce
+from app.services.gc_pause import gc_paused
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
@@ -71,7 +72,7 @@ async def export_csv(sku: str | None, start: datetime | None, end: datetime | No
 # and a sale of a product of the part waits for one part, not for the whole file.
 PART_PRODUCTS = 1_000
 PART_ROWS = 50_000  # a part also ends before this many rows, unless one product has more
-TURN_ROWS = 2_000  # rows checked or folded between turns of the event loop (other requests go on)
+TURN_ROWS = 500  # rows checked or folded between turns of the event loop (other requests go on)
 EXTERNAL_ID_INDEX = "stock_transaction_external_id_idx"
 
 
@@ -121,26 +122,32 @@ async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checke
         if missing or header is None:
             raise InvalidFile([LineError(1, c, "column is missing from the header") for c in missing])
         parse = RowReader(header, now=ledger.clock(), zone=ledger.zone)
-        for cells in reader:
-            if not cells:
-                continue
-            line += 1
-            if line % TURN_ROWS == 0:
-                await asyncio.sleep(0)
-                if checked:
-                    checked(line - 1)
-            try:
-                row = parse.row(line, cells)
-            except InvalidInput as bad:
-                errors += [LineError(line, e.field, e.message) for e in bad.errors]
-                continue
-            if (code := row.product.barcode if row.product else None) is not None:
-                sku, first = barcodes.setdefault(code.zfill(14), (row.sku, line))
-                if sku != row.sku:
-                    errors.append(LineError(line, "barcode", f"{code} is also the barcode of {sku} on line {first}"))
-            if row.external_id is not None:
-                (twice if row.external_id in seen else seen).add(row.external_id)
-            file.add(row)
+        with gc_paused():  # a million rows make millions of short-lived objects, none in cycles
+            for cells in reader:
+                if not cells:
+                    continue
+                line += 1
+                if line % TURN_ROWS == 0:
+                    await asyncio.sleep(0)
+                    if checked:
+                        checked(line - 1)
+                if (fast := parse.fast_row(cells)) is not None:
+                    (twice if fast.external_id in seen else seen).add(fast.external_id)
+                    file.add_fast(line, fast)
+                    continue
+                try:
+                    row = parse.slow(line, cells)
+                except InvalidInput as bad:
+                    errors += [LineError(line, e.field, e.message) for e in bad.errors]
+                    continue
+                if (code := row.product.barcode if row.product else None) is not None:
+                    sku, first = barcodes.setdefault(code.zfill(14), (row.sku, line))
+                    if sku != row.sku:
+                        also = f"{code} is also the barcode of {sku} on line {first}"
+                        errors.append(LineError(line, "barcode", also))
+                if row.external_id is not None:
+                    (twice if row.external_id in seen else seen).add(row.external_id)
+                file.add(row)
     except csv.Error as unreadable:  # e.g. a cell past the csv module's 128 kB limit, in the row after `line`
         raise InvalidFile([LineError(line + 1, "file", f"cannot be read as CSV here ({unreadable})")]) from None
     file.lines = line - 1
@@ -160,28 +167,72 @@ async def import_rows(
     transaction each, under the part's product locks. What the file as a whole must satisfy is
     checked before the first part: new products named, their barcodes free, no row in the closed
     period. A row a part cannot take (it would oversell, or the books were closed meanwhile) stops
-    the import: the parts before it stay, the Conflict says so, and the same file imported again
-    skips what is in and finishes the job. The idempotency key is claimed, and the answer stored,
-    in the last part's transaction."""
+    the import: the parts that committed stay (those before it and, two running at a time, perhaps
+    the one after it), the Conflict says what they hold, and the same file imported again skips
+    what is in and finishes the job. The idempotency key is claimed, and the answer stored, in the
+    last part's transaction."""
     async with read_only() as conn:
         ids: dict[str, int] = {r["sku"]: r["id"] for r in await conn.fetch(
             "SELECT sku, id FROM product WHERE sku = ANY($1::text[])", file.skus)}  # fmt: skip
         _check_new_products_are_named(file, ids)
         await _refuse_taken_barcodes(conn, file, ids)
-        _refuse_closed(file, await ledger.closed_period(conn))  # every dated line named at once
-    done = ImportResult(0, 0, 0)
+        closed = await ledger.closed_period(conn)
+    _refuse_closed(file, closed)  # every dated line named at once; each part checks again under its locks
     parts = _parts(file)
-    products_done = 0
-    for number, part in enumerate(parts, start=1):
+    *leading, last = parts
+    flow = _Flow(file, progress)
+    try:
+        # Two parts at a time, so that one part's folding (Python) overlaps the other's writing
+        # (PostgreSQL): each has its own transaction and connection, takes its locks before its
+        # connection and never waits for the other. The last part, which stores the key, runs
+        # alone once every other part is in, so that a stored answer never hides a failed part.
+        for part in leading:
+            if len(flow.running) == IN_FLIGHT:
+                await flow.settle_first()
+            if flow.failure:
+                break
+            flow.running.append(asyncio.ensure_future(_import_part(file, part, ids, ledger)))
+        while flow.running:
+            await flow.settle_first()
+        if not flow.failure:
+            flow.running.append(asyncio.ensure_future(_import_part(file, last, ids, ledger, key, flow.done)))
+            await flow.settle_first()
+    finally:
+        await asyncio.gather(*flow.running, return_exceptions=True)  # only after an unexpected error
+    if flow.failure:
+        raise _stopped(flow.failure, flow.done)
+    return flow.done
+
+
+IN_FLIGHT = 2
+
+
+class _Flow:
+    """The parts in flight, in file order, and what the settled ones committed."""
+
+    def __init__(self, file: CheckedFile, progress: Progress | None) -> None:
+        self.file, self.progress = file, progress
+        self.running: deque[asyncio.Future[tuple[list[int], ImportResult]]] = deque()
+        self.done = ImportResult(0, 0, 0)
+        self.products_done = 0
+        self.failure: Conflict | None = None
+
+    async def settle_first(self) -> None:
         try:
-            done = await _import_part(file, part, ids, ledger, done, key if number == len(parts) else None)
+            part, result = await self.running.popleft()
         except Conflict as refused:
-            raise _stopped(refused, done) from None
-        products_done += len(part)
-        if progress and part:
-            progress(ImportProgress(done.imported + done.skipped, file.transactions, products_done, len(file.skus),
-                                    file.skus[part[-1]]))  # fmt: skip
-    return done
+            self.failure = self.failure or refused  # the first in file order
+            return
+        except asyncpg.DeadlockDetectedError:  # another import writing the same external ids for other products
+            met = Conflict("This part of the import met another import writing rows with the same external ids")
+            self.failure = self.failure or met
+            return
+        self.done += result
+        self.products_done += len(part)
+        if self.progress and part:
+            file = self.file
+            self.progress(ImportProgress(self.done.imported + self.done.skipped, file.transactions,
+                                         self.products_done, len(file.skus), file.skus[part[-1]]))  # fmt: skip
 
 
 def _parts(file: CheckedFile) -> list[list[int]]:
@@ -200,69 +251,78 @@ def _parts(file: CheckedFile) -> list[list[int]]:
 
 
 async def _import_part(
-    file: CheckedFile, part: list[int], ids: dict[str, int], ledger: LedgerService, done: ImportResult,
-    key: Key | None,
-) -> ImportResult:  # fmt: skip
-    """One part in one transaction: create its new products, lock all of them, skip rows already
-    stored, place each product's rows (`rewrite`: an append reads nothing, a backdated row refolds
-    what follows it), then one COPY of every new row and one update of every product."""
+    file: CheckedFile, part: list[int], ids: dict[str, int], ledger: LedgerService, key: Key | None = None,
+    before: ImportResult = ImportResult(0, 0, 0),
+) -> tuple[list[int], ImportResult]:  # fmt: skip
+    """One part in one transaction, under its products' locks. With a key, the answer stored is
+    `before` (what the other parts committed) and this part."""
+    existing = [ids[file.skus[n]] for n in part if file.skus[n] in ids]
+    with gc_paused():  # as a refold: the part's rows make many short-lived tuples, none in cycles
+        async with ledger.locks.hold(*existing), unit_of_work() as conn:
+            result, new_ids = await _write_part(conn, file, part, ids, ledger, key)
+            await idempotency.keep_one(conn, key, 201, (before + result).view())
+    ids.update(new_ids)  # only once committed
+    return part, result
+
+
+async def _write_part(
+    conn: asyncpg.Connection, file: CheckedFile, part: list[int], ids: dict[str, int], ledger: LedgerService,
+    key: Key | None = None,
+) -> tuple[ImportResult, dict[str, int]]:  # fmt: skip
+    """Create the part's new products, lock all of them, skip rows already stored, place each
+    product's rows (`rewrite`: an append reads nothing, a backdated row refolds what follows it),
+    then one COPY of every new row and one update of every product. Returns what it did and the
+    ids of the products it found or made."""
     skus = file.skus
-    existing = [ids[skus[n]] for n in part if skus[n] in ids]
-    async with ledger.locks.hold(*existing), unit_of_work() as conn:
-        created, appeared = await _create_products(conn, file, [n for n in part if skus[n] not in ids])
-        found = ids | created | appeared
-        product_ids = {n: found[skus[n]] for n in part}
-        await lock_in_database(conn, *product_ids.values())
-        await idempotency.claim_or_repeat(conn, key)
-        rows = [i for n in part for i in file.rows_of[n]]
-        known = {r["external_id"] for r in await conn.fetch(
-            "SELECT external_id FROM stock_transaction WHERE external_id = ANY($1::text[])",
-            [file.external_id[i] for i in rows])}  # fmt: skip
-        products = await repo.products_by_ids(conn, list(product_ids.values()))
-        await release_lapsed_holds(conn, *products.values())
-        closed = await ledger.closed_period(conn)
-        fresh = {n: [i for i in file.rows(n) if file.external_id[i] not in known] for n in part}
-        count = sum(map(len, fresh.values()))
-        seqs = iter(sorted(await repo.next_seqs(conn, count))) if count else iter([])
-        new_rows: list[repo.NewRow] = []
-        turn = TURN_ROWS
-        for n in part:
-            if not fresh[n]:
-                continue
-            product_id = product_ids[n]
-            placing = [file.row(i) for i in fresh[n]]
-            entries = [Entry(next(seqs), r.at, r.type, r.quantity, r.unit_price, r.reason) for r in placing]
-            try:
-                rw = await rewrite(conn, products[product_id], drop=None, places=entries, closed=closed)
-            except Conflict as conflict:
-                raise _naming_line(conflict, entries, placing) from None
-            products[product_id] = rw.product
-            of_seq = {e.seq: r for e, r in zip(entries, placing, strict=True)}
-            new_rows += [(product_id, p, of_seq[p.entry.seq].note, of_seq[p.entry.seq].external_id) for p in rw.placed]
-            if len(new_rows) >= turn:
-                turn = len(new_rows) + TURN_ROWS
-                await asyncio.sleep(0)
+    created, appeared = await _create_products(conn, file, [n for n in part if skus[n] not in ids])
+    found = ids | created | appeared
+    product_ids = {n: found[skus[n]] for n in part}
+    await lock_in_database(conn, *product_ids.values())
+    await idempotency.claim_or_repeat(conn, key)
+    rows = [i for n in part for i in file.rows_of[n]]
+    known = {r["external_id"] for r in await conn.fetch(
+        "SELECT external_id FROM stock_transaction WHERE external_id = ANY($1::text[])",
+        [file.external_id[i] for i in rows])}  # fmt: skip
+    products = await repo.products_by_ids(conn, list(product_ids.values()))
+    await release_lapsed_holds(conn, *products.values())
+    closed = await ledger.closed_period(conn)
+    fresh = {n: [i for i in file.rows(n) if file.external_id[i] not in known] for n in part}
+    count = sum(map(len, fresh.values()))
+    seqs = iter(sorted(await repo.next_seqs(conn, count))) if count else iter([])
+    new_rows: list[repo.NewRow] = []
+    turn = TURN_ROWS
+    for n in part:
+        if not fresh[n]:
+            continue
+        product_id = product_ids[n]
+        of_seq = {next(seqs): i for i in fresh[n]}  # seqs ascend in timeline order: equal times keep file order
+        entries = [file.entry(i, seq) for seq, i in of_seq.items()]
         try:
-            await repo.copy_rows(conn, new_rows)
-        except asyncpg.UniqueViolationError as clash:
-            if clash.constraint_name != EXTERNAL_ID_INDEX:
-                raise
-            raise Conflict("A row of the file was imported meanwhile by another request (its external id is "
-                           "stored now); import the file again to finish", {"field": "external_id"}) from None
-        changed = sorted({row[0] for row in new_rows} | set(created.values()))
-        await repo.save_all_figures(conn, [products[i] for i in sorted({row[0] for row in new_rows})])
-        await announce(conn, changed)
-        result = done + ImportResult(len(new_rows), len(rows) - len(new_rows), len(created))
-        await idempotency.keep_one(conn, key, 201, result.view())
-    ids.update(created | appeared)  # only once committed
-    return result
+            rw = await rewrite(conn, products[product_id], drop=None, places=entries, closed=closed)
+        except Conflict as conflict:
+            raise _naming_line(conflict, file, of_seq) from None
+        products[product_id] = rw.product
+        new_rows += [(product_id, p, file.note[i], file.external_id[i])
+                     for p in rw.placed for i in (of_seq[p.entry.seq],)]  # fmt: skip
+        if len(new_rows) >= turn:
+            turn = len(new_rows) + TURN_ROWS
+            await asyncio.sleep(0)
+    try:
+        await repo.copy_rows(conn, new_rows)
+    except asyncpg.UniqueViolationError as clash:
+        if clash.constraint_name != EXTERNAL_ID_INDEX:
+            raise
+        raise Conflict("A row of the file was imported meanwhile by another request (its external id is "
+                       "stored now); import the file again to finish", {"field": "external_id"}) from None
+    written = sorted({row[0] for row in new_rows})
+    await repo.save_all_figures(conn, [products[i] for i in written])
+    await announce(conn, sorted(set(written) | set(created.values())))
+    return ImportResult(len(new_rows), len(rows) - len(new_rows), len(created)), created | appeared
 
 
-def _naming_line(conflict: Conflict, entries: list[Entry], rows: list[FileRow]) -> Conflict:
-    breaking = conflict.extra.get("seq")
-    lines = {e.seq: r.line for e, r in zip(entries, rows, strict=True)}
-    line = lines.get(breaking) if breaking is not None else None
-    return Conflict(conflict.detail, {**conflict.extra, "line": line})
+def _naming_line(conflict: Conflict, file: CheckedFile, of_seq: dict[int, int]) -> Conflict:
+    breaking = of_seq.get(conflict.extra.get("seq", -1))
+    return Conflict(conflict.detail, {**conflict.extra, "line": file.line[breaking] if breaking is not None else None})
 
 
 def _stopped(refused: Conflict, done: ImportResult) -> Conflict:
@@ -272,10 +332,11 @@ def _stopped(refused: Conflict, done: ImportResult) -> Conflict:
     detail += f" (file line {line})." if line else "."
     if done.imported or done.products_created:
         detail += (
-            f" The import commits in parts of up to {PART_PRODUCTS:,} products, and the parts before this one are"
-            f" in: {done.imported:,} rows imported, {done.products_created:,} products created"
-            f"{f', {done.skipped:,} rows skipped as imported before' if done.skipped else ''}. Nothing of this part"
-            " was imported. Correct the file and import it again: the rows already in are skipped."
+            f" The import commits in parts of up to {PART_PRODUCTS:,} products; nothing of this one was imported,"
+            f" and the other parts that committed are in: {done.imported:,} rows imported,"
+            f" {done.products_created:,} products created"
+            f"{f', {done.skipped:,} rows skipped as imported before' if done.skipped else ''}."
+            " Correct the file and import it again: the rows already in are skipped."
         )
     else:
         detail += " Nothing was imported."
@@ -285,7 +346,9 @@ def _stopped(refused: Conflict, done: ImportResult) -> Conflict:
 def _refuse_closed(file: CheckedFile, closed: ClosedPeriod) -> None:
     if closed.through is None:
         return
-    dated = [i for i in range(file.transactions) if closed.covers(file.row(i).at)]
+    # Two days past the period's last day in UTC is past its end in any time zone: only rows before it can be in it.
+    bound = (datetime.combine(closed.through, time(), UTC) + timedelta(days=2) - EPOCH) // timedelta(microseconds=1)
+    dated = [i for i, at in enumerate(file.at) if at < bound and closed.covers(file.row(i).at)]
     if dated:
         lines = sorted(file.line[i] for i in dated)
         raise Conflict(
