@@ -99,9 +99,11 @@ def cents(value: Decimal) -> Decimal:
 
 
 async def expected(conn: asyncpg.Connection, where: str = "TRUE", *args: Any) -> list[dict[str, Any]]:
-    """Every product matching, with the figures the dashboard shows (no reservation lapsed here)."""
+    """Every product matching, with the figures the dashboard shows (a hold past its time not counted)."""
     rows = await conn.fetch(
-        f"""SELECT sku, name, category, brand, on_hand, reserved, average_cost, realized_pl, revenue,
+        f"""SELECT sku, name, category, brand, on_hand, average_cost, realized_pl, revenue,
+                   reserved - coalesce((SELECT sum(quantity) FROM reservation r WHERE r.product = product.id
+                                        AND r.status = 'active' AND r.expires_at <= now()), 0) AS reserved,
                    low_stock_threshold, last_counted_at, last_sale_at,
                    row_number() OVER (ORDER BY name, sku) AS by_name
             FROM product WHERE {where}""",
@@ -382,3 +384,14 @@ async def test_holds_past_their_time_no_longer_count_in_rows_or_totals(client):
         assert rows_of(html) == [sku], params
         assert figures_of(html, sku)["reserved"] == "0" and totals_of(html)["reserved"] == "0", params
         assert totals_of(html)["available"] == "10", params
+
+
+async def test_the_alerts_panel_shows_the_worst_100_and_says_how_many(client, conn):
+    everything = await expected(conn)
+    alerting = sorted((p for p in everything if p["status"] != "ok"), key=lambda p: (SEVERITY[p["status"]], p["sku"]))
+    assert len(alerting) > 100
+    html = (await client.get("/")).text
+    panel = html[html.index("data-alerts") : html.index("data-alerts-empty")]
+    assert re.findall(r'data-alert-sku="([^"]+)"', panel) == [p["sku"] for p in alerting[:100]]
+    assert f"{len(alerting):,} products are low or out of stock" in panel
+    assert 'href="/?sort=status"' in panel
