@@ -1,7 +1,7 @@
 """Benchmark: the dashboard with 1,000 products (server time per render, and pages/s under load).
 
     python -m bench.pages [--products 1000] [--renders 50]
-    python -m bench.pages --catalogue [--renders 30]   # issue 13: first page, search, page stream at 1,000 and 50,000
+    python -m bench.pages --catalogue [--renders 30] [--streams 1000]   # issue 13, at 1,000 and 50,000 products
 
 Needs `wrk` for the throughput line (apt-get install wrk).
 """
@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -85,7 +86,81 @@ def page_stream(client: httpx.Client, skus: list[str]) -> tuple[float, float, in
     return first, last, size, events
 
 
-def catalogue(renders: int) -> None:
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants (uvicorn's worker), KiB."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) if "VmRSS" in status else 0
+    return total
+
+
+async def open_page_streams(base: str, headers: dict[str, str], count: int, size: int) -> tuple[float, asyncio.Event]:
+    """`count` page streams (page k of the catalogue in SKU order: its 50 SKUs and alerts=all), each read
+    until it has its rows' state; returns the seconds until all had it, and an event that closes them."""
+    done, close = asyncio.Semaphore(0), asyncio.Event()
+    limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
+    client = httpx.AsyncClient(base_url=base, headers=headers, timeout=120, limits=limits)
+
+    async def one(k: int) -> None:
+        first = (k * 50) % size
+        skus = [f"CAT-{first + i + 1:06d}" for i in range(50)]
+        url = "/events?" + "&".join(f"sku={s}" for s in skus) + "&alerts=all"
+        async with client.stream("GET", url) as r:
+            seen = 0
+            async for line in r.aiter_lines():
+                if line.startswith("data:"):
+                    seen += 1
+                    if seen == 50:
+                        done.release()
+                        await close.wait()
+                        return
+
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(one(k)) for k in range(count)]
+    for _ in range(count):
+        await done.acquire()
+    elapsed = time.perf_counter() - started
+
+    async def finish() -> None:
+        await close.wait()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
+
+    asyncio.get_running_loop().create_task(finish())
+    return elapsed, close
+
+
+def streams_memory(server: object, count: int, size: int) -> tuple[int, int, float]:
+    """Server RSS (KiB) before and with `count` open page streams, and seconds to open them all."""
+    pid = server.process.pid  # type: ignore[attr-defined]
+    before = tree_rss_kib(pid)
+
+    async def run() -> tuple[int, float]:
+        elapsed, close = await open_page_streams(server.url, server.headers, count, size)  # type: ignore[attr-defined]
+        await asyncio.sleep(1)
+        with_streams = tree_rss_kib(pid)
+        close.set()
+        await asyncio.sleep(0.5)
+        return with_streams, elapsed
+
+    with_streams, elapsed = asyncio.run(run())
+    return before, with_streams, elapsed
+
+
+def catalogue(renders: int, streams: int = 0) -> None:
     """Issue 13's dashboard targets, at 1,000 and at 50,000 products in one run."""
     results: dict[int, dict[str, float]] = {}
     with throwaway_database() as url, serving(url, INVENTORY_SWEEP_SECONDS="3600") as server:
@@ -115,6 +190,13 @@ def catalogue(renders: int) -> None:
                 code, code99, _ = timed(client, "/transactions/suggest?sku=4006381000120", renders)
                 words, words99, _ = timed(client, "/transactions/suggest?sku=olong+00012", renders)
                 s_first, s_last, s_bytes, s_events = page_stream(client, rows)
+                if streams and size == SIZES[-1]:
+                    before, with_them, opened = streams_memory(server, streams, size)
+                    memory = (
+                        f"{streams} page streams open at {size:,} products: server RSS {before / 1024:.0f} MiB before, "
+                        f"{with_them / 1024:.0f} MiB with them ({(with_them - before) / streams:.0f} KiB a stream); "
+                        f"all had their rows' state {opened:.1f} s after the first was asked for"
+                    )
                 results[size] = dict(
                     first=first, first99=first99, wire=wire, html=html, sort=sort, sort99=sort99, filt=filt,
                     filt99=filt99, search=search, search99=search99, broad=broad, code=code, words=words,
@@ -122,6 +204,7 @@ def catalogue(renders: int) -> None:
                     s_first=s_first, s_last=s_last, s_bytes=s_bytes, s_events=s_events,
                 )  # fmt: skip
     small, big = (results[n] for n in SIZES)
+    memory = locals().get("memory")
     lines = [
         ("dashboard first page, p50 ms (target ≤ 100 at 50,000)", "first", "{:.1f}"),
         ("dashboard first page, p99 ms", "first99", "{:.1f}"),
@@ -144,6 +227,8 @@ def catalogue(renders: int) -> None:
         a, b = small[key], big[key]
         shown = [f"{v / 1024:.1f}" if form == "kib" else form.format(v) for v in (a, b)]
         print(f"{label:56} {shown[0]:>10} {shown[1]:>10} {b / a if a else 0:>7.2f}×")
+    if memory:
+        print(memory)
 
 
 def main() -> None:
@@ -151,9 +236,10 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--renders", type=int, default=50)
     parser.add_argument("--catalogue", action="store_true", help="issue 13's dashboard targets at 1,000 and 50,000")
+    parser.add_argument("--streams", type=int, default=1000, help="with --catalogue: page streams open at 50,000")
     args = parser.parse_args()
     if args.catalogue:
-        catalogue(args.renders)
+        catalogue(args.renders, args.streams)
         return
     with throwaway_database() as url, serving(url, INVENTORY_SWEEP_SECONDS="3600") as server:
         asyncio.run(seed(url, "DASH-", args.products, 250))
