@@ -9,6 +9,8 @@ from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from app.domain.access import Role
+from app.services import database
+from app.services.database import DatabaseUnavailable
 from app.services.events import EventHub
 
 KEEP_ALIVE_SECONDS = 15
@@ -24,6 +26,11 @@ async def events(
     figures and statuses change, from whichever process made the change. `?sku=A&sku=B` follows some;
     `&alerts=all` adds the `alert` events of every product (a page's stream: its rows and the alerts
     panel), and `?alerts=all` alone follows only alerts."""
+
+    # A stream is answered 200 before its first event: make sure the database answers first, so
+    # that an outage is a 503 with Retry-After (as for every request), not a stream cut at once.
+    if not await database.ready(within=1.0):
+        raise DatabaseUnavailable("the database is not reachable")
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         async for event in hub.follow(sku or [], all_alerts=alerts == "all"):

@@ -61,8 +61,9 @@ def test_a_stopped_database_is_a_503_with_retry_after_and_the_app_recovers_alone
         listing = api.get("/api/products")
         page = api.get("/", headers={"Accept": "text/html"})  # a page, as a signed-in browser asks for it
         ready = api.get("/readyz")
+        stream = api.get("/events", params={"sku": sku})  # the token is still cached: the stream itself must say
         assert time.monotonic() - started < 25  # answered, not left waiting
-        for reply in (sale, listing, ready):
+        for reply in (sale, listing, ready, stream):
             assert reply.status_code == 503, reply.text
             assert int(reply.headers["retry-after"]) > 0
         assert "not reachable" in sale.json()["detail"]
