@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +30,38 @@ def throwaway_database() -> Iterator[str]:
     finally:
         embedded.stop(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def debian_postgres(version: int = 15) -> Iterator[str]:
+    """A throwaway cluster of Debian's PostgreSQL `version` (`apt-get install postgresql-15`) with
+    initdb's default settings, on a port of its own, run as the `postgres` user (initdb refuses
+    root); stopped and removed afterwards. Yields its URL (the app migrates what it uses)."""
+    bin_dir = Path(f"/usr/lib/postgresql/{version}/bin")
+    if not (bin_dir / "initdb").exists():
+        raise SystemExit(f"PostgreSQL {version} is not installed: apt-get install -y postgresql-{version}")
+    root = Path(tempfile.mkdtemp(prefix=f"srpg{version}-", dir="/tmp"))
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    shutil.chown(root, "postgres")
+    shutil.chown(sockets, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+
+    def as_postgres(*command: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, cwd="/tmp",
+                       stdout=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C.UTF-8"})  # fmt: skip
+
+    try:
+        as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "start",
+                    "-o", f"-p {port} -k {sockets} -c listen_addresses=''")  # fmt: skip
+        yield f"postgresql://postgres@/postgres?host={sockets}&port={port}"
+    finally:
+        if (data / "postmaster.pid").exists():
+            as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 _tokens: dict[str, str] = {}
