@@ -277,8 +277,8 @@ class FileRow:
 
 class CheckedFile:
     """Every row of a file that passed its checks, kept compactly: columns in arrays (times as
-    microseconds), not an object per row, so that 1,000,000 rows take about 100 MB (external ids
-    and notes are the bulk). Products in the order the file first names them."""
+    microseconds), not an object per row (160 bytes a row of the benchmark's file, against 460 as
+    objects; external ids and notes are the bulk). Products in the order the file first names them."""
 
     def __init__(self) -> None:
         self.skus: list[str] = []  # product number → SKU
