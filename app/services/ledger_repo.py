@@ -21,7 +21,7 @@ from app.domain.changes import MONEY
 from app.domain.ledger import Entry, Figures, Position, Posted, Stored, TimelineKey
 from app.domain.rules import Reason, TxType
 from app.domain.summary import Totals
-from app.services.database import PRODUCT_LOCK_NAMESPACE
+from app.services.database import PRODUCT_LOCK_NAMESPACE, DatabaseUnavailable
 from app.services.records import LedgerRow, ProductRecord
 
 
@@ -367,7 +367,12 @@ async def copy_rows(conn: asyncpg.Connection, rows: Iterable[NewRow]) -> None:
         if lines:
             yield "".join(lines).encode()
 
-    await conn.copy_to_table("stock_transaction", source=pieces(), columns=COPY_COLUMNS, format="text")
+    try:
+        await conn.copy_to_table("stock_transaction", source=pieces(), columns=COPY_COLUMNS, format="text")
+    except RuntimeError as closed:  # asyncpg on uvloop, the connection lost mid-COPY: "the handler is closed"
+        if not conn.is_closed():
+            raise
+        raise DatabaseUnavailable(f"the connection was lost during COPY ({closed})") from closed
 
 
 FIGURE_TYPES = (

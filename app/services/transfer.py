@@ -19,7 +19,7 @@ from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
 from app.domain.imports import CSV_COLUMNS, EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader, spreadsheet_safe
 from app.services import idempotency
 from app.services import ledger_repo as repo
-from app.services.database import read_only, snapshot, unit_of_work
+from app.services.database import CONNECTION_LOST, DatabaseUnavailable, read_only, snapshot, unit_of_work
 from app.services.events import announce
 from app.services.gc_pause import gc_paused
 from app.services.idempotency import Key
@@ -197,11 +197,28 @@ async def import_rows(
         if not flow.failure:
             flow.running.append(asyncio.ensure_future(_import_part(file, last, ids, ledger, key, flow.done)))
             await flow.settle_first()
+    except (DatabaseUnavailable, *CONNECTION_LOST) as lost:
+        await asyncio.gather(*flow.running, return_exceptions=True)
+        raise ImportInterrupted(flow.done) from lost
     finally:
         await asyncio.gather(*flow.running, return_exceptions=True)  # only after an unexpected error
     if flow.failure:
         raise _stopped(flow.failure, flow.done)
     return flow.done
+
+
+class ImportInterrupted(DatabaseUnavailable):
+    """The database went away during an import (a 503): what the parts before committed stays."""
+
+    def __init__(self, done: ImportResult) -> None:
+        self.done = done
+        self.detail = (
+            "The database could not be reached during the import"
+            + (f"; parts of it are in ({done.imported:,} rows imported, {done.products_created:,} products created,"
+               " and the part being written may be too)" if done.imported or done.products_created else "")
+            + ". Import the same file again when it is back: the rows already in are skipped."
+        )  # fmt: skip
+        super().__init__(self.detail)
 
 
 IN_FLIGHT = 2

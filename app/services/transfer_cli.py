@@ -39,7 +39,7 @@ def import_file(settings: Settings, path: str) -> int:
         for e in bad.errors:
             print(f"line {e.line}: {e.field}: {e.message}", file=sys.stderr)
         return 1
-    except DomainError as refused:
+    except (DomainError, transfer.ImportInterrupted) as refused:
         print(file=sys.stderr)
         print(refused.detail, file=sys.stderr)
         return 1

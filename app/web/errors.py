@@ -31,6 +31,8 @@ def unavailable_handler(request: Request, exc: Exception) -> Response | Template
         detail = ("The connection to the database was lost while the change was being saved: it may or may "
                   "not have been saved. Send the same request again with the same Idempotency-Key to get "
                   "its result, or look before recording it again.")  # fmt: skip
+    elif isinstance(exc, DatabaseUnavailable) and getattr(exc, "detail", None):  # e.g. an import cut half way
+        detail = exc.detail  # type: ignore[attr-defined]
     else:
         detail = "The database is not reachable right now; nothing was changed. Try again in a few seconds."
     if _wants_page(request):

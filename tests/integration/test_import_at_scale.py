@@ -13,19 +13,58 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from app.services.transfer import PART_PRODUCTS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer, make_user, start_server
 from tests.integration.helpers import anomalies, make_product, record, summary, timeline
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def catalogue_server() -> Iterator[tuple[str, str, str]]:
+    """A database of its own: tens of thousands of imported products would change what every other
+    test's reports and pages list."""
+    from app.services import embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="srk-", dir="/tmp"))
+    server = None
+    try:
+        url = embedded.ensure_running(data_dir)
+        token = make_user(url, "catalogue-admin", "admin")
+        server = start_server(url, INVENTORY_SWEEP_SECONDS="3600")
+        yield url, server.url, token
+    finally:
+        if server:
+            server.stop()
+        embedded.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def api(catalogue_server: tuple[str, str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    _, base, token = catalogue_server
+    async with httpx.AsyncClient(base_url=base, timeout=300, headers=bearer(token)) as client:
+        yield client
+
+
+@pytest.fixture
+async def db(catalogue_server: tuple[str, str, str]) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(catalogue_server[0])
+    yield conn
+    await conn.close()
 HEADER = "external_id,sku,product_name,type,quantity,unit_price,at\n"
 
 
@@ -244,21 +283,45 @@ async def test_notes_and_external_ids_with_tabs_newlines_and_backslashes_are_sto
     assert [x["note"] for x in await timeline(api, sku)] == notes
 
 
-async def test_rows_in_the_closed_period_anywhere_in_the_file_import_nothing_and_are_named(api, db, tokens):
+async def test_rows_in_the_closed_period_anywhere_in_the_file_import_nothing_and_are_named(api, db):
     prefix = f"CLO{uuid.uuid4().hex[:6]}"
     products = 2_500
     body = catalogue(prefix, products).replace(
         f"{prefix}-s{products - 1},{prefix}-{products - 1},,SELL,4,9.99,2025-03-02T08:00:00Z",
         f"{prefix}-s{products - 1},{prefix}-{products - 1},,SELL,4,9.99,2025-03-01T23:59:59Z",
     )  # the last product's sale moves into the closed period; so are every product's BUYs (March 1st)
-    admin = {"Authorization": f"Bearer {tokens['admin']}"}
-    closing = await api.post("/admin/settings", data={"books_closed_through": "2025-03-01"}, headers=admin)
+    closing = await api.post("/admin/settings", data={"books_closed_through": "2025-03-01"})  # api: an admin
     assert closing.status_code == 303
     try:
         r = await api.post("/api/import", content=body.encode(), timeout=300)
     finally:
-        await api.post("/admin/settings", data={"books_closed_through": ""}, headers=admin)
+        await api.post("/admin/settings", data={"books_closed_through": ""})
     assert r.status_code == 409, r.text[:2000]
     lines = r.json()["extra"]["lines"]
     assert lines == list(range(2, 102)) and f"{products + 1} row(s)" in r.json()["detail"]  # the first 100 named
     assert await db.fetchval("SELECT count(*) FROM product WHERE sku LIKE $1 || '-%'", prefix) == 0
+
+
+async def test_an_import_cut_off_by_a_lost_connection_is_a_503_and_the_same_file_again_finishes(api, db):
+    prefix = f"CUT{uuid.uuid4().hex[:6]}"
+    products = 6 * PART_PRODUCTS
+    body = catalogue(prefix, products).encode()
+    importing = asyncio.ensure_future(api.post("/api/import", content=body, timeout=300))
+    killed = 0
+    while not importing.done() and not killed:  # the connection of a part writing its rows
+        killed = await db.fetchval("""SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                                      WHERE datname = current_database() AND query LIKE 'COPY%'""")  # fmt: skip
+        await asyncio.sleep(0.005)
+    r = await importing
+    assert killed, "the import ended before a part could be cut off"
+    assert r.status_code == 503 and r.headers["retry-after"], r.text[:2000]
+    assert "Import the same file again" in r.json()["detail"]
+    before = await db.fetchval("SELECT count(*) FROM product WHERE sku LIKE $1 || '-%'", prefix)
+    assert before < products
+    again = await api.post("/api/import", content=body, timeout=300)
+    assert again.status_code == 201, again.text[:2000]
+    assert again.json()["products_created"] == products - before
+    assert again.json()["imported"] + again.json()["skipped"] == 2 * products
+    stored = await figures_in_sql(db, prefix)
+    assert len(stored) == products and all(row["rows"] == 2 for row in stored.values())
+    assert await anomalies(api) == []
