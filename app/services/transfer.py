@@ -127,7 +127,7 @@ async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checke
                 if not cells:
                     continue
                 line += 1
-                if line % TURN_ROWS == 0:
+                if (line - 1) % TURN_ROWS == 0:
                     await asyncio.sleep(0)
                     if checked:
                         checked(line - 1)
