@@ -23,7 +23,7 @@ from app.services.database import read_only, spare_connection, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import Busy, GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
-from app.services.locks import ProductLocks, lock_in_database
+from app.services.locks import ProductLocks, lock_for_batch, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ProductRecord
 from app.services.views import committed_view, error_view, transaction_view, voided_view
@@ -35,10 +35,6 @@ def utc_now() -> datetime:
 
 def _entry(data: TransactionInput, seq: int, now: datetime, tx_id: int | None = None) -> Entry:
     return Entry(seq, data.at or now, data.type, data.quantity, data.unit_price, data.reason, tx_id)
-
-
-# A product's line waits this long for another process's lock while holding a connection.
-LINE_LOCK_WAIT_MS = 200
 
 
 class LedgerService:
@@ -82,15 +78,7 @@ class LedgerService:
             return [Busy() for _ in batch]
         try:
             async with self.locks.hold(*free), unit_of_work() as conn:
-                if not wait:
-                    got = set(await repo.try_lock_products(conn, free))
-                elif dry_run:
-                    await lock_in_database(conn, *free)
-                    got = set(free)
-                elif await repo.lock_products_within(conn, free, LINE_LOCK_WAIT_MS):
-                    got = set(free)
-                else:
-                    raise Busy()  # another process still holds one: roll back, let the line try later
+                got = await lock_for_batch(conn, free, wait=wait, block=dry_run)
                 live = [q for q in batch if q.product_id in got]
                 done = iter(await self._commit_held(conn, live, sorted(got)) if live else [])
                 results = [next(done) if q.product_id in got else Busy() for q in batch]

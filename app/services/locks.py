@@ -11,6 +11,7 @@ import asyncpg
 
 from app.services import ledger_repo as repo
 from app.services.database import holding_a_connection
+from app.services.group_commit import Busy
 
 
 class ProductLocks:
@@ -45,3 +46,23 @@ class ProductLocks:
 async def lock_in_database(conn: asyncpg.Connection, *product_ids: int) -> None:
     """Transaction-level advisory locks, in the same ascending order as the process locks."""
     await repo.lock_products(conn, sorted(set(product_ids)))
+
+
+# A product's line waits this long for another process's lock while holding a connection.
+LINE_LOCK_WAIT_MS = 200
+
+
+async def lock_for_batch(
+    conn: asyncpg.Connection, product_ids: list[int], *, wait: bool, block: bool = False
+) -> set[int]:
+    """The advisory locks of a group-commit batch: without `wait`, those nobody holds (the others'
+    requests are answered Busy); with it, all of them, waiting at most LINE_LOCK_WAIT_MS for another
+    process (then Busy is raised: roll back and let the product's line try again), or as long as it
+    takes with `block` (a dry run)."""
+    if not wait:
+        return set(await repo.try_lock_products(conn, product_ids))
+    if block:
+        await lock_in_database(conn, *product_ids)
+    elif not await repo.lock_products_within(conn, product_ids, LINE_LOCK_WAIT_MS):
+        raise Busy()
+    return set(product_ids)

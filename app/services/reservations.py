@@ -21,8 +21,8 @@ from app.services.database import read_only, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import Busy, GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
-from app.services.ledger import LINE_LOCK_WAIT_MS, LedgerService, first_claim, product_for_change
-from app.services.locks import ProductLocks, lock_in_database
+from app.services.ledger import LedgerService, first_claim, product_for_change
+from app.services.locks import ProductLocks, lock_for_batch, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ReservationRecord
 from app.services.views import confirmed_view, error_view, reservation_view
@@ -68,12 +68,7 @@ class ReservationService:
             return [Busy() for _ in batch]
         try:
             async with self.locks.hold(*free), unit_of_work() as conn:
-                if not wait:
-                    got = set(await repo.try_lock_products(conn, free))
-                elif await repo.lock_products_within(conn, free, LINE_LOCK_WAIT_MS):
-                    got = set(free)
-                else:
-                    raise Busy()  # another process still holds one: roll back, let the line try later
+                got = await lock_for_batch(conn, free, wait=wait)
                 live = [q for q in batch if q.product_id in got]
                 done = iter(await self._reserve_held(conn, live) if live else [])
                 return [next(done) if q.product_id in got else Busy() for q in batch]
