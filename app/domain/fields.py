@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from app.domain.errors import FieldErrors
@@ -137,6 +137,16 @@ def moment(errors: FieldErrors, name: str, raw: object, *, now: datetime, zone: 
 def time_filter(errors: FieldErrors, name: str, raw: object, *, zone: tzinfo) -> datetime | None:
     """A bound of a time range (an export's `start`/`end`): a date or date-time, future ones too."""
     return _iso_time(errors, name, raw, zone, what="date or date-time")
+
+
+def as_of(errors: FieldErrors, name: str, raw: object, *, zone: tzinfo) -> datetime | None:
+    """A moment to report at: an ISO date-time, or a date meaning the end of that day in `zone`
+    (so "2026-10-31" closes October, its last sale included)."""
+    moment = _iso_time(errors, name, raw, zone, what="date or date-time")
+    if moment is None or not isinstance(raw, str) or len(raw.strip()) != 10:
+        return moment
+    next_day = datetime.combine(moment.date() + timedelta(days=1), time(), tzinfo=zone)
+    return next_day - timedelta(microseconds=1)
 
 
 def _iso_time(errors: FieldErrors, name: str, raw: object, zone: tzinfo, *, what: str) -> datetime | None:

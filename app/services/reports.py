@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import NotFound
@@ -93,12 +94,58 @@ async def grouped(field: str) -> list[dict[str, Any]]:
     return [{field: key, **totals_of_products(members)} for key, members in groups.items()]
 
 
+# Each product's position at a moment, from its stored running figures: one probe of the
+# (product, at, seq) index per product, never a replay (Odoo and ERPNext replay the ledger here).
+VALUATION_SQL = """
+SELECT p.sku, p.name, p.category, p.brand, last.stock_after, last.average_cost_after, last.at
+FROM product p
+CROSS JOIN LATERAL (
+    SELECT t.stock_after, t.average_cost_after, t.at FROM stock_transaction t
+    WHERE t.product = p.id AND t.at <= $1 ORDER BY t.at DESC, t.seq DESC LIMIT 1
+) AS last
+ORDER BY p.sku
+"""
+
+
+async def valuation(at: datetime) -> dict[str, Any]:
+    """Stock, average cost and value of every product that had any history at `at`, with totals
+    and totals per category (a month's closing figures: `at` the month's last moment)."""
+    async with read_only() as conn:
+        rows = await conn.fetch(VALUATION_SQL, at)
+    items = [
+        {"sku": r["sku"], "name": r["name"], "category": r["category"], "brand": r["brand"],
+         "on_hand": r["stock_after"], "average_cost": str(r["average_cost_after"]),
+         "inventory_value": str(inventory_value(r["stock_after"], r["average_cost_after"])),
+         "last_transaction_at": r["at"].isoformat()}
+        for r in rows
+    ]  # fmt: skip
+    categories: dict[str | None, list[dict[str, Any]]] = {}
+    for item in items:
+        categories.setdefault(item["category"], []).append(item)
+    return {
+        "at": at.isoformat(),
+        "items": items,
+        "totals": _valued(items),
+        "by_category": [{"category": name, **_valued(members)} for name, members in categories.items()],
+    }
+
+
+def _valued(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals are sums of the per-product rounded values (SPEC §2)."""
+    return {"products": len(items), "on_hand": sum(i["on_hand"] for i in items),
+            "inventory_value": str(sum((Decimal(i["inventory_value"]) for i in items), Decimal("0.00")))}  # fmt: skip
+
+
 REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand",
-           "anomalies")  # fmt: skip
+           "anomalies", "valuation")  # fmt: skip
 
 
-async def build(name: str, now: datetime, *, days: int = 30, fast: bool = True, limit: int = 20) -> dict[str, Any]:
+async def build(
+    name: str, now: datetime, *, days: int = 30, fast: bool = True, limit: int = 20, at: datetime | None = None
+) -> dict[str, Any]:
     """A report by name: one object for `summary`, `{"items": [...]}` for the others."""
+    if name == "valuation":
+        return await valuation(at or now)
     if name == "summary":
         return await summary()
     if name in ("low-stock", "out-of-stock"):

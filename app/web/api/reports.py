@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, get
 from litestar.params import Parameter
 
+from app.domain import fields
 from app.domain.access import Role
+from app.domain.errors import FieldErrors
 from app.domain.imports import spreadsheet_safe
 from app.services import reports
 from app.services.ledger import LedgerService
@@ -32,6 +35,15 @@ def _cell(value: Any) -> Any:
     return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
+def valuation_moment(raw: str, ledger: LedgerService) -> datetime:
+    """`?at=` of the valuation: a date-time, or a date meaning the end of that day."""
+    errors = FieldErrors()
+    moment = fields.as_of(errors, "at", raw, zone=ledger.zone)
+    errors.raise_if_any()
+    assert moment is not None
+    return moment
+
+
 Days = Annotated[int, Parameter(ge=1, le=3660, description="movers: the last N days")]
 Order = Literal["fast", "slow"]
 Limit = Annotated[int, Parameter(ge=1, le=5000, description="movers: how many products")]
@@ -51,8 +63,10 @@ class ReportController(Controller):
         order: Order = "fast",
         limit: Limit = 20,
         format: Literal["json", "csv"] = "json",
+        at: Annotated[str | None, Parameter(description="valuation: a moment, or a date (its end)")] = None,
     ) -> Response[Any]:
-        body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit)
+        moment = valuation_moment(at, ledger) if at else None
+        body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit, at=moment)
         if format == "csv":
             rows = [body] if isinstance(body, dict) and "items" not in body else body["items"]
             flat = [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in rows]

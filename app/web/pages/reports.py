@@ -13,7 +13,7 @@ from app.domain.access import Role
 from app.services import history, products, reports
 from app.services.ledger import LedgerService
 from app.settings import Settings
-from app.web.api.reports import Days, Limit, Order
+from app.web.api.reports import Days, Limit, Order, valuation_moment
 from app.web.auth import requires
 from app.web.chart import BarChart, bar_chart
 from app.web.pages.forms import page
@@ -28,6 +28,7 @@ TITLES = {
     "by-category": "By category",
     "by-brand": "By brand",
     "anomalies": "Self-check (anomalies)",
+    "valuation": "Stock value at a date",
 }
 ABOUT = {
     "summary": "Totals over every product: stock, value, money in and out, products by status.",
@@ -39,6 +40,8 @@ ABOUT = {
     "by-category": "Totals per category.",
     "by-brand": "Totals per brand.",
     "anomalies": "Products whose stored figures differ from a fresh replay of their ledger. Always empty.",
+    "valuation": "Stock, average cost and value of every product at the end of a day you choose "
+                 "(from the stored running figures: a month is closed exactly as it stood).",
 }
 # Column headings as people read them (the API and the CSV keep the keys).
 HEADINGS = {
@@ -78,6 +81,8 @@ def columns(name: str) -> list[str]:
         return [name.removeprefix("by-"), *GROUP_COLUMNS]
     if name == "anomalies":
         return ["sku", "problems"]
+    if name == "valuation":
+        return ["sku", "name", "category", "on_hand", "average_cost", "inventory_value"]
     return PRODUCT_COLUMNS + EXTRA.get(name, [])
 
 
@@ -124,10 +129,14 @@ class ReportPages(Controller):
         days: Days = 30,
         order: Order = "fast",
         limit: Limit = 20,
+        at: str | None = None,
     ) -> Template:
         now = ledger.clock()
-        body = await reports.build(name, now, days=days, fast=order == "fast", limit=limit)
-        query = {"days": days, "order": order, "limit": limit} if name == "movers" else {}
+        moment = valuation_moment(at, ledger) if at else None
+        body = await reports.build(name, now, days=days, fast=order == "fast", limit=limit, at=moment)
+        query: dict[str, Any] = {"days": days, "order": order, "limit": limit} if name == "movers" else {}
+        if name == "valuation" and at:
+            query["at"] = at
         items = body.get("items", [])
         charts: list[BarChart] = []
         if name == "summary":
@@ -155,4 +164,6 @@ class ReportPages(Controller):
             since=now - timedelta(days=days),
             order=order,
             limit=limit,
+            at=at or now.astimezone(ledger.zone).date().isoformat(),
+            totals=body.get("totals"),
         )
