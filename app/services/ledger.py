@@ -21,9 +21,9 @@ from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.counter import void_facts
 from app.services.database import read_only, spare_connection, unit_of_work
 from app.services.events import announce
-from app.services.group_commit import Busy, GroupCommit, Queued
+from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
-from app.services.locks import ProductLocks, lock_for_batch, lock_in_database
+from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ProductRecord
 from app.services.views import committed_view, error_view, transaction_view, voided_view
@@ -72,22 +72,14 @@ class LedgerService:
         """Commit new transactions, on any products, in one database transaction. Without
         `wait`, products whose lock is held (here or in another process) are not waited for:
         their requests are answered `Busy`, and group commit commits them apart."""
-        wanted = sorted({q.product_id for q in batch})
-        free = wanted if wait else [p for p in wanted if not self.locks.is_held(p)]
-        if not free:
-            return [Busy() for _ in batch]
-        try:
-            async with self.locks.hold(*free), unit_of_work() as conn:
-                got = await lock_for_batch(conn, free, wait=wait, block=dry_run)
-                live = [q for q in batch if q.product_id in got]
-                done = iter(await self._commit_held(conn, live, sorted(got)) if live else [])
-                results = [next(done) if q.product_id in got else Busy() for q in batch]
-                if dry_run:
-                    result = results[0]
-                    raise result if isinstance(result, Exception) else DryRunRollback(result)
-                return results
-        except Busy:
-            return [Busy() for _ in batch]
+        if not dry_run:
+            return await commit_where_free(self.locks, batch, self._commit_held, wait=wait)
+
+        async def rolled_back(conn: asyncpg.Connection, live: list[Queued], ids: list[int]) -> list[Change | Exception]:
+            result = (await self._commit_held(conn, live, ids))[0]
+            raise result if isinstance(result, Exception) else DryRunRollback(result)  # the rollback
+
+        return await commit_where_free(self.locks, batch, rolled_back, wait=True, block=True)
 
     async def _commit_held(
         self, conn: asyncpg.Connection, batch: list[Queued], product_ids: list[int]

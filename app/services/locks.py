@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, TypeVar
 from weakref import WeakValueDictionary
 
 import asyncpg
 
 from app.services import ledger_repo as repo
-from app.services.database import holding_a_connection
-from app.services.group_commit import Busy
+from app.services.database import holding_a_connection, unit_of_work
+from app.services.group_commit import Busy, Queued
 
 
 class ProductLocks:
@@ -46,6 +47,32 @@ class ProductLocks:
 async def lock_in_database(conn: asyncpg.Connection, *product_ids: int) -> None:
     """Transaction-level advisory locks, in the same ascending order as the process locks."""
     await repo.lock_products(conn, sorted(set(product_ids)))
+
+
+Q = TypeVar("Q", bound=Queued[Any])
+R = TypeVar("R")
+HeldWork = Callable[[asyncpg.Connection, list[Q], list[int]], Awaitable[list[R | Exception]]]
+
+
+async def commit_where_free(
+    locks: ProductLocks, batch: list[Q], work: HeldWork[Q, R], *, wait: bool, block: bool = False
+) -> list[R | Exception]:
+    """One transaction for a group-commit batch, sales or reservations: takes the in-process and
+    advisory locks of its products that are free (all of them with `wait`, see `lock_for_batch`),
+    runs `work(conn, requests of those products, their ids)` under them, and answers the others
+    `Busy` so that group commit puts them in their product's line."""
+    wanted = sorted({q.product_id for q in batch})
+    free = wanted if wait else [p for p in wanted if not locks.is_held(p)]
+    if not free:
+        return [Busy() for _ in batch]
+    try:
+        async with locks.hold(*free), unit_of_work() as conn:
+            got = await lock_for_batch(conn, free, wait=wait, block=block)
+            live = [q for q in batch if q.product_id in got]
+            done = iter(await work(conn, live, sorted(got)) if live else [])
+            return [next(done) if q.product_id in got else Busy() for q in batch]
+    except Busy:
+        return [Busy() for _ in batch]
 
 
 # A product's line waits this long for another process's lock while holding a connection.

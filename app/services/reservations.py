@@ -19,10 +19,10 @@ from app.services import idempotency
 from app.services import ledger_repo as repo
 from app.services.database import read_only, unit_of_work
 from app.services.events import announce
-from app.services.group_commit import Busy, GroupCommit, Queued
+from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
 from app.services.ledger import LedgerService, first_claim, product_for_change
-from app.services.locks import ProductLocks, lock_for_batch, lock_in_database
+from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.recompute import rewrite
 from app.services.records import LedgerRow, ReservationRecord
 from app.services.views import confirmed_view, error_view, reservation_view
@@ -62,25 +62,13 @@ class ReservationService:
     ) -> list[tuple[ReservationRecord, bool] | Exception]:
         """Commit new reservations, on any products, in one database transaction; products whose
         lock is held elsewhere are answered `Busy` unless `wait` (see group_commit)."""
-        wanted = sorted({q.product_id for q in batch})
-        free = wanted if wait else [p for p in wanted if not self.locks.is_held(p)]
-        if not free:
-            return [Busy() for _ in batch]
-        try:
-            async with self.locks.hold(*free), unit_of_work() as conn:
-                got = await lock_for_batch(conn, free, wait=wait)
-                live = [q for q in batch if q.product_id in got]
-                done = iter(await self._reserve_held(conn, live) if live else [])
-                return [next(done) if q.product_id in got else Busy() for q in batch]
-        except Busy:
-            return [Busy() for _ in batch]
+        return await commit_where_free(self.locks, batch, self._reserve_held, wait=wait)
 
     async def _reserve_held(
-        self, conn: asyncpg.Connection, batch: list[Queued[ReservationInput]]
+        self, conn: asyncpg.Connection, batch: list[Queued[ReservationInput]], product_ids: list[int]
     ) -> list[tuple[ReservationRecord, bool] | Exception]:
         """Under the locks of every product of the batch: each request, in order, is a repeat of a
         reservation that exists (even one made earlier in this batch), a conflict, or a new hold."""
-        product_ids = sorted({q.product_id for q in batch})
         products = await repo.products_by_ids(conn, product_ids)
         lapsed = [p for p in products.values() if p.lapsed_holds]
         if lapsed:
