@@ -72,6 +72,7 @@ _acquire_timeout = 10.0
 # asyncpg has noticed the close; the pool drops that connection on release.
 CONNECTION_LOST = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, asyncpg.InternalClientError,
                    asyncpg.ConnectionDoesNotExistError, asyncpg.OperatorInterventionError)  # fmt: skip
+UNAVAILABLE = (DatabaseUnavailable, *CONNECTION_LOST)  # every way "no database now" is raised
 
 
 async def open_pool(size: int, acquire_timeout: float = 10.0) -> None:

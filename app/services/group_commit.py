@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from app.services.database import CONNECTION_LOST, DatabaseUnavailable
+from app.services.database import UNAVAILABLE
 from app.services.idempotency import Key
 
 log = logging.getLogger("stockroom.group_commit")
@@ -38,7 +38,6 @@ class Queued(Generic[C]):
     key: Key | None = None  # idempotency key, claimed in the same transaction
 
 
-UNREACHABLE = (DatabaseUnavailable, *CONNECTION_LOST)
 LINE_PAUSE_SECONDS = 0.01  # a line whose product another process holds tries again after this,
 LINE_PAUSE_MAX_SECONDS = 0.2  # doubling up to this
 
@@ -147,7 +146,7 @@ class GroupCommit(Generic[C, R]):
         database itself is unreachable, every member hears so at once: retrying cannot help."""
         try:
             return await self._commit_batch(batch, wait)
-        except UNREACHABLE as exc:
+        except UNAVAILABLE as exc:
             return [exc for _ in batch]
         except Exception as exc:
             if len(batch) == 1:

@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from app.domain.errors import DomainError
 from app.services import backup, database, idempotency
 from app.services.accounts import RateLimited, token_cache_listener
+from app.services.database import UNAVAILABLE
 from app.services.events import EventHub
 from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
@@ -34,7 +35,6 @@ from app.web.auth import access_middleware, identity_middleware, not_authorized,
 from app.web.compression import COMPRESSION
 from app.web.errors import (
     RETRY_AFTER_SECONDS,
-    UNAVAILABLE,
     domain_error_handler,
     internal_error_handler,
     unavailable_handler,

@@ -9,14 +9,13 @@ from litestar.exceptions import InternalServerException
 from litestar.response import Template
 
 from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
-from app.services.database import CONNECTION_LOST, DatabaseUnavailable, OutcomeUnknown
+from app.services.database import DatabaseUnavailable, OutcomeUnknown
 
 _STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409, KeyReused: 422}
 
 
 log = logging.getLogger("stockroom.web")
 RETRY_AFTER_SECONDS = 5
-UNAVAILABLE = (DatabaseUnavailable, *CONNECTION_LOST)  # ConnectionError is an OSError
 
 
 def _wants_page(request: Request) -> bool:
