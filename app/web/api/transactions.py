@@ -5,13 +5,12 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, patch, post
 
 from app.domain.access import Role
-from app.services import idempotency
 from app.services.changes import Change
-from app.services.idempotency import Key, Repeated
+from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.services.views import committed_view, product_view, transaction_view, voided_view
-from app.web.auth import actor_of, allow_recording, scope_of, signed_in
-from app.web.idempotent import once, replay, stored_answer
+from app.web.auth import actor_of, allow_recording, signed_in
+from app.web.idempotent import once
 from app.web.json_body import json_object
 from app.web.voiding import void_as
 
@@ -39,18 +38,17 @@ class TransactionController(Controller):
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
         me = signed_in(request)
         raw = await json_object(request)
-        key = None if dry_run else idempotency.key_for(request.headers.get("idempotency-key"), raw, scope_of(me))
-        if key and (earlier := await idempotency.stored(key)):
-            return replay(earlier)
-        data = ledger.parse(raw)
-        allow_recording(me, ledger, data)
-        try:
-            change = await ledger.record(data, dry_run=dry_run, key=key)
-        except Repeated as repeat:
-            return replay(await stored_answer(repeat.key))
         if dry_run:
-            return Response(_dry_run_view(change), status_code=200)
-        return Response(committed_view(change), status_code=201)
+            data = ledger.parse(raw)
+            allow_recording(me, ledger, data)
+            return Response(_dry_run_view(await ledger.record(data, dry_run=True)), status_code=200)
+
+        async def run(key: Key | None) -> Response[Any]:
+            data = ledger.parse(raw)
+            allow_recording(me, ledger, data)
+            return Response(committed_view(await ledger.record(data, key=key)), status_code=201)
+
+        return await once(request, raw, run)
 
     @patch("/{tx_id:int}", opt={"role": Role.MANAGER})
     async def update(
