@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from app.services.database import migrate, resolve_url
+    from app.persistence.database import migrate, resolve_url
     from app.web.http_protocol import HeaderDeadlineProtocol
 
     settings = get_settings()
@@ -98,7 +98,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _migrate(_: argparse.Namespace) -> None:
-    from app.services.database import migrate, resolve_url
+    from app.persistence.database import migrate, resolve_url
 
     print(asyncio.run(migrate(resolve_url(get_settings()))).strip())
 
@@ -185,7 +185,7 @@ def _token_create(args: argparse.Namespace) -> int:
 
 async def _with_pool(work):  # type: ignore[no-untyped-def]
     """Run a service call from the shell: database ready, pool open, then closed."""
-    from app.services.database import close_pool, migrate, open_pool, resolve_url
+    from app.persistence.database import close_pool, migrate, open_pool, resolve_url
 
     await migrate(resolve_url(get_settings()))
     await open_pool(2)
@@ -196,7 +196,7 @@ async def _with_pool(work):  # type: ignore[no-untyped-def]
 
 
 def _db_url(_: argparse.Namespace) -> None:
-    from app.services.database import resolve_url
+    from app.persistence.database import resolve_url
 
     print(resolve_url(get_settings()))
 
@@ -216,8 +216,8 @@ def _db_stop(_: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from app.persistence.database import resolve_url
     from app.services import backup
-    from app.services.database import resolve_url
 
     try:
         info = asyncio.run(backup.take_backup(resolve_url(get_settings()), Path(args.file)))
@@ -231,8 +231,8 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from app.persistence.database import resolve_url
     from app.services import backup
-    from app.services.database import resolve_url
 
     try:
         counts = backup.restore(resolve_url(get_settings()), Path(args.file), force=args.force,

@@ -42,8 +42,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from app.persistence.database import migrate
 from app.services import embedded
-from app.services.database import migrate
 from bench.common import admin_token
 from tests.conftest import Server, make_user, start_server
 

@@ -24,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
-from app.services.database import read_only, unit_of_work
+from app.persistence.database import read_only, unit_of_work
 
 HASHER = PasswordHasher()  # Argon2id with the library's current parameters
 SESSION_DAYS = 14

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from app.services.database import read_only
+from app.persistence.database import read_only
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("stockroom.backup")

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from app.domain.voids import VOID_WINDOW, VoidFacts
-from app.services.database import read_only
+from app.persistence.database import read_only
 
 # An idempotency key's stored answer for a recorded transaction (committed_view): it carries the
 # row's id and seq at the top; other answers (reservations, products, imports, voids) do not both.

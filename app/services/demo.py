@@ -10,7 +10,8 @@ from app.domain.errors import Conflict
 from app.domain.inputs import TransactionInput
 from app.domain.reservations import ReservationInput
 from app.domain.rules import Reason, TxType
-from app.services import database, products
+from app.persistence import database
+from app.services import products
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.reservations import ReservationService

@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from app.persistence.database import read_only
 from app.services import ledger_repo as repo
-from app.services.database import read_only
 from app.services.views import product_view
 
 CHANNEL = "stockroom"

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from app.services.database import UNAVAILABLE
+from app.persistence.database import UNAVAILABLE
 from app.services.idempotency import Key
 
 log = logging.getLogger("stockroom.group_commit")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from app.persistence.database import read_only
 from app.services import ledger_repo as repo
-from app.services.database import read_only
 from app.services.records import LedgerRow, ProductRecord
 
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from app.domain.errors import FieldError, InvalidInput, KeyReused
 from app.domain.fields import unstorable
-from app.services.database import read_only
+from app.persistence.database import read_only
 
 KEY_MAX = 200
 KEEP_HOURS = 48  # SPEC: at least 24 h

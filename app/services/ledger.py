@@ -15,11 +15,11 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
 from app.domain.voids import refuse_void
+from app.persistence.database import read_only, spare_connection, unit_of_work
 from app.services import accounts, idempotency
 from app.services import ledger_repo as repo
 from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.counter import void_facts
-from app.services.database import read_only, spare_connection, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated

@@ -21,7 +21,7 @@ from app.domain.changes import MONEY
 from app.domain.ledger import Entry, Figures, Position, Posted, Stored, TimelineKey
 from app.domain.rules import Reason, TxType
 from app.domain.summary import Totals
-from app.services.database import PRODUCT_LOCK_NAMESPACE, DatabaseUnavailable
+from app.persistence.database import PRODUCT_LOCK_NAMESPACE, DatabaseUnavailable
 from app.services.records import LedgerRow, ProductRecord
 
 

@@ -10,8 +10,8 @@ from weakref import WeakValueDictionary
 
 import asyncpg
 
+from app.persistence.database import holding_a_connection, unit_of_work
 from app.services import ledger_repo as repo
-from app.services.database import holding_a_connection, unit_of_work
 from app.services.group_commit import Busy, Queued
 
 

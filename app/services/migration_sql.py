@@ -14,7 +14,7 @@ def sql_forwards(migration_id: str, description: str, sql: str) -> Callable[[], 
         manager = MigrationManager(migration_id=migration_id, app_name="stockroom", description=description)
 
         async def run() -> None:
-            from app.services.database import engine
+            from app.persistence.database import engine
 
             # Several statements need the simple query protocol: `execute`, on the
             # connection of the transaction the migration manager opened.

@@ -11,9 +11,9 @@ import asyncpg
 
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import ProductInput, merge_product_patch, parse_product
+from app.persistence.database import read_only, unit_of_work
 from app.services import idempotency
 from app.services import ledger_repo as repo
-from app.services.database import read_only, unit_of_work
 from app.services.events import announce
 from app.services.idempotency import Key
 from app.services.records import ProductRecord

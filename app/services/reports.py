@@ -10,9 +10,9 @@ from typing import Any
 from app.domain.errors import NotFound
 from app.domain.money import ZERO_MONEY
 from app.domain.summary import inventory_value, status
+from app.persistence.database import read_only
 from app.services import ledger_repo as repo
 from app.services import products, selfcheck
-from app.services.database import read_only
 from app.services.records import ProductRecord
 from app.services.views import product_view
 

@@ -15,9 +15,9 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import Entry
 from app.domain.reservations import ReservationInput, Status, Verdict, effective, on_cancel, on_confirm
 from app.domain.rules import TxType
+from app.persistence.database import read_only, unit_of_work
 from app.services import idempotency
 from app.services import ledger_repo as repo
-from app.services.database import read_only, unit_of_work
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated

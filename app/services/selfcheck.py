@@ -8,8 +8,8 @@ import asyncpg
 
 from app.domain.ledger import Breach, Replay, replay
 from app.domain.summary import totals_of
+from app.persistence.database import snapshot
 from app.services import ledger_repo as repo
-from app.services.database import snapshot
 from app.services.records import LedgerRow, ProductRecord
 
 

@@ -17,9 +17,9 @@ import asyncpg
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
 from app.domain.imports import CSV_COLUMNS, EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader, spreadsheet_safe
+from app.persistence.database import CONNECTION_LOST, DatabaseUnavailable, read_only, snapshot, unit_of_work
 from app.services import idempotency
 from app.services import ledger_repo as repo
-from app.services.database import CONNECTION_LOST, DatabaseUnavailable, read_only, snapshot, unit_of_work
 from app.services.events import announce
 from app.services.gc_pause import gc_paused
 from app.services.idempotency import Key

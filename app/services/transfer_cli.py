@@ -7,7 +7,8 @@ import sys
 from typing import TextIO
 
 from app.domain.errors import DomainError, InvalidFile
-from app.services import database, transfer
+from app.persistence import database
+from app.services import transfer
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.settings import Settings

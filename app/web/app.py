@@ -16,9 +16,10 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
-from app.services import backup, database, idempotency
+from app.persistence import database
+from app.persistence.database import UNAVAILABLE
+from app.services import backup, idempotency
 from app.services.accounts import RateLimited, token_cache_listener
-from app.services.database import UNAVAILABLE
 from app.services.events import EventHub
 from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService

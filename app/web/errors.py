@@ -9,7 +9,7 @@ from litestar.exceptions import InternalServerException
 from litestar.response import Template
 
 from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
-from app.services.database import DatabaseUnavailable, OutcomeUnknown
+from app.persistence.database import DatabaseUnavailable, OutcomeUnknown
 
 _STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409, KeyReused: 422}
 

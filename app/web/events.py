@@ -9,8 +9,8 @@ from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from app.domain.access import Role
-from app.services import database
-from app.services.database import DatabaseUnavailable
+from app.persistence import database
+from app.persistence.database import DatabaseUnavailable
 from app.services.events import EventHub
 
 KEEP_ALIVE_SECONDS = 15

@@ -36,7 +36,7 @@ PROBE = textwrap.dedent("""
     _verify = argon2.PasswordHasher.verify
 
     def _holding_a_connection():
-        database = sys.modules.get("app.services.database")
+        database = sys.modules.get("app.persistence.database")
         if database is not None and getattr(database, "holding_a_connection", lambda: False)():
             return True
         conf = sys.modules.get("app.piccolo_conf")  # a Piccolo transaction (the older unit of work)

@@ -8,7 +8,7 @@ import pytest
 from app.domain.errors import Conflict
 from app.domain.inputs import TransactionInput
 from app.domain.rules import TxType
-from app.services.database import DatabaseUnavailable
+from app.persistence.database import DatabaseUnavailable
 from app.services.group_commit import Busy, GroupCommit, Queued
 
 pytestmark = pytest.mark.unit

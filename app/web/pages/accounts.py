@@ -11,9 +11,9 @@ from litestar.response import Redirect, Template
 
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
+from app.persistence.database import read_only
 from app.services import accounts, backup
 from app.services.accounts import LoginRefused
-from app.services.database import read_only
 from app.web.auth import SESSION_COOKIE, actor_of, requires, signed_in
 from app.web.pages.forms import form_data, page, problem, see_other
 
