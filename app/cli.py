@@ -248,7 +248,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from app.services.transfer_cli import import_file
+    from app.services.catalogue_csv_cli import import_file
 
     return import_file(get_settings(), args.file)
 

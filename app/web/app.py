@@ -27,11 +27,11 @@ from app.services.locks import ProductLocks
 from app.services.progress import ProgressHub
 from app.services.reservations import ReservationService
 from app.settings import Settings, get_settings
+from app.web.api.catalogue_csv import CatalogueCsvController
 from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
-from app.web.api.transfer import TransferController
 from app.web.auth import access_middleware, identity_middleware, not_authorized, permission_denied, rate_limited
 from app.web.compression import COMPRESSION
 from app.web.errors import (
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TransactionController,
             ReservationController,
             ReportController,
-            TransferController,
+            CatalogueCsvController,
             DashboardPages,
             LoginPages,
             AdminPages,

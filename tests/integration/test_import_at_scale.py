@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.services.transfer import PART_PRODUCTS
+from app.services.catalogue_csv import PART_PRODUCTS
 from tests.conftest import ROOT, bearer, make_user, start_server
 from tests.integration.helpers import anomalies, make_product, record, summary, timeline
 

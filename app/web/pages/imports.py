@@ -17,10 +17,10 @@ from app.domain.access import Role
 from app.domain.errors import DomainError, InvalidFile, LineError
 from app.domain.imports import CSV_COLUMNS, FIGURE_COLUMNS, REQUIRED_COLUMNS
 from app.domain.rules import Reason, TxType
-from app.services import transfer
+from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.progress import ProgressHub, Step
-from app.web.api.transfer import IMPORT_MAX_BYTES
+from app.web.api.catalogue_csv import IMPORT_MAX_BYTES
 from app.web.auth import requires
 from app.web.pages.forms import is_htmx, page, problem
 
@@ -77,10 +77,10 @@ def _bar(step: Step) -> str:
             f"<span>{shown.units(step.done)} of {shown.units(step.total)} rows{products} · {escape(step.label)}</span>")
 
 
-def rows_progress(hub: ProgressHub, token: str) -> transfer.Progress:
+def rows_progress(hub: ProgressHub, token: str) -> catalogue_csv.Progress:
     """The import reports each part it commits; the bar counts the rows done (imported or skipped)."""
 
-    def report(step: transfer.ImportProgress) -> None:
+    def report(step: catalogue_csv.ImportProgress) -> None:
         hub.report(token, Step(step.rows_done, step.rows, step.sku, products_done=step.products_done,
                                products=step.products))  # fmt: skip
 
@@ -111,8 +111,8 @@ class ImportPages(Controller):
             return self._page(template, 400, error={"message": "Choose a CSV file to import.", "fields": {}})
         text = (await upload.read()).decode("utf-8-sig", errors="replace")
         try:
-            rows = await transfer.read_rows(io.StringIO(text, newline=""), ledger)
-            result = await transfer.import_rows(rows, ledger, rows_progress(progress, token))
+            rows = await catalogue_csv.read_rows(io.StringIO(text, newline=""), ledger)
+            result = await catalogue_csv.import_rows(rows, ledger, rows_progress(progress, token))
         except InvalidFile as bad:
             return self._page(template, 200 if is_htmx(request) else 400, bad_rows=bad_rows(bad.errors, text),
                               error=problem(bad))  # fmt: skip

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from app.domain.errors import DomainError, InvalidFile
 from app.persistence import database
-from app.services import transfer
+from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.settings import Settings
@@ -20,7 +20,7 @@ def _checked(rows: int) -> None:
     print(f"\rchecking: {rows:,} rows", end="", file=sys.stderr)
 
 
-def _progress(step: transfer.ImportProgress) -> None:
+def _progress(step: catalogue_csv.ImportProgress) -> None:
     filled = WIDTH * step.rows_done // step.rows if step.rows else WIDTH
     print(f"\r[{'#' * filled}{'.' * (WIDTH - filled)}] {step.rows_done:,}/{step.rows:,} rows, "
           f"{step.products_done:,}/{step.products:,} products ({step.sku})", end="", file=sys.stderr)  # fmt: skip
@@ -40,7 +40,7 @@ def import_file(settings: Settings, path: str) -> int:
         for e in bad.errors:
             print(f"line {e.line}: {e.field}: {e.message}", file=sys.stderr)
         return 1
-    except (DomainError, transfer.ImportInterrupted) as refused:
+    except (DomainError, catalogue_csv.ImportInterrupted) as refused:
         print(file=sys.stderr)
         print(refused.detail, file=sys.stderr)
         return 1
@@ -49,12 +49,12 @@ def import_file(settings: Settings, path: str) -> int:
     return 0
 
 
-async def _import(settings: Settings, handle: TextIO, ledger: LedgerService) -> transfer.ImportResult:
-    rows = await transfer.read_rows(handle, ledger, _checked)
+async def _import(settings: Settings, handle: TextIO, ledger: LedgerService) -> catalogue_csv.ImportResult:
+    rows = await catalogue_csv.read_rows(handle, ledger, _checked)
     print(f"\r{rows.transactions:,} rows checked ({len(rows.skus):,} products)", file=sys.stderr)
     await database.migrate(database.resolve_url(settings))
     await database.open_pool(2)
     try:
-        return await transfer.import_rows(rows, ledger, _progress)
+        return await catalogue_csv.import_rows(rows, ledger, _progress)
     finally:
         await database.close_pool()

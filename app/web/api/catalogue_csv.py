@@ -12,7 +12,7 @@ from litestar.response import Stream
 from app.domain import fields
 from app.domain.access import Role
 from app.domain.errors import FieldErrors
-from app.services import transfer
+from app.services import catalogue_csv
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.web.idempotent import once
@@ -30,7 +30,7 @@ def _moment(name: str, raw: str | None, ledger: LedgerService) -> datetime | Non
     return value
 
 
-class TransferController(Controller):
+class CatalogueCsvController(Controller):
     path = "/api"
     tags = ["csv"]
     opt = {"role": Role.VIEWER}
@@ -40,7 +40,7 @@ class TransferController(Controller):
         self, ledger: LedgerService, sku: str | None = None, start: str | None = None, end: str | None = None
     ) -> Stream:
         """All transactions, or one product's, or those with `start <= at < end`; streamed."""
-        rows = transfer.export_csv(sku, _moment("start", start, ledger), _moment("end", end, ledger))
+        rows = catalogue_csv.export_csv(sku, _moment("start", start, ledger), _moment("end", end, ledger))
         return Stream(rows, media_type="text/csv",
                       headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
 
@@ -59,10 +59,10 @@ class TransferController(Controller):
             async def run(key: Key | None) -> Response[Any]:
                 text = io.TextIOWrapper(spool, encoding="utf-8-sig", errors="replace", newline="")
                 try:
-                    rows = await transfer.read_rows(text, ledger)
+                    rows = await catalogue_csv.read_rows(text, ledger)
                 finally:
                     text.detach()
-                result = await transfer.import_rows(rows, ledger, key=key)
+                result = await catalogue_csv.import_rows(rows, ledger, key=key)
                 return Response(result.view(), status_code=201)
 
             return await once(request, {"file": digest.hexdigest()}, run)
