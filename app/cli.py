@@ -7,12 +7,26 @@ import asyncio
 import os
 import sys
 
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 
 def usable_cores() -> int:
     """The cores this process may run on: `serve` starts one worker per core by default."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def settled_settings() -> Settings:
+    """The settings (read from the environment once), with the database URL settled: the configured
+    one, or the embedded server's, started here when it is not running. Exported too, for the
+    server's worker processes and the children of a command, which read their settings again."""
+    from dataclasses import replace
+
+    from app.services import embedded
+
+    settings = get_settings()
+    url = settings.database_url or embedded.ensure_running(settings.data_dir)
+    os.environ["INVENTORY_DATABASE_URL"] = url
+    return replace(settings, database_url=url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,12 +88,12 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from app.persistence.database import migrate, resolve_url
+    from app.persistence.database import migrate
     from app.web.http_protocol import HeaderDeadlineProtocol
 
-    settings = get_settings()
-    asyncio.run(migrate(resolve_url(settings)))
-    uvicorn.run(
+    settings = settled_settings()
+    asyncio.run(migrate(str(settings.database_url)))
+    uvicorn.run(  # each worker process makes the app with create_app(), its settings from the environment
         "app.web.app:create_app",
         factory=True,
         host=args.host or settings.host,
@@ -98,9 +112,9 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _migrate(_: argparse.Namespace) -> None:
-    from app.persistence.database import migrate, resolve_url
+    from app.persistence.database import migrate
 
-    print(asyncio.run(migrate(resolve_url(get_settings()))).strip())
+    print(asyncio.run(migrate(str(settled_settings().database_url))).strip())
 
 
 def _user_create(args: argparse.Namespace) -> int:
@@ -185,20 +199,16 @@ def _token_create(args: argparse.Namespace) -> int:
 
 async def _with_pool(work):  # type: ignore[no-untyped-def]
     """Run a service call from the shell: database ready, pool open, then closed."""
-    from app.persistence.database import close_pool, migrate, open_pool, resolve_url
+    from app.persistence.database import Database, migrate
 
-    await migrate(resolve_url(get_settings()))
-    await open_pool(2)
-    try:
+    settings = settled_settings()
+    await migrate(str(settings.database_url))
+    async with Database.from_settings(settings, pool_size=2).opened():
         return await work
-    finally:
-        await close_pool()
 
 
 def _db_url(_: argparse.Namespace) -> None:
-    from app.persistence.database import resolve_url
-
-    print(resolve_url(get_settings()))
+    print(settled_settings().database_url)
 
 
 def _db_stop(_: argparse.Namespace) -> int:
@@ -216,11 +226,10 @@ def _db_stop(_: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from app.persistence.database import resolve_url
     from app.services import backup
 
     try:
-        info = asyncio.run(backup.take_backup(resolve_url(get_settings()), Path(args.file)))
+        info = asyncio.run(backup.take_backup(str(settled_settings().database_url), Path(args.file)))
     except backup.BackupError as failed:
         print(f"backup failed: {failed}", file=sys.stderr)
         return 1
@@ -231,11 +240,10 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from app.persistence.database import resolve_url
     from app.services import backup
 
     try:
-        counts = backup.restore(resolve_url(get_settings()), Path(args.file), force=args.force,
+        counts = backup.restore(str(settled_settings().database_url), Path(args.file), force=args.force,
                                 say=lambda line: print(line, file=sys.stderr))  # fmt: skip
     except backup.RestoreRefused as refused:
         print(f"restore refused: {refused}", file=sys.stderr)
@@ -250,13 +258,13 @@ def _restore(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from app.services.catalogue_csv_cli import import_file
 
-    return import_file(get_settings(), args.file)
+    return import_file(settled_settings(), args.file)
 
 
 def _demo(_: argparse.Namespace) -> None:
     from app.services.demo import load_demo
 
-    print(asyncio.run(load_demo(get_settings())))
+    print(asyncio.run(load_demo(settled_settings())))
 
 
 if __name__ == "__main__":

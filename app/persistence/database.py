@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, redirect_stdout, suppress
 from contextvars import ContextVar
@@ -17,15 +16,6 @@ from app.settings import Settings
 
 MIGRATION_LOCK = (0x5354, 0)  # (namespace, key) of a session advisory lock
 PRODUCT_LOCK_NAMESPACE = 0x5354  # "ST": pg_advisory_xact_lock(namespace, product id)
-
-
-def resolve_url(settings: Settings) -> str:
-    """The configured URL, or the embedded server's (started on demand). Exported for child processes."""
-    from app.services import embedded
-
-    url = settings.database_url or embedded.ensure_running(settings.data_dir)
-    os.environ["INVENTORY_DATABASE_URL"] = url
-    return url
 
 
 def engine() -> PostgresEngine:
@@ -95,16 +85,39 @@ class Database:
         self.acquire_timeout = acquire_timeout  # seconds a request waits for a connection before a 503
         self._pool: asyncpg.Pool | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pool_size: int | None = None) -> Database:
+        """The database the settings name. The URL is settled before (INVENTORY_DATABASE_URL, or the
+        embedded server the CLI started): making a Database never starts a server."""
+        if not settings.database_url:
+            raise RuntimeError("no database URL: set INVENTORY_DATABASE_URL, or start the app with `inventory serve`")
+        return cls(settings.database_url, pool_size=pool_size or settings.pool_size,
+                   acquire_timeout=settings.pool_timeout)  # fmt: skip
+
     async def open(self) -> None:
+        global _default
         self._pool = await asyncpg.create_pool(
             self.url, min_size=min(2, self.pool_size), max_size=self.pool_size, init=prepare_connection,
             server_settings={"application_name": "stockroom"},
         )  # fmt: skip
+        _default = self  # transitional, see below
 
     async def close(self) -> None:
+        global _default
+        if _default is self:
+            _default = None
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+    @asynccontextmanager
+    async def opened(self) -> AsyncIterator[Database]:
+        """Open for the duration of a block (a CLI command): `async with Database(...).opened() as db`."""
+        await self.open()
+        try:
+            yield self
+        finally:
+            await self.close()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -131,10 +144,11 @@ class Database:
             await pool.release(conn)
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[asyncpg.Connection]:
+    async def unit_of_work(self, *, commit: bool = True) -> AsyncIterator[asyncpg.Connection]:
         """One database transaction on one pooled connection; yields it for the repositories.
         A connection lost before COMMIT changed nothing (DatabaseUnavailable); one lost during COMMIT
-        may have saved the change (OutcomeUnknown) — the two are answered differently."""
+        may have saved the change (OutcomeUnknown) — the two are answered differently. With
+        `commit=False` (a dry run) the work runs in full and is rolled back at exit."""
         async with self._connection() as conn:
             transaction = conn.transaction()
             try:
@@ -147,6 +161,12 @@ class Database:
                 if isinstance(failure, CONNECTION_LOST):
                     raise DatabaseUnavailable(f"the database connection was lost ({failure})") from failure
                 raise
+            if not commit:
+                try:
+                    await transaction.rollback()
+                except CONNECTION_LOST as lost:  # nothing was saved either way
+                    raise DatabaseUnavailable(f"the database connection was lost ({lost})") from lost
+                return
             try:
                 await transaction.commit()
             except CONNECTION_LOST as lost:
@@ -191,34 +211,19 @@ class Database:
             return False
 
 
-# Transitional: the module-level functions below act on one default Database until every caller
-# is handed its own (see create_app). Grep for `_default` before removing it.
+# Transitional: the module-level functions below act on the Database opened last, until every
+# caller is handed its own (create_app, the CLI). Grep for `_default` before removing it.
 _default: Database | None = None
 
 
 def default() -> Database:
     if _default is None:
-        raise RuntimeError("the connection pool is not open (open_pool() runs in the app's lifespan)")
+        raise RuntimeError("the connection pool is not open (Database.open() runs in the app's lifespan)")
     return _default
 
 
-async def open_pool(size: int, acquire_timeout: float = 10.0, url: str | None = None) -> Database:
-    global _default
-    database = Database(url or os.environ["INVENTORY_DATABASE_URL"], pool_size=size, acquire_timeout=acquire_timeout)
-    await database.open()
-    _default = database
-    return database
-
-
-async def close_pool() -> None:
-    global _default
-    database, _default = _default, None
-    if database is not None:
-        await database.close()
-
-
-def unit_of_work() -> AbstractAsyncContextManager[asyncpg.Connection]:
-    return default().unit_of_work()
+def unit_of_work(*, commit: bool = True) -> AbstractAsyncContextManager[asyncpg.Connection]:
+    return default().unit_of_work(commit=commit)
 
 
 def snapshot() -> AbstractAsyncContextManager[asyncpg.Connection]:

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from app.domain.errors import DomainError, InvalidFile
-from app.persistence import database
+from app.persistence.database import Database, migrate
 from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
@@ -52,9 +52,7 @@ def import_file(settings: Settings, path: str) -> int:
 async def _import(settings: Settings, handle: TextIO, ledger: LedgerService) -> catalogue_csv.ImportResult:
     rows = await catalogue_csv.read_rows(handle, ledger, _checked)
     print(f"\r{rows.transactions:,} rows checked ({len(rows.skus):,} products)", file=sys.stderr)
-    await database.migrate(database.resolve_url(settings))
-    await database.open_pool(2)
-    try:
+    db = Database.from_settings(settings, pool_size=2)
+    await migrate(db.url)
+    async with db.opened():
         return await catalogue_csv.import_rows(rows, ledger, _progress)
-    finally:
-        await database.close_pool()

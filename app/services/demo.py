@@ -10,7 +10,7 @@ from app.domain.errors import Conflict
 from app.domain.inputs import TransactionInput
 from app.domain.reservations import ReservationInput
 from app.domain.rules import Reason, TxType
-from app.persistence import database
+from app.persistence.database import Database, migrate
 from app.services import products
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
@@ -28,10 +28,9 @@ CATALOGUE = [
 
 
 async def load_demo(settings: Settings, seed: int = 7) -> str:
-    url = database.resolve_url(settings)
-    await database.migrate(url)
-    await database.open_pool(4)
-    try:
+    db = Database.from_settings(settings, pool_size=4)
+    await migrate(db.url)
+    async with db.opened():
         ledger = LedgerService(ProductLocks(), settings.timezone)
         rng = random.Random(seed)
         count = 0
@@ -45,8 +44,6 @@ async def load_demo(settings: Settings, seed: int = 7) -> str:
         if count:
             await _make_every_report_show_something(ledger)
         return f"demo loaded: {count} transactions"
-    finally:
-        await database.close_pool()
 
 
 async def _make_every_report_show_something(ledger: LedgerService) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from app.persistence.database import read_only
+from app.persistence.database import Database
 from app.services import ledger_repo as repo
 from app.services.views import product_view
 
@@ -68,17 +68,11 @@ RESYNC = Event("resync", "", {})  # in a subscriber's queue: read every product'
 SummaryLoader = Callable[[list[int]], Awaitable[list[dict[str, Any]]]]
 
 
-async def load_summaries(product_ids: list[int]) -> list[dict[str, Any]]:
-    async with read_only() as conn:
-        rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", product_ids)
-    return [product_view(repo.product_from(r)) for r in rows]
-
-
 class EventHub:
-    def __init__(self, url: str, coalesce_seconds: float = 0.02, load: SummaryLoader = load_summaries) -> None:
-        self.url = url
+    def __init__(self, db: Database, coalesce_seconds: float = 0.02, load: SummaryLoader | None = None) -> None:
+        self.db = db
         self.coalesce_seconds = coalesce_seconds
-        self._load = load
+        self._load = load or self.load_summaries
         self.subscribers: set[Subscriber] = set()
         self._status: dict[str, str] = {}
         self._pending: set[int] = set()
@@ -102,7 +96,7 @@ class EventHub:
             s.queue.put_nowait(None)
 
     async def _connect(self) -> None:
-        conn = await asyncpg.connect(self.url, server_settings={"application_name": "stockroom-listener"})
+        conn = await asyncpg.connect(self.db.url, server_settings={"application_name": "stockroom-listener"})
         conn.add_termination_listener(lambda _: self._lost.set())
         await conn.add_listener(CHANNEL, self._on_notify)
         self._conn = conn
@@ -121,6 +115,11 @@ class EventHub:
                 except (OSError, asyncpg.PostgresError):
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5)
+
+    async def load_summaries(self, product_ids: list[int]) -> list[dict[str, Any]]:
+        async with self.db.read_only() as conn:
+            rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", product_ids)
+        return [product_view(repo.product_from(r)) for r in rows]
 
     # --- notifications ------------------------------------------------------------------------
 
@@ -159,7 +158,7 @@ class EventHub:
         for subscriber in self.subscribers:  # a subscriber to every product reads it again itself
             if subscriber.every_product:
                 _offer(subscriber, RESYNC)
-        async for piece in _every_product_in_pieces():
+        async for piece in _every_product_in_pieces(self.db):
             self._publish(piece, alerts=alerts, resync=True)
 
     def _publish(self, summaries: list[dict[str, Any]], alerts: bool, resync: bool = False) -> None:
@@ -188,18 +187,18 @@ class EventHub:
         self.subscribers.add(subscriber)
         try:
             if subscriber.skus:
-                async with read_only() as conn:
+                async with self.db.read_only() as conn:
                     rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku = ANY($1::text[]) ORDER BY p.sku",
                                             sorted(subscriber.skus))  # fmt: skip
                 for row in rows:
                     summary = product_view(repo.product_from(row))
                     yield Event("stock", summary["sku"], summary)
             elif not all_alerts:
-                async for summary in _every_product():
+                async for summary in _every_product(self.db):
                     yield Event("stock", summary["sku"], summary)
             while (event := await subscriber.queue.get()) is not None:
                 if event is RESYNC:  # the listener was lost: the state again, from the database
-                    async for summary in _every_product():
+                    async for summary in _every_product(self.db):
                         yield Event("stock", summary["sku"], summary)
                     continue
                 yield event
@@ -210,13 +209,13 @@ class EventHub:
 STATE_PIECE = 500  # products per read of an unfiltered stream's state on connect
 
 
-async def _every_product_in_pieces(piece: int = STATE_PIECE) -> AsyncIterator[list[dict[str, Any]]]:
+async def _every_product_in_pieces(db: Database, piece: int = STATE_PIECE) -> AsyncIterator[list[dict[str, Any]]]:
     """Every product's summary in SKU order, `piece` at a time (read by key, each read on a pooled
     connection given back before the piece is used): memory stays that of one piece, and a slow
     client holds no connection."""
     after = ""  # sorts before every SKU (a SKU is never empty)
     while True:
-        async with read_only() as conn:
+        async with db.read_only() as conn:
             rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku > $1 ORDER BY p.sku LIMIT $2", after, piece)
         if rows:
             yield [product_view(repo.product_from(row)) for row in rows]
@@ -225,8 +224,8 @@ async def _every_product_in_pieces(piece: int = STATE_PIECE) -> AsyncIterator[li
         after = rows[-1]["sku"]
 
 
-async def _every_product() -> AsyncIterator[dict[str, Any]]:
-    async for piece in _every_product_in_pieces():
+async def _every_product(db: Database) -> AsyncIterator[dict[str, Any]]:
+    async for piece in _every_product_in_pieces(db):
         for summary in piece:
             yield summary
 

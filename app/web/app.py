@@ -16,8 +16,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from app.domain.errors import DomainError
-from app.persistence import database
-from app.persistence.database import UNAVAILABLE
+from app.persistence.database import UNAVAILABLE, Database
 from app.services import backup, idempotency
 from app.services.accounts import RateLimited, token_cache_listener
 from app.services.events import EventHub
@@ -26,7 +25,7 @@ from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.progress import ProgressHub
 from app.services.reservations import ReservationService
-from app.settings import Settings, get_settings
+from app.settings import Settings
 from app.web.api.catalogue_csv import CatalogueCsvController
 from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
@@ -66,9 +65,9 @@ async def favicon() -> Redirect:
 
 
 @get("/readyz", include_in_schema=False, cache=False)
-async def readyz() -> Response[dict[str, str]]:
+async def readyz(db: Database) -> Response[dict[str, str]]:
     """Ready when a pooled connection can be had and answers within a second."""
-    if await database.ready(within=1.0):
+    if await db.ready(within=1.0):
         return Response({"status": "ready"})
     return Response({"status": "unavailable", "detail": "no database connection within 1 s"}, status_code=503,
                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
@@ -89,17 +88,21 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or get_settings()
-    url = database.resolve_url(settings)
+    """The app, on the database the settings name. With no settings (each of `inventory serve`'s
+    worker processes), they are read from the environment, where the CLI put the settled URL;
+    making the app starts nothing: the pool opens in the lifespan."""
+    settings = settings or Settings.from_env()
+    db = Database.from_settings(settings)
+    url = db.url
     locks = ProductLocks()
     ledger = LedgerService(locks, settings.timezone, max_batch=settings.max_batch)
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     progress = ProgressHub()
-    hub = EventHub(url)
+    hub = EventHub(db)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await database.open_pool(settings.pool_size, settings.pool_timeout)
+        await db.open()
         await hub.start()
         settle_after_start_up()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
@@ -112,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             purger.cancel()
             backups.cancel()
             await hub.stop()
-            await database.close_pool()
+            await db.close()
 
     return Litestar(
         route_handlers=[
@@ -139,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config(settings.timezone),
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),

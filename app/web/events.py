@@ -9,7 +9,6 @@ from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from app.domain.access import Role
-from app.persistence import database
 from app.persistence.database import DatabaseUnavailable
 from app.services.events import EventHub
 
@@ -29,7 +28,7 @@ async def events(
 
     # A stream is answered 200 before its first event: make sure the database answers first, so
     # that an outage is a 503 with Retry-After (as for every request), not a stream cut at once.
-    if not await database.ready(within=1.0):
+    if not await hub.db.ready(within=1.0):
         raise DatabaseUnavailable("the database is not reachable")
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
