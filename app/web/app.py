@@ -14,6 +14,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
+from litestar_htmx import HTMXConfig, HTMXPlugin
 
 from app.domain.errors import DomainError
 from app.persistence.database import UNAVAILABLE, Database
@@ -31,40 +32,37 @@ from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
-from app.web.auth import access_middleware, identity_middleware, not_authorized, permission_denied, rate_limited
+from app.web.auth import AUTHENTICATION, access_middleware
 from app.web.compression import COMPRESSION
 from app.web.errors import (
     RETRY_AFTER_SECONDS,
     domain_error_handler,
     internal_error_handler,
+    not_authorized,
+    permission_denied,
+    rate_limited,
     unavailable_handler,
 )
 from app.web.events import events
 from app.web.headers import security_headers
-from app.web.pages.accounts import AdminPages, AuditPages, LoginPages
-from app.web.pages.dashboard import DashboardPages
-from app.web.pages.imports import ImportPages
-from app.web.pages.products import ProductPages
-from app.web.pages.reports import ReportPages
-from app.web.pages.reservations import ReservationPages
-from app.web.pages.transactions import TransactionPages
+from app.web.pages.routes import page_router
 from app.web.params import checked_params
 from app.web.templating import template_config
 
 
-@get("/healthz", include_in_schema=False)
+@get("/healthz", include_in_schema=False, exclude_from_auth=True)
 async def healthz() -> dict[str, str]:
     """The process answers (says nothing about the database: that is /readyz)."""
     return {"status": "ok"}
 
 
-@get("/favicon.ico", include_in_schema=False, cache=86400)
+@get("/favicon.ico", include_in_schema=False, cache=86400, exclude_from_auth=True)
 async def favicon() -> Redirect:
     """Browsers ask for it on any page, JSON included."""
     return Redirect("/static/favicon.svg", status_code=301)
 
 
-@get("/readyz", include_in_schema=False, cache=False)
+@get("/readyz", include_in_schema=False, cache=False, exclude_from_auth=True)
 async def readyz(db: Database) -> Response[dict[str, str]]:
     """Ready when a pooled connection can be had and answers within a second."""
     if await db.ready(within=1.0):
@@ -128,16 +126,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReservationController,
             ReportController,
             CatalogueCsvController,
-            DashboardPages,
-            LoginPages,
-            AdminPages,
-            AuditPages,
-            ProductPages,
-            TransactionPages,
-            ReservationPages,
-            ReportPages,
-            ImportPages,
-            create_static_files_router(path="/static", directories=[STATIC]),
+            page_router(),
+            create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True}),
         ],
         template_config=template_config(settings.timezone),
         dependencies={
@@ -156,7 +146,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotAuthorizedException: not_authorized,
             PermissionDeniedException: permission_denied,
         },
-        middleware=[security_headers, identity_middleware, checked_params, access_middleware],
+        # Who asks, before the parameters are checked (an error page shows who is signed in); the
+        # route's role and the CSRF token after.
+        middleware=[security_headers, AUTHENTICATION, checked_params, access_middleware],
+        plugins=[HTMXPlugin(HTMXConfig(set_request_class_globally=False))],  # the pages' router sets it
         lifespan=[lifespan, token_cache_listener(url)],  # every process drops revoked tokens at once
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
         request_max_body_size=1_000_000,

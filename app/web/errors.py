@@ -1,15 +1,21 @@
-"""Domain errors in Litestar's error shape: {"status_code", "detail", "extra"}."""
+"""Every error answer: a page for a browser that asked for one, else Litestar's error shape
+{"status_code", "detail", "extra"}; `audience` alone decides which."""
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import InternalServerException
-from litestar.response import Template
+from litestar.response import Redirect, Template
+from litestar_htmx import ClientRedirect, HTMXDetails
 
 from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
 from app.persistence.database import DatabaseUnavailable, OutcomeUnknown
+from app.services.accounts import RateLimited
+from app.web.auth import first_run, rejected_token
 
 _STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409, KeyReused: 422}
 
@@ -18,8 +24,15 @@ log = logging.getLogger("stockroom.web")
 RETRY_AFTER_SECONDS = 5
 
 
-def _wants_page(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+def audience(request: Request) -> Literal["htmx", "page", "json"]:
+    """Who an error answer is for, decided here for every handler: a page's htmx request (its script
+    shows a JSON problem, or follows HX-Redirect), a browser that asked for a page (Accept: text/html)
+    outside the API and the event stream, or an API client (JSON)."""
+    if HTMXDetails(request):  # error handlers get a plain Request, so not `request.htmx`
+        return "htmx"
+    if request.scope["path"].startswith(("/api", "/events")):
+        return "json"
+    return "page" if "text/html" in request.headers.get("accept", "") else "json"
 
 
 def unavailable_handler(request: Request, exc: Exception) -> Response | Template:
@@ -34,7 +47,7 @@ def unavailable_handler(request: Request, exc: Exception) -> Response | Template
         detail = exc.detail  # type: ignore[attr-defined]
     else:
         detail = "The database is not reachable right now; nothing was changed. Try again in a few seconds."
-    if _wants_page(request):
+    if audience(request) == "page":
         return Template(template_name="unavailable.html", context={"detail": detail}, status_code=503,
                         headers=headers)  # fmt: skip
     return Response({"status_code": 503, "detail": detail, "extra": {}}, status_code=503, headers=headers)
@@ -55,7 +68,52 @@ def domain_error_handler(request: Request, exc: Exception) -> Response | Templat
     """JSON for the API; a page for a browser that asked for a page."""
     assert isinstance(exc, DomainError)
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-    if _wants_page(request):
+    if audience(request) == "page":
         return Template(template_name="error.html", context={"status": status, "detail": exc.detail},
                         status_code=status)  # fmt: skip
     return Response({"status_code": status, "detail": exc.detail, "extra": exc.extra}, status_code=status)
+
+
+def not_authorized(request: Request, exc: Exception) -> Response:
+    """Browsers go to the login page (or, before any user exists, to the first-run page); an API client
+    (or anyone who sent a token that is not valid) is told how to authenticate."""
+    kind, scope = audience(request), request.scope
+    if kind != "json" and not rejected_token(scope):
+        target = "/setup" if first_run(scope) else f"/login?next={quote(scope['path'])}"
+        if kind == "htmx":
+            redirect = ClientRedirect(target)
+            redirect.status_code = 401
+            return redirect
+        return Redirect(target, status_code=303)
+    detail = getattr(exc, "detail", "Not authorized")
+    hint, extra = _how_to_authenticate(first_run(scope))
+    return Response({"status_code": 401, "detail": f"{detail}. {hint}", "extra": extra}, status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="stockroom"'})  # fmt: skip
+
+
+def _how_to_authenticate(first_run: bool) -> tuple[str, dict[str, str]]:
+    """What a client without a session or a valid token is told (`curl /` explains itself)."""
+    extra = {"header": "Authorization: Bearer <token>", "make_a_token": "inventory token create USERNAME",
+             "login": "/login"}  # fmt: skip
+    if first_run:
+        return ("No user exists yet: open /setup in a browser to create the first administrator (or run "
+                "`inventory user create USERNAME --role admin`), then make an API token with "
+                "`inventory token create USERNAME`", {**extra, "setup": "/setup"})  # fmt: skip
+    return ("Browsers log in at /login; API clients send the header 'Authorization: Bearer <token>' with a token "
+            "an administrator makes on /admin or with `inventory token create USERNAME`", extra)  # fmt: skip
+
+
+def permission_denied(request: Request, exc: Exception) -> Response | Template:
+    detail = getattr(exc, "detail", "Forbidden")
+    if audience(request) == "page":
+        return Template(template_name="error.html", context={"status": 403, "detail": detail}, status_code=403)
+    return Response({"status_code": 403, "detail": detail, "extra": {}}, status_code=403)
+
+
+def rate_limited(request: Request, exc: Exception) -> Response | Template:
+    assert isinstance(exc, RateLimited)
+    headers = {"Retry-After": str(exc.retry_after)}
+    if audience(request) == "page":
+        return Template(template_name="login.html", context={"error": exc.detail, "next": "/"}, status_code=429,
+                        headers=headers)  # fmt: skip
+    return Response({"status_code": 429, "detail": exc.detail, "extra": exc.extra}, status_code=429, headers=headers)

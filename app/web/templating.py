@@ -35,7 +35,7 @@ def units(value: Any) -> str:
 
 def me_of(request: Any) -> Any:
     """The signed-in identity of a template's request (None when nobody is)."""
-    return request.scope.get("identity") if request is not None else None
+    return request.scope.get("user") if request is not None else None
 
 
 def csrf_of(request: Any) -> str:

@@ -4,17 +4,18 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlparse
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
+from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
 from app.persistence.database import read_only
 from app.services import accounts, backup
-from app.services.accounts import LoginRefused
-from app.web.auth import SESSION_COOKIE, actor_of, requires, signed_in
+from app.services.accounts import Identity, LoginRefused
+from app.web.auth import SESSION_COOKIE
 from app.web.pages.forms import form_data, page, problem, see_other
 
 
@@ -40,7 +41,7 @@ class LoginPages(Controller):
         return page("login.html", next=_safe_next(next))
 
     @post("/login", opt={"starts_session": True})
-    async def login(self, request: Request) -> Template | Redirect:
+    async def login(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         address = request.client.host if request.client else "unknown"
         try:
@@ -51,8 +52,8 @@ class LoginPages(Controller):
         token, _ = await accounts.open_session(who.user_id, replacing=request.cookies.get(SESSION_COOKIE))
         return _signed_in(token, _safe_next(form.get("next")))
 
-    @post("/logout", guards=[requires(Role.VIEWER)])
-    async def logout(self, request: Request) -> Redirect:
+    @post("/logout", opt={"role": Role.VIEWER})
+    async def logout(self, request: HTMXRequest) -> Redirect:
         if token := request.cookies.get(SESSION_COOKIE):
             await accounts.close_session(token)
         response = see_other("/login")
@@ -66,7 +67,7 @@ class LoginPages(Controller):
         return page("setup.html")
 
     @post("/setup", opt={"starts_session": True})
-    async def setup(self, request: Request) -> Template | Redirect:
+    async def setup(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             user_id = await accounts.create_user(form.get("username") or "", form.get("password") or "", Role.ADMIN,
@@ -85,39 +86,39 @@ class AdminPages(Controller):
     included — from a notice kept in the database for the session or token that sent the form."""
 
     path = "/admin"
-    guards = [requires(Role.ADMIN)]
+    opt = {"role": Role.ADMIN}
     include_in_schema = False
 
     @get("/")
-    async def index(self, request: Request) -> Template:
+    async def index(self, request: HTMXRequest) -> Template:
         return await _admin_page(notices=await accounts.take_notices(_holder(request)))
 
     @post("/users")
-    async def create_user(self, request: Request) -> Template | Redirect:
+    async def create_user(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         username, role = (form.get("username") or "").strip(), form.get("role") or "viewer"
         try:
             await accounts.create_user(username, form.get("password") or "", Role.named(role),
-                                       actor=actor_of(request))  # fmt: skip
+                                       actor=request.user.username)  # fmt: skip
         except (DomainError, ValueError) as refused:
             return await _admin_page(400, add_user=_refusal(refused), new_user={"username": username, "role": role})
         return await _done(request, f"Added user {username} ({role}). They can log in now.")
 
     @post("/users/{username:str}/role")
-    async def change_role(self, username: str, request: Request) -> Template | Redirect:
+    async def change_role(self, username: str, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             role = Role.named(form.get("role") or "")
-            await accounts.set_role(username, role, actor=actor_of(request))
+            await accounts.set_role(username, role, actor=request.user.username)
         except (DomainError, ValueError) as refused:
             return await _admin_page(400, error=_refusal(refused)["message"])
         return await _done(request, f"{username} is now {role.label}; their sessions ended (they log in again).")
 
     @post("/passwords")
-    async def set_password(self, request: Request) -> Template | Redirect:
+    async def set_password(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         username = form.get("username") or ""
-        me = signed_in(request)
+        me: Identity = request.user
         own = request.cookies.get(SESSION_COOKIE) if me.via == "session" and me.username == username else None
         try:
             await accounts.set_password(username, form.get("password") or "", actor=me.username, keep_session=own)
@@ -135,9 +136,9 @@ class AdminPages(Controller):
         return page("admin/disable.html", section="admin", user=found[0])
 
     @post("/users/{username:str}/disable")
-    async def disable(self, username: str, request: Request) -> Template | Redirect:
+    async def disable(self, username: str, request: HTMXRequest) -> Template | Redirect:
         try:
-            changed = await accounts.disable_user(username, actor=actor_of(request))
+            changed = await accounts.disable_user(username, actor=request.user.username)
         except DomainError as refused:
             return await _admin_page(400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
         if not changed:
@@ -146,20 +147,20 @@ class AdminPages(Controller):
                                     "their API tokens are revoked.")  # fmt: skip
 
     @post("/users/{username:str}/enable")
-    async def enable(self, username: str, request: Request) -> Template | Redirect:
+    async def enable(self, username: str, request: HTMXRequest) -> Template | Redirect:
         try:
-            changed = await accounts.enable_user(username, actor=actor_of(request))
+            changed = await accounts.enable_user(username, actor=request.user.username)
         except DomainError as refused:
             return await _admin_page(400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
         return await _done(request, f"{username} can log in again (API tokens revoked before stay revoked)."
                            if changed else f"{username} was not deactivated.")  # fmt: skip
 
     @post("/tokens")
-    async def create_token(self, request: Request) -> Template | Redirect:
+    async def create_token(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         username, name = form.get("username") or "", form.get("name") or ""
         try:
-            token = await accounts.create_token(username, name, actor=actor_of(request))
+            token = await accounts.create_token(username, name, actor=request.user.username)
         except DomainError as refused:
             return await _admin_page(400, error=refused.detail)
         label = f" “{name[:100]}”" if name else ""
@@ -167,24 +168,24 @@ class AdminPages(Controller):
         return see_other("/admin")
 
     @post("/tokens/{token_id:int}/revoke")
-    async def revoke(self, token_id: int, request: Request) -> Redirect:
-        await accounts.revoke_token(token_id, actor=actor_of(request))
+    async def revoke(self, token_id: int, request: HTMXRequest) -> Redirect:
+        await accounts.revoke_token(token_id, actor=request.user.username)
         return await _done(request, "The token is revoked: it stops working at once, in every process.")
 
     @post("/settings")
-    async def settings(self, request: Request) -> Template | Redirect:
+    async def settings(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         raw = (form.get("books_closed_through") or "").strip()
         try:
             closed = date.fromisoformat(raw) if raw else None
         except ValueError:
             return await _admin_page(400, error="books_closed_through: must be a date like 2026-10-31, or empty")
-        await accounts.set_books_closed_through(closed, actor=actor_of(request))
+        await accounts.set_books_closed_through(closed, actor=request.user.username)
         return await _done(request, f"Saved: the books are closed through {closed.isoformat()}." if closed
                            else "Saved: no closed period.")  # fmt: skip
 
 
-def _holder(request: Request) -> str:
+def _holder(request: HTMXRequest) -> str:
     """The secret of whoever sent this request (API token or session id): notices are kept for it."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -192,7 +193,7 @@ def _holder(request: Request) -> str:
     return request.cookies.get(SESSION_COOKIE) or ""
 
 
-async def _done(request: Request, message: str) -> Redirect:
+async def _done(request: HTMXRequest, message: str) -> Redirect:
     await accounts.leave_notice(_holder(request), message)
     return see_other("/admin")
 
@@ -216,7 +217,7 @@ async def _admin_page(status: int = 200, **extra: Any) -> Template:
 
 class AuditPages(Controller):
     path = "/audit"
-    guards = [requires(Role.MANAGER)]
+    opt = {"role": Role.MANAGER}
     include_in_schema = False
 
     @get("/")

@@ -4,16 +4,16 @@ import asyncio
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import Parameter
 from litestar.response import Template
+from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.services import products
 from app.services.products import ListingPage, ListingQuery
 from app.services.views import product_view
-from app.web.auth import requires
-from app.web.pages.forms import is_htmx, page
+from app.web.pages.forms import page
 
 ALERTS_SHOWN = 100
 # The table's columns: URL sort name, heading, classes (hide-narrow: not on a phone's card).
@@ -60,12 +60,12 @@ class Links:
 class DashboardPages(Controller):
     path = "/"
     include_in_schema = False
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
     @get("/")
     async def index(
         self,
-        request: Request,
+        request: HTMXRequest,
         q: str | None = None,
         category: str | None = None,
         brand: str | None = None,
@@ -80,7 +80,7 @@ class DashboardPages(Controller):
             q, category, brand, status, sort or "sku", direction == "desc",
             _int(page_number, 1), _int(per, products.PER_PAGE),
         ).normalized()  # fmt: skip
-        if is_htmx(request) and request.headers.get("hx-history-restore-request") != "true":
+        if request.htmx and not request.htmx.history_restore_request:
             return page("_products_table.html", **_table_context(await products.page_of(query)))
         # Each read on its own pooled connection, at the same time (each task holds one).
         listing, (shown, alerting), (categories, brands) = await asyncio.gather(

@@ -6,12 +6,9 @@ from typing import Any
 
 from litestar import Request
 from litestar.response import Redirect, Template
+from litestar_htmx import HTMXTemplate, ReSwapMethod
 
 from app.domain.errors import DomainError
-
-
-def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -29,5 +26,13 @@ def see_other(url: str) -> Redirect:
     return Redirect(url, status_code=303)
 
 
-def page(template: str, status_code: int = 200, **context: Any) -> Template:
-    return Template(template_name=template, context=context, status_code=status_code)
+def page(
+    template: str, status_code: int = 200, *, retarget: str | None = None, reswap: ReSwapMethod | None = None,
+    **context: Any,
+) -> Template:
+    """A page or, for htmx, a part of one; `retarget` and `reswap` tell htmx to put it elsewhere than the
+    element that asked (HX-Retarget, HX-Reswap)."""
+    if retarget is None and reswap is None:
+        return Template(template_name=template, context=context, status_code=status_code)
+    return HTMXTemplate(template_name=template, context=context, status_code=status_code, re_target=retarget,
+                        re_swap=reswap)  # fmt: skip

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from html import escape
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.response import Template
 from litestar.types import ASGIApp
+from litestar_htmx import HTMXRequest
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from app.display import shop_display
@@ -21,8 +22,7 @@ from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.progress import ProgressHub, Step
 from app.web.api.catalogue_csv import IMPORT_MAX_BYTES
-from app.web.auth import requires
-from app.web.pages.forms import is_htmx, page, problem
+from app.web.pages.forms import page, problem
 
 # The smallest file that imports: one purchase of a product the file also creates.
 EXAMPLE_CSV = ("external_id,sku,product_name,type,quantity,unit_price,at\r\n"
@@ -90,7 +90,7 @@ def rows_progress(hub: ProgressHub, token: str) -> catalogue_csv.Progress:
 class ImportPages(Controller):
     path = "/import"
     include_in_schema = False
-    guards = [requires(Role.MANAGER)]
+    opt = {"role": Role.MANAGER}
 
     @get("/")
     async def form(self) -> Template:
@@ -102,11 +102,11 @@ class ImportPages(Controller):
         return Response(EXAMPLE_CSV, media_type="text/csv", headers={"Content-Disposition": attachment})
 
     @post("/", request_max_body_size=IMPORT_MAX_BYTES)
-    async def upload(self, request: Request, ledger: LedgerService, progress: ProgressHub) -> Template:
+    async def upload(self, request: HTMXRequest, ledger: LedgerService, progress: ProgressHub) -> Template:
         form = await request.form()
         token = str(form.get("token") or "")
         upload = form.get("file")
-        template = "imports/_result.html" if is_htmx(request) else "imports/index.html"
+        template = "imports/_result.html" if request.htmx else "imports/index.html"
         if upload is None or isinstance(upload, str):
             return self._page(template, 400, error={"message": "Choose a CSV file to import.", "fields": {}})
         text = (await upload.read()).decode("utf-8-sig", errors="replace")
@@ -114,10 +114,10 @@ class ImportPages(Controller):
             rows = await catalogue_csv.read_rows(io.StringIO(text, newline=""), ledger)
             result = await catalogue_csv.import_rows(rows, ledger, rows_progress(progress, token))
         except InvalidFile as bad:
-            return self._page(template, 200 if is_htmx(request) else 400, bad_rows=bad_rows(bad.errors, text),
+            return self._page(template, 200 if request.htmx else 400, bad_rows=bad_rows(bad.errors, text),
                               error=problem(bad))  # fmt: skip
         except DomainError as refused:
-            return self._page(template, 200 if is_htmx(request) else 409, error=problem(refused))
+            return self._page(template, 200 if request.htmx else 409, error=problem(refused))
         finally:
             progress.report(token, Step(1, 1, "finished", finished=True))
         return self._page(template, result=result)

@@ -5,21 +5,23 @@ from datetime import tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.response import Redirect, Template
+from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, KeyReused, NotFound
 from app.domain.rules import Reason, TxType
 from app.services import history, idempotency, products
+from app.services.accounts import Identity
 from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.records import ProductRecord
 from app.services.views import committed_view, product_view, transaction_view
 from app.settings import Settings
-from app.web.auth import allow_recording, requires, scope_of, signed_in
+from app.web.auth import allow_recording, scope_of
 from app.web.chart import stock_chart
-from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
+from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_transaction
 
 PAGE_SIZE = 50
@@ -58,14 +60,14 @@ def _page_no(raw: Any) -> int:
 class ProductPages(Controller):
     path = "/products"
     include_in_schema = False
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
-    @get("/new", guards=[requires(Role.MANAGER)])
+    @get("/new", opt={"role": Role.MANAGER})
     async def new(self) -> Template:
         return page("products/form.html", section="dashboard", p={}, creating=True)
 
-    @post("/new", guards=[requires(Role.MANAGER)])
-    async def create(self, request: Request) -> Template | Redirect:
+    @post("/new", opt={"role": Role.MANAGER})
+    async def create(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             created = await products.create(_product_fields(form, with_sku=True))
@@ -89,12 +91,12 @@ class ProductPages(Controller):
         context = await page_context(product, ledger, settings.timezone, page_no)
         return page("products/_sections.html", saved=await _recorded(ledger, saved, sku), **context)
 
-    @get("/{sku:str}/settings", guards=[requires(Role.MANAGER)])
+    @get("/{sku:str}/settings", opt={"role": Role.MANAGER})
     async def settings_form(self, sku: str) -> Template:
         return page("products/form.html", section="dashboard", p=product_view(await products.get(sku)), creating=False)
 
-    @post("/{sku:str}/settings", guards=[requires(Role.MANAGER)])
-    async def update(self, sku: str, request: Request) -> Template | Redirect:
+    @post("/{sku:str}/settings", opt={"role": Role.MANAGER})
+    async def update(self, sku: str, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             await products.update(sku, _product_fields(form, with_sku=False))
@@ -103,13 +105,15 @@ class ProductPages(Controller):
             return page("products/form.html", 400, section="dashboard", p=shown, creating=False, error=problem(refused))
         return see_other(f"/products/{sku}")
 
-    @post("/{sku:str}/transactions", guards=[requires(Role.CLERK)])
-    async def add(self, sku: str, request: Request, settings: Settings, ledger: LedgerService) -> Template | Redirect:
+    @post("/{sku:str}/transactions", opt={"role": Role.CLERK})
+    async def add(
+        self, sku: str, request: HTMXRequest, settings: Settings, ledger: LedgerService
+    ) -> Template | Redirect:
         """With htmx the answer replaces #add: a fresh form with a confirmation naming what was recorded,
         or (400/404/409) the form as sent with each error beside its field. A refusal of the caller's
         role (403) is answered as any other, and shown by feedback.js."""
         form = await form_data(request)
-        me = signed_in(request)
+        me: Identity = request.user
         page_no = _page_no(form.get("page_no"))
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), {**fields, "sku": sku}, scope_of(me))
@@ -130,13 +134,13 @@ class ProductPages(Controller):
         except DomainError as refused:
             status = _status_of(refused)
             product = await products.get(sku)
-            if is_htmx(request):
+            if request.htmx:
                 context = await ledger_context(product, ledger, page_no)
                 return page("products/_add.html", status, add_error=problem(refused), add_form=form, **context)
             context = await page_context(product, ledger, settings.timezone, page_no)
             return page("products/show.html", status, section="dashboard", add_error=problem(refused), add_form=form,
                         **context)  # fmt: skip
-        if is_htmx(request):
+        if request.htmx:
             context = await ledger_context(await products.get(sku), ledger, page_no)
             kept = {"type": form.get("type") or ""}  # the next one is often of the same type
             return page("products/_add.html", add_form=kept, done=done, **context)

@@ -14,7 +14,6 @@ from app.services import history, products, reports
 from app.services.ledger import LedgerService
 from app.settings import Settings
 from app.web.api.reports import Days, Limit, Order, valuation_moment
-from app.web.auth import requires
 from app.web.chart import BarChart, bar_chart
 from app.web.pages.forms import page
 
@@ -108,7 +107,7 @@ def movers_chart(items: list[dict[str, Any]], days: int) -> BarChart | None:
 class ReportPages(Controller):
     path = "/reports"
     include_in_schema = False
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
     @get("/")
     async def index(self) -> Template:

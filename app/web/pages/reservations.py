@@ -4,8 +4,9 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.response import Redirect, Template
+from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, NotFound
@@ -15,8 +16,8 @@ from app.services.idempotency import Repeated
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.services.views import reservation_view
-from app.web.auth import requires, scope_of, signed_in
-from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
+from app.web.auth import scope_of
+from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.templating import money, units
 
 # How long a phone order may hold stock: the choices of the form (the API takes any number of seconds
@@ -54,7 +55,7 @@ def row(r: ReservationRecord, now: datetime) -> dict[str, Any]:
 class ReservationPages(Controller):
     path = "/reservations"
     include_in_schema = False
-    guards = [requires(Role.VIEWER)]
+    opt = {"role": Role.VIEWER}
 
     @get("/")
     async def index(
@@ -83,14 +84,14 @@ class ReservationPages(Controller):
 
     # --- holding stock for an order (a phone order) -------------------------------------------
 
-    @post("/", guards=[requires(Role.CLERK)])
-    async def reserve(self, request: Request, reservations: ReservationService) -> Template | Redirect:
+    @post("/", opt={"role": Role.CLERK})
+    async def reserve(self, request: HTMXRequest, reservations: ReservationService) -> Template | Redirect:
         """Like POST /api/reservations, from a form: a double-click sends the same idempotency key twice
         and the second gets the first's answer; each refusal is shown beside the field it concerns."""
         form = {k: (v or "").strip() for k, v in (await form_data(request)).items()}
         fields = {k: form.get(k, "") for k in FORM_FIELDS}
         try:
-            key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(signed_in(request)))
+            key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(request.user))
             earlier = await idempotency.stored(key) if key else None
             if earlier is None:
                 try:
@@ -105,7 +106,7 @@ class ReservationPages(Controller):
             return await self._reserved(request, reservations, again, earlier.status_code == 201)
         except DomainError as refused:
             error = _form_problem(refused)
-            if is_htmx(request):
+            if request.htmx:
                 return page("reservations/_reserve.html", **_form_context(fields), error=error)
             response = await self._page(reservations, None, None, form=fields, reserve_error=error)
             response.status_code = 409 if isinstance(refused, Conflict) else 400
@@ -114,9 +115,9 @@ class ReservationPages(Controller):
             return response
 
     async def _reserved(
-        self, request: Request, reservations: ReservationService, held: ReservationRecord, created: bool
+        self, request: HTMXRequest, reservations: ReservationService, held: ReservationRecord, created: bool
     ) -> Template | Redirect:
-        if not is_htmx(request):
+        if not request.htmx:
             return see_other("/reservations")
         r = row(held, reservations.clock())
         if created:
@@ -129,9 +130,9 @@ class ReservationPages(Controller):
 
     # --- confirming and cancelling ------------------------------------------------------------
 
-    @post("/{reservation_id:int}/confirm", guards=[requires(Role.CLERK)])
+    @post("/{reservation_id:int}/confirm", opt={"role": Role.CLERK})
     async def confirm(
-        self, reservation_id: int, request: Request, reservations: ReservationService
+        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -142,14 +143,14 @@ class ReservationPages(Controller):
                 f"at {money(held.unit_price)}.")  # fmt: skip
         return self._done(request, reservations, held, said)
 
-    @post("/{reservation_id:int}/cancel", guards=[requires(Role.CLERK)])
+    @post("/{reservation_id:int}/cancel", opt={"role": Role.CLERK})
     async def cancel(
-        self, reservation_id: int, request: Request, reservations: ReservationService
+        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService
     ) -> Template | Redirect:
         """With htmx the button has asked "Cancel …?" already (hx-confirm); a plain form gets a page that
         asks, whose button sends `confirmed=yes`."""
         form = await form_data(request)
-        if not is_htmx(request) and form.get("confirmed") != "yes":
+        if not request.htmx and form.get("confirmed") != "yes":
             found = await _find(reservations, None, reservation_id)
             return page("reservations/cancel.html", section="reservations", r=row(found, reservations.clock()))
         try:
@@ -160,25 +161,24 @@ class ReservationPages(Controller):
         return self._done(request, reservations, held, said)
 
     def _done(
-        self, request: Request, reservations: ReservationService, held: ReservationRecord, said: str
+        self, request: HTMXRequest, reservations: ReservationService, held: ReservationRecord, said: str
     ) -> Template | Redirect:
         """With htmx: the row leaves the Active table and heads the Recent one, and the page says what
         was done. (The row comes first in the answer: htmx puts it at the top of #recent-rows, as the
         HX-Retarget/HX-Reswap headers ask, after removing the row it replaces.)"""
-        if not is_htmx(request):
+        if not request.htmx:
             return see_other("/reservations")
         now = reservations.clock()
         if held.status is Status.ACTIVE:  # nothing changed (cannot happen on success); keep it in place
             return page("reservations/_row.html", r=row(held, now))
-        response = page("reservations/_moved.html", r=row(held, now), said=said)
-        response.headers.update({"HX-Retarget": "#recent-rows", "HX-Reswap": "afterbegin"})
-        return response
+        return page("reservations/_moved.html", r=row(held, now), said=said, retarget="#recent-rows",
+                    reswap="afterbegin")  # fmt: skip
 
     async def _refused(
-        self, request: Request, reservations: ReservationService, reservation_id: int, refused: DomainError
+        self, request: HTMXRequest, reservations: ReservationService, reservation_id: int, refused: DomainError
     ) -> Template:
         """The rejection is shown on the row it concerns."""
-        if is_htmx(request):
+        if request.htmx:
             current = [r for r in await reservations.listing(None, None, limit=5000) if r.id == reservation_id]
             if current:
                 return page("reservations/_row.html", r=row(current[0], reservations.clock()), error=problem(refused))

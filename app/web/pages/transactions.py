@@ -4,9 +4,10 @@ import secrets
 from datetime import datetime, tzinfo
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
+from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
@@ -19,8 +20,8 @@ from app.services.idempotency import Repeated
 from app.services.ledger import LedgerService
 from app.services.records import ProductRecord
 from app.services.views import committed_view, product_view, transaction_view
-from app.web.auth import actor_of, allow_recording, requires, scope_of, signed_in
-from app.web.pages.forms import form_data, is_htmx, page, problem, see_other
+from app.web.auth import allow_recording, scope_of
+from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_patch, raw_transaction
 from app.web.pages.products import ledger_context
 from app.web.voiding import entry_scopes, void_as
@@ -92,13 +93,13 @@ def _with_void_rule(entry: dict[str, Any], me: Identity, now: datetime, zone: tz
 class TransactionPages(Controller):
     path = "/transactions"
     include_in_schema = False
-    guards = [requires(Role.VIEWER)]  # guards add up: each handler names what it needs beyond this
+    opt = {"role": Role.VIEWER}  # a handler that names its own role needs that one instead
 
     # --- the entry form (the counter) ---------------------------------------------------------
 
-    @get("/new", guards=[requires(Role.CLERK)])
+    @get("/new", opt={"role": Role.CLERK})
     async def new(
-        self, request: Request, ledger: LedgerService, sku: str | None = None, done: int | None = None,
+        self, request: HTMXRequest, ledger: LedgerService, sku: str | None = None, done: int | None = None,
         voided: int | None = None,
     ) -> Template:  # fmt: skip
         if done is not None:
@@ -115,18 +116,18 @@ class TransactionPages(Controller):
             form |= {"sku": chosen.sku, "quantity": "1", "unit_price": product_view(chosen)["sell_price"] or ""}
         return await self._entry(request, ledger, form, **extra)
 
-    @get("/suggest", guards=[requires(Role.CLERK)])
+    @get("/suggest", opt={"role": Role.CLERK})
     async def suggest(self, sku: str = "") -> Template:
         """The Product field's suggestions as you type: an HTML fragment for htmx (SKU, barcode or name)."""
         found = await products.suggest(sku) if sku.strip() else []
         shown = [{**product_view(s.product), "exact": s.exact} for s in found]
         return page("transactions/_suggestions.html", suggestions=shown, q=sku.strip())
 
-    @post("/new", guards=[requires(Role.CLERK)])
-    async def record(self, request: Request, ledger: LedgerService) -> Template | Redirect:
+    @post("/new", opt={"role": Role.CLERK})
+    async def record(self, request: HTMXRequest, ledger: LedgerService) -> Template | Redirect:
         """A double-click sends the same idempotency key twice: the second gets the first's answer."""
         form = shown_fields(await form_data(request))
-        me = signed_in(request)
+        me: Identity = request.user
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(me))
         try:
@@ -150,13 +151,13 @@ class TransactionPages(Controller):
             return await self._recorded(request, ledger, form, earlier.body)
         except (DomainError, PermissionDeniedException) as refused:
             error = _refusal(refused, form)
-            status = 200 if is_htmx(request) else error.pop("status")
+            status = 200 if request.htmx else error.pop("status")
             return await self._entry(request, ledger, form, status, error=error)
 
-    @post("/{tx_id:int}/void", guards=[requires(Role.CLERK)])
-    async def void(self, request: Request, tx_id: int, ledger: LedgerService) -> Template | Redirect:
+    @post("/{tx_id:int}/void", opt={"role": Role.CLERK})
+    async def void(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template | Redirect:
         """A clerk's own entry of the last 10 minutes, dated today, undone (audited as a void)."""
-        me = signed_in(request)
+        me: Identity = request.user
         error: dict[str, Any]
         try:
             row, change = await void_as(me, ledger, tx_id)
@@ -166,26 +167,26 @@ class TransactionPages(Controller):
         except (DomainError, PermissionDeniedException) as refused:
             error = _refusal(refused, {})
         else:
-            if not is_htmx(request):
+            if not request.htmx:
                 return see_other(f"/transactions/new?voided={tx_id}")
             voided = {**transaction_view(row), "name": change.product.after.name}
             return await self._entry(request, ledger, {"sku": row.sku}, voided=voided,
                                      voided_product=product_view(change.product.after))  # fmt: skip
-        status = 200 if is_htmx(request) else error.pop("status")
+        status = 200 if request.htmx else error.pop("status")
         return await self._entry(request, ledger, {}, status, error=error)
 
     async def _recorded(
-        self, request: Request, ledger: LedgerService, form: dict[str, Any], answer: dict[str, Any]
+        self, request: HTMXRequest, ledger: LedgerService, form: dict[str, Any], answer: dict[str, Any]
     ) -> Template | Redirect:
-        if not is_htmx(request):
+        if not request.htmx:
             return see_other(f"/transactions/new?done={answer['id']}")
         keep = {"sku": answer["sku"], "type": form.get("type", "")}
         return await self._entry(request, ledger, keep, done=answer, product=answer["product"])
 
     async def _entry(
-        self, request: Request, ledger: LedgerService, form: dict[str, Any], status: int = 200, **extra: Any
+        self, request: HTMXRequest, ledger: LedgerService, form: dict[str, Any], status: int = 200, **extra: Any
     ) -> Template:
-        me = signed_in(request)
+        me: Identity = request.user
         now = ledger.clock()
         recent = [_with_void_rule(r, me, now, ledger.zone) for r in await counter.recent_entries(entry_scopes(me))]
         done: dict[str, Any] | None = extra.get("done")
@@ -217,74 +218,74 @@ class TransactionPages(Controller):
         found, _ = await ledger.row(tx_id)
         return page("products/_tx_row.html", t=transaction_view(found))
 
-    @get("/{tx_id:int}/edit", guards=[requires(Role.MANAGER)])
-    async def edit(self, request: Request, tx_id: int, ledger: LedgerService) -> Template:
+    @get("/{tx_id:int}/edit", opt={"role": Role.MANAGER})
+    async def edit(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
         return await self._edit_row(request, ledger, tx_id, {})
 
-    @post("/{tx_id:int}/preview", guards=[requires(Role.MANAGER)])
-    async def preview(self, request: Request, tx_id: int, ledger: LedgerService) -> Template:
+    @post("/{tx_id:int}/preview", opt={"role": Role.MANAGER})
+    async def preview(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
         form = await form_data(request)
         try:
-            change = await ledger.edit(tx_id, raw_patch(form), actor=actor_of(request), dry_run=True)
+            change = await ledger.edit(tx_id, raw_patch(form), actor=request.user.username, dry_run=True)
         except DomainError as refused:
             return await self._edit_row(request, ledger, tx_id, form, error=problem(refused))
         return await self._edit_row(request, ledger, tx_id, form, preview=effect(change))
 
-    @post("/{tx_id:int}", guards=[requires(Role.MANAGER)])
-    async def save(self, request: Request, tx_id: int, ledger: LedgerService) -> Template | Redirect:
+    @post("/{tx_id:int}", opt={"role": Role.MANAGER})
+    async def save(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
         try:
-            await ledger.edit(tx_id, raw_patch(form), actor=actor_of(request))
+            await ledger.edit(tx_id, raw_patch(form), actor=request.user.username)
         except DomainError as refused:
-            response = await self._edit_row(request, ledger, tx_id, form, error=problem(refused))
-            response.headers.update({"HX-Retarget": f"#tx-{tx_id}", "HX-Reswap": "outerHTML"})
-            return response
+            return await self._edit_row(request, ledger, tx_id, form, in_place=True, error=problem(refused))
         return await self._back_to_ledger(request, ledger, form.get("page_sku", ""))
 
     async def _edit_row(
-        self, request: Request, ledger: LedgerService, tx_id: int, form: dict[str, Any], **extra: Any
+        self, request: HTMXRequest, ledger: LedgerService, tx_id: int, form: dict[str, Any], in_place: bool = False,
+        **extra: Any,
     ) -> Template:
+        """The row's edit form; `in_place`: htmx puts it in the row's place (a refusal of what it sent)."""
         found, _ = await ledger.row(tx_id)
         t = transaction_view(found)
         at = local_input(found.entry.at, ledger.zone)
         context = {"t": t, "f": form, "at_value": form.get("at") or at, "at_default": form.get("at_default") or at,
                    "types": [x.value for x in TxType], "reasons": [r.value for r in Reason],
                    "page_sku": form.get("page_sku") or found.sku, **extra}  # fmt: skip
-        if is_htmx(request):
+        if request.htmx and in_place:
+            return page("products/_tx_edit.html", retarget=f"#tx-{tx_id}", reswap="outerHTML", **context)
+        if request.htmx:
             return page("products/_tx_edit.html", **context)
         status = 200 if "error" not in extra else 409
         return page("transactions/edit.html", status, section="dashboard", **context)
 
     # --- deleting a row -----------------------------------------------------------------------
 
-    @get("/{tx_id:int}/delete", guards=[requires(Role.MANAGER)])
-    async def delete_preview(self, request: Request, tx_id: int, ledger: LedgerService) -> Template:
+    @get("/{tx_id:int}/delete", opt={"role": Role.MANAGER})
+    async def delete_preview(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
         found, _ = await ledger.row(tx_id)
         context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku}
         try:
-            context["preview"] = effect(await ledger.delete(tx_id, actor=actor_of(request), dry_run=True))
+            context["preview"] = effect(await ledger.delete(tx_id, actor=request.user.username, dry_run=True))
         except DomainError as refused:
             context["error"] = problem(refused)
-        if is_htmx(request):
+        if request.htmx:
             return page("products/_tx_delete.html", **context)
         return page("transactions/delete.html", section="dashboard", **context)
 
-    @post("/{tx_id:int}/delete", guards=[requires(Role.MANAGER)])
-    async def delete(self, request: Request, tx_id: int, ledger: LedgerService) -> Template | Redirect:
+    @post("/{tx_id:int}/delete", opt={"role": Role.MANAGER})
+    async def delete(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template | Redirect:
         form = await form_data(request)
         found, _ = await ledger.row(tx_id)
         try:
-            await ledger.delete(tx_id, actor=actor_of(request))
+            await ledger.delete(tx_id, actor=request.user.username)
         except DomainError as refused:
             context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, "error": problem(refused)}
-            if is_htmx(request):
-                response = page("products/_tx_delete.html", **context)
-                response.headers.update({"HX-Retarget": f"#tx-{tx_id}", "HX-Reswap": "outerHTML"})
-                return response
+            if request.htmx:
+                return page("products/_tx_delete.html", retarget=f"#tx-{tx_id}", reswap="outerHTML", **context)
             return page("transactions/delete.html", 409, section="dashboard", **context)
         return await self._back_to_ledger(request, ledger, form.get("page_sku") or found.sku)
 
-    async def _back_to_ledger(self, request: Request, ledger: LedgerService, sku: str) -> Template | Redirect:
-        if is_htmx(request):
+    async def _back_to_ledger(self, request: HTMXRequest, ledger: LedgerService, sku: str) -> Template | Redirect:
+        if request.htmx:
             return page("products/_ledger.html", **await ledger_context(await products.get(sku), ledger))
         return see_other(f"/products/{sku}")

@@ -1,0 +1,25 @@
+"""Every page under one router."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar_htmx import HTMXRequest
+
+from app.web.pages.accounts import AdminPages, AuditPages, LoginPages
+from app.web.pages.dashboard import DashboardPages
+from app.web.pages.imports import ImportPages
+from app.web.pages.products import ProductPages
+from app.web.pages.reports import ReportPages
+from app.web.pages.reservations import ReservationPages
+from app.web.pages.transactions import TransactionPages
+
+
+def page_router() -> Router:
+    """Every page, with litestar-htmx's request (`request.htmx` says whether htmx sent it, and what for).
+    Only the pages: the API's requests need none of it, and a sale should not pay for building it."""
+    return Router(
+        path="/",
+        route_handlers=[DashboardPages, LoginPages, AdminPages, AuditPages, ProductPages, TransactionPages,
+                        ReservationPages, ReportPages, ImportPages],  # fmt: skip
+        request_class=HTMXRequest,
+    )
