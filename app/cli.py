@@ -6,8 +6,15 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.services.accounts import AccountService
+
+T = TypeVar("T")
 
 
 def usable_cores() -> int:
@@ -120,12 +127,15 @@ def _migrate(_: argparse.Namespace) -> None:
 def _user_create(args: argparse.Namespace) -> int:
     from app.domain.access import Role
     from app.domain.errors import DomainError
-    from app.services import accounts
 
     password = sys.stdin.readline().rstrip("\n")
     try:
         asyncio.run(
-            _with_pool(accounts.create_user(args.username, password, Role.named(args.role), actor=_shell_actor()))
+            _with_accounts(
+                lambda accounts: accounts.create_user(
+                    args.username, password, Role.named(args.role), actor=_shell_actor()
+                )
+            )  # fmt: skip
         )
     except DomainError as refused:
         print(refused.detail, file=sys.stderr)
@@ -136,11 +146,11 @@ def _user_create(args: argparse.Namespace) -> int:
 
 def _user_password(args: argparse.Namespace) -> int:
     from app.domain.errors import DomainError
-    from app.services import accounts
 
     password = sys.stdin.readline().rstrip("\n")
     try:
-        asyncio.run(_with_pool(accounts.set_password(args.username, password, actor=_shell_actor())))
+        asyncio.run(_with_accounts(lambda accounts: accounts.set_password(args.username, password,
+                                                                              actor=_shell_actor())))  # fmt: skip
     except DomainError as refused:
         print(refused.detail, file=sys.stderr)
         return 1
@@ -150,10 +160,11 @@ def _user_password(args: argparse.Namespace) -> int:
 
 def _user_disable(args: argparse.Namespace) -> int:
     from app.domain.errors import DomainError
-    from app.services import accounts
 
     try:
-        changed = asyncio.run(_with_pool(accounts.disable_user(args.username, actor=_shell_actor())))
+        changed = asyncio.run(
+            _with_accounts(lambda accounts: accounts.disable_user(args.username, actor=_shell_actor()))
+        )
     except DomainError as refused:
         print(refused.detail, file=sys.stderr)
         return 1
@@ -164,10 +175,11 @@ def _user_disable(args: argparse.Namespace) -> int:
 
 def _user_enable(args: argparse.Namespace) -> int:
     from app.domain.errors import DomainError
-    from app.services import accounts
 
     try:
-        changed = asyncio.run(_with_pool(accounts.enable_user(args.username, actor=_shell_actor())))
+        changed = asyncio.run(
+            _with_accounts(lambda accounts: accounts.enable_user(args.username, actor=_shell_actor()))
+        )
     except DomainError as refused:
         print(refused.detail, file=sys.stderr)
         return 1
@@ -187,24 +199,24 @@ def _shell_actor() -> str:
 
 def _token_create(args: argparse.Namespace) -> int:
     from app.domain.errors import DomainError
-    from app.services import accounts
 
     try:
-        print(asyncio.run(_with_pool(accounts.create_token(args.username, args.name))))
+        print(asyncio.run(_with_accounts(lambda accounts: accounts.create_token(args.username, args.name))))
     except DomainError as refused:
         print(refused.detail, file=sys.stderr)
         return 1
     return 0
 
 
-async def _with_pool(work):  # type: ignore[no-untyped-def]
-    """Run a service call from the shell: database ready, pool open, then closed."""
+async def _with_accounts(work: Callable[[AccountService], Awaitable[T]]) -> T:
+    """Run an accounts call from the shell: database migrated, pool open, then closed."""
     from app.persistence.database import Database, migrate
+    from app.services.accounts import AccountService
 
     settings = settled_settings()
     await migrate(str(settings.database_url))
-    async with Database.from_settings(settings, pool_size=2).opened():
-        return await work
+    async with Database.from_settings(settings, pool_size=2).opened() as db:
+        return await work(AccountService(db))
 
 
 def _db_url(_: argparse.Namespace) -> None:

@@ -18,8 +18,8 @@ from litestar_htmx import HTMXConfig, HTMXPlugin
 
 from app.domain.errors import DomainError
 from app.persistence.database import UNAVAILABLE, Database
-from app.services import backup, idempotency
-from app.services.accounts import RateLimited, token_cache_listener
+from app.services import accounts, backup, idempotency
+from app.services.accounts import AccountService, RateLimited
 from app.services.events import EventHub
 from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
@@ -91,12 +91,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     making the app starts nothing: the pool opens in the lifespan."""
     settings = settings or Settings.from_env()
     db = Database.from_settings(settings)
-    url = db.url
     locks = ProductLocks()
     ledger = LedgerService(locks, settings.timezone, max_batch=settings.max_batch)
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     progress = ProgressHub()
     hub = EventHub(db)
+    account_service = accounts.install(AccountService(db))
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settle_after_start_up()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         purger = asyncio.create_task(every(3600, idempotency.purge))
-        backups = asyncio.create_task(backup.schedule(settings, url))  # idle without INVENTORY_BACKUP_DIR
+        backups = asyncio.create_task(backup.schedule(settings, db.url))  # idle without INVENTORY_BACKUP_DIR
         try:
             yield
         finally:
@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
+            "accounts": Provide(lambda: account_service, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
@@ -150,7 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # route's role and the CSRF token after.
         middleware=[security_headers, AUTHENTICATION, checked_params, access_middleware],
         plugins=[HTMXPlugin(HTMXConfig(set_request_class_globally=False))],  # the pages' router sets it
-        lifespan=[lifespan, token_cache_listener(url)],  # every process drops revoked tokens at once
+        lifespan=[lifespan, account_service.token_cache_listener()],  # every process drops revoked tokens at once
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
         request_max_body_size=1_000_000,
         compression_config=COMPRESSION,
