@@ -38,12 +38,12 @@ from app.web.errors import (
     RETRY_AFTER_SECONDS,
     domain_error_handler,
     internal_error_handler,
-    not_authorized,
-    permission_denied,
-    rate_limited,
+    not_authorized_handler,
+    permission_denied_handler,
+    rate_limited_handler,
     unavailable_handler,
 )
-from app.web.events import events
+from app.web.event_stream import event_stream
 from app.web.headers import security_headers
 from app.web.pages.routes import page_router
 from app.web.params import checked_params
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             healthz,
             readyz,
             favicon,
-            events,
+            event_stream,
             ProductController,
             TransactionController,
             ReservationController,
@@ -141,11 +141,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers={
             500: internal_error_handler,
-            RateLimited: rate_limited,
+            RateLimited: rate_limited_handler,
             **dict.fromkeys(UNAVAILABLE, unavailable_handler),
             DomainError: domain_error_handler,
-            NotAuthorizedException: not_authorized,
-            PermissionDeniedException: permission_denied,
+            NotAuthorizedException: not_authorized_handler,
+            PermissionDeniedException: permission_denied_handler,
         },
         # Who asks, before the parameters are checked (an error page shows who is signed in); the
         # route's role and the CSRF token after.

@@ -74,7 +74,7 @@ def domain_error_handler(request: Request, exc: Exception) -> Response | Templat
     return Response({"status_code": status, "detail": exc.detail, "extra": exc.extra}, status_code=status)
 
 
-def not_authorized(request: Request, exc: Exception) -> Response:
+def not_authorized_handler(request: Request, exc: Exception) -> Response:
     """Browsers go to the login page (or, before any user exists, to the first-run page); an API client
     (or anyone who sent a token that is not valid) is told how to authenticate."""
     kind, scope = audience(request), request.scope
@@ -103,14 +103,14 @@ def _how_to_authenticate(first_run: bool) -> tuple[str, dict[str, str]]:
             "an administrator makes on /admin or with `inventory token create USERNAME`", extra)  # fmt: skip
 
 
-def permission_denied(request: Request, exc: Exception) -> Response | Template:
+def permission_denied_handler(request: Request, exc: Exception) -> Response | Template:
     detail = getattr(exc, "detail", "Forbidden")
     if audience(request) == "page":
         return Template(template_name="error.html", context={"status": 403, "detail": detail}, status_code=403)
     return Response({"status_code": 403, "detail": detail, "extra": {}}, status_code=403)
 
 
-def rate_limited(request: Request, exc: Exception) -> Response | Template:
+def rate_limited_handler(request: Request, exc: Exception) -> Response | Template:
     assert isinstance(exc, RateLimited)
     headers = {"Retry-After": str(exc.retry_after)}
     if audience(request) == "page":

@@ -25,7 +25,7 @@ def _safe_next(raw: str | None) -> str:
     return raw if raw and not target.scheme and not target.netloc and raw.startswith("/") else "/"
 
 
-def _signed_in(token: str, target: str) -> Redirect:
+def _start_session(token: str, target: str) -> Redirect:
     cookie = Cookie(key=SESSION_COOKIE, value=token, httponly=True, samesite="lax", path="/",
                     max_age=accounts.SESSION_DAYS * 86400)  # fmt: skip
     return Redirect(target, status_code=303, cookies=[cookie])
@@ -50,7 +50,7 @@ class LoginPages(Controller):
             return page("login.html", 401, error=refused.detail, next=_safe_next(form.get("next")),
                         username=form.get("username") or "")  # fmt: skip
         token, _ = await accounts.open_session(who.user_id, replacing=request.cookies.get(SESSION_COOKIE))
-        return _signed_in(token, _safe_next(form.get("next")))
+        return _start_session(token, _safe_next(form.get("next")))
 
     @post("/logout", opt={"role": Role.VIEWER})
     async def logout(self, request: HTMXRequest) -> Redirect:
@@ -77,7 +77,7 @@ class LoginPages(Controller):
                 raise NotFoundException("Setup is done; log in instead") from None
             return page("setup.html", 400, error=problem(refused), username=form.get("username") or "")
         token, _ = await accounts.open_session(user_id)
-        return _signed_in(token, "/")
+        return _start_session(token, "/")
 
 
 class AdminPages(Controller):
@@ -101,7 +101,8 @@ class AdminPages(Controller):
             await accounts.create_user(username, form.get("password") or "", Role.named(role),
                                        actor=request.user.username)  # fmt: skip
         except (DomainError, ValueError) as refused:
-            return await _admin_page(400, add_user=_refusal(refused), new_user={"username": username, "role": role})
+            kept = {"username": username, "role": role}
+            return await _admin_page(400, add_user=_admin_problem(refused), new_user=kept)
         return await _done(request, f"Added user {username} ({role}). They can log in now.")
 
     @post("/users/{username:str}/role")
@@ -111,7 +112,7 @@ class AdminPages(Controller):
             role = Role.named(form.get("role") or "")
             await accounts.set_role(username, role, actor=request.user.username)
         except (DomainError, ValueError) as refused:
-            return await _admin_page(400, error=_refusal(refused)["message"])
+            return await _admin_page(400, error=_admin_problem(refused)["message"])
         return await _done(request, f"{username} is now {role.label}; their sessions ended (they log in again).")
 
     @post("/passwords")
@@ -123,7 +124,7 @@ class AdminPages(Controller):
         try:
             await accounts.set_password(username, form.get("password") or "", actor=me.username, keep_session=own)
         except DomainError as refused:
-            return await _admin_page(400, set_password=_refusal(refused), password_user=username)
+            return await _admin_page(400, set_password=_admin_problem(refused), password_user=username)
         others = "your other sessions ended" if own else "their sessions ended"
         return await _done(request, f"Password of {username} changed; {others}.")
 
@@ -173,7 +174,7 @@ class AdminPages(Controller):
         return await _done(request, "The token is revoked: it stops working at once, in every process.")
 
     @post("/settings")
-    async def settings(self, request: HTMXRequest) -> Template | Redirect:
+    async def save_settings(self, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         raw = (form.get("books_closed_through") or "").strip()
         try:
@@ -198,7 +199,7 @@ async def _done(request: HTMXRequest, message: str) -> Redirect:
     return see_other("/admin")
 
 
-def _refusal(refused: Exception) -> dict[str, Any]:
+def _admin_problem(refused: Exception) -> dict[str, Any]:
     """A refusal as a form shows it: a message, and each field's own beside it."""
     if isinstance(refused, DomainError):
         found = problem(refused)

@@ -22,7 +22,7 @@ def _fields(form: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def _moment(text: Any) -> datetime | None:
+def _as_datetime(text: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(text))
     except ValueError:
@@ -35,7 +35,7 @@ def date_changed(form: dict[str, Any]) -> bool:
     at, proposed = form.get("at"), form.get("at_default")
     if not at or at == proposed:
         return False
-    return _moment(at) is None or _moment(at) != _moment(proposed)
+    return _as_datetime(at) is None or _as_datetime(at) != _as_datetime(proposed)
 
 
 def raw_transaction(form: dict[str, Any], *, sku: str | None = None) -> dict[str, Any]:

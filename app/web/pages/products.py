@@ -89,7 +89,7 @@ class ProductPages(Controller):
         or anywhere (`saved` names a transaction just edited here: the answer confirms it)."""
         product = await products.get(sku)
         context = await page_context(product, ledger, settings.timezone, page_no)
-        return page("products/_sections.html", saved=await _recorded(ledger, saved, sku), **context)
+        return page("products/_sections.html", saved=await _saved_row(ledger, saved, sku), **context)
 
     @get("/{sku:str}/settings", opt={"role": Role.MANAGER})
     async def settings_form(self, sku: str) -> Template:
@@ -153,7 +153,7 @@ def _status_of(refused: DomainError) -> int:
     return next((code for kind, code in kinds if isinstance(refused, kind)), 400)
 
 
-async def _recorded(ledger: LedgerService, tx_id: int | None, sku: str) -> dict[str, Any] | None:
+async def _saved_row(ledger: LedgerService, tx_id: int | None, sku: str) -> dict[str, Any] | None:
     """A transaction of this product, to confirm it on the page (None when it is gone or another's)."""
     if tx_id is None:
         return None

@@ -48,7 +48,7 @@ def time_left(r: ReservationRecord, now: datetime) -> str:
     return duration(int((r.expires_at - now).total_seconds()))
 
 
-def row(r: ReservationRecord, now: datetime) -> dict[str, Any]:
+def reservation_row(r: ReservationRecord, now: datetime) -> dict[str, Any]:
     return {**reservation_view(r), "time_left": time_left(r, now)}
 
 
@@ -73,8 +73,8 @@ class ReservationPages(Controller):
         return page(
             "reservations/index.html",
             section="reservations",
-            active=[row(r, now) for r in active],
-            recent=[row(r, now) for r in recent[:50]],
+            active=[reservation_row(r, now) for r in active],
+            recent=[reservation_row(r, now) for r in recent[:50]],
             sku=sku or "",
             status=status or "",
             statuses=[s.value for s in Status],
@@ -119,7 +119,7 @@ class ReservationPages(Controller):
     ) -> Template | Redirect:
         if not request.htmx:
             return see_other("/reservations")
-        r = row(held, reservations.clock())
+        r = reservation_row(held, reservations.clock())
         if created:
             said = (f"Reserved {units(held.quantity)} of {held.sku} for order {held.order_ref}, "
                     f"held for {r['time_left']}.")  # fmt: skip
@@ -152,7 +152,8 @@ class ReservationPages(Controller):
         form = await form_data(request)
         if not request.htmx and form.get("confirmed") != "yes":
             found = await _find(reservations, None, reservation_id)
-            return page("reservations/cancel.html", section="reservations", r=row(found, reservations.clock()))
+            shown = reservation_row(found, reservations.clock())
+            return page("reservations/cancel.html", section="reservations", r=shown)
         try:
             held = await reservations.cancel(reservation_id)
         except DomainError as refused:
@@ -170,8 +171,8 @@ class ReservationPages(Controller):
             return see_other("/reservations")
         now = reservations.clock()
         if held.status is Status.ACTIVE:  # nothing changed (cannot happen on success); keep it in place
-            return page("reservations/_row.html", r=row(held, now))
-        return page("reservations/_moved.html", r=row(held, now), said=said, retarget="#recent-rows",
+            return page("reservations/_row.html", r=reservation_row(held, now))
+        return page("reservations/_moved.html", r=reservation_row(held, now), said=said, retarget="#recent-rows",
                     reswap="afterbegin")  # fmt: skip
 
     async def _refused(
@@ -181,7 +182,8 @@ class ReservationPages(Controller):
         if request.htmx:
             current = [r for r in await reservations.listing(None, None, limit=5000) if r.id == reservation_id]
             if current:
-                return page("reservations/_row.html", r=row(current[0], reservations.clock()), error=problem(refused))
+                shown = reservation_row(current[0], reservations.clock())
+                return page("reservations/_row.html", r=shown, error=problem(refused))
         response = await self._page(reservations, None, None, error=problem(refused), error_id=reservation_id)
         response.status_code = 409 if "cannot" in refused.detail else 400
         return response

@@ -22,7 +22,7 @@ from app.services.records import ProductRecord
 from app.services.views import committed_view, product_view, transaction_view
 from app.web.auth import allow_recording, scope_of
 from app.web.pages.forms import form_data, page, problem, see_other
-from app.web.pages.ledger_forms import local_input, raw_patch, raw_transaction
+from app.web.pages.ledger_forms import date_changed, local_input, raw_patch, raw_transaction
 from app.web.pages.products import ledger_context
 from app.web.voiding import entry_scopes, void_as
 
@@ -44,19 +44,12 @@ def shown_fields(form: dict[str, Any]) -> dict[str, Any]:
     kind = str(form.get("type") or "").upper()
     shown = {k: (None if k in _HIDDEN_FOR and _HIDDEN_FOR[k](kind) else v) for k, v in form.items()}
     at, proposed = shown.get("at"), shown.get("at_default")
-    if at and proposed and at != proposed and _moment(at) == _moment(proposed) is not None:
+    if at and proposed and at != proposed and not date_changed(shown):
         shown["at"] = proposed  # left as proposed: "now", stamped at commit
     return shown
 
 
-def _moment(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _refusal(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
+def _entry_problem(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
     """A rejection for the entry form: beside its field when that field is on screen, else on top."""
     if isinstance(refused, PermissionDeniedException):
         return {"message": refused.detail, "fields": {}, "status": 403}
@@ -142,15 +135,15 @@ class TransactionPages(Controller):
                     data = ledger.parse(raw)
                     allow_recording(me, ledger, data)
                     change = await ledger.record(data, key=key)
-                    return await self._recorded(request, ledger, form, committed_view(change))
+                    return await self._answer_recorded(request, ledger, form, committed_view(change))
                 except Repeated as repeat:
                     earlier = await idempotency.stored(repeat.key)
             assert earlier is not None
             if earlier.status_code != 201:
                 raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
-            return await self._recorded(request, ledger, form, earlier.body)
+            return await self._answer_recorded(request, ledger, form, earlier.body)
         except (DomainError, PermissionDeniedException) as refused:
-            error = _refusal(refused, form)
+            error = _entry_problem(refused, form)
             status = 200 if request.htmx else error.pop("status")
             return await self._entry(request, ledger, form, status, error=error)
 
@@ -165,7 +158,7 @@ class TransactionPages(Controller):
             error = {"message": f"Transaction {tx_id} is no longer there: it was already voided or deleted.",
                      "fields": {}, "status": 404}  # fmt: skip
         except (DomainError, PermissionDeniedException) as refused:
-            error = _refusal(refused, {})
+            error = _entry_problem(refused, {})
         else:
             if not request.htmx:
                 return see_other(f"/transactions/new?voided={tx_id}")
@@ -175,7 +168,7 @@ class TransactionPages(Controller):
         status = 200 if request.htmx else error.pop("status")
         return await self._entry(request, ledger, {}, status, error=error)
 
-    async def _recorded(
+    async def _answer_recorded(
         self, request: HTMXRequest, ledger: LedgerService, form: dict[str, Any], answer: dict[str, Any]
     ) -> Template | Redirect:
         if not request.htmx:

@@ -16,7 +16,7 @@ KEEP_ALIVE_SECONDS = 15
 
 
 @get("/events", include_in_schema=True, tags=["events"], opt={"role": Role.VIEWER})
-async def events(
+async def event_stream(
     hub: EventHub,
     sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None,
     alerts: Annotated[str | None, Parameter(query="alerts", required=False)] = None,
