@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from app.domain.ledger import Posted
 from app.domain.money import ZERO_MONEY, m
@@ -73,11 +74,20 @@ class Status(StrEnum):
     OK = "ok"
 
 
+L = TypeVar("L")
+
+
+def status_limits(low_stock_threshold: L) -> tuple[tuple[Status, int | L], ...]:
+    """The stock status rule, worst first: a product is the first status whose limit its available
+    stock is at or under, else OK. Data, not code, so that persistence can state the same rule in
+    SQL (to filter and sort by it) by passing the threshold's column name."""
+    return ((Status.OUT, 0), (Status.LOW, low_stock_threshold))
+
+
 def status(available: int, low_stock_threshold: int) -> Status:
-    if available <= 0:
-        return Status.OUT
-    if available <= low_stock_threshold:
-        return Status.LOW
+    for named, limit in status_limits(low_stock_threshold):
+        if available <= limit:
+            return named
     return Status.OK
 
 

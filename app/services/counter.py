@@ -1,67 +1,25 @@
-"""The counter's reads: who recorded a transaction, and a user's entries of the last minutes.
-
-A transaction row does not name who recorded it. An entry made through the form (or the API with an
-`Idempotency-Key`) has its answer stored with the key, per user, in the same database transaction
-as the row (SPEC §3): that stored answer, naming the row's id and its never-changing seq, is the
-proof that this user recorded it. Keys are kept 48 hours, far longer than the 10-minute void window.
-"""
+"""The counter's reads: who recorded a transaction (see app.persistence.counter for how that is
+known), and a user's entries of the last minutes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
-from app.domain.voids import VOID_WINDOW, VoidFacts
+from app.persistence import counter as repo
+from app.persistence.counter import void_facts
 from app.persistence.database import read_only
 
-# An idempotency key's stored answer for a recorded transaction (committed_view): it carries the
-# row's id and seq at the top; other answers (reservations, products, imports, voids) do not both.
-_RECORDED_BY = """
-    SELECT 1 FROM idempotency_key k
-    WHERE k.scope = ANY($2::text[]) AND k.status_code = 201
-      AND k.response->>'id' = t.id::text AND k.response->>'seq' = t.seq::text
-"""
-
-
-async def void_facts(conn: asyncpg.Connection, tx_id: int, scopes: Sequence[str]) -> VoidFacts | None:
-    """What the void rule needs about a transaction, read in the caller's transaction."""
-    row = await conn.fetchrow(
-        f"""SELECT t.created_at, EXISTS ({_RECORDED_BY}) AS mine,
-                   EXISTS (SELECT 1 FROM audit_log a WHERE a.transaction_id = t.id AND a.action = 'edit') AS edited
-            FROM stock_transaction t WHERE t.id = $1""",
-        tx_id, list(scopes),
-    )  # fmt: skip
-    return VoidFacts(row["created_at"], row["mine"], row["edited"]) if row else None
+__all__ = ["recent_entries", "void_facts", "voided"]
 
 
 async def recent_entries(scopes: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
     """The caller's transactions recorded in the void window and still there, newest first."""
     async with read_only() as conn:
-        rows = await conn.fetch(
-            """SELECT t.id, t.type, t.quantity, t.unit_price, t.at, t.reason, t.created_at, p.sku, p.name,
-                       EXISTS (SELECT 1 FROM audit_log a WHERE a.transaction_id = t.id AND a.action = 'edit')
-                           AS edited
-                FROM idempotency_key k
-                JOIN stock_transaction t ON t.id = (k.response->>'id')::bigint
-                    AND k.response->>'seq' = t.seq::text
-                JOIN product p ON p.id = t.product
-                WHERE k.scope = ANY($1::text[]) AND k.status_code = 201 AND k.response ? 'stock_after'
-                  AND k.created_at > now() - $2::interval
-                ORDER BY t.created_at DESC, t.id DESC LIMIT $3""",
-            list(scopes), VOID_WINDOW, limit,
-        )  # fmt: skip
-    return [dict(r) for r in rows]
+        return await repo.recent_entries(conn, scopes, limit)
 
 
 async def voided(tx_id: int) -> dict[str, Any] | None:
     """A voided transaction as it was (from its audit entry), with its product's name."""
     async with read_only() as conn:
-        row = await conn.fetchrow(
-            """SELECT a.before, p.name FROM audit_log a JOIN product p ON p.sku = a.before->>'sku'
-               WHERE a.transaction_id = $1 AND a.action = 'void' ORDER BY a.id DESC LIMIT 1""",
-            tx_id,
-        )
-    return {**json.loads(row["before"]), "name": row["name"]} if row else None
+        return await repo.voided(conn, tx_id)

@@ -15,9 +15,12 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
 from app.domain.voids import refuse_void
+from app.persistence import audit, ledger_rows, settings
+from app.persistence import products as product_repo
+from app.persistence import reservations as reservation_repo
 from app.persistence.database import read_only, spare_connection, unit_of_work
-from app.services import accounts, idempotency
-from app.services import ledger_repo as repo
+from app.persistence.records import LedgerRow, ProductRecord
+from app.services import idempotency
 from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.counter import void_facts
 from app.services.events import announce
@@ -25,7 +28,6 @@ from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.recompute import rewrite
-from app.services.records import LedgerRow, ProductRecord
 from app.services.views import committed_view, error_view, transaction_view, voided_view
 
 
@@ -85,7 +87,7 @@ class LedgerService:
         self, conn: asyncpg.Connection, batch: list[Queued], product_ids: list[int]
     ) -> list[Change | Exception]:
         """The batch's rows, under its products' locks (all held), in the caller's transaction."""
-        start = await repo.batch_start(conn, product_ids, len(batch))
+        start = await product_repo.batch_start(conn, product_ids, len(batch))
         products, seqs, closed = start.products, start.seqs, ClosedPeriod(start.closed_through, self.zone)
         await release_lapsed_holds(conn, *products.values())
         owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
@@ -108,7 +110,7 @@ class LedgerService:
             results.append(conflict_placeholder)
             products[product.id] = rw.product
         await _insert(conn, pending, results)
-        await repo.save_all_figures(conn, list(products.values()))
+        await product_repo.save_all_figures(conn, list(products.values()))
         await idempotency.keep(conn, _answers(batch, results))
         await announce(conn, product_ids)
         return results
@@ -139,9 +141,9 @@ class LedgerService:
                 left = await rewrite(conn, old, drop=row, closed=closed, reader=reader)
                 rw = await rewrite(conn, new, drop=None, places=[entry], closed=closed, reader=reader)
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
-            await repo.replace_row(conn, new_id, rw.placed[0], data.note)
+            await ledger_rows.replace_row(conn, new_id, rw.placed[0], data.note)
             for change in changes:
-                await repo.save_figures(conn, change.after)
+                await product_repo.save_figures(conn, change.after)
             after = LedgerRow(rw.placed[0], data.note, data.sku)
             await announce(conn, {old_id, new_id})
             await _audit(conn, actor, "edit", row, after)
@@ -157,8 +159,8 @@ class LedgerService:
             row = await _row_in(conn, tx_id, product_id)
             product = await product_for_change(conn, product_id)
             rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
-            await repo.delete_row(conn, tx_id)
-            await repo.save_figures(conn, rw.product)
+            await ledger_rows.delete_row(conn, tx_id)
+            await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
             await _audit(conn, actor, "delete", row, None)
             return _finish(Change(None, (ProductChange(product, rw.product),)), dry_run)
@@ -180,8 +182,8 @@ class LedgerService:
                 refuse_void(tx_id, row.entry.at, facts, now=self.clock(), zone=self.zone)
             product = await product_for_change(conn, product_id)
             rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
-            await repo.delete_row(conn, tx_id)
-            await repo.save_figures(conn, rw.product)
+            await ledger_rows.delete_row(conn, tx_id)
+            await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
             await _audit(conn, actor, "void", row, None)
             change = Change(None, (ProductChange(product, rw.product),))
@@ -190,7 +192,7 @@ class LedgerService:
 
     async def closed_period(self, conn: asyncpg.Connection) -> ClosedPeriod:
         """The closed period as it stands in the caller's transaction."""
-        return ClosedPeriod(await accounts.books_closed_through(conn), self.zone)
+        return ClosedPeriod(await settings.books_closed_through(conn), self.zone)
 
     # --- lookups outside the locks --------------------------------------------------------
 
@@ -199,7 +201,7 @@ class LedgerService:
         if sku in self._ids:
             return self._ids[sku]
         async with read_only() as conn:
-            product_id: int | None = await conn.fetchval("SELECT id FROM product WHERE sku = $1", sku)
+            product_id = await product_repo.id_by_sku(conn, sku)
         if product_id is None:
             raise NotFound(f"No product with SKU {sku!r}", {"field": "sku", "sku": sku})
         self._ids[sku] = product_id
@@ -208,7 +210,7 @@ class LedgerService:
     async def row(self, tx_id: int) -> tuple[LedgerRow, int]:
         """A transaction and its product id, read outside any lock."""
         async with read_only() as conn:
-            found = await repo.row_by_id(conn, tx_id)
+            found = await ledger_rows.row_by_id(conn, tx_id)
         if found is None:
             raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})
         return found
@@ -254,12 +256,12 @@ async def release_lapsed_holds(conn: asyncpg.Connection, *products: ProductRecor
     or the database's `on_hand >= reserved` check would refuse a sale they no longer block."""
     lapsed = [p.id for p in products if p.lapsed_holds]
     if lapsed:
-        await repo.expire_lapsed_holds(conn, lapsed)
+        await reservation_repo.expire_lapsed_holds(conn, lapsed)
 
 
 async def product_for_change(conn: asyncpg.Connection, product_id: int) -> ProductRecord:
     """A product about to change, under its locks, with its lapsed holds released."""
-    product = await repo.product_by_id(conn, product_id)
+    product = await product_repo.by_id(conn, product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id}")
     await release_lapsed_holds(conn, product)
@@ -268,7 +270,7 @@ async def product_for_change(conn: asyncpg.Connection, product_id: int) -> Produ
 
 async def _row_in(conn: asyncpg.Connection, tx_id: int, product_id: int) -> LedgerRow:
     """Re-read a row under the lock; it may have been deleted or moved since we looked."""
-    found = await repo.row_by_id(conn, tx_id)
+    found = await ledger_rows.row_by_id(conn, tx_id)
     if found is None:
         raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})
     row, current_product = found
@@ -294,7 +296,7 @@ async def _insert(conn: asyncpg.Connection, pending: list[_NewRow], results: lis
     """Write queued new rows in one statement; their answers get the stored ids."""
     if not pending:
         return
-    ids = await repo.insert_rows(
+    ids = await ledger_rows.insert_rows(
         conn, [n.queued.product_id for n in pending], [n.posted for n in pending], [n.queued.data.note for n in pending]
     )
     for new in pending:
@@ -305,7 +307,7 @@ async def _insert(conn: asyncpg.Connection, pending: list[_NewRow], results: lis
 
 
 async def _audit(conn: asyncpg.Connection, actor: str, action: str, before: LedgerRow, after: LedgerRow | None) -> None:
-    await repo.audit(
+    await audit.record(
         conn,
         actor,
         action,

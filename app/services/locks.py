@@ -10,8 +10,8 @@ from weakref import WeakValueDictionary
 
 import asyncpg
 
+from app.persistence import locks as advisory
 from app.persistence.database import holding_a_connection, unit_of_work
-from app.services import ledger_repo as repo
 from app.services.group_commit import Busy, Queued
 
 
@@ -46,7 +46,7 @@ class ProductLocks:
 
 async def lock_in_database(conn: asyncpg.Connection, *product_ids: int) -> None:
     """Transaction-level advisory locks, in the same ascending order as the process locks."""
-    await repo.lock_products(conn, sorted(set(product_ids)))
+    await advisory.lock_products(conn, sorted(set(product_ids)))
 
 
 Q = TypeVar("Q", bound=Queued[Any])
@@ -87,9 +87,9 @@ async def lock_for_batch(
     process (then Busy is raised: roll back and let the product's line try again), or as long as it
     takes with `block` (a dry run)."""
     if not wait:
-        return set(await repo.try_lock_products(conn, product_ids))
+        return set(await advisory.try_lock_products(conn, product_ids))
     if block:
         await lock_in_database(conn, *product_ids)
-    elif not await repo.lock_products_within(conn, product_ids, LINE_LOCK_WAIT_MS):
+    elif not await advisory.lock_products_within(conn, product_ids, LINE_LOCK_WAIT_MS):
         raise Busy()
     return set(product_ids)

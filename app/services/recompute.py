@@ -34,9 +34,9 @@ from app.domain.ledger import (
 )
 from app.domain.rules import TxType
 from app.domain.summary import rebased
-from app.services import ledger_repo as repo
+from app.persistence import ledger_rows
+from app.persistence.records import LedgerRow, ProductRecord
 from app.services.gc_pause import gc_paused
-from app.services.records import LedgerRow, ProductRecord
 from app.services.writeback import Writeback, fold_in_slices
 
 
@@ -74,6 +74,41 @@ FIRST_CHUNK = int(os.environ.get("INVENTORY_REFOLD_CHUNK", "4096"))
 LARGEST_CHUNK = 4 * FIRST_CHUNK
 
 
+@dataclass(frozen=True, slots=True)
+class Splice:
+    """What a rewrite changes in one product's timeline: a stored row taken out, entries put in."""
+
+    drop: LedgerRow | None
+    places: tuple[Entry, ...]
+    start: TimelineKey  # the earliest point it touches: the refold starts there
+    horizon: TimelineKey  # the latest: past it, a refold that meets the stored figures has settled
+    placing: frozenset[int]  # the seqs of `places` (unique in the timeline): these rows are written apart
+
+    @classmethod
+    def of(cls, drop: LedgerRow | None, places: Sequence[Entry]) -> Splice:
+        keys = [x.key for x in [*([drop.entry] if drop else []), *places]]
+        return cls(drop, tuple(places), min(keys), max(keys), frozenset(e.seq for e in places))
+
+    @property
+    def dropped_id(self) -> int | None:
+        return self.drop.entry.id if self.drop else None
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every entry it touches: the dropped one and the placed ones."""
+        return [*([self.drop.entry] if self.drop else []), *self.places]
+
+
+@dataclass(frozen=True, slots=True)
+class _Refold:
+    """Where a refold of one product reads its rows and writes their new figures."""
+
+    conn: asyncpg.Connection
+    reader: asyncpg.Connection | None  # reads ahead while `conn` writes; None: `conn` does both
+    product_id: int
+    writeback: Writeback
+
+
 async def rewrite(
     conn: asyncpg.Connection,
     product: ProductRecord,
@@ -89,12 +124,13 @@ async def rewrite(
     `reader`, a second connection, reads the rows to refold while `conn` writes back the
     chunks before them. Only for callers whose transaction has not yet written this
     product's rows: the reader sees committed rows only (the product lock keeps others out)."""
-    _refuse_closed(closed, drop, places)
-    return await _rewrite(conn, reader, product, drop, places)
+    splice = Splice.of(drop, places)
+    _refuse_closed(closed, splice)
+    return await _rewrite(conn, reader, product, splice)
 
 
-def _refuse_closed(closed: ClosedPeriod, drop: LedgerRow | None, places: Sequence[Entry]) -> None:
-    for entry in [*([drop.entry] if drop else []), *places]:
+def _refuse_closed(closed: ClosedPeriod, splice: Splice) -> None:
+    for entry in splice.entries:
         if closed.covers(entry.at):
             shown = shop_display()
             what = shown.transaction(entry.type.value, entry.quantity, entry.at, new=entry.id is None)
@@ -106,41 +142,33 @@ def _refuse_closed(closed: ClosedPeriod, drop: LedgerRow | None, places: Sequenc
 
 
 async def _rewrite(
-    conn: asyncpg.Connection,
-    reader: asyncpg.Connection | None,
-    product: ProductRecord,
-    drop: LedgerRow | None,
-    places: Sequence[Entry],
+    conn: asyncpg.Connection, reader: asyncpg.Connection | None, product: ProductRecord, splice: Splice
 ) -> Rewrite:
-    keys = [x.key for x in [*([drop.entry] if drop else []), *places]]
-    start_key, horizon = min(keys), max(keys)
-    placing = {id(e) for e in places}
-    async with Writeback(conn, product.id, drop.entry.id if drop else None, placing) as writeback:
-        if drop is None and product.follows(start_key):
-            before_key, outcome = product.last_key, refold(product.position, timeline(places), horizon)  # reads nothing
+    async with Writeback(conn, product.id, splice.dropped_id, splice.placing) as writeback:
+        if splice.drop is None and product.follows(splice.start):
+            # An append (every sale) reads nothing.
+            before_key, outcome = product.last_key, refold(product.position, timeline(splice.places), splice.horizon)
         else:
-            start, before_key = await _position_before(conn, product.id, start_key)
-            # Only a refold that reads rows pauses the collector: an append (every sale) never does.
+            start, before_key = await _position_before(conn, product.id, splice.start)
+            # Only a refold that reads rows pauses the collector: an append never does.
             with gc_paused():
-                outcome = await _refold_from(
-                    conn, reader, product.id, start, start_key, drop, places, horizon, writeback
-                )
+                outcome = await _refold_from(_Refold(conn, reader, product.id, writeback), start, splice)
         if isinstance(outcome, Breach):
             raise breach_conflict(outcome, product.sku)
         end, last_key = _end_of(product, outcome, before_key)
         _check_reserved(product, end)
         await writeback.finish(outcome.posted)
 
-    placed = tuple(p for p in outcome.posted if id(p.entry) in placing)
-    removed = [drop.posted] if drop else []
+    placed = tuple(p for p in outcome.posted if p.entry.seq in splice.placing)
+    removed = [splice.drop.posted] if splice.drop else []
     after = replace(
         product,
         position=end,
         totals=rebased(product.totals, removed, placed) + writeback.moved,
-        tx_count=product.tx_count + len(places) - (drop is not None),
+        tx_count=product.tx_count + len(splice.places) - (splice.drop is not None),
         last_key=last_key,
     )
-    after = await _refresh_latest(conn, after, drop, places)
+    after = await _refresh_latest(conn, after, splice)
     return Rewrite(after, placed)
 
 
@@ -148,24 +176,14 @@ def _timeline_key(row: Stored | Entry) -> TimelineKey:
     return row.key if isinstance(row, Entry) else row.entry.key
 
 
-async def _refold_from(
-    conn: asyncpg.Connection,
-    reader: asyncpg.Connection | None,
-    product_id: int,
-    start: Position,
-    key: TimelineKey,
-    drop: LedgerRow | None,
-    places: Sequence[Entry],
-    horizon: TimelineKey,
-    writeback: Writeback,
-) -> Replay | Settled | Breach:
-    """Read and refold in growing chunks until the fold settles or the timeline ends. Each
-    chunk's figures are sent to the database while the next chunk folds (and, with a
-    reader, while it is read)."""
-    dropped_id = drop.entry.id if drop else None
+async def _refold_from(run: _Refold, start: Position, splice: Splice) -> Replay | Settled | Breach:
+    """Read and refold in growing chunks, from `splice.start`, until the fold settles or the
+    timeline ends. Each chunk's figures are sent to the database while the next chunk folds
+    (and, with a reader, while it is read)."""
+    read_from, dropped_id, writeback = run.reader or run.conn, splice.dropped_id, run.writeback
     folded: list[Posted] = []
-    position, limit, pending = start, FIRST_CHUNK, timeline(places)
-    chunk = await repo.rows_from(reader or conn, product_id, key, dropped_id, limit)
+    position, limit, pending, key = start, FIRST_CHUNK, timeline(splice.places), splice.start
+    chunk = await ledger_rows.rows_from(read_from, run.product_id, key, dropped_id, limit)
     while True:
         is_last = len(chunk) < limit
         rows: list[Stored | Entry] = list(chunk)
@@ -173,7 +191,7 @@ async def _refold_from(
         if due:
             rows = sorted([*rows, *pending[:due]], key=_timeline_key)
             del pending[:due]
-        outcome = await fold_in_slices(position, rows, horizon)
+        outcome = await fold_in_slices(position, rows, splice.horizon)
         await writeback.wait()
         if isinstance(outcome, Breach):
             return outcome
@@ -185,12 +203,12 @@ async def _refold_from(
         position, limit = outcome.end, min(limit * 4, LARGEST_CHUNK)
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
-        if reader is None:
-            chunk = await repo.rows_from(conn, product_id, key, dropped_id, limit)
+        if run.reader is None:  # one connection: read, then write
+            chunk = await ledger_rows.rows_from(run.conn, run.product_id, key, dropped_id, limit)
             await writeback.send_early(outcome.posted)
         else:
             await writeback.send_early(outcome.posted)
-            chunk = await repo.rows_from(reader, product_id, key, dropped_id, limit)
+            chunk = await ledger_rows.rows_from(run.reader, run.product_id, key, dropped_id, limit)
 
 
 def _end_of(
@@ -205,7 +223,7 @@ def _end_of(
 async def _position_before(
     conn: asyncpg.Connection, product_id: int, key: TimelineKey
 ) -> tuple[Position, TimelineKey | None]:
-    found = await repo.point_before(conn, product_id, key)
+    found = await ledger_rows.point_before(conn, product_id, key)
     return found if found else (EMPTY, None)
 
 
@@ -218,33 +236,27 @@ def _check_reserved(product: ProductRecord, end: Position) -> None:
         )
 
 
-async def _refresh_latest(
-    conn: asyncpg.Connection, product: ProductRecord, drop: LedgerRow | None, places: Sequence[Entry]
-) -> ProductRecord:
+async def _refresh_latest(conn: asyncpg.Connection, product: ProductRecord, splice: Splice) -> ProductRecord:
     """`last_counted_at` / `last_sale_at` only need a look when a COUNT or SELL moved."""
-    touched = {x.type for x in [*([drop.entry] if drop else []), *places]}
+    touched = {x.type for x in splice.entries}
     counted, sold = product.last_counted_at, product.last_sale_at
     if TxType.COUNT in touched:
-        counted = await _latest(conn, product, TxType.COUNT, drop, places, counted)
+        counted = await _latest(conn, product, TxType.COUNT, splice, counted)
     if TxType.SELL in touched:
-        sold = await _latest(conn, product, TxType.SELL, drop, places, sold)
+        sold = await _latest(conn, product, TxType.SELL, splice, sold)
     return replace(product, last_counted_at=counted, last_sale_at=sold)
 
 
 async def _latest(
-    conn: asyncpg.Connection,
-    product: ProductRecord,
-    kind: TxType,
-    drop: LedgerRow | None,
-    places: Sequence[Entry],
-    current: datetime | None,
+    conn: asyncpg.Connection, product: ProductRecord, kind: TxType, splice: Splice, current: datetime | None
 ) -> datetime | None:
-    # Unless a row of this kind left, the latest can only move later, through `places`.
+    # Unless a row of this kind left, the latest can only move later, through the placed entries.
+    drop = splice.drop
     if drop is None or drop.entry.id is None or drop.entry.type is not kind:
         latest = current
     else:
-        latest = await repo.latest_at(conn, product.id, kind, exclude_id=drop.entry.id)
-    for place in places:
+        latest = await ledger_rows.latest_at(conn, product.id, kind, exclude_id=drop.entry.id)
+    for place in splice.places:
         if place.type is kind and (latest is None or place.at > latest):
             latest = place.at
     return latest

@@ -13,32 +13,21 @@ import asyncpg
 
 from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import Entry
-from app.domain.reservations import ReservationInput, Status, Verdict, effective, on_cancel, on_confirm
+from app.domain.reservations import ReservationInput, Status, Verdict, on_cancel, on_confirm
 from app.domain.rules import TxType
+from app.persistence import ledger_rows
+from app.persistence import products as product_repo
+from app.persistence import reservations as repo
 from app.persistence.database import read_only, unit_of_work
+from app.persistence.records import LedgerRow, ReservationRecord
 from app.services import idempotency
-from app.services import ledger_repo as repo
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated
 from app.services.ledger import LedgerService, first_claim, product_for_change
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.recompute import rewrite
-from app.services.records import LedgerRow, ReservationRecord
 from app.services.views import confirmed_view, error_view, reservation_view
-
-COLUMNS = "r.id, r.product, p.sku, r.order_ref, r.quantity, r.status, r.created_at, r.expires_at, r.ended_at, " \
-          "r.unit_price, r.transaction_id"  # fmt: skip
-FROM = "FROM reservation r JOIN product p ON p.id = r.product"
-
-
-def _record(r: asyncpg.Record, now: datetime) -> ReservationRecord:
-    status = effective(Status(r["status"]), r["expires_at"], now)
-    ended = r["ended_at"] if r["ended_at"] or status is not Status.EXPIRED else r["expires_at"]
-    return ReservationRecord(
-        r["id"], r["product"], r["sku"], r["order_ref"], r["quantity"], status, r["created_at"],
-        r["expires_at"], ended, r["unit_price"], r["transaction_id"],
-    )  # fmt: skip
 
 
 class ReservationService:
@@ -69,20 +58,13 @@ class ReservationService:
     ) -> list[tuple[ReservationRecord, bool] | Exception]:
         """Under the locks of every product of the batch: each request, in order, is a repeat of a
         reservation that exists (even one made earlier in this batch), a conflict, or a new hold."""
-        products = await repo.products_by_ids(conn, product_ids)
+        products = await product_repo.by_ids(conn, product_ids)
         lapsed = [p for p in products.values() if p.lapsed_holds]
         if lapsed:
             await repo.expire_lapsed_holds(conn, [p.id for p in lapsed])
-            products = await repo.products_by_ids(conn, product_ids)
+            products = await product_repo.by_ids(conn, product_ids)
         now = self.clock()
-        existing = {
-            (r["product"], r["order_ref"]): _record(r, now)
-            for r in await conn.fetch(
-                f"""SELECT {COLUMNS} {FROM} JOIN unnest($1::bigint[], $2::text[]) AS q(product, order_ref)
-                    ON r.product = q.product AND r.order_ref = q.order_ref""",
-                [q.product_id for q in batch], [q.data.order_ref for q in batch],
-            )
-        }  # fmt: skip
+        existing = await repo.for_orders(conn, [q.product_id for q in batch], [q.data.order_ref for q in batch], now)
         owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
         available = {p.id: p.position.stock - p.reserved for p in products.values()}
         results: list[tuple[ReservationRecord, bool] | Exception] = []
@@ -131,20 +113,10 @@ class ReservationService:
     ) -> None:
         """One INSERT of every new hold and one UPDATE of every product's `reserved`."""
         requests = list(new.values())
-        rows = await conn.fetch(
-            f"""WITH r AS (
-                    INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
-                    SELECT product, order_ref, quantity, $4::timestamptz, $4::timestamptz + make_interval(secs => ttl)
-                    FROM unnest($1::bigint[], $2::text[], $3::int[], $5::int[]) AS n(product, order_ref, quantity, ttl)
-                    RETURNING *),
-                p AS (UPDATE product SET reserved = product.reserved + held.quantity
-                      FROM (SELECT product, sum(quantity) AS quantity FROM r GROUP BY product) AS held
-                      WHERE product.id = held.product)
-                SELECT {COLUMNS} FROM r JOIN product p ON p.id = r.product""",
-            [q.product_id for q in requests], [q.data.order_ref for q in requests],
-            [q.data.quantity for q in requests], now, [q.data.ttl_seconds for q in requests],
+        made = await repo.insert_holds(
+            conn, [q.product_id for q in requests], [q.data.order_ref for q in requests],
+            [q.data.quantity for q in requests], [q.data.ttl_seconds for q in requests], now,
         )  # fmt: skip
-        made = {(r["product"], r["order_ref"]): _record(r, now) for r in rows}
         for index, queued in new.items():
             results[index] = (made[(queued.product_id, queued.data.order_ref)], True)
 
@@ -161,14 +133,8 @@ class ReservationService:
             if verdict is Verdict.CONFLICT:
                 raise _refused(held, "confirmed")
             sale = await self._sell(conn, held, unit_price, now)
-            row = await conn.fetchrow(
-                f"""WITH r AS (UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = $3,
-                        transaction_id = $4 WHERE id = $1 RETURNING *)
-                    SELECT {COLUMNS.replace("p.sku", "$5::text AS sku")} FROM r""",
-                reservation_id, now, unit_price, sale.entry.id, held.sku,
-            )  # fmt: skip
+            confirmed = await repo.mark_confirmed(conn, reservation_id, now, unit_price, sale.entry.id, held.sku)
             await announce(conn, [held.product_id])
-            confirmed = _record(row, now)
             await idempotency.keep_one(conn, key, 200, confirmed_view(confirmed, sale))
             return confirmed, sale
 
@@ -178,14 +144,14 @@ class ReservationService:
         product = await product_for_change(conn, held.product_id)
         # The hold turns into the sale: it stops counting as reserved as the stock leaves.
         product = replace(product, reserved=product.reserved - held.quantity)
-        await conn.execute("UPDATE product SET reserved = reserved - $2 WHERE id = $1", product.id, held.quantity)
-        seq = (await repo.next_seqs(conn, 1))[0]
+        await repo.release_for_sale(conn, product.id, held.quantity)
+        seq = (await ledger_rows.next_seqs(conn, 1))[0]
         entry = Entry(seq, now, TxType.SELL, held.quantity, price)
         rw = await rewrite(conn, product, drop=None, places=[entry], closed=await self.ledger.closed_period(conn))
         (sale,) = rw.placed
         note = f"reservation {held.id}, order {held.order_ref}"
-        ids = await repo.insert_rows(conn, [product.id], [sale], [note])
-        await repo.save_figures(conn, rw.product)
+        ids = await ledger_rows.insert_rows(conn, [product.id], [sale], [note])
+        await product_repo.save_figures(conn, rw.product)
         stored = sale._replace(entry=sale.entry._replace(id=ids[seq]))
         return LedgerRow(stored, note, held.sku)
 
@@ -197,47 +163,20 @@ class ReservationService:
                 return held
             if verdict is Verdict.CONFLICT:
                 raise _refused(held, "cancelled")
-            await conn.execute(
-                """WITH r AS (UPDATE reservation SET status = 'cancelled', ended_at = $2 WHERE id = $1
-                       RETURNING product, quantity)
-                   UPDATE product p SET reserved = p.reserved - r.quantity FROM r WHERE p.id = r.product""",
-                reservation_id, now,
-            )  # fmt: skip
+            await repo.cancel(conn, reservation_id, now)
             await announce(conn, [held.product_id])
             cancelled = replace(held, status=Status.CANCELLED, ended_at=now)
             await idempotency.keep_one(conn, key, 200, reservation_view(cancelled))
             return cancelled
 
     async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
-        where: list[str] = ["TRUE"]
-        args: list[object] = []
-        if sku:
-            args.append(sku)
-            where.append(f"p.sku = ${len(args)}")
-        if status is Status.ACTIVE:
-            where.append("r.status = 'active' AND r.expires_at > now()")
-        elif status is Status.EXPIRED:
-            where.append("(r.status = 'expired' OR (r.status = 'active' AND r.expires_at <= now()))")
-        elif status is not None:
-            args.append(status.value)
-            where.append(f"r.status = ${len(args)}")
-        args.append(limit)
         async with read_only() as conn:
-            rows = await conn.fetch(
-                f"SELECT {COLUMNS} {FROM} WHERE {' AND '.join(where)} ORDER BY r.created_at DESC, r.id DESC "
-                f"LIMIT ${len(args)}", *args)  # fmt: skip
-        now = self.clock()
-        return [_record(r, now) for r in rows]
+            return await repo.listing(conn, sku, status, limit, self.clock())
 
     async def sweep(self) -> int:
         """Mark lapsed reservations expired, one product at a time under its locks."""
         async with read_only() as conn:
-            product_ids = [
-                r["product"]
-                for r in await conn.fetch(
-                    "SELECT DISTINCT product FROM reservation WHERE status = 'active' AND expires_at <= now() LIMIT 500"
-                )
-            ]
+            product_ids = await repo.products_with_lapsed_holds(conn, 500)
         for product_id in product_ids:
             async with self.locks.hold(product_id), unit_of_work() as conn:
                 await lock_in_database(conn, product_id)
@@ -247,8 +186,7 @@ class ReservationService:
 
     async def _product_of(self, reservation_id: int) -> int:
         async with read_only() as conn:
-            product_id: int | None = await conn.fetchval("SELECT product FROM reservation WHERE id = $1",
-                                                         reservation_id)  # fmt: skip
+            product_id = await repo.product_of(conn, reservation_id)
         if product_id is None:
             raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
         return product_id
@@ -264,8 +202,9 @@ class ReservationService:
             await lock_in_database(conn, product_id)
             await idempotency.claim_or_repeat(conn, key)
             now = self.clock()
-            row = await conn.fetchrow(f"SELECT {COLUMNS} {FROM} WHERE r.id = $1", reservation_id)
-            yield conn, _record(row, now), now
+            held = await repo.by_id(conn, reservation_id, now)
+            assert held is not None, "reservations are never deleted"
+            yield conn, held, now
 
 
 def _refused(held: ReservationRecord, wanted: str) -> Conflict:
@@ -289,7 +228,7 @@ def _other_quantity(data: ReservationInput, held: int, held_id: int | None) -> C
 async def _sale_of(conn: asyncpg.Connection, held: ReservationRecord) -> LedgerRow | None:
     if held.transaction_id is None:
         return None
-    found = await repo.row_by_id(conn, held.transaction_id)
+    found = await ledger_rows.row_by_id(conn, held.transaction_id)
     return found[0] if found else None
 
 

@@ -24,7 +24,7 @@ from asyncpg.transaction import Transaction
 from app.domain.changes import fields_a_refold_can_change, money_moved, money_sums
 from app.domain.ledger import Breach, Entry, Position, Posted, Replay, Settled, Stored, TimelineKey, refold
 from app.domain.summary import Totals
-from app.services import ledger_repo as repo
+from app.persistence import ledger_rows
 
 # Rows folded between turns of the event loop, so that a write in flight keeps moving.
 SLICE = 2048
@@ -33,9 +33,9 @@ SLICE = 2048
 class Writeback:
     """Writes refolded stored rows back and keeps the money they moved. Use as `async with`."""
 
-    def __init__(self, conn: asyncpg.Connection, product_id: int, dropped_id: int | None, placing: set[int]):
+    def __init__(self, conn: asyncpg.Connection, product_id: int, dropped_id: int | None, placing: frozenset[int]):
         self._conn, self._product_id, self._dropped_id = conn, product_id, dropped_id
-        self._placing = placing  # id() of the new entries: they are inserted, not updated
+        self._placing = placing  # seqs of the entries being placed: they are inserted or replaced, not updated
         self._in_flight: asyncio.Task[None] | None = None
         self._savepoint: Transaction | None = None
         self._sent = 0
@@ -77,11 +77,11 @@ class Writeback:
                 await (self._savepoint.rollback() if failed else self._savepoint.commit())
 
     async def _write(self, posted: Sequence[Posted]) -> None:
-        rows = [p for p in posted if id(p.entry) not in self._placing]
+        rows = [p for p in posted if p.entry.seq not in self._placing]
         if not rows:
             return
         fields = fields_a_refold_can_change(p.entry.type for p in rows)
-        old = await repo.update_figures(self._conn, self._product_id, rows, fields, self._dropped_id)
+        old = await ledger_rows.update_figures(self._conn, self._product_id, rows, fields, self._dropped_id)
         self.moved += money_moved(money_sums(rows, fields), old)
 
 

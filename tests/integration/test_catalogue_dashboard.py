@@ -279,12 +279,13 @@ async def test_the_entry_form_suggestions_use_the_same_search(client):
 
 async def test_search_and_alerts_read_through_indexes(conn):
     """What the planner may use (sequential scans off), not whether it prefers it for this table."""
-    from app.services.products import SORTS, search_condition
+    from app.persistence.products import SORTS, search_condition
+    from app.persistence.sql_args import SqlArgs
 
     await conn.execute("SET enable_seqscan = off")
-    args: list[Any] = []
+    args = SqlArgs()
     where = search_condition("olong 1234", args)
-    plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN SELECT id FROM product WHERE {where}", *args))
+    plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN SELECT id FROM product WHERE {where}", *args.values))
     assert "product_search_trgm_idx" in plan, plan
     assert SORTS["status"]  # the alerts panel orders by it
     plan = "\n".join(r[0] for r in await conn.fetch(

@@ -1,0 +1,367 @@
+"""Products (`product`): their settings and the summary figures kept in step with their ledger.
+
+`reserved` is stored as the sum of the active holds (written only by reservations.py); readers
+see it live, less the holds whose time has passed but that the sweeper has not yet expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from app.domain.inputs import ProductInput
+from app.domain.ledger import Position
+from app.domain.summary import Status, Totals, status_limits
+from app.persistence import ledger_rows, settings
+from app.persistence.records import ProductRecord
+from app.persistence.sql_args import SqlArgs
+
+# What a person sets (ProductInput's fields, by the same names).
+SETTINGS_COLUMNS = ("sku", "name", "category", "brand", "low_stock_threshold", "overstock_threshold",
+                    "count_interval_days", "barcode", "sell_price")  # fmt: skip
+# The summary figures, kept in step with the ledger in the same transaction, and their SQL types.
+FIGURE_COLUMNS: dict[str, str] = {
+    "on_hand": "bigint", "average_cost": "numeric", "revenue": "numeric", "cogs": "numeric",
+    "realized_pl": "numeric", "write_off": "numeric", "gain": "numeric", "units_in": "bigint", "units_out": "bigint",
+    "damaged": "bigint", "tx_count": "bigint", "last_at": "timestamptz", "last_seq": "bigint",
+    "last_counted_at": "timestamptz", "last_sale_at": "timestamptz",
+}  # fmt: skip
+TOTALS_COLUMNS = ("revenue", "cogs", "realized_pl", "write_off", "gain", "units_in", "units_out", "damaged")
+BARCODE_INDEX = "product_barcode_gtin_idx"  # unique as a GTIN (see its migration)
+
+# Active holds whose time has passed, per product: they no longer count as reserved.
+_LAPSED = "r.status = 'active' AND r.expires_at <= now()"
+# Every product column and `live_reserved`, one probe of the lapsed holds per product: for a few products.
+PRODUCT_SELECT = f"""
+    SELECT p.*, p.reserved - coalesce((SELECT sum(r.quantity) FROM reservation r
+        WHERE r.product = p.id AND {_LAPSED}), 0)::bigint AS live_reserved
+    FROM product p"""
+# The same for the whole catalogue, with the lapsed holds summed once (a hash join): the dashboard
+# sorts, filters and totals every product by these columns. A FROM item named `p`.
+LISTING_FROM = f"""(SELECT p.*, p.reserved - coalesce(l.quantity, 0)::bigint AS live_reserved
+    FROM product p LEFT JOIN (SELECT r.product, sum(r.quantity) AS quantity FROM reservation r
+                              WHERE {_LAPSED} GROUP BY r.product) AS l
+    ON l.product = p.id) AS p"""
+
+
+def product_from(row: asyncpg.Record) -> ProductRecord:
+    """A product selected with PRODUCT_SELECT or from LISTING_FROM."""
+    last_key = (row["last_at"], row["last_seq"]) if row["last_at"] is not None else None
+    return ProductRecord(
+        **{c: row[c] for c in SETTINGS_COLUMNS},
+        created_at=row["created_at"],
+        id=row["id"],
+        position=Position(row["on_hand"], row["average_cost"]),
+        reserved=row["live_reserved"],
+        lapsed_holds=row["reserved"] != row["live_reserved"],
+        totals=Totals(**{c: row[c] for c in TOTALS_COLUMNS}),
+        tx_count=row["tx_count"],
+        last_key=last_key,
+        last_counted_at=row["last_counted_at"],
+        last_sale_at=row["last_sale_at"],
+    )
+
+
+def settings_of(p: ProductRecord) -> ProductInput:
+    return ProductInput(**{c: getattr(p, c) for c in SETTINGS_COLUMNS})
+
+
+# --- one product, a few -------------------------------------------------------------------------
+
+
+async def by_id(conn: asyncpg.Connection, product_id: int) -> ProductRecord | None:
+    row = await conn.fetchrow(f"{PRODUCT_SELECT} WHERE p.id = $1", product_id)
+    return product_from(row) if row else None
+
+
+async def by_ids(conn: asyncpg.Connection, product_ids: Sequence[int]) -> dict[int, ProductRecord]:
+    rows = await conn.fetch(f"{PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", list(product_ids))
+    return {r["id"]: product_from(r) for r in rows}
+
+
+async def by_sku(conn: asyncpg.Connection, sku: str) -> ProductRecord | None:
+    row = await conn.fetchrow(f"{PRODUCT_SELECT} WHERE p.sku = $1", sku)
+    return product_from(row) if row else None
+
+
+async def id_by_sku(conn: asyncpg.Connection, sku: str) -> int | None:
+    product_id: int | None = await conn.fetchval("SELECT id FROM product WHERE sku = $1", sku)
+    return product_id
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStart:
+    products: dict[int, ProductRecord]
+    closed_through: date | None
+    seqs: list[int]  # ingestion numbers for the batch's entries, ascending
+
+
+async def batch_start(conn: asyncpg.Connection, product_ids: list[int], entries: int) -> BatchStart:
+    """Everything a batch of new rows reads once its locks are held, in one round trip: the
+    products, `books_closed_through` and a block of ingestion numbers (each subquery runs once)."""
+    rows = await conn.fetch(
+        f"""SELECT x.*, {settings.CLOSED_THROUGH_SQL} AS closed_through,
+                   {ledger_rows.NEXT_SEQS_SQL.format(count="$2::int")} AS seqs
+            FROM ({PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])) AS x""",
+        product_ids, entries,
+    )  # fmt: skip
+    return BatchStart(
+        {r["id"]: product_from(r) for r in rows},
+        settings.closed_through_from(rows[0]["closed_through"]),
+        sorted(rows[0]["seqs"]),
+    )
+
+
+async def save_figures(conn: asyncpg.Connection, p: ProductRecord) -> None:
+    await save_all_figures(conn, [p])
+
+
+async def save_all_figures(conn: asyncpg.Connection, products: Sequence[ProductRecord]) -> None:
+    """Store the summary figures of several products in one statement."""
+    t = [p.totals for p in products]
+    keys = [p.last_key or (None, None) for p in products]
+    values: dict[str, list[Any]] = {
+        "on_hand": [p.position.stock for p in products], "average_cost": [p.position.average_cost for p in products],
+        **{c: [getattr(x, c) for x in t] for c in TOTALS_COLUMNS},
+        "tx_count": [p.tx_count for p in products], "last_at": [k[0] for k in keys], "last_seq": [k[1] for k in keys],
+        "last_counted_at": [p.last_counted_at for p in products], "last_sale_at": [p.last_sale_at for p in products],
+    }  # fmt: skip
+    assert values.keys() == FIGURE_COLUMNS.keys()
+    args = SqlArgs([p.id for p in products])
+    arrays = ", ".join(args.bind(v, f"{FIGURE_COLUMNS[c]}[]") for c, v in values.items())
+    await conn.execute(
+        f"""UPDATE product p SET {", ".join(f"{c} = u.{c}" for c in values)}
+            FROM unnest($1::bigint[], {arrays}) AS u(id, {", ".join(values)})
+            WHERE p.id = u.id""",
+        *args.values,
+    )  # fmt: skip
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+class BarcodeTaken(Exception):
+    """The unique GTIN index refused the barcode (a product made meanwhile has it)."""
+
+
+class SkuTaken(Exception):
+    pass
+
+
+def _same_gtin(code: str, column: str = "barcode") -> str:
+    """SQL: `column` is the same code as the text parameter `code`, both padded to a GTIN-14
+    (lpad would cut a longer text: that never matches)."""
+    return f"({column} IS NOT NULL AND length({code}) <= 13 AND lpad({column}, 14, '0') = lpad({code}, 14, '0'))"
+
+
+async def insert(conn: asyncpg.Connection, data: ProductInput) -> None:
+    args = SqlArgs()
+    placeholders = ", ".join(args.bind(getattr(data, c)) for c in SETTINGS_COLUMNS)
+    try:
+        await conn.execute(f"INSERT INTO product ({', '.join(SETTINGS_COLUMNS)}) VALUES ({placeholders})", *args.values)
+    except asyncpg.UniqueViolationError as clash:
+        raise (BarcodeTaken() if clash.constraint_name == BARCODE_INDEX else SkuTaken()) from None
+
+
+async def update_settings(conn: asyncpg.Connection, data: ProductInput) -> None:
+    """Everything but the SKU (which names the product) as `data` has it."""
+    args = SqlArgs(data.sku)
+    changes = ", ".join(f"{c} = {args.bind(getattr(data, c))}" for c in SETTINGS_COLUMNS if c != "sku")
+    try:
+        await conn.execute(f"UPDATE product SET {changes} WHERE sku = $1", *args.values)
+    except asyncpg.UniqueViolationError:
+        raise BarcodeTaken() from None
+
+
+async def barcode_owner(conn: asyncpg.Connection, barcode: str, other_than_sku: str) -> str | None:
+    """The SKU of another product with this barcode (as a GTIN: a UPC-A and the same code with a
+    leading 0 are one)."""
+    owner: str | None = await conn.fetchval(
+        f"SELECT sku FROM product WHERE {_same_gtin('$1')} AND sku <> $2", barcode, other_than_sku
+    )
+    return owner
+
+
+# --- the catalogue: filters, sorts, totals --------------------------------------------------------
+
+
+def _status_sql(available: str, named: bool) -> str:
+    """The domain's stock status rule (`summary.status_limits`, worst first) as a SQL CASE: its
+    value (`named`), or its rank (0 the worst) to sort by."""
+    ranked = [*status_limits("low_stock_threshold"), (Status.OK, None)]
+
+    def then(rank: int, s: Status) -> str:
+        return f"'{s.value}'" if named else str(rank)
+
+    cases = " ".join(f"WHEN {available} <= {limit} THEN {then(r, s)}" for r, (s, limit) in enumerate(ranked[:-1]))
+    return f"(CASE {cases} ELSE {then(len(ranked) - 1, Status.OK)} END)"
+
+
+_AVAILABLE = "on_hand - live_reserved"
+STATUS_SQL = _status_sql(_AVAILABLE, named=True)
+# A product's inventory value as `summary.inventory_value` rounds it (half-even to cents; never negative).
+VALUE_SQL = """(CASE WHEN mod(on_hand * average_cost * 100, 2) = 0.5 THEN trunc(on_hand * average_cost, 2)
+                     ELSE round(on_hand * average_cost, 2) END)"""
+# Sortable columns by their URL name (every order also ends with the SKU, so pages never overlap).
+SORTS: dict[str, str] = {
+    "sku": "sku",
+    "name": "name",
+    "on_hand": "on_hand",
+    "reserved": "live_reserved",
+    "available": _AVAILABLE,
+    "average_cost": "average_cost",
+    "value": VALUE_SQL,
+    "realized_pl": "realized_pl",
+    "status": _status_sql(_AVAILABLE, named=False),  # the worst first
+    "last_counted": "last_counted_at",
+    "last_sale": "last_sale_at",
+}
+STATUSES = tuple(s.value for s in Status)
+# A superset of the products low or out of stock, exactly the predicate of product_alerting_idx (a
+# lapsed hold only adds to what is available), so that index finds them without reading every product.
+MAY_ALERT = "on_hand - reserved <= low_stock_threshold"
+SEARCHED = "(sku || ' ' || name)"  # exactly the expression of product_search_trgm_idx
+MAX_WORDS = 5
+MONEY_COLUMNS = ("revenue", "cogs", "realized_pl", "write_off", "gain")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_condition(text: str, args: SqlArgs) -> str:
+    """SQL (binding its parameters in `args`) for products that `text` names: its SKU or barcode
+    (as a GTIN), or every word of it in the SKU or the name. The words are matched against
+    `SEARCHED`, which one trigram index (pg_trgm, `product_search_trgm_idx`) answers: one GIN scan
+    for all the words of 3 characters or more."""
+    code = args.bind(text.strip())
+    match = [f"{SEARCHED} ILIKE {args.bind(f'%{_escape_like(word)}%')}" for word in text.split()[:MAX_WORDS]]
+    return f"(sku = {code} OR {_same_gtin(code)} OR ({' AND '.join(match) or 'FALSE'}))"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    q: str | None = None  # search text
+    category: str | None = None
+    brand: str | None = None
+    status: str | None = None  # one of STATUSES
+
+    def where(self, args: SqlArgs) -> str:
+        """SQL over LISTING_FROM's columns (`live_reserved` only with a status)."""
+        where = ["TRUE"]
+        if self.q:
+            where.append(search_condition(self.q, args))
+        if self.category:
+            where.append(f"category = {args.bind(self.category)}")
+        if self.brand:
+            where.append(f"brand = {args.bind(self.brand)}")
+        if self.status:
+            where.append(f"{STATUS_SQL} = {args.bind(self.status)}")
+            if self.status != Status.OK:
+                where.append(MAY_ALERT)
+        return " AND ".join(where)
+
+
+async def matching(conn: asyncpg.Connection, filters: Filters) -> list[ProductRecord]:
+    """Every product matching, by SKU."""
+    args = SqlArgs()
+    where = filters.where(args)
+    rows = await conn.fetch(f"SELECT * FROM {LISTING_FROM} WHERE {where} ORDER BY sku", *args.values)
+    return [product_from(r) for r in rows]
+
+
+async def page(
+    conn: asyncpg.Connection, filters: Filters, sort: str, descending: bool, limit: int, offset: int
+) -> list[ProductRecord]:
+    """A page of the matching products, sorted by SORTS[sort] then the SKU."""
+    args = SqlArgs()
+    where = filters.where(args)
+    direction = "DESC" if descending else "ASC"
+    rows = await conn.fetch(
+        f"""SELECT * FROM {LISTING_FROM} WHERE {where}
+            ORDER BY {SORTS[sort]} {direction} NULLS LAST, sku {direction}
+            LIMIT {args.bind(limit)} OFFSET {args.bind(offset)}""",
+        *args.values,
+    )  # fmt: skip
+    return [product_from(r) for r in rows]
+
+
+async def totals(conn: asyncpg.Connection, filters: Filters) -> dict[str, Any]:
+    """The sums of the matching products in one aggregate: products, on_hand, reserved (held now:
+    the stored sums less the holds past their time, few, read apart, so that the aggregate reads
+    the product table alone unless the filter is a status), inventory_value and the money."""
+    args = SqlArgs()
+    where = filters.where(args)
+    sums = f"""count(*) AS products, coalesce(sum(on_hand), 0)::bigint AS on_hand,
+               coalesce(sum({{reserved}}), 0)::bigint AS reserved,
+               coalesce(sum({VALUE_SQL}), 0)::numeric(30, 2) AS inventory_value,
+               {", ".join(f"coalesce(sum({f}), 0)::numeric(30, 2) AS {f}" for f in MONEY_COLUMNS)}"""
+    if filters.status:  # the live figure row by row
+        sql = f"SELECT {sums.format(reserved='live_reserved')} FROM {LISTING_FROM} WHERE {where}"
+    else:
+        sql = f"""SELECT {sums.format(reserved="reserved")},
+                         (SELECT coalesce(sum(r.quantity), 0) FROM reservation r
+                          WHERE {_LAPSED} AND r.product IN (SELECT id FROM product WHERE {where}))::bigint AS lapsed
+                  FROM product WHERE {where}"""  # fmt: skip
+    total = dict(await conn.fetchrow(sql, *args.values))
+    total["reserved"] -= total.pop("lapsed", 0)
+    return total
+
+
+async def alerting(conn: asyncpg.Connection, limit: int) -> tuple[list[ProductRecord], int]:
+    """Products low or out of stock (the worst first), at most `limit`, and how many there are."""
+    rows = await conn.fetch(
+        f"""SELECT *, count(*) OVER () AS alerting FROM {LISTING_FROM}
+            WHERE {MAY_ALERT} AND {STATUS_SQL} <> '{Status.OK.value}' ORDER BY {SORTS["status"]}, sku LIMIT $1""",
+        limit,
+    )  # fmt: skip
+    return [product_from(r) for r in rows], (rows[0]["alerting"] if rows else 0)
+
+
+async def values_in_use(conn: asyncpg.Connection, column: str) -> list[str]:
+    """The distinct values of `category` or `brand`: a loose index scan (one probe per value)."""
+    assert column in ("category", "brand")
+    rows = await conn.fetch(
+        f"""WITH RECURSIVE v AS (
+                (SELECT {column} AS value FROM product WHERE {column} > '' ORDER BY {column} LIMIT 1)
+                UNION ALL
+                SELECT (SELECT {column} FROM product WHERE {column} > v.value ORDER BY {column} LIMIT 1)
+                FROM v WHERE v.value IS NOT NULL)
+            SELECT value FROM v WHERE value IS NOT NULL"""
+    )  # fmt: skip
+    return [r["value"] for r in rows]
+
+
+_BY_CODE_SQL = f"""{PRODUCT_SELECT}
+WHERE p.sku = $1 OR {_same_gtin("$1", "p.barcode")}
+ORDER BY p.sku = $1 DESC LIMIT 1"""
+
+
+async def by_code(conn: asyncpg.Connection, code: str) -> ProductRecord | None:
+    """The product whose SKU or barcode (as a GTIN) this is: two index probes."""
+    row = await conn.fetchrow(_BY_CODE_SQL, code)
+    return product_from(row) if row else None
+
+
+async def suggested(conn: asyncpg.Connection, text: str, limit: int) -> list[ProductRecord]:
+    """Products with every word of `text` in their SKU or name (`search_condition`), those whose
+    SKU starts with the text first, then by name; only these few are summed up."""
+    args = SqlArgs()
+    prefix, most = args.bind(f"{_escape_like(text)}%"), args.bind(limit)
+    words = search_condition(text, args)
+    rows = await conn.fetch(
+        f"""WITH hit AS (
+                SELECT id, sku ILIKE {prefix} AS prefix, sku, name FROM product
+                WHERE {words}
+                ORDER BY prefix DESC, name, sku
+                LIMIT {most}
+            )
+            SELECT p.* FROM hit JOIN ({PRODUCT_SELECT}) AS p USING (id)
+            ORDER BY hit.prefix DESC, hit.name, hit.sku""",
+        *args.values,
+    )  # fmt: skip
+    return [product_from(r) for r in rows]

@@ -1,0 +1,75 @@
+"""The records repositories hand upwards: a product with its figures, a ledger row, a reservation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from app.domain.inputs import TransactionInput
+from app.domain.ledger import Entry, Figures, Position, Posted, TimelineKey
+from app.domain.reservations import Status
+from app.domain.summary import Totals
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    id: int
+    sku: str
+    name: str
+    category: str | None
+    brand: str | None
+    low_stock_threshold: int
+    overstock_threshold: int | None
+    count_interval_days: int
+    created_at: datetime
+    position: Position
+    reserved: int
+    totals: Totals
+    tx_count: int
+    last_key: TimelineKey | None
+    last_counted_at: datetime | None
+    last_sale_at: datetime | None
+    lapsed_holds: bool = False  # some active reservations have run out and await the sweeper
+    barcode: str | None = None
+    sell_price: Decimal | None = None  # the default unit price of a SELL
+
+    def follows(self, key: TimelineKey) -> bool:
+        """True when `key` would be the newest point of this product's timeline."""
+        return self.last_key is None or key > self.last_key
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """A stored transaction: the entry, what it caused, and what the fold ignores."""
+
+    posted: Posted
+    note: str | None
+    sku: str
+
+    @property
+    def entry(self) -> Entry:
+        return self.posted.entry
+
+    @property
+    def figures(self) -> Figures:
+        return self.posted.figures
+
+    def as_input(self) -> TransactionInput:
+        e = self.entry
+        return TransactionInput(self.sku, e.type, e.quantity, e.at, e.unit_price, e.reason, self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    id: int
+    product_id: int
+    sku: str
+    order_ref: str
+    quantity: int
+    status: Status  # as a reader must see it: lapsed active ones are expired
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    unit_price: Decimal | None
+    transaction_id: int | None

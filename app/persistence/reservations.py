@@ -1,0 +1,168 @@
+"""Reservations (`reservation`): holds of stock for an order, and the only writer of `product.reserved`.
+
+A product's `reserved` is the sum of its active holds. Every statement that starts or ends a
+hold changes it in the same statement, through `_change_reserved`: the one place it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from app.domain.reservations import Status, effective
+from app.persistence.records import ReservationRecord
+from app.persistence.sql_args import SqlArgs
+
+# The table's columns as a record reads them (`sku` comes from the product).
+COLUMNS = ("id", "product", "order_ref", "quantity", "status", "created_at", "expires_at", "ended_at",
+           "unit_price", "transaction_id")  # fmt: skip
+_SELECT = ", ".join(f"r.{c}" for c in COLUMNS) + ", p.sku"
+_FROM = "reservation r JOIN product p ON p.id = r.product"
+_LAPSED = "r.status = 'active' AND r.expires_at <= now()"
+
+
+def record_from(r: asyncpg.Record, now: datetime, sku: str | None = None) -> ReservationRecord:
+    """A reservation as a reader must see it at `now` (a lapsed active hold is expired, ended when
+    it lapsed); `sku` unless the row has it."""
+    status = effective(Status(r["status"]), r["expires_at"], now)
+    ended = r["ended_at"] if r["ended_at"] or status is not Status.EXPIRED else r["expires_at"]
+    return ReservationRecord(
+        id=r["id"], product_id=r["product"], sku=sku or r["sku"], order_ref=r["order_ref"], quantity=r["quantity"],
+        status=status, created_at=r["created_at"], expires_at=r["expires_at"], ended_at=ended,
+        unit_price=r["unit_price"], transaction_id=r["transaction_id"],
+    )  # fmt: skip
+
+
+def _change_reserved(changes: str) -> str:
+    """The statement that adds to products' `reserved` the `quantity` of each row of `changes`
+    (a FROM item with the columns product and quantity; negative releases)."""
+    return f"""UPDATE product SET reserved = product.reserved + c.quantity
+               FROM (SELECT product, sum(quantity) AS quantity FROM {changes} GROUP BY product) AS c
+               WHERE product.id = c.product"""
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+async def by_id(conn: asyncpg.Connection, reservation_id: int, now: datetime) -> ReservationRecord | None:
+    row = await conn.fetchrow(f"SELECT {_SELECT} FROM {_FROM} WHERE r.id = $1", reservation_id)
+    return record_from(row, now) if row else None
+
+
+async def product_of(conn: asyncpg.Connection, reservation_id: int) -> int | None:
+    product_id: int | None = await conn.fetchval("SELECT product FROM reservation WHERE id = $1", reservation_id)
+    return product_id
+
+
+async def for_orders(
+    conn: asyncpg.Connection, product_ids: Sequence[int], order_refs: Sequence[str], now: datetime
+) -> dict[tuple[int, str], ReservationRecord]:
+    """The reservations of these (product, order) pairs that exist, by pair."""
+    rows = await conn.fetch(
+        f"""SELECT {_SELECT} FROM {_FROM} JOIN unnest($1::bigint[], $2::text[]) AS q(product, order_ref)
+            ON r.product = q.product AND r.order_ref = q.order_ref""",
+        list(product_ids), list(order_refs),
+    )  # fmt: skip
+    return {(r["product"], r["order_ref"]): record_from(r, now) for r in rows}
+
+
+async def listing(
+    conn: asyncpg.Connection, sku: str | None, status: Status | None, limit: int, now: datetime
+) -> list[ReservationRecord]:
+    """Newest first; a status as readers see it (an active hold past its time is expired)."""
+    args = SqlArgs()
+    where = ["TRUE"]
+    if sku:
+        where.append(f"p.sku = {args.bind(sku)}")
+    if status is Status.ACTIVE:
+        where.append("r.status = 'active' AND r.expires_at > now()")
+    elif status is Status.EXPIRED:
+        where.append(f"(r.status = 'expired' OR ({_LAPSED}))")
+    elif status is not None:
+        where.append(f"r.status = {args.bind(status.value)}")
+    rows = await conn.fetch(
+        f"""SELECT {_SELECT} FROM {_FROM} WHERE {" AND ".join(where)}
+            ORDER BY r.created_at DESC, r.id DESC LIMIT {args.bind(limit)}""",
+        *args.values,
+    )  # fmt: skip
+    return [record_from(r, now) for r in rows]
+
+
+async def products_with_lapsed_holds(conn: asyncpg.Connection, limit: int) -> list[int]:
+    rows = await conn.fetch(f"SELECT DISTINCT r.product FROM reservation r WHERE {_LAPSED} LIMIT $1", limit)
+    return [r["product"] for r in rows]
+
+
+# --- writes (the caller holds the products' locks) -----------------------------------------------
+
+
+async def insert_holds(
+    conn: asyncpg.Connection,
+    product_ids: Sequence[int],
+    order_refs: Sequence[str],
+    quantities: Sequence[int],
+    ttl_seconds: Sequence[int],
+    now: datetime,
+) -> dict[tuple[int, str], ReservationRecord]:
+    """New holds, and what they add to their products' `reserved`, in one statement; by (product, order)."""
+    rows = await conn.fetch(
+        f"""WITH r AS (
+                INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
+                SELECT product, order_ref, quantity, $4::timestamptz, $4::timestamptz + make_interval(secs => ttl)
+                FROM unnest($1::bigint[], $2::text[], $3::int[], $5::int[]) AS n(product, order_ref, quantity, ttl)
+                RETURNING *),
+            held AS ({_change_reserved("r")})
+            SELECT {_SELECT} FROM r JOIN product p ON p.id = r.product""",
+        list(product_ids), list(order_refs), list(quantities), now, list(ttl_seconds),
+    )  # fmt: skip
+    return {(r["product"], r["order_ref"]): record_from(r, now) for r in rows}
+
+
+async def release_for_sale(conn: asyncpg.Connection, product_id: int, quantity: int) -> None:
+    """A confirmed hold stops counting as reserved as its stock leaves (before the sale is written:
+    the database checks on hand >= reserved)."""
+    await conn.execute(
+        _change_reserved("(VALUES ($1::bigint, -$2::bigint)) AS v(product, quantity)"), product_id, quantity
+    )
+
+
+async def mark_confirmed(
+    conn: asyncpg.Connection,
+    reservation_id: int,
+    now: datetime,
+    unit_price: Decimal,
+    transaction_id: int | None,
+    sku: str,
+) -> ReservationRecord:
+    """The hold confirmed by the sale `transaction_id` (its `reserved` released by `release_for_sale`)."""
+    row = await conn.fetchrow(
+        """UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = $3, transaction_id = $4
+           WHERE id = $1 RETURNING *""",
+        reservation_id, now, unit_price, transaction_id,
+    )  # fmt: skip
+    return record_from(row, now, sku)
+
+
+async def cancel(conn: asyncpg.Connection, reservation_id: int, now: datetime) -> None:
+    """The hold cancelled, and no longer reserved."""
+    await conn.execute(
+        f"""WITH r AS (UPDATE reservation SET status = 'cancelled', ended_at = $2 WHERE id = $1
+                RETURNING product, -quantity AS quantity)
+            {_change_reserved("r")}""",
+        reservation_id, now,
+    )  # fmt: skip
+
+
+async def expire_lapsed_holds(conn: asyncpg.Connection, product_ids: Sequence[int]) -> None:
+    """Mark active holds past their time as expired and release what they held."""
+    await conn.execute(
+        f"""WITH gone AS (
+               UPDATE reservation r SET status = 'expired', ended_at = expires_at
+               WHERE r.product = ANY($1::bigint[]) AND {_LAPSED}
+               RETURNING product, -quantity AS quantity)
+            {_change_reserved("gone")}""",
+        list(product_ids),
+    )  # fmt: skip
