@@ -25,6 +25,7 @@ from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.progress import ProgressHub
+from app.services.reports import ReportService
 from app.services.reservations import ReservationService
 from app.settings import Settings
 from app.web.api.catalogue_csv import CatalogueCsvController
@@ -32,7 +33,7 @@ from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
 from app.web.api.transactions import TransactionController
-from app.web.auth import AUTHENTICATION, access_middleware
+from app.web.auth import access_middleware, authentication
 from app.web.compression import COMPRESSION
 from app.web.errors import (
     RETRY_AFTER_SECONDS,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     progress = ProgressHub()
     hub = EventHub(db)
     account_service = accounts.install(AccountService(db))
+    report_service = ReportService(db)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
+            "reports": Provide(lambda: report_service, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             500: internal_error_handler,
@@ -149,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         # Who asks, before the parameters are checked (an error page shows who is signed in); the
         # route's role and the CSRF token after.
-        middleware=[security_headers, AUTHENTICATION, checked_params, access_middleware],
+        middleware=[security_headers, authentication(account_service), checked_params, access_middleware],
         plugins=[HTMXPlugin(HTMXConfig(set_request_class_globally=False))],  # the pages' router sets it
         lifespan=[lifespan, account_service.token_cache_listener()],  # every process drops revoked tokens at once
         openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),

@@ -24,8 +24,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from app.display import NOUNS, shop_display
 from app.domain.access import Role
 from app.domain.inputs import TransactionInput
-from app.services import accounts
-from app.services.accounts import Identity
+from app.services.accounts import AccountService, Identity
 from app.services.ledger import LedgerService
 
 SESSION_COOKIE = "stockroom_session"
@@ -46,26 +45,32 @@ VALID = {"token": Credentials("token"), "session": Credentials("session")}
 
 
 class Authentication(AbstractAuthenticationMiddleware):
-    """A bearer token (API clients) or else the session cookie (browsers), looked up in the cache of
-    `accounts` (a token for up to 5 s) or the database. Never refuses: a route's role decides that.
+    """A bearer token (API clients) or else the session cookie (browsers), looked up in the accounts'
+    cache (a token for up to 5 s) or the database. Never refuses: a route's role decides that.
     Public routes skip it (`exclude_from_auth=True`: static files, health, readiness, the favicon), so
     that a page view does not cost a session look-up for each file it loads."""
+
+    def __init__(self, app: ASGIApp, accounts: AccountService, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.accounts = accounts
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         sent: Literal["token", "session"] | None = None
         identity: Identity | None = None
         header = connection.headers.get("authorization", "")
         if header[:7].lower() == "bearer ":
-            sent, identity = "token", await accounts.token_identity(header[7:].strip())
+            sent, identity = "token", await self.accounts.token_identity(header[7:].strip())
         elif (cookie := connection.cookies.get(SESSION_COOKIE)) is not None:
-            sent, identity = "session", await accounts.session_identity(cookie)
+            sent, identity = "session", await self.accounts.session_identity(cookie)
         if identity is not None:
             return AuthenticationResult(identity, VALID[identity.via])
-        return AuthenticationResult(None, Credentials(sent, first_run=not await accounts.users_exist()))
+        return AuthenticationResult(None, Credentials(sent, first_run=not await self.accounts.users_exist()))
 
 
-# For HTTP requests, OPTIONS included (Litestar leaves those out by default); not for public routes.
-AUTHENTICATION = DefineMiddleware(Authentication, exclude_http_methods=[], scopes={ScopeType.HTTP})
+def authentication(accounts: AccountService) -> DefineMiddleware:
+    """The middleware on these accounts, for HTTP requests, OPTIONS included (Litestar leaves those out
+    by default), and not for public routes."""
+    return DefineMiddleware(Authentication, accounts=accounts, exclude_http_methods=[], scopes={ScopeType.HTTP})
 
 
 def access_middleware(app: ASGIApp) -> ASGIApp:

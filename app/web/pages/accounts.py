@@ -13,8 +13,8 @@ from litestar_htmx import HTMXRequest
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
 from app.persistence.database import read_only
-from app.services import accounts, backup
-from app.services.accounts import Identity, LoginRefused
+from app.services import backup
+from app.services.accounts import SESSION_DAYS, AccountService, Identity, LoginRefused
 from app.web.auth import SESSION_COOKIE
 from app.web.pages.forms import form_data, page, problem, see_other
 
@@ -27,7 +27,7 @@ def _safe_next(raw: str | None) -> str:
 
 def _start_session(token: str, target: str) -> Redirect:
     cookie = Cookie(key=SESSION_COOKIE, value=token, httponly=True, samesite="lax", path="/",
-                    max_age=accounts.SESSION_DAYS * 86400)  # fmt: skip
+                    max_age=SESSION_DAYS * 86400)  # fmt: skip
     return Redirect(target, status_code=303, cookies=[cookie])
 
 
@@ -35,13 +35,13 @@ class LoginPages(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def form(self, next: str | None = None) -> Template | Redirect:
+    async def form(self, accounts: AccountService, next: str | None = None) -> Template | Redirect:
         if not await accounts.users_exist():
             return see_other("/setup")
         return page("login.html", next=_safe_next(next))
 
     @post("/login", opt={"starts_session": True})
-    async def login(self, request: HTMXRequest) -> Template | Redirect:
+    async def login(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         address = request.client.host if request.client else "unknown"
         try:
@@ -53,7 +53,7 @@ class LoginPages(Controller):
         return _start_session(token, _safe_next(form.get("next")))
 
     @post("/logout", opt={"role": Role.VIEWER})
-    async def logout(self, request: HTMXRequest) -> Redirect:
+    async def logout(self, accounts: AccountService, request: HTMXRequest) -> Redirect:
         if token := request.cookies.get(SESSION_COOKIE):
             await accounts.close_session(token)
         response = see_other("/login")
@@ -61,13 +61,13 @@ class LoginPages(Controller):
         return response
 
     @get("/setup")
-    async def setup_form(self) -> Template:
+    async def setup_form(self, accounts: AccountService) -> Template:
         if await accounts.users_exist():
             raise NotFoundException("Setup is done; log in instead")
         return page("setup.html")
 
     @post("/setup", opt={"starts_session": True})
-    async def setup(self, request: HTMXRequest) -> Template | Redirect:
+    async def setup(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             user_id = await accounts.create_user(form.get("username") or "", form.get("password") or "", Role.ADMIN,
@@ -90,11 +90,11 @@ class AdminPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, request: HTMXRequest) -> Template:
-        return await _admin_page(notices=await accounts.take_notices(_holder(request)))
+    async def index(self, accounts: AccountService, request: HTMXRequest) -> Template:
+        return await _admin_page(accounts, notices=await accounts.take_notices(_holder(request)))
 
     @post("/users")
-    async def create_user(self, request: HTMXRequest) -> Template | Redirect:
+    async def create_user(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         username, role = (form.get("username") or "").strip(), form.get("role") or "viewer"
         try:
@@ -102,21 +102,22 @@ class AdminPages(Controller):
                                        actor=request.user.username)  # fmt: skip
         except (DomainError, ValueError) as refused:
             kept = {"username": username, "role": role}
-            return await _admin_page(400, add_user=_admin_problem(refused), new_user=kept)
-        return await _done(request, f"Added user {username} ({role}). They can log in now.")
+            return await _admin_page(accounts, 400, add_user=_admin_problem(refused), new_user=kept)
+        return await _done(accounts, request, f"Added user {username} ({role}). They can log in now.")
 
     @post("/users/{username:str}/role")
-    async def change_role(self, username: str, request: HTMXRequest) -> Template | Redirect:
+    async def change_role(self, accounts: AccountService, username: str, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             role = Role.named(form.get("role") or "")
             await accounts.set_role(username, role, actor=request.user.username)
         except (DomainError, ValueError) as refused:
-            return await _admin_page(400, error=_admin_problem(refused)["message"])
-        return await _done(request, f"{username} is now {role.label}; their sessions ended (they log in again).")
+            return await _admin_page(accounts, 400, error=_admin_problem(refused)["message"])
+        said = f"{username} is now {role.label}; their sessions ended (they log in again)."
+        return await _done(accounts, request, said)
 
     @post("/passwords")
-    async def set_password(self, request: HTMXRequest) -> Template | Redirect:
+    async def set_password(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         username = form.get("username") or ""
         me: Identity = request.user
@@ -124,12 +125,12 @@ class AdminPages(Controller):
         try:
             await accounts.set_password(username, form.get("password") or "", actor=me.username, keep_session=own)
         except DomainError as refused:
-            return await _admin_page(400, set_password=_admin_problem(refused), password_user=username)
+            return await _admin_page(accounts, 400, set_password=_admin_problem(refused), password_user=username)
         others = "your other sessions ended" if own else "their sessions ended"
-        return await _done(request, f"Password of {username} changed; {others}.")
+        return await _done(accounts, request, f"Password of {username} changed; {others}.")
 
     @get("/users/{username:str}/disable")
-    async def confirm_disable(self, username: str) -> Template:
+    async def confirm_disable(self, accounts: AccountService, username: str) -> Template:
         """Deactivating someone is asked twice, with or without JavaScript: this page, then its button."""
         found = [u for u in await accounts.list_users() if u["username"] == username]
         if not found:
@@ -137,52 +138,53 @@ class AdminPages(Controller):
         return page("admin/disable.html", section="admin", user=found[0])
 
     @post("/users/{username:str}/disable")
-    async def disable(self, username: str, request: HTMXRequest) -> Template | Redirect:
+    async def disable(self, accounts: AccountService, username: str, request: HTMXRequest) -> Template | Redirect:
         try:
             changed = await accounts.disable_user(username, actor=request.user.username)
         except DomainError as refused:
-            return await _admin_page(400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
+            return await _admin_page(accounts, 400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
         if not changed:
-            return await _done(request, f"{username} was already deactivated.")
-        return await _done(request, f"{username} is deactivated: they cannot log in, their sessions ended and "
-                                    "their API tokens are revoked.")  # fmt: skip
+            return await _done(accounts, request, f"{username} was already deactivated.")
+        said = f"{username} is deactivated: they cannot log in, their sessions ended and their API tokens are revoked."
+        return await _done(accounts, request, said)
 
     @post("/users/{username:str}/enable")
-    async def enable(self, username: str, request: HTMXRequest) -> Template | Redirect:
+    async def enable(self, accounts: AccountService, username: str, request: HTMXRequest) -> Template | Redirect:
         try:
             changed = await accounts.enable_user(username, actor=request.user.username)
         except DomainError as refused:
-            return await _admin_page(400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
-        return await _done(request, f"{username} can log in again (API tokens revoked before stay revoked)."
+            return await _admin_page(accounts, 400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
+        return await _done(accounts, request, f"{username} can log in again (API tokens revoked before stay revoked)."
                            if changed else f"{username} was not deactivated.")  # fmt: skip
 
     @post("/tokens")
-    async def create_token(self, request: HTMXRequest) -> Template | Redirect:
+    async def create_token(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         username, name = form.get("username") or "", form.get("name") or ""
         try:
             token = await accounts.create_token(username, name, actor=request.user.username)
         except DomainError as refused:
-            return await _admin_page(400, error=refused.detail)
+            return await _admin_page(accounts, 400, error=refused.detail)
         label = f" “{name[:100]}”" if name else ""
         await accounts.leave_notice(_holder(request), f"New API token{label} for {username}", secret=token)
         return see_other("/admin")
 
     @post("/tokens/{token_id:int}/revoke")
-    async def revoke(self, token_id: int, request: HTMXRequest) -> Redirect:
+    async def revoke(self, accounts: AccountService, token_id: int, request: HTMXRequest) -> Redirect:
         await accounts.revoke_token(token_id, actor=request.user.username)
-        return await _done(request, "The token is revoked: it stops working at once, in every process.")
+        return await _done(accounts, request, "The token is revoked: it stops working at once, in every process.")
 
     @post("/settings")
-    async def save_settings(self, request: HTMXRequest) -> Template | Redirect:
+    async def save_settings(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         raw = (form.get("books_closed_through") or "").strip()
         try:
             closed = date.fromisoformat(raw) if raw else None
         except ValueError:
-            return await _admin_page(400, error="books_closed_through: must be a date like 2026-10-31, or empty")
+            error = "books_closed_through: must be a date like 2026-10-31, or empty"
+            return await _admin_page(accounts, 400, error=error)
         await accounts.set_books_closed_through(closed, actor=request.user.username)
-        return await _done(request, f"Saved: the books are closed through {closed.isoformat()}." if closed
+        return await _done(accounts, request, f"Saved: the books are closed through {closed.isoformat()}." if closed
                            else "Saved: no closed period.")  # fmt: skip
 
 
@@ -194,7 +196,7 @@ def _holder(request: HTMXRequest) -> str:
     return request.cookies.get(SESSION_COOKIE) or ""
 
 
-async def _done(request: HTMXRequest, message: str) -> Redirect:
+async def _done(accounts: AccountService, request: HTMXRequest, message: str) -> Redirect:
     await accounts.leave_notice(_holder(request), message)
     return see_other("/admin")
 
@@ -209,7 +211,7 @@ def _admin_problem(refused: Exception) -> dict[str, Any]:
     return {"message": str(refused), "fields": {"role": str(refused)}}
 
 
-async def _admin_page(status: int = 200, **extra: Any) -> Template:
+async def _admin_page(accounts: AccountService, status: int = 200, **extra: Any) -> Template:
     return page("admin/index.html", status, section="admin", users=await accounts.list_users(),
                 tokens=await accounts.list_tokens(), closed=await accounts.books_closed_through(),
                 roles=[r.label for r in Role], backup=await backup.admin_status(),
