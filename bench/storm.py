@@ -346,7 +346,7 @@ async def verify(storm: Storm, url: str, admin: str) -> Findings:
             if p["on_hand"] < 0 or p["reserved"] < 0 or p["reserved"] > p["on_hand"] or p["reserved"] != p["holds"]:
                 f.bad_products.append(f"{p['sku']}: on hand {p['on_hand']}, reserved {p['reserved']}, "
                                       f"active holds {p['holds']}")  # fmt: skip
-        f.stuck_keys = await conn.fetchval("SELECT count(*) FROM idempotency_key WHERE status_code IS NULL")
+        f.stuck_keys = await conn.fetchval("SELECT count(*) FROM idempotency_key WHERE outcome IS NULL")
     finally:
         await conn.close()
     by_note: dict[str, list[int]] = {}

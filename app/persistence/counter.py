@@ -1,9 +1,9 @@
 """The counter's reads: who recorded a transaction, and a user's entries of the last minutes.
 
 A transaction row does not name who recorded it. An entry made through the form (or the API with an
-`Idempotency-Key`) has its answer stored with the key, per user, in the same database transaction
-as the row (SPEC §3): that stored answer, naming the row's id and its never-changing seq, is the
-proof that this user recorded it. Keys are kept 48 hours, far longer than the 10-minute void window.
+`Idempotency-Key`) has its outcome kept with the key, per user, in the same database transaction
+as the row (SPEC §3), and the key names the row it recorded (`idempotency_key.transaction_id`): that
+is the proof that this user recorded it. Keys are kept 48 hours, far longer than the 10-minute void window.
 """
 
 from __future__ import annotations
@@ -16,12 +16,9 @@ import asyncpg
 
 from app.domain.voids import VOID_WINDOW, VoidFacts
 
-# An idempotency key's stored answer for a recorded transaction (committed_view): it carries the
-# row's id and seq at the top; other answers (reservations, products, imports, voids) do not both.
+# A key that recorded the transaction, kept by one of these scopes (no other outcome names a row).
 _RECORDED_BY = """
-    SELECT 1 FROM idempotency_key k
-    WHERE k.scope = ANY($2::text[]) AND k.status_code = 201
-      AND k.response->>'id' = t.id::text AND k.response->>'seq' = t.seq::text
+    SELECT 1 FROM idempotency_key k WHERE k.scope = ANY($2::text[]) AND k.transaction_id = t.id
 """
 _EDITED = "EXISTS (SELECT 1 FROM audit_log a WHERE a.transaction_id = t.id AND a.action = 'edit')"
 
@@ -42,11 +39,9 @@ async def recent_entries(conn: asyncpg.Connection, scopes: Sequence[str], limit:
         f"""SELECT t.id, t.type, t.quantity, t.unit_price, t.at, t.reason, t.created_at, p.sku, p.name,
                    {_EDITED} AS edited
             FROM idempotency_key k
-            JOIN stock_transaction t ON t.id = (k.response->>'id')::bigint
-                AND k.response->>'seq' = t.seq::text
+            JOIN stock_transaction t ON t.id = k.transaction_id
             JOIN product p ON p.id = t.product
-            WHERE k.scope = ANY($1::text[]) AND k.status_code = 201 AND k.response ? 'stock_after'
-              AND k.created_at > now() - $2::interval
+            WHERE k.scope = ANY($1::text[]) AND k.created_at > now() - $2::interval
             ORDER BY t.created_at DESC, t.id DESC LIMIT $3""",
         list(scopes), VOID_WINDOW, limit,
     )  # fmt: skip

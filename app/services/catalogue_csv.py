@@ -277,7 +277,7 @@ async def _import_part(
     with gc_paused():  # as a refold: the part's rows make many short-lived tuples, none in cycles
         async with ledger.locks.hold(*existing), unit_of_work() as conn:
             result, new_ids = await _write_part(conn, file, part, ids, ledger, key)
-            await idempotency.keep_one(conn, key, 201, (before + result).view())
+            await idempotency.keep(conn, key, before + result)
     ids.update(new_ids)  # only once committed
     return part, result
 

@@ -19,7 +19,7 @@ import asyncpg
 
 from app.persistence.database import Database
 from app.services import ledger_repo as repo
-from app.services.views import product_view
+from app.web.views import product_view
 
 CHANNEL = "stockroom"
 MAX_PAYLOAD = 7000  # NOTIFY payloads stop at 8000 bytes

@@ -1,43 +1,62 @@
-"""Idempotency keys (SPEC §3): the first completed response is stored with its key in the same
-database transaction as the change, and replayed for every repeat of the same request."""
+"""Idempotency keys (SPEC §3): the outcome of a keyed change is kept with its key in the change's own
+database transaction, and every repeat of the request gets that same typed outcome back, whatever
+the transport (REST, pages, GraphQL): each answers a replayed outcome as it answers a first one.
+
+The key is claimed inside the service's transaction, after its locks (`claim_or_repeat`, or `claim`
+for a group-commit batch): a repeat that arrives meanwhile waits for the first request's transaction,
+then finds the key taken (`Repeated`) and is answered with what that request kept (`once`). Claimed
+by the transport before the service ran, a key would be held by a transaction waiting for locks and
+connections its holder needed (30 keyed cancels froze a process; see docs/decisions.md)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
+import msgspec
 
-from app.domain.errors import FieldError, InvalidInput, KeyReused
+from app.domain.errors import Conflict, FieldError, InvalidInput, KeyReused
 from app.domain.fields import unstorable
-from app.persistence.database import read_only
+from app.persistence import idempotency as store
+from app.services.outcomes import Change, EarlierAnswer, Refused
 
 KEY_MAX = 200
 KEEP_HOURS = 48  # SPEC: at least 24 h
 
+O = TypeVar("O")
+
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    scope: str
+    scope: str  # the user or token holder
     key: str
-    fingerprint: str
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    status_code: int
-    body: Any
+    fingerprint: str  # of the request: the same key with another request is refused (KeyReused)
 
 
 class Repeated(Exception):
-    """This request's key was claimed by an earlier one: answer with its stored response."""
+    """This request's key was claimed by an earlier one: answer with the outcome it kept."""
 
     def __init__(self, key: Key) -> None:
         super().__init__(key.key)
         self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[O]):
+    """What a keyed request gets: its change's outcome (this request's, or replayed: the first's)."""
+
+    outcome: O | Refused | EarlierAnswer
+    replayed: bool
+
+    def result(self) -> O | EarlierAnswer:
+        """The outcome, with a refusal raised as the error a first request raises."""
+        if isinstance(self.outcome, Refused):
+            raise self.outcome.error()
+        return self.outcome
 
 
 def fingerprint(fields: Mapping[str, Any]) -> str:
@@ -55,35 +74,52 @@ def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str) -> Key |
     return Key(scope, key, fingerprint(fields))
 
 
-async def stored(key: Key) -> Stored | None:
-    """The response kept for `key`; KeyReused if the key came with another request."""
-    async with read_only() as conn:
-        row = await conn.fetchrow(
-            "SELECT fingerprint, status_code, response FROM idempotency_key WHERE scope = $1 AND key = $2",
-            key.scope, key.key,
-        )  # fmt: skip
-    if row is None:
+# --- a transport's one call --------------------------------------------------------------------
+
+
+async def once(key: Key | None, kind: type[O], run: Callable[[Key | None], Awaitable[O]]) -> Answer[O]:
+    """`run(key)` at most once per key: a key kept before is answered with its outcome (of type
+    `kind`, or a refusal) without running anything; else `run` hands the key to the service, which
+    claims it and keeps the outcome with its change, or finds it claimed meanwhile (`Repeated`)."""
+    if key is not None and (earlier := await kept(key, kind)) is not None:
+        return Answer(earlier, replayed=True)
+    try:
+        return Answer(await run(key), replayed=False)
+    except Repeated as repeat:
+        earlier = await kept(repeat.key, kind)
+        if earlier is None:
+            raise RuntimeError("a claimed key is kept with its outcome in the same transaction") from None
+        return Answer(earlier, replayed=True)
+
+
+async def kept(key: Key, kind: type[O]) -> O | Refused | EarlierAnswer | None:
+    """The outcome kept for `key`; KeyReused if the key came with another request."""
+    found = await store.kept(key.scope, key.key)
+    if found is None:
         return None
-    if row["fingerprint"] != key.fingerprint:
-        raise KeyReused(
-            "This Idempotency-Key was already used for a different request",
-            {"idempotency_key": key.key},
-        )
-    return Stored(row["status_code"], json.loads(row["response"]))
+    if found.fingerprint != key.fingerprint:
+        raise _reused(key)
+    if found.outcome is None:
+        return None
+    return decode(found.outcome, kind, key)
+
+
+# --- in the change's transaction -------------------------------------------------------------
 
 
 async def claim(conn: asyncpg.Connection, keys: Sequence[Key]) -> set[tuple[str, str]]:
-    """Insert the keys; returns those this transaction now owns. A key another transaction holds
-    makes this wait for it to finish, then is reported as not ours (a repeat)."""
-    if not keys:
-        return set()
-    rows = await conn.fetch(
-        """INSERT INTO idempotency_key (scope, key, fingerprint)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING
-           RETURNING scope, key""",
-        [k.scope for k in keys], [k.key for k in keys], [k.fingerprint for k in keys],
-    )  # fmt: skip
-    return {(r["scope"], r["key"]) for r in rows}
+    """Insert the keys; returns (scope, key) of those this transaction now owns. A key another
+    transaction holds makes this wait for it to finish, then is reported as not ours (a repeat)."""
+    return await store.claim(conn, [store.KeyRow(k.scope, k.key, k.fingerprint) for k in keys])
+
+
+def first_claim(key: Key, owned: set[tuple[str, str]]) -> bool:
+    """True for the first request of a batch holding a key this transaction claimed."""
+    ident = (key.scope, key.key)
+    if ident not in owned:
+        return False
+    owned.discard(ident)
+    return True
 
 
 async def claim_or_repeat(conn: asyncpg.Connection, key: Key | None) -> None:
@@ -93,24 +129,66 @@ async def claim_or_repeat(conn: asyncpg.Connection, key: Key | None) -> None:
         raise Repeated(key)
 
 
-async def keep_one(conn: asyncpg.Connection, key: Key | None, status_code: int, body: Any) -> None:
+async def keep(conn: asyncpg.Connection, key: Key | None, outcome: Any) -> None:
+    """Keep the outcome of a claimed key's change, in the change's transaction."""
     if key is not None:
-        await keep(conn, [(key, status_code, body)])
+        await keep_all(conn, [(key, outcome)])
 
 
-async def keep(conn: asyncpg.Connection, answers: Sequence[tuple[Key, int, Any]]) -> None:
-    """Store each claimed key's response, in the transaction of the change."""
-    if not answers:
-        return
-    await conn.execute(
-        """UPDATE idempotency_key i SET status_code = a.status_code, response = a.response::jsonb
-           FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS a(scope, key, status_code, response)
-           WHERE i.scope = a.scope AND i.key = a.key""",
-        [k.scope for k, _, _ in answers], [k.key for k, _, _ in answers],
-        [s for _, s, _ in answers], [json.dumps(b) for _, _, b in answers],
-    )  # fmt: skip
+async def keep_all(conn: asyncpg.Connection, outcomes: Sequence[tuple[Key, Any]]) -> None:
+    """Keep each claimed key's outcome (one statement for a group-commit batch)."""
+    await store.keep(conn, [store.OutcomeRow(k.scope, k.key, encode(o), _recorded_id(o)) for k, o in outcomes])
+
+
+async def keep_batch(conn: asyncpg.Connection, answered: Iterable[tuple[Key | None, object]]) -> None:
+    """Keep what each keyed request of a group-commit batch was answered: its outcome, or its
+    refusal (a Conflict, kept as `Refused`); nothing for a repeat (`Repeated`: the first request's
+    key keeps its own) or for an error that fails its request alone. One statement for the batch."""
+    kept: list[tuple[Key, Any]] = []
+    for key, result in answered:
+        if key is None or (isinstance(result, Exception) and not isinstance(result, Conflict)):
+            continue
+        kept.append((key, Refused.of(result) if isinstance(result, Conflict) else result))
+    await keep_all(conn, kept)
 
 
 async def purge() -> None:
-    async with read_only() as conn:
-        await conn.execute(f"DELETE FROM idempotency_key WHERE created_at < now() - interval '{KEEP_HOURS} hours'")
+    await store.purge(KEEP_HOURS)
+
+
+# --- the encoding ------------------------------------------------------------------------------
+# {"kind": the outcome's class name, "of": its fields}, by msgspec: exact for every record (decimals
+# as their strings, times with their offsets), so that a transport answers a replayed outcome as it
+# answered the first. Renaming an outcome class, or changing its fields, changes what a key kept in
+# the last 48 h decodes as: keep the old name or shape readable until then.
+
+
+class _Envelope(msgspec.Struct):
+    kind: str
+    of: msgspec.Raw
+
+
+def encode(outcome: Any) -> bytes:
+    return msgspec.json.encode({"kind": type(outcome).__name__, "of": outcome})
+
+
+def decode(document: bytes, kind: type[O], key: Key) -> O | Refused | EarlierAnswer:
+    envelope = msgspec.json.decode(document, type=_Envelope)
+    if envelope.kind == kind.__name__:
+        return msgspec.json.decode(envelope.of, type=kind)
+    if envelope.kind == Refused.__name__:
+        return msgspec.json.decode(envelope.of, type=Refused)
+    if envelope.kind == EarlierAnswer.__name__:
+        return msgspec.json.decode(envelope.of, type=EarlierAnswer)
+    raise _reused(key)  # the same key and fields, sent to another operation
+
+
+def _recorded_id(outcome: Any) -> int | None:
+    """The transaction a keyed request recorded: kept apart, it proves who recorded it (the void rule)."""
+    if isinstance(outcome, Change) and outcome.row is not None:
+        return outcome.row.entry.id
+    return None
+
+
+def _reused(key: Key) -> KeyReused:
+    return KeyReused("This Idempotency-Key was already used for a different request", {"idempotency_key": key.key})

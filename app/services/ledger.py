@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -18,17 +17,17 @@ from app.domain.voids import refuse_void
 from app.persistence import audit, ledger_rows, settings
 from app.persistence import products as product_repo
 from app.persistence import reservations as reservation_repo
+from app.persistence.audit_document import audit_document
 from app.persistence.database import read_only, spare_connection, unit_of_work
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services import idempotency
-from app.services.changes import Change, DryRunRollback, ProductChange
 from app.services.counter import void_facts
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
-from app.services.idempotency import Key, Repeated
+from app.services.idempotency import Key, Repeated, first_claim
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
+from app.services.outcomes import Change, ProductChange, Voided
 from app.services.recompute import rewrite
-from app.services.views import committed_view, error_view, transaction_view, voided_view
 
 
 def utc_now() -> datetime:
@@ -58,30 +57,24 @@ class LedgerService:
     # --- record ---------------------------------------------------------------------------
 
     async def record(self, data: TransactionInput, *, dry_run: bool = False, key: Key | None = None) -> Change:
-        """Record a new transaction. With an idempotency key, a repeat raises `Repeated`."""
+        """Record a new transaction. With an idempotency key, a repeat raises `Repeated` (the key
+        keeps the change, or its refusal). A dry run is the same work under the same locks, in a
+        transaction rolled back at exit: it returns the change it would make."""
         product_id = await self.product_id(data.sku)
         if not dry_run:
             return await self._group.submit(Queued(product_id, data, key))
-        try:
-            await self._commit_batch([Queued(product_id, data)], True, dry_run=True)
-        except DryRunRollback as rolled_back:
-            return rolled_back.change
-        raise AssertionError("a dry run always rolls back")
+        (result,) = await commit_where_free(
+            self.locks, [Queued(product_id, data)], self._commit_held, wait=True, block=True, commit=False
+        )
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    async def _commit_batch(
-        self, batch: list[Queued], wait: bool = True, *, dry_run: bool = False
-    ) -> list[Change | Exception]:
+    async def _commit_batch(self, batch: list[Queued], wait: bool = True) -> list[Change | Exception]:
         """Commit new transactions, on any products, in one database transaction. Without
         `wait`, products whose lock is held (here or in another process) are not waited for:
         their requests are answered `Busy`, and group commit commits them apart."""
-        if not dry_run:
-            return await commit_where_free(self.locks, batch, self._commit_held, wait=wait)
-
-        async def rolled_back(conn: asyncpg.Connection, live: list[Queued], ids: list[int]) -> list[Change | Exception]:
-            result = (await self._commit_held(conn, live, ids))[0]
-            raise result if isinstance(result, Exception) else DryRunRollback(result)  # the rollback
-
-        return await commit_where_free(self.locks, batch, rolled_back, wait=True, block=True)
+        return await commit_where_free(self.locks, batch, self._commit_held, wait=wait)
 
     async def _commit_held(
         self, conn: asyncpg.Connection, batch: list[Queued], product_ids: list[int]
@@ -111,7 +104,7 @@ class LedgerService:
             products[product.id] = rw.product
         await _insert(conn, pending, results)
         await product_repo.save_all_figures(conn, list(products.values()))
-        await idempotency.keep(conn, _answers(batch, results))
+        await idempotency.keep_batch(conn, zip([q.key for q in batch], results, strict=True))
         await announce(conn, product_ids)
         return results
 
@@ -120,12 +113,16 @@ class LedgerService:
     async def edit(self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False) -> Change:
         row, old_id = await self.row(tx_id)
         new_id = await self.product_id(patch["sku"]) if patch.get("sku") not in (None, row.sku) else old_id
-        return await _unless_dry(self._edit(tx_id, patch, actor, old_id, new_id, dry_run))
+        return await self._edit(tx_id, patch, actor, old_id, new_id, dry_run)
 
     async def _edit(
         self, tx_id: int, patch: Mapping[str, Any], actor: str, old_id: int, new_id: int, dry_run: bool
     ) -> Change:
-        async with self.locks.hold(old_id, new_id), unit_of_work() as conn, spare_connection() as reader:
+        async with (
+            self.locks.hold(old_id, new_id),
+            unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
+            spare_connection() as reader,
+        ):
             await lock_in_database(conn, old_id, new_id)
             row = await _row_in(conn, tx_id, old_id)
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
@@ -147,14 +144,18 @@ class LedgerService:
             after = LedgerRow(rw.placed[0], data.note, data.sku)
             await announce(conn, {old_id, new_id})
             await _audit(conn, actor, "edit", row, after)
-            return _finish(Change(after, changes), dry_run)
+            return Change(after, changes)
 
     async def delete(self, tx_id: int, *, actor: str, dry_run: bool = False) -> Change:
         _, product_id = await self.row(tx_id)
-        return await _unless_dry(self._delete(tx_id, actor, product_id, dry_run))
+        return await self._delete(tx_id, actor, product_id, dry_run)
 
     async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool) -> Change:
-        async with self.locks.hold(product_id), unit_of_work() as conn, spare_connection() as reader:
+        async with (
+            self.locks.hold(product_id),
+            unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
+            spare_connection() as reader,
+        ):
             await lock_in_database(conn, product_id)
             row = await _row_in(conn, tx_id, product_id)
             product = await product_for_change(conn, product_id)
@@ -163,14 +164,14 @@ class LedgerService:
             await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
             await _audit(conn, actor, "delete", row, None)
-            return _finish(Change(None, (ProductChange(product, rw.product),)), dry_run)
+            return Change(None, (ProductChange(product, rw.product),))
 
     async def void(
         self, tx_id: int, *, actor: str, own_scopes: Sequence[str] | None, key: Key | None = None
-    ) -> tuple[LedgerRow, Change]:
+    ) -> Voided:
         """A counter mistake undone: a delete, audited as "void". With `own_scopes` (a clerk's
         idempotency scopes) only the caller's own entry of the last 10 minutes, dated today, and
-        unchanged since; without (a manager) any row a delete could take. Returns the voided row."""
+        unchanged since; without (a manager) any row a delete could take."""
         _, product_id = await self.row(tx_id)
         async with self.locks.hold(product_id), unit_of_work() as conn, spare_connection() as reader:
             await lock_in_database(conn, product_id)
@@ -186,9 +187,9 @@ class LedgerService:
             await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
             await _audit(conn, actor, "void", row, None)
-            change = Change(None, (ProductChange(product, rw.product),))
-            await idempotency.keep_one(conn, key, 200, voided_view(row, change))
-            return row, change
+            voided = Voided(row, Change(None, (ProductChange(product, rw.product),)))
+            await idempotency.keep(conn, key, voided)
+            return voided
 
     async def closed_period(self, conn: asyncpg.Connection) -> ClosedPeriod:
         """The closed period as it stands in the caller's transaction."""
@@ -214,41 +215,6 @@ class LedgerService:
         if found is None:
             raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})
         return found
-
-
-def first_claim(key: Key, owned: set[tuple[str, str]]) -> bool:
-    """True for the first request of a batch holding a key this transaction claimed."""
-    ident = (key.scope, key.key)
-    if ident not in owned:
-        return False
-    owned.discard(ident)
-    return True
-
-
-def _answers(batch: list[Queued], results: list[Change | Exception]) -> list[tuple[Key, int, Any]]:
-    answers: list[tuple[Key, int, Any]] = []
-    for queued, result in zip(batch, results, strict=True):
-        if queued.key is None or isinstance(result, Repeated):
-            continue
-        if isinstance(result, Change):
-            answers.append((queued.key, 201, committed_view(result)))
-        elif isinstance(result, Conflict):
-            answers.append((queued.key, 409, error_view(409, result)))
-    return answers
-
-
-def _finish(change: Change, dry_run: bool) -> Change:
-    """Raising inside the unit of work is what rolls a dry run back."""
-    if dry_run:
-        raise DryRunRollback(change)
-    return change
-
-
-async def _unless_dry(work: Awaitable[Change]) -> Change:
-    try:
-        return await work
-    except DryRunRollback as rolled_back:
-        return rolled_back.change
 
 
 async def release_lapsed_holds(conn: asyncpg.Connection, *products: ProductRecord) -> None:
@@ -312,6 +278,6 @@ async def _audit(conn: asyncpg.Connection, actor: str, action: str, before: Ledg
         actor,
         action,
         before.entry.id or 0,
-        json.dumps(transaction_view(before)),
-        json.dumps(transaction_view(after)) if after else None,
+        audit_document(before),
+        audit_document(after) if after else None,
     )

@@ -55,18 +55,20 @@ HeldWork = Callable[[asyncpg.Connection, list[Q], list[int]], Awaitable[list[R |
 
 
 async def commit_where_free(
-    locks: ProductLocks, batch: list[Q], work: HeldWork[Q, R], *, wait: bool, block: bool = False
-) -> list[R | Exception]:
+    locks: ProductLocks, batch: list[Q], work: HeldWork[Q, R], *, wait: bool, block: bool = False,
+    commit: bool = True,
+) -> list[R | Exception]:  # fmt: skip
     """One transaction for a group-commit batch, sales or reservations: takes the in-process and
     advisory locks of its products that are free (all of them with `wait`, see `lock_for_batch`),
     runs `work(conn, requests of those products, their ids)` under them, and answers the others
-    `Busy` so that group commit puts them in their product's line."""
+    `Busy` so that group commit puts them in their product's line. With `commit=False` (a dry run)
+    the transaction is rolled back at exit."""
     wanted = sorted({q.product_id for q in batch})
     free = wanted if wait else [p for p in wanted if not locks.is_held(p)]
     if not free:
         return [Busy() for _ in batch]
     try:
-        async with locks.hold(*free), unit_of_work() as conn:
+        async with locks.hold(*free), unit_of_work(commit=commit) as conn:
             got = await lock_for_batch(conn, free, wait=wait, block=block)
             live = [q for q in batch if q.product_id in got]
             done = iter(await work(conn, live, sorted(got)) if live else [])

@@ -18,7 +18,6 @@ from app.persistence.records import ProductRecord
 from app.services import idempotency
 from app.services.events import announce
 from app.services.idempotency import Key
-from app.services.views import product_view
 
 __all__ = ["BARCODE_INDEX", "SORTS", "STATUSES", "search_condition"]  # the catalogue's terms, from persistence
 
@@ -36,7 +35,7 @@ async def create(raw: Mapping[str, Any], key: Key | None = None) -> ProductRecor
             raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
         created = await _require(conn, data.sku)
         await announce(conn, [created.id])
-        await idempotency.keep_one(conn, key, 201, product_view(created))
+        await idempotency.keep(conn, key, created)
         return created
 
 

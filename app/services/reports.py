@@ -14,7 +14,7 @@ from app.persistence.database import read_only
 from app.services import ledger_repo as repo
 from app.services import products, selfcheck
 from app.services.records import ProductRecord
-from app.services.views import product_view
+from app.web.views import product_view
 
 MONEY_FIELDS = ("revenue", "cogs", "realized_pl", "write_off", "gain")
 

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
@@ -23,11 +22,11 @@ from app.persistence.records import LedgerRow, ReservationRecord
 from app.services import idempotency
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
-from app.services.idempotency import Key, Repeated
-from app.services.ledger import LedgerService, first_claim, product_for_change
+from app.services.idempotency import Key, Repeated, first_claim
+from app.services.ledger import LedgerService, product_for_change
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
+from app.services.outcomes import Confirmed, Held
 from app.services.recompute import rewrite
-from app.services.views import confirmed_view, error_view, reservation_view
 
 
 class ReservationService:
@@ -35,12 +34,12 @@ class ReservationService:
         self, locks: ProductLocks, ledger: LedgerService, clock: Callable[[], datetime], *, max_batch: int = 500
     ) -> None:
         self.locks, self.ledger, self.clock = locks, ledger, clock
-        self._group: GroupCommit[ReservationInput, tuple[ReservationRecord, bool]] = GroupCommit(
+        self._group: GroupCommit[ReservationInput, Held] = GroupCommit(
             self._commit_reservations, max_batch
         )
 
-    async def reserve(self, data: ReservationInput, key: Key | None = None) -> tuple[ReservationRecord, bool]:
-        """The reservation, and whether it was created now (False: the same request came before).
+    async def reserve(self, data: ReservationInput, key: Key | None = None) -> Held:
+        """The reservation, and whether it was created now (not: the same order holds it already).
         With an idempotency key, a repeat raises `Repeated`. Reservations arriving together are
         committed together (group commit), like sales: checkout is the order system's hot path."""
         product_id = await self.ledger.product_id(data.sku)
@@ -48,14 +47,14 @@ class ReservationService:
 
     async def _commit_reservations(
         self, batch: list[Queued[ReservationInput]], wait: bool
-    ) -> list[tuple[ReservationRecord, bool] | Exception]:
+    ) -> list[Held | Exception]:
         """Commit new reservations, on any products, in one database transaction; products whose
         lock is held elsewhere are answered `Busy` unless `wait` (see group_commit)."""
         return await commit_where_free(self.locks, batch, self._reserve_held, wait=wait)
 
     async def _reserve_held(
         self, conn: asyncpg.Connection, batch: list[Queued[ReservationInput]], product_ids: list[int]
-    ) -> list[tuple[ReservationRecord, bool] | Exception]:
+    ) -> list[Held | Exception]:
         """Under the locks of every product of the batch: each request, in order, is a repeat of a
         reservation that exists (even one made earlier in this batch), a conflict, or a new hold."""
         products = await product_repo.by_ids(conn, product_ids)
@@ -67,7 +66,7 @@ class ReservationService:
         existing = await repo.for_orders(conn, [q.product_id for q in batch], [q.data.order_ref for q in batch], now)
         owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
         available = {p.id: p.position.stock - p.reserved for p in products.values()}
-        results: list[tuple[ReservationRecord, bool] | Exception] = []
+        results: list[Held | Exception] = []
         new: dict[int, Queued[ReservationInput]] = {}  # index in results → request to insert
         made_here: dict[tuple[int, str], int] = {}  # (product, order) → index of its new hold
         twins: dict[int, int] = {}  # index of a repeat of a hold made in this batch → that hold's index
@@ -84,7 +83,7 @@ class ReservationService:
                     results.append(Conflict("not yet inserted"))
             elif pair in existing:
                 try:
-                    results.append((_repeat(existing[pair], data), False))
+                    results.append(Held(_repeat(existing[pair], data), created=False))
                 except Conflict as conflict:
                     results.append(conflict)
             elif available[queued.product_id] < data.quantity:
@@ -99,16 +98,16 @@ class ReservationService:
             await announce(conn, {q.product_id for q in new.values()})
         for twin, first_index in twins.items():
             made = results[first_index]
-            assert isinstance(made, tuple)
-            results[twin] = (made[0], False)
-        await idempotency.keep(conn, _reserve_answers(batch, results))
+            assert isinstance(made, Held)
+            results[twin] = Held(made.reservation, created=False)
+        await idempotency.keep_batch(conn, zip([q.key for q in batch], results, strict=True))
         return results
 
     async def _insert_holds(
         self,
         conn: asyncpg.Connection,
         new: dict[int, Queued[ReservationInput]],
-        results: list[tuple[ReservationRecord, bool] | Exception],
+        results: list[Held | Exception],
         now: datetime,
     ) -> None:
         """One INSERT of every new hold and one UPDATE of every product's `reserved`."""
@@ -118,25 +117,27 @@ class ReservationService:
             [q.data.quantity for q in requests], [q.data.ttl_seconds for q in requests], now,
         )  # fmt: skip
         for index, queued in new.items():
-            results[index] = (made[(queued.product_id, queued.data.order_ref)], True)
+            results[index] = Held(made[(queued.product_id, queued.data.order_ref)], created=True)
 
     async def confirm(
         self, reservation_id: int, unit_price: Decimal, key: Key | None = None
-    ) -> tuple[ReservationRecord, LedgerRow | None]:
+    ) -> Confirmed:
         """Record the SELL of what was held, at the confirm time, in the same transaction."""
         async with self._holding(reservation_id, key) as (conn, held, now):
             verdict = on_confirm(held.status)
             if verdict is Verdict.UNCHANGED:
                 sale = await _sale_of(conn, held)
-                await idempotency.keep_one(conn, key, 200, confirmed_view(held, sale))
-                return held, sale
+                unchanged = Confirmed(held, sale)
+                await idempotency.keep(conn, key, unchanged)
+                return unchanged
             if verdict is Verdict.CONFLICT:
                 raise _refused(held, "confirmed")
             sale = await self._sell(conn, held, unit_price, now)
             confirmed = await repo.mark_confirmed(conn, reservation_id, now, unit_price, sale.entry.id, held.sku)
             await announce(conn, [held.product_id])
-            await idempotency.keep_one(conn, key, 200, confirmed_view(confirmed, sale))
-            return confirmed, sale
+            outcome = Confirmed(confirmed, sale)
+            await idempotency.keep(conn, key, outcome)
+            return outcome
 
     async def _sell(
         self, conn: asyncpg.Connection, held: ReservationRecord, price: Decimal, now: datetime
@@ -159,14 +160,14 @@ class ReservationService:
         async with self._holding(reservation_id, key) as (conn, held, now):
             verdict = on_cancel(held.status)
             if verdict is Verdict.UNCHANGED:
-                await idempotency.keep_one(conn, key, 200, reservation_view(held))
+                await idempotency.keep(conn, key, held)
                 return held
             if verdict is Verdict.CONFLICT:
                 raise _refused(held, "cancelled")
             await repo.cancel(conn, reservation_id, now)
             await announce(conn, [held.product_id])
             cancelled = replace(held, status=Status.CANCELLED, ended_at=now)
-            await idempotency.keep_one(conn, key, 200, reservation_view(cancelled))
+            await idempotency.keep(conn, key, cancelled)
             return cancelled
 
     async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
@@ -238,17 +239,3 @@ def _not_available(data: ReservationInput, available: int) -> Conflict:
         {"sku": data.sku, "available": available, "requested": data.quantity},
     )
 
-
-def _reserve_answers(
-    batch: list[Queued[ReservationInput]], results: list[tuple[ReservationRecord, bool] | Exception]
-) -> list[tuple[Key, int, Any]]:
-    """What each keyed request's repeats get: its hold (201 new, 200 existing) or its 409."""
-    answers: list[tuple[Key, int, Any]] = []
-    for queued, result in zip(batch, results, strict=True):
-        if queued.key is None or isinstance(result, Repeated):
-            continue
-        if isinstance(result, Conflict):
-            answers.append((queued.key, 409, error_view(409, result)))
-        elif isinstance(result, tuple):
-            answers.append((queued.key, 201 if result[1] else 200, reservation_view(result[0])))
-    return answers

@@ -83,6 +83,6 @@ class IdempotencyKey(Table, tablename="idempotency_key"):
     scope = Varchar(length=100)
     key = Varchar(length=200)
     fingerprint = Varchar(length=64)
-    status_code = Integer(null=True, default=None)
-    response = JSONB(null=True, default=None)
+    outcome = JSONB(null=True, default=None)
+    transaction_id = BigInt(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())

@@ -1,19 +1,25 @@
-"""`Idempotency-Key` on the API's mutating POSTs: the transport's half of the idempotency service.
+"""`Idempotency-Key` on the API's mutating POSTs: the REST transport of the idempotency service.
 
-The service claims the key inside its own transaction, after its locks, and stores the answer with
-the change; here a stored answer is replayed before any work, and a key found claimed during the
-work (`Repeated`) is answered with what the first request stored."""
+The service runs a change at most once per key and hands back its typed outcome: this request's, or
+(replayed) the one the first request kept. Here an outcome becomes the API's answer, the same for a
+first request and a replay, which also carries `Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request, Response
 
 from app.services import idempotency
-from app.services.idempotency import Key, Repeated
+from app.services.catalogue_csv import ImportResult
+from app.services.idempotency import Key
+from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refused, Voided
+from app.services.records import ProductRecord, ReservationRecord
 from app.web.auth import identity_of, scope_of
+from app.web.views import committed_view, confirmed_view, product_view, reservation_view, voided_view
+
+O = TypeVar("O")
 
 
 def key_of(request: Request[Any, Any, Any], fields: dict[str, Any], raw_key: str | None = None) -> Key | None:
@@ -23,23 +29,41 @@ def key_of(request: Request[Any, Any, Any], fields: dict[str, Any], raw_key: str
 
 
 async def once(
-    request: Request[Any, Any, Any], fields: dict[str, Any], run: Callable[[Key | None], Awaitable[Response[Any]]]
+    request: Request[Any, Any, Any], fields: dict[str, Any], kind: type[O], run: Callable[[Key | None], Awaitable[O]]
 ) -> Response[Any]:
-    """Run `run(key)` at most once per key; `run` hands the key to the service that stores the answer."""
-    key = key_of(request, fields)
-    if key is not None and (earlier := await idempotency.stored(key)):
-        return replay(earlier)
-    try:
-        return await run(key)
-    except Repeated as repeat:
-        return replay(await stored_answer(repeat.key))
+    """Run `run(key)` at most once per key (`run` hands the key to the service, which keeps the
+    outcome, of type `kind`, with its change) and answer its outcome, or the first request's."""
+    answer = await idempotency.once(key_of(request, fields), kind, run)
+    status, body = rest_answer(answer.outcome)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return Response(body, status_code=status, headers=headers)
 
 
-async def stored_answer(key: Key) -> idempotency.Stored:
-    earlier = await idempotency.stored(key)
-    assert earlier is not None, "a claimed key is stored with its answer in the same transaction"
-    return earlier
+def rest_answer(outcome: object) -> tuple[int, Any]:
+    """The status and JSON body the API answers an outcome with."""
+    match outcome:
+        case Change():
+            return 201, committed_view(outcome)
+        case Voided():
+            return 200, voided_view(outcome)
+        case ProductRecord():
+            return 201, product_view(outcome)
+        case Held():
+            return (201 if outcome.created else 200), reservation_view(outcome.reservation)
+        case Confirmed():
+            return 200, confirmed_view(outcome)
+        case ReservationRecord():
+            return 200, reservation_view(outcome)  # cancelled
+        case ImportResult():
+            return 201, outcome.view()
+        case Refused():  # as the error handler answers a Conflict
+            return 409, {"status_code": 409, "detail": outcome.detail, "extra": outcome.extra}
+        case EarlierAnswer():
+            return outcome.status_code, outcome.body
+    raise TypeError(f"no API answer for {type(outcome).__name__}")
 
 
-def replay(earlier: idempotency.Stored) -> Response[Any]:
-    return Response(earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replayed": "true"})
+def recorded_body(outcome: Change | EarlierAnswer) -> dict[str, Any]:
+    """A recorded transaction as the entry forms show it: the API's body (an answer kept before keys
+    kept outcomes is that body already)."""
+    return outcome.body if isinstance(outcome, EarlierAnswer) else committed_view(outcome)

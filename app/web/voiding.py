@@ -9,10 +9,9 @@ from litestar.exceptions import PermissionDeniedException
 from app.domain.access import Role
 from app.domain.voids import VoidRefused
 from app.services.accounts import Identity
-from app.services.changes import Change
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
-from app.services.records import LedgerRow
+from app.services.outcomes import Voided
 from app.web.auth import scope_of
 
 
@@ -26,7 +25,7 @@ def own_scopes(me: Identity) -> list[str] | None:
     return None if me.role >= Role.MANAGER else entry_scopes(me)
 
 
-async def void_as(me: Identity, ledger: LedgerService, tx_id: int, key: Key | None = None) -> tuple[LedgerRow, Change]:
+async def void_as(me: Identity, ledger: LedgerService, tx_id: int, key: Key | None = None) -> Voided:
     try:
         return await ledger.void(tx_id, actor=me.username, own_scopes=own_scopes(me), key=key)
     except VoidRefused as refused:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import json
 import re
 
 import httpx
 import pytest
 
+from app.services.idempotency import fingerprint
 from tests.integration.helpers import make_product, new_sku, record, summary, timeline
 
 pytestmark = pytest.mark.integration
@@ -95,3 +98,51 @@ async def test_every_mutating_post_of_the_api_takes_a_key(api):
     )
     assert other.status_code == 422
     assert (await summary(api, sku))["on_hand"] == 4
+
+
+async def test_the_product_page_form_refused_and_sent_again_at_once_is_refused_each_time(api):
+    """A replay answers what the first request answered: a repeat that finds the key taken by a
+    refused sale shows that refusal too (it used to show a fresh form saying nothing)."""
+    sku = await make_product(api)
+    page = (await api.get(f"/products/{sku}")).text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    form = {"idempotency_key": key, "type": "SELL", "quantity": "5", "unit_price": "1.00"}
+    replies = await asyncio.gather(*(api.post(f"/products/{sku}/transactions", data=form) for _ in range(3)))
+    assert [r.status_code for r in replies] == [409, 409, 409]
+    assert all("would leave stock at -5" in r.text for r in replies)
+
+
+# The migration that made keys keep outcomes instead of HTTP answers.
+MIGRATION = importlib.import_module("migrations.stockroom_2026_11_30t11_00_00_000000")
+OLD_TABLE = """CREATE TEMP TABLE idempotency_key (scope varchar(100) NOT NULL, key varchar(200) NOT NULL,
+    fingerprint varchar(64) NOT NULL, status_code integer, response jsonb,
+    created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, key))"""
+MIGRATED = "scope, key, fingerprint, created_at, outcome, transaction_id"
+
+
+async def test_answers_stored_before_keys_kept_outcomes_are_replayed_as_they_were(api, db):
+    """Rows the old code stored (an HTTP status and body) go through the migration (run here on a
+    temporary table of the old shape, which hides the real one in this session), then into the
+    real table: the API replays them as they were, and a recorded sale still names its row."""
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    sold = {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "3.00"}
+    sale = await record(api, sku, "SELL", 1, "3.00")  # the row an old answer named
+    refused = {"sku": sku, "type": "SELL", "quantity": 99, "unit_price": "3.00"}
+    conflict = {"status_code": 409, "detail": f"Cannot sell 99 of {sku}", "extra": {"stock": 9}}
+    scope = "token:admin1"
+    await db.execute(OLD_TABLE)
+    await db.executemany(
+        "INSERT INTO idempotency_key (scope, key, fingerprint, status_code, response) VALUES ($1, $2, $3, $4, $5)",
+        [(scope, f"old-{sku}", fingerprint(sold), 201, json.dumps(sale)),
+         (scope, f"old-409-{sku}", fingerprint(refused), 409, json.dumps(conflict))],
+    )  # fmt: skip
+    await db.execute(MIGRATION.SQL)
+    await db.execute(f"INSERT INTO public.idempotency_key ({MIGRATED}) SELECT {MIGRATED} FROM pg_temp.idempotency_key")
+    again = await api.post("/api/transactions", json=sold, headers={"Idempotency-Key": f"old-{sku}"})
+    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (201, sale, "true")
+    no = await api.post("/api/transactions", json=refused, headers={"Idempotency-Key": f"old-409-{sku}"})
+    assert (no.status_code, no.json(), no.headers["idempotent-replayed"]) == (409, conflict, "true")
+    named = await db.fetchval("SELECT transaction_id FROM public.idempotency_key WHERE key = $1", f"old-{sku}")
+    assert named == sale["id"]
+    assert (await summary(api, sku))["on_hand"] == 9

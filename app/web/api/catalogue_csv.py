@@ -56,13 +56,12 @@ class CatalogueCsvController(Controller):
                 spool.write(chunk)
             spool.seek(0)
 
-            async def run(key: Key | None) -> Response[Any]:
+            async def run(key: Key | None) -> catalogue_csv.ImportResult:
                 text = io.TextIOWrapper(spool, encoding="utf-8-sig", errors="replace", newline="")
                 try:
                     rows = await catalogue_csv.read_rows(text, ledger)
                 finally:
                     text.detach()
-                result = await catalogue_csv.import_rows(rows, ledger, key=key)
-                return Response(result.view(), status_code=201)
+                return await catalogue_csv.import_rows(rows, ledger, key=key)
 
-            return await once(request, {"file": digest.hexdigest()}, run)
+            return await once(request, {"file": digest.hexdigest()}, catalogue_csv.ImportResult, run)

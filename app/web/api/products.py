@@ -8,10 +8,11 @@ from litestar.params import Parameter
 from app.domain.access import Role
 from app.services import history, products
 from app.services.idempotency import Key
-from app.services.views import product_view, transaction_view
+from app.services.records import ProductRecord
 from app.settings import Settings
 from app.web.idempotent import once
 from app.web.json_body import json_object
+from app.web.views import product_view, transaction_view
 
 
 class ProductController(Controller):
@@ -23,10 +24,10 @@ class ProductController(Controller):
     async def create(self, request: Request) -> Response[Any]:
         raw = await json_object(request)
 
-        async def run(key: Key | None) -> Response[Any]:
-            return Response(product_view(await products.create(raw, key)), status_code=201)
+        async def run(key: Key | None) -> ProductRecord:
+            return await products.create(raw, key)
 
-        return await once(request, raw, run)
+        return await once(request, raw, ProductRecord, run)
 
     @get("/")
     async def index(

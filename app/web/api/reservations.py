@@ -8,10 +8,12 @@ from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
 from app.domain.reservations import Status, parse_confirm, parse_reservation
 from app.services.idempotency import Key
+from app.services.outcomes import Confirmed, Held
+from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
-from app.services.views import confirmed_view, reservation_view
 from app.web.idempotent import once
 from app.web.json_body import json_object
+from app.web.views import reservation_view
 
 
 def _status(raw: str | None) -> Status | None:
@@ -34,11 +36,10 @@ class ReservationController(Controller):
 
         data = parse_reservation(raw)
 
-        async def run(key: Key | None) -> Response[Any]:
-            held, created = await reservations.reserve(data, key)
-            return Response(reservation_view(held), status_code=201 if created else 200)
+        async def run(key: Key | None) -> Held:
+            return await reservations.reserve(data, key)
 
-        return await once(request, raw, run)
+        return await once(request, raw, Held, run)
 
     @get("/")
     async def index(
@@ -52,15 +53,14 @@ class ReservationController(Controller):
 
         price = parse_confirm(raw)
 
-        async def run(key: Key | None) -> Response[Any]:
-            held, sale = await reservations.confirm(reservation_id, price, key)
-            return Response(confirmed_view(held, sale), status_code=200)
+        async def run(key: Key | None) -> Confirmed:
+            return await reservations.confirm(reservation_id, price, key)
 
-        return await once(request, {**raw, "confirm": reservation_id}, run)
+        return await once(request, {**raw, "confirm": reservation_id}, Confirmed, run)
 
     @post("/{reservation_id:int}/cancel", status_code=200, opt={"role": Role.CLERK})
     async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
-        async def run(key: Key | None) -> Response[Any]:
-            return Response(reservation_view(await reservations.cancel(reservation_id, key)), status_code=200)
+        async def run(key: Key | None) -> ReservationRecord:
+            return await reservations.cancel(reservation_id, key)
 
-        return await once(request, {"cancel": reservation_id}, run)
+        return await once(request, {"cancel": reservation_id}, ReservationRecord, run)

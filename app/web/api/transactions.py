@@ -5,13 +5,13 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, patch, post
 
 from app.domain.access import Role
-from app.services.changes import Change
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
-from app.services.views import committed_view, product_view, transaction_view, voided_view
+from app.services.outcomes import Change, Voided
 from app.web.auth import actor_of, allow_recording, signed_in
 from app.web.idempotent import once
 from app.web.json_body import json_object
+from app.web.views import committed_view, product_view, transaction_view
 from app.web.voiding import void_as
 
 
@@ -43,12 +43,12 @@ class TransactionController(Controller):
             allow_recording(me, ledger, data)
             return Response(_dry_run_view(await ledger.record(data, dry_run=True)), status_code=200)
 
-        async def run(key: Key | None) -> Response[Any]:
+        async def run(key: Key | None) -> Change:
             data = ledger.parse(raw)
             allow_recording(me, ledger, data)
-            return Response(committed_view(await ledger.record(data, key=key)), status_code=201)
+            return await ledger.record(data, key=key)
 
-        return await once(request, raw, run)
+        return await once(request, raw, Change, run)
 
     @patch("/{tx_id:int}", opt={"role": Role.MANAGER})
     async def update(
@@ -63,11 +63,10 @@ class TransactionController(Controller):
         dated today (403 naming why otherwise); a manager any a delete could take. Audited as "void"."""
         me = signed_in(request)
 
-        async def run(key: Key | None) -> Response[Any]:
-            row, change = await void_as(me, ledger, tx_id, key)
-            return Response(voided_view(row, change), status_code=200)
+        async def run(key: Key | None) -> Voided:
+            return await void_as(me, ledger, tx_id, key)
 
-        return await once(request, {"void": tx_id}, run)
+        return await once(request, {"void": tx_id}, Voided, run)
 
     @delete("/{tx_id:int}", status_code=200, opt={"role": Role.MANAGER})
     async def remove(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:

@@ -12,8 +12,8 @@ from litestar_htmx import HTMXRequest
 from app.domain.access import Role
 from app.services import products
 from app.services.products import ListingPage, ListingQuery
-from app.services.views import product_view
 from app.web.pages.forms import page
+from app.web.views import product_view
 
 ALERTS_SHOWN = 100
 # The table's columns: URL sort name, heading, classes (hide-narrow: not on a phone's card).

@@ -14,15 +14,17 @@ from app.domain.errors import Conflict, DomainError, KeyReused, NotFound
 from app.domain.rules import Reason, TxType
 from app.services import history, idempotency, products
 from app.services.accounts import Identity
-from app.services.idempotency import Repeated
+from app.services.idempotency import Key
 from app.services.ledger import LedgerService
+from app.services.outcomes import Change
 from app.services.records import ProductRecord
-from app.services.views import committed_view, product_view, transaction_view
 from app.settings import Settings
 from app.web.auth import allow_recording, scope_of
 from app.web.chart import stock_chart
+from app.web.idempotent import recorded_body
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_transaction
+from app.web.views import product_view, transaction_view
 
 PAGE_SIZE = 50
 
@@ -117,20 +119,15 @@ class ProductPages(Controller):
         page_no = _page_no(form.get("page_no"))
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), {**fields, "sku": sku}, scope_of(me))
-        done: dict[str, Any] | None = None
+
+        async def run(key: Key | None) -> Change:
+            data = ledger.parse(raw_transaction(form, sku=sku))
+            allow_recording(me, ledger, data)
+            return await ledger.record(data, key=key)
+
         try:
-            earlier = await idempotency.stored(key) if key else None
-            if earlier is None:
-                data = ledger.parse(raw_transaction(form, sku=sku))
-                allow_recording(me, ledger, data)
-                done = committed_view(await ledger.record(data, key=key))
-            elif earlier.status_code == 201:
-                done = earlier.body  # the same form sent again (a double click): its first answer
-            else:
-                raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
-        except Repeated as repeat:  # the same form is being recorded by a request sent just before
-            earlier = await idempotency.stored(repeat.key)
-            done = earlier.body if earlier is not None and earlier.status_code == 201 else None
+            # The same form sent again (a double click) gets the first's change, or its refusal.
+            done = recorded_body((await idempotency.once(key, Change, run)).result())
         except DomainError as refused:
             status = _status_of(refused)
             product = await products.get(sku)

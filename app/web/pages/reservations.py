@@ -12,13 +12,14 @@ from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, NotFound
 from app.domain.reservations import Status, parse_confirm, parse_reservation
 from app.services import idempotency
-from app.services.idempotency import Repeated
+from app.services.idempotency import Key
+from app.services.outcomes import EarlierAnswer, Held
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
-from app.services.views import reservation_view
 from app.web.auth import scope_of
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.templating import money, units
+from app.web.views import reservation_view
 
 # How long a phone order may hold stock: the choices of the form (the API takes any number of seconds
 # up to 7 days). The first is the API's default.
@@ -90,20 +91,17 @@ class ReservationPages(Controller):
         and the second gets the first's answer; each refusal is shown beside the field it concerns."""
         form = {k: (v or "").strip() for k, v in (await form_data(request)).items()}
         fields = {k: form.get(k, "") for k in FORM_FIELDS}
+
+        async def run(key: Key | None) -> Held:
+            return await reservations.reserve(parse_reservation(fields), key)
+
         try:
             key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(request.user))
-            earlier = await idempotency.stored(key) if key else None
-            if earlier is None:
-                try:
-                    held, created = await reservations.reserve(parse_reservation(fields), key)
-                    return await self._reserved(request, reservations, held, created)
-                except Repeated as repeat:
-                    earlier = await idempotency.stored(repeat.key)
-            assert earlier is not None
-            if earlier.status_code >= 300:
-                raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
-            again = await _find(reservations, earlier.body["sku"], earlier.body["id"])
-            return await self._reserved(request, reservations, again, earlier.status_code == 201)
+            held = (await idempotency.once(key, Held, run)).result()  # a repeat: the first's hold, or its refusal
+            if isinstance(held, EarlierAnswer):  # kept before keys kept outcomes: it names the reservation
+                found = await _find(reservations, held.body["sku"], held.body["id"])
+                held = Held(found, created=held.status_code == 201)
+            return await self._reserved(request, reservations, held.reservation, held.created)
         except DomainError as refused:
             error = _form_problem(refused)
             if request.htmx:
@@ -136,7 +134,8 @@ class ReservationPages(Controller):
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
-            held, _ = await reservations.confirm(reservation_id, parse_confirm({"unit_price": form.get("unit_price")}))
+            price = parse_confirm({"unit_price": form.get("unit_price")})
+            held = (await reservations.confirm(reservation_id, price)).reservation
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
         said = (f"Confirmed order {held.order_ref}: a sale of {units(held.quantity)} {held.sku} "

@@ -15,15 +15,16 @@ from app.domain.rules import Reason, TxType
 from app.domain.voids import VoidFacts, VoidRefused, refuse_void
 from app.services import counter, idempotency, products
 from app.services.accounts import Identity
-from app.services.changes import Change
-from app.services.idempotency import Repeated
+from app.services.idempotency import Key
 from app.services.ledger import LedgerService
+from app.services.outcomes import Change
 from app.services.records import ProductRecord
-from app.services.views import committed_view, product_view, transaction_view
 from app.web.auth import allow_recording, scope_of
+from app.web.idempotent import recorded_body
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import date_changed, local_input, raw_patch, raw_transaction
 from app.web.pages.products import ledger_context
+from app.web.views import product_view, transaction_view
 from app.web.voiding import entry_scopes, void_as
 
 
@@ -123,25 +124,20 @@ class TransactionPages(Controller):
         me: Identity = request.user
         fields = {k: v for k, v in form.items() if k not in ("idempotency_key", "csrf_token")}
         key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(me))
+
+        async def run(key: Key | None) -> Change:
+            raw = raw_transaction(form)
+            product = await _product_named(raw["sku"])
+            raw["sku"] = product.sku  # a barcode names its product
+            if raw["type"] == "SELL" and raw["unit_price"] is None and product.sell_price is not None:
+                raw["unit_price"] = str(product.sell_price)  # the product's sell price is the default
+            data = ledger.parse(raw)
+            allow_recording(me, ledger, data)
+            return await ledger.record(data, key=key)
+
         try:
-            earlier = await idempotency.stored(key) if key else None
-            if earlier is None:
-                try:
-                    raw = raw_transaction(form)
-                    product = await _product_named(raw["sku"])
-                    raw["sku"] = product.sku  # a barcode names its product
-                    if raw["type"] == "SELL" and raw["unit_price"] is None and product.sell_price is not None:
-                        raw["unit_price"] = str(product.sell_price)  # the product's sell price is the default
-                    data = ledger.parse(raw)
-                    allow_recording(me, ledger, data)
-                    change = await ledger.record(data, key=key)
-                    return await self._answer_recorded(request, ledger, form, committed_view(change))
-                except Repeated as repeat:
-                    earlier = await idempotency.stored(repeat.key)
-            assert earlier is not None
-            if earlier.status_code != 201:
-                raise Conflict(earlier.body["detail"], earlier.body.get("extra"))
-            return await self._answer_recorded(request, ledger, form, earlier.body)
+            answer = await idempotency.once(key, Change, run)  # a repeat: the first's change, or its refusal
+            return await self._answer_recorded(request, ledger, form, recorded_body(answer.result()))
         except (DomainError, PermissionDeniedException) as refused:
             error = _entry_problem(refused, form)
             status = 200 if request.htmx else error.pop("status")
@@ -153,7 +149,8 @@ class TransactionPages(Controller):
         me: Identity = request.user
         error: dict[str, Any]
         try:
-            row, change = await void_as(me, ledger, tx_id)
+            undone = await void_as(me, ledger, tx_id)
+            row, change = undone.row, undone.change
         except NotFound:
             error = {"message": f"Transaction {tx_id} is no longer there: it was already voided or deleted.",
                      "fields": {}, "status": 404}  # fmt: skip

@@ -1,4 +1,5 @@
-"""Plain JSON-ready views of records: decimals as strings, times in ISO 8601."""
+"""The API's JSON views of records and outcomes: decimals as strings, times in ISO 8601. Pages show
+the same views (their templates read these keys), and so does the live event stream."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from app.domain.errors import DomainError
 from app.domain.summary import inventory_value, status
-from app.services.changes import Change
+from app.services.outcomes import Change, Confirmed, Voided
 from app.services.records import LedgerRow, ProductRecord, ReservationRecord
 
 CENT = Decimal("0.01")
@@ -84,13 +85,13 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
     }
 
 
-def voided_view(row: LedgerRow, change: Change) -> dict[str, Any]:
+def voided_view(voided: Voided) -> dict[str, Any]:
     """The answer to a void: the transaction as it was, and its product now."""
-    return {"voided": transaction_view(row), "product": product_view(change.product.after)}
+    return {"voided": transaction_view(voided.row), "product": product_view(voided.change.product.after)}
 
 
 def committed_view(change: Change) -> dict[str, Any]:
-    """The API's answer to a recorded transaction (and what an idempotency key keeps)."""
+    """The API's answer to a recorded (or edited) transaction: the row and its product after it."""
     assert change.row is not None
     return {**transaction_view(change.row), "product": product_view(change.product.after)}
 
@@ -114,5 +115,7 @@ def reservation_view(r: ReservationRecord) -> dict[str, Any]:
     }
 
 
-def confirmed_view(r: ReservationRecord, sale: LedgerRow | None) -> dict[str, Any]:
-    return {"reservation": reservation_view(r), "transaction": transaction_view(sale) if sale else None}
+def confirmed_view(confirmed: Confirmed) -> dict[str, Any]:
+    sale = confirmed.sale
+    return {"reservation": reservation_view(confirmed.reservation),
+            "transaction": transaction_view(sale) if sale else None}  # fmt: skip

@@ -1,0 +1,38 @@
+"""A ledger row as the JSON document the audit log keeps of it (before and after an edit, delete or
+void). The audit page and the counter's "voided" confirmation read it back as a transaction, so its
+shape is the API's transaction (app/web/views.py `transaction_view`); a unit test holds them equal."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.persistence.records import LedgerRow
+
+
+def _d(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def audit_document(row: LedgerRow) -> str:
+    e, f = row.entry, row.figures
+    return json.dumps({
+        "id": e.id,
+        "seq": e.seq,
+        "sku": row.sku,
+        "type": e.type.value,
+        "quantity": e.quantity,
+        "unit_price": _d(e.unit_price),
+        "at": e.at.isoformat(),
+        "reason": e.reason.value if e.reason else None,
+        "note": row.note,
+        "stock_after": f.stock_after,
+        "average_cost_after": _d(f.average_cost_after),
+        "revenue": _d(f.revenue),
+        "cogs": _d(f.cogs),
+        "realized_pl": _d(f.realized_pl),
+        "write_off": _d(f.write_off),
+        "gain": _d(f.gain),
+    })  # fmt: skip

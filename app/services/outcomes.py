@@ -1,0 +1,78 @@
+"""What a change did: the typed outcomes the services return (a record, what a ledger change did,
+or a refusal as a value). Transports turn them into answers (REST JSON, a page); the idempotency
+service keeps them with their key and gives a repeat the same outcome back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.errors import Conflict
+from app.services.records import LedgerRow, ProductRecord, ReservationRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChange:
+    before: ProductRecord
+    after: ProductRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A ledger change: what it did, or (a dry run, rolled back) what it would do."""
+
+    row: LedgerRow | None  # the transaction as it now stands; None once deleted
+    products: tuple[ProductChange, ...]  # the row's product first; a move adds the one it left
+
+    @property
+    def product(self) -> ProductChange:
+        return self.products[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Voided:
+    """A counter mistake undone: the transaction as it was, and the change its removal made."""
+
+    row: LedgerRow
+    change: Change
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A reservation for an order: made now (`created`), or the one the same order already holds."""
+
+    reservation: ReservationRecord
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A confirmed reservation and the sale it became (None if that sale was deleted since)."""
+
+    reservation: ReservationRecord
+    sale: LedgerRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A change a ledger rule refused, as a value: a group-commit batch answers each request its own
+    refusal, and a key keeps it, so that a repeat is refused alike."""
+
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, conflict: Conflict) -> Refused:
+        return cls(conflict.detail, conflict.extra)
+
+    def error(self) -> Conflict:
+        return Conflict(self.detail, self.extra)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierAnswer:
+    """An answer kept before keys kept outcomes (migration 2026-11-30T11:00): an HTTP status and JSON
+    body, replayed as it was. None is left 48 h after that migration ran; then this can go."""
+
+    status_code: int
+    body: Any
