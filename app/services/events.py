@@ -1,7 +1,7 @@
 """Live events across processes: PostgreSQL NOTIFY at commit, one LISTEN connection per process.
 
-Writers call `announce(conn, product_ids)` inside their transaction, so a rolled-back change
-sends nothing. Each process listens on a dedicated connection (not a pool one), turns ids into
+Writers call `announce(conn, product_ids)` (app.persistence.events) inside their transaction, so a
+rolled-back change sends nothing. Each process listens on a dedicated connection (not a pool one), turns ids into
 product summaries with one query, and hands `stock` / `alert` events to its subscribers. If the
 listening connection drops, it reconnects and sends every subscriber the full state again.
 """
@@ -17,22 +17,13 @@ from typing import Any
 
 import asyncpg
 
+from app.persistence import events as rows
 from app.persistence.database import Database
-from app.services import ledger_repo as repo
-from app.web.views import product_view
+from app.persistence.events import CHANNEL, announce
+from app.services.views import product_view
 
-CHANNEL = "stockroom"
-MAX_PAYLOAD = 7000  # NOTIFY payloads stop at 8000 bytes
+__all__ = ["CHANNEL", "Event", "EventHub", "Subscriber", "announce"]
 log = logging.getLogger("stockroom.events")
-
-
-async def announce(conn: asyncpg.Connection, product_ids: Iterable[int]) -> None:
-    """Queue a notification that these products changed; PostgreSQL sends it at commit."""
-    text = ",".join(str(i) for i in sorted(set(product_ids)))
-    while text:
-        cut = text.rfind(",", 0, MAX_PAYLOAD) if len(text) > MAX_PAYLOAD else len(text)
-        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, text[:cut])
-        text = text[cut + 1 :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +109,13 @@ class EventHub:
 
     async def load_summaries(self, product_ids: list[int]) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
-            rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", product_ids)
-        return [product_view(repo.product_from(r)) for r in rows]
+            products = await rows.by_ids(conn, product_ids)
+        return [product_view(p) for p in products]
 
     # --- notifications ------------------------------------------------------------------------
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self._pending.update(int(x) for x in payload.split(",") if x)
+        self._pending.update(rows.changed_ids(payload))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
@@ -188,10 +179,9 @@ class EventHub:
         try:
             if subscriber.skus:
                 async with self.db.read_only() as conn:
-                    rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku = ANY($1::text[]) ORDER BY p.sku",
-                                            sorted(subscriber.skus))  # fmt: skip
-                for row in rows:
-                    summary = product_view(repo.product_from(row))
+                    followed = await rows.by_skus(conn, sorted(subscriber.skus))
+                for product in followed:
+                    summary = product_view(product)
                     yield Event("stock", summary["sku"], summary)
             elif not all_alerts:
                 async for summary in _every_product(self.db):
@@ -216,12 +206,12 @@ async def _every_product_in_pieces(db: Database, piece: int = STATE_PIECE) -> As
     after = ""  # sorts before every SKU (a SKU is never empty)
     while True:
         async with db.read_only() as conn:
-            rows = await conn.fetch(f"{repo.PRODUCT_SELECT} WHERE p.sku > $1 ORDER BY p.sku LIMIT $2", after, piece)
-        if rows:
-            yield [product_view(repo.product_from(row)) for row in rows]
-        if len(rows) < piece:
+            products = await rows.after_sku(conn, after, piece)
+        if products:
+            yield [product_view(p) for p in products]
+        if len(products) < piece:
             return
-        after = rows[-1]["sku"]
+        after = products[-1].sku
 
 
 async def _every_product(db: Database) -> AsyncIterator[dict[str, Any]]:

@@ -8,45 +8,44 @@ import asyncpg
 
 from app.domain.ledger import Breach, Replay, replay
 from app.domain.summary import totals_of
-from app.persistence.database import snapshot
-from app.services import ledger_repo as repo
-from app.services.records import LedgerRow, ProductRecord
+from app.persistence import ledger_rows
+from app.persistence import selfcheck as rows
+from app.persistence.database import Database
+from app.persistence.records import LedgerRow, ProductRecord
 
 
-async def anomalies() -> list[dict[str, Any]]:
-    """Every product whose stored figures differ from a replay, or that breaks the invariant."""
-    found: list[dict[str, Any]] = []
-    async with snapshot() as conn:
-        products = [repo.product_from(r) for r in await conn.fetch(f"{repo.PRODUCT_SELECT} ORDER BY p.id")]
-        held = {r["sku"]: r for r in await conn.fetch(HELD_SQL)}
-        for product in products:
-            problems = await _check(conn, product)
-            if product.sku in held:
-                r = held[product.sku]
-                problems.append(f"reserved {r['reserved']} but active reservations hold {r['held']}")
-            if problems:
-                found.append({"sku": product.sku, "problems": problems})
-    return found
+class SelfCheck:
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-
-HELD_SQL = """
-SELECT p.sku, p.reserved, coalesce(sum(r.quantity) FILTER (WHERE r.status = 'active'), 0) AS held
-FROM product p LEFT JOIN reservation r ON r.product = p.id
-GROUP BY p.id HAVING p.reserved <> coalesce(sum(r.quantity) FILTER (WHERE r.status = 'active'), 0)
-"""
+    async def anomalies(self) -> list[dict[str, Any]]:
+        """Every product whose stored figures differ from a replay, or that breaks the invariant;
+        read in one snapshot."""
+        found: list[dict[str, Any]] = []
+        async with self.db.snapshot() as conn:
+            products = await rows.every_product(conn)
+            held = await rows.reserved_not_held(conn)
+            for product in products:
+                problems = await _check(conn, product)
+                if product.sku in held:
+                    reserved, holding = held[product.sku]
+                    problems.append(f"reserved {reserved} but active reservations hold {holding}")
+                if problems:
+                    found.append({"sku": product.sku, "problems": problems})
+        return found
 
 
 async def _check(conn: asyncpg.Connection, product: ProductRecord) -> list[str]:
-    rows = await repo.timeline_rows(conn, product.id)
-    fresh = replay([r.entry for r in rows])
+    timeline = await ledger_rows.timeline_rows(conn, product.id)
+    fresh = replay([r.entry for r in timeline])
     if isinstance(fresh, Breach):
         return [f"ledger breaks the invariant: {fresh.describe()}"]
     problems = [
         f"transaction {row.entry.id}: stored {row.figures} but replay gives {new.figures}"
-        for row, new in zip(rows, fresh.posted, strict=True)
+        for row, new in zip(timeline, fresh.posted, strict=True)
         if row.figures != new.figures
     ]
-    problems += _summary_problems(product, rows, fresh)
+    problems += _summary_problems(product, timeline, fresh)
     return problems
 
 

@@ -25,6 +25,7 @@ from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.progress import ProgressHub
+from app.services.reports import ReportService
 from app.services.reservations import ReservationService
 from app.settings import Settings
 from app.web.api.catalogue_csv import CatalogueCsvController
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     progress = ProgressHub()
     hub = EventHub(db)
     account_service = accounts.install(AccountService(db))
+    report_service = ReportService(db)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
+            "reports": Provide(lambda: report_service, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             500: internal_error_handler,

@@ -12,8 +12,8 @@ from app.domain import fields
 from app.domain.access import Role
 from app.domain.errors import FieldErrors
 from app.domain.imports import spreadsheet_safe
-from app.services import reports
 from app.services.ledger import LedgerService
+from app.services.reports import ReportService
 
 
 def as_csv(items: list[dict[str, Any]]) -> str:
@@ -59,6 +59,7 @@ class ReportController(Controller):
         self,
         name: str,
         ledger: LedgerService,
+        reports: ReportService,
         days: Days = 30,
         order: Order = "fast",
         limit: Limit = 20,

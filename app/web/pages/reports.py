@@ -10,8 +10,9 @@ from litestar.response import Template
 
 from app.display import shop_display
 from app.domain.access import Role
-from app.services import history, products, reports
+from app.services import history, products
 from app.services.ledger import LedgerService
+from app.services.reports import ReportService
 from app.settings import Settings
 from app.web.api.reports import Days, Limit, Order, valuation_moment
 from app.web.chart import BarChart, bar_chart
@@ -125,6 +126,7 @@ class ReportPages(Controller):
         self,
         name: str,
         ledger: LedgerService,
+        reports: ReportService,
         days: Days = 30,
         order: Order = "fast",
         limit: Limit = 20,

@@ -1,0 +1,97 @@
+"""The reports' reads: each one query over `product` (and `stock_transaction`), never one per product."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from app.persistence.products import PRODUCT_SELECT, Filters, matching, product_from
+from app.persistence.records import ProductRecord
+
+GROUPS = ("category", "brand")  # what products are totalled by
+
+
+async def _products(conn: asyncpg.Connection, condition: str, *args: object, order: str) -> list[ProductRecord]:
+    rows = await conn.fetch(f"SELECT * FROM ({PRODUCT_SELECT}) AS p WHERE {condition} ORDER BY {order}", *args)
+    return [product_from(r) for r in rows]
+
+
+async def every_product(conn: asyncpg.Connection) -> list[ProductRecord]:
+    return await _products(conn, "TRUE", order="p.sku")
+
+
+async def by_group(conn: asyncpg.Connection, group: str) -> list[ProductRecord]:
+    """Every product, those of one category (or brand) together, the ones without last."""
+    if group not in GROUPS:
+        raise ValueError(f"products are grouped by {' or '.join(GROUPS)}, not {group!r}")
+    return await _products(conn, "TRUE", order=f"p.{group} NULLS LAST, p.sku")
+
+
+async def with_status(conn: asyncpg.Connection, status: str) -> list[ProductRecord]:
+    """Products low or out of stock (`status`), by SKU."""
+    return await matching(conn, Filters(status=status))
+
+
+async def overstocked(conn: asyncpg.Connection) -> list[ProductRecord]:
+    """Above their overstock threshold, the most over first."""
+    return await _products(conn, "p.overstock_threshold IS NOT NULL AND p.on_hand > p.overstock_threshold",
+                           order="p.on_hand - p.overstock_threshold DESC, p.sku")  # fmt: skip
+
+
+async def due_for_count(conn: asyncpg.Connection, now: datetime) -> list[ProductRecord]:
+    """Never counted, or last counted longer ago than the product's interval; the longest first."""
+    overdue = "p.last_counted_at < $1::timestamptz - make_interval(days => p.count_interval_days)"
+    return await _products(conn, f"p.last_counted_at IS NULL OR {overdue}", now,
+                           order="p.last_counted_at NULLS FIRST, p.sku")  # fmt: skip
+
+
+MOVERS_SQL = """
+SELECT p.*, coalesce(s.sold, 0)::bigint AS sold
+FROM ({product_select}) AS p
+LEFT JOIN (SELECT product, sum(quantity) AS sold FROM stock_transaction
+           WHERE type = 'SELL' AND at >= $1 GROUP BY product) AS s ON s.product = p.id
+ORDER BY sold {direction}, p.sku LIMIT $2
+"""
+
+
+async def movers(conn: asyncpg.Connection, since: datetime, fast: bool, limit: int) -> list[tuple[ProductRecord, int]]:
+    """The products that sold the most (or least) since `since`, and the units each sold."""
+    sql = MOVERS_SQL.format(product_select=PRODUCT_SELECT, direction="DESC" if fast else "ASC")
+    rows = await conn.fetch(sql, since, limit)
+    return [(product_from(r), r["sold"]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ValuedProduct:
+    """A product's stock and average cost after its last transaction at or before a moment."""
+
+    sku: str
+    name: str
+    category: str | None
+    brand: str | None
+    on_hand: int
+    average_cost: Decimal
+    last_transaction_at: datetime
+
+
+# Each product's position at a moment, from its stored running figures: one probe of the
+# (product, at, seq) index per product, never a replay (Odoo and ERPNext replay the ledger here).
+VALUATION_SQL = """
+SELECT p.sku, p.name, p.category, p.brand, last.stock_after, last.average_cost_after, last.at
+FROM product p
+CROSS JOIN LATERAL (
+    SELECT t.stock_after, t.average_cost_after, t.at FROM stock_transaction t
+    WHERE t.product = p.id AND t.at <= $1 ORDER BY t.at DESC, t.seq DESC LIMIT 1
+) AS last
+ORDER BY p.sku
+"""
+
+
+async def valued_at(conn: asyncpg.Connection, at: datetime) -> list[ValuedProduct]:
+    """Every product that had any history at `at`, by SKU."""
+    rows = await conn.fetch(VALUATION_SQL, at)
+    return [ValuedProduct(r["sku"], r["name"], r["category"], r["brand"], r["stock_after"], r["average_cost_after"],
+                          r["at"]) for r in rows]  # fmt: skip
