@@ -20,7 +20,7 @@ import asyncpg
 from app.persistence import events as rows
 from app.persistence.database import Database
 from app.persistence.events import CHANNEL, announce
-from app.services.views import product_view
+from app.web.views import product_view
 
 __all__ = ["CHANNEL", "Event", "EventHub", "Subscriber", "announce"]
 log = logging.getLogger("stockroom.events")

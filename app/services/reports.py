@@ -14,7 +14,7 @@ from app.persistence import reports as rows
 from app.persistence.database import Database
 from app.persistence.records import ProductRecord
 from app.services.selfcheck import SelfCheck
-from app.services.views import product_view
+from app.web.views import product_view
 
 MONEY_FIELDS = ("revenue", "cogs", "realized_pl", "write_off", "gain")
 
