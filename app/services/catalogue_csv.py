@@ -17,28 +17,18 @@ import asyncpg
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
 from app.domain.imports import CSV_COLUMNS, EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader, spreadsheet_safe
+from app.persistence import catalogue_csv as csv_repo
+from app.persistence import ledger_rows
+from app.persistence import products as product_repo
 from app.persistence.database import CONNECTION_LOST, DatabaseUnavailable, read_only, snapshot, unit_of_work
 from app.services import idempotency
-from app.services import ledger_repo as repo
 from app.services.events import announce
 from app.services.gc_pause import gc_paused
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
-from app.services.products import BARCODE_INDEX
 from app.services.recompute import rewrite
 
-EXPORT_SQL = """
-SELECT coalesce(t.external_id, 'stockroom-' || t.seq) AS external_id, p.sku, p.name AS product_name, p.category,
-       p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, p.barcode, p.sell_price,
-       t.type, t.quantity,
-       t.unit_price, t.at, t.reason, t.note, t.id, t.seq, t.stock_after, t.average_cost_after, t.revenue, t.cogs,
-       t.realized_pl, t.write_off, t.gain
-FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
-WHERE ($1::text IS NULL OR p.sku = $1)
-  AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
-ORDER BY p.sku, t.at, t.seq
-"""
 FLUSH_BYTES = 64 * 1024
 
 
@@ -56,8 +46,8 @@ async def export_csv(sku: str | None, start: datetime | None, end: datetime | No
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     async with snapshot() as conn:
-        async for row in conn.cursor(EXPORT_SQL, sku, start, end, prefetch=2000):
-            writer.writerow([_cell(v) for v in row.values()])
+        async for values in csv_repo.export_rows(conn, sku, start, end):
+            writer.writerow([_cell(v) for v in values])
             if buffer.tell() > FLUSH_BYTES:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -172,8 +162,7 @@ async def import_rows(
     what is in and finishes the job. The idempotency key is claimed, and the answer stored, in the
     last part's transaction."""
     async with read_only() as conn:
-        ids: dict[str, int] = {r["sku"]: r["id"] for r in await conn.fetch(
-            "SELECT sku, id FROM product WHERE sku = ANY($1::text[])", file.skus)}  # fmt: skip
+        ids = await csv_repo.product_ids(conn, file.skus)
         _check_new_products_are_named(file, ids)
         await _refuse_taken_barcodes(conn, file, ids)
         closed = await ledger.closed_period(conn)
@@ -296,17 +285,15 @@ async def _write_part(
     product_ids = {n: found[skus[n]] for n in part}
     await lock_in_database(conn, *product_ids.values())
     await idempotency.claim_or_repeat(conn, key)
-    rows = [i for n in part for i in file.rows_of[n]]
-    known = {r["external_id"] for r in await conn.fetch(
-        "SELECT external_id FROM stock_transaction WHERE external_id = ANY($1::text[])",
-        [file.external_id[i] for i in rows])}  # fmt: skip
-    products = await repo.products_by_ids(conn, list(product_ids.values()))
+    in_part = [i for n in part for i in file.rows_of[n]]
+    known = await csv_repo.stored_external_ids(conn, [file.external_id[i] for i in in_part])
+    products = await product_repo.by_ids(conn, list(product_ids.values()))
     await release_lapsed_holds(conn, *products.values())
     closed = await ledger.closed_period(conn)
     fresh = {n: [i for i in file.rows(n) if file.external_id[i] not in known] for n in part}
     count = sum(map(len, fresh.values()))
-    seqs = iter(sorted(await repo.next_seqs(conn, count))) if count else iter([])
-    new_rows: list[repo.NewRow] = []
+    seqs = iter(sorted(await ledger_rows.next_seqs(conn, count))) if count else iter([])
+    new_rows: list[ledger_rows.NewRow] = []
     turn = TURN_ROWS
     for n in part:
         if not fresh[n]:
@@ -325,16 +312,16 @@ async def _write_part(
             turn = len(new_rows) + TURN_ROWS
             await asyncio.sleep(0)
     try:
-        await repo.copy_rows(conn, new_rows)
+        await ledger_rows.copy_rows(conn, new_rows)
     except asyncpg.UniqueViolationError as clash:
         if clash.constraint_name != EXTERNAL_ID_INDEX:
             raise
         raise Conflict("A row of the file was imported meanwhile by another request (its external id is "
                        "stored now); import the file again to finish", {"field": "external_id"}) from None
     written = sorted({row[0] for row in new_rows})
-    await repo.save_all_figures(conn, [products[i] for i in written])
+    await product_repo.save_all_figures(conn, [products[i] for i in written])
     await announce(conn, sorted(set(written) | set(created.values())))
-    return ImportResult(len(new_rows), len(rows) - len(new_rows), len(created)), created | appeared
+    return ImportResult(len(new_rows), len(in_part) - len(new_rows), len(created)), created | appeared
 
 
 def _naming_line(conflict: Conflict, file: CheckedFile, of_seq: dict[int, int]) -> Conflict:
@@ -392,29 +379,14 @@ async def _create_products(
         return {}, {}
     p = sorted((file.named[n][1] for n in numbers), key=lambda x: x.sku)
     try:
-        records = await conn.fetch(
-            """INSERT INTO product (sku, name, category, brand, low_stock_threshold, overstock_threshold,
-                   count_interval_days, barcode, sell_price)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
-                   $8::text[], $9::numeric[])
-               ON CONFLICT (sku) DO NOTHING
-               RETURNING sku, id""",
-            [x.sku for x in p], [x.name for x in p], [x.category for x in p], [x.brand for x in p],
-            [x.low_stock_threshold for x in p], [x.overstock_threshold for x in p], [x.count_interval_days for x in p],
-            [x.barcode for x in p], [x.sell_price for x in p],
-        )  # fmt: skip
-    except asyncpg.UniqueViolationError as clash:
-        if clash.constraint_name != BARCODE_INDEX:
-            raise
+        created = await csv_repo.add_products(conn, p)
+    except csv_repo.BarcodeTaken:
         raise Conflict("A barcode in the file was given to another product meanwhile; nothing of this part "
                        "was imported", {"field": "barcode"}) from None  # fmt: skip
-    created = {r["sku"]: r["id"] for r in records}
     if len(created) == len(p):
         return created, {}
     # Made by another request since the import looked (ON CONFLICT waited for it to commit): not ours to count.
-    others = [x.sku for x in p if x.sku not in created]
-    rows = await conn.fetch("SELECT sku, id FROM product WHERE sku = ANY($1::text[])", others)
-    return created, {r["sku"]: r["id"] for r in rows}
+    return created, await csv_repo.product_ids(conn, [x.sku for x in p if x.sku not in created])
 
 
 async def _refuse_taken_barcodes(conn: asyncpg.Connection, file: CheckedFile, existing: dict[str, int]) -> None:
@@ -423,16 +395,12 @@ async def _refuse_taken_barcodes(conn: asyncpg.Connection, file: CheckedFile, ex
               if x.barcode and file.skus[n] not in existing}  # fmt: skip
     if not wanted:
         return
-    taken = await conn.fetch(
-        """SELECT sku, lpad(barcode, 14, '0') AS gtin FROM product
-           WHERE barcode IS NOT NULL AND lpad(barcode, 14, '0') = ANY($1::text[])""",
-        list(wanted),
-    )
+    taken = await csv_repo.gtin_owners(conn, list(wanted))
     if taken:
-        clash = min(taken, key=lambda r: wanted[r["gtin"]][0])
-        line, product = wanted[clash["gtin"]]
+        gtin = min(taken, key=lambda g: wanted[g][0])
+        line, product = wanted[gtin]
         raise Conflict(
             f"Barcode {product.barcode} (line {line}, new product {product.sku}) already belongs to product "
-            f"{clash['sku']}; nothing was imported",
-            {"field": "barcode", "line": line, "barcode": product.barcode, "sku": clash["sku"]},
+            f"{taken[gtin]}; nothing was imported",
+            {"field": "barcode", "line": line, "barcode": product.barcode, "sku": taken[gtin]},
         )

@@ -1,0 +1,93 @@
+"""The catalogue CSV's reads and writes: the export's rows (one cursor over products and their
+transactions), and what an import looks up and creates (products by SKU, stored external ids,
+barcodes in use, new products in one statement)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from app.domain.imports import CSV_COLUMNS
+from app.domain.inputs import ProductInput
+from app.persistence.products import BARCODE_INDEX
+
+# The export's columns are the file's (CSV_COLUMNS), by the same names.
+EXPORT_SQL = """
+SELECT coalesce(t.external_id, 'stockroom-' || t.seq) AS external_id, p.sku, p.name AS product_name, p.category,
+       p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, p.barcode, p.sell_price,
+       t.type, t.quantity,
+       t.unit_price, t.at, t.reason, t.note, t.id, t.seq, t.stock_after, t.average_cost_after, t.revenue, t.cogs,
+       t.realized_pl, t.write_off, t.gain
+FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
+WHERE ($1::text IS NULL OR p.sku = $1)
+  AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
+ORDER BY p.sku, t.at, t.seq
+"""
+# New products' columns (ProductInput's fields, by the same names) and their array types for unnest.
+NEW_PRODUCT_COLUMNS = {
+    "sku": "text", "name": "text", "category": "text", "brand": "text", "low_stock_threshold": "int",
+    "overstock_threshold": "int", "count_interval_days": "int", "barcode": "text", "sell_price": "numeric",
+}  # fmt: skip
+
+
+class BarcodeTaken(Exception):
+    """A new product's barcode was given to another product meanwhile (the unique GTIN index)."""
+
+
+async def export_rows(
+    conn: asyncpg.Connection, sku: str | None, start: datetime | None, end: datetime | None
+) -> AsyncIterator[list[Any]]:
+    """Every product (or one) with its transactions (those with `start <= at < end`), in per-product
+    timeline order, each row's values in CSV_COLUMNS order; read through a cursor (inside a transaction)."""
+    checked = False
+    async for row in conn.cursor(EXPORT_SQL, sku, start, end, prefetch=2000):
+        if not checked:  # the columns by name once, then each row's values as they come (a million rows)
+            if tuple(row.keys()) != CSV_COLUMNS:
+                raise RuntimeError(f"EXPORT_SQL's columns {tuple(row.keys())} are not CSV_COLUMNS")
+            checked = True
+        yield list(row.values())
+
+
+async def product_ids(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str, int]:
+    """SKU -> id of the products that exist among `skus`."""
+    return {r["sku"]: r["id"] for r in await conn.fetch("SELECT sku, id FROM product WHERE sku = ANY($1::text[])",
+                                                         list(skus))}  # fmt: skip
+
+
+async def stored_external_ids(conn: asyncpg.Connection, external_ids: Sequence[str]) -> set[str]:
+    """Those of `external_ids` that a stored transaction has (imported before)."""
+    rows = await conn.fetch("SELECT external_id FROM stock_transaction WHERE external_id = ANY($1::text[])",
+                            list(external_ids))  # fmt: skip
+    return {r["external_id"] for r in rows}
+
+
+async def gtin_owners(conn: asyncpg.Connection, gtins: Sequence[str]) -> dict[str, str]:
+    """GTIN (a barcode padded to 14 digits) -> SKU of the product that has it, for those in use."""
+    rows = await conn.fetch(
+        """SELECT sku, lpad(barcode, 14, '0') AS gtin FROM product
+           WHERE barcode IS NOT NULL AND lpad(barcode, 14, '0') = ANY($1::text[])""",
+        list(gtins),
+    )
+    return {r["gtin"]: r["sku"] for r in rows}
+
+
+async def add_products(conn: asyncpg.Connection, products: Sequence[ProductInput]) -> dict[str, int]:
+    """Insert the products in one statement, skipping SKUs that exist (ON CONFLICT waits for a
+    request creating the same SKU to commit); SKU -> id of those inserted. BarcodeTaken when a
+    barcode is another product's."""
+    columns = list(NEW_PRODUCT_COLUMNS)
+    arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(NEW_PRODUCT_COLUMNS.values(), start=1))
+    try:
+        rows = await conn.fetch(
+            f"""INSERT INTO product ({", ".join(columns)}) SELECT * FROM unnest({arrays})
+                ON CONFLICT (sku) DO NOTHING RETURNING sku, id""",
+            *([getattr(p, c) for p in products] for c in columns),
+        )  # fmt: skip
+    except asyncpg.UniqueViolationError as clash:
+        if clash.constraint_name != BARCODE_INDEX:
+            raise
+        raise BarcodeTaken() from None
+    return {r["sku"]: r["id"] for r in rows}
