@@ -14,11 +14,11 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
 from app.domain.voids import refuse_void
-from app.persistence import audit, ledger_rows, settings
+from app.persistence import audit, database, ledger_rows, settings
 from app.persistence import products as product_repo
 from app.persistence import reservations as reservation_repo
 from app.persistence.audit_document import audit_document
-from app.persistence.database import read_only, spare_connection, unit_of_work
+from app.persistence.database import Database
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services import idempotency
 from app.services.counter import void_facts
@@ -40,13 +40,26 @@ def _entry(data: TransactionInput, seq: int, now: datetime, tx_id: int | None = 
 
 class LedgerService:
     def __init__(
-        self, locks: ProductLocks, zone: tzinfo, *, max_batch: int = 500, clock: Callable[[], datetime] = utc_now
+        self,
+        locks: ProductLocks,
+        zone: tzinfo,
+        *,
+        db: Database | None = None,
+        max_batch: int = 500,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._db = db
         self.locks = locks
         self.zone = zone
         self.clock = clock
         self._group = GroupCommit(self._commit_batch, max_batch)
         self._ids: dict[str, int] = {}
+
+    @property
+    def db(self) -> Database:
+        """The database it was handed (create_app); without one (the CLI commands, for now) the
+        Database opened last."""
+        return self._db or database.default()
 
     def parse(self, raw: Mapping[str, Any]) -> TransactionInput:
         return parse_transaction(raw, now=self.clock(), zone=self.zone)
@@ -64,7 +77,7 @@ class LedgerService:
         if not dry_run:
             return await self._group.submit(Queued(product_id, data, key))
         (result,) = await commit_where_free(
-            self.locks, [Queued(product_id, data)], self._commit_held, wait=True, block=True, commit=False
+            self.db, self.locks, [Queued(product_id, data)], self._commit_held, wait=True, block=True, commit=False
         )
         if isinstance(result, Exception):
             raise result
@@ -74,7 +87,7 @@ class LedgerService:
         """Commit new transactions, on any products, in one database transaction. Without
         `wait`, products whose lock is held (here or in another process) are not waited for:
         their requests are answered `Busy`, and group commit commits them apart."""
-        return await commit_where_free(self.locks, batch, self._commit_held, wait=wait)
+        return await commit_where_free(self.db, self.locks, batch, self._commit_held, wait=wait)
 
     async def _commit_held(
         self, conn: asyncpg.Connection, batch: list[Queued], product_ids: list[int]
@@ -120,8 +133,8 @@ class LedgerService:
     ) -> Change:
         async with (
             self.locks.hold(old_id, new_id),
-            unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
-            spare_connection() as reader,
+            self.db.unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
+            self.db.spare_connection() as reader,
         ):
             await lock_in_database(conn, old_id, new_id)
             row = await _row_in(conn, tx_id, old_id)
@@ -153,8 +166,8 @@ class LedgerService:
     async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool) -> Change:
         async with (
             self.locks.hold(product_id),
-            unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
-            spare_connection() as reader,
+            self.db.unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
+            self.db.spare_connection() as reader,
         ):
             await lock_in_database(conn, product_id)
             row = await _row_in(conn, tx_id, product_id)
@@ -173,7 +186,11 @@ class LedgerService:
         idempotency scopes) only the caller's own entry of the last 10 minutes, dated today, and
         unchanged since; without (a manager) any row a delete could take."""
         _, product_id = await self.row(tx_id)
-        async with self.locks.hold(product_id), unit_of_work() as conn, spare_connection() as reader:
+        async with (
+            self.locks.hold(product_id),
+            self.db.unit_of_work() as conn,
+            self.db.spare_connection() as reader,
+        ):
             await lock_in_database(conn, product_id)
             await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, product_id)
@@ -201,7 +218,7 @@ class LedgerService:
         # A SKU never changes and products are never deleted, so the mapping can be kept.
         if sku in self._ids:
             return self._ids[sku]
-        async with read_only() as conn:
+        async with self.db.read_only() as conn:
             product_id = await product_repo.id_by_sku(conn, sku)
         if product_id is None:
             raise NotFound(f"No product with SKU {sku!r}", {"field": "sku", "sku": sku})
@@ -210,7 +227,7 @@ class LedgerService:
 
     async def row(self, tx_id: int) -> tuple[LedgerRow, int]:
         """A transaction and its product id, read outside any lock."""
-        async with read_only() as conn:
+        async with self.db.read_only() as conn:
             found = await ledger_rows.row_by_id(conn, tx_id)
         if found is None:
             raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})

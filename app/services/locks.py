@@ -11,7 +11,7 @@ from weakref import WeakValueDictionary
 import asyncpg
 
 from app.persistence import locks as advisory
-from app.persistence.database import holding_a_connection, unit_of_work
+from app.persistence.database import Database, holding_a_connection
 from app.services.group_commit import Busy, Queued
 
 
@@ -55,7 +55,7 @@ HeldWork = Callable[[asyncpg.Connection, list[Q], list[int]], Awaitable[list[R |
 
 
 async def commit_where_free(
-    locks: ProductLocks, batch: list[Q], work: HeldWork[Q, R], *, wait: bool, block: bool = False,
+    db: Database, locks: ProductLocks, batch: list[Q], work: HeldWork[Q, R], *, wait: bool, block: bool = False,
     commit: bool = True,
 ) -> list[R | Exception]:  # fmt: skip
     """One transaction for a group-commit batch, sales or reservations: takes the in-process and
@@ -68,7 +68,7 @@ async def commit_where_free(
     if not free:
         return [Busy() for _ in batch]
     try:
-        async with locks.hold(*free), unit_of_work(commit=commit) as conn:
+        async with locks.hold(*free), db.unit_of_work(commit=commit) as conn:
             got = await lock_for_batch(conn, free, wait=wait, block=block)
             live = [q for q in batch if q.product_id in got]
             done = iter(await work(conn, live, sorted(got)) if live else [])

@@ -17,7 +17,6 @@ from app.domain.rules import TxType
 from app.persistence import ledger_rows
 from app.persistence import products as product_repo
 from app.persistence import reservations as repo
-from app.persistence.database import read_only, unit_of_work
 from app.persistence.records import LedgerRow, ReservationRecord
 from app.services import idempotency
 from app.services.events import announce
@@ -50,7 +49,7 @@ class ReservationService:
     ) -> list[Held | Exception]:
         """Commit new reservations, on any products, in one database transaction; products whose
         lock is held elsewhere are answered `Busy` unless `wait` (see group_commit)."""
-        return await commit_where_free(self.locks, batch, self._reserve_held, wait=wait)
+        return await commit_where_free(self.ledger.db, self.locks, batch, self._reserve_held, wait=wait)
 
     async def _reserve_held(
         self, conn: asyncpg.Connection, batch: list[Queued[ReservationInput]], product_ids: list[int]
@@ -171,22 +170,22 @@ class ReservationService:
             return cancelled
 
     async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
-        async with read_only() as conn:
+        async with self.ledger.db.read_only() as conn:
             return await repo.listing(conn, sku, status, limit, self.clock())
 
     async def sweep(self) -> int:
         """Mark lapsed reservations expired, one product at a time under its locks."""
-        async with read_only() as conn:
+        async with self.ledger.db.read_only() as conn:
             product_ids = await repo.products_with_lapsed_holds(conn, 500)
         for product_id in product_ids:
-            async with self.locks.hold(product_id), unit_of_work() as conn:
+            async with self.locks.hold(product_id), self.ledger.db.unit_of_work() as conn:
                 await lock_in_database(conn, product_id)
                 await repo.expire_lapsed_holds(conn, [product_id])
                 await announce(conn, [product_id])
         return len(product_ids)
 
     async def _product_of(self, reservation_id: int) -> int:
-        async with read_only() as conn:
+        async with self.ledger.db.read_only() as conn:
             product_id = await repo.product_of(conn, reservation_id)
         if product_id is None:
             raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
@@ -199,7 +198,7 @@ class ReservationService:
         """A reservation read again under its product's locks, in a transaction, with the time;
         the idempotency key claimed in that transaction."""
         product_id = await self._product_of(reservation_id)
-        async with self.locks.hold(product_id), unit_of_work() as conn:
+        async with self.locks.hold(product_id), self.ledger.db.unit_of_work() as conn:
             await lock_in_database(conn, product_id)
             await idempotency.claim_or_repeat(conn, key)
             now = self.clock()

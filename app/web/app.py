@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db = Database.from_settings(settings)
     locks = ProductLocks()
-    ledger = LedgerService(locks, settings.timezone, max_batch=settings.max_batch)
+    ledger = LedgerService(locks, settings.timezone, db=db, max_batch=settings.max_batch)
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     progress = ProgressHub()
     hub = EventHub(db)
