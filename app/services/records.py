@@ -1,4 +1,5 @@
-"""The records services hand upwards, defined where they are read: app.persistence.records."""
+"""The records the services hand upwards (a product with its figures, a ledger row, a reservation),
+for transports to import from the service layer; the repositories that read them define them."""
 
 from app.persistence.records import LedgerRow, ProductRecord, ReservationRecord
 
