@@ -55,16 +55,25 @@ class Authentication(AbstractAuthenticationMiddleware):
         self.accounts = accounts
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        sent: Literal["token", "session"] | None = None
+        sent, secret = secret_sent(connection)
         identity: Identity | None = None
-        header = connection.headers.get("authorization", "")
-        if header[:7].lower() == "bearer ":
-            sent, identity = "token", await self.accounts.token_identity(header[7:].strip())
-        elif (cookie := connection.cookies.get(SESSION_COOKIE)) is not None:
-            sent, identity = "session", await self.accounts.session_identity(cookie)
+        if sent == "token":
+            identity = await self.accounts.token_identity(secret)
+        elif sent == "session":
+            identity = await self.accounts.session_identity(secret)
         if identity is not None:
             return AuthenticationResult(identity, VALID[identity.via])
         return AuthenticationResult(None, Credentials(sent, first_run=not await self.accounts.users_exist()))
+
+
+def secret_sent(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Literal["token", "session"] | None, str]:
+    """The API token of an `Authorization: Bearer` header, or else the session cookie's id ("" for none)."""
+    header = connection.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return "token", header[7:].strip()
+    if (cookie := connection.cookies.get(SESSION_COOKIE)) is not None:
+        return "session", cookie
+    return None, ""
 
 
 def authentication(accounts: AccountService) -> DefineMiddleware:

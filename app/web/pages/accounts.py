@@ -15,7 +15,7 @@ from app.domain.errors import DomainError, NotFound
 from app.persistence.database import read_only
 from app.services import backup
 from app.services.accounts import SESSION_DAYS, AccountService, Identity, LoginRefused
-from app.web.auth import SESSION_COOKIE
+from app.web.auth import SESSION_COOKIE, secret_sent
 from app.web.pages.forms import form_data, page, problem, see_other
 
 
@@ -190,10 +190,7 @@ class AdminPages(Controller):
 
 def _holder(request: HTMXRequest) -> str:
     """The secret of whoever sent this request (API token or session id): notices are kept for it."""
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.cookies.get(SESSION_COOKIE) or ""
+    return secret_sent(request)[1]
 
 
 async def _done(accounts: AccountService, request: HTMXRequest, message: str) -> Redirect:
