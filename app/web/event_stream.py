@@ -15,7 +15,7 @@ from app.services.events import EventHub
 KEEP_ALIVE_SECONDS = 15
 
 
-@get("/events", include_in_schema=True, tags=["events"], opt={"role": Role.VIEWER})
+@get("/events", include_in_schema=True, tags=["events"], operation_id="streamEvents", opt={"role": Role.VIEWER})
 async def event_stream(
     hub: EventHub,
     sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None,
