@@ -1,15 +1,18 @@
-"""The audit log of ledger edits, deletes and voids: who, when, the row before and after (JSON)."""
+"""The audit log of ledger edits, deletes and voids: who, when, and the row before and after (as
+`audit_document` writes it)."""
 
 from __future__ import annotations
 
 import asyncpg
 
+from app.persistence.audit_document import audit_document
+from app.persistence.records import LedgerRow
 
-async def record(
-    conn: asyncpg.Connection, actor: str, action: str, tx_id: int, before: str | None, after: str | None
-) -> None:
+
+async def record(conn: asyncpg.Connection, actor: str, action: str, before: LedgerRow, after: LedgerRow | None) -> None:
+    """`action` ("edit", "delete", "void") of the row `before` by `actor`; `after` for an edit."""
     await conn.execute(
         """INSERT INTO audit_log (actor, action, transaction_id, before, after)
            VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)""",
-        actor, action, tx_id, before, after,
+        actor, action, before.entry.id or 0, audit_document(before), audit_document(after) if after else None,
     )  # fmt: skip

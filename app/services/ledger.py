@@ -17,7 +17,6 @@ from app.domain.voids import refuse_void
 from app.persistence import audit, database, ledger_rows, settings
 from app.persistence import products as product_repo
 from app.persistence import reservations as reservation_repo
-from app.persistence.audit_document import audit_document
 from app.persistence.database import Database
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services import idempotency
@@ -156,7 +155,7 @@ class LedgerService:
                 await product_repo.save_figures(conn, change.after)
             after = LedgerRow(rw.placed[0], data.note, data.sku)
             await announce(conn, {old_id, new_id})
-            await _audit(conn, actor, "edit", row, after)
+            await audit.record(conn, actor, "edit", row, after)
             return Change(after, changes)
 
     async def delete(self, tx_id: int, *, actor: str, dry_run: bool = False) -> Change:
@@ -176,7 +175,7 @@ class LedgerService:
             await ledger_rows.delete_row(conn, tx_id)
             await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
-            await _audit(conn, actor, "delete", row, None)
+            await audit.record(conn, actor, "delete", row, None)
             return Change(None, (ProductChange(product, rw.product),))
 
     async def void(
@@ -203,7 +202,7 @@ class LedgerService:
             await ledger_rows.delete_row(conn, tx_id)
             await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
-            await _audit(conn, actor, "void", row, None)
+            await audit.record(conn, actor, "void", row, None)
             voided = Voided(row, Change(None, (ProductChange(product, rw.product),)))
             await idempotency.keep(conn, key, voided)
             return voided
@@ -288,13 +287,3 @@ async def _insert(conn: asyncpg.Connection, pending: list[_NewRow], results: lis
         results[new.index] = Change(LedgerRow(stored, data.note, data.sku), (new.change,))
     pending.clear()
 
-
-async def _audit(conn: asyncpg.Connection, actor: str, action: str, before: LedgerRow, after: LedgerRow | None) -> None:
-    await audit.record(
-        conn,
-        actor,
-        action,
-        before.entry.id or 0,
-        audit_document(before),
-        audit_document(after) if after else None,
-    )
