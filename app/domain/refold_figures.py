@@ -1,4 +1,4 @@
-"""What a refold can change in the rows it passes, and the money its new figures add up to.
+"""Which figures a refold can change in the rows it passes, and the money its new figures add up to.
 
 A stored row keeps its entry through a refold; only the position before it moves. So only
 the figures that depend on that position can change: stock and average cost always, cost

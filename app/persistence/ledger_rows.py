@@ -18,8 +18,8 @@ from typing import Any
 
 import asyncpg
 
-from app.domain.changes import MONEY
 from app.domain.ledger import Entry, Figures, Position, Posted, Stored, TimelineKey
+from app.domain.refold_figures import MONEY
 from app.domain.rules import Reason, TxType
 from app.persistence.database import DatabaseUnavailable
 from app.persistence.records import LedgerRow

@@ -21,8 +21,8 @@ from types import TracebackType
 import asyncpg
 from asyncpg.transaction import Transaction
 
-from app.domain.changes import fields_a_refold_can_change, money_moved, money_sums
 from app.domain.ledger import Breach, Entry, Position, Posted, Replay, Settled, Stored, TimelineKey, refold
+from app.domain.refold_figures import fields_a_refold_can_change, money_moved, money_sums
 from app.domain.summary import Totals
 from app.persistence import ledger_rows
 

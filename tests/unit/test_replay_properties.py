@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.changes import fields_a_refold_can_change
 from app.domain.ledger import EMPTY, Breach, Entry, Posted, Replay, Settled, Stored, refold, replay, timeline
+from app.domain.refold_figures import fields_a_refold_can_change
 from app.domain.rules import Reason, TxType
 
 pytestmark = pytest.mark.unit
