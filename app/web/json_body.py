@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Generator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from litestar import Request
+from litestar.dto import AbstractDTO, DTOFieldDefinition
+from litestar.openapi.spec import Reference, Schema
+from litestar.typing import FieldDefinition
 
 from app.domain.errors import FieldError, FieldErrors, InvalidInput
 from app.domain.fields import unstorable
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
 
 MAX_DEPTH = 16  # every body is a flat object; room to spare, and far from Python's recursion limit
 
@@ -56,13 +63,54 @@ def parse(raw: bytes) -> Any:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    return object_of(await request.body())
+
+
+def object_of(raw: bytes) -> dict[str, Any]:
+    """A body that must be a JSON object (an empty one means `{}`)."""
     if not raw.strip():
         return {}
     value = parse(raw)
     if not isinstance(value, dict):
         raise InvalidInput([FieldError("body", "must be a JSON object")])
     return value
+
+
+T = TypeVar("T")
+
+
+class JsonBody(AbstractDTO[T], Generic[T]):
+    """`dto=JsonBody[NewTransaction]`: the handler's `data` is the body read by `object_of` (a dict, numbers
+    as Decimal, refused as above), and OpenAPI documents the body as `NewTransaction`.
+
+    Nothing converts the dict into the Struct: the handler hands it to the domain, which checks every
+    field and names each wrong one (400), takes the lenient forms it always took ("buy", "3"), and keeps
+    the raw fields an idempotency fingerprint is made of. The Struct is the documented contract."""
+
+    @classmethod
+    def generate_field_definitions(cls, model_type: type[Any]) -> Generator[DTOFieldDefinition, None, None]:
+        yield from ()  # no transfer model: the body is not converted
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+    @classmethod
+    def create_for_field_definition(cls, field_definition: FieldDefinition, handler_id: str,
+                                    backend_cls: Any = None) -> None:  # fmt: skip
+        """No DTO backend: `decode_bytes` below reads the body itself."""
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
+
+    def decode_bytes(self, value: bytes) -> dict[str, Any]:
+        return object_of(value)
+
+    def decode_builtins(self, value: dict[str, Any]) -> Any:
+        raise NotImplementedError("JsonBody reads JSON bodies only")
 
 
 def _check_tree(value: Any) -> None:

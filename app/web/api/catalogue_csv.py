@@ -15,6 +15,8 @@ from app.domain.errors import FieldErrors
 from app.services import catalogue_csv
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
+from app.web.api.schemas import ImportResult
+from app.web.api.schemas_openapi import ApiOperation, CsvUpload, answers
 from app.web.idempotent import once
 
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
@@ -35,7 +37,14 @@ class CatalogueCsvController(Controller):
     tags = ["csv"]
     opt = {"role": Role.VIEWER}
 
-    @get("/transactions.csv")
+    @get(
+        "/transactions.csv",
+        operation_id="exportTransactions",
+        operation_class=ApiOperation,
+        responses=answers(
+            {200: (str, "The transactions as CSV, in the columns an import reads")}, media_type="text/csv"
+        ),
+    )
     async def export(
         self, ledger: LedgerService, sku: str | None = None, start: str | None = None, end: str | None = None
     ) -> Stream:
@@ -44,7 +53,16 @@ class CatalogueCsvController(Controller):
         return Stream(rows, media_type="text/csv",
                       headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
 
-    @post("/import", request_max_body_size=IMPORT_MAX_BYTES, opt={"role": Role.MANAGER})
+    @post(
+        "/import",
+        operation_id="importTransactions",
+        request_max_body_size=IMPORT_MAX_BYTES,
+        opt={"role": Role.MANAGER},
+        operation_class=CsvUpload,
+        responses=answers(
+            {201: (ImportResult, "Imported: how many rows, skipped rows and new products")}, 403, 409, 413, 422
+        ),
+    )
     async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:
         """The body goes to a temporary file as it arrives (a large file is never held in memory
         whole); its digest is the idempotency fingerprint, so a replay is answered before any row

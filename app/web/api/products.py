@@ -10,8 +10,10 @@ from app.services import history, products
 from app.services.idempotency import Key
 from app.services.records import ProductRecord
 from app.settings import Settings
+from app.web.api.schemas import MonthList, NewProduct, Product, ProductList, ProductPatch, TransactionPage
+from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.idempotent import once
-from app.web.json_body import json_object
+from app.web.json_body import JsonBody
 from app.web.views import product_view, transaction_view
 
 
@@ -20,30 +22,62 @@ class ProductController(Controller):
     tags = ["products"]
     opt = {"role": Role.VIEWER}
 
-    @post("/", status_code=201, opt={"role": Role.MANAGER})
-    async def create(self, request: Request) -> Response[Any]:
-        raw = await json_object(request)
+    @post(
+        "/",
+        operation_id="createProduct",
+        status_code=201,
+        opt={"role": Role.MANAGER},
+        dto=JsonBody[NewProduct],
+        return_dto=None,
+        operation_class=KeyedOperation,
+        responses=answers({201: (Product, "The product, created")}, 403, 409, 413, 422),
+    )
+    async def create(self, request: Request, data: dict[str, Any] | None = None) -> Response[Any]:
+        raw = data or {}
 
         async def run(key: Key | None) -> ProductRecord:
             return await products.create(raw, key)
 
         return await once(request, raw, ProductRecord, run)
 
-    @get("/")
+    @get(
+        "/",
+        operation_id="listProducts",
+        operation_class=ApiOperation,
+        responses=answers({200: (ProductList, "The products, by SKU")}),
+    )
     async def index(
         self, q: str | None = None, category: str | None = None, status: str | None = None
     ) -> dict[str, Any]:
         return {"items": [product_view(p) for p in await products.listing(q, category, status)]}
 
-    @get("/{sku:str}")
+    @get(
+        "/{sku:str}",
+        operation_id="getProduct",
+        operation_class=ApiOperation,
+        responses=answers({200: (Product, "The product")}, 404),
+    )
     async def show(self, sku: str) -> dict[str, Any]:
         return product_view(await products.get(sku))
 
-    @patch("/{sku:str}", opt={"role": Role.MANAGER})
-    async def update(self, sku: str, request: Request) -> dict[str, Any]:
-        return product_view(await products.update(sku, await json_object(request)))
+    @patch(
+        "/{sku:str}",
+        operation_id="updateProduct",
+        opt={"role": Role.MANAGER},
+        dto=JsonBody[ProductPatch],
+        return_dto=None,
+        operation_class=ApiOperation,
+        responses=answers({200: (Product, "The product, changed")}, 403, 404, 409, 413),
+    )
+    async def update(self, sku: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        return product_view(await products.update(sku, data or {}))
 
-    @get("/{sku:str}/transactions")
+    @get(
+        "/{sku:str}/transactions",
+        operation_id="listProductTransactions",
+        operation_class=ApiOperation,
+        responses=answers({200: (TransactionPage, "The product's transactions, newest first")}, 404),
+    )
     async def transactions(
         self,
         sku: str,
@@ -54,7 +88,12 @@ class ProductController(Controller):
         rows = await history.timeline(product, limit, offset)
         return {"items": [transaction_view(r) for r in rows], "total": product.tx_count}
 
-    @get("/{sku:str}/monthly")
+    @get(
+        "/{sku:str}/monthly",
+        operation_id="getProductMonthly",
+        operation_class=ApiOperation,
+        responses=answers({200: (MonthList, "The product's figures per month of the business time zone")}, 404),
+    )
     async def monthly(self, sku: str, settings: Settings) -> dict[str, Any]:
         product = await products.get(sku)
         return {"items": await history.monthly(product, settings.timezone)}

@@ -13,7 +13,9 @@ from app.domain.access import Role
 from app.domain.errors import FieldErrors
 from app.domain.imports import spreadsheet_safe
 from app.services.ledger import LedgerService
-from app.services.reports import ReportService
+from app.services.reports import REPORTS, ReportService
+from app.web.api.schemas import Report, Summary
+from app.web.api.schemas_openapi import ApiOperation, answers
 
 
 def as_csv(items: list[dict[str, Any]]) -> str:
@@ -54,10 +56,24 @@ class ReportController(Controller):
     tags = ["reports"]
     opt = {"role": Role.VIEWER}
 
-    @get("/{name:str}")
+    @get(
+        "/{name:str}",
+        operation_id="getReport",
+        operation_class=ApiOperation,
+        responses=answers(
+            {
+                200: (
+                    Summary | Report,
+                    "The report: an object for `summary`, rows in `items` for the "
+                    "others (with ?format=csv: the rows as CSV, text/csv)",
+                )
+            },
+            404,
+        ),
+    )
     async def report(
         self,
-        name: str,
+        name: Annotated[str, Parameter(description=f"one of: {', '.join(REPORTS)}")],
         ledger: LedgerService,
         reports: ReportService,
         days: Days = 30,

@@ -11,8 +11,10 @@ from app.services.idempotency import Key
 from app.services.outcomes import Confirmed, Held
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
+from app.web.api.schemas import Confirmation, ConfirmedReservation, NewReservation, Reservation, ReservationList
+from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.idempotent import once
-from app.web.json_body import json_object
+from app.web.json_body import JsonBody
 from app.web.views import reservation_view
 
 
@@ -30,26 +32,70 @@ class ReservationController(Controller):
     tags = ["reservations"]
     opt = {"role": Role.VIEWER}
 
-    @post("/", opt={"role": Role.CLERK})
-    async def create(self, request: Request, reservations: ReservationService) -> Response[Any]:
-        raw = await json_object(request)
+    @post(
+        "/",
+        operation_id="reserve",
+        opt={"role": Role.CLERK},
+        dto=JsonBody[NewReservation],
+        return_dto=None,
+        operation_class=KeyedOperation,
+        responses=answers(
+            {201: (Reservation, "Held"), 200: (Reservation, "This order already holds this reservation")},
+            403,
+            404,
+            409,
+            413,
+            422,
+        ),
+    )
+    async def create(
+        self, request: Request, reservations: ReservationService, data: dict[str, Any] | None = None
+    ) -> Response[Any]:
+        raw = data or {}
 
-        data = parse_reservation(raw)
+        wanted = parse_reservation(raw)
 
         async def run(key: Key | None) -> Held:
-            return await reservations.reserve(data, key)
+            return await reservations.reserve(wanted, key)
 
         return await once(request, raw, Held, run)
 
-    @get("/")
+    @get(
+        "/",
+        operation_id="listReservations",
+        operation_class=ApiOperation,
+        responses=answers({200: (ReservationList, "The reservations")}),
+    )
     async def index(
         self, reservations: ReservationService, sku: str | None = None, status: str | None = None
     ) -> dict[str, Any]:
         return {"items": [reservation_view(r) for r in await reservations.listing(sku, _status(status))]}
 
-    @post("/{reservation_id:int}/confirm", status_code=200, opt={"role": Role.CLERK})
-    async def confirm(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
-        raw = await json_object(request)
+    @post(
+        "/{reservation_id:int}/confirm",
+        operation_id="confirmReservation",
+        status_code=200,
+        opt={"role": Role.CLERK},
+        dto=JsonBody[Confirmation],
+        return_dto=None,
+        operation_class=KeyedOperation,
+        responses=answers(
+            {200: (ConfirmedReservation, "Confirmed: the reservation and the sale it recorded")},
+            403,
+            404,
+            409,
+            413,
+            422,
+        ),
+    )
+    async def confirm(
+        self,
+        reservation_id: int,
+        request: Request,
+        reservations: ReservationService,
+        data: dict[str, Any] | None = None,
+    ) -> Response[Any]:
+        raw = data or {}
 
         price = parse_confirm(raw)
 
@@ -58,7 +104,14 @@ class ReservationController(Controller):
 
         return await once(request, {**raw, "confirm": reservation_id}, Confirmed, run)
 
-    @post("/{reservation_id:int}/cancel", status_code=200, opt={"role": Role.CLERK})
+    @post(
+        "/{reservation_id:int}/cancel",
+        operation_id="cancelReservation",
+        status_code=200,
+        opt={"role": Role.CLERK},
+        operation_class=KeyedOperation,
+        responses=answers({200: (Reservation, "Cancelled")}, 403, 404, 409, 422),
+    )
     async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
         async def run(key: Key | None) -> ReservationRecord:
             return await reservations.cancel(reservation_id, key)

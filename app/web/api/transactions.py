@@ -8,9 +8,11 @@ from app.domain.access import Role
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.services.outcomes import Change, Voided
+from app.web.api.schemas import DryRun, NewTransaction, RecordedTransaction, TransactionPatch, VoidedTransaction
+from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.auth import actor_of, allow_recording, signed_in
 from app.web.idempotent import once
-from app.web.json_body import json_object
+from app.web.json_body import JsonBody
 from app.web.views import committed_view, product_view, transaction_view
 from app.web.voiding import void_as
 
@@ -33,31 +35,82 @@ class TransactionController(Controller):
     tags = ["transactions"]
     opt = {"role": Role.CLERK}
 
-    @post("/")
-    async def create(self, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
+    @post(
+        "/",
+        operation_id="recordTransaction",
+        dto=JsonBody[NewTransaction],
+        return_dto=None,
+        operation_class=KeyedOperation,
+        responses=answers(
+            {
+                201: (RecordedTransaction, "Recorded: the transaction and its product after it"),
+                200: (DryRun, "With ?dry_run=true: what it would do; nothing was saved"),
+            },
+            403,
+            404,
+            409,
+            413,
+            422,
+        ),
+    )
+    async def create(
+        self, request: Request, ledger: LedgerService, dry_run: bool = False, data: dict[str, Any] | None = None
+    ) -> Response[Any]:
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
         me = signed_in(request)
-        raw = await json_object(request)
+        raw = data or {}
         if dry_run:
-            data = ledger.parse(raw)
-            allow_recording(me, ledger, data)
-            return Response(_dry_run_view(await ledger.record(data, dry_run=True)), status_code=200)
+            entered = ledger.parse(raw)
+            allow_recording(me, ledger, entered)
+            return Response(_dry_run_view(await ledger.record(entered, dry_run=True)), status_code=200)
 
         async def run(key: Key | None) -> Change:
-            data = ledger.parse(raw)
-            allow_recording(me, ledger, data)
-            return await ledger.record(data, key=key)
+            entered = ledger.parse(raw)
+            allow_recording(me, ledger, entered)
+            return await ledger.record(entered, key=key)
 
         return await once(request, raw, Change, run)
 
-    @patch("/{tx_id:int}", opt={"role": Role.MANAGER})
+    @patch(
+        "/{tx_id:int}",
+        operation_id="editTransaction",
+        opt={"role": Role.MANAGER},
+        dto=JsonBody[TransactionPatch],
+        return_dto=None,
+        operation_class=ApiOperation,
+        responses=answers(
+            {
+                200: (
+                    RecordedTransaction | DryRun,
+                    "Changed (or, with ?dry_run=true, what it would do): the transaction and its product after it",
+                )
+            },
+            403,
+            404,
+            409,
+            413,
+        ),
+    )
     async def update(
-        self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False
+        self,
+        tx_id: int,
+        request: Request,
+        ledger: LedgerService,
+        dry_run: bool = False,
+        data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        change = await ledger.edit(tx_id, await json_object(request), actor=actor_of(request), dry_run=dry_run)
+        change = await ledger.edit(tx_id, data or {}, actor=actor_of(request), dry_run=dry_run)
         return _dry_run_view(change) if dry_run else committed_view(change)
 
-    @post("/{tx_id:int}/void", status_code=200)
+    @post(
+        "/{tx_id:int}/void",
+        operation_id="voidTransaction",
+        status_code=200,
+        operation_class=KeyedOperation,
+        responses=answers(
+            {200: (VoidedTransaction, "Voided: the transaction as it was, and its product now")}, 403, 404, 409, 422
+        ),
+    )
     async def void(self, tx_id: int, request: Request, ledger: LedgerService) -> Response[Any]:
         """Undo a counter mistake: a clerk voids their own transaction recorded in the last 10 minutes and
         dated today (403 naming why otherwise); a manager any a delete could take. Audited as "void"."""
@@ -68,7 +121,19 @@ class TransactionController(Controller):
 
         return await once(request, {"void": tx_id}, Voided, run)
 
-    @delete("/{tx_id:int}", status_code=200, opt={"role": Role.MANAGER})
+    @delete(
+        "/{tx_id:int}",
+        operation_id="deleteTransaction",
+        status_code=200,
+        opt={"role": Role.MANAGER},
+        operation_class=ApiOperation,
+        responses=answers(
+            {204: (None, "Deleted"), 200: (DryRun, "With ?dry_run=true: what it would do; nothing was saved")},
+            403,
+            404,
+            409,
+        ),
+    )
     async def remove(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
         change = await ledger.delete(tx_id, actor=actor_of(request), dry_run=dry_run)
         if dry_run:

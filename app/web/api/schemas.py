@@ -1,0 +1,416 @@
+"""The API's bodies as types: what `/schema/openapi.json` documents for every request and answer.
+
+These Structs describe the wire format the handlers already speak: request bodies are still read by
+`app.web.json_body` and checked field by field by the domain (so a 400 names each wrong field, and a
+lenient input such as `"type": "buy"` or `"quantity": "3"` is still taken), and answers are still
+built by `app.services.views` (an idempotent replay sends the stored body as it was). Money is
+`Decimal`, which is a decimal string in JSON ("12.50"), never a float. Enums are the domain's own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from msgspec import Meta, Struct
+
+from app.domain.inputs import SKU_PATTERN
+from app.domain.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, ORDER_REF_MAX
+from app.domain.reservations import Status as _ReservationStatus
+from app.domain.rules import (
+    DEFAULT_COUNT_INTERVAL_DAYS,
+    MAX_QUANTITY,
+    NAME_MAX,
+    NOTE_MAX,
+    SKU_MAX,
+    TEXT_FIELD_MAX,
+    Reason,
+    TxType,
+)
+from app.domain.summary import Status as _StockStatus
+
+# The domain has two enums named Status, and OpenAPI names an enum by its class: the same values
+# under names that tell them apart, or a client generator cannot make both.
+StockStatus = StrEnum("StockStatus", {s.name: s.value for s in _StockStatus})  # type: ignore[misc]
+ReservationStatus = StrEnum("ReservationStatus", {s.name: s.value for s in _ReservationStatus})  # type: ignore[misc]
+
+# ---- fields ---------------------------------------------------------------------------------------
+
+Sku = Annotated[
+    str, Meta(min_length=1, max_length=SKU_MAX, pattern=f"^{SKU_PATTERN.pattern}$", examples=["TEA-GREEN-100"])
+]
+Name = Annotated[str, Meta(min_length=1, max_length=NAME_MAX)]
+Label = Annotated[str, Meta(max_length=TEXT_FIELD_MAX)]  # a category or a brand
+Note = Annotated[str, Meta(max_length=NOTE_MAX)]
+Barcode = Annotated[
+    str, Meta(pattern="^([0-9]{8}|[0-9]{12,13})$", description="EAN-13, UPC-A or EAN-8 digits with a valid check digit")
+]
+Count = Annotated[int, Meta(ge=0, lt=MAX_QUANTITY)]
+Threshold = Annotated[int, Meta(ge=0, lt=MAX_QUANTITY)]
+PositiveSetting = Annotated[int, Meta(ge=1, lt=MAX_QUANTITY)]
+SignedQuantity = Annotated[
+    int,
+    Meta(
+        gt=-MAX_QUANTITY,
+        lt=MAX_QUANTITY,
+        description="BUY and SELL: more than 0; ADJUST: signed, not 0; COUNT: the units counted, 0 or more",
+    ),
+]
+Quantity = Annotated[int, Meta(ge=1, lt=MAX_QUANTITY)]
+Ttl = Annotated[int, Meta(ge=1, le=MAX_TTL_SECONDS, description="seconds the stock is held (at most 7 days)")]
+OrderRef = Annotated[str, Meta(min_length=1, max_length=ORDER_REF_MAX)]
+# Decimal is a string in JSON: money is written "12.50" (at most 4 places, 0 <= price < 1,000,000,000).
+Money = Decimal
+
+
+# ---- requests -------------------------------------------------------------------------------------
+
+
+class NewProduct(Struct, kw_only=True, forbid_unknown_fields=True):
+    """A product to create. Any other field is refused (400 naming it)."""
+
+    sku: Sku
+    name: Name
+    category: Label | None = None
+    brand: Label | None = None
+    low_stock_threshold: Threshold = 0
+    overstock_threshold: PositiveSetting | None = None
+    count_interval_days: PositiveSetting = DEFAULT_COUNT_INTERVAL_DAYS
+    barcode: Barcode | None = None
+    sell_price: Money | None = None
+
+
+class ProductPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    """The fields to change; the SKU cannot change (sending another one is a 400)."""
+
+    sku: Sku | None = None
+    name: Name | None = None
+    category: Label | None = None
+    brand: Label | None = None
+    low_stock_threshold: Threshold | None = None
+    overstock_threshold: PositiveSetting | None = None
+    count_interval_days: PositiveSetting | None = None
+    barcode: Barcode | None = None
+    sell_price: Money | None = None
+
+
+class NewTransaction(Struct, kw_only=True, forbid_unknown_fields=True):
+    """A transaction to record. `at` absent means now; without an offset it is read in the business time
+    zone; it may not be more than 5 minutes ahead. `unit_price` is required for BUY and SELL and taken
+    by an ADJUST that adds stock; `reason` is required for ADJUST and taken by nothing else."""
+
+    sku: Sku
+    type: TxType
+    quantity: SignedQuantity
+    unit_price: Money | None = None
+    at: datetime | None = None
+    reason: Reason | None = None
+    note: Note | None = None
+
+
+class TransactionPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    """The fields to change; a new `sku` moves the transaction to that product."""
+
+    sku: Sku | None = None
+    type: TxType | None = None
+    quantity: SignedQuantity | None = None
+    unit_price: Money | None = None
+    at: datetime | None = None
+    reason: Reason | None = None
+    note: Note | None = None
+
+
+class NewReservation(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Stock to hold for an order. The same `order_ref` again answers with the reservation it holds."""
+
+    sku: Sku
+    quantity: Quantity
+    order_ref: OrderRef
+    ttl_seconds: Ttl = DEFAULT_TTL_SECONDS
+
+
+class Confirmation(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Confirming a reservation records its sale at this unit price."""
+
+    unit_price: Money
+
+
+# ---- answers --------------------------------------------------------------------------------------
+
+
+class Product(Struct, kw_only=True):
+    sku: str
+    name: str
+    category: str | None
+    brand: str | None
+    low_stock_threshold: int
+    overstock_threshold: int | None
+    count_interval_days: int
+    barcode: str | None
+    sell_price: Money | None
+    on_hand: int
+    reserved: int
+    available: int
+    average_cost: Money
+    inventory_value: Money
+    revenue: Money
+    cogs: Money
+    realized_pl: Money
+    write_off: Money
+    gain: Money
+    units_in: int
+    units_out: int
+    damaged: int
+    last_counted_at: datetime | None
+    last_sale_at: datetime | None
+    transaction_count: int
+    status: StockStatus
+
+
+class ProductList(Struct, kw_only=True):
+    items: list[Product]
+
+
+class Transaction(Struct, kw_only=True):
+    """A transaction with what it caused (the running figures after it, in timeline order)."""
+
+    id: int
+    seq: int
+    sku: str
+    type: TxType
+    quantity: int
+    unit_price: Money | None
+    at: datetime
+    reason: Reason | None
+    note: str | None
+    stock_after: int
+    average_cost_after: Money
+    revenue: Money
+    cogs: Money
+    realized_pl: Money
+    write_off: Money
+    gain: Money
+
+
+class TransactionPage(Struct, kw_only=True):
+    """A product's timeline, newest first; `total` counts all its transactions."""
+
+    items: list[Transaction]
+    total: int
+
+
+class Month(Struct, kw_only=True):
+    month: Annotated[str, Meta(pattern="^[0-9]{4}-[0-9]{2}$", examples=["2026-11"])]
+    bought: int
+    sold: int
+    adjusted: int
+    revenue: Money
+    cogs: Money
+    realized_pl: Money
+    write_off: Money
+    gain: Money
+    closing_stock: int
+    closing_average_cost: Money
+
+
+class MonthList(Struct, kw_only=True):
+    items: list[Month]
+
+
+class RecordedTransaction(Transaction, kw_only=True):
+    """The transaction recorded (or changed), and its product after it."""
+
+    product: Product
+
+
+class VoidedTransaction(Struct, kw_only=True):
+    """The transaction as it was before the void, and its product now."""
+
+    voided: Transaction
+    product: Product
+
+
+class ProductChange(Struct, kw_only=True):
+    sku: str
+    before: Product
+    after: Product
+
+
+class DryRun(Struct, kw_only=True):
+    """What the change would do; nothing was saved. `products` lists every product it touches (two when
+    an edit moves a transaction to another product)."""
+
+    dry_run: bool
+    transaction: Transaction | None
+    before: Product
+    after: Product
+    products: list[ProductChange]
+
+
+class Reservation(Struct, kw_only=True):
+    id: int
+    sku: str
+    order_ref: str
+    quantity: int
+    status: ReservationStatus
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    unit_price: Money | None
+    transaction_id: int | None
+
+
+class ReservationList(Struct, kw_only=True):
+    items: list[Reservation]
+
+
+class ConfirmedReservation(Struct, kw_only=True):
+    """The reservation, confirmed, and the sale it recorded."""
+
+    reservation: Reservation
+    transaction: Transaction | None
+
+
+class ImportResult(Struct, kw_only=True):
+    imported: int
+    skipped: int
+    products_created: int
+
+
+class StatusCounts(Struct, kw_only=True):
+    ok: int
+    low: int
+    out: int
+
+
+class Summary(Struct, kw_only=True):
+    """GET /api/reports/summary."""
+
+    products: int
+    on_hand: int
+    reserved: int
+    available: int
+    inventory_value: Money
+    by_status: StatusCounts
+
+
+class ReportRow(Struct, kw_only=True):
+    """One row of a report: a product's figures (see Product) for the stock reports, with `excess`
+    (overstock), `days_since_count` (needs-count), or `units_sold` and `days` (movers); a group's
+    totals for by-category and by-brand; `problems` for anomalies; a product's value at `at` for the
+    valuation."""
+
+    sku: str | None = None
+    name: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    on_hand: int | None = None
+    reserved: int | None = None
+    available: int | None = None
+    average_cost: Money | None = None
+    inventory_value: Money | None = None
+    status: StockStatus | None = None
+    excess: int | None = None
+    days_since_count: int | None = None
+    units_sold: int | None = None
+    days: int | None = None
+    products: int | None = None
+    problems: list[str] | None = None
+    last_transaction_at: datetime | None = None
+
+
+class ValuationTotals(Struct, kw_only=True):
+    products: int
+    on_hand: int
+    inventory_value: Money
+
+
+class CategoryValuation(ValuationTotals, kw_only=True):
+    category: str | None
+
+
+class Report(Struct, kw_only=True):
+    """Every report but the summary: its rows. The valuation adds the moment it is taken at, its totals
+    and its totals per category."""
+
+    items: list[ReportRow]
+    at: datetime | None = None
+    totals: ValuationTotals | None = None
+    by_category: list[CategoryValuation] | None = None
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+
+
+class FieldProblem(Struct, kw_only=True):
+    """One wrong field (or, in an import, one wrong cell: its `line` too)."""
+
+    field: str
+    message: str
+    line: int | None = None
+
+
+class FieldProblems(Struct, kw_only=True):
+    errors: list[FieldProblem]
+
+
+class ParameterProblem(Struct, kw_only=True):
+    """A query or path parameter of the wrong type or out of range (checked by Litestar)."""
+
+    message: str
+    key: str | None = None
+    source: str | None = None
+
+
+class InvalidRequest(Struct, kw_only=True):
+    """400: nothing was changed. `extra.errors` names every wrong field at once."""
+
+    status_code: int
+    detail: str
+    extra: FieldProblems | list[ParameterProblem]
+
+
+class ConflictDetails(Struct, kw_only=True):
+    """What the conflict is about. A refused change names the transaction it would break (`transaction_id`,
+    `seq`, `type`, `quantity`, `at`, with `stock_before` and `stock_after` there), or the reservations
+    it would leave short (`on_hand`, `reserved`), or the closed period (`books_closed_through`); a taken
+    SKU or barcode names its `field`; a reservation names its `id` and `status`."""
+
+    sku: str | None = None
+    transaction_id: int | None = None
+    seq: int | None = None
+    type: TxType | None = None
+    quantity: int | None = None
+    at: datetime | None = None
+    stock_before: int | None = None
+    stock_after: int | None = None
+    on_hand: int | None = None
+    reserved: int | None = None
+    available: int | None = None
+    requested: int | None = None
+    books_closed_through: str | None = None
+    field: str | None = None
+    barcode: str | None = None
+    id: int | None = None
+    status: ReservationStatus | None = None
+    line: int | None = None
+    imported: ImportResult | None = None
+
+
+class ConflictError(Struct, kw_only=True):
+    """409: a ledger rule would break; nothing was changed."""
+
+    status_code: int
+    detail: str
+    extra: ConflictDetails
+
+
+class Error(Struct, kw_only=True):
+    """Every other error: 401 (how to send a token in `extra`), 403, 404, 413, 422 (an Idempotency-Key
+    sent again with another request), 429, 503 (try again after Retry-After seconds)."""
+
+    status_code: int
+    detail: str
+    extra: dict[str, Any]

@@ -1,0 +1,97 @@
+"""How each API operation is written into `/schema/openapi.json`: its answers, success and errors alike,
+with their bodies (`app.web.api.schemas`), and the headers Litestar cannot declare from a signature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
+
+from app.web.api.schemas import ConflictError, Error, InvalidRequest
+
+_ERRORS: dict[int, tuple[type[Any], str]] = {
+    400: (InvalidRequest, "Bad input: every wrong field (or query parameter) is named; nothing was changed"),
+    401: (Error, "No valid session or API token; `extra` says how to send one and how to make one"),
+    403: (Error, "The caller's role may not do this (or, for a clerk, not with this type or date)"),
+    404: (Error, "No such product, transaction, reservation or report"),
+    409: (ConflictError, "A ledger rule would break (named in `extra`); nothing was changed"),
+    413: (Error, "The body is larger than this operation takes"),
+    422: (Error, "The Idempotency-Key was used before with a different request"),
+    429: (Error, "Too many attempts; try again after Retry-After seconds"),
+    503: (Error, "The database is not reachable now; try again after Retry-After seconds"),
+}
+# Every API operation may answer these: a bad query or path parameter, no credentials, no database.
+_ALWAYS = (400, 401, 503)
+
+
+def answers(
+    success: dict[int, tuple[Any, str]], *errors: int, media_type: str = "application/json"
+) -> dict[int, ResponseSpec]:
+    """`responses=` of a route: each success status with its body type (None: no body) and what it
+    means, then the errors it can answer besides those of every operation."""
+    specs = {
+        status: ResponseSpec(data_container=body, description=meaning, generate_examples=False, media_type=media_type)
+        for status, (body, meaning) in success.items()
+    }
+    for status in sorted({*_ALWAYS, *errors}):
+        body, meaning = _ERRORS[status]
+        specs[status] = ResponseSpec(data_container=body, description=meaning, generate_examples=False)
+    return specs
+
+
+_RETRY_AFTER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1), description="seconds to wait before trying again"
+)
+_IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key",
+    param_in="header",  # type: ignore[arg-type]
+    required=False,
+    description="Any text unique to this change: sent again (a retry after a lost answer), the first answer is "
+    "replayed with `Idempotent-Replayed: true` and nothing is done twice; with another request it is a 422",
+    schema=Schema(type=OpenAPIType.STRING),
+)
+
+
+@dataclass
+class ApiOperation(Operation):
+    """An API operation: its 429 and 503 answers carry Retry-After."""
+
+    def __post_init__(self) -> None:
+        for status in ("429", "503"):
+            answer = (self.responses or {}).get(status)
+            if isinstance(answer, OpenAPIResponse):
+                answer.headers = {**(answer.headers or {}), "Retry-After": _RETRY_AFTER}
+
+
+@dataclass
+class KeyedOperation(ApiOperation):
+    """A change that takes an Idempotency-Key."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.parameters = [*(self.parameters or []), _IDEMPOTENCY_KEY]
+
+
+@dataclass
+class CsvUpload(KeyedOperation):
+    """POST /api/import: the body is a CSV file, streamed to disk as it arrives (so no `data` parameter
+    declares it)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.request_body = RequestBody(
+            required=True,
+            description="The transactions as CSV (UTF-8, a header row first); the columns are listed on /import",
+            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+        )
