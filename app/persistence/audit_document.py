@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from app.persistence.records import LedgerRow
+from app.persistence.records import LedgerRow
 
 
 def _d(value: Decimal | None) -> str | None:
