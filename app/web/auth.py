@@ -137,15 +137,10 @@ async def _check_csrf(scope: Scope, request: Request[Any, Any, Any]) -> None:
         )
 
 
-def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
-    """The caller (None when anonymous, or on a public route)."""
-    found: Identity | None = connection.scope.get("user")
-    return found
-
-
 def signed_in(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
-    """The caller of a handler that needs a role (the access check has already refused anonymous callers)."""
-    identity = identity_of(connection)
+    """`request.user`, typed, in a handler that needs a role (the access check has already refused
+    anonymous callers). Pages read `request.user` directly."""
+    identity: Identity | None = connection.user
     assert identity is not None, "only for handlers that declare a role"
     return identity
 
