@@ -7,8 +7,9 @@ see it live, less the holds whose time has passed but that the sweeper has not y
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -48,21 +49,38 @@ LISTING_FROM = f"""(SELECT p.*, p.reserved - coalesce(l.quantity, 0)::bigint AS 
     ON l.product = p.id) AS p"""
 
 
+# C-level getters by column name: whole-catalogue reads (the event stream, reports) build 50,000s.
+_settings_values = itemgetter(*SETTINGS_COLUMNS)
+_totals_values = itemgetter(*TOTALS_COLUMNS)
+assert TOTALS_COLUMNS == tuple(f.name for f in fields(Totals))  # Totals(*values) below
+
+
 def product_from(row: asyncpg.Record) -> ProductRecord:
     """A product selected with PRODUCT_SELECT or from LISTING_FROM."""
-    last_key = (row["last_at"], row["last_seq"]) if row["last_at"] is not None else None
+    sku, name, category, brand, low_stock_threshold, overstock_threshold, count_interval_days, barcode, sell_price = (
+        _settings_values(row)
+    )
+    last_at = row["last_at"]
     return ProductRecord(
-        **{c: row[c] for c in SETTINGS_COLUMNS},
-        created_at=row["created_at"],
         id=row["id"],
+        sku=sku,
+        name=name,
+        category=category,
+        brand=brand,
+        low_stock_threshold=low_stock_threshold,
+        overstock_threshold=overstock_threshold,
+        count_interval_days=count_interval_days,
+        created_at=row["created_at"],
         position=Position(row["on_hand"], row["average_cost"]),
         reserved=row["live_reserved"],
-        lapsed_holds=row["reserved"] != row["live_reserved"],
-        totals=Totals(**{c: row[c] for c in TOTALS_COLUMNS}),
+        totals=Totals(*_totals_values(row)),
         tx_count=row["tx_count"],
-        last_key=last_key,
+        last_key=(last_at, row["last_seq"]) if last_at is not None else None,
         last_counted_at=row["last_counted_at"],
         last_sale_at=row["last_sale_at"],
+        lapsed_holds=row["reserved"] != row["live_reserved"],
+        barcode=barcode,
+        sell_price=sell_price,
     )
 
 
