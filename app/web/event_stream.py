@@ -11,11 +11,15 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from app.domain.access import Role
 from app.persistence.database import DatabaseUnavailable
 from app.services.events import EventHub
+from app.web.api.schemas_openapi import ApiOperation, answers
 
 KEEP_ALIVE_SECONDS = 15
 
 
-@get("/events", include_in_schema=True, tags=["events"], operation_id="streamEvents", opt={"role": Role.VIEWER})
+@get("/events", include_in_schema=True, tags=["events"], operation_id="streamEvents", opt={"role": Role.VIEWER},
+     operation_class=ApiOperation,
+     responses=answers({200: (str, "The stream: `stock` and `alert` events, each a JSON object")},
+                       media_type="text/event-stream"))  # fmt: skip
 async def event_stream(
     hub: EventHub,
     sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None,
