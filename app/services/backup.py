@@ -35,12 +35,13 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from app.persistence.database import read_only
-from app.settings import Settings, get_settings
+from app.persistence import backup as records
+from app.persistence.backup import STOCKROOM_TABLES, Target
+from app.persistence.database import Database
+from app.settings import Settings
 
 log = logging.getLogger("stockroom.backup")
 
-BACKUP_LOCK = (0x5342, 1)  # "SB": its own namespace, apart from the product locks' (0x5354, id)
 LAST_KEY = "backup.last"  # app_setting rows, JSON: the last backup of any kind, ...
 SCHEDULED_KEY = "backup.last_scheduled"  # ... the last scheduled one (the schedule counts from it),
 FAILED_KEY = "backup.last_failure"  # ... the last failed scheduled round,
@@ -49,7 +50,6 @@ NAME = re.compile(r"^stockroom-(\d{8}T\d{6}Z)(?:-(\d+))?\.dump$")
 PARTIAL_SUFFIX = ".partial"
 FAILURE_RETRY_SECONDS = 300.0
 LOCK_WAIT = "60s"  # pg_dump gives up rather than queue forever behind an exclusive lock (a migration)
-STOCKROOM_TABLES = {"product": "products", "stock_transaction": "transactions", "app_user": "users"}
 
 
 class BackupError(Exception):
@@ -138,10 +138,6 @@ def choose_bin_dir(server_major: int) -> Path:
     )
 
 
-async def _server_major(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SHOW server_version_num")) // 10000
-
-
 # --- taking a backup ----------------------------------------------------------------------------
 
 
@@ -154,7 +150,7 @@ async def take_backup(
     own = conn is None
     conn = conn or await asyncpg.connect(url, timeout=10)
     try:
-        bin_dir = await asyncio.to_thread(choose_bin_dir, await _server_major(conn))
+        bin_dir = await asyncio.to_thread(choose_bin_dir, await records.server_major(conn))
         target, partial = _partial_for(target)
         started, clock = datetime.now(UTC), time.monotonic()
         await _run_pg_dump(bin_dir, url, partial)
@@ -165,9 +161,9 @@ async def take_backup(
             raise BackupError(f"cannot put the archive at {target}: {failed}") from failed
         info = BackupInfo(str(target), size, started, round(time.monotonic() - clock, 3), kind,
                           socket.gethostname(), os.getpid())  # fmt: skip
-        await _record(conn, LAST_KEY, info.to_json())
+        await records.record(conn, LAST_KEY, info.to_json())
         if kind == "scheduled":
-            await _record(conn, SCHEDULED_KEY, info.to_json())
+            await records.record(conn, SCHEDULED_KEY, info.to_json())
         return info
     finally:
         if own:
@@ -230,26 +226,6 @@ def _sync(path: Path) -> None:
         os.close(fd)
 
 
-async def _record(conn: asyncpg.Connection, key: str, value: str) -> None:
-    """Best effort: a database without Stockroom's tables yet keeps no record."""
-    try:
-        await conn.execute(
-            """INSERT INTO app_setting (key, value) VALUES ($1, $2)
-               ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
-            key, value,
-        )  # fmt: skip
-    except asyncpg.UndefinedTableError:
-        pass
-
-
-async def _read(conn: asyncpg.Connection, key: str) -> str | None:
-    try:
-        value: str | None = await conn.fetchval("SELECT value FROM app_setting WHERE key = $1", key)
-    except asyncpg.UndefinedTableError:
-        return None
-    return value
-
-
 # --- the schedule -------------------------------------------------------------------------------
 
 
@@ -292,9 +268,9 @@ async def scheduled_round(url: str, directory: Path, every: float, keep: int) ->
     Returns the seconds until the next round should look again."""
     conn = await asyncpg.connect(url, timeout=10, server_settings={"application_name": "stockroom-backup"})
     try:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *BACKUP_LOCK):
+        if not await records.try_schedule_lock(conn):
             return min(every, 30.0)  # another process is taking one; look again later
-        last_raw = await _read(conn, SCHEDULED_KEY)
+        last_raw = await records.read(conn, SCHEDULED_KEY)
         now = datetime.now(UTC)
         if last_raw:
             due = BackupInfo.from_json(last_raw).at + timedelta(seconds=every)
@@ -307,7 +283,7 @@ async def scheduled_round(url: str, directory: Path, every: float, keep: int) ->
             failure = {"at": datetime.now(UTC).isoformat(), "error": str(failed), "host": socket.gethostname(),
                        "pid": os.getpid()}  # fmt: skip
             with contextlib.suppress(Exception):  # shown on the admin page, if the database is there to keep it
-                await _record(conn, FAILED_KEY, json.dumps(failure))
+                await records.record(conn, FAILED_KEY, json.dumps(failure))
             raise
         log.info("scheduled backup %s: %d bytes in %.2f s (pid %d)", info.file, info.bytes, info.seconds, info.pid)
         return every
@@ -333,14 +309,24 @@ async def schedule(settings: Settings, url: str) -> None:
 # --- what the admin page shows ------------------------------------------------------------------
 
 
-async def admin_status() -> dict[str, Any]:
-    """The last backup, a newer failure, the schedule and the restore this database came from."""
-    async with read_only() as conn:
-        return await status(conn, get_settings())
+class BackupService:
+    """Backups of the app's database, as its settings say: the schedule (a background task of the
+    app; idle without INVENTORY_BACKUP_DIR) and what the admin page shows."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+
+    async def run_schedule(self) -> None:
+        await schedule(self.settings, self.db.url)
+
+    async def status(self) -> dict[str, Any]:
+        """The last backup, a newer failure, the schedule and the restore this database came from."""
+        async with self.db.read_only() as conn:
+            return await status(conn, self.settings)
 
 
 async def status(conn: asyncpg.Connection, settings: Settings) -> dict[str, Any]:
-    last_raw, failed_raw, restored_raw = [await _read(conn, key) for key in (LAST_KEY, FAILED_KEY, RESTORED_KEY)]
+    last_raw, failed_raw, restored_raw = [await records.read(conn, key) for key in (LAST_KEY, FAILED_KEY, RESTORED_KEY)]
     last = BackupInfo.from_json(last_raw) if last_raw else None
     failed = json.loads(failed_raw) if failed_raw else None
     if failed and last and datetime.fromisoformat(failed["at"]) < last.at:
@@ -370,52 +356,10 @@ def describe_seconds(seconds: float) -> str:
 # --- restore ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Target:
-    """What the database to restore into holds now."""
-
-    server_major: int
-    database: str
-    objects: int  # relations, functions and types in the public schema
-    rows: dict[str, int]  # Stockroom's main tables that exist: their row counts ("products": 6, ...)
-    nonempty_tables: list[str]
-    sessions: list[str]  # other connections to this database
-    schema_owner: str
-    schema_grants: list[str]  # GRANT statements that recreate the public schema's privileges
-
-
 async def inspect_target(url: str) -> Target:
     conn = await asyncpg.connect(url, timeout=10)
     try:
-        objects = await conn.fetchval(
-            """SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace)
-                    + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace)
-                    + (SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace
-                                                      AND typrelid = 0 AND typelem = 0)"""
-        )
-        tables = [r["name"] for r in await conn.fetch(
-            "SELECT quote_ident(relname) AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-            "AND relkind IN ('r', 'p') ORDER BY relname")]  # fmt: skip
-        nonempty = [t for t in tables
-                    if t != "migration" and await conn.fetchval(f"SELECT EXISTS (SELECT FROM public.{t})")]  # fmt: skip
-        rows = {label: int(await conn.fetchval(f"SELECT count(*) FROM public.{t}"))
-                for t, label in STOCKROOM_TABLES.items() if t in tables}  # fmt: skip
-        sessions = [f"pid {r['pid']} {r['application_name'] or '(no name)'} from {r['client'] or 'local socket'}"
-                    for r in await conn.fetch(
-                        """SELECT pid, application_name, client_addr::text AS client FROM pg_stat_activity
-                           WHERE datname = current_database() AND pid <> pg_backend_pid()
-                             AND backend_type = 'client backend'""")]  # fmt: skip
-        owner = await conn.fetchval(
-            "SELECT quote_ident(pg_get_userbyid(nspowner)) FROM pg_namespace WHERE nspname = 'public'"
-        )
-        grants = [r["sql"] for r in await conn.fetch(
-            """SELECT format('GRANT %s ON SCHEMA public TO %s', a.privilege_type,
-                             CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                                  ELSE quote_ident(pg_get_userbyid(a.grantee)) END) AS sql
-               FROM pg_namespace n, aclexplode(n.nspacl) a
-               WHERE n.nspname = 'public' AND a.grantee <> n.nspowner""")]  # fmt: skip
-        return Target(await _server_major(conn), await conn.fetchval("SELECT current_database()"), int(objects), rows,
-                      nonempty, sessions, owner or "CURRENT_USER", grants)  # fmt: skip
+        return await records.inspect(conn)
     finally:
         await conn.close()
 
@@ -432,7 +376,7 @@ async def _ensure_database(url: str) -> str | None:
     name = unquote(urlsplit(url).path.lstrip("/"))
     admin = await asyncpg.connect(url, database="postgres", timeout=10)
     try:
-        await admin.execute(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"')
+        await records.create_database(admin, name)
     finally:
         await admin.close()
     return name
@@ -453,12 +397,7 @@ def _terminate_others(url: str) -> int:
     async def run() -> int:
         conn = await asyncpg.connect(url, timeout=10)
         try:
-            return int(await conn.fetchval(
-                """SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-                   WHERE datname = current_database() AND pid <> pg_backend_pid()
-                     AND backend_type = 'client backend'"""))  # fmt: skip
-        except asyncpg.InsufficientPrivilegeError:
-            return 0
+            return await records.terminate_others(conn)
         finally:
             await conn.close()
 
@@ -534,8 +473,7 @@ async def _after_restore(url: str, archive: Path) -> dict[str, int]:
     conn = await asyncpg.connect(url, timeout=10)
     try:
         restored = {"file": str(archive), "at": datetime.now(UTC).isoformat(), "host": socket.gethostname()}
-        await _record(conn, RESTORED_KEY, json.dumps(restored))
-        return {label: int(await conn.fetchval(f"SELECT count(*) FROM public.{t}"))
-                for t, label in STOCKROOM_TABLES.items()}  # fmt: skip
+        await records.record(conn, RESTORED_KEY, json.dumps(restored))
+        return await records.row_counts(conn, list(STOCKROOM_TABLES))
     finally:
         await conn.close()

@@ -18,8 +18,9 @@ from litestar_htmx import HTMXConfig, HTMXPlugin
 
 from app.domain.errors import DomainError
 from app.persistence.database import UNAVAILABLE, Database
-from app.services import accounts, backup, idempotency
+from app.services import accounts, idempotency
 from app.services.accounts import AccountService, RateLimited
+from app.services.backup import BackupService
 from app.services.events import EventHub
 from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     hub = EventHub(db)
     account_service = accounts.install(AccountService(db))
     report_service = ReportService(db)
+    backup_service = BackupService(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settle_after_start_up()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         purger = asyncio.create_task(every(3600, idempotency.purge))
-        backups = asyncio.create_task(backup.schedule(settings, db.url))  # idle without INVENTORY_BACKUP_DIR
+        backups = asyncio.create_task(backup_service.run_schedule())  # idle without INVENTORY_BACKUP_DIR
         try:
             yield
         finally:
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
             "reports": Provide(lambda: report_service, use_cache=True, sync_to_thread=False),
+            "backups": Provide(lambda: backup_service, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             500: internal_error_handler,

@@ -13,8 +13,8 @@ from litestar_htmx import HTMXRequest
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
 from app.persistence.database import read_only
-from app.services import backup
 from app.services.accounts import SESSION_DAYS, AccountService, Identity, LoginRefused
+from app.services.backup import BackupService
 from app.web.auth import SESSION_COOKIE, secret_sent
 from app.web.pages.forms import form_data, page, problem, see_other
 
@@ -90,11 +90,13 @@ class AdminPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, accounts: AccountService, request: HTMXRequest) -> Template:
-        return await _admin_page(accounts, notices=await accounts.take_notices(_holder(request)))
+    async def index(self, accounts: AccountService, backups: BackupService, request: HTMXRequest) -> Template:
+        return await _admin_page(accounts, backups, notices=await accounts.take_notices(_holder(request)))
 
     @post("/users")
-    async def create_user(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
+    async def create_user(
+        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+    ) -> Template | Redirect:
         form = await form_data(request)
         username, role = (form.get("username") or "").strip(), form.get("role") or "viewer"
         try:
@@ -102,22 +104,26 @@ class AdminPages(Controller):
                                        actor=request.user.username)  # fmt: skip
         except (DomainError, ValueError) as refused:
             kept = {"username": username, "role": role}
-            return await _admin_page(accounts, 400, add_user=_admin_problem(refused), new_user=kept)
+            return await _admin_page(accounts, backups, 400, add_user=_admin_problem(refused), new_user=kept)
         return await _done(accounts, request, f"Added user {username} ({role}). They can log in now.")
 
     @post("/users/{username:str}/role")
-    async def change_role(self, accounts: AccountService, username: str, request: HTMXRequest) -> Template | Redirect:
+    async def change_role(
+        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+    ) -> Template | Redirect:
         form = await form_data(request)
         try:
             role = Role.named(form.get("role") or "")
             await accounts.set_role(username, role, actor=request.user.username)
         except (DomainError, ValueError) as refused:
-            return await _admin_page(accounts, 400, error=_admin_problem(refused)["message"])
+            return await _admin_page(accounts, backups, 400, error=_admin_problem(refused)["message"])
         said = f"{username} is now {role.label}; their sessions ended (they log in again)."
         return await _done(accounts, request, said)
 
     @post("/passwords")
-    async def set_password(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
+    async def set_password(
+        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+    ) -> Template | Redirect:
         form = await form_data(request)
         username = form.get("username") or ""
         me: Identity = request.user
@@ -125,7 +131,9 @@ class AdminPages(Controller):
         try:
             await accounts.set_password(username, form.get("password") or "", actor=me.username, keep_session=own)
         except DomainError as refused:
-            return await _admin_page(accounts, 400, set_password=_admin_problem(refused), password_user=username)
+            return await _admin_page(
+                accounts, backups, 400, set_password=_admin_problem(refused), password_user=username
+            )
         others = "your other sessions ended" if own else "their sessions ended"
         return await _done(accounts, request, f"Password of {username} changed; {others}.")
 
@@ -138,33 +146,43 @@ class AdminPages(Controller):
         return page("admin/disable.html", section="admin", user=found[0])
 
     @post("/users/{username:str}/disable")
-    async def disable(self, accounts: AccountService, username: str, request: HTMXRequest) -> Template | Redirect:
+    async def disable(
+        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+    ) -> Template | Redirect:
         try:
             changed = await accounts.disable_user(username, actor=request.user.username)
         except DomainError as refused:
-            return await _admin_page(accounts, 400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
+            return await _admin_page(
+                accounts, backups, 400 if not isinstance(refused, NotFound) else 404, error=refused.detail
+            )
         if not changed:
             return await _done(accounts, request, f"{username} was already deactivated.")
         said = f"{username} is deactivated: they cannot log in, their sessions ended and their API tokens are revoked."
         return await _done(accounts, request, said)
 
     @post("/users/{username:str}/enable")
-    async def enable(self, accounts: AccountService, username: str, request: HTMXRequest) -> Template | Redirect:
+    async def enable(
+        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+    ) -> Template | Redirect:
         try:
             changed = await accounts.enable_user(username, actor=request.user.username)
         except DomainError as refused:
-            return await _admin_page(accounts, 400 if not isinstance(refused, NotFound) else 404, error=refused.detail)
+            return await _admin_page(
+                accounts, backups, 400 if not isinstance(refused, NotFound) else 404, error=refused.detail
+            )
         return await _done(accounts, request, f"{username} can log in again (API tokens revoked before stay revoked)."
                            if changed else f"{username} was not deactivated.")  # fmt: skip
 
     @post("/tokens")
-    async def create_token(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
+    async def create_token(
+        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+    ) -> Template | Redirect:
         form = await form_data(request)
         username, name = form.get("username") or "", form.get("name") or ""
         try:
             token = await accounts.create_token(username, name, actor=request.user.username)
         except DomainError as refused:
-            return await _admin_page(accounts, 400, error=refused.detail)
+            return await _admin_page(accounts, backups, 400, error=refused.detail)
         label = f" “{name[:100]}”" if name else ""
         await accounts.leave_notice(_holder(request), f"New API token{label} for {username}", secret=token)
         return see_other("/admin")
@@ -175,14 +193,16 @@ class AdminPages(Controller):
         return await _done(accounts, request, "The token is revoked: it stops working at once, in every process.")
 
     @post("/settings")
-    async def save_settings(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
+    async def save_settings(
+        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+    ) -> Template | Redirect:
         form = await form_data(request)
         raw = (form.get("books_closed_through") or "").strip()
         try:
             closed = date.fromisoformat(raw) if raw else None
         except ValueError:
             error = "books_closed_through: must be a date like 2026-10-31, or empty"
-            return await _admin_page(accounts, 400, error=error)
+            return await _admin_page(accounts, backups, 400, error=error)
         await accounts.set_books_closed_through(closed, actor=request.user.username)
         return await _done(accounts, request, f"Saved: the books are closed through {closed.isoformat()}." if closed
                            else "Saved: no closed period.")  # fmt: skip
@@ -208,10 +228,10 @@ def _admin_problem(refused: Exception) -> dict[str, Any]:
     return {"message": str(refused), "fields": {"role": str(refused)}}
 
 
-async def _admin_page(accounts: AccountService, status: int = 200, **extra: Any) -> Template:
+async def _admin_page(accounts: AccountService, backups: BackupService, status: int = 200, **extra: Any) -> Template:
     return page("admin/index.html", status, section="admin", users=await accounts.list_users(),
                 tokens=await accounts.list_tokens(), closed=await accounts.books_closed_through(),
-                roles=[r.label for r in Role], backup=await backup.admin_status(),
+                roles=[r.label for r in Role], backup=await backups.status(),
                 log=await accounts.admin_log(), **extra)  # fmt: skip
 
 
