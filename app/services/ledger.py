@@ -14,13 +14,12 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
 from app.domain.voids import refuse_void
-from app.persistence import audit, database, ledger_rows, settings
+from app.persistence import audit, counter, database, ledger_rows, settings
 from app.persistence import products as product_repo
 from app.persistence import reservations as reservation_repo
 from app.persistence.database import Database
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services import idempotency
-from app.services.counter import void_facts
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated, first_claim
@@ -194,7 +193,7 @@ class LedgerService:
             await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, product_id)
             if own_scopes is not None:
-                facts = await void_facts(conn, tx_id, own_scopes)
+                facts = await counter.void_facts(conn, tx_id, own_scopes)
                 assert facts is not None, "the row was just read under its lock"
                 refuse_void(tx_id, row.entry.at, facts, now=self.clock(), zone=self.zone)
             product = await product_for_change(conn, product_id)
@@ -231,6 +230,42 @@ class LedgerService:
         if found is None:
             raise NotFound(f"No transaction with id {tx_id}", {"id": tx_id})
         return found
+
+    # --- a product's history ----------------------------------------------------------------
+
+    async def timeline(
+        self, product: ProductRecord, limit: int, offset: int, *, newest_first: bool = False
+    ) -> list[LedgerRow]:
+        """A page of the product's rows in timeline order (or newest first)."""
+        async with self.db.read_only() as conn:
+            return await ledger_rows.timeline_rows(conn, product.id, limit, offset, newest_first=newest_first)
+
+    async def stock_points(self, product: ProductRecord, most: int = 400) -> list[tuple[datetime, int]]:
+        """(time, stock after) along the timeline, thinned to at most `most` points (every n-th row and the last)."""
+        step = max(1, -(-product.tx_count // most))
+        async with self.db.read_only() as conn:
+            return await ledger_rows.stock_points(conn, product.id, step, product.tx_count)
+
+    async def monthly(self, product: ProductRecord, zone: tzinfo) -> list[dict[str, Any]]:
+        """The product's figures per calendar month of `zone`, money as decimal strings."""
+        async with self.db.read_only() as conn:
+            rows = await ledger_rows.monthly(conn, product.id, str(zone))
+        return [{key: (str(value) if key in _MONTHLY_DECIMALS else value) for key, value in r.items()} for r in rows]
+
+    # --- the counter's reads ------------------------------------------------------------------
+
+    async def recent_entries(self, scopes: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
+        """What these idempotency scopes (a user's) recorded in the void window and is still there, newest first."""
+        async with self.db.read_only() as conn:
+            return await counter.recent_entries(conn, scopes, limit)
+
+    async def voided(self, tx_id: int) -> dict[str, Any] | None:
+        """A voided transaction as it was (from its audit entry), with its product's name."""
+        async with self.db.read_only() as conn:
+            return await counter.voided(conn, tx_id)
+
+
+_MONTHLY_DECIMALS = {"revenue", "cogs", "realized_pl", "write_off", "gain", "closing_average_cost"}
 
 
 async def release_lapsed_holds(conn: asyncpg.Connection, *products: ProductRecord) -> None:

@@ -6,8 +6,9 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
 
 from app.domain.access import Role
-from app.services import history, products
+from app.services import products
 from app.services.idempotency import Key
+from app.services.ledger import LedgerService
 from app.services.records import ProductRecord
 from app.settings import Settings
 from app.web.api.schemas import MonthList, NewProduct, Product, ProductList, ProductPatch, TransactionPage
@@ -81,11 +82,12 @@ class ProductController(Controller):
     async def transactions(
         self,
         sku: str,
+        ledger: LedgerService,
         limit: Annotated[int, Parameter(ge=1, le=5000)] = 500,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> dict[str, Any]:
         product = await products.get(sku)
-        rows = await history.timeline(product, limit, offset)
+        rows = await ledger.timeline(product, limit, offset)
         return {"items": [transaction_view(r) for r in rows], "total": product.tx_count}
 
     @get(
@@ -94,6 +96,6 @@ class ProductController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (MonthList, "The product's figures per month of the business time zone")}, 404),
     )
-    async def monthly(self, sku: str, settings: Settings) -> dict[str, Any]:
+    async def monthly(self, sku: str, settings: Settings, ledger: LedgerService) -> dict[str, Any]:
         product = await products.get(sku)
-        return {"items": await history.monthly(product, settings.timezone)}
+        return {"items": await ledger.monthly(product, settings.timezone)}

@@ -12,7 +12,7 @@ from litestar_htmx import HTMXRequest
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, KeyReused, NotFound
 from app.domain.rules import Reason, TxType
-from app.services import history, idempotency, products
+from app.services import idempotency, products
 from app.services.accounts import Identity
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
@@ -32,7 +32,7 @@ PAGE_SIZE = 50
 async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no: int = 1) -> dict[str, Any]:
     """What the summary, the add form and a page of the timeline (newest first) show."""
     page_no = max(1, page_no)
-    rows = await history.timeline(product, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, newest_first=True)
+    rows = await ledger.timeline(product, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, newest_first=True)
     now = local_input(ledger.clock(), ledger.zone)
     return {
         "p": product_view(product),
@@ -48,8 +48,8 @@ async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no:
 
 async def page_context(product: ProductRecord, ledger: LedgerService, zone: tzinfo, page_no: int = 1) -> dict[str, Any]:
     """Every section of the product page: the ledger's, the stock chart and the monthly table."""
-    chart = stock_chart(await history.stock_points(product), zone)
-    months = await history.monthly(product, zone)
+    chart = stock_chart(await ledger.stock_points(product), zone)
+    months = await ledger.monthly(product, zone)
     return {"chart": chart, "months": months, **await ledger_context(product, ledger, page_no)}
 
 

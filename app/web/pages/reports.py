@@ -10,7 +10,7 @@ from litestar.response import Template
 
 from app.display import shop_display
 from app.domain.access import Role
-from app.services import history, products
+from app.services import products
 from app.services.ledger import LedgerService
 from app.services.reports import ReportService
 from app.settings import Settings
@@ -115,10 +115,10 @@ class ReportPages(Controller):
         return page("reports/index.html", section="reports", reports=TITLES, about=ABOUT)
 
     @get("/monthly")
-    async def monthly(self, settings: Settings, sku: str | None = None) -> Template:
+    async def monthly(self, settings: Settings, ledger: LedgerService, sku: str | None = None) -> Template:
         rows: list[dict[str, Any]] = []
         if sku:
-            rows = await history.monthly(await products.get(sku), settings.timezone)
+            rows = await ledger.monthly(await products.get(sku), settings.timezone)
         return page("reports/monthly.html", section="reports", sku=sku or "", rows=rows)
 
     @get("/{name:str}")

@@ -13,7 +13,7 @@ from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
 from app.domain.rules import Reason, TxType
 from app.domain.voids import VoidFacts, VoidRefused, refuse_void
-from app.services import counter, idempotency, products
+from app.services import idempotency, products
 from app.services.accounts import Identity
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
@@ -102,7 +102,7 @@ class TransactionPages(Controller):
             return await self._entry(request, ledger, {"sku": recorded.sku, "type": recorded.entry.type.value},
                                      done=transaction_view(recorded), product=product_view(product))  # fmt: skip
         extra: dict[str, Any] = {}
-        if voided is not None and (before := await counter.voided(voided)):
+        if voided is not None and (before := await ledger.voided(voided)):
             extra = {"voided": before, "voided_product": product_view(await products.get(before["sku"]))}
         form: dict[str, Any] = {"sku": sku or ""}
         chosen = await products.by_code(sku) if sku else None
@@ -178,7 +178,7 @@ class TransactionPages(Controller):
     ) -> Template:
         me: Identity = request.user
         now = ledger.clock()
-        recent = [_with_void_rule(r, me, now, ledger.zone) for r in await counter.recent_entries(entry_scopes(me))]
+        recent = [_with_void_rule(r, me, now, ledger.zone) for r in await ledger.recent_entries(entry_scopes(me))]
         done: dict[str, Any] | None = extra.get("done")
         chosen = None
         if extra.get("error") and form.get("sku"):
