@@ -27,6 +27,7 @@ from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, N
 from app.persistence import accounts as repo
 from app.persistence import admin_log as admin_log_rows
 from app.persistence import admin_notices
+from app.persistence import settings as settings_rows
 from app.persistence.database import Database
 
 HASHER = PasswordHasher()  # Argon2id with the library's current parameters
@@ -418,16 +419,12 @@ class AccountService:
 
     async def books_closed_through(self) -> date | None:
         async with self.db.read_only() as conn:
-            return await _books_closed_through(conn)
+            return await settings_rows.books_closed_through(conn)
 
     async def set_books_closed_through(self, value: date | None, *, actor: str = "shell") -> None:
         async with self.db.unit_of_work() as conn:
-            before = await _books_closed_through(conn)
-            await conn.execute(
-                """INSERT INTO app_setting (key, value) VALUES ('books_closed_through', $1)
-                   ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
-                value.isoformat() if value else None,
-            )
+            before = await settings_rows.books_closed_through(conn)
+            await settings_rows.set_books_closed_through(conn, value)
             if before != value:
                 change = {"before": before.isoformat() if before else None,
                           "after": value.isoformat() if value else None}  # fmt: skip
@@ -445,109 +442,3 @@ async def _keep_an_admin(conn: asyncpg.Connection, user: repo.UserToChange, refu
     if not await repo.other_active_users_with_role(conn, Role.ADMIN.label, user.id):
         raise Conflict(refusal)
 
-
-async def _books_closed_through(conn: asyncpg.Connection) -> date | None:
-    value = await conn.fetchval("SELECT value FROM app_setting WHERE key = 'books_closed_through'")
-    return date.fromisoformat(value) if value else None
-
-
-async def books_closed_through(conn: asyncpg.Connection | None = None) -> date | None:
-    """Read inside a caller's transaction (the ledger checks the closed period with its change)."""
-    if conn is None:  # transitional, as below
-        return await current().books_closed_through()
-    return await _books_closed_through(conn)
-
-
-# Transitional, until the web layer is handed the AccountService that create_app makes (the
-# `accounts` dependency, `app.state.accounts`): module-level calls go to the one installed last.
-# Grep for `current()` before removing these.
-_current: AccountService | None = None
-
-
-def install(service: AccountService) -> AccountService:
-    global _current
-    _current = service
-    return service
-
-
-def current() -> AccountService:
-    if _current is None:
-        raise RuntimeError("no AccountService installed (create_app makes one)")
-    return _current
-
-
-async def users_exist() -> bool:
-    return await current().users_exist()
-
-
-async def create_user(username: str, password: str, role: Role, *, first_admin: bool = False,
-                      actor: str | None = None) -> int:  # fmt: skip
-    return await current().create_user(username, password, role, first_admin=first_admin, actor=actor)
-
-
-async def set_role(username: str, role: Role, *, actor: str = "shell") -> None:
-    await current().set_role(username, role, actor=actor)
-
-
-async def set_password(username: str, password: str, *, actor: str = "shell", keep_session: str | None = None) -> None:
-    await current().set_password(username, password, actor=actor, keep_session=keep_session)
-
-
-async def disable_user(username: str, *, actor: str = "shell") -> bool:
-    return await current().disable_user(username, actor=actor)
-
-
-async def enable_user(username: str, *, actor: str = "shell") -> bool:
-    return await current().enable_user(username, actor=actor)
-
-
-async def list_users() -> list[dict[str, Any]]:
-    return await current().list_users()
-
-
-async def admin_log(limit: int = 50) -> list[dict[str, Any]]:
-    return await current().admin_log(limit)
-
-
-async def authenticate(username: str, password: str, address: str) -> Identity:
-    return await current().authenticate(username, password, address)
-
-
-async def open_session(user_id: int, replacing: str | None = None) -> tuple[str, str]:
-    return await current().open_session(user_id, replacing)
-
-
-async def session_identity(token: str) -> Identity | None:
-    return await current().session_identity(token)
-
-
-async def close_session(token: str) -> None:
-    await current().close_session(token)
-
-
-async def create_token(username: str, name: str = "", *, actor: str = "shell") -> str:
-    return await current().create_token(username, name, actor=actor)
-
-
-async def revoke_token(token_id: int, *, actor: str = "shell") -> None:
-    await current().revoke_token(token_id, actor=actor)
-
-
-async def list_tokens() -> list[dict[str, Any]]:
-    return await current().list_tokens()
-
-
-async def token_identity(token: str) -> Identity | None:
-    return await current().token_identity(token)
-
-
-async def leave_notice(holder: str, message: str, secret: str | None = None) -> None:
-    await current().leave_notice(holder, message, secret)
-
-
-async def take_notices(holder: str) -> list[Notice]:
-    return await current().take_notices(holder)
-
-
-async def set_books_closed_through(value: date | None, *, actor: str = "shell") -> None:
-    await current().set_books_closed_through(value, actor=actor)

@@ -18,7 +18,7 @@ from litestar_htmx import HTMXConfig, HTMXPlugin
 
 from app.domain.errors import DomainError
 from app.persistence.database import UNAVAILABLE, Database
-from app.services import accounts, idempotency
+from app.services import idempotency
 from app.services.accounts import AccountService, RateLimited
 from app.services.backup import BackupService
 from app.services.events import EventHub
@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     progress = ProgressHub()
     hub = EventHub(db)
-    account_service = accounts.install(AccountService(db))
+    account_service = AccountService(db)
     report_service = ReportService(db)
     backup_service = BackupService(db, settings)
 
