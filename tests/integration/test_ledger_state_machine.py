@@ -1,0 +1,590 @@
+"""The ledger service against a model: a Hypothesis state machine drives the services IN-PROCESS on
+the real PostgreSQL of the test session (a database of its own, migrated), and after every step
+checks every figure against `Model`, a plain re-implementation of SPEC §2 written here (it shares
+no code with app/domain/ledger.py's fold).
+
+Rules: BUY/SELL/ADJUST/COUNT recorded at random moments (so most are backdated), edits of
+quantity, price and time, moves of a row to another product (its sku), deletes, reservations,
+confirms and cancels. A change the model says must be refused must raise a conflict that names the
+point it would break (a transaction, with the stock it would leave; or on hand below reserved), and
+leave everything exactly as it was.
+
+Run with `-s` to see how many steps of each kind ran and how many were refused; the counts are also
+Hypothesis events (`--hypothesis-show-statistics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+pytestmark = pytest.mark.integration
+T = TypeVar("T")
+
+
+# --- the adapter: the only part that knows the services' API -------------------------------------
+
+
+Figures = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]  # stock, cost, revenue … gain
+
+
+@dataclass(frozen=True)
+class SeenRow:
+    """A stored transaction as the test compares it."""
+
+    id: int
+    seq: int
+    at: datetime
+    type: str
+    quantity: int
+    unit_price: Decimal | None
+    reason: str | None
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class SeenProduct:
+    on_hand: int
+    reserved: int
+    average_cost: Decimal
+    totals: tuple[Decimal, Decimal, Decimal, Decimal, Decimal, int, int, int]  # revenue … gain, in, out, damaged
+    tx_count: int
+    last_counted_at: datetime | None
+    last_sale_at: datetime | None
+    rows: tuple[SeenRow, ...]  # in timeline order
+
+
+class Refused(Exception):
+    """A change the app refused as a conflict (HTTP 409); `facts` is what it names."""
+
+    def __init__(self, detail: str, facts: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.facts = facts
+
+
+class App:
+    """The ledger, product and reservation services of this checkout, in this process, on one
+    database. Everything the machine does goes through here; when a service's constructor or outcome
+    types change, this class is what changes."""
+
+    def __init__(self, url: str, clock: Callable[[], datetime]) -> None:
+        self.url, self.clock = url, clock
+
+    async def open(self) -> None:
+        from app.persistence.database import Database
+        from app.services import recompute
+
+        self.db = Database(self.url, pool_size=4)
+        await self.db.open()  # the services still find it as the default database
+        # As the test server does (INVENTORY_REFOLD_CHUNK=3): every refold crosses chunk boundaries.
+        self._chunks = recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK
+        recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK = 3, 12
+
+    async def close(self) -> None:
+        from app.services import recompute
+
+        recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK = self._chunks
+        await self.db.close()
+
+    def fresh_services(self) -> None:
+        """New services (new locks, caches, group commit) for each run of the machine."""
+        from app.services.ledger import LedgerService
+        from app.services.locks import ProductLocks
+        from app.services.products import ProductService
+        from app.services.reservations import ReservationService
+
+        locks = ProductLocks()
+        self.ledger = LedgerService(locks, UTC, db=self.db, clock=self.clock)
+        self.reservations = ReservationService(locks, self.ledger, self.clock)
+        self.products = ProductService(self.db)
+
+    async def _refusals(self, work: Awaitable[T]) -> T:
+        from app.domain.errors import Conflict
+
+        try:
+            outcome = await work
+        except Conflict as conflict:
+            raise Refused(conflict.detail, conflict.extra) from conflict
+        if type(outcome).__name__ == "Refused":  # outcomes as values (app/services/outcomes.py)
+            raise Refused(outcome.detail, outcome.extra)  # type: ignore[attr-defined]
+        return outcome
+
+    async def create_product(self, sku: str) -> None:
+        await self.products.create({"sku": sku, "name": f"Machine {sku}"})
+
+    async def record(self, fields: dict[str, Any]) -> SeenRow:
+        change = await self._refusals(self.ledger.record(self.ledger.parse(fields)))
+        return _seen_row(change.row)
+
+    async def edit(self, tx_id: int, patch: dict[str, Any]) -> SeenRow:
+        change = await self._refusals(self.ledger.edit(tx_id, patch, actor="state-machine"))
+        return _seen_row(change.row)
+
+    async def delete(self, tx_id: int) -> None:
+        await self._refusals(self.ledger.delete(tx_id, actor="state-machine"))
+
+    async def reserve(self, sku: str, quantity: int, order_ref: str) -> int:
+        from app.domain.reservations import ReservationInput
+
+        held = await self._refusals(self.reservations.reserve(ReservationInput(sku, quantity, order_ref, 3600)))
+        return int(held.reservation.id)
+
+    async def confirm(self, reservation_id: int, price: Decimal) -> SeenRow | None:
+        done = await self._refusals(self.reservations.confirm(reservation_id, price))
+        return None if done.sale is None else _seen_row(done.sale)
+
+    async def cancel(self, reservation_id: int) -> None:
+        await self._refusals(self.reservations.cancel(reservation_id))
+
+    async def product(self, sku: str) -> SeenProduct:
+        p = await self.products.get(sku)
+        rows = await self.ledger.timeline(p, 100_000, 0)
+        t = p.totals
+        return SeenProduct(
+            p.position.stock, p.reserved, p.position.average_cost,
+            (t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain, t.units_in, t.units_out, t.damaged),
+            p.tx_count, p.last_counted_at, p.last_sale_at, tuple(_seen_row(r) for r in rows),
+        )  # fmt: skip
+
+    async def reservation_states(self, sku: str) -> dict[int, tuple[int, str]]:
+        return {r.id: (r.quantity, str(r.status)) for r in await self.reservations.listing(sku, None)}
+
+    async def everything(self, skus: list[str]) -> Any:
+        """All the app keeps about these products, as it reads it: a refused change must not move it."""
+        out = []
+        for sku in skus:
+            p = await self.products.get(sku)
+            out.append((p, await self.ledger.timeline(p, 100_000, 0), await self.reservations.listing(sku, None)))
+        return out
+
+
+def _seen_row(row: Any) -> SeenRow:
+    e, f = row.entry, row.figures
+    return SeenRow(
+        e.id, e.seq, e.at, str(e.type), e.quantity, e.unit_price, None if e.reason is None else str(e.reason),
+        (f.stock_after, f.average_cost_after, f.revenue, f.cogs, f.realized_pl, f.write_off, f.gain),
+    )  # fmt: skip
+
+
+# --- the model: SPEC §2 written out plainly ------------------------------------------------------
+
+CENTS = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+def money(value: Decimal | Fraction) -> Decimal:
+    """`m`: half-even to cents."""
+    if isinstance(value, Fraction):
+        value = Decimal(round(value * 100)) / 100  # round() on a Fraction is half-even
+    return value.quantize(CENTS, ROUND_HALF_EVEN)
+
+
+def cost6(value: Fraction) -> Decimal:
+    """`q6`: half-even to six places, of an exact ratio."""
+    return Decimal(round(value * 10**6)).scaleb(-6)
+
+
+@dataclass
+class Tx:
+    id: int
+    seq: int
+    at: datetime
+    type: str
+    quantity: int
+    unit_price: Decimal | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first transaction (in time) whose stock would go below zero."""
+
+    tx: Tx
+    stock_before: int
+    would_be: int
+
+
+@dataclass(frozen=True)
+class Short:
+    """On hand would end below what is reserved."""
+
+    on_hand: int
+    reserved: int
+
+
+def fold(txs: list[Tx]) -> list[tuple[Tx, Figures]] | Break:
+    """Each transaction in timeline order (at, then seq) with the figures it stores, or the first break."""
+    stock, cost = 0, ZERO
+    out = []
+    for tx in sorted(txs, key=lambda t: (t.at, t.seq)):
+        q, p = tx.quantity, tx.unit_price
+        revenue = cogs = pl = write_off = gain = ZERO
+        if tx.type == "BUY" or (tx.type == "ADJUST" and q > 0 and p is not None):
+            assert p is not None
+            cost = cost6((stock * Fraction(cost) + q * Fraction(p)) / (stock + q))
+            stock += q
+        elif tx.type == "SELL":
+            assert p is not None
+            if q > stock:
+                return Break(tx, stock, stock - q)
+            revenue, cogs = money(q * p), money(q * cost)
+            pl = revenue - cogs
+            stock -= q
+        elif tx.type == "ADJUST" and q < 0:
+            if -q > stock:
+                return Break(tx, stock, stock + q)
+            write_off = money(-q * cost)
+            stock += q
+        elif tx.type == "ADJUST":
+            gain = money(q * cost)
+            stock += q
+        else:  # COUNT
+            difference = q - stock
+            write_off, gain = (money(-difference * cost), ZERO) if difference < 0 else (ZERO, money(difference * cost))
+            stock = q
+        out.append((tx, (stock, cost, money(revenue), money(cogs), money(pl), money(write_off), money(gain))))
+    return out
+
+
+@dataclass
+class Model:
+    txs: dict[int, tuple[str, Tx]] = field(default_factory=dict)  # id → (sku, transaction)
+    holds: dict[int, tuple[str, int, str]] = field(default_factory=dict)  # id → (sku, quantity, status)
+
+    def of(self, sku: str) -> list[Tx]:
+        return [tx for s, tx in self.txs.values() if s == sku]
+
+    def reserved(self, sku: str) -> int:
+        return sum(q for s, q, status in self.holds.values() if s == sku and status == "active")
+
+    def problem(self, sku: str, txs: list[Tx]) -> Break | Short | None:
+        """Why this timeline may not stand for this product, if it may not."""
+        folded = fold(txs)
+        if isinstance(folded, Break):
+            return folded
+        on_hand = folded[-1][1][0] if folded else 0
+        return Short(on_hand, self.reserved(sku)) if on_hand < self.reserved(sku) else None
+
+    def expected(self, sku: str) -> SeenProduct:
+        folded = fold(self.of(sku))
+        assert not isinstance(folded, Break), "the model only ever holds valid timelines"
+        rows = tuple(
+            SeenRow(tx.id, tx.seq, tx.at, tx.type, tx.quantity, tx.unit_price, tx.reason, figures)
+            for tx, figures in folded
+        )
+        sums = [sum((f[i] for _, f in folded), ZERO) for i in range(2, 7)]
+        units_in = sum(tx.quantity for tx, _ in folded if tx.type == "BUY" or (tx.type == "ADJUST" and tx.quantity > 0))
+        units_out = sum(tx.quantity for tx, _ in folded if tx.type == "SELL")
+        # Units that left through damage: a positive ADJUST that says "damage" (an edit can make one) adds none.
+        damaged = sum(-t.quantity for t, _ in folded if t.type == "ADJUST" and t.reason == "damage" and t.quantity < 0)
+        counts = [tx.at for tx, _ in folded if tx.type == "COUNT"]
+        sales = [tx.at for tx, _ in folded if tx.type == "SELL"]
+        return SeenProduct(
+            folded[-1][1][0] if folded else 0, self.reserved(sku), folded[-1][1][1] if folded else ZERO,
+            (*sums, units_in, units_out, damaged), len(folded),  # type: ignore[arg-type]
+            max(counts, default=None), max(sales, default=None), rows,
+        )  # fmt: skip
+
+
+# --- the machine ---------------------------------------------------------------------------------
+
+NOW = datetime.now(UTC).replace(microsecond=0)  # the services' clock: it never moves
+START = NOW - timedelta(days=2)  # every recorded moment lies in the 2 days before it (minute steps)
+MINUTES = st.integers(0, 2 * 24 * 60 - 1)
+# Any price of up to 4 places, and prices of half a cent (0.005, 1.235, …) so that money lands on
+# exact halves, where half-even and half-up rounding part.
+PRICES = st.decimals(min_value=0, max_value=Decimal("80"), places=4) | st.integers(0, 8000).map(
+    lambda n: Decimal(n * 10 + 5).scaleb(-3)
+)
+STEPS: Counter[str] = Counter()  # what the runs did, printed by the test (-s)
+
+
+def moment(minutes: int) -> datetime:
+    return START + timedelta(minutes=minutes)
+
+
+def seen(kind: str) -> None:
+    STEPS[kind] += 1
+    event(kind)
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    def __init__(self, app: App, run: Callable[[Awaitable[Any]], Any]) -> None:
+        super().__init__()
+        self.app, self.run = app, run
+        self.model = Model()
+        self.skus: list[str] = []
+        app.fresh_services()
+
+    @initialize()
+    def products(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.skus = [f"SM-{tag}-{n}" for n in range(3)]
+        for sku in self.skus:
+            self.run(self.app.create_product(sku))
+
+    # -- helpers --
+
+    def pick_tx(self, pick: int) -> tuple[str, Tx]:
+        ids = sorted(self.model.txs)
+        return self.model.txs[ids[pick % len(ids)]]
+
+    def attempt(self, what: str, change: Awaitable[T], problems: list[Break | Short]) -> T | None:
+        """Run a change the model expects to stand (no problems) or to be refused (one of them)."""
+        before = self.run(self.app.everything(self.skus)) if problems else None
+        try:
+            result = self.run(change)
+        except Refused as refused:
+            assert problems, f"{what}: refused, but the model allows it: {refused}"
+            assert any(names(p, refused.facts) for p in problems), (
+                f"{what}: refused as {refused.facts}, expected one of {problems}"
+            )
+            assert self.run(self.app.everything(self.skus)) == before, f"{what}: a refused change changed something"
+            seen(f"{what} refused")
+            return None
+        assert not problems, f"{what}: accepted, but the model refuses it: {problems}"
+        seen(what)
+        return result
+
+    # -- rules --
+
+    @rule(
+        product=st.integers(0, 2),
+        kind=st.sampled_from(["BUY", "SELL", "ADJUST", "COUNT"]),
+        quantity=st.integers(1, 12),
+        sign=st.booleans(),
+        price=PRICES,
+        priced=st.booleans(),
+        minutes=MINUTES,
+    )
+    def record(self, product: int, kind: str, quantity: int, sign: bool, price: Decimal, priced: bool,
+               minutes: int) -> None:  # fmt: skip
+        sku, at = self.skus[product], moment(minutes)
+        fields: dict[str, Any] = {"sku": sku, "type": kind, "at": at.isoformat()}
+        reason = None
+        if kind == "ADJUST":
+            quantity = quantity if sign else -quantity
+            reason = ("found" if priced else "return") if quantity > 0 else ("damage" if priced else "loss")
+            fields["reason"] = reason
+            if quantity > 0 and priced:
+                fields["unit_price"] = str(price)
+        elif kind == "COUNT":
+            quantity = quantity - 1 if sign else quantity * 2  # zero included
+        elif kind == "SELL":
+            quantity = 1 + quantity % 4
+            fields["unit_price"] = str(price)
+        else:
+            fields["unit_price"] = str(price)
+        fields["quantity"] = quantity
+        unit_price = Decimal(fields["unit_price"]) if "unit_price" in fields else None
+        newest = max((tx.seq for _, tx in self.model.txs.values()), default=0) + 1  # it lands after equal times
+        new = Tx(0, newest, at, kind, quantity, unit_price, reason)
+        problem = self.model.problem(sku, [*self.model.of(sku), new])
+        made = self.attempt(f"record {kind}", self.app.record(fields), [problem] if problem else [])
+        if made is not None:
+            assert (made.type, made.quantity, made.unit_price, made.at) == (kind, quantity, unit_price, at)
+            assert made.seq >= newest, "ingestion numbers only grow"
+            self.model.txs[made.id] = (sku, Tx(made.id, made.seq, at, kind, quantity, unit_price, reason))
+
+    @rule(product=st.integers(0, 2), quantity=st.integers(5, 40), price=PRICES, minutes=st.integers(0, 12 * 60))
+    def restock(self, product: int, quantity: int, price: Decimal, minutes: int) -> None:
+        """A larger BUY in the first hours, so that sales, holds and negative edits have stock to work on."""
+        self.record(product, "BUY", quantity, True, price, True, minutes)
+
+    @precondition(lambda self: self.model.txs)
+    @rule(product=st.integers(0, 2), quantity=st.integers(0, 3), price=PRICES, minutes=MINUTES)
+    def sell(self, product: int, quantity: int, price: Decimal, minutes: int) -> None:
+        """Sales, the commonest transaction, at any moment of the two days."""
+        self.record(product, "SELL", quantity, True, price, True, minutes)
+
+    @precondition(lambda self: self.model.txs)
+    @rule(pick=st.integers(0, 10**6), quantity=st.integers(1, 15), flip=st.booleans())
+    def edit_quantity(self, pick: int, quantity: int, flip: bool) -> None:
+        sku, tx = self.pick_tx(pick)
+        if tx.type == "ADJUST":
+            adds = tx.quantity > 0 if tx.unit_price is not None or not flip else tx.quantity < 0
+            quantity = quantity if adds else -quantity  # a priced ADJUST keeps adding stock
+        elif tx.type == "COUNT":
+            quantity -= 1
+        self.edit(sku, tx, {"quantity": quantity}, quantity=quantity)
+
+    @precondition(lambda self: any(tx.unit_price is not None for _, tx in self.model.txs.values()))
+    @rule(pick=st.integers(0, 10**6), price=PRICES)
+    def edit_price(self, pick: int, price: Decimal) -> None:
+        priced = sorted(i for i, (_, tx) in self.model.txs.items() if tx.unit_price is not None)
+        sku, tx = self.model.txs[priced[pick % len(priced)]]
+        self.edit(sku, tx, {"unit_price": str(price)}, unit_price=price)
+
+    @precondition(lambda self: self.model.txs)
+    @rule(pick=st.integers(0, 10**6), minutes=MINUTES)
+    def edit_time(self, pick: int, minutes: int) -> None:
+        sku, tx = self.pick_tx(pick)
+        self.edit(sku, tx, {"at": moment(minutes).isoformat()}, at=moment(minutes))
+
+    @precondition(lambda self: self.model.txs)
+    @rule(pick=st.integers(0, 10**6), to=st.integers(1, 2))
+    def move(self, pick: int, to: int) -> None:
+        sku, tx = self.pick_tx(pick)
+        other = self.skus[(self.skus.index(sku) + to) % len(self.skus)]
+        self.edit(sku, tx, {"sku": other}, to_sku=other)
+
+    def edit(self, sku: str, tx: Tx, patch: dict[str, Any], *, to_sku: str | None = None, **changes: Any) -> None:
+        new_sku = to_sku or sku
+        edited = Tx(**{**tx.__dict__, **changes})
+        rest = [t for t in self.model.of(sku) if t.id != tx.id]
+        if new_sku == sku:
+            problems = [self.model.problem(sku, [*rest, edited])]
+        else:  # the product it leaves, then the one it joins: either may be the one named
+            problems = [self.model.problem(sku, rest), self.model.problem(new_sku, [*self.model.of(new_sku), edited])]
+        found = [p for p in problems if p]
+        what = f"edit {next(iter(patch))} of {tx.type}" if new_sku == sku else f"move {tx.type}"
+        stored = self.attempt(what, self.app.edit(tx.id, patch), found)
+        if stored is not None:
+            assert (stored.id, stored.seq) == (tx.id, tx.seq), "an edit keeps the id and the ingestion number"
+            self.model.txs[tx.id] = (new_sku, edited)
+
+    @precondition(lambda self: self.model.txs)
+    @rule(pick=st.integers(0, 10**6))
+    def delete(self, pick: int) -> None:
+        sku, tx = self.pick_tx(pick)
+        problem = self.model.problem(sku, [t for t in self.model.of(sku) if t.id != tx.id])
+        if self.attempt(f"delete {tx.type}", self._deleted(tx.id), [problem] if problem else []):
+            del self.model.txs[tx.id]
+
+    async def _deleted(self, tx_id: int) -> bool:
+        await self.app.delete(tx_id)
+        return True
+
+    @precondition(lambda self: self.model.txs)
+    @rule(product=st.integers(0, 2), quantity=st.integers(1, 5))
+    def reserve(self, product: int, quantity: int) -> None:
+        sku = self.skus[product]
+        on_hand, reserved = self.model.expected(sku).on_hand, self.model.reserved(sku)
+        problem = Short(on_hand, reserved) if quantity > on_hand - reserved else None
+        held = self.attempt("reserve", self.app.reserve(sku, quantity, f"order-{uuid.uuid4().hex[:8]}"),
+                            [problem] if problem else [])  # fmt: skip
+        if held is not None:
+            self.model.holds[held] = (sku, quantity, "active")
+
+    @precondition(lambda self: self.model.holds)
+    @rule(pick=st.integers(0, 10**6), price=PRICES)
+    def confirm(self, pick: int, price: Decimal) -> None:
+        held_id = sorted(self.model.holds)[pick % len(self.model.holds)]
+        sku, quantity, status = self.model.holds[held_id]
+        if status == "cancelled":
+            self.attempt("confirm (cancelled)", self.app.confirm(held_id, price), [Short(-1, -1)])
+            return
+        sale = self.attempt(f"confirm ({status})", self.app.confirm(held_id, price), [])
+        if status == "active":
+            assert sale is not None and (sale.type, sale.quantity, sale.at) == ("SELL", quantity, NOW)
+            self.model.holds[held_id] = (sku, quantity, "confirmed")
+            self.model.txs[sale.id] = (sku, Tx(sale.id, sale.seq, NOW, "SELL", quantity, price, None))
+
+    @precondition(lambda self: self.model.holds)
+    @rule(pick=st.integers(0, 10**6))
+    def cancel(self, pick: int) -> None:
+        held_id = sorted(self.model.holds)[pick % len(self.model.holds)]
+        sku, quantity, status = self.model.holds[held_id]
+        if status == "confirmed":
+            self.attempt("cancel (confirmed)", self.app.cancel(held_id), [Short(-1, -1)])
+            return
+        self.attempt(f"cancel ({status})", self.app.cancel(held_id), [])
+        self.model.holds[held_id] = (sku, quantity, "cancelled")
+
+    # -- after every step --
+
+    @invariant()
+    def every_figure_is_the_models(self) -> None:
+        for sku in self.skus:
+            got, want = self.run(self.app.product(sku)), self.model.expected(sku)
+            for mine, theirs in zip(got.rows, want.rows, strict=False):
+                assert mine == theirs, f"{sku}: row {mine.id} is\n{mine}\nbut the model says\n{theirs}"
+            assert got == want, f"{sku}: the app has\n{got}\nbut the model says\n{want}"
+            assert got.on_hand - got.reserved >= 0  # available
+            holds = {i: (q, status) for i, (s, q, status) in self.model.holds.items() if s == sku}
+            assert self.run(self.app.reservation_states(sku)) == holds
+
+
+def names(problem: Break | Short, facts: dict[str, Any]) -> bool:
+    """Whether a refusal names this problem: the breaking transaction and the stock it would leave,
+    or on hand against reserved (a hold refused; `Short(-1, -1)`: a state conflict, any refusal)."""
+    if isinstance(problem, Break):
+        tx = problem.tx
+        return (
+            facts.get("transaction_id") == (tx.id or None)
+            and facts.get("type") == tx.type
+            and facts.get("quantity") == tx.quantity
+            and datetime.fromisoformat(facts["at"]) == tx.at
+            and (facts.get("stock_before"), facts.get("stock_after")) == (problem.stock_before, problem.would_be)
+            and (tx.id == 0 or facts.get("seq") == tx.seq)
+        )
+    if problem == Short(-1, -1):
+        return True
+    if "available" in facts:  # a hold refused: more than on hand less reserved
+        return bool(facts["available"] == problem.on_hand - problem.reserved)
+    return (facts.get("on_hand"), facts.get("reserved")) == (problem.on_hand, problem.reserved)
+
+
+# --- the test ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def machine_database(database_url: str) -> Iterator[str]:
+    """A database of its own in the session's cluster, migrated."""
+    from app.persistence.database import migrate
+
+    name = f"machine_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute(f"CREATE DATABASE {name}")
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    url = database_url.replace("/postgres?", f"/{name}?")
+    asyncio.run(migrate(url))
+    yield url
+
+
+def test_the_ledger_agrees_with_a_plain_model_after_every_step(machine_database: str) -> None:
+    loop = asyncio.new_event_loop()
+    app = App(machine_database, clock=lambda: NOW)
+    STEPS.clear()
+    try:
+        loop.run_until_complete(app.open())
+        run_state_machine_as_test(
+            lambda: LedgerMachine(app, loop.run_until_complete),
+            settings=settings(
+                max_examples=20, stateful_step_count=35, deadline=None, report_multiple_bugs=False,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )  # fmt: skip
+    finally:
+        loop.run_until_complete(app.close())
+        loop.close()
+    refused = sum(n for kind, n in STEPS.items() if kind.endswith("refused"))
+    print(f"\nstate machine: {sum(STEPS.values())} steps checked, {refused} of them refused changes:")
+    for kind, n in sorted(STEPS.items()):
+        print(f"  {n:5d}  {kind}")
