@@ -64,10 +64,15 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
     return Response({"status_code": 500, "detail": "Internal server error", "extra": {}}, status_code=500)
 
 
+def status_of(refused: DomainError) -> int:
+    """The status of a refusal: the API's, and a page's that shows it."""
+    return next((code for kind, code in _STATUS.items() if isinstance(refused, kind)), 400)
+
+
 def domain_error_handler(request: Request, exc: Exception) -> Response | Template:
     """JSON for the API; a page for a browser that asked for a page."""
     assert isinstance(exc, DomainError)
-    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+    status = status_of(exc)
     if audience(request) == "page":
         return Template(template_name="error.html", context={"status": status, "detail": exc.detail},
                         status_code=status)  # fmt: skip

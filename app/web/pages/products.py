@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, DomainError, KeyReused, NotFound
+from app.domain.errors import DomainError, NotFound
 from app.domain.rules import Reason, TxType
 from app.services import idempotency, products
 from app.services.accounts import Identity
@@ -21,6 +21,7 @@ from app.services.records import ProductRecord
 from app.settings import Settings
 from app.web.auth import allow_recording, scope_of
 from app.web.chart import stock_chart
+from app.web.errors import status_of
 from app.web.idempotent import recorded_body
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_transaction
@@ -129,7 +130,7 @@ class ProductPages(Controller):
             # The same form sent again (a double click) gets the first's change, or its refusal.
             done = recorded_body((await idempotency.once(key, Change, run)).result())
         except DomainError as refused:
-            status = _status_of(refused)
+            status = status_of(refused)
             product = await products.get(sku)
             if request.htmx:
                 context = await ledger_context(product, ledger, page_no)
@@ -142,12 +143,6 @@ class ProductPages(Controller):
             kept = {"type": form.get("type") or ""}  # the next one is often of the same type
             return page("products/_add.html", add_form=kept, done=done, **context)
         return see_other(f"/products/{quote(sku, safe='')}" + (f"?page_no={page_no}" if page_no > 1 else ""))
-
-
-def _status_of(refused: DomainError) -> int:
-    """The status the API gives the same refusal."""
-    kinds: list[tuple[type[DomainError], int]] = [(Conflict, 409), (NotFound, 404), (KeyReused, 422)]
-    return next((code for kind, code in kinds if isinstance(refused, kind)), 400)
 
 
 async def _saved_row(ledger: LedgerService, tx_id: int | None, sku: str) -> dict[str, Any] | None:
