@@ -166,6 +166,37 @@ def test_a_generated_client_records_a_sale(server, tokens, tmp_path):  # type: i
     assert plain["realized_pl"] == product.realized_pl and plain["on_hand"] == product.on_hand
 
 
+def _undocumented(openapi: dict[str, Any], schema: dict[str, Any], value: Any, where: str = "") -> set[str]:
+    """Fields of `value` that `schema` does not name (a schema that allows any field names none)."""
+    schema = _resolved(openapi, schema)
+    branches = schema.get("oneOf") or schema.get("anyOf") or schema.get("allOf")
+    if branches:
+        fitting = [_undocumented(openapi, branch, value, where) for branch in branches if _fits(openapi, branch, value)]
+        return min(fitting, key=len) if fitting else set()
+    if isinstance(value, list) and "items" in schema:
+        return set().union(*(_undocumented(openapi, schema["items"], item, f"{where}[]") for item in value))
+    if not isinstance(value, dict) or "additionalProperties" in schema or "properties" not in schema:
+        return set()
+    named = schema["properties"]
+    found = {f"{where}.{key}" for key in value if key not in named}
+    for key, item in value.items():
+        if key in named:
+            found |= _undocumented(openapi, named[key], item, f"{where}.{key}")
+    return found
+
+
+def _fits(openapi: dict[str, Any], schema: dict[str, Any], value: Any) -> bool:
+    schema = _resolved(openapi, schema)
+    kind = schema.get("type")
+    if kind == "null":
+        return value is None
+    if kind == "object" or "properties" in schema:
+        return isinstance(value, dict) and set(schema.get("required", ())) <= set(value)
+    if kind == "array":
+        return isinstance(value, list)
+    return value is not None
+
+
 def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: ignore[no-untyped-def]
     """Each operation driven to its answers (successes, dry runs, replays, conflicts, field errors,
     no token, a refused role, a reused key), every body checked against the schema declared for its
@@ -176,11 +207,17 @@ def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: 
 
     schema = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
     checked: set[tuple[str, str, int]] = set()
+    undocumented: set[str] = set()
 
     def call(method: str, path: str, template: str, token: str = tokens["admin"], **kwargs: Any) -> httpx.Response:
         answer = httpx.request(method, f"{server.url}{path}", headers=bearer(token) | kwargs.pop("headers", {}),
                                timeout=30, **kwargs)  # fmt: skip
         schema[template][method].validate_response(answer)  # raises naming the first mismatch
+        declared = schema.raw_schema["paths"][template][method.lower()]["responses"][str(answer.status_code)]
+        if answer.headers.get("content-type", "").startswith("application/json"):
+            body_schema = declared["content"]["application/json"]["schema"]
+            undocumented.update(f"{method} {template} {answer.status_code}: {field}"
+                                for field in _undocumented(schema.raw_schema, body_schema, answer.json()))  # fmt: skip
         checked.add((method, template, answer.status_code))
         return answer
 
@@ -263,5 +300,6 @@ def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: 
     text = {"content-type": "text/csv"}
     assert call("POST", upload, upload, content=csv_body.encode(), headers=text).status_code == 201
     assert call("POST", upload, upload, content=b"external_id,sku\nx,\n", headers=text).status_code == 400
+    assert not undocumented, "fields the schema does not name:\n" + "\n".join(sorted(undocumented))
     succeeded = {(method.lower(), path) for method, path, status in checked if status < 300}
     assert succeeded == {(method, path) for method, path, _ in _operations(schema.raw_schema, under=("/api/",))}

@@ -286,31 +286,54 @@ class StatusCounts(Struct, kw_only=True):
 
 
 class Summary(Struct, kw_only=True):
-    """GET /api/reports/summary."""
+    """GET /api/reports/summary: every product's figures added up, and how many are in each status."""
 
     products: int
     on_hand: int
     reserved: int
     available: int
     inventory_value: Money
+    revenue: Money
+    cogs: Money
+    realized_pl: Money
+    write_off: Money
+    gain: Money
     by_status: StatusCounts
 
 
 class ReportRow(Struct, kw_only=True):
-    """One row of a report: a product's figures (see Product) for the stock reports, with `excess`
-    (overstock), `days_since_count` (needs-count), or `units_sold` and `days` (movers); a group's
-    totals for by-category and by-brand; `problems` for anomalies; a product's value at `at` for the
-    valuation."""
+    """One row of a report. The stock reports (low-stock, out-of-stock, overstock, needs-count, movers)
+    give a product's figures as in Product, with `excess` (overstock), `days_since_count` (needs-count),
+    or `units_sold` and `days` (movers); by-category and by-brand give a group's `category` or `brand`
+    and its totals (`products` and the sums); anomalies give a `sku` and its `problems`; the valuation
+    gives a product's `on_hand`, `average_cost` and `inventory_value` at `at`, and its
+    `last_transaction_at` before then."""
 
     sku: str | None = None
     name: str | None = None
     category: str | None = None
     brand: str | None = None
+    low_stock_threshold: int | None = None
+    overstock_threshold: int | None = None
+    count_interval_days: int | None = None
+    barcode: str | None = None
+    sell_price: Money | None = None
     on_hand: int | None = None
     reserved: int | None = None
     available: int | None = None
     average_cost: Money | None = None
     inventory_value: Money | None = None
+    revenue: Money | None = None
+    cogs: Money | None = None
+    realized_pl: Money | None = None
+    write_off: Money | None = None
+    gain: Money | None = None
+    units_in: int | None = None
+    units_out: int | None = None
+    damaged: int | None = None
+    last_counted_at: datetime | None = None
+    last_sale_at: datetime | None = None
+    transaction_count: int | None = None
     status: StockStatus | None = None
     excess: int | None = None
     days_since_count: int | None = None
