@@ -303,3 +303,15 @@ def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: 
     assert not undocumented, "fields the schema does not name:\n" + "\n".join(sorted(undocumented))
     succeeded = {(method.lower(), path) for method, path, status in checked if status < 300}
     assert succeeded == {(method, path) for method, path, _ in _operations(schema.raw_schema, under=("/api/",))}
+
+
+@pytest.mark.parametrize("path", ["/api/products", "/api/transactions", "/api/reservations"])
+def test_an_empty_body_is_read_as_an_empty_object(server, tokens, path):  # type: ignore[no-untyped-def]
+    """As before the bodies were declared: no body, or only whitespace, is `{}` (every required field named)."""
+    answers = [
+        httpx.post(f"{server.url}{path}", content=body, headers=bearer(tokens["admin"]), timeout=30)
+        for body in (b"", b" \n", b"{}")
+    ]
+    assert [a.status_code for a in answers] == [400, 400, 400]
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    assert "is required" in answers[0].json()["detail"]
