@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from app.persistence.database import migrate
+    from app.persistence.migrations import migrate
     from app.web.http_protocol import HeaderDeadlineProtocol
 
     settings = settled_settings()
@@ -119,7 +119,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _migrate(_: argparse.Namespace) -> None:
-    from app.persistence.database import migrate
+    from app.persistence.migrations import migrate
 
     print(asyncio.run(migrate(str(settled_settings().database_url))).strip())
 
@@ -210,7 +210,8 @@ def _token_create(args: argparse.Namespace) -> int:
 
 async def _with_accounts(work: Callable[[AccountService], Awaitable[T]]) -> T:
     """Run an accounts call from the shell: database migrated, pool open, then closed."""
-    from app.persistence.database import Database, migrate
+    from app.persistence.database import Database
+    from app.persistence.migrations import migrate
     from app.services.accounts import AccountService
 
     settings = settled_settings()

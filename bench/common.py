@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.persistence.database import migrate  # noqa: E402
+from app.persistence.migrations import migrate  # noqa: E402
 from app.services import embedded  # noqa: E402
 from tests.conftest import Server, make_user, start_server  # noqa: E402
 

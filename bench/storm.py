@@ -42,7 +42,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from app.persistence.database import migrate
+from app.persistence.migrations import migrate
 from app.services import embedded
 from bench.common import admin_token
 from tests.conftest import Server, make_user, start_server

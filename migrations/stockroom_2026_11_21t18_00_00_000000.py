@@ -2,7 +2,7 @@
 a composite timeline index, partial indexes for last count/sale, a global
 ingestion sequence and a fill factor that keeps recomputes as HOT updates."""
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-21T18:00:00:000000"
 VERSION = "1.38.0"

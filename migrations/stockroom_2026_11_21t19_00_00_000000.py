@@ -1,6 +1,6 @@
 """Reservations of stock for orders (SPEC §2 "Reservations")."""
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-21T19:00:00:000000"
 VERSION = "1.38.0"

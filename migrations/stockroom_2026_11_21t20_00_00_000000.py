@@ -1,6 +1,6 @@
 """External ids on transactions, so importing the same file twice adds nothing twice."""
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-21T20:00:00:000000"
 VERSION = "1.38.0"

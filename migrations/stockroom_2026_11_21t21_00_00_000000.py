@@ -1,6 +1,6 @@
 """Idempotency keys: the first completed response of a mutating POST, replayed for repeats."""
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-21T21:00:00:000000"
 VERSION = "1.38.0"

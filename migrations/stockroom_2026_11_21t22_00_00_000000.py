@@ -1,6 +1,6 @@
 """Users, API tokens, browser sessions, login attempts and settings (SPEC §5)."""
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-21T22:00:00:000000"
 VERSION = "1.38.0"

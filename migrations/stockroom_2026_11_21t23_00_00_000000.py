@@ -7,7 +7,7 @@ one (a HOT update: no index entries to add), even the first time. Measured with
 as they are rewritten.
 """
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-21T23:00:00:000000"
 VERSION = "1.38.0"

@@ -4,7 +4,7 @@ The barcode is unique as a GTIN: a UPC-A and the same code written as an EAN-13 
 0 (as many scanners send it) are one barcode, so the index and every lookup pad to 14 digits.
 """
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-30T08:40:00:000000"
 VERSION = "1.38.0"

@@ -9,7 +9,7 @@
   when shown (or after 10 minutes).
 """
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-30T09:30:00:000000"
 VERSION = "1.38.0"

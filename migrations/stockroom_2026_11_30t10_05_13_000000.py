@@ -7,7 +7,7 @@
 - `product_name_idx`: sorting by name without a sort of the whole catalogue.
 """
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-30T10:05:13:000000"
 VERSION = "1.38.0"

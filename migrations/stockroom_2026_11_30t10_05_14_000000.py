@@ -9,7 +9,7 @@
   panel and the status filter read those few rows and not every product.
 """
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-30T10:05:14:000000"
 VERSION = "1.38.0"

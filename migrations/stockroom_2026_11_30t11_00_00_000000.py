@@ -12,7 +12,7 @@
 - `status_code` and `response` go: nothing reads them any more.
 """
 
-from app.services.migration_sql import sql_forwards
+from app.persistence.migrations import sql_forwards
 
 ID = "2026-11-30T11:00:00:000000"
 VERSION = "1.38.0"

@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, redirect_stdout, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from contextvars import ContextVar
 from decimal import Decimal
-from io import StringIO
 
 import asyncpg
-from piccolo.engine.postgres import PostgresEngine
 
 from app.settings import Settings
 
-MIGRATION_LOCK = (0x5354, 0)  # (namespace, key) of a session advisory lock
 PRODUCT_LOCK_NAMESPACE = 0x5354  # "ST": pg_advisory_xact_lock(namespace, product id)
-
-
-def engine() -> PostgresEngine:
-    """Piccolo's engine: used only to run migrations/ (the app's own queries go through `Database`)."""
-    from app.piccolo_conf import DB
-
-    return DB
-
-
-async def migrate(url: str) -> str:
-    """Apply pending Piccolo migrations; concurrent starters wait for each other."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    engine().config["dsn"] = url
-    lock_conn = await asyncpg.connect(url)
-    try:
-        await lock_conn.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATION_LOCK)
-        log = StringIO()
-        with redirect_stdout(log):
-            result = await run_forwards("all")
-        if not result.success:
-            raise RuntimeError(f"migration failed: {result.message}\n{log.getvalue()}")
-        return log.getvalue()
-    finally:
-        await lock_conn.close()
 
 
 class DatabaseUnavailable(Exception):

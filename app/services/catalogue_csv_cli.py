@@ -7,7 +7,8 @@ import sys
 from typing import TextIO
 
 from app.domain.errors import DomainError, InvalidFile
-from app.persistence.database import Database, migrate
+from app.persistence.database import Database
+from app.persistence.migrations import migrate
 from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks

@@ -10,7 +10,8 @@ from app.domain.errors import Conflict
 from app.domain.inputs import TransactionInput
 from app.domain.reservations import ReservationInput
 from app.domain.rules import Reason, TxType
-from app.persistence.database import Database, migrate
+from app.persistence.database import Database
+from app.persistence.migrations import migrate
 from app.services import products
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks

@@ -551,7 +551,7 @@ def names(problem: Break | Short, facts: dict[str, Any]) -> bool:
 @pytest.fixture(scope="module")
 def machine_database(database_url: str) -> Iterator[str]:
     """A database of its own in the session's cluster, migrated."""
-    from app.persistence.database import migrate
+    from app.persistence.migrations import migrate
 
     name = f"machine_{uuid.uuid4().hex[:8]}"
 
