@@ -11,7 +11,6 @@ from pathlib import Path
 from litestar import Litestar, Response, get
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar_htmx import HTMXConfig, HTMXPlugin
@@ -33,6 +32,7 @@ from app.web.api.catalogue_csv import CatalogueCsvController
 from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
+from app.web.api.schemas_openapi import OPENAPI
 from app.web.api.transactions import TransactionController
 from app.web.auth import access_middleware, authentication
 from app.web.compression import COMPRESSION
@@ -158,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[security_headers, authentication(account_service), checked_params, access_middleware],
         plugins=[HTMXPlugin(HTMXConfig(set_request_class_globally=False))],  # the pages' router sets it
         lifespan=[lifespan, account_service.token_cache_listener()],  # every process drops revoked tokens at once
-        openapi_config=OpenAPIConfig(title="Stockroom", version="0.1.0", path="/schema"),
+        openapi_config=OPENAPI,
         request_max_body_size=1_000_000,
         compression_config=COMPRESSION,
     )

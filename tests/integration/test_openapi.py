@@ -104,6 +104,10 @@ def test_errors_and_enums_are_documented(openapi):  # type: ignore[no-untyped-de
     record = openapi["paths"]["/api/transactions"]["post"]
     assert record["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ConflictError")
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in record["parameters"])
+    # How to authenticate: a bearer token on every operation.
+    token = openapi["components"]["securitySchemes"]["token"]
+    assert (token["type"], token["scheme"]) == ("http", "bearer")
+    assert openapi["security"] == [{"token": []}]
     # Money is a decimal string, never a JSON number.
     new = schemas["NewTransaction"]["properties"]
     assert {"type": "string"} in new["unit_price"]["oneOf"]

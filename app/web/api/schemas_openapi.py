@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.openapi import ResponseSpec
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import (
+    Components,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -16,9 +17,27 @@ from litestar.openapi.spec import (
     Parameter,
     RequestBody,
     Schema,
+    SecurityScheme,
 )
 
 from app.web.api.schemas import ConflictError, Error, InvalidRequest
+
+OPENAPI = OpenAPIConfig(
+    title="Stockroom",
+    version="0.1.0",
+    path="/schema",
+    components=Components(
+        security_schemes={
+            "token": SecurityScheme(
+                type="http",
+                scheme="bearer",
+                description="An API token: `inventory token create USERNAME`, or made by an admin on /admin "
+                "(a browser's signed-in session works too)",
+            )
+        }
+    ),
+    security=[{"token": []}],
+)
 
 _ERRORS: dict[int, tuple[type[Any], str]] = {
     400: (InvalidRequest, "Bad input: every wrong field (or query parameter) is named; nothing was changed"),
