@@ -12,9 +12,9 @@ from app.domain.reservations import ReservationInput
 from app.domain.rules import Reason, TxType
 from app.persistence.database import Database
 from app.persistence.migrations import migrate
-from app.services import products
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
+from app.services.products import ProductService
 from app.services.reservations import ReservationService
 from app.settings import Settings
 
@@ -32,7 +32,8 @@ async def load_demo(settings: Settings, seed: int = 7) -> str:
     db = Database.from_settings(settings, pool_size=4)
     await migrate(db.url)
     async with db.opened():
-        ledger = LedgerService(ProductLocks(), settings.timezone)
+        ledger = LedgerService(ProductLocks(), settings.timezone, db=db)
+        products = ProductService(db)
         rng = random.Random(seed)
         count = 0
         for sku, name, category, brand, cost, price, low in CATALOGUE:
@@ -43,11 +44,11 @@ async def load_demo(settings: Settings, seed: int = 7) -> str:
                 continue  # already loaded
             count += await _year_of(ledger, rng, sku, cost, price, low)
         if count:
-            await _make_every_report_show_something(ledger)
+            await _make_every_report_show_something(ledger, products)
         return f"demo loaded: {count} transactions"
 
 
-async def _make_every_report_show_something(ledger: LedgerService) -> None:
+async def _make_every_report_show_something(ledger: LedgerService, products: ProductService) -> None:
     """Open orders, an overstocked line, a sold-out one and one overdue for a count."""
     reservations = ReservationService(ledger.locks, ledger, ledger.clock)
     for sku, quantity, order in [("COF-ESP-1KG", 2, "web-1001"), ("TEA-GRN-100", 3, "web-1002"),

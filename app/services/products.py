@@ -12,7 +12,7 @@ import asyncpg
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import ProductInput, merge_product_patch, parse_product
 from app.persistence import products as repo
-from app.persistence.database import read_only, unit_of_work
+from app.persistence.database import Database
 from app.persistence.products import BARCODE_INDEX, SORTS, STATUSES, Filters, search_condition
 from app.persistence.records import ProductRecord
 from app.services import idempotency
@@ -20,47 +20,6 @@ from app.services.events import announce
 from app.services.idempotency import Key
 
 __all__ = ["BARCODE_INDEX", "SORTS", "STATUSES", "search_condition"]  # the catalogue's terms, from persistence
-
-
-async def create(raw: Mapping[str, Any], key: Key | None = None) -> ProductRecord:
-    data = parse_product(raw)
-    async with unit_of_work() as conn:
-        await idempotency.claim_or_repeat(conn, key)
-        await _refuse_taken_barcode(conn, data)
-        try:
-            await repo.insert(conn, data)
-        except repo.BarcodeTaken:
-            raise _barcode_taken(data.barcode, None) from None
-        except repo.SkuTaken:
-            raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
-        created = await _require(conn, data.sku)
-        await announce(conn, [created.id])
-        await idempotency.keep(conn, key, created)
-        return created
-
-
-async def update(sku: str, patch: Mapping[str, Any]) -> ProductRecord:
-    async with unit_of_work() as conn:
-        current = await _require(conn, sku)
-        data = parse_product(merge_product_patch(repo.settings_of(current), patch))
-        await _refuse_taken_barcode(conn, data)
-        try:
-            await repo.update_settings(conn, data)
-        except repo.BarcodeTaken:  # taken by a product made meanwhile
-            raise _barcode_taken(data.barcode, None) from None
-        await announce(conn, [current.id])
-        return await _require(conn, sku)
-
-
-async def get(sku: str) -> ProductRecord:
-    async with read_only() as conn:
-        return await _require(conn, sku)
-
-
-async def listing(q: str | None = None, category: str | None = None, status: str | None = None) -> list[ProductRecord]:
-    """Every product matching (the API's list): use `page_of` for what a person looks at."""
-    async with read_only() as conn:
-        return await repo.matching(conn, Filters(q, category, None, status))
 
 
 PER_PAGE = 50
@@ -98,26 +57,107 @@ class ListingPage:
         return max(1, -(-int(self.totals["products"]) // self.query.per_page))
 
 
-async def page_of(query: ListingQuery) -> ListingPage:
-    """One page of the filtered, sorted catalogue and the totals of the whole filtered set: two
-    statements (the page, one aggregate), read at the same time on two pooled connections (each
-    task holds one: the "never stuck" rule), whatever the catalogue's size."""
-    query = query.normalized()
-    filters = Filters(query.q, query.category, query.brand, query.status)
-    offset = (query.page - 1) * query.per_page
-    items, totals = await asyncio.gather(
-        _read(lambda conn: repo.page(conn, filters, query.sort, query.descending, query.per_page, offset)),
-        _read(lambda conn: repo.totals(conn, filters)),
-    )
-    return ListingPage(query, items, _totals_view(totals))
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    product: ProductRecord
+    exact: bool  # the text is this product's SKU or barcode: a scan or a typed code picks it at once
+
+
+class ProductService:
+    """Products: create, change settings, look up and list (with their summary figures), on one Database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, raw: Mapping[str, Any], key: Key | None = None) -> ProductRecord:
+        data = parse_product(raw)
+        async with self.db.unit_of_work() as conn:
+            await idempotency.claim_or_repeat(conn, key)
+            await _refuse_taken_barcode(conn, data)
+            try:
+                await repo.insert(conn, data)
+            except repo.BarcodeTaken:
+                raise _barcode_taken(data.barcode, None) from None
+            except repo.SkuTaken:
+                raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
+            created = await _require(conn, data.sku)
+            await announce(conn, [created.id])
+            await idempotency.keep(conn, key, created)
+            return created
+
+    async def update(self, sku: str, patch: Mapping[str, Any]) -> ProductRecord:
+        async with self.db.unit_of_work() as conn:
+            current = await _require(conn, sku)
+            data = parse_product(merge_product_patch(repo.settings_of(current), patch))
+            await _refuse_taken_barcode(conn, data)
+            try:
+                await repo.update_settings(conn, data)
+            except repo.BarcodeTaken:  # taken by a product made meanwhile
+                raise _barcode_taken(data.barcode, None) from None
+            await announce(conn, [current.id])
+            return await _require(conn, sku)
+
+    async def get(self, sku: str) -> ProductRecord:
+        async with self.db.read_only() as conn:
+            return await _require(conn, sku)
+
+    async def listing(
+        self, q: str | None = None, category: str | None = None, status: str | None = None
+    ) -> list[ProductRecord]:
+        """Every product matching (the API's list): use `page_of` for what a person looks at."""
+        async with self.db.read_only() as conn:
+            return await repo.matching(conn, Filters(q, category, None, status))
+
+    async def page_of(self, query: ListingQuery) -> ListingPage:
+        """One page of the filtered, sorted catalogue and the totals of the whole filtered set: two
+        statements (the page, one aggregate), read at the same time on two pooled connections (each
+        task holds one: the "never stuck" rule), whatever the catalogue's size."""
+        query = query.normalized()
+        filters = Filters(query.q, query.category, query.brand, query.status)
+        offset = (query.page - 1) * query.per_page
+        items, totals = await asyncio.gather(
+            self._read(lambda conn: repo.page(conn, filters, query.sort, query.descending, query.per_page, offset)),
+            self._read(lambda conn: repo.totals(conn, filters)),
+        )
+        return ListingPage(query, items, _totals_view(totals))
+
+    async def alerting(self, limit: int = 100) -> tuple[list[ProductRecord], int]:
+        """Products low or out of stock (the worst first), at most `limit`, and how many there are."""
+        async with self.db.read_only() as conn:
+            return await repo.alerting(conn, limit)
+
+    async def choices(self) -> tuple[list[str], list[str]]:
+        """The categories and the brands in use, for the dashboard's filters: a loose index scan each
+        (one probe per distinct value), not a scan of the catalogue."""
+        async with self.db.read_only() as conn:
+            return await repo.values_in_use(conn, "category"), await repo.values_in_use(conn, "brand")
+
+    async def suggest(self, text: str, limit: int = 8) -> list[Suggestion]:
+        """Products a counter clerk may mean by `text`: the one whose SKU or barcode it is (two index
+        probes: a scan is answered at once), else those with every word of it in their SKU or name
+        (the trigram indexes of `search_condition`). Only the few shown are summed up."""
+        text = text.strip()[:200]
+        if not text.split():
+            return []
+        async with self.db.read_only() as conn:
+            exact = await repo.by_code(conn, text)
+            if exact is not None:
+                return [Suggestion(exact, True)]
+            found = await repo.suggested(conn, text, limit)  # the dashboard's search: trigram indexes
+        return [Suggestion(p, False) for p in found]
+
+    async def by_code(self, code: str) -> ProductRecord | None:
+        """The product whose SKU or barcode this is (what a scanner or a typed SKU names), or None."""
+        async with self.db.read_only() as conn:
+            return await repo.by_code(conn, code.strip()[:200])
+
+    async def _read(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`work` on a connection of its own (page_of reads two things at once)."""
+        async with self.db.read_only() as conn:
+            return await work(conn)
 
 
 T = TypeVar("T")
-
-
-async def _read(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    async with read_only() as conn:
-        return await work(conn)
 
 
 def _totals_view(total: dict[str, Any]) -> dict[str, Any]:
@@ -130,46 +170,6 @@ def _totals_view(total: dict[str, Any]) -> dict[str, Any]:
         "inventory_value": str(total["inventory_value"]),
         **{f: str(total[f]) for f in repo.MONEY_COLUMNS},
     }
-
-
-async def alerting(limit: int = 100) -> tuple[list[ProductRecord], int]:
-    """Products low or out of stock (the worst first), at most `limit`, and how many there are."""
-    async with read_only() as conn:
-        return await repo.alerting(conn, limit)
-
-
-async def choices() -> tuple[list[str], list[str]]:
-    """The categories and the brands in use, for the dashboard's filters: a loose index scan each
-    (one probe per distinct value), not a scan of the catalogue."""
-    async with read_only() as conn:
-        return await repo.values_in_use(conn, "category"), await repo.values_in_use(conn, "brand")
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    product: ProductRecord
-    exact: bool  # the text is this product's SKU or barcode: a scan or a typed code picks it at once
-
-
-async def suggest(text: str, limit: int = 8) -> list[Suggestion]:
-    """Products a counter clerk may mean by `text`: the one whose SKU or barcode it is (two index
-    probes: a scan is answered at once), else those with every word of it in their SKU or name
-    (the trigram indexes of `search_condition`). Only the few shown are summed up."""
-    text = text.strip()[:200]
-    if not text.split():
-        return []
-    async with read_only() as conn:
-        exact = await repo.by_code(conn, text)
-        if exact is not None:
-            return [Suggestion(exact, True)]
-        found = await repo.suggested(conn, text, limit)  # the dashboard's search: trigram indexes
-    return [Suggestion(p, False) for p in found]
-
-
-async def by_code(code: str) -> ProductRecord | None:
-    """The product whose SKU or barcode this is (what a scanner or a typed SKU names), or None."""
-    async with read_only() as conn:
-        return await repo.by_code(conn, code.strip()[:200])
 
 
 async def _refuse_taken_barcode(conn: asyncpg.Connection, data: ProductInput) -> None:

@@ -24,6 +24,7 @@ from app.services.events import EventHub
 from app.services.gc_pause import settle_after_start_up
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
+from app.services.products import ProductService
 from app.services.progress import ProgressHub
 from app.services.reports import ReportService
 from app.services.reservations import ReservationService
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     locks = ProductLocks()
     ledger = LedgerService(locks, settings.timezone, db=db, max_batch=settings.max_batch)
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
+    product_service = ProductService(db)
     progress = ProgressHub()
     hub = EventHub(db)
     account_service = AccountService(db)
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "accounts": Provide(lambda: account_service, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
+            "products": Provide(lambda: product_service, use_cache=True, sync_to_thread=False),
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),

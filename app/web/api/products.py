@@ -6,9 +6,9 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
 
 from app.domain.access import Role
-from app.services import products
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
+from app.services.products import ProductService
 from app.services.records import ProductRecord
 from app.settings import Settings
 from app.web.api.schemas import MonthList, NewProduct, Product, ProductList, ProductPatch, TransactionPage
@@ -33,7 +33,9 @@ class ProductController(Controller):
         operation_class=KeyedOperation,
         responses=answers({201: (Product, "The product, created")}, 403, 409, 413, 422),
     )
-    async def create(self, request: Request, data: dict[str, Any] | None = None) -> Response[Any]:
+    async def create(
+        self, products: ProductService, request: Request, data: dict[str, Any] | None = None
+    ) -> Response[Any]:
         raw = data or {}
 
         async def run(key: Key | None) -> ProductRecord:
@@ -48,7 +50,7 @@ class ProductController(Controller):
         responses=answers({200: (ProductList, "The products, by SKU")}),
     )
     async def index(
-        self, q: str | None = None, category: str | None = None, status: str | None = None
+        self, products: ProductService, q: str | None = None, category: str | None = None, status: str | None = None
     ) -> dict[str, Any]:
         return {"items": [product_view(p) for p in await products.listing(q, category, status)]}
 
@@ -58,7 +60,7 @@ class ProductController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (Product, "The product")}, 404),
     )
-    async def show(self, sku: str) -> dict[str, Any]:
+    async def show(self, products: ProductService, sku: str) -> dict[str, Any]:
         return product_view(await products.get(sku))
 
     @patch(
@@ -70,7 +72,7 @@ class ProductController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (Product, "The product, changed")}, 403, 404, 409, 413),
     )
-    async def update(self, sku: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def update(self, products: ProductService, sku: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         return product_view(await products.update(sku, data or {}))
 
     @get(
@@ -81,6 +83,7 @@ class ProductController(Controller):
     )
     async def transactions(
         self,
+        products: ProductService,
         sku: str,
         ledger: LedgerService,
         limit: Annotated[int, Parameter(ge=1, le=5000)] = 500,
@@ -96,6 +99,8 @@ class ProductController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (MonthList, "The product's figures per month of the business time zone")}, 404),
     )
-    async def monthly(self, sku: str, settings: Settings, ledger: LedgerService) -> dict[str, Any]:
+    async def monthly(
+        self, products: ProductService, sku: str, settings: Settings, ledger: LedgerService
+    ) -> dict[str, Any]:
         product = await products.get(sku)
         return {"items": await ledger.monthly(product, settings.timezone)}

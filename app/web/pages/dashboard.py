@@ -10,8 +10,7 @@ from litestar.response import Template
 from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
-from app.services import products
-from app.services.products import ListingPage, ListingQuery
+from app.services.products import PER_PAGE, ListingPage, ListingQuery, ProductService
 from app.web.pages.forms import page
 from app.web.views import product_view
 
@@ -42,7 +41,7 @@ class Links:
             "q": q.q, "category": q.category, "brand": q.brand, "status": q.status,
             "sort": q.sort if q.sort != "sku" else None, "dir": "desc" if q.descending else None,
             "page": q.page if q.page != 1 else None,
-            "per": q.per_page if q.per_page != products.PER_PAGE else None,
+            "per": q.per_page if q.per_page != PER_PAGE else None,
         }  # fmt: skip
         values.update(changes)
         return {k: v for k, v in values.items() if v not in (None, "")}
@@ -65,6 +64,7 @@ class DashboardPages(Controller):
     @get("/")
     async def index(
         self,
+        products: ProductService,
         request: HTMXRequest,
         q: str | None = None,
         category: str | None = None,
@@ -78,7 +78,7 @@ class DashboardPages(Controller):
         # Numbers are read as text: a hand-edited `?page=x` shows the first page rather than a 400.
         query = ListingQuery(
             q, category, brand, status, sort or "sku", direction == "desc",
-            _int(page_number, 1), _int(per, products.PER_PAGE),
+            _int(page_number, 1), _int(per, PER_PAGE),
         ).normalized()  # fmt: skip
         if request.htmx and not request.htmx.history_restore_request:
             return page("_products_table.html", **_table_context(await products.page_of(query)))

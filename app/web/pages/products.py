@@ -12,11 +12,12 @@ from litestar_htmx import HTMXRequest
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
 from app.domain.rules import Reason, TxType
-from app.services import idempotency, products
+from app.services import idempotency
 from app.services.accounts import Identity
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.services.outcomes import Change
+from app.services.products import ProductService
 from app.services.records import ProductRecord
 from app.settings import Settings
 from app.web.auth import allow_recording, scope_of
@@ -70,7 +71,7 @@ class ProductPages(Controller):
         return page("products/form.html", section="dashboard", p={}, creating=True)
 
     @post("/new", opt={"role": Role.MANAGER})
-    async def create(self, request: HTMXRequest) -> Template | Redirect:
+    async def create(self, products: ProductService, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             created = await products.create(_product_fields(form, with_sku=True))
@@ -79,14 +80,22 @@ class ProductPages(Controller):
         return see_other(f"/products/{created.sku}")
 
     @get("/{sku:str}")
-    async def show(self, sku: str, settings: Settings, ledger: LedgerService, page_no: int = 1) -> Template:
+    async def show(
+        self, products: ProductService, sku: str, settings: Settings, ledger: LedgerService, page_no: int = 1
+    ) -> Template:
         product = await products.get(sku)
         context = await page_context(product, ledger, settings.timezone, page_no)
         return page("products/show.html", section="dashboard", **context)
 
     @get("/{sku:str}/sections")
     async def sections(
-        self, sku: str, settings: Settings, ledger: LedgerService, page_no: int = 1, saved: int | None = None
+        self,
+        products: ProductService,
+        sku: str,
+        settings: Settings,
+        ledger: LedgerService,
+        page_no: int = 1,
+        saved: int | None = None,
     ) -> Template:
         """Every section that follows the ledger, for product.js to put in place after a change made here
         or anywhere (`saved` names a transaction just edited here: the answer confirms it)."""
@@ -95,11 +104,11 @@ class ProductPages(Controller):
         return page("products/_sections.html", saved=await _saved_row(ledger, saved, sku), **context)
 
     @get("/{sku:str}/settings", opt={"role": Role.MANAGER})
-    async def settings_form(self, sku: str) -> Template:
+    async def settings_form(self, products: ProductService, sku: str) -> Template:
         return page("products/form.html", section="dashboard", p=product_view(await products.get(sku)), creating=False)
 
     @post("/{sku:str}/settings", opt={"role": Role.MANAGER})
-    async def update(self, sku: str, request: HTMXRequest) -> Template | Redirect:
+    async def update(self, products: ProductService, sku: str, request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             await products.update(sku, _product_fields(form, with_sku=False))
@@ -110,7 +119,7 @@ class ProductPages(Controller):
 
     @post("/{sku:str}/transactions", opt={"role": Role.CLERK})
     async def add(
-        self, sku: str, request: HTMXRequest, settings: Settings, ledger: LedgerService
+        self, products: ProductService, sku: str, request: HTMXRequest, settings: Settings, ledger: LedgerService
     ) -> Template | Redirect:
         """With htmx the answer replaces #add: a fresh form with a confirmation naming what was recorded,
         or (400/404/409) the form as sent with each error beside its field. A refusal of the caller's

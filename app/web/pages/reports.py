@@ -10,8 +10,8 @@ from litestar.response import Template
 
 from app.display import shop_display
 from app.domain.access import Role
-from app.services import products
 from app.services.ledger import LedgerService
+from app.services.products import ProductService
 from app.services.reports import ReportService
 from app.settings import Settings
 from app.web.api.reports import Days, Limit, Order, valuation_moment
@@ -115,7 +115,9 @@ class ReportPages(Controller):
         return page("reports/index.html", section="reports", reports=TITLES, about=ABOUT)
 
     @get("/monthly")
-    async def monthly(self, settings: Settings, ledger: LedgerService, sku: str | None = None) -> Template:
+    async def monthly(
+        self, products: ProductService, settings: Settings, ledger: LedgerService, sku: str | None = None
+    ) -> Template:
         rows: list[dict[str, Any]] = []
         if sku:
             rows = await ledger.monthly(await products.get(sku), settings.timezone)

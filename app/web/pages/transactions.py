@@ -13,11 +13,12 @@ from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
 from app.domain.rules import Reason, TxType
 from app.domain.voids import VoidFacts, VoidRefused, refuse_void
-from app.services import idempotency, products
+from app.services import idempotency
 from app.services.accounts import Identity
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.services.outcomes import Change
+from app.services.products import ProductService
 from app.services.records import ProductRecord
 from app.web.auth import allow_recording, scope_of
 from app.web.idempotent import recorded_body
@@ -62,7 +63,7 @@ def _entry_problem(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
-async def _product_named(text: str | None) -> ProductRecord:
+async def _product_named(products: ProductService, text: str | None) -> ProductRecord:
     """The product a Product field names: its SKU or its barcode."""
     if not text:
         raise InvalidInput([FieldError("sku", "is required: scan a barcode, or type a SKU or part of a name")])
@@ -93,14 +94,20 @@ class TransactionPages(Controller):
 
     @get("/new", opt={"role": Role.CLERK})
     async def new(
-        self, request: HTMXRequest, ledger: LedgerService, sku: str | None = None, done: int | None = None,
+        self,
+        products: ProductService,
+        request: HTMXRequest,
+        ledger: LedgerService,
+        sku: str | None = None,
+        done: int | None = None,
         voided: int | None = None,
     ) -> Template:  # fmt: skip
         if done is not None:
             recorded, _ = await ledger.row(done)
             product = await products.get(recorded.sku)
-            return await self._entry(request, ledger, {"sku": recorded.sku, "type": recorded.entry.type.value},
-                                     done=transaction_view(recorded), product=product_view(product))  # fmt: skip
+            again = {"sku": recorded.sku, "type": recorded.entry.type.value}
+            return await self._entry(products, request, ledger, again, done=transaction_view(recorded),
+                                     product=product_view(product))  # fmt: skip
         extra: dict[str, Any] = {}
         if voided is not None and (before := await ledger.voided(voided)):
             extra = {"voided": before, "voided_product": product_view(await products.get(before["sku"]))}
@@ -108,17 +115,19 @@ class TransactionPages(Controller):
         chosen = await products.by_code(sku) if sku else None
         if chosen is not None:  # a suggestion followed without JavaScript: ready for one more click
             form |= {"sku": chosen.sku, "quantity": "1", "unit_price": product_view(chosen)["sell_price"] or ""}
-        return await self._entry(request, ledger, form, **extra)
+        return await self._entry(products, request, ledger, form, **extra)
 
     @get("/suggest", opt={"role": Role.CLERK})
-    async def suggest(self, sku: str = "") -> Template:
+    async def suggest(self, products: ProductService, sku: str = "") -> Template:
         """The Product field's suggestions as you type: an HTML fragment for htmx (SKU, barcode or name)."""
         found = await products.suggest(sku) if sku.strip() else []
         shown = [{**product_view(s.product), "exact": s.exact} for s in found]
         return page("transactions/_suggestions.html", suggestions=shown, q=sku.strip())
 
     @post("/new", opt={"role": Role.CLERK})
-    async def record(self, request: HTMXRequest, ledger: LedgerService) -> Template | Redirect:
+    async def record(
+        self, products: ProductService, request: HTMXRequest, ledger: LedgerService
+    ) -> Template | Redirect:
         """A double-click sends the same idempotency key twice: the second gets the first's answer."""
         form = shown_fields(await form_data(request))
         me: Identity = request.user
@@ -127,7 +136,7 @@ class TransactionPages(Controller):
 
         async def run(key: Key | None) -> Change:
             raw = raw_transaction(form)
-            product = await _product_named(raw["sku"])
+            product = await _product_named(products, raw["sku"])
             raw["sku"] = product.sku  # a barcode names its product
             if raw["type"] == "SELL" and raw["unit_price"] is None and product.sell_price is not None:
                 raw["unit_price"] = str(product.sell_price)  # the product's sell price is the default
@@ -137,14 +146,16 @@ class TransactionPages(Controller):
 
         try:
             answer = await idempotency.once(key, Change, run)  # a repeat: the first's change, or its refusal
-            return await self._answer_recorded(request, ledger, form, recorded_body(answer.result()))
+            return await self._answer_recorded(products, request, ledger, form, recorded_body(answer.result()))
         except (DomainError, PermissionDeniedException) as refused:
             error = _entry_problem(refused, form)
             status = 200 if request.htmx else error.pop("status")
-            return await self._entry(request, ledger, form, status, error=error)
+            return await self._entry(products, request, ledger, form, status, error=error)
 
     @post("/{tx_id:int}/void", opt={"role": Role.CLERK})
-    async def void(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template | Redirect:
+    async def void(
+        self, products: ProductService, request: HTMXRequest, tx_id: int, ledger: LedgerService
+    ) -> Template | Redirect:
         """A clerk's own entry of the last 10 minutes, dated today, undone (audited as a void)."""
         me: Identity = request.user
         error: dict[str, Any]
@@ -160,21 +171,32 @@ class TransactionPages(Controller):
             if not request.htmx:
                 return see_other(f"/transactions/new?voided={tx_id}")
             voided = {**transaction_view(row), "name": change.product.after.name}
-            return await self._entry(request, ledger, {"sku": row.sku}, voided=voided,
+            return await self._entry(products, request, ledger, {"sku": row.sku}, voided=voided,
                                      voided_product=product_view(change.product.after))  # fmt: skip
         status = 200 if request.htmx else error.pop("status")
-        return await self._entry(request, ledger, {}, status, error=error)
+        return await self._entry(products, request, ledger, {}, status, error=error)
 
     async def _answer_recorded(
-        self, request: HTMXRequest, ledger: LedgerService, form: dict[str, Any], answer: dict[str, Any]
+        self,
+        products: ProductService,
+        request: HTMXRequest,
+        ledger: LedgerService,
+        form: dict[str, Any],
+        answer: dict[str, Any],
     ) -> Template | Redirect:
         if not request.htmx:
             return see_other(f"/transactions/new?done={answer['id']}")
         keep = {"sku": answer["sku"], "type": form.get("type", "")}
-        return await self._entry(request, ledger, keep, done=answer, product=answer["product"])
+        return await self._entry(products, request, ledger, keep, done=answer, product=answer["product"])
 
     async def _entry(
-        self, request: HTMXRequest, ledger: LedgerService, form: dict[str, Any], status: int = 200, **extra: Any
+        self,
+        products: ProductService,
+        request: HTMXRequest,
+        ledger: LedgerService,
+        form: dict[str, Any],
+        status: int = 200,
+        **extra: Any,
     ) -> Template:
         me: Identity = request.user
         now = ledger.clock()
@@ -222,13 +244,15 @@ class TransactionPages(Controller):
         return await self._edit_row(request, ledger, tx_id, form, preview=effect(change))
 
     @post("/{tx_id:int}", opt={"role": Role.MANAGER})
-    async def save(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template | Redirect:
+    async def save(
+        self, products: ProductService, request: HTMXRequest, tx_id: int, ledger: LedgerService
+    ) -> Template | Redirect:
         form = await form_data(request)
         try:
             await ledger.edit(tx_id, raw_patch(form), actor=request.user.username)
         except DomainError as refused:
             return await self._edit_row(request, ledger, tx_id, form, in_place=True, error=problem(refused))
-        return await self._back_to_ledger(request, ledger, form.get("page_sku", ""))
+        return await self._back_to_ledger(products, request, ledger, form.get("page_sku", ""))
 
     async def _edit_row(
         self, request: HTMXRequest, ledger: LedgerService, tx_id: int, form: dict[str, Any], in_place: bool = False,
@@ -263,7 +287,9 @@ class TransactionPages(Controller):
         return page("transactions/delete.html", section="dashboard", **context)
 
     @post("/{tx_id:int}/delete", opt={"role": Role.MANAGER})
-    async def delete(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template | Redirect:
+    async def delete(
+        self, products: ProductService, request: HTMXRequest, tx_id: int, ledger: LedgerService
+    ) -> Template | Redirect:
         form = await form_data(request)
         found, _ = await ledger.row(tx_id)
         try:
@@ -273,9 +299,11 @@ class TransactionPages(Controller):
             if request.htmx:
                 return page("products/_tx_delete.html", retarget=f"#tx-{tx_id}", reswap="outerHTML", **context)
             return page("transactions/delete.html", 409, section="dashboard", **context)
-        return await self._back_to_ledger(request, ledger, form.get("page_sku") or found.sku)
+        return await self._back_to_ledger(products, request, ledger, form.get("page_sku") or found.sku)
 
-    async def _back_to_ledger(self, request: HTMXRequest, ledger: LedgerService, sku: str) -> Template | Redirect:
+    async def _back_to_ledger(
+        self, products: ProductService, request: HTMXRequest, ledger: LedgerService, sku: str
+    ) -> Template | Redirect:
         if request.htmx:
             return page("products/_ledger.html", **await ledger_context(await products.get(sku), ledger))
         return see_other(f"/products/{sku}")
