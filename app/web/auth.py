@@ -93,7 +93,9 @@ def access_middleware(app: ASGIApp) -> ASGIApp:
             if role is not None:
                 check_role(scope, role)
             if scope.get("method") not in SAFE_METHODS and not handler.opt.get("starts_session"):
-                await _check_csrf(scope, Request(scope, receive))
+                identity: Identity | None = scope.get("user")
+                if identity is not None and identity.via == "session":  # a token sends no cookie: no CSRF
+                    await _check_csrf(identity, Request(scope, receive))
         await app(scope, receive, send)
 
     return middleware
@@ -121,13 +123,11 @@ def first_run(scope: Scope) -> bool:
     return credentials is not None and credentials.first_run
 
 
-async def _check_csrf(scope: Scope, request: Request[Any, Any, Any]) -> None:
+async def _check_csrf(identity: Identity, request: Request[Any, Any, Any]) -> None:
     """Every state-changing browser request carries its session's CSRF token (header or form field).
-    Requests with a bearer token carry no cookie, so they need none; logging in starts a new session.
-    A form read here is kept in the request's scope, so the handler does not read the body again."""
-    identity: Identity | None = scope.get("user")
-    if identity is None or identity.via != "session":
-        return
+    Requests with a bearer token carry no cookie, so they need none (and no Request is made for them:
+    a sale pays nothing here); logging in starts a new session. A form read here is kept in the
+    request's scope, so the handler does not read the body again."""
     sent = request.headers.get("x-csrf-token")
     if not sent and "form" in request.headers.get("content-type", ""):
         sent = (await request.form()).get("csrf_token")
