@@ -20,7 +20,7 @@ from app.domain.imports import CSV_COLUMNS, EPOCH, REQUIRED_COLUMNS, CheckedFile
 from app.persistence import catalogue_csv as csv_repo
 from app.persistence import ledger_rows
 from app.persistence import products as product_repo
-from app.persistence.database import CONNECTION_LOST, DatabaseUnavailable, read_only, snapshot, unit_of_work
+from app.persistence.database import CONNECTION_LOST, Database, DatabaseUnavailable
 from app.services import idempotency
 from app.services.events import announce
 from app.services.gc_pause import gc_paused
@@ -40,12 +40,14 @@ def _cell(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-async def export_csv(sku: str | None, start: datetime | None, end: datetime | None) -> AsyncIterator[str]:
+async def export_csv(
+    db: Database, sku: str | None, start: datetime | None, end: datetime | None
+) -> AsyncIterator[str]:
     """Rows in per-product timeline order, read through a cursor and sent in 64 kB pieces."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    async with snapshot() as conn:
+    async with db.snapshot() as conn:
         async for values in csv_repo.export_rows(conn, sku, start, end):
             writer.writerow([_cell(v) for v in values])
             if buffer.tell() > FLUSH_BYTES:
@@ -161,7 +163,7 @@ async def import_rows(
     the one after it), the Conflict says what they hold, and the same file imported again skips
     what is in and finishes the job. The idempotency key is claimed, and the answer stored, in the
     last part's transaction."""
-    async with read_only() as conn:
+    async with ledger.db.read_only() as conn:
         ids = await csv_repo.product_ids(conn, file.skus)
         _check_new_products_are_named(file, ids)
         await _refuse_taken_barcodes(conn, file, ids)
@@ -264,7 +266,7 @@ async def _import_part(
     `before` (what the other parts committed) and this part."""
     existing = [ids[file.skus[n]] for n in part if file.skus[n] in ids]
     with gc_paused():  # as a refold: the part's rows make many short-lived tuples, none in cycles
-        async with ledger.locks.hold(*existing), unit_of_work() as conn:
+        async with ledger.locks.hold(*existing), ledger.db.unit_of_work() as conn:
             result, new_ids = await _write_part(conn, file, part, ids, ledger, key)
             await idempotency.keep(conn, key, before + result)
     ids.update(new_ids)  # only once committed

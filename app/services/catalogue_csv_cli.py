@@ -31,10 +31,11 @@ def _progress(step: catalogue_csv.ImportProgress) -> None:
 
 def import_file(settings: Settings, path: str) -> int:
     """Check every row first (reading the file as it goes), then import them in parts."""
-    ledger = LedgerService(ProductLocks(), settings.timezone)
+    db = Database.from_settings(settings, pool_size=2)
+    ledger = LedgerService(ProductLocks(), settings.timezone, db=db)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            result = asyncio.run(_import(settings, handle, ledger))
+            result = asyncio.run(_import(handle, ledger))
     except InvalidFile as bad:
         print(file=sys.stderr)
         print(bad.detail, file=sys.stderr)
@@ -50,10 +51,10 @@ def import_file(settings: Settings, path: str) -> int:
     return 0
 
 
-async def _import(settings: Settings, handle: TextIO, ledger: LedgerService) -> catalogue_csv.ImportResult:
+async def _import(handle: TextIO, ledger: LedgerService) -> catalogue_csv.ImportResult:
+    """The rows checked first (no database needed), then the import, on the ledger's database."""
     rows = await catalogue_csv.read_rows(handle, ledger, _checked)
     print(f"\r{rows.transactions:,} rows checked ({len(rows.skus):,} products)", file=sys.stderr)
-    db = Database.from_settings(settings, pool_size=2)
-    await migrate(db.url)
-    async with db.opened():
+    await migrate(ledger.db.url)
+    async with ledger.db.opened():
         return await catalogue_csv.import_rows(rows, ledger, _progress)

@@ -12,6 +12,7 @@ from litestar.response import Stream
 from app.domain import fields
 from app.domain.access import Role
 from app.domain.errors import FieldErrors
+from app.persistence.database import Database
 from app.services import catalogue_csv
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
@@ -46,10 +47,15 @@ class CatalogueCsvController(Controller):
         ),
     )
     async def export(
-        self, ledger: LedgerService, sku: str | None = None, start: str | None = None, end: str | None = None
+        self,
+        db: Database,
+        ledger: LedgerService,
+        sku: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
     ) -> Stream:
         """All transactions, or one product's, or those with `start <= at < end`; streamed."""
-        rows = catalogue_csv.export_csv(sku, _moment("start", start, ledger), _moment("end", end, ledger))
+        rows = catalogue_csv.export_csv(db, sku, _moment("start", start, ledger), _moment("end", end, ledger))
         return Stream(rows, media_type="text/csv",
                       headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
 
