@@ -10,6 +10,8 @@ import re
 import httpx
 import pytest
 
+from app.persistence.database import Database
+from app.services import idempotency
 from app.services.idempotency import fingerprint
 from tests.integration.helpers import make_product, new_sku, record, summary, timeline
 
@@ -146,3 +148,15 @@ async def test_answers_stored_before_keys_kept_outcomes_are_replayed_as_they_wer
     named = await db.fetchval("SELECT transaction_id FROM public.idempotency_key WHERE key = $1", f"old-{sku}")
     assert named == sale["id"]
     assert (await summary(api, sku))["on_hand"] == 9
+
+
+async def test_keys_older_than_48_hours_are_purged(db, database_url):
+    scope = f"token:purge-{new_sku()}"
+    await db.execute(
+        """INSERT INTO idempotency_key (scope, key, fingerprint, created_at)
+           VALUES ($1, 'old', 'f', now() - interval '49 hours'), ($1, 'new', 'f', now() - interval '47 hours')""",
+        scope,
+    )
+    async with Database(database_url, pool_size=1).opened():
+        await idempotency.purge()
+    assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_key WHERE scope = $1", scope)] == ["new"]
