@@ -505,6 +505,16 @@ class LedgerMachine(RuleBasedStateMachine):
         sku, tx = self.pick_tx(pick)
         self.edit(sku, tx, {"at": moment(minutes).isoformat()}, dry, at=moment(minutes))
 
+    @precondition(lambda self: any(tx.type in ("BUY", "SELL") for _, tx in self.model.txs.values()))
+    @rule(pick=st.integers(0, 10**6), count=st.booleans(), dry=st.booleans())
+    def edit_type(self, pick: int, count: bool, dry: bool) -> None:
+        """A BUY entered as a SELL or the other way round (the price stays), or either made a COUNT of
+        its quantity (the price goes)."""
+        trades = sorted(i for i, (_, tx) in self.model.txs.items() if tx.type in ("BUY", "SELL"))
+        sku, tx = self.model.txs[trades[pick % len(trades)]]
+        kind = "COUNT" if count else "SELL" if tx.type == "BUY" else "BUY"
+        self.edit(sku, tx, {"type": kind}, dry, type=kind, unit_price=None if count else tx.unit_price)
+
     @precondition(lambda self: self.model.txs)
     @rule(pick=st.integers(0, 10**6), to=st.integers(1, 2), dry=st.booleans())
     def move(self, pick: int, to: int, dry: bool) -> None:
