@@ -9,8 +9,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from app.persistence.database import read_only
-
 
 @dataclass(frozen=True, slots=True)
 class KeyRow:
@@ -36,12 +34,11 @@ class OutcomeRow:
     transaction_id: int | None  # the ledger row the change recorded, if it recorded one (the counter's proof)
 
 
-async def kept(scope: str, key: str) -> Kept | None:
-    async with read_only() as conn:
-        row = await conn.fetchrow(
-            "SELECT fingerprint, outcome::text AS outcome FROM idempotency_key WHERE scope = $1 AND key = $2",
-            scope, key,
-        )  # fmt: skip
+async def kept(conn: asyncpg.Connection, scope: str, key: str) -> Kept | None:
+    row = await conn.fetchrow(
+        "SELECT fingerprint, outcome::text AS outcome FROM idempotency_key WHERE scope = $1 AND key = $2",
+        scope, key,
+    )  # fmt: skip
     if row is None:
         return None
     outcome = row["outcome"]
@@ -75,8 +72,7 @@ async def keep(conn: asyncpg.Connection, outcomes: Sequence[OutcomeRow]) -> None
     )  # fmt: skip
 
 
-async def purge(older_than_hours: int) -> None:
-    async with read_only() as conn:
-        await conn.execute(
-            "DELETE FROM idempotency_key WHERE created_at < now() - make_interval(hours => $1)", older_than_hours
-        )
+async def purge(conn: asyncpg.Connection, older_than_hours: int) -> None:
+    await conn.execute(
+        "DELETE FROM idempotency_key WHERE created_at < now() - make_interval(hours => $1)", older_than_hours
+    )

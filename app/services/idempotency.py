@@ -22,6 +22,7 @@ import msgspec
 from app.domain.errors import Conflict, FieldError, InvalidInput, KeyReused
 from app.domain.fields import unstorable
 from app.persistence import idempotency as store
+from app.persistence.database import Database
 from app.services.outcomes import Change, EarlierAnswer, Refused
 
 KEY_MAX = 200
@@ -77,24 +78,27 @@ def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str) -> Key |
 # --- a transport's one call --------------------------------------------------------------------
 
 
-async def once(key: Key | None, kind: type[O], run: Callable[[Key | None], Awaitable[O]]) -> Answer[O]:
+async def once(
+    db: Database, key: Key | None, kind: type[O], run: Callable[[Key | None], Awaitable[O]]
+) -> Answer[O]:
     """`run(key)` at most once per key: a key kept before is answered with its outcome (of type
     `kind`, or a refusal) without running anything; else `run` hands the key to the service, which
     claims it and keeps the outcome with its change, or finds it claimed meanwhile (`Repeated`)."""
-    if key is not None and (earlier := await kept(key, kind)) is not None:
+    if key is not None and (earlier := await kept(db, key, kind)) is not None:
         return Answer(earlier, replayed=True)
     try:
         return Answer(await run(key), replayed=False)
     except Repeated as repeat:
-        earlier = await kept(repeat.key, kind)
+        earlier = await kept(db, repeat.key, kind)
         if earlier is None:
             raise RuntimeError("a claimed key is kept with its outcome in the same transaction") from None
         return Answer(earlier, replayed=True)
 
 
-async def kept(key: Key, kind: type[O]) -> O | Refused | EarlierAnswer | None:
+async def kept(db: Database, key: Key, kind: type[O]) -> O | Refused | EarlierAnswer | None:
     """The outcome kept for `key`; KeyReused if the key came with another request."""
-    found = await store.kept(key.scope, key.key)
+    async with db.read_only() as conn:
+        found = await store.kept(conn, key.scope, key.key)
     if found is None:
         return None
     if found.fingerprint != key.fingerprint:
@@ -152,8 +156,10 @@ async def keep_batch(conn: asyncpg.Connection, answered: Iterable[tuple[Key | No
     await keep_all(conn, kept)
 
 
-async def purge() -> None:
-    await store.purge(KEEP_HOURS)
+async def purge(db: Database) -> None:
+    """Forget the keys older than KEEP_HOURS (the app's hourly job)."""
+    async with db.read_only() as conn:
+        await store.purge(conn, KEEP_HOURS)
 
 
 # --- the encoding ------------------------------------------------------------------------------

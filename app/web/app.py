@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Litestar, Response, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.response import Redirect
@@ -104,13 +105,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     report_service = ReportService(db)
     backup_service = BackupService(db, settings)
 
+    async def purge_idempotency_keys() -> None:
+        await idempotency.purge(db)
+
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.open()
         await hub.start()
         settle_after_start_up()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
-        purger = asyncio.create_task(every(3600, idempotency.purge))
+        purger = asyncio.create_task(every(3600, purge_idempotency_keys))
         backups = asyncio.create_task(backup_service.run_schedule())  # idle without INVENTORY_BACKUP_DIR
         try:
             yield
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.close()
 
     return Litestar(
+        state=State({"db": db}),  # for what runs outside a handler's dependencies (the REST idempotency answer)
         route_handlers=[
             healthz,
             readyz,

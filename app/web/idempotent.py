@@ -34,7 +34,7 @@ async def once(
 ) -> Response[Any]:
     """Run `run(key)` at most once per key (`run` hands the key to the service, which keeps the
     outcome, of type `kind`, with its change) and answer its outcome, or the first request's."""
-    answer = await idempotency.once(key_of(request, fields), kind, run)
+    answer = await idempotency.once(request.app.state.db, key_of(request, fields), kind, run)
     status, body = rest_answer(answer.outcome)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return Response(body, status_code=status, headers=headers)

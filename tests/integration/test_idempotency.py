@@ -157,6 +157,6 @@ async def test_keys_older_than_48_hours_are_purged(db, database_url):
            VALUES ($1, 'old', 'f', now() - interval '49 hours'), ($1, 'new', 'f', now() - interval '47 hours')""",
         scope,
     )
-    async with Database(database_url, pool_size=1).opened():
-        await idempotency.purge()
+    async with Database(database_url, pool_size=1).opened() as opened:
+        await idempotency.purge(opened)
     assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_key WHERE scope = $1", scope)] == ["new"]

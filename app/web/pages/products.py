@@ -137,7 +137,7 @@ class ProductPages(Controller):
 
         try:
             # The same form sent again (a double click) gets the first's change, or its refusal.
-            done = recorded_body((await idempotency.once(key, Change, run)).result())
+            done = recorded_body((await idempotency.once(ledger.db, key, Change, run)).result())
         except DomainError as refused:
             status = status_of(refused)
             product = await products.get(sku)

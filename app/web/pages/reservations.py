@@ -97,7 +97,8 @@ class ReservationPages(Controller):
 
         try:
             key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(request.user))
-            held = (await idempotency.once(key, Held, run)).result()  # a repeat: the first's hold, or its refusal
+            # a repeat: the first's hold, or its refusal
+            held = (await idempotency.once(reservations.ledger.db, key, Held, run)).result()
             if isinstance(held, EarlierAnswer):  # kept before keys kept outcomes: it names the reservation
                 found = await _find(reservations, held.body["sku"], held.body["id"])
                 held = Held(found, created=held.status_code == 201)

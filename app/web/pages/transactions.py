@@ -145,7 +145,7 @@ class TransactionPages(Controller):
             return await ledger.record(data, key=key)
 
         try:
-            answer = await idempotency.once(key, Change, run)  # a repeat: the first's change, or its refusal
+            answer = await idempotency.once(ledger.db, key, Change, run)  # a repeat: the first's change, or its refusal
             return await self._answer_recorded(products, request, ledger, form, recorded_body(answer.result()))
         except (DomainError, PermissionDeniedException) as refused:
             error = _entry_problem(refused, form)
