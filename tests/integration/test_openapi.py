@@ -235,6 +235,8 @@ def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: 
     assert call("GET", "/api/products", "/api/products", params={"q": sku}).status_code == 200
     assert call("PATCH", f"/api/products/{sku}", one, json={"low_stock_threshold": 2}).status_code == 200
     assert call("GET", f"/api/products/{sku}", one).status_code == 200
+    huge = b'{"name": "' + b"x" * 1_100_000 + b'"}'
+    assert call("POST", "/api/products", "/api/products", content=huge).status_code == 413
     assert call("GET", "/api/products/NO-SUCH-SKU", one).status_code == 404
     assert call("GET", f"/api/products/{sku}", one, token="not-a-token").status_code == 401
 

@@ -432,8 +432,9 @@ class ConflictError(Struct, kw_only=True):
 
 class Error(Struct, kw_only=True):
     """Every other error: 401 (how to send a token in `extra`), 403, 404, 413, 422 (an Idempotency-Key
-    sent again with another request), 429, 503 (try again after Retry-After seconds)."""
+    sent again with another request), 429, 503 (try again after Retry-After seconds). Errors Litestar
+    answers itself (413: a body over the limit) have no `extra`."""
 
     status_code: int
     detail: str
-    extra: dict[str, Any]
+    extra: dict[str, Any] = {}
