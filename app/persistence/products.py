@@ -101,6 +101,12 @@ async def by_ids(conn: asyncpg.Connection, product_ids: Sequence[int]) -> dict[i
     return {r["id"]: product_from(r) for r in rows}
 
 
+async def by_skus(conn: asyncpg.Connection, skus: Sequence[str]) -> list[ProductRecord]:
+    """The products of these SKUs that exist (one statement, whatever their number)."""
+    rows = await conn.fetch(f"{PRODUCT_SELECT} WHERE p.sku = ANY($1::text[])", list(skus))
+    return [product_from(r) for r in rows]
+
+
 async def by_sku(conn: asyncpg.Connection, sku: str) -> ProductRecord | None:
     row = await conn.fetchrow(f"{PRODUCT_SELECT} WHERE p.sku = $1", sku)
     return product_from(row) if row else None

@@ -101,6 +101,11 @@ class ProductService:
         async with self.db.read_only() as conn:
             return await _require(conn, sku)
 
+    async def by_skus(self, skus: list[str]) -> list[ProductRecord]:
+        """The products of these SKUs that exist, in one statement (a transport's batch loader)."""
+        async with self.db.read_only() as conn:
+            return await repo.by_skus(conn, skus)
+
     async def listing(
         self, q: str | None = None, category: str | None = None, status: str | None = None
     ) -> list[ProductRecord]:

@@ -169,6 +169,14 @@ class ReservationService:
             await idempotency.keep(conn, key, cancelled)
             return cancelled
 
+    async def for_order(self, sku: str, order_ref: str) -> ReservationRecord | None:
+        """The reservation an order holds (or held) on a product: the GraphQL API names a
+        reservation by product and order, as seed 001's clients do, not by its id."""
+        product_id = await self.ledger.product_id(sku)
+        async with self.ledger.db.read_only() as conn:
+            found = await repo.for_orders(conn, [product_id], [order_ref], self.clock())
+        return found.get((product_id, order_ref))
+
     async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
         async with self.ledger.db.read_only() as conn:
             return await repo.listing(conn, sku, status, limit, self.clock())
