@@ -104,7 +104,7 @@ class App:
         from app.services import recompute
 
         self.db = Database(self.url, pool_size=4)
-        await self.db.open()  # the services still find it as the default database
+        await self.db.open()
         # As the test server does (INVENTORY_REFOLD_CHUNK=3): every refold crosses chunk boundaries.
         self._chunks = recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK
         recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK = 3, 12
