@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from app.persistence.audit_document import audit_document
@@ -16,3 +18,12 @@ async def record(conn: asyncpg.Connection, actor: str, action: str, before: Ledg
            VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)""",
         actor, action, before.entry.id or 0, audit_document(before), audit_document(after) if after else None,
     )  # fmt: skip
+
+
+LISTED = ("id", "at", "actor", "action", "transaction_id", "before", "after")  # an entry as the audit page lists it
+
+
+async def latest(conn: asyncpg.Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest entries first; `before` and `after` as the JSON text stored."""
+    rows = await conn.fetch(f"SELECT {', '.join(LISTED)} FROM audit_log ORDER BY id DESC LIMIT $1", limit)
+    return [{c: r[c] for c in LISTED} for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from decimal import Decimal
 
@@ -67,17 +67,12 @@ class Database:
                    acquire_timeout=settings.pool_timeout)  # fmt: skip
 
     async def open(self) -> None:
-        global _default
         self._pool = await asyncpg.create_pool(
             self.url, min_size=min(2, self.pool_size), max_size=self.pool_size, init=prepare_connection,
             server_settings={"application_name": "stockroom"},
         )  # fmt: skip
-        _default = self  # transitional, see below
 
     async def close(self) -> None:
-        global _default
-        if _default is self:
-            _default = None
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -181,38 +176,3 @@ class Database:
             return True
         except (TimeoutError, *CONNECTION_LOST):
             return False
-
-
-# Transitional: the module-level functions below act on the Database opened last, until every
-# caller is handed its own (create_app, the CLI). Grep for `_default` before removing it.
-_default: Database | None = None
-
-
-def default() -> Database:
-    if _default is None:
-        raise RuntimeError("the connection pool is not open (Database.open() runs in the app's lifespan)")
-    return _default
-
-
-def unit_of_work(*, commit: bool = True) -> AbstractAsyncContextManager[asyncpg.Connection]:
-    return default().unit_of_work(commit=commit)
-
-
-def snapshot() -> AbstractAsyncContextManager[asyncpg.Connection]:
-    return default().snapshot()
-
-
-def read_only() -> AbstractAsyncContextManager[asyncpg.Connection]:
-    return default().read_only()
-
-
-def spare_connection(wait: float = 0.1) -> AbstractAsyncContextManager[asyncpg.Connection | None]:
-    return default().spare_connection(wait)
-
-
-async def ready(within: float = 1.0) -> bool:
-    return await default().ready(within)
-
-
-def pool() -> asyncpg.Pool:
-    return default().pool

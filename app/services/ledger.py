@@ -14,7 +14,7 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
 from app.domain.voids import refuse_void
-from app.persistence import audit, counter, database, ledger_rows, settings
+from app.persistence import audit, counter, ledger_rows, settings
 from app.persistence import products as product_repo
 from app.persistence import reservations as reservation_repo
 from app.persistence.database import Database
@@ -42,22 +42,16 @@ class LedgerService:
         locks: ProductLocks,
         zone: tzinfo,
         *,
-        db: Database | None = None,
+        db: Database,
         max_batch: int = 500,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self._db = db
+        self.db = db
         self.locks = locks
         self.zone = zone
         self.clock = clock
         self._group = GroupCommit(self._commit_batch, max_batch)
         self._ids: dict[str, int] = {}
-
-    @property
-    def db(self) -> Database:
-        """The database it was handed (create_app); without one (the CLI commands, for now) the
-        Database opened last."""
-        return self._db or database.default()
 
     def parse(self, raw: Mapping[str, Any]) -> TransactionInput:
         return parse_transaction(raw, now=self.clock(), zone=self.zone)

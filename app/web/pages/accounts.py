@@ -12,7 +12,8 @@ from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
-from app.persistence.database import read_only
+from app.persistence import audit
+from app.persistence.database import Database
 from app.services.accounts import SESSION_DAYS, AccountService, Identity, LoginRefused
 from app.services.backup import BackupService
 from app.web.auth import SESSION_COOKIE, secret_sent
@@ -241,9 +242,7 @@ class AuditPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self) -> Template:
-        async with read_only() as conn:
-            rows = await conn.fetch(
-                "SELECT id, at, actor, action, transaction_id, before, after FROM audit_log ORDER BY id DESC LIMIT 200"
-            )
-        return page("audit.html", section="audit", rows=[dict(r) for r in rows])
+    async def index(self, db: Database) -> Template:
+        async with db.read_only() as conn:
+            rows = await audit.latest(conn, 200)
+        return page("audit.html", section="audit", rows=rows)
