@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, get
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
 from app.domain import fields
@@ -13,8 +14,18 @@ from app.domain.access import Role
 from app.domain.errors import FieldErrors
 from app.domain.imports import spreadsheet_safe
 from app.services.ledger import LedgerService
-from app.services.reports import REPORTS, ReportService
-from app.web.api.schemas import Report, Summary
+from app.services.reports import ReportService
+from app.web.api.schemas import (
+    AnomalyReport,
+    BrandReport,
+    CategoryReport,
+    MoversReport,
+    NeedsCountReport,
+    OverstockReport,
+    StockReport,
+    Summary,
+    Valuation,
+)
 from app.web.api.schemas_openapi import ApiOperation, answers
 
 
@@ -49,6 +60,58 @@ def valuation_moment(raw: str, ledger: LedgerService) -> datetime:
 Days = Annotated[int, Parameter(ge=1, le=3660, description="movers: the last N days")]
 Order = Literal["fast", "slow"]
 Limit = Annotated[int, Parameter(ge=1, le=5000, description="movers: how many products")]
+Format = Annotated[Literal["json", "csv"], Parameter(description="csv: the rows as a CSV file (text/csv)")]
+At = Annotated[str | None, Parameter(description="valuation: a moment, or a date (its end)")]
+
+# Each report's body, so that the schema documents it; every report takes every parameter, as it did
+# when one route served them all by name.
+DOCUMENTED: dict[str, tuple[type[Any], str]] = {
+    "summary": (Summary, "Every product's figures added up, and how many are ok, low and out"),
+    "low-stock": (StockReport, "The products low on stock"),
+    "out-of-stock": (StockReport, "The products out of stock"),
+    "overstock": (OverstockReport, "The products over their overstock threshold"),
+    "needs-count": (NeedsCountReport, "The products due a count"),
+    "movers": (MoversReport, "The fastest (or slowest) sellers"),
+    "by-category": (CategoryReport, "Totals per category"),
+    "by-brand": (BrandReport, "Totals per brand"),
+    "anomalies": (AnomalyReport, "The self-check: products whose stored figures differ from a replay"),
+    "valuation": (Valuation, "Stock and value of every product at a moment"),
+}
+
+
+async def answer_report(
+    name: str, ledger: LedgerService, reports: ReportService, days: int, order: str, limit: int, format: str,
+    at: str | None,
+) -> Response[Any]:  # fmt: skip
+    moment = valuation_moment(at, ledger) if at else None
+    body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit, at=moment)
+    if format == "csv":
+        rows = [body] if isinstance(body, dict) and "items" not in body else body["items"]
+        flat = [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in rows]
+        return Response(as_csv(flat), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
+    return Response(body)
+
+
+def _route(name: str) -> HTTPRouteHandler:
+    """GET /api/reports/<name>: one operation per report, each with its own body in the schema."""
+    body, meaning = DOCUMENTED[name]
+
+    async def report(
+        self: Controller,
+        ledger: LedgerService,
+        reports: ReportService,
+        days: Days = 30,
+        order: Order = "fast",
+        limit: Limit = 20,
+        format: Format = "json",
+        at: At = None,
+    ) -> Response[Any]:
+        return await answer_report(name, ledger, reports, days, order, limit, format, at)
+
+    camel = "".join(word.title() for word in name.split("-"))
+    return get(f"/{name}", operation_id=f"get{camel}Report", summary=f"{camel} report", operation_class=ApiOperation,
+               responses=answers({200: (body, f"{meaning} (with ?format=csv: as CSV)")}))(report)  # fmt: skip
 
 
 class ReportController(Controller):
@@ -56,37 +119,28 @@ class ReportController(Controller):
     tags = ["reports"]
     opt = {"role": Role.VIEWER}
 
-    @get(
-        "/{name:str}",
-        operation_id="getReport",
-        operation_class=ApiOperation,
-        responses=answers(
-            {
-                200: (
-                    Summary | Report,
-                    "The report: an object for `summary`, rows in `items` for the "
-                    "others (with ?format=csv: the rows as CSV, text/csv)",
-                )
-            },
-            404,
-        ),
-    )
-    async def report(
+    summary = _route("summary")
+    low_stock = _route("low-stock")
+    out_of_stock = _route("out-of-stock")
+    overstock = _route("overstock")
+    needs_count = _route("needs-count")
+    movers = _route("movers")
+    by_category = _route("by-category")
+    by_brand = _route("by-brand")
+    anomalies = _route("anomalies")
+    valuation = _route("valuation")
+
+    @get("/{name:str}", include_in_schema=False)
+    async def unknown(
         self,
-        name: Annotated[str, Parameter(description=f"one of: {', '.join(REPORTS)}")],
+        name: str,
         ledger: LedgerService,
         reports: ReportService,
         days: Days = 30,
         order: Order = "fast",
         limit: Limit = 20,
-        format: Literal["json", "csv"] = "json",
-        at: Annotated[str | None, Parameter(description="valuation: a moment, or a date (its end)")] = None,
+        format: Format = "json",
+        at: At = None,
     ) -> Response[Any]:
-        moment = valuation_moment(at, ledger) if at else None
-        body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit, at=moment)
-        if format == "csv":
-            rows = [body] if isinstance(body, dict) and "items" not in body else body["items"]
-            flat = [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in rows]
-            return Response(as_csv(flat), media_type="text/csv",
-                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
-        return Response(body)
+        """Any other name: 404 listing the reports (the service decides)."""
+        return await answer_report(name, ledger, reports, days, order, limit, format, at)

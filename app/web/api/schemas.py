@@ -285,8 +285,8 @@ class StatusCounts(Struct, kw_only=True):
     out: int
 
 
-class Summary(Struct, kw_only=True):
-    """GET /api/reports/summary: every product's figures added up, and how many are in each status."""
+class Totals(Struct, kw_only=True):
+    """Figures added up over products."""
 
     products: int
     on_hand: int
@@ -298,50 +298,87 @@ class Summary(Struct, kw_only=True):
     realized_pl: Money
     write_off: Money
     gain: Money
+
+
+class Summary(Totals, kw_only=True):
+    """Every product's figures added up, and how many products are in each status."""
+
     by_status: StatusCounts
 
 
-class ReportRow(Struct, kw_only=True):
-    """One row of a report. The stock reports (low-stock, out-of-stock, overstock, needs-count, movers)
-    give a product's figures as in Product, with `excess` (overstock), `days_since_count` (needs-count),
-    or `units_sold` and `days` (movers); by-category and by-brand give a group's `category` or `brand`
-    and its totals (`products` and the sums); anomalies give a `sku` and its `problems`; the valuation
-    gives a product's `on_hand`, `average_cost` and `inventory_value` at `at`, and its
-    `last_transaction_at` before then."""
+class StockReport(Struct, kw_only=True):
+    """The products that are low (available at or under their threshold, above 0) or out (0 or less)."""
 
-    sku: str | None = None
-    name: str | None = None
-    category: str | None = None
-    brand: str | None = None
-    low_stock_threshold: int | None = None
-    overstock_threshold: int | None = None
-    count_interval_days: int | None = None
-    barcode: str | None = None
-    sell_price: Money | None = None
-    on_hand: int | None = None
-    reserved: int | None = None
-    available: int | None = None
-    average_cost: Money | None = None
-    inventory_value: Money | None = None
-    revenue: Money | None = None
-    cogs: Money | None = None
-    realized_pl: Money | None = None
-    write_off: Money | None = None
-    gain: Money | None = None
-    units_in: int | None = None
-    units_out: int | None = None
-    damaged: int | None = None
-    last_counted_at: datetime | None = None
-    last_sale_at: datetime | None = None
-    transaction_count: int | None = None
-    status: StockStatus | None = None
-    excess: int | None = None
-    days_since_count: int | None = None
-    units_sold: int | None = None
-    days: int | None = None
-    products: int | None = None
-    problems: list[str] | None = None
-    last_transaction_at: datetime | None = None
+    items: list[Product]
+
+
+class OverstockRow(Product, kw_only=True):
+    excess: int
+
+
+class OverstockReport(Struct, kw_only=True):
+    """Products holding more than their overstock threshold, and by how much."""
+
+    items: list[OverstockRow]
+
+
+class NeedsCountRow(Product, kw_only=True):
+    days_since_count: int | None
+
+
+class NeedsCountReport(Struct, kw_only=True):
+    """Products not counted within their count interval (`days_since_count` is null if never counted)."""
+
+    items: list[NeedsCountRow]
+
+
+class MoversRow(Product, kw_only=True):
+    units_sold: int
+    days: int
+
+
+class MoversReport(Struct, kw_only=True):
+    """The products that sold the most (or, `order=slow`, the least) units in the last `days` days."""
+
+    items: list[MoversRow]
+
+
+class CategoryTotals(Totals, kw_only=True):
+    category: str | None
+
+
+class CategoryReport(Struct, kw_only=True):
+    items: list[CategoryTotals]
+
+
+class BrandTotals(Totals, kw_only=True):
+    brand: str | None
+
+
+class BrandReport(Struct, kw_only=True):
+    items: list[BrandTotals]
+
+
+class Anomaly(Struct, kw_only=True):
+    sku: str
+    problems: list[str]
+
+
+class AnomalyReport(Struct, kw_only=True):
+    """The self-check: every product whose stored figures differ from a replay of its ledger (always empty)."""
+
+    items: list[Anomaly]
+
+
+class ValuationRow(Struct, kw_only=True):
+    sku: str
+    name: str
+    category: str | None
+    brand: str | None
+    on_hand: int
+    average_cost: Money
+    inventory_value: Money
+    last_transaction_at: datetime
 
 
 class ValuationTotals(Struct, kw_only=True):
@@ -354,14 +391,14 @@ class CategoryValuation(ValuationTotals, kw_only=True):
     category: str | None
 
 
-class Report(Struct, kw_only=True):
-    """Every report but the summary: its rows. The valuation adds the moment it is taken at, its totals
-    and its totals per category."""
+class Valuation(Struct, kw_only=True):
+    """Stock, average cost and value of every product that had stock at `at`, from the stored running
+    figures; totals, and totals per category."""
 
-    items: list[ReportRow]
-    at: datetime | None = None
-    totals: ValuationTotals | None = None
-    by_category: list[CategoryValuation] | None = None
+    at: datetime
+    items: list[ValuationRow]
+    totals: ValuationTotals
+    by_category: list[CategoryValuation]
 
 
 # ---- errors ---------------------------------------------------------------------------------------
