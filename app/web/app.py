@@ -48,6 +48,7 @@ from app.web.errors import (
     unavailable_handler,
 )
 from app.web.event_stream import event_stream
+from app.web.graphql import GraphQLController
 from app.web.headers import security_headers
 from app.web.pages.routes import page_router
 from app.web.params import checked_params
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReservationController,
             ReportController,
             CatalogueCsvController,
+            GraphQLController,  # /graphql: seed 001's API over the same services (issue 14)
             page_router(),
             create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True}),
         ],

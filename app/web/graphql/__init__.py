@@ -1,0 +1,31 @@
+"""Seed 001's GraphQL API at /graphql (issue 14): Strawberry's Litestar integration over the same
+services, roles and idempotency as the REST API. Queries need a viewer (the route's role, checked by
+the app's access middleware like every route); mutations check their own role in the resolver, as
+the REST route for the same change does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.litestar import make_graphql_controller
+
+from app.domain.access import Role
+from app.web.graphql.context import GraphQLContext, context_getter
+from app.web.graphql.schema import schema
+
+_Base: Any = make_graphql_controller(schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql")
+
+
+class GraphQLController(_Base):  # type: ignore[misc]
+    opt = {"role": Role.VIEWER}  # GraphiQL (GET) and every query or mutation (POST) need a signed-in user
+    include_in_schema = False  # documented by its own SDL, not the REST API's OpenAPI
+
+    async def on_ws_connect(self, context: GraphQLContext) -> Any:
+        """A subscription socket needs the same credentials as a request: refused at connection_init."""
+        if context.identity is None:
+            raise ConnectionRejectionError({"reason": "Log in, or send an API token"})
+        return await super().on_ws_connect(context)
+
+
+__all__ = ["GraphQLController", "schema"]

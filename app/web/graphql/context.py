@@ -1,0 +1,75 @@
+"""What every resolver is handed: the app's services, who is asking, and this request's loaders.
+
+Over HTTP the caller is `request.user`, set by the app's authentication middleware (the same bearer
+tokens and sessions as REST). A WebSocket (subscriptions) is not seen by that middleware: its
+upgrade request's token or session cookie is looked up here with the same account service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.types import Scope
+from strawberry.litestar.controller import BaseContext
+
+from app.persistence.database import Database
+from app.services.accounts import AccountService, Identity
+from app.services.events import EventHub
+from app.services.ledger import LedgerService
+from app.services.products import ProductService
+from app.services.reports import ReportService
+from app.services.reservations import ReservationService
+from app.web.auth import secret_sent
+from app.web.graphql.loaders import ProductLoader
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    db: Database
+    ledger: LedgerService
+    reservations: ReservationService
+    products: ProductService
+    reports: ReportService
+    hub: EventHub
+
+
+class GraphQLContext(BaseContext, kw_only=True):
+    services: Any  # Services (msgspec reads these annotations, and has no use for the types)
+    identity: Any = None  # Identity | None: None for an anonymous caller
+    header_key: str | None = None  # the request's Idempotency-Key header
+    loader: Any = None  # ProductLoader: products by SKU, batched per request
+
+
+async def context_getter(
+    scope: Scope,
+    db: Database,
+    ledger: LedgerService,
+    reservations: ReservationService,
+    products: ProductService,
+    reports: ReportService,
+    hub: EventHub,
+    accounts: AccountService,
+) -> GraphQLContext:
+    """Litestar resolves this dependency for every GraphQL request and subscription socket."""
+    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+    identity: Identity | None
+    if scope["type"] == "http":
+        identity = scope.get("user")
+    else:
+        identity = await _socket_identity(connection, accounts)
+    return GraphQLContext(
+        services=Services(db, ledger, reservations, products, reports, hub),
+        identity=identity,
+        header_key=connection.headers.get("idempotency-key"),
+        loader=ProductLoader(products),
+    )
+
+
+async def _socket_identity(connection: ASGIConnection[Any, Any, Any, Any], accounts: AccountService) -> Identity | None:
+    sent, secret = secret_sent(connection)
+    if sent == "token":
+        return await accounts.token_identity(secret)
+    if sent == "session":
+        return await accounts.session_identity(secret)
+    return None

@@ -1,0 +1,338 @@
+"""Mutations: seed 001's (reserve, confirm, cancel, decrease, increase) under its names, its batch
+threshold update, then Stockroom's own transactions. Every change goes through the same service
+call as the REST API, with the same role rule (app.web.auth) and the same idempotency service
+(`app.services.idempotency.once`): a key is scoped to the caller, kept with the change's outcome in
+its transaction, and a repeat is answered from that outcome (`replayed: true`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry import Info
+
+from app.domain.access import Role
+from app.domain.errors import Conflict, NotFound
+from app.domain.reservations import parse_confirm, parse_reservation
+from app.domain.rules import NOTE_MAX
+from app.services import idempotency
+from app.services.idempotency import Answer, Key
+from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refused
+from app.services.records import ReservationRecord
+from app.web.auth import allow_recording, scope_of
+from app.web.graphql.context import GraphQLContext
+from app.web.graphql.errors import arguments, bad_input, checked_sku, permitted, signed_in
+from app.web.graphql.reasons import reason_for
+from app.web.graphql.types import (
+    Inventory,
+    InventoryOperationResult,
+    Reservation,
+    Transaction,
+    TransactionChange,
+    TransactionInput,
+    TransactionPatch,
+    WarningThresholdUpdate,
+)
+from app.web.views import product_view, reservation_view, transaction_view
+
+Ctx = Info[GraphQLContext, None]
+O = TypeVar("O")
+
+# The services' field names as the seed's arguments spell them.
+SEED_ARGUMENTS = {"sku": "skuId", "order_ref": "orderId", "ttl_seconds": "ttlSeconds", "unit_price": "unitPrice",
+                  "note": "reason", "quantity": "quantity", "low_stock_threshold": "warningThreshold"}  # fmt: skip
+KEY_DOC = "Runs at most once per key (or the Idempotency-Key header): a repeat gets the first answer"
+
+
+async def keyed(
+    info: Ctx, operation: str, fields: dict[str, Any], raw_key: str | None, kind: type[O],
+    run: Callable[[Key | None], Awaitable[O]],
+) -> Answer[O]:  # fmt: skip
+    """`run` at most once per idempotency key: the argument, else the request's header (one keyed
+    mutation per request). The operation's name is part of what the key fingerprints."""
+    context = info.context
+    with arguments(SEED_ARGUMENTS):
+        key = idempotency.key_for(raw_key or context.header_key, {"graphql": operation, **fields},
+                                  scope_of(signed_in(context)))  # fmt: skip
+        return await idempotency.once(context.services.db, key, kind, run)
+
+
+async def _inventory(info: Ctx, sku: str) -> Inventory | None:
+    """The product as it stands now (not the request's cached view: it has just changed)."""
+    try:
+        return Inventory.of(product_view(await info.context.services.products.get(sku)))
+    except NotFound:
+        return None
+
+
+async def _refused(
+    info: Ctx, sku: str, refusal: Conflict | NotFound | Refused, replayed: bool = False
+) -> InventoryOperationResult:
+    return InventoryOperationResult(success=False, message=refusal.detail, retries_used=0,
+                                    inventory=await _inventory(info, sku), replayed=replayed)  # fmt: skip
+
+
+def _earlier(outcome: EarlierAnswer) -> GraphQLError:
+    return GraphQLError("This idempotency key was used by a REST request before keys kept outcomes",
+                        extensions={"code": "BAD_USER_INPUT", "status": outcome.status_code})  # fmt: skip
+
+
+def _recorded(change: Change, dry_run: bool, replayed: bool) -> TransactionChange:
+    return TransactionChange(
+        dry_run=dry_run, transaction=Transaction.of(transaction_view(change.row)) if change.row else None,
+        before=Inventory.of(product_view(change.product.before)),
+        after=Inventory.of(product_view(change.product.after)), replayed=replayed,
+    )  # fmt: skip
+
+
+def _conflict(refusal: Conflict | Refused) -> GraphQLError:
+    return GraphQLError(refusal.detail, extensions={"code": "CONFLICT", **refusal.extra})
+
+
+@strawberry.type
+class Mutation:
+    # --- seed 001 --------------------------------------------------------------------------------
+
+    @strawberry.mutation(description="Hold stock for an order (a clerk). " + KEY_DOC)
+    async def reserve_stock(
+        self, info: Ctx, sku_id: str, quantity: int, order_id: str, ttl_seconds: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> InventoryOperationResult:  # fmt: skip
+        permitted(info.context, Role.CLERK, "Reserving stock")
+        raw: dict[str, Any] = {"sku": sku_id, "quantity": quantity, "order_ref": order_id}
+        if ttl_seconds is not None:
+            raw["ttl_seconds"] = ttl_seconds
+        with arguments(SEED_ARGUMENTS):
+            wanted = parse_reservation(raw)
+        reservations = info.context.services.reservations
+        try:
+            answer = await keyed(info, "reserveStock", raw, idempotency_key, Held,
+                                 lambda key: reservations.reserve(wanted, key))  # fmt: skip
+        except (Conflict, NotFound) as refusal:
+            return await _refused(info, wanted.sku, refusal)
+        outcome = answer.outcome
+        if isinstance(outcome, Refused):
+            return await _refused(info, wanted.sku, outcome, answer.replayed)
+        if isinstance(outcome, EarlierAnswer):
+            raise _earlier(outcome)
+        held = outcome.reservation
+        message = (f"Reserved {held.quantity} of {held.sku} for order {held.order_ref}" if outcome.created
+                   else f"Order {held.order_ref} already holds {held.quantity} of {held.sku}")  # fmt: skip
+        return InventoryOperationResult(
+            success=True, message=message, retries_used=0, inventory=await _inventory(info, held.sku),
+            reservation=Reservation.of(reservation_view(held)), replayed=answer.replayed,
+        )  # fmt: skip
+
+    @strawberry.mutation(
+        description="Sell what an order holds (a clerk), at `unitPrice` or else the product's sell price. " + KEY_DOC
+    )
+    async def confirm_reserve(
+        self, info: Ctx, sku_id: str, quantity: int, order_id: str, unit_price: Decimal | None = None,
+        idempotency_key: str | None = None,
+    ) -> InventoryOperationResult:  # fmt: skip
+        permitted(info.context, Role.CLERK, "Confirming a reservation")
+        sku = checked_sku(sku_id)
+        services = info.context.services
+        try:
+            held = await _held(info, sku, quantity, order_id)
+            price = unit_price
+            if price is None:
+                price = (await services.products.get(sku)).sell_price
+            if price is None:
+                raise bad_input([("unitPrice", f"is required: product {sku} has no sell_price to default to")])
+            with arguments(SEED_ARGUMENTS):
+                price = parse_confirm({"unit_price": str(price)})
+            fields = {"sku": sku, "quantity": quantity, "order_ref": order_id, "unit_price": price}
+            answer = await keyed(info, "confirmReserve", fields, idempotency_key, Confirmed,
+                                 lambda key: services.reservations.confirm(held.id, price, key))  # fmt: skip
+        except (Conflict, NotFound) as refusal:
+            return await _refused(info, sku, refusal)
+        outcome = answer.outcome
+        if isinstance(outcome, Refused):
+            return await _refused(info, sku, outcome, answer.replayed)
+        if isinstance(outcome, EarlierAnswer):
+            raise _earlier(outcome)
+        return InventoryOperationResult(
+            success=True, message=f"Confirmed order {order_id}: sold {held.quantity} of {sku} at {price}",
+            retries_used=0, inventory=await _inventory(info, sku),
+            reservation=Reservation.of(reservation_view(outcome.reservation)),
+            transaction=Transaction.of(transaction_view(outcome.sale)) if outcome.sale else None,
+            replayed=answer.replayed,
+        )  # fmt: skip
+
+    @strawberry.mutation(description="Release what an order holds (a clerk). " + KEY_DOC)
+    async def cancel_reserve(
+        self, info: Ctx, sku_id: str, quantity: int, order_id: str, idempotency_key: str | None = None
+    ) -> InventoryOperationResult:
+        permitted(info.context, Role.CLERK, "Cancelling a reservation")
+        sku = checked_sku(sku_id)
+        reservations = info.context.services.reservations
+        try:
+            held = await _held(info, sku, quantity, order_id)
+            fields = {"sku": sku, "quantity": quantity, "order_ref": order_id}
+            answer = await keyed(info, "cancelReserve", fields, idempotency_key, ReservationRecord,
+                                 lambda key: reservations.cancel(held.id, key))  # fmt: skip
+        except (Conflict, NotFound) as refusal:
+            return await _refused(info, sku, refusal)
+        outcome = answer.outcome
+        if isinstance(outcome, Refused):
+            return await _refused(info, sku, outcome, answer.replayed)
+        if isinstance(outcome, EarlierAnswer):
+            raise _earlier(outcome)
+        return InventoryOperationResult(
+            success=True, message=f"Cancelled order {order_id}'s reservation of {held.quantity} {sku}",
+            retries_used=0, inventory=await _inventory(info, sku),
+            reservation=Reservation.of(reservation_view(outcome)), replayed=answer.replayed,
+        )  # fmt: skip
+
+    @strawberry.mutation(
+        description="Take stock off (an ADJUST: a manager); the reason is kept as its note. " + KEY_DOC
+    )
+    async def decrease_stock(
+        self, info: Ctx, sku_id: str, quantity: int, reason: str, idempotency_key: str | None = None
+    ) -> InventoryOperationResult:
+        return await _adjust(info, "decreaseStock", sku_id, -_positive(quantity), reason, None, idempotency_key)
+
+    @strawberry.mutation(description="Add stock (an ADJUST: a manager); the reason is kept as its note. " + KEY_DOC)
+    async def increase_stock(
+        self, info: Ctx, sku_id: str, quantity: int, reason: str, unit_price: Decimal | None = None,
+        idempotency_key: str | None = None,
+    ) -> InventoryOperationResult:  # fmt: skip
+        return await _adjust(info, "increaseStock", sku_id, _positive(quantity), reason, unit_price, idempotency_key)
+
+    @strawberry.mutation(description="Set products' low-stock thresholds (a manager), one answer per update")
+    async def batch_update_warning_threshold(
+        self, info: Ctx, updates: list[WarningThresholdUpdate]
+    ) -> list[InventoryOperationResult]:
+        permitted(info.context, Role.MANAGER, "Changing a product's settings")
+        if len(updates) > 1000:
+            raise bad_input([("updates", "must hold at most 1000 updates")])
+        products = info.context.services.products
+        answers: list[InventoryOperationResult] = []
+        for update in updates:
+            sku = checked_sku(update.sku_id, "updates.skuId")
+            try:
+                with arguments({"low_stock_threshold": "updates.warningThreshold"}):
+                    changed = await products.update(sku, {"low_stock_threshold": update.warning_threshold})
+            except (Conflict, NotFound) as refusal:
+                answers.append(await _refused(info, sku, refusal))
+                continue
+            answers.append(InventoryOperationResult(
+                success=True, message=f"{sku}: warning threshold {changed.low_stock_threshold}", retries_used=0,
+                inventory=Inventory.of(product_view(changed))))  # fmt: skip
+        return answers
+
+    # --- Stockroom's own -----------------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="Record a transaction (a clerk: BUY and SELL dated today; else a manager). With dryRun: "
+        "what it would do, saving nothing. " + KEY_DOC
+    )
+    async def record_transaction(
+        self, info: Ctx, input: TransactionInput, dry_run: bool = False, idempotency_key: str | None = None
+    ) -> TransactionChange:
+        me = signed_in(info.context)
+        ledger = info.context.services.ledger
+        raw = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(input).items() if v is not None}
+        with arguments(_input_names("input")):
+            entered = ledger.parse(raw)
+            allow_recording(me, ledger, entered)
+        try:
+            if dry_run:
+                return _recorded(await ledger.record(entered, dry_run=True), True, False)
+            answer = await keyed(info, "recordTransaction", raw, idempotency_key, Change,
+                                 lambda key: ledger.record(entered, key=key))  # fmt: skip
+        except Conflict as refusal:
+            raise _conflict(refusal) from None
+        except NotFound as missing:
+            raise bad_input([("input.sku", missing.detail)]) from None
+        outcome = answer.outcome
+        if isinstance(outcome, Refused):
+            raise _conflict(outcome)
+        if isinstance(outcome, EarlierAnswer):
+            raise _earlier(outcome)
+        return _recorded(outcome, False, answer.replayed)
+
+    @strawberry.mutation(description="Change a transaction (a manager); with dryRun, what it would do")
+    async def edit_transaction(
+        self, info: Ctx, id: int, patch: TransactionPatch, dry_run: bool = False
+    ) -> TransactionChange:
+        me = permitted(info.context, Role.MANAGER, "Editing a transaction")
+        changes = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(patch).items() if v is not None}
+        try:
+            with arguments(_input_names("patch")):
+                change = await info.context.services.ledger.edit(id, changes, actor=me.username, dry_run=dry_run)
+        except Conflict as refusal:
+            raise _conflict(refusal) from None
+        except NotFound as missing:
+            raise bad_input([("id", missing.detail)]) from None
+        return _recorded(change, dry_run, False)
+
+    @strawberry.mutation(description="Delete a transaction (a manager); with dryRun, what it would do")
+    async def delete_transaction(self, info: Ctx, id: int, dry_run: bool = False) -> TransactionChange:
+        me = permitted(info.context, Role.MANAGER, "Deleting a transaction")
+        try:
+            change = await info.context.services.ledger.delete(id, actor=me.username, dry_run=dry_run)
+        except Conflict as refusal:
+            raise _conflict(refusal) from None
+        except NotFound as missing:
+            raise bad_input([("id", missing.detail)]) from None
+        return _recorded(change, dry_run, False)
+
+
+def _input_names(argument: str) -> dict[str, str]:
+    """The fields of a transaction input object, as `input.unitPrice` names them."""
+    fields = ("sku", "type", "quantity", "unit_price", "at", "reason", "note")
+    return {f: f"{argument}.{'unitPrice' if f == 'unit_price' else f}" for f in fields}
+
+
+def _positive(quantity: int) -> int:
+    if quantity < 1:
+        raise bad_input([("quantity", "must be at least 1")])
+    return quantity
+
+
+async def _held(info: Ctx, sku: str, quantity: int, order_id: str) -> ReservationRecord:
+    """The reservation `order_id` holds on `sku`, of `quantity` (a Conflict or NotFound otherwise)."""
+    held = await info.context.services.reservations.for_order(sku, order_id)
+    if held is None:
+        raise NotFound(f"Order {order_id!r} holds no reservation of {sku}", {"sku": sku, "order_ref": order_id})
+    if held.quantity != quantity:
+        raise Conflict(f"Order {order_id!r} holds {held.quantity} of {sku}, not {quantity}",
+                       {"quantity": held.quantity, "requested": quantity})  # fmt: skip
+    return held
+
+
+async def _adjust(
+    info: Ctx, operation: str, sku_id: str, quantity: int, reason: str, unit_price: Decimal | None,
+    raw_key: str | None,
+) -> InventoryOperationResult:  # fmt: skip
+    """An ADJUST with the seed's free-text reason as its note, under REST's rule for recording it."""
+    me = signed_in(info.context)
+    ledger = info.context.services.ledger
+    raw: dict[str, Any] = {"sku": sku_id, "type": "ADJUST", "quantity": quantity,
+                           "reason": reason_for(reason).value, "note": reason[:NOTE_MAX] or None}  # fmt: skip
+    if unit_price is not None:
+        raw["unit_price"] = str(unit_price)
+    with arguments(SEED_ARGUMENTS):
+        entered = ledger.parse(raw)
+        allow_recording(me, ledger, entered)
+    try:
+        answer = await keyed(info, operation, raw, raw_key, Change, lambda key: ledger.record(entered, key=key))
+    except (Conflict, NotFound) as refusal:
+        return await _refused(info, entered.sku, refusal)
+    outcome = answer.outcome
+    if isinstance(outcome, Refused):
+        return await _refused(info, entered.sku, outcome, answer.replayed)
+    if isinstance(outcome, EarlierAnswer):
+        raise _earlier(outcome)
+    assert outcome.row is not None
+    moved = "Added" if quantity > 0 else "Took off"
+    return InventoryOperationResult(
+        success=True, message=f"{moved} {abs(quantity)} of {entered.sku} ({entered.reason}: {reason})",
+        retries_used=0, inventory=Inventory.of(product_view(outcome.product.after)),
+        transaction=Transaction.of(transaction_view(outcome.row)), replayed=answer.replayed,
+    )  # fmt: skip

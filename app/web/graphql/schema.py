@@ -1,0 +1,88 @@
+"""The schema, with its limits against abuse: query depth, tokens and aliases bounded; batched
+requests (several operations in one POST) are not accepted (Strawberry's default).
+
+Malformed input is an error naming the argument, whoever catches it: the resolvers name what the
+services refuse (errors.arguments), and `ArgumentNamed` names what GraphQL's own validation refuses
+(`quantity: "two"`), whose message says only "Int cannot represent non-integer value"."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import strawberry
+from graphql import ArgumentNode, GraphQLError, Node, ObjectFieldNode, visit
+from graphql.language import Visitor
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.types import ExecutionContext
+
+from app.web.graphql.mutations import Mutation
+from app.web.graphql.queries import Query
+from app.web.graphql.subscriptions import Subscription
+
+MAX_DEPTH = 8
+MAX_TOKENS = 20_000  # a query of 5,000 SKUs (inventoriesBySkus) fits
+MAX_ALIASES = 50
+CALLERS_ERRORS = {"BAD_USER_INPUT", "FORBIDDEN", "UNAUTHENTICATED", "CONFLICT"}
+log = logging.getLogger("stockroom.graphql")
+
+
+class ArgumentNamed(SchemaExtension):
+    """A validation error about a value names the argument (or input field) that holds it."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        errors = context.pre_execution_errors
+        if not errors or context.graphql_document is None:
+            return
+        holders = _holders(context.graphql_document)
+        errors[:] = [_named(error, holders) for error in errors]  # in place: the answer holds this list
+
+
+def _holders(document: Node) -> dict[int, str]:
+    """id(value node) -> the name of the argument or input field holding it."""
+    found: dict[int, str] = {}
+
+    class Holders(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: object) -> None:
+            found[id(node.value)] = node.name.value
+
+        def enter_object_field(self, node: ObjectFieldNode, *_: object) -> None:
+            found[id(node.value)] = node.name.value
+
+    visit(document, Holders())
+    return found
+
+
+def _named(error: GraphQLError, holders: dict[int, str]) -> GraphQLError:
+    names = [holders[id(n)] for n in error.nodes or () if id(n) in holders]
+    if not names:
+        return error
+    return GraphQLError(f"Invalid argument {names[0]}: {error.message}", error.nodes,
+                        extensions={"code": "BAD_USER_INPUT", "arguments": [{"argument": names[0]}]})  # fmt: skip
+
+
+class StockroomSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """The caller's mistakes are answered, not logged as the server's: only the rest is."""
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError):  # a validation error: the caller's
+                continue
+            if (error.extensions or {}).get("code") not in CALLERS_ERRORS:
+                log.error("GraphQL resolver failed", exc_info=original)
+
+
+schema = StockroomSchema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[
+        # Instances, as Strawberry's docs configure them (its annotation only names classes).
+        QueryDepthLimiter(max_depth=MAX_DEPTH),  # type: ignore[list-item]
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),  # type: ignore[list-item]
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),  # type: ignore[list-item]
+        ArgumentNamed,
+    ],
+)

@@ -1,0 +1,40 @@
+"""Subscriptions over graphql-transport-ws, fed by the app's EventHub: the same LISTEN/NOTIFY events
+as /events, so a change made through any process (REST, a page, GraphQL, the CLI) arrives."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+from strawberry import Info
+
+from app.web.graphql.context import GraphQLContext
+from app.web.graphql.errors import bad_input, checked_sku, signed_in
+from app.web.graphql.types import Inventory, StockAlert
+
+Ctx = Info[GraphQLContext, None]
+MAX_FOLLOWED = 500
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="These products' figures now, then again after every change (every product without `skus`)"
+    )
+    async def stock_changed(self, info: Ctx, skus: list[str] | None = None) -> AsyncGenerator[Inventory, None]:
+        signed_in(info.context)
+        followed = [checked_sku(s, "skus") for s in skus or []]
+        if len(followed) > MAX_FOLLOWED:
+            raise bad_input([("skus", f"must name at most {MAX_FOLLOWED} SKUs")])
+        async for event in info.context.services.hub.follow(followed):
+            if event.kind == "stock":
+                yield Inventory.of(event.data)
+
+    @strawberry.subscription(description="Every product whose stock status changes (ok, low, out), as it changes")
+    async def stock_alerts(self, info: Ctx) -> AsyncGenerator[StockAlert, None]:
+        signed_in(info.context)
+        async for event in info.context.services.hub.follow([], all_alerts=True):
+            if event.kind == "alert":
+                data = event.data
+                yield StockAlert(sku_id=data["sku"], status=data["status"], available_stock=data["available"],
+                                 warning_threshold=data["threshold"])  # fmt: skip

@@ -1,0 +1,449 @@
+"""/graphql (issue 14): seed 001's operations, sent as the seed writes them, answer the REST API's
+figures; its mutations change stock through the same services, roles and idempotency keys."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from tests.conftest import bearer
+from tests.integration.graphql_client import data, gql
+from tests.integration.helpers import make_product, new_sku, record, summary, timeline
+
+pytestmark = pytest.mark.integration
+
+# Seed 001's example operations, verbatim ("sku-123" and "order-456" are replaced by real ones).
+SEED_DETAIL = """
+query {
+  inventoryDetail(skuId: "sku-123") {
+    id
+    skuId
+    currentStock
+    reservedStock
+    availableStock
+    warningThreshold
+    isLowStock
+  }
+}"""
+SEED_STATS = """
+query {
+  inventoryStats(skuId: "sku-123") {
+    currentStock
+    reservedStock
+    availableStock
+    lowStockAlert
+  }
+}"""
+SEED_LOW = """
+query {
+  lowStockInventories(limit: 20, offset: 0) {
+    id
+    skuId
+    currentStock
+    warningThreshold
+  }
+}"""
+SEED_OUT = """
+query {
+  outOfStockInventories {
+    id
+    skuId
+    reservedStock
+  }
+}"""
+SEED_CHECK = """
+query {
+  inventoriesNeedingCheck {
+    id
+    skuId
+    lastCheckTime
+  }
+}"""
+SEED_SUMMARY = """
+query {
+  inventorySummary {
+    totalSkus
+    totalStock
+    totalReserved
+    totalAvailable
+    lowStockCount
+    outOfStockCount
+  }
+}"""
+SEED_MOVERS = """
+query {
+  fastMovingInventories(limit: 20) {
+    skuId
+    outboundTotal
+  }
+
+  slowMovingInventories(limit: 10) {
+    skuId
+    outboundTotal
+  }
+}"""
+SEED_CATEGORY = """
+query {
+  inventoryByCategory {
+    categoryId
+    categoryName
+    skuCount
+    totalStock
+    lowStockCount
+  }
+}"""
+SEED_ANOMALIES = """
+query {
+  anomalousInventories {
+    skuId
+    currentStock
+    reservedStock
+    outboundTotal
+  }
+}"""
+SEED_RESERVE = """
+mutation {
+  reserveStock(
+    skuId: "sku-123"
+    quantity: 2
+    orderId: "order-456"
+  ) {
+    success
+    message
+    retriesUsed
+    inventory {
+      currentStock
+      reservedStock
+    }
+  }
+}"""
+SEED_CONFIRM = """
+mutation {
+  confirmReserve(
+    skuId: "sku-123"
+    quantity: 2
+    orderId: "order-456"
+  ) {
+    success
+    message
+    inventory {
+      currentStock
+      reservedStock
+      outboundTotal
+    }
+  }
+}"""
+SEED_CANCEL = """
+mutation {
+  cancelReserve(
+    skuId: "sku-123"
+    quantity: 2
+    orderId: "order-456"
+  ) {
+    success
+    message
+  }
+}"""
+SEED_DECREASE = """
+mutation {
+  decreaseStock(
+    skuId: "sku-123"
+    quantity: 5
+    reason: "物理盘点损耗"
+  ) {
+    success
+    message
+    inventory {
+      currentStock
+      outboundTotal
+    }
+  }
+}"""
+SEED_INCREASE = """
+mutation {
+  increaseStock(
+    skuId: "sku-123"
+    quantity: 100
+    reason: "补货入库"
+  ) {
+    success
+    message
+    inventory {
+      currentStock
+      inboundTotal
+    }
+  }
+}"""
+
+
+def seed(operation: str, sku: str, order: str = "order-456") -> str:
+    return operation.replace("sku-123", sku).replace("order-456", order)
+
+
+@pytest.fixture
+async def as_role(server, tokens):
+    """A client per role, made on demand."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(role: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(tokens[role]))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def stocked(api: httpx.AsyncClient, units: int = 100, **fields) -> str:
+    sku = await make_product(api, **fields)
+    await record(api, sku, "BUY", units, "5.00")
+    return sku
+
+
+async def test_inventory_detail_and_stats_answer_the_rest_figures(api):
+    sku = await stocked(api, 100, low_stock_threshold=90, category=f"cat-{new_sku()}")
+    await record(api, sku, "SELL", 8, "9.00")
+    r = await api.post("/api/reservations", json={"sku": sku, "quantity": 5, "order_ref": "o-1"})
+    assert r.status_code == 201, r.text
+    rest = await summary(api, sku)
+    detail = (await data(api, seed(SEED_DETAIL, sku)))["inventoryDetail"]
+    assert detail == {
+        "id": sku, "skuId": sku, "currentStock": rest["on_hand"], "reservedStock": rest["reserved"],
+        "availableStock": rest["available"], "warningThreshold": rest["low_stock_threshold"], "isLowStock": True,
+    }  # fmt: skip
+    assert (detail["currentStock"], detail["reservedStock"], detail["availableStock"]) == (92, 5, 87)
+    stats = (await data(api, seed(SEED_STATS, sku)))["inventoryStats"]
+    assert stats == {"currentStock": 92, "reservedStock": 5, "availableStock": 87, "lowStockAlert": True}
+    assert (await data(api, seed(SEED_DETAIL, "NO-SUCH-SKU")))["inventoryDetail"] is None
+
+
+async def test_money_is_a_decimal_string(api):
+    sku = await stocked(api, 3)
+    await record(api, sku, "BUY", 7, "5.35")
+    found = (await data(api, "query($s: String!) { inventoryDetail(skuId: $s) { averageCost inventoryValue } }",
+                        {"s": sku}))["inventoryDetail"]  # fmt: skip
+    rest = await summary(api, sku)
+    assert found == {"averageCost": rest["average_cost"], "inventoryValue": rest["inventory_value"]}
+    assert Decimal(found["inventoryValue"]) == Decimal("52.45")
+
+
+async def test_the_monitoring_lists_answer_the_rest_reports(api):
+    low = await stocked(api, 10, low_stock_threshold=50, category=f"cat-{new_sku()}")
+    out = await stocked(api, 4, low_stock_threshold=1)
+    await record(api, out, "SELL", 4, "6.00")
+    low_list = (await data(api, SEED_LOW.replace("limit: 20", "limit: 1000")))["lowStockInventories"]
+    rest_low = (await api.get("/api/reports/low-stock")).json()["items"]
+    rest_out = (await api.get("/api/reports/out-of-stock")).json()["items"]
+    assert {i["skuId"] for i in low_list} == {i["sku"] for i in rest_low + rest_out}
+    assert {"id": low, "skuId": low, "currentStock": 10, "warningThreshold": 50} in low_list
+    assert [i["skuId"] for i in (await data(api, SEED_LOW))["lowStockInventories"]] == [
+        i["skuId"] for i in low_list[:20]
+    ]
+    outs = (await data(api, SEED_OUT))["outOfStockInventories"]
+    assert {i["skuId"] for i in outs} == {i["sku"] for i in rest_out}
+    assert {"id": out, "skuId": out, "reservedStock": 0} in outs
+
+    check = (await data(api, SEED_CHECK))["inventoriesNeedingCheck"]
+    rest_check = (await api.get("/api/reports/needs-count")).json()["items"]
+    assert {i["skuId"] for i in check} == {i["sku"] for i in rest_check}
+    assert {"id": low, "skuId": low, "lastCheckTime": None} in check
+
+    totals = (await data(api, SEED_SUMMARY))["inventorySummary"]
+    rest_summary = (await api.get("/api/reports/summary")).json()
+    assert totals == {
+        "totalSkus": rest_summary["products"], "totalStock": rest_summary["on_hand"],
+        "totalReserved": rest_summary["reserved"], "totalAvailable": rest_summary["available"],
+        "lowStockCount": rest_summary["by_status"]["low"], "outOfStockCount": rest_summary["by_status"]["out"],
+    }  # fmt: skip
+
+    categories = (await data(api, SEED_CATEGORY))["inventoryByCategory"]
+    rest_categories = (await api.get("/api/reports/by-category")).json()["items"]
+    assert {(c["categoryName"], c["skuCount"], c["totalStock"]) for c in categories} == {
+        (c["category"], c["products"], c["on_hand"]) for c in rest_categories
+    }
+    category = (await summary(api, low))["category"]
+    mine = next(c for c in categories if c["categoryId"] == category)
+    assert (mine["skuCount"], mine["totalStock"], mine["lowStockCount"]) == (1, 10, 1)
+
+    assert (await data(api, SEED_ANOMALIES))["anomalousInventories"] == []
+
+
+async def test_fast_and_slow_movers_answer_the_movers_report(api):
+    fast = await stocked(api, 1000)
+    await record(api, fast, "SELL", 900, "6.00")
+    movers = await data(api, SEED_MOVERS)
+    rest_fast = (await api.get("/api/reports/movers", params={"limit": 20, "order": "fast"})).json()["items"]
+    rest_slow = (await api.get("/api/reports/movers", params={"limit": 10, "order": "slow"})).json()["items"]
+    assert [m["skuId"] for m in movers["fastMovingInventories"]] == [m["sku"] for m in rest_fast]
+    assert [m["skuId"] for m in movers["slowMovingInventories"]] == [m["sku"] for m in rest_slow]
+    assert {"skuId": fast, "outboundTotal": 900} in movers["fastMovingInventories"]
+
+
+async def test_reserve_confirm_and_cancel_as_the_seed_sends_them(api):
+    sku = await stocked(api, 10, sell_price="7.50")
+    reserved = (await data(api, seed(SEED_RESERVE, sku)))["reserveStock"]
+    assert reserved["success"] and reserved["retriesUsed"] == 0
+    assert reserved["inventory"] == {"currentStock": 10, "reservedStock": 2}
+    again = (await data(api, seed(SEED_RESERVE, sku)))["reserveStock"]  # the same order: the same hold
+    assert again["success"] and again["inventory"] == {"currentStock": 10, "reservedStock": 2}
+
+    confirmed = (await data(api, seed(SEED_CONFIRM, sku)))["confirmReserve"]
+    assert confirmed["success"], confirmed
+    assert confirmed["inventory"] == {"currentStock": 8, "reservedStock": 0, "outboundTotal": 2}
+    sale = (await timeline(api, sku))[-1]
+    assert (sale["type"], sale["quantity"], Decimal(sale["unit_price"])) == ("SELL", 2, Decimal("7.50"))
+
+    cancel_after_confirm = (await data(api, seed(SEED_CANCEL, sku)))["cancelReserve"]
+    assert not cancel_after_confirm["success"] and "confirmed" in cancel_after_confirm["message"]
+
+    held = (await data(api, seed(SEED_RESERVE, sku, "order-789")))["reserveStock"]
+    assert held["inventory"] == {"currentStock": 8, "reservedStock": 2}
+    cancelled = (await data(api, seed(SEED_CANCEL, sku, "order-789")))["cancelReserve"]
+    assert cancelled == {"success": True, "message": cancelled["message"]}
+    rest = await summary(api, sku)
+    assert (rest["on_hand"], rest["reserved"], rest["available"]) == (8, 0, 8)
+
+
+async def test_business_rule_failures_answer_success_false(api):
+    sku = await stocked(api, 1)
+    too_many = (await data(api, seed(SEED_RESERVE, sku)))["reserveStock"]
+    assert too_many["success"] is False
+    assert too_many["message"] == f"Cannot reserve 2 of {sku}: only 1 available"
+    assert too_many["inventory"] == {"currentStock": 1, "reservedStock": 0}
+    unknown = (await data(api, seed(SEED_CONFIRM, sku, "never-ordered")))["confirmReserve"]
+    assert unknown["success"] is False and "never-ordered" in unknown["message"]
+    no_product = (await data(api, seed(SEED_RESERVE, "NO-SUCH-SKU")))["reserveStock"]
+    assert no_product == {"success": False, "message": "No product with SKU 'NO-SUCH-SKU'", "retriesUsed": 0,
+                          "inventory": None}  # fmt: skip
+    below_zero = (await data(api, seed(SEED_DECREASE, sku)))["decreaseStock"]
+    assert below_zero["success"] is False and below_zero["inventory"] == {"currentStock": 1, "outboundTotal": 0}
+
+
+async def test_confirm_without_a_price_names_unit_price(api):
+    sku = await stocked(api, 5)  # no sell_price
+    assert (await data(api, seed(SEED_RESERVE, sku)))["reserveStock"]["success"]
+    answer = await gql(api, seed(SEED_CONFIRM, sku))
+    assert "unitPrice" in answer["errors"][0]["message"]
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    priced = SEED_CONFIRM.replace('orderId: "order-456"', 'orderId: "order-456"\n    unitPrice: "6.25"')
+    assert (await data(api, seed(priced, sku)))["confirmReserve"]["success"]
+    assert Decimal((await timeline(api, sku))[-1]["unit_price"]) == Decimal("6.25")
+
+
+async def test_decrease_and_increase_record_an_adjust_with_the_reason_as_note(api):
+    sku = await stocked(api, 10)
+    decreased = (await data(api, seed(SEED_DECREASE, sku)))["decreaseStock"]
+    assert decreased["success"] and decreased["inventory"] == {"currentStock": 5, "outboundTotal": 0}
+    increased = (await data(api, seed(SEED_INCREASE, sku)))["increaseStock"]
+    assert increased["success"] and increased["inventory"] == {"currentStock": 105, "inboundTotal": 110}
+    rows = await timeline(api, sku)
+    assert [(r["type"], r["quantity"], r["reason"], r["note"]) for r in rows[-2:]] == [
+        ("ADJUST", -5, "loss", "物理盘点损耗"),
+        ("ADJUST", 100, "other", "补货入库"),
+    ]
+    assert (await summary(api, sku))["on_hand"] == 105
+
+
+@pytest.mark.parametrize(
+    ("operation", "argument"),
+    [
+        ('reserveStock(skuId: "S", quantity: 0, orderId: "o") { success }', "quantity"),
+        ('reserveStock(skuId: "bad sku!", quantity: 1, orderId: "o") { success }', "skuId"),
+        ('reserveStock(skuId: "S", quantity: 1, orderId: "") { success }', "orderId"),
+        ('reserveStock(skuId: "S", quantity: 1, orderId: "o", ttlSeconds: 0) { success }', "ttlSeconds"),
+        ('decreaseStock(skuId: "S", quantity: -3, reason: "x") { success }', "quantity"),
+        ('increaseStock(skuId: "S", quantity: 3, reason: "x", unitPrice: "-1") { success }', "unitPrice"),
+        ('reserveStock(skuId: "S", quantity: "two", orderId: "o") { success }', "quantity"),
+    ],
+)
+async def test_a_bad_argument_is_a_graphql_error_naming_it(api, operation, argument):
+    sku = await stocked(api, 5)
+    answer = await gql(api, "mutation { " + operation.replace('"S"', f'"{sku}"') + " }")
+    assert answer.get("data") is None or all(v is None for v in answer["data"].values())
+    assert argument in answer["errors"][0]["message"], answer["errors"]
+    assert (await summary(api, sku))[("on_hand")] == 5 and (await summary(api, sku))["reserved"] == 0
+
+
+async def test_a_viewer_queries_but_cannot_mutate(api, as_role):
+    sku = await stocked(api, 10)
+    viewer = as_role("viewer")
+    assert (await data(viewer, seed(SEED_STATS, sku)))["inventoryStats"]["currentStock"] == 10
+    for operation in (SEED_RESERVE, SEED_INCREASE):
+        answer = await gql(viewer, seed(operation, sku))
+        assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", answer
+        assert "clerk" in answer["errors"][0]["message"] or "manager" in answer["errors"][0]["message"]
+    rest = await summary(api, sku)
+    assert (rest["on_hand"], rest["reserved"]) == (10, 0)
+
+
+async def test_the_clerk_rule_applies(api, as_role):
+    sku = await stocked(api, 10)
+    clerk = as_role("clerk")
+    assert (await data(clerk, seed(SEED_RESERVE, sku)))["reserveStock"]["success"]  # a clerk handles reservations
+    answer = await gql(clerk, seed(SEED_DECREASE, sku))  # an ADJUST needs a manager, as over REST
+    assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "needs the manager role; you are clerk" in answer["errors"][0]["message"]
+    record_sale = """mutation($s: String!, $at: String) { recordTransaction(input: {sku: $s, type: "SELL",
+        quantity: 1, unitPrice: "9.00", at: $at}) { transaction { type quantity } after { currentStock } } }"""
+    sold = await data(clerk, record_sale, {"s": sku})
+    assert sold["recordTransaction"] == {"transaction": {"type": "SELL", "quantity": 1}, "after": {"currentStock": 9}}
+    backdated = await gql(clerk, record_sale, {"s": sku, "at": "2020-01-01T10:00:00Z"})
+    assert backdated["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await summary(api, sku))["on_hand"] == 9
+
+
+async def test_without_credentials_graphql_answers_401(server):
+    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+        r = await anonymous.post("/graphql", json={"query": "{ __schema { types { name } } }"})
+        assert r.status_code == 401
+        bad = await anonymous.post("/graphql", json={"query": "{ inventorySummary { totalSkus } }"},
+                                   headers=bearer("not-a-token"))  # fmt: skip
+        assert bad.status_code == 401
+
+
+async def test_a_keyed_mutation_retried_returns_the_same_answer_and_changes_nothing_more(api):
+    sku = await stocked(api, 10)
+    keyed = SEED_INCREASE.replace('reason: "补货入库"', 'reason: "补货入库"\n    idempotencyKey: "restock-1"')
+    keyed = keyed.replace("success", "success replayed")
+    first = (await data(api, seed(keyed, sku)))["increaseStock"]
+    second = (await data(api, seed(keyed, sku)))["increaseStock"]
+    assert first.pop("replayed") is False and second.pop("replayed") is True
+    assert first == second and first["inventory"]["currentStock"] == 110
+    assert (await summary(api, sku))["on_hand"] == 110
+    assert len(await timeline(api, sku)) == 2
+
+    # The Idempotency-Key header does the same, for a reservation, and a refusal is kept as well.
+    reserve = seed(SEED_RESERVE, sku).replace("quantity: 2", "quantity: 111")
+    refused = await gql(api, reserve, **{"Idempotency-Key": "too-many-1"})
+    await record(api, sku, "BUY", 500, "5.00")  # now it could be had, but the key keeps its refusal
+    again = await gql(api, reserve, **{"Idempotency-Key": "too-many-1"})
+    assert refused["data"]["reserveStock"]["success"] is False
+    assert again["data"]["reserveStock"]["message"] == refused["data"]["reserveStock"]["message"]
+    assert (await summary(api, sku))["reserved"] == 0
+    other = await gql(api, seed(SEED_RESERVE, sku), **{"Idempotency-Key": "too-many-1"})  # the key, reused
+    assert "idempotencyKey" in other["errors"][0]["message"]
+
+
+async def test_concurrent_reservations_never_hold_more_than_is_available(api, server, second_server, tokens):
+    sku = await stocked(api, 1000)
+    mutation = """mutation($s: String!, $o: String!) {
+        reserveStock(skuId: $s, quantity: 7, orderId: $o) { success message } }"""
+    clients = [httpx.AsyncClient(base_url=s.url, timeout=120, headers=bearer(tokens["clerk"]))
+               for s in (server, second_server)]  # fmt: skip
+    try:
+        answers = await asyncio.gather(*(
+            data(clients[i % 2], mutation, {"s": sku, "o": f"storm-{i}"}) for i in range(200)
+        ))  # fmt: skip
+    finally:
+        for client in clients:
+            await client.aclose()
+    won = [a["reserveStock"] for a in answers if a["reserveStock"]["success"]]
+    lost = [a["reserveStock"] for a in answers if not a["reserveStock"]["success"]]
+    assert len(won) == 1000 // 7 and len(lost) == 200 - 1000 // 7
+    assert all("only" in a["message"] and "available" in a["message"] for a in lost)
+    rest = await summary(api, sku)
+    assert (rest["on_hand"], rest["reserved"], rest["available"]) == (1000, 7 * (1000 // 7), 1000 % 7)
