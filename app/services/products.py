@@ -13,14 +13,11 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import ProductInput, merge_product_patch, parse_product
 from app.persistence import products as repo
 from app.persistence.database import Database
-from app.persistence.products import BARCODE_INDEX, SORTS, STATUSES, Filters, search_condition
+from app.persistence.products import SORTS, STATUSES, Filters
 from app.persistence.records import ProductRecord
 from app.services import idempotency
 from app.services.events import announce
 from app.services.idempotency import Key
-
-__all__ = ["BARCODE_INDEX", "SORTS", "STATUSES", "search_condition"]  # the catalogue's terms, from persistence
-
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
