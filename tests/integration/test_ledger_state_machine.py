@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -143,6 +143,11 @@ class App:
         if type(outcome).__name__ == "Refused":  # outcomes as values (app/services/outcomes.py)
             raise Refused(outcome.detail, outcome.extra)  # type: ignore[attr-defined]
         return outcome
+
+    async def close_books(self, through: date | None) -> None:
+        from app.services.accounts import AccountService
+
+        await AccountService(self.db).set_books_closed_through(through, actor="state-machine")
 
     async def create_product(self, sku: str) -> None:
         await self.products.create({"sku": sku, "name": f"Machine {sku}"})
@@ -290,10 +295,23 @@ def fold(txs: list[Tx]) -> list[tuple[Tx, Figures]] | Break:
     return out
 
 
+@dataclass(frozen=True)
+class Closed:
+    """The books are closed through this day: nothing dated on or before it may change."""
+
+    through: date
+
+
 @dataclass
 class Model:
     txs: dict[int, tuple[str, Tx]] = field(default_factory=dict)  # id → (sku, transaction)
     holds: dict[int, tuple[str, int, str]] = field(default_factory=dict)  # id → (sku, quantity, status)
+    closed_through: date | None = None
+
+    def closed(self, moments: list[datetime]) -> Closed | None:
+        """Whether a change touching these moments (a row's time before and after) falls in the closed period."""
+        through = self.closed_through
+        return Closed(through) if through and any(m.date() <= through for m in moments) else None
 
     def of(self, sku: str) -> list[Tx]:
         return [tx for s, tx in self.txs.values() if s == sku]
@@ -367,6 +385,22 @@ class LedgerMachine(RuleBasedStateMachine):
         self.skus = [f"SM-{tag}-{n}" for n in range(3)]
         for sku in self.skus:
             self.run(self.app.create_product(sku))
+        self.run(self.app.close_books(None))  # the setting is the database's: an earlier run may have left one
+
+    @precondition(lambda self: self.model.txs and self.model.closed_through is None)
+    @rule(days=st.sampled_from([0, 1]))
+    def close_books(self, days: int) -> None:
+        """Close the books through the first or the second of the two days."""
+        self.model.closed_through = START.date() + timedelta(days=days)
+        self.run(self.app.close_books(self.model.closed_through))
+        seen("books closed")
+
+    @precondition(lambda self: self.model.closed_through is not None)
+    @rule()
+    def open_books(self) -> None:
+        self.model.closed_through = None
+        self.run(self.app.close_books(None))
+        seen("books opened")
 
     # -- helpers --
 
@@ -374,7 +408,9 @@ class LedgerMachine(RuleBasedStateMachine):
         ids = sorted(self.model.txs)
         return self.model.txs[ids[pick % len(ids)]]
 
-    def attempt(self, what: str, change: Awaitable[T], problems: list[Break | Short], *, dry: bool = False) -> T | None:
+    def attempt(
+        self, what: str, change: Awaitable[T], problems: list[Break | Short | Closed], *, dry: bool = False
+    ) -> T | None:
         """Run a change the model expects to stand (no problems) or to be refused (one of them).
         A refused change, and a dry run whatever its answer, must leave everything as it was."""
         before = self.run(self.app.everything(self.skus)) if problems or dry else None
@@ -396,12 +432,17 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def ledger_change(
         self, what: str, work: Callable[[bool], Awaitable[Outcome]], after: dict[str, list[Tx]], dry: bool,
-        changed: Tx | None,
+        changed: Tx | None, touched: list[datetime],
     ) -> Outcome | None:  # fmt: skip
         """A record, edit or delete (or its dry run), checked against the model's timelines `after`
-        it: refused when one of them may not stand; else its answer (the row `changed` and every
-        product's figures) is what the model says, and (unless a dry run) what then stands."""
-        problems = [p for sku, txs in after.items() if (p := self.model.problem(sku, txs))]
+        it: refused when it touches the closed period or one of them may not stand; else its answer
+        (the row `changed` and every product's figures) is what the model says, and (unless a dry
+        run) what then stands."""
+        problems: list[Break | Short | Closed] = [
+            p for sku, txs in after.items() if (p := self.model.problem(sku, txs))
+        ]
+        if closed := self.model.closed(touched):
+            problems.append(closed)
         outcome = self.attempt(f"{what} (dry run)" if dry else what, work(dry), problems, dry=dry)
         if outcome is None:
             return None
@@ -447,7 +488,7 @@ class LedgerMachine(RuleBasedStateMachine):
         new = Tx(0, newest, at, kind, quantity, unit_price, reason)
         after = {sku: [*self.model.of(sku), new]}
         done = self.ledger_change(
-            f"record {kind}", lambda dry_run: self.app.record(fields, dry_run=dry_run), after, dry, new
+            f"record {kind}", lambda dry_run: self.app.record(fields, dry_run=dry_run), after, dry, new, [at]
         )
         if done is not None:
             made = done.row
@@ -531,7 +572,7 @@ class LedgerMachine(RuleBasedStateMachine):
         after = {sku: [*rest, edited]} if new_sku == sku else {sku: rest, new_sku: [*self.model.of(new_sku), edited]}
         what = f"edit {next(iter(patch))} of {tx.type}" if new_sku == sku else f"move {tx.type}"
         done = self.ledger_change(
-            what, lambda dry_run: self.app.edit(tx.id, patch, dry_run=dry_run), after, dry, edited
+            what, lambda dry_run: self.app.edit(tx.id, patch, dry_run=dry_run), after, dry, edited, [tx.at, edited.at]
         )
         if done is not None:
             assert done.row is not None and (done.row.id, done.row.seq) == (tx.id, tx.seq), "an edit keeps id and seq"
@@ -543,7 +584,7 @@ class LedgerMachine(RuleBasedStateMachine):
         sku, tx = self.pick_tx(pick)
         after = {sku: [t for t in self.model.of(sku) if t.id != tx.id]}
         done = self.ledger_change(f"delete {tx.type}", lambda dry_run: self.app.delete(tx.id, dry_run=dry_run), after,
-                                  dry, None)  # fmt: skip
+                                  dry, None, [tx.at])  # fmt: skip
         if done is not None:
             assert done.row is None
             del self.model.txs[tx.id]
@@ -598,9 +639,12 @@ class LedgerMachine(RuleBasedStateMachine):
             assert self.run(self.app.reservation_states(sku)) == holds
 
 
-def names(problem: Break | Short, facts: dict[str, Any]) -> bool:
+def names(problem: Break | Short | Closed, facts: dict[str, Any]) -> bool:
     """Whether a refusal names this problem: the breaking transaction and the stock it would leave,
-    or on hand against reserved (a hold refused; `Short(-1, -1)`: a state conflict, any refusal)."""
+    on hand against reserved (a hold refused; `Short(-1, -1)`: a state conflict, any refusal), or
+    the closed period."""
+    if isinstance(problem, Closed):
+        return bool(facts.get("books_closed_through") == problem.through.isoformat())
     if isinstance(problem, Break):
         tx = problem.tx
         return (
