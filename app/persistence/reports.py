@@ -64,6 +64,22 @@ async def movers(conn: asyncpg.Connection, since: datetime, fast: bool, limit: i
     return [(product_from(r), r["sold"]) for r in rows]
 
 
+DAMAGED_SQL = """
+SELECT p.*, d.units AS damaged_in_window
+FROM ({product_select}) AS p
+JOIN (SELECT product, -sum(quantity) AS units FROM stock_transaction
+      WHERE type = 'ADJUST' AND reason = 'damage' AND at >= $1 GROUP BY product) AS d ON d.product = p.id
+WHERE d.units > 0
+ORDER BY d.units DESC, p.sku
+"""
+
+
+async def damaged_since(conn: asyncpg.Connection, since: datetime) -> list[tuple[ProductRecord, int]]:
+    """The products with units written off as damaged since `since` (as Totals.damaged counts them), the most first."""
+    rows = await conn.fetch(DAMAGED_SQL.format(product_select=PRODUCT_SELECT), since)
+    return [(product_from(r), r["damaged_in_window"]) for r in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class ValuedProduct:
     """A product's stock and average cost after its last transaction at or before a moment."""

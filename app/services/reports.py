@@ -85,6 +85,13 @@ class ReportService:
             sold = await rows.movers(conn, now - timedelta(days=days), fast, limit)
         return [{**product_view(p), "units_sold": units, "days": days} for p, units in sold]
 
+    async def damaged(self, now: datetime, days: int) -> list[dict[str, Any]]:
+        """Products with units written off as damaged in the last `days` days (GraphQL's
+        inventoriesWithDamage), with those units."""
+        async with self.db.read_only() as conn:
+            found = await rows.damaged_since(conn, now - timedelta(days=days))
+        return [{**product_view(p), "damaged_units": units, "days": days} for p, units in found]
+
     async def grouped(self, field: str) -> list[dict[str, Any]]:
         """Totals per category or per brand (products without one are grouped as null)."""
         async with self.db.read_only() as conn:

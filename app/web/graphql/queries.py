@@ -21,6 +21,7 @@ from app.web.graphql.types import (
     AnomalousInventory,
     CategoryInventory,
     CheckDue,
+    DamagedInventory,
     Inventory,
     InventoryConnection,
     InventoryEdge,
@@ -159,6 +160,14 @@ class Query:
         query = ListingQuery(sort="reserved", descending=True, per_page=MAX_PER_PAGE)
         page = await info.context.services.products.page_of(query)
         return [Inventory.of(v) for v in map(product_view, page.items) if v["reserved"] > 0]
+
+    @strawberry.field(
+        description="Products with units written off as damaged (ADJUST, reason damage) in the last `days` days"
+    )
+    async def inventories_with_damage(self, info: Ctx, days: int = 30) -> list[DamagedInventory]:
+        services = info.context.services
+        found = await services.reports.damaged(services.ledger.clock(), checked_range(days, "days", 1, 3650))
+        return [_as(DamagedInventory, v, damaged_units=v["damaged_units"], days=v["days"]) for v in found]
 
     # --- Stockroom's own -----------------------------------------------------------------------
 

@@ -79,10 +79,10 @@ schema = StockroomSchema(
     mutation=Mutation,
     subscription=Subscription,
     extensions=[
-        # Instances, as Strawberry's docs configure them (its annotation only names classes).
-        QueryDepthLimiter(max_depth=MAX_DEPTH),  # type: ignore[list-item]
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),  # type: ignore[list-item]
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),  # type: ignore[list-item]
+        # Factories: a fresh extension for each request.
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         ArgumentNamed,
     ],
 )

@@ -113,6 +113,12 @@ class CheckDue(Inventory):
 
 
 @strawberry.type
+class DamagedInventory(Inventory):
+    damaged_units: int = strawberry.field(description="Units written off as damaged in the window")
+    days: int = strawberry.field(description="The window, in days")
+
+
+@strawberry.type
 class AnomalousInventory(Inventory):
     problems: list[str]
 
