@@ -43,6 +43,9 @@ class Credentials:
 
 VALID = {"token": Credentials("token"), "session": Credentials("session")}
 
+# The request of a route that declares a role: `request.user` is the caller (pages: HTMXRequest).
+SignedInRequest = Request[Identity, Credentials, Any]
+
 
 class Authentication(AbstractAuthenticationMiddleware):
     """A bearer token (API clients) or else the session cookie (browsers), looked up in the accounts'
@@ -135,19 +138,6 @@ async def _check_csrf(identity: Identity, request: Request[Any, Any, Any]) -> No
         raise PermissionDeniedException(
             "The form's CSRF token is missing or belongs to another session; reload the page"
         )
-
-
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
-    """`request.user`, typed, in a handler that needs a role (the access check has already refused
-    anonymous callers). Pages read `request.user` directly."""
-    identity: Identity | None = connection.user
-    assert identity is not None, "only for handlers that declare a role"
-    return identity
-
-
-def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """Who the audit log names for a change."""
-    return signed_in(connection).username
 
 
 def allow(identity: Identity, needed: Role, why: str) -> None:

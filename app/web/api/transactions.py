@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, patch, post
+from litestar import Controller, Response, delete, patch, post
 
 from app.domain.access import Role
 from app.services.idempotency import Key
@@ -10,7 +10,7 @@ from app.services.ledger import LedgerService
 from app.services.outcomes import Change, Voided
 from app.web.api.schemas import DryRun, NewTransaction, RecordedTransaction, TransactionPatch, VoidedTransaction
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
-from app.web.auth import actor_of, allow_recording, signed_in
+from app.web.auth import SignedInRequest, allow_recording
 from app.web.idempotent import once
 from app.web.json_body import JsonBody
 from app.web.views import committed_view, product_view, transaction_view
@@ -54,10 +54,10 @@ class TransactionController(Controller):
         ),
     )
     async def create(
-        self, request: Request, ledger: LedgerService, dry_run: bool = False, data: dict[str, Any] | None = None
+        self, request: SignedInRequest, ledger: LedgerService, dry_run: bool = False, data: dict[str, Any] | None = None
     ) -> Response[Any]:
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
-        me = signed_in(request)
+        me = request.user
         raw = data or {}
         if dry_run:
             entered = ledger.parse(raw)
@@ -94,12 +94,12 @@ class TransactionController(Controller):
     async def update(
         self,
         tx_id: int,
-        request: Request,
+        request: SignedInRequest,
         ledger: LedgerService,
         dry_run: bool = False,
         data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        change = await ledger.edit(tx_id, data or {}, actor=actor_of(request), dry_run=dry_run)
+        change = await ledger.edit(tx_id, data or {}, actor=request.user.username, dry_run=dry_run)
         return _dry_run_view(change) if dry_run else committed_view(change)
 
     @post(
@@ -111,10 +111,10 @@ class TransactionController(Controller):
             {200: (VoidedTransaction, "Voided: the transaction as it was, and its product now")}, 403, 404, 409, 422
         ),
     )
-    async def void(self, tx_id: int, request: Request, ledger: LedgerService) -> Response[Any]:
+    async def void(self, tx_id: int, request: SignedInRequest, ledger: LedgerService) -> Response[Any]:
         """Undo a counter mistake: a clerk voids their own transaction recorded in the last 10 minutes and
         dated today (403 naming why otherwise); a manager any a delete could take. Audited as "void"."""
-        me = signed_in(request)
+        me = request.user
 
         async def run(key: Key | None) -> Voided:
             return await void_as(me, ledger, tx_id, key)
@@ -134,8 +134,10 @@ class TransactionController(Controller):
             409,
         ),
     )
-    async def remove(self, tx_id: int, request: Request, ledger: LedgerService, dry_run: bool = False) -> Response[Any]:
-        change = await ledger.delete(tx_id, actor=actor_of(request), dry_run=dry_run)
+    async def remove(
+        self, tx_id: int, request: SignedInRequest, ledger: LedgerService, dry_run: bool = False
+    ) -> Response[Any]:
+        change = await ledger.delete(tx_id, actor=request.user.username, dry_run=dry_run)
         if dry_run:
             return Response(_dry_run_view(change), status_code=200)
         return Response(None, status_code=204)
