@@ -13,6 +13,7 @@ from app.domain.access import ClosedPeriod, Role, role_to_record
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted
+from app.domain.rules import TxType
 from app.domain.voids import refuse_void
 from app.persistence import audit, counter, ledger_rows, settings
 from app.persistence import products as product_repo
@@ -112,6 +113,27 @@ class LedgerService:
         await idempotency.keep_batch(conn, zip([q.key for q in batch], results, strict=True))
         await announce(conn, product_ids)
         return results
+
+    async def count_as_is(self, sku: str, key: Key | None = None) -> Change:
+        """A COUNT, now, of what the books say is on hand (GraphQL's updateCheckTime: "checked, and
+        found as recorded"). The quantity is read under the product's locks, in the transaction
+        that records it, so no sale can slip in between: it changes no figure but the last count."""
+        product_id = await self.product_id(sku)
+
+        async def counted(
+            conn: asyncpg.Connection, batch: list[Queued], product_ids: list[int]
+        ) -> list[Change | Exception]:
+            product = await product_repo.by_id(conn, product_id)
+            assert product is not None, "products are never deleted"
+            data = TransactionInput(sku, TxType.COUNT, product.position.stock, None)
+            return await self._commit_held(conn, [Queued(product_id, data, key)], product_ids)
+
+        (result,) = await commit_where_free(
+            self.db, self.locks, [Queued(product_id, None, key)], counted, wait=True, block=True
+        )
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     # --- edit and delete ------------------------------------------------------------------
 

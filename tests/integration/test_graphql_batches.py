@@ -162,3 +162,19 @@ async def test_every_report_is_the_rest_report(api):
         assert answer == rest, name
     unknown = await gql(api, '{ report(name: "nope") }')
     assert "name" in unknown["errors"][0]["message"]
+
+
+async def test_update_check_time_records_a_count_of_what_is_on_hand(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00")
+    mutation = """mutation($s: [String!]!, $at: DateTime) { updateCheckTime(skus: $s, at: $at) {
+        success inventory { currentStock lastCheckTime averageCost } } }"""
+    (checked, missing) = (await data(api, mutation, {"s": [sku, "NO-SUCH-SKU"]}))["updateCheckTime"]
+    assert checked["success"] and not missing["success"]
+    assert checked["inventory"]["currentStock"] == 10 and checked["inventory"]["lastCheckTime"] is not None
+    rest = await summary(api, sku)
+    assert (rest["on_hand"], rest["average_cost"]) == (10, "2.000000") and rest["last_counted_at"] is not None
+    last = (await timeline(api, sku))[-1]
+    assert (last["type"], last["quantity"], last["stock_after"]) == ("COUNT", 10, 10)
+    past = await gql(api, mutation, {"s": [sku], "at": "2020-01-01T00:00:00+00:00"})
+    assert "at" in past["errors"][0]["extensions"]["arguments"][0]["argument"]

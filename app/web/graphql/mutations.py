@@ -7,6 +7,7 @@ its transaction, and a repeat is answered from that outcome (`replayed: true`)."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -44,6 +45,7 @@ O = TypeVar("O")
 # The services' field names as the seed's arguments spell them.
 SEED_ARGUMENTS = {"sku": "skuId", "order_ref": "orderId", "ttl_seconds": "ttlSeconds", "unit_price": "unitPrice",
                   "note": "reason", "quantity": "quantity", "low_stock_threshold": "warningThreshold"}  # fmt: skip
+CHECK_NOW = timedelta(minutes=5)  # how far from now updateCheckTime's `at` may be (clocks differ)
 KEY_DOC = "Runs at most once per key (or the Idempotency-Key header): a repeat gets the first answer"
 
 
@@ -223,6 +225,32 @@ class Mutation:
             answers.append(InventoryOperationResult(
                 success=True, message=f"{sku}: warning threshold {changed.low_stock_threshold}", retries_used=0,
                 inventory=Inventory.of(product_view(changed))))  # fmt: skip
+        return answers
+
+    @strawberry.mutation(
+        description="Mark products as checked now (a manager): Stockroom records a COUNT of the quantity the books "
+        "hold, read under the product's lock, which changes no figure but lastCheckTime"
+    )
+    async def update_check_time(
+        self, info: Ctx, skus: list[str], at: datetime | None = None
+    ) -> list[InventoryOperationResult]:
+        permitted(info.context, Role.MANAGER, "Recording a count")
+        ledger = info.context.services.ledger
+        if at is not None and abs((at if at.tzinfo else at.replace(tzinfo=UTC)) - ledger.clock()) > CHECK_NOW:
+            raise bad_input([("at", "can only be now: a past check is a COUNT with its quantity (recordTransaction)")])
+        if len(skus) > 1000:
+            raise bad_input([("skus", "must name at most 1000 SKUs")])
+        answers: list[InventoryOperationResult] = []
+        for sku in [checked_sku(s, "skus") for s in skus]:
+            try:
+                change = await ledger.count_as_is(sku)
+            except (Conflict, NotFound) as refusal:
+                answers.append(await _refused(info, sku, refusal))
+                continue
+            answers.append(InventoryOperationResult(
+                success=True, message=f"{sku}: counted {change.product.after.position.stock} as recorded",
+                retries_used=0, inventory=Inventory.of(product_view(change.product.after)),
+                transaction=Transaction.of(transaction_view(change.row)) if change.row else None))  # fmt: skip
         return answers
 
     # --- Stockroom's own -----------------------------------------------------------------------
