@@ -165,7 +165,9 @@ class Database:
         try:
             yield conn
         finally:
-            await pool.release(conn)
+            # Without a timeout, release() budgets the reset with the 0.1 s the acquire waited:
+            # on a busy machine that fails a sound edit as "connection lost".
+            await pool.release(conn, timeout=self.acquire_timeout)
 
     async def ready(self, within: float = 1.0) -> bool:
         """Whether a connection can be had and answers within `within` seconds (for /readyz)."""

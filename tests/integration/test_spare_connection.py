@@ -41,11 +41,6 @@ async def opened_database(database_url: str) -> AsyncIterator[object]:
     await db.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Database.spare_connection releases with its 0.1 s acquire wait as the reset budget "
-    "(pass a timeout to pool.release); remove this mark with the fix",
-)
 async def test_an_edit_stands_when_its_spare_connection_is_slow_to_reset(opened_database, monkeypatch) -> None:
     from app.services.ledger import LedgerService
     from app.services.locks import ProductLocks
