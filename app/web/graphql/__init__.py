@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Response
+from litestar.background_tasks import BackgroundTasks
+from litestar.di import Provide
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
@@ -17,9 +20,16 @@ from app.web.graphql.schema import schema
 _Base: Any = make_graphql_controller(schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql")
 
 
+def _sub_response() -> Response[Any]:
+    """The response the controller copies headers and status from (Strawberry's own, without the
+    thread hop its `sync_to_thread=True` costs every request)."""
+    return Response({}, background=BackgroundTasks([]))
+
+
 class GraphQLController(_Base):  # type: ignore[misc]
     opt = {"role": Role.VIEWER}  # GraphiQL (GET) and every query or mutation (POST) need a signed-in user
     include_in_schema = False  # documented by its own SDL, not the REST API's OpenAPI
+    dependencies = {**_Base.dependencies, "response": Provide(_sub_response, sync_to_thread=False)}
 
     async def on_ws_connect(self, context: GraphQLContext) -> Any:
         """A subscription socket needs the same credentials as a request: refused at connection_init."""

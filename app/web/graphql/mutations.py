@@ -62,19 +62,11 @@ async def keyed(
         return await idempotency.once(context.services.db, key, kind, run)
 
 
-async def _inventory(info: Ctx, sku: str) -> Inventory | None:
-    """The product as it stands now (not the request's cached view: it has just changed)."""
-    try:
-        return Inventory.of(product_view(await info.context.services.products.get(sku)))
-    except NotFound:
-        return None
-
-
 async def _refused(
     info: Ctx, sku: str, refusal: Conflict | NotFound | Refused, replayed: bool = False
 ) -> InventoryOperationResult:
     return InventoryOperationResult(success=False, message=refusal.detail, retries_used=0,
-                                    inventory=await _inventory(info, sku), replayed=replayed)  # fmt: skip
+                                    sku=sku, replayed=replayed)  # fmt: skip
 
 
 def _earlier(outcome: EarlierAnswer) -> GraphQLError:
@@ -124,7 +116,7 @@ class Mutation:
         message = (f"Reserved {held.quantity} of {held.sku} for order {held.order_ref}" if outcome.created
                    else f"Order {held.order_ref} already holds {held.quantity} of {held.sku}")  # fmt: skip
         return InventoryOperationResult(
-            success=True, message=message, retries_used=0, inventory=await _inventory(info, held.sku),
+            success=True, message=message, retries_used=0, sku=held.sku,
             reservation=Reservation.of(reservation_view(held)), replayed=answer.replayed,
         )  # fmt: skip
 
@@ -159,7 +151,7 @@ class Mutation:
             raise _earlier(outcome)
         return InventoryOperationResult(
             success=True, message=f"Confirmed order {order_id}: sold {held.quantity} of {sku} at {price}",
-            retries_used=0, inventory=await _inventory(info, sku),
+            retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome.reservation)),
             transaction=Transaction.of(transaction_view(outcome.sale)) if outcome.sale else None,
             replayed=answer.replayed,
@@ -186,7 +178,7 @@ class Mutation:
             raise _earlier(outcome)
         return InventoryOperationResult(
             success=True, message=f"Cancelled order {order_id}'s reservation of {held.quantity} {sku}",
-            retries_used=0, inventory=await _inventory(info, sku),
+            retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome)), replayed=answer.replayed,
         )  # fmt: skip
 
@@ -224,7 +216,7 @@ class Mutation:
                 continue
             answers.append(InventoryOperationResult(
                 success=True, message=f"{sku}: warning threshold {changed.low_stock_threshold}", retries_used=0,
-                inventory=Inventory.of(product_view(changed))))  # fmt: skip
+                known=Inventory.of(product_view(changed))))  # fmt: skip
         return answers
 
     @strawberry.mutation(
@@ -249,7 +241,7 @@ class Mutation:
                 continue
             answers.append(InventoryOperationResult(
                 success=True, message=f"{sku}: counted {change.product.after.position.stock} as recorded",
-                retries_used=0, inventory=Inventory.of(product_view(change.product.after)),
+                retries_used=0, known=Inventory.of(product_view(change.product.after)),
                 transaction=Transaction.of(transaction_view(change.row)) if change.row else None))  # fmt: skip
         return answers
 
@@ -361,6 +353,6 @@ async def _adjust(
     moved = "Added" if quantity > 0 else "Took off"
     return InventoryOperationResult(
         success=True, message=f"{moved} {abs(quantity)} of {entered.sku} ({entered.reason}: {reason})",
-        retries_used=0, inventory=Inventory.of(product_view(outcome.product.after)),
+        retries_used=0, known=Inventory.of(product_view(outcome.product.after)),
         transaction=Transaction.of(transaction_view(outcome.row)), replayed=answer.replayed,
     )  # fmt: skip

@@ -13,6 +13,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.domain.errors import NotFound
+from app.web.views import product_view
+
 
 def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
@@ -184,10 +187,22 @@ class InventoryOperationResult:
     retries_used: int = strawberry.field(
         description="Always 0: Stockroom waits for the product's lock (group commit), it never retries a version"
     )
-    inventory: Inventory | None
     reservation: Reservation | None = None
     transaction: Transaction | None = None
     replayed: bool = strawberry.field(default=False, description="Answered from an earlier request's idempotency key")
+    known: strawberry.Private[Inventory | None] = None  # the product as the outcome kept it
+    sku: strawberry.Private[str | None] = None  # else the product to read, if the client asks for it
+
+    @strawberry.field(description="The product after the operation")
+    async def inventory(self, info: strawberry.Info) -> Inventory | None:
+        """Read only when asked for (a reservation's outcome keeps no product figures): a client of
+        the hot path that selects `success` alone costs no extra query."""
+        if self.known is not None or self.sku is None:
+            return self.known
+        try:
+            return Inventory.of(product_view(await info.context.services.products.get(self.sku)))
+        except NotFound:
+            return None
 
 
 @strawberry.type(description="A transaction recorded, edited or deleted (or, in a dry run, what it would do)")
