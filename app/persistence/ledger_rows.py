@@ -100,6 +100,27 @@ async def timeline_rows(
     return [row_from(r) for r in records]
 
 
+async def timeline_page(
+    conn: asyncpg.Connection,
+    product_id: int,
+    limit: int,
+    after: TimelineKey | None = None,
+    *,
+    newest_first: bool = False,
+) -> list[LedgerRow]:
+    """Up to `limit` rows in timeline order (or newest first) coming after `after` in that order (from
+    the start without one): a page read by key, one range scan of the timeline index at any depth."""
+    if newest_first:
+        order, past = "t.at DESC, t.seq DESC", "(t.at, t.seq) < ($3, $4)"
+    else:
+        order, past = "t.at, t.seq", "(t.at, t.seq) > ($3, $4)"
+    where, past_args = (f"t.product = $1 AND {past}", after) if after else ("t.product = $1", ())
+    records = await conn.fetch(
+        f"SELECT {ROW_SELECT} FROM {ROW_FROM} WHERE {where} ORDER BY {order} LIMIT $2", product_id, limit, *past_args
+    )
+    return [row_from(r) for r in records]
+
+
 async def row_by_id(conn: asyncpg.Connection, tx_id: int) -> tuple[LedgerRow, int] | None:
     """A row and its product id."""
     r = await conn.fetchrow(f"SELECT {ROW_SELECT}, t.product FROM {ROW_FROM} WHERE t.id = $1", tx_id)

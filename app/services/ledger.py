@@ -12,7 +12,7 @@ import asyncpg
 from app.domain.access import ClosedPeriod, Role, role_to_record
 from app.domain.errors import Conflict, NotFound
 from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
-from app.domain.ledger import Entry, Posted
+from app.domain.ledger import Entry, Posted, TimelineKey
 from app.domain.rules import TxType
 from app.domain.voids import refuse_void
 from app.persistence import audit, counter, ledger_rows, settings
@@ -256,6 +256,15 @@ class LedgerService:
         async with self.db.read_only() as conn:
             return await ledger_rows.timeline_rows(conn, product.id, limit, offset, newest_first=newest_first)
 
+    async def timeline_page(
+        self, product: ProductRecord, limit: int, after: TimelineKey | None = None, *, newest_first: bool = False
+    ) -> TimelinePage:
+        """Up to `limit` rows coming after the row `after` names, in timeline order (or newest first): read
+        by key, so any page costs what the first does. `more` says whether rows lie past the last one."""
+        async with self.db.read_only() as conn:
+            rows = await ledger_rows.timeline_page(conn, product.id, limit + 1, after, newest_first=newest_first)
+        return TimelinePage(rows[:limit], len(rows) > limit)
+
     async def stock_points(self, product: ProductRecord, most: int = 400) -> list[tuple[datetime, int]]:
         """(time, stock after) along the timeline, thinned to at most `most` points (every n-th row and the last)."""
         step = max(1, -(-product.tx_count // most))
@@ -279,6 +288,14 @@ class LedgerService:
         """A voided transaction as it was (from its audit entry), with its product's name."""
         async with self.db.read_only() as conn:
             return await counter.voided(conn, tx_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    """A page of a product's timeline, read by key."""
+
+    rows: list[LedgerRow]
+    more: bool  # rows lie past the last one, in the page's order
 
 
 _MONTHLY_DECIMALS = {"revenue", "cogs", "realized_pl", "write_off", "gain", "closing_average_cost"}

@@ -21,6 +21,16 @@
     return /^\d{1,6}$/.test(raw) && Number(raw) > 0 ? Number(raw) : 1;
   }
 
+  // The pager's links name their page by a row next to it (before=/after=): a refresh keeps that place.
+  function cursor() {
+    var query = new URLSearchParams(location.search), kept = "";
+    ["before", "after"].forEach(function (name) {
+      var raw = query.get(name) || "";
+      if (/^-?\d{1,19}_\d{1,19}$/.test(raw)) kept += "&" + name + "=" + raw;
+    });
+    return kept;
+  }
+
   function shownSummary() {
     var el = document.getElementById("summary");
     try { return el ? JSON.parse(el.dataset.summary || "null") : null; } catch (e) { return null; }
@@ -87,7 +97,7 @@
     running = true;
     setTimeout(function () {
       last = Date.now();
-      var url = "/products/" + encodeURIComponent(sku) + "/sections?page_no=" + pageNo() +
+      var url = "/products/" + encodeURIComponent(sku) + "/sections?page_no=" + pageNo() + cursor() +
                 (saved ? "&saved=" + encodeURIComponent(saved) : "");
       fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin", cache: "no-store" })
         .then(function (r) {

@@ -195,10 +195,12 @@ class Transaction(Struct, kw_only=True):
 
 
 class TransactionPage(Struct, kw_only=True):
-    """A product's timeline, newest first; `total` counts all its transactions."""
+    """A product's timeline, oldest first; `total` counts all its transactions; `next` (null on the last
+    page) is the cursor to pass as `after` for the following page."""
 
     items: list[Transaction]
     total: int
+    next: str | None = None
 
 
 class Month(Struct, kw_only=True):

@@ -11,14 +11,16 @@ from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
+from app.domain.ledger import TimelineKey
 from app.domain.rules import Reason, TxType
+from app.domain.timeline_cursor import cursor_of, key_of
 from app.services import idempotency
 from app.services.accounts import Identity
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.services.outcomes import Change
 from app.services.products import ProductService
-from app.services.records import ProductRecord
+from app.services.records import LedgerRow, ProductRecord
 from app.settings import Settings
 from app.web.auth import allow_recording, scope_of
 from app.web.chart import stock_chart
@@ -31,16 +33,38 @@ from app.web.views import product_view, transaction_view
 PAGE_SIZE = 50
 
 
-async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no: int = 1) -> dict[str, Any]:
-    """What the summary, the add form and a page of the timeline (newest first) show."""
+async def ledger_context(
+    product: ProductRecord, ledger: LedgerService, page_no: int = 1, before: str | None = None, after: str | None = None
+) -> dict[str, Any]:
+    """What the summary, the add form and a page of the timeline (newest first) show. The pager's links
+    name the page by the key of a row next to it (`before`/`after`, see timeline_cursor), so any page
+    is one index range scan; a bare `page_no` (a bookmark, a form) is still answered, by OFFSET."""
     page_no = max(1, page_no)
-    rows = await ledger.timeline(product, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, newest_first=True)
+    pages = max(1, -(-product.tx_count // PAGE_SIZE))
+    rows: list[LedgerRow] = []
+    more = False
+    if before and (key := _key(before)) and page_no > 1:
+        found = await ledger.timeline_page(product, PAGE_SIZE, key, newest_first=True)
+        rows, more = found.rows, found.more
+    elif after and (key := _key(after)) and page_no > 1:
+        found = await ledger.timeline_page(product, PAGE_SIZE, key)
+        rows, more = found.rows[::-1], True
+        if not found.more:  # the newest rows: page 1, always full
+            rows, page_no = [], 1
+    elif page_no > 1:
+        rows = await ledger.timeline(product, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, newest_first=True)
+        more = page_no * PAGE_SIZE < product.tx_count
+    if not rows and page_no == 1:
+        found = await ledger.timeline_page(product, PAGE_SIZE, newest_first=True)
+        rows, more = found.rows, found.more
     now = local_input(ledger.clock(), ledger.zone)
     return {
         "p": product_view(product),
         "rows": [transaction_view(r) for r in rows],
         "page_no": page_no,
-        "pages": max(1, -(-product.tx_count // PAGE_SIZE)),
+        "pages": max(pages, page_no + more),
+        "older": cursor_of(rows[-1].entry.key) if more and rows else None,
+        "newer": cursor_of(rows[0].entry.key) if page_no > 1 and rows else None,
         "types": [t.value for t in TxType],
         "reasons": [r.value for r in Reason],
         "at_default": now,
@@ -48,11 +72,21 @@ async def ledger_context(product: ProductRecord, ledger: LedgerService, page_no:
     }
 
 
-async def page_context(product: ProductRecord, ledger: LedgerService, zone: tzinfo, page_no: int = 1) -> dict[str, Any]:
+async def page_context(
+    product: ProductRecord, ledger: LedgerService, zone: tzinfo, page_no: int = 1, *place: str | None
+) -> dict[str, Any]:
     """Every section of the product page: the ledger's, the stock chart and the monthly table."""
     chart = stock_chart(await ledger.stock_points(product), zone)
     months = await ledger.monthly(product, zone)
-    return {"chart": chart, "months": months, **await ledger_context(product, ledger, page_no)}
+    return {"chart": chart, "months": months, **await ledger_context(product, ledger, page_no, *place)}
+
+
+def _key(cursor: str) -> TimelineKey | None:
+    """The key a pager link names (None for nonsense: the page falls back to its number)."""
+    try:
+        return key_of(cursor)
+    except ValueError:
+        return None
 
 
 def _page_no(raw: Any) -> int:
@@ -81,10 +115,17 @@ class ProductPages(Controller):
 
     @get("/{sku:str}")
     async def show(
-        self, products: ProductService, sku: str, settings: Settings, ledger: LedgerService, page_no: int = 1
+        self,
+        products: ProductService,
+        sku: str,
+        settings: Settings,
+        ledger: LedgerService,
+        page_no: int = 1,
+        before: str | None = None,
+        after: str | None = None,
     ) -> Template:
         product = await products.get(sku)
-        context = await page_context(product, ledger, settings.timezone, page_no)
+        context = await page_context(product, ledger, settings.timezone, page_no, before, after)
         return page("products/show.html", section="dashboard", **context)
 
     @get("/{sku:str}/sections")
@@ -96,11 +137,13 @@ class ProductPages(Controller):
         ledger: LedgerService,
         page_no: int = 1,
         saved: int | None = None,
+        before: str | None = None,
+        after: str | None = None,
     ) -> Template:
         """Every section that follows the ledger, for product.js to put in place after a change made here
         or anywhere (`saved` names a transaction just edited here: the answer confirms it)."""
         product = await products.get(sku)
-        context = await page_context(product, ledger, settings.timezone, page_no)
+        context = await page_context(product, ledger, settings.timezone, page_no, before, after)
         return page("products/_sections.html", saved=await _saved_row(ledger, saved, sku), **context)
 
     @get("/{sku:str}/settings", opt={"role": Role.MANAGER})
