@@ -20,7 +20,7 @@ import asyncpg
 from app.persistence import events as rows
 from app.persistence.database import Database
 from app.persistence.events import CHANNEL, announce
-from app.web.views import product_view
+from app.persistence.records import ProductRecord
 
 __all__ = ["CHANNEL", "Event", "EventHub", "Subscriber", "announce"]
 log = logging.getLogger("stockroom.events")
@@ -57,11 +57,16 @@ class Subscriber:
 RESYNC = Event("resync", "", {})  # in a subscriber's queue: read every product's state again
 
 SummaryLoader = Callable[[list[int]], Awaitable[list[dict[str, Any]]]]
+# How a product is shown in an event (the web layer's product_view, handed in by create_app).
+ProductView = Callable[[ProductRecord], dict[str, Any]]
 
 
 class EventHub:
-    def __init__(self, db: Database, coalesce_seconds: float = 0.02, load: SummaryLoader | None = None) -> None:
+    def __init__(
+        self, db: Database, view: ProductView, coalesce_seconds: float = 0.02, load: SummaryLoader | None = None
+    ) -> None:
         self.db = db
+        self.view = view
         self.coalesce_seconds = coalesce_seconds
         self._load = load or self.load_summaries
         self.subscribers: set[Subscriber] = set()
@@ -110,7 +115,7 @@ class EventHub:
     async def load_summaries(self, product_ids: list[int]) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
             products = await rows.by_ids(conn, product_ids)
-        return [product_view(p) for p in products]
+        return [self.view(p) for p in products]
 
     # --- notifications ------------------------------------------------------------------------
 
@@ -149,7 +154,7 @@ class EventHub:
         for subscriber in self.subscribers:  # a subscriber to every product reads it again itself
             if subscriber.every_product:
                 _offer(subscriber, RESYNC)
-        async for piece in _every_product_in_pieces(self.db):
+        async for piece in _every_product_in_pieces(self.db, self.view):
             self._publish(piece, alerts=alerts, resync=True)
 
     def _publish(self, summaries: list[dict[str, Any]], alerts: bool, resync: bool = False) -> None:
@@ -181,14 +186,14 @@ class EventHub:
                 async with self.db.read_only() as conn:
                     followed = await rows.by_skus(conn, sorted(subscriber.skus))
                 for product in followed:
-                    summary = product_view(product)
+                    summary = self.view(product)
                     yield Event("stock", summary["sku"], summary)
             elif not all_alerts:
-                async for summary in _every_product(self.db):
+                async for summary in _every_product(self.db, self.view):
                     yield Event("stock", summary["sku"], summary)
             while (event := await subscriber.queue.get()) is not None:
                 if event is RESYNC:  # the listener was lost: the state again, from the database
-                    async for summary in _every_product(self.db):
+                    async for summary in _every_product(self.db, self.view):
                         yield Event("stock", summary["sku"], summary)
                     continue
                 yield event
@@ -199,7 +204,9 @@ class EventHub:
 STATE_PIECE = 500  # products per read of an unfiltered stream's state on connect
 
 
-async def _every_product_in_pieces(db: Database, piece: int = STATE_PIECE) -> AsyncIterator[list[dict[str, Any]]]:
+async def _every_product_in_pieces(
+    db: Database, view: ProductView, piece: int = STATE_PIECE
+) -> AsyncIterator[list[dict[str, Any]]]:
     """Every product's summary in SKU order, `piece` at a time (read by key, each read on a pooled
     connection given back before the piece is used): memory stays that of one piece, and a slow
     client holds no connection."""
@@ -208,14 +215,14 @@ async def _every_product_in_pieces(db: Database, piece: int = STATE_PIECE) -> As
         async with db.read_only() as conn:
             products = await rows.after_sku(conn, after, piece)
         if products:
-            yield [product_view(p) for p in products]
+            yield [view(p) for p in products]
         if len(products) < piece:
             return
         after = products[-1].sku
 
 
-async def _every_product(db: Database) -> AsyncIterator[dict[str, Any]]:
-    async for piece in _every_product_in_pieces(db):
+async def _every_product(db: Database, view: ProductView) -> AsyncIterator[dict[str, Any]]:
+    async for piece in _every_product_in_pieces(db, view):
         for summary in piece:
             yield summary
 

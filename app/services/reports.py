@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,8 +15,9 @@ from app.persistence import reports as rows
 from app.persistence.database import Database
 from app.persistence.records import ProductRecord
 from app.services.selfcheck import SelfCheck
-from app.web.views import product_view
 
+# How a product is shown (the web layer's product_view, handed in by create_app).
+ProductView = Callable[[ProductRecord], dict[str, Any]]
 MONEY_FIELDS = ("revenue", "cogs", "realized_pl", "write_off", "gain")
 
 
@@ -46,10 +48,11 @@ REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "
 
 
 class ReportService:
-    """The reports, on one Database."""
+    """The reports, on one Database; each product in them as `view` shows it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, view: ProductView) -> None:
         self.db = db
+        self.view = view
         self.selfcheck = SelfCheck(db)
 
     async def summary(self) -> dict[str, Any]:
@@ -61,12 +64,12 @@ class ReportService:
     async def by_status(self, wanted: str) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
             items = await rows.with_status(conn, wanted)
-        return [product_view(p) for p in items]
+        return [self.view(p) for p in items]
 
     async def overstock(self) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
             items = await rows.overstocked(conn)
-        return [{**product_view(p), "excess": p.position.stock - (p.overstock_threshold or 0)} for p in items]
+        return [{**self.view(p), "excess": p.position.stock - (p.overstock_threshold or 0)} for p in items]
 
     async def needs_count(self, now: datetime) -> list[dict[str, Any]]:
         """Never counted, or last counted longer ago than the product's interval."""
@@ -74,7 +77,7 @@ class ReportService:
             items = await rows.due_for_count(conn, now)
         return [
             {
-                **product_view(p),
+                **self.view(p),
                 "days_since_count": None if p.last_counted_at is None else (now - p.last_counted_at).days,
             }
             for p in items
@@ -83,14 +86,14 @@ class ReportService:
     async def movers(self, now: datetime, days: int, fast: bool, limit: int) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
             sold = await rows.movers(conn, now - timedelta(days=days), fast, limit)
-        return [{**product_view(p), "units_sold": units, "days": days} for p, units in sold]
+        return [{**self.view(p), "units_sold": units, "days": days} for p, units in sold]
 
     async def damaged(self, now: datetime, days: int) -> list[dict[str, Any]]:
         """Products with units written off as damaged in the last `days` days (GraphQL's
         inventoriesWithDamage), with those units."""
         async with self.db.read_only() as conn:
             found = await rows.damaged_since(conn, now - timedelta(days=days))
-        return [{**product_view(p), "damaged_units": units, "days": days} for p, units in found]
+        return [{**self.view(p), "damaged_units": units, "days": days} for p, units in found]
 
     async def grouped(self, field: str) -> list[dict[str, Any]]:
         """Totals per category or per brand (products without one are grouped as null)."""

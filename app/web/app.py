@@ -53,6 +53,7 @@ from app.web.headers import security_headers
 from app.web.pages.routes import page_router
 from app.web.params import checked_params
 from app.web.templating import template_config
+from app.web.views import product_view
 
 
 @get("/healthz", include_in_schema=False, exclude_from_auth=True)
@@ -101,9 +102,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     product_service = ProductService(db)
     progress = ProgressHub()
-    hub = EventHub(db)
+    hub = EventHub(db, view=product_view)
     account_service = AccountService(db)
-    report_service = ReportService(db)
+    report_service = ReportService(db, view=product_view)
     backup_service = BackupService(db, settings)
 
     async def purge_idempotency_keys() -> None:

@@ -34,7 +34,7 @@ async def _next_skus(subscriber: Subscriber, count: int) -> set[str]:
 
 async def test_a_change_whose_read_fails_is_published_when_the_read_works_again():
     loader = FlakyLoader(failures=2)
-    hub = EventHub(Database("unused"), coalesce_seconds=0.001, load=loader)
+    hub = EventHub(Database("unused"), view=dict, coalesce_seconds=0.001, load=loader)
     subscriber = Subscriber(frozenset())
     hub.subscribers.add(subscriber)
     hub._on_notify(None, 0, CHANNEL, "1,2")
@@ -44,7 +44,7 @@ async def test_a_change_whose_read_fails_is_published_when_the_read_works_again(
 
 async def test_changes_arriving_while_a_read_fails_are_published_with_it():
     loader = FlakyLoader(failures=1)
-    hub = EventHub(Database("unused"), coalesce_seconds=0.001, load=loader)
+    hub = EventHub(Database("unused"), view=dict, coalesce_seconds=0.001, load=loader)
     subscriber = Subscriber(frozenset())
     hub.subscribers.add(subscriber)
     hub._on_notify(None, 0, CHANNEL, "1")
@@ -55,7 +55,7 @@ async def test_changes_arriving_while_a_read_fails_are_published_with_it():
 
 def test_a_pages_subscriber_gets_its_rows_and_every_alert_and_no_other_stock():
     """The dashboard's stream (issue 13): `alerts=all` with the page's SKUs."""
-    hub = EventHub(Database("unused"))
+    hub = EventHub(Database("unused"), view=dict)
     page = Subscriber(frozenset({"A"}), all_alerts=True)
     alerts_only = Subscriber(frozenset(), all_alerts=True)
     everything = Subscriber(frozenset())
@@ -87,7 +87,7 @@ def test_a_resync_leaves_a_subscriber_to_every_product_to_read_the_state_itself(
     the alerts, never the catalogue's stock events queued at once."""
     from app.services.events import RESYNC
 
-    hub = EventHub(Database("unused"))
+    hub = EventHub(Database("unused"), view=dict)
     everything, some = Subscriber(frozenset()), Subscriber(frozenset({"A"}))
     hub.subscribers.update({everything, some})
     hub._publish([{"sku": "A", "status": "ok", "available": 9, "low_stock_threshold": 2}], alerts=True)
