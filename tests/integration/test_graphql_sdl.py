@@ -1,4 +1,5 @@
-"""docs/schema.graphql is the running schema's SDL, and the running server serves that schema."""
+"""docs/schema.graphql is the running schema's SDL, the server serves it (GraphiQL to signed-in users),
+and its limits against abuse hold."""
 
 from __future__ import annotations
 
@@ -35,3 +36,17 @@ async def test_graphiql_is_served_to_a_signed_in_user(api, server):
     assert page.status_code == 200 and "graphiql" in page.text.lower()
     async with httpx.AsyncClient(base_url=server.url) as anonymous:
         assert (await anonymous.get("/graphql", headers={"Accept": "application/json"})).status_code == 401
+
+
+async def test_the_limits_against_abuse(api):
+    batched = await api.post("/graphql", json=[{"query": "{ inventorySummary { totalSkus } }"}] * 2)
+    assert batched.status_code == 400  # several operations in one request are not accepted
+    aliases = "{ " + " ".join(f"a{i}: inventorySummary {{ totalSkus }}" for i in range(51)) + " }"
+    r = (await api.post("/graphql", json={"query": aliases})).json()
+    assert "aliases" in r["errors"][0]["message"]
+    too_long = "{ " + "inventorySummary { totalSkus } " * 5000 + "}"
+    r = (await api.post("/graphql", json={"query": too_long})).json()
+    assert "token" in r["errors"][0]["message"].lower()
+    many = await api.post("/graphql", json={"query": "query($s: [String!]!) { inventoriesBySkus(skus: $s) { skuId } }",
+                                            "variables": {"s": [f"S-{i}" for i in range(5001)]}})  # fmt: skip
+    assert "skus" in many.json()["errors"][0]["message"]
