@@ -104,6 +104,9 @@ def test_errors_and_enums_are_documented(openapi):  # type: ignore[no-untyped-de
     record = openapi["paths"]["/api/transactions"]["post"]
     assert record["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ConflictError")
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in record["parameters"])
+    # Who may call it.
+    assert record["responses"]["403"]["description"].startswith("Only a clerk")
+    assert openapi["paths"]["/api/products"]["post"]["responses"]["403"]["description"].startswith("Only a manager")
     # How to authenticate: a bearer token on every operation.
     token = openapi["components"]["securitySchemes"]["token"]
     assert (token["type"], token["scheme"]) == ("http", "bearer")

@@ -66,7 +66,11 @@ class CatalogueCsvController(Controller):
         opt={"role": Role.MANAGER},
         operation_class=CsvUpload,
         responses=answers(
-            {201: (ImportResult, "Imported: how many rows, skipped rows and new products")}, 403, 409, 413, 422
+            {201: (ImportResult, "Imported: how many rows, skipped rows and new products")},
+            409,
+            413,
+            422,
+            role=Role.MANAGER,
         ),
     )
     async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:

@@ -34,7 +34,7 @@ class ProductController(Controller):
         dto=JsonBody[NewProduct],
         return_dto=None,
         operation_class=KeyedOperation,
-        responses=answers({201: (Product, "The product, created")}, 403, 409, 413, 422),
+        responses=answers({201: (Product, "The product, created")}, 409, 413, 422, role=Role.MANAGER),
     )
     async def create(
         self, products: ProductService, request: Request, data: dict[str, Any] | None = None
@@ -73,7 +73,7 @@ class ProductController(Controller):
         dto=JsonBody[ProductPatch],
         return_dto=None,
         operation_class=ApiOperation,
-        responses=answers({200: (Product, "The product, changed")}, 403, 404, 409, 413),
+        responses=answers({200: (Product, "The product, changed")}, 404, 409, 413, role=Role.MANAGER),
     )
     async def update(self, products: ProductService, sku: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         return product_view(await products.update(sku, data or {}))

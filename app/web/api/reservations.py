@@ -41,11 +41,11 @@ class ReservationController(Controller):
         operation_class=KeyedOperation,
         responses=answers(
             {201: (Reservation, "Held"), 200: (Reservation, "This order already holds this reservation")},
-            403,
             404,
             409,
             413,
             422,
+            role=Role.CLERK,
         ),
     )
     async def create(
@@ -81,11 +81,11 @@ class ReservationController(Controller):
         operation_class=KeyedOperation,
         responses=answers(
             {200: (ConfirmedReservation, "Confirmed: the reservation and the sale it recorded")},
-            403,
             404,
             409,
             413,
             422,
+            role=Role.CLERK,
         ),
     )
     async def confirm(
@@ -110,7 +110,7 @@ class ReservationController(Controller):
         status_code=200,
         opt={"role": Role.CLERK},
         operation_class=KeyedOperation,
-        responses=answers({200: (Reservation, "Cancelled")}, 403, 404, 409, 422),
+        responses=answers({200: (Reservation, "Cancelled")}, 404, 409, 422, role=Role.CLERK),
     )
     async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
         async def run(key: Key | None) -> ReservationRecord:

@@ -20,6 +20,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
+from app.domain.access import Role
 from app.web.api.schemas import ConflictError, Error, InvalidRequest
 
 OPENAPI = OpenAPIConfig(
@@ -42,7 +43,7 @@ OPENAPI = OpenAPIConfig(
 _ERRORS: dict[int, tuple[type[Any], str]] = {
     400: (InvalidRequest, "Bad input: every wrong field (or query parameter) is named; nothing was changed"),
     401: (Error, "No valid session or API token; `extra` says how to send one and how to make one"),
-    403: (Error, "The caller's role may not do this (or, for a clerk, not with this type or date)"),
+    403: (Error, "The caller's role may not do this; `detail` says why"),
     404: (Error, "No such product, transaction, reservation or report"),
     409: (ConflictError, "A ledger rule would break (named in `extra`); nothing was changed"),
     413: (Error, "The body is larger than this operation takes"),
@@ -55,16 +56,19 @@ _ALWAYS = (400, 401, 503)
 
 
 def answers(
-    success: dict[int, tuple[Any, str]], *errors: int, media_type: str = "application/json"
+    success: dict[int, tuple[Any, str]], *errors: int, role: Role | None = None, media_type: str = "application/json"
 ) -> dict[int, ResponseSpec]:
     """`responses=` of a route: each success status with its body type (None: no body) and what it
-    means, then the errors it can answer besides those of every operation."""
+    means, then the errors it can answer besides those of every operation; `role`, the least role that
+    may call it (its 403 says so)."""
     specs = {
         status: ResponseSpec(data_container=body, description=meaning, generate_examples=False, media_type=media_type)
         for status, (body, meaning) in success.items()
     }
-    for status in sorted({*_ALWAYS, *errors}):
+    for status in sorted({*_ALWAYS, *errors, *([403] if role else [])}):
         body, meaning = _ERRORS[status]
+        if status == 403 and role is not None:
+            meaning = f"Only a {role.label} (or a role above it) may do this. " + meaning
         specs[status] = ResponseSpec(data_container=body, description=meaning, generate_examples=False)
     return specs
 

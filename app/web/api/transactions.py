@@ -46,11 +46,11 @@ class TransactionController(Controller):
                 201: (RecordedTransaction, "Recorded: the transaction and its product after it"),
                 200: (DryRun, "With ?dry_run=true: what it would do; nothing was saved"),
             },
-            403,
             404,
             409,
             413,
             422,
+            role=Role.CLERK,
         ),
     )
     async def create(
@@ -85,10 +85,10 @@ class TransactionController(Controller):
                     "Changed (or, with ?dry_run=true, what it would do): the transaction and its product after it",
                 )
             },
-            403,
             404,
             409,
             413,
+            role=Role.MANAGER,
         ),
     )
     async def update(
@@ -108,7 +108,11 @@ class TransactionController(Controller):
         status_code=200,
         operation_class=KeyedOperation,
         responses=answers(
-            {200: (VoidedTransaction, "Voided: the transaction as it was, and its product now")}, 403, 404, 409, 422
+            {200: (VoidedTransaction, "Voided: the transaction as it was, and its product now")},
+            404,
+            409,
+            422,
+            role=Role.CLERK,
         ),
     )
     async def void(self, tx_id: int, request: SignedInRequest, ledger: LedgerService) -> Response[Any]:
@@ -129,9 +133,9 @@ class TransactionController(Controller):
         operation_class=ApiOperation,
         responses=answers(
             {204: (None, "Deleted"), 200: (DryRun, "With ?dry_run=true: what it would do; nothing was saved")},
-            403,
             404,
             409,
+            role=Role.MANAGER,
         ),
     )
     async def remove(
