@@ -1,7 +1,8 @@
 """Benchmark (b): a backdated edit of the first transaction of a product with 100,000
-transactions, and appending a sale to it and to a product with 1,000,000.
+transactions, and appending a sale to it and to a product with 1,000,000; and (issue 13) the first
+and the last page of the 1,000,000-row product's timeline, by cursor and by the old OFFSET.
 
-    python -m bench.history [--appends 200] [--edits 5]
+    python -m bench.history [--appends 200] [--edits 5] [--pages-only]
 
 Histories are generated with the domain fold and loaded with COPY; every timing goes
 through the running app over HTTP. Prints one line per measurement.
@@ -22,6 +23,7 @@ import httpx
 from app.domain.ledger import Entry, Replay, replay
 from app.domain.rules import TxType
 from app.domain.summary import totals_of
+from app.domain.timeline_cursor import cursor_of
 from bench.common import serving, throwaway_database
 
 COLUMNS = ["product", "seq", "type", "quantity", "unit_price", "at", "stock_after", "average_cost_after", "revenue",
@@ -174,16 +176,60 @@ async def measure(base: str, appends: int, edits: int, headers: dict[str, str]) 
         print(f"anomalies after the run: {len(anomalies)}")
 
 
+async def time_pages(url: str, base: str, headers: dict[str, str], repeats: int = 20) -> None:
+    """The first and the last page of BIG-1M's timeline: on the API (oldest first) and on the product
+    page (newest first), the last one by the cursor a walk would have reached and by OFFSET (as before)."""
+    conn = await asyncpg.connect(url)
+    try:
+        keys = await conn.fetch(
+            """(SELECT at, seq FROM stock_transaction t JOIN product p ON p.id = t.product WHERE p.sku = 'BIG-1M'
+                ORDER BY at DESC, seq DESC OFFSET 50 LIMIT 1)
+               UNION ALL
+               (SELECT at, seq FROM stock_transaction t JOIN product p ON p.id = t.product WHERE p.sku = 'BIG-1M'
+                ORDER BY at, seq OFFSET 50 LIMIT 1)"""
+        )
+        total = await conn.fetchval("SELECT tx_count FROM product WHERE sku = 'BIG-1M'")
+    finally:
+        await conn.close()
+    before_last_api = cursor_of((keys[0]["at"], keys[0]["seq"]))  # the 51st newest: after it, the last 50
+    before_last_page = cursor_of((keys[1]["at"], keys[1]["seq"]))  # the 51st oldest: before it, the oldest 50
+    last_page_no = -(-total // 50)
+    api, page = "/api/products/BIG-1M/transactions", "/products/BIG-1M"
+    cases = [
+        ("API first page (limit 50)", api, {"limit": 50}),
+        ("API last page by cursor (after=)", api, {"limit": 50, "after": before_last_api}),
+        ("API last page by offset (before)", api, {"limit": 50, "offset": total - 50}),
+        ("product page, first page", page, {}),
+        ("product page, last page by cursor", page, {"page_no": last_page_no, "before": before_last_page}),
+        ("product page, last page by page_no (OFFSET)", page, {"page_no": last_page_no}),
+    ]
+    print(f"timeline pages of BIG-1M ({total:,} rows), {repeats} sequential requests each, p50 / max:")
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers=headers) as client:
+        for what, path, params in cases:
+            times = []
+            for _ in range(repeats + 1):
+                started = time.perf_counter()
+                r = await client.get(path, params=params)
+                times.append((time.perf_counter() - started) * 1000)
+                assert r.status_code == 200, r.text
+            times = times[1:]  # the first warms the caches
+            print(f"  {what:<46} p50 {statistics.median(times):7.1f} ms, max {max(times):7.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--appends", type=int, default=200)
     parser.add_argument("--edits", type=int, default=5)
+    parser.add_argument("--pages-only", action="store_true", help="only the timeline's first and last pages")
     args = parser.parse_args()
     with throwaway_database() as url:
         started = time.perf_counter()
         asyncio.run(prepare(url))
         print(f"loaded 1,100,000 rows in {time.perf_counter() - started:.1f} s")
         with serving(url) as server:
+            asyncio.run(time_pages(url, server.url, server.headers))
+            if args.pages_only:
+                return
             asyncio.run(measure(server.url, args.appends, args.edits, server.headers))
             first = httpx.get(f"{server.url}/api/products/BIG-100K/transactions", params={"limit": 1},
                               headers=server.headers, timeout=60).json()["items"][0]  # fmt: skip
