@@ -20,13 +20,15 @@ pytestmark = pytest.mark.integration
 
 @asynccontextmanager
 async def subscribed(
-    server_url: str, token: str | None, query: str, variables: dict[str, Any] | None = None
+    server_url: str, token: str | None, query: str, variables: dict[str, Any] | None = None, *, in_init: bool = False
 ) -> AsyncIterator[websockets.ClientConnection]:
-    """A graphql-transport-ws socket, past connection_init, with one subscription (id "1")."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    """A graphql-transport-ws socket, past connection_init, with one subscription (id "1"). The token
+    goes in the upgrade request's header, or (`in_init`) in connection_init's payload."""
+    credentials = {"Authorization": f"Bearer {token}"} if token else {}
+    headers, params = ({}, credentials) if in_init else (credentials, {})
     url = server_url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"], additional_headers=headers) as ws:
-        await ws.send(json.dumps({"type": "connection_init"}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": params}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert ack["type"] == "connection_ack", ack
         await ws.send(json.dumps({"id": "1", "type": "subscribe",
@@ -64,7 +66,7 @@ async def test_stock_alerts_announce_a_status_change(api, server, tokens):
     await record(api, sku, "BUY", 10, "2.00")
     await asyncio.sleep(0.3)  # the hub has seen the product as ok
     query = "subscription { stockAlerts { skuId status availableStock warningThreshold } }"
-    async with subscribed(server.url, tokens["clerk"], query) as ws:
+    async with subscribed(server.url, tokens["clerk"], query, in_init=True) as ws:
         await asyncio.sleep(0.2)
         await record(api, sku, "SELL", 7, "3.00")
         while True:  # other tests' products may alert too
@@ -74,10 +76,11 @@ async def test_stock_alerts_announce_a_status_change(api, server, tokens):
         assert alert == {"skuId": sku, "status": "low", "availableStock": 3, "warningThreshold": 5}
 
 
-async def test_a_subscription_without_credentials_is_refused(server):
+@pytest.mark.parametrize("payload", [{}, {"Authorization": "Bearer not-a-token"}])
+async def test_a_subscription_without_credentials_is_refused(server, payload):
     url = server.url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init"}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403

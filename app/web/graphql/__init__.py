@@ -14,7 +14,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
 from app.domain.access import Role
-from app.web.graphql.context import GraphQLContext, context_getter
+from app.web.graphql.context import GraphQLContext, context_getter, identity_in_params
 from app.web.graphql.schema import schema
 
 _Base: Any = make_graphql_controller(schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql")
@@ -32,7 +32,10 @@ class GraphQLController(_Base):  # type: ignore[misc]
     dependencies = {**_Base.dependencies, "response": Provide(_sub_response, sync_to_thread=False)}
 
     async def on_ws_connect(self, context: GraphQLContext) -> Any:
-        """A subscription socket needs the same credentials as a request: refused at connection_init."""
+        """A subscription socket needs the same credentials as a request (its upgrade request's token
+        or session cookie, or a token in connection_init): refused at connection_init without."""
+        if context.identity is None:
+            context.identity = await identity_in_params(context)
         if context.identity is None:
             raise ConnectionRejectionError({"reason": "Log in, or send an API token"})
         return await super().on_ws_connect(context)

@@ -39,6 +39,8 @@ class GraphQLContext(BaseContext, kw_only=True):
     identity: Any = None  # Identity | None: None for an anonymous caller
     header_key: str | None = None  # the request's Idempotency-Key header
     loader: Any = None  # ProductLoader: products by SKU, batched per request
+    accounts: Any = None  # AccountService: a subscription socket may send its token in connection_init
+    connection_params: Any = None  # that connection_init payload (Strawberry sets it)
 
 
 async def context_getter(
@@ -63,7 +65,19 @@ async def context_getter(
         identity=identity,
         header_key=connection.headers.get("idempotency-key"),
         loader=ProductLoader(products),
+        accounts=accounts,
     )
+
+
+async def identity_in_params(context: GraphQLContext) -> Identity | None:
+    """The caller a socket's connection_init names (`{"Authorization": "Bearer …"}`, as GraphQL
+    clients send it; a browser's WebSocket cannot send that header, its session cookie goes along)."""
+    params = context.connection_params if isinstance(context.connection_params, dict) else {}
+    sent = next((str(v) for k, v in params.items() if k.lower() == "authorization"), "")
+    if sent[:7].lower() != "bearer " or context.accounts is None:
+        return None
+    identity: Identity | None = await context.accounts.token_identity(sent[7:].strip())
+    return identity
 
 
 async def _socket_identity(connection: ASGIConnection[Any, Any, Any, Any], accounts: AccountService) -> Identity | None:
