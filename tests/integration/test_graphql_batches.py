@@ -176,5 +176,10 @@ async def test_update_check_time_records_a_count_of_what_is_on_hand(api):
     assert (rest["on_hand"], rest["average_cost"]) == (10, "2.000000") and rest["last_counted_at"] is not None
     last = (await timeline(api, sku))[-1]
     assert (last["type"], last["quantity"], last["stock_after"]) == ("COUNT", 10, 10)
+    keyed = mutation.replace("at: $at)", 'at: $at, idempotencyKey: "check-1")').replace("success", "success replayed")
+    first = (await data(api, keyed, {"s": [sku]}))["updateCheckTime"]
+    again = (await data(api, keyed, {"s": [sku]}))["updateCheckTime"]
+    assert first[0].pop("replayed") is False and again[0].pop("replayed") is True and first == again
+    assert [r["type"] for r in await timeline(api, sku)] == ["BUY", "COUNT", "COUNT"]
     past = await gql(api, mutation, {"s": [sku], "at": "2020-01-01T00:00:00+00:00"})
     assert "at" in past["errors"][0]["extensions"]["arguments"][0]["argument"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import strawberry
@@ -221,10 +222,10 @@ class Mutation:
 
     @strawberry.mutation(
         description="Mark products as checked now (a manager): Stockroom records a COUNT of the quantity the books "
-        "hold, read under the product's lock, which changes no figure but lastCheckTime"
+        "hold, read under the product's lock, which changes no figure but lastCheckTime. " + KEY_DOC
     )
     async def update_check_time(
-        self, info: Ctx, skus: list[str], at: datetime | None = None
+        self, info: Ctx, skus: list[str], at: datetime | None = None, idempotency_key: str | None = None
     ) -> list[InventoryOperationResult]:
         permitted(info.context, Role.MANAGER, "Recording a count")
         ledger = info.context.services.ledger
@@ -233,16 +234,24 @@ class Mutation:
         if len(skus) > 1000:
             raise bad_input([("skus", "must name at most 1000 SKUs")])
         answers: list[InventoryOperationResult] = []
+        base_key = idempotency_key or info.context.header_key  # one key per product: "<key>/<sku>"
         for sku in [checked_sku(s, "skus") for s in skus]:
             try:
-                change = await ledger.count_as_is(sku)
+                answer = await keyed(info, "updateCheckTime", {"sku": sku}, f"{base_key}/{sku}" if base_key else None,
+                                     Change, partial(ledger.count_as_is, sku))  # fmt: skip
             except (Conflict, NotFound) as refusal:
                 answers.append(await _refused(info, sku, refusal))
                 continue
+            outcome = answer.outcome
+            if isinstance(outcome, Refused):
+                answers.append(await _refused(info, sku, outcome, answer.replayed))
+                continue
+            if isinstance(outcome, EarlierAnswer):
+                raise _earlier(outcome)
             answers.append(InventoryOperationResult(
-                success=True, message=f"{sku}: counted {change.product.after.position.stock} as recorded",
-                retries_used=0, known=Inventory.of(product_view(change.product.after)),
-                transaction=Transaction.of(transaction_view(change.row)) if change.row else None))  # fmt: skip
+                success=True, message=f"{sku}: counted {outcome.product.after.position.stock} as recorded",
+                retries_used=0, known=Inventory.of(product_view(outcome.product.after)), replayed=answer.replayed,
+                transaction=Transaction.of(transaction_view(outcome.row)) if outcome.row else None))  # fmt: skip
         return answers
 
     # --- Stockroom's own -----------------------------------------------------------------------
