@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import bearer
 from tests.integration.graphql_client import data, gql
 from tests.integration.helpers import make_product, new_sku, record, summary, timeline
+from tests.integration.test_security import csrf_of, login
 
 pytestmark = pytest.mark.integration
 
@@ -394,6 +395,19 @@ async def test_the_clerk_rule_applies(api, as_role):
     backdated = await gql(clerk, record_sale, {"s": sku, "at": "2020-01-01T10:00:00Z"})
     assert backdated["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert (await summary(api, sku))["on_hand"] == 9
+
+
+async def test_a_browser_session_works_with_its_csrf_token(api, server):
+    """The same sessions as the pages: a POST with the session cookie needs its CSRF token."""
+    sku = await stocked(api, 10)
+    async with httpx.AsyncClient(base_url=server.url) as browser:
+        assert (await login(browser, "clerk1")).status_code == 303
+        refused = await browser.post("/graphql", json={"query": seed(SEED_RESERVE, sku)})
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        token = await csrf_of(browser)
+        held = await gql(browser, seed(SEED_RESERVE, sku), **{"X-CSRF-Token": token})
+        assert held["data"]["reserveStock"]["success"], held
+    assert (await summary(api, sku))["reserved"] == 2
 
 
 async def test_without_credentials_graphql_answers_401(server):
