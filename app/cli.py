@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("file")
     importer.set_defaults(run=_import)
 
+    check = commands.add_parser("check", help="the self-check: every product's figures against a replay of its ledger")
+    check.add_argument("--sku", default=None, help="check only this product")
+    check.set_defaults(run=_check)
+
     user = commands.add_parser("user", help="users").add_subparsers(required=True, metavar="ACTION")
     create_user = user.add_parser("create", help="create a user; the password is read from stdin")
     create_user.add_argument("username")
@@ -272,6 +276,12 @@ def _import(args: argparse.Namespace) -> int:
     from app.services.catalogue_csv_cli import import_file
 
     return import_file(settled_settings(), args.file)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from app.services.selfcheck_cli import run_check
+
+    return run_check(settled_settings(), args.sku)
 
 
 def _demo(_: argparse.Namespace) -> None:

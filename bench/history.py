@@ -172,7 +172,7 @@ async def measure(base: str, appends: int, edits: int, headers: dict[str, str]) 
             print(
                 f"append a sale to {sku:<9} p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms ({appends} sales)"
             )
-        anomalies = (await client.get("/api/reports/anomalies")).json()["items"]
+        anomalies = (await client.post("/api/reports/anomalies", params={"wait": "true"})).json()["items"]
         print(f"anomalies after the run: {len(anomalies)}")
 
 

@@ -74,7 +74,9 @@ def via_http(url: str, path: Path) -> None:
             watcher.join()
         elapsed = time.perf_counter() - started
         assert r.status_code == 201, r.text[:500]
-        anomalies = httpx.get(f"{server.url}/api/reports/anomalies", timeout=600, headers=server.headers)
+        anomalies = httpx.post(
+            f"{server.url}/api/reports/anomalies", params={"wait": "true"}, timeout=600, headers=server.headers
+        )  # a full self-check, awaited
         anomalies = anomalies.json()["items"]
         print(f"POST /api/import: {r.json()} in {elapsed:.1f} s, server peak RSS {peak / 2**20:.0f} MiB, "
               f"anomalies {len(anomalies)}")  # fmt: skip

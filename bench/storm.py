@@ -391,7 +391,7 @@ async def verify(storm: Storm, url: str, admin: str) -> Findings:
 
     # The self-check, and a plain read from every live process: none may be stuck after the storm.
     async with httpx.AsyncClient(timeout=storm.args.timeout, headers={"Authorization": f"Bearer {admin}"}) as c:
-        r = await c.get(storm.servers[0].url + "/api/reports/anomalies")
+        r = await c.post(storm.servers[0].url + "/api/reports/anomalies", params={"wait": "true"})  # a full check
         r.raise_for_status()
         f.anomalies = r.json()["items"]
         for server in storm.servers:

@@ -145,6 +145,6 @@ class ReportService:
             return {"items": await self.movers(now, days, fast, limit)}
         if name in ("by-category", "by-brand"):
             return {"items": await self.grouped(name.removeprefix("by-"))}
-        if name == "anomalies":
-            return {"items": await self.selfcheck.anomalies()}
+        if name == "anomalies":  # what the last full check found (a full check runs in the background)
+            return await self.selfcheck.report()
         raise NotFound(f"No report named {name!r}; reports: {', '.join(REPORTS)}", {"reports": list(REPORTS)})

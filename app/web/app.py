@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             sweeper.cancel()
             purger.cancel()
             backups.cancel()
+            await report_service.selfcheck.finish()  # a full check under way stops (its progress record goes)
             await hub.stop()
             await db.close()
 

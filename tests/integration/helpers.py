@@ -50,6 +50,7 @@ async def timeline(api: httpx.AsyncClient, sku: str) -> list[dict[str, Any]]:
 
 
 async def anomalies(api: httpx.AsyncClient) -> list[dict[str, Any]]:
-    r = await api.get("/api/reports/anomalies")
+    """A full self-check, run now and awaited (a manager's call); what it found."""
+    r = await api.post("/api/reports/anomalies", params={"wait": "true"})
     assert r.status_code == 200, r.text
     return r.json()["items"]

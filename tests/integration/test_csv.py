@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, bearer, make_user, start_server
-from tests.integration.helpers import make_product, record, summary, timeline
+from tests.integration.helpers import anomalies, make_product, record, summary, timeline
 
 pytestmark = pytest.mark.integration
 NOT_IN_CSV = {"reserved", "available", "status"}  # reservations are not transactions
@@ -62,7 +62,7 @@ async def test_export_then_import_into_a_fresh_database_gives_identical_products
         again = await fresh.post("/api/import", content=exported.encode())
         assert again.status_code == 201 and again.json()["imported"] == 0
         assert again.json()["skipped"] == r.json()["imported"]
-        assert (await fresh.get("/api/reports/anomalies")).json() == {"items": []}
+        assert await anomalies(fresh) == []
 
 
 async def test_a_file_with_three_bad_rows_imports_nothing_and_names_the_lines(api):

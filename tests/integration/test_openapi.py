@@ -20,7 +20,8 @@ from tests.conftest import ROOT, bearer
 pytestmark = pytest.mark.integration
 
 # POSTs that act on the resource in their path and read no body.
-BODYLESS = {("post", "/api/transactions/{tx_id}/void"), ("post", "/api/reservations/{reservation_id}/cancel")}
+BODYLESS = {("post", "/api/transactions/{tx_id}/void"), ("post", "/api/reservations/{reservation_id}/cancel"),
+            ("post", "/api/reports/anomalies")}  # fmt: skip
 # Every API operation can answer a bad parameter, a missing token and an unreachable database.
 EVERY_ERROR = ("400", "401", "503")
 
@@ -304,6 +305,11 @@ def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: 
     assert call("GET", "/api/reports/movers", "/api/reports/movers", params={"days": 0}).status_code == 400
     assert call("GET", "/api/reports/summary", "/api/reports/summary", params={"at": "x"}).status_code == 400
     assert httpx.get(f"{server.url}/api/reports/no-such-report", headers=bearer(tokens["admin"])).status_code == 404
+    check = "/api/reports/anomalies"
+    assert call("POST", check, check, params={"wait": "true"}).status_code == 200
+    assert call("POST", check, check).status_code == 202
+    assert call("POST", check, check, token=tokens["viewer"]).status_code == 403
+    assert call("GET", check, check, params={"sku": sku}).status_code == 200
     assert call("GET", "/api/transactions.csv", "/api/transactions.csv", params={"sku": sku}).status_code == 200
     assert call("GET", "/api/transactions.csv", "/api/transactions.csv", params={"start": "x"}).status_code == 400
 

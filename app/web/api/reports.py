@@ -5,7 +5,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, get
+from litestar import Controller, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
@@ -114,6 +114,14 @@ def _route(name: str) -> HTTPRouteHandler:
                responses=answers({200: (body, f"{meaning} (with ?format=csv: as CSV)")}))(report)  # fmt: skip
 
 
+def _anomalies(body: dict[str, Any], format: str) -> Response[Any]:
+    if format == "csv":
+        flat = [{"sku": i["sku"], "problems": "; ".join(i["problems"])} for i in body["items"]]
+        return Response(as_csv(flat), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="anomalies.csv"'})  # fmt: skip
+    return Response(body)
+
+
 class ReportController(Controller):
     path = "/api/reports"
     tags = ["reports"]
@@ -127,7 +135,44 @@ class ReportController(Controller):
     movers = _route("movers")
     by_category = _route("by-category")
     by_brand = _route("by-brand")
-    anomalies = _route("anomalies")
+
+    @get(
+        "/anomalies",
+        operation_id="getAnomaliesReport",
+        summary="Anomalies report",
+        operation_class=ApiOperation,
+        responses=answers({200: (AnomalyReport, f"{DOCUMENTED['anomalies'][1]} (with ?format=csv: as CSV)")}, 404),
+    )
+    async def anomalies(
+        self,
+        reports: ReportService,
+        sku: Annotated[str | None, Parameter(description="check this product now, not the catalogue")] = None,
+        format: Format = "json",
+    ) -> Response[Any]:
+        return _anomalies(await reports.selfcheck.report(sku), format)
+
+    @post(
+        "/anomalies",
+        operation_id="runFullCheck",
+        summary="Start a full self-check",
+        status_code=202,
+        opt={"role": Role.MANAGER},
+        operation_class=ApiOperation,
+        responses=answers({202: (AnomalyReport, "Started in the background (or already running): the report now"),
+                           200: (AnomalyReport, "With ?wait=true: the check ran; its report")}, role=Role.MANAGER),
+    )  # fmt: skip
+    async def check(
+        self,
+        reports: ReportService,
+        wait: Annotated[bool, Parameter(description="run it now and answer when done")] = False,
+    ) -> Response[Any]:
+        """A full check reads every product's ledger (minutes at millions of rows): it runs in the background
+        of this process, its progress in `running` of the report, its outcome kept as the last full check."""
+        if wait:
+            return Response(await reports.selfcheck.run_now(), status_code=200)
+        reports.selfcheck.start()
+        return Response(await reports.selfcheck.report(), status_code=202)
+
     valuation = _route("valuation")
 
     @get("/{name:str}", include_in_schema=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
@@ -366,10 +366,36 @@ class Anomaly(Struct, kw_only=True):
     problems: list[str]
 
 
+class FullCheck(Struct, kw_only=True):
+    """A full self-check that finished: when, over how much, and how many products it found wrong."""
+
+    started_at: datetime
+    finished_at: datetime
+    products: int
+    rows: int
+    anomalies: int
+
+
+class CheckUnderWay(Struct, kw_only=True):
+    """A full self-check running now: how far it is."""
+
+    started_at: datetime
+    products: int
+    products_done: int
+    rows_done: int
+    updated_at: str
+
+
 class AnomalyReport(Struct, kw_only=True):
-    """The self-check: every product whose stored figures differ from a replay of its ledger (always empty)."""
+    """The self-check: every product whose stored figures differ from a replay of its ledger (always empty).
+    Without `sku`, what the last full check found (`items`, at most 1,000; `last_full_check`, null if
+    none ran yet) and the one under way (`running`); with `sku`, that product checked now."""
 
     items: list[Anomaly]
+    checked_at: datetime | None = None
+    scope: Literal["catalogue", "product"] = "catalogue"
+    last_full_check: FullCheck | None = None
+    running: CheckUnderWay | None = None
 
 
 class ValuationRow(Struct, kw_only=True):

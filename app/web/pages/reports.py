@@ -5,8 +5,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Controller, get
-from litestar.response import Template
+from litestar import Controller, get, post
+from litestar.response import Redirect, Template
 
 from app.display import shop_display
 from app.domain.access import Role
@@ -16,7 +16,7 @@ from app.services.reports import ReportService
 from app.settings import Settings
 from app.web.api.reports import Days, Limit, Order, valuation_moment
 from app.web.chart import BarChart, bar_chart
-from app.web.pages.forms import page
+from app.web.pages.forms import page, see_other
 
 TITLES = {
     "summary": "Summary",
@@ -123,6 +123,12 @@ class ReportPages(Controller):
             rows = await ledger.monthly(await products.get(sku), settings.timezone)
         return page("reports/monthly.html", section="reports", sku=sku or "", rows=rows)
 
+    @post("/anomalies/check", opt={"role": Role.MANAGER})
+    async def start_check(self, reports: ReportService) -> Redirect:
+        """Start a full self-check in the background; the report page shows its progress."""
+        reports.selfcheck.start()
+        return see_other("/reports/anomalies")
+
     @get("/{name:str}")
     async def show(
         self,
@@ -169,4 +175,5 @@ class ReportPages(Controller):
             limit=limit,
             at=at or now.astimezone(ledger.zone).date().isoformat(),
             totals=body.get("totals"),
+            check=body if name == "anomalies" else None,
         )
