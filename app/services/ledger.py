@@ -137,20 +137,26 @@ class LedgerService:
 
     # --- edit and delete ------------------------------------------------------------------
 
-    async def edit(self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False) -> Change:
+    async def edit(
+        self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False, key: Key | None = None
+    ) -> Change:
+        """Change a transaction. With an idempotency key (GraphQL's editTransaction), a repeat raises
+        `Repeated` and the key keeps the change."""
         row, old_id = await self.row(tx_id)
         new_id = await self.product_id(patch["sku"]) if patch.get("sku") not in (None, row.sku) else old_id
-        return await self._edit(tx_id, patch, actor, old_id, new_id, dry_run)
+        return await self._edit(tx_id, patch, actor, old_id, new_id, dry_run, key)
 
     async def _edit(
-        self, tx_id: int, patch: Mapping[str, Any], actor: str, old_id: int, new_id: int, dry_run: bool
-    ) -> Change:
+        self, tx_id: int, patch: Mapping[str, Any], actor: str, old_id: int, new_id: int, dry_run: bool,
+        key: Key | None = None,
+    ) -> Change:  # fmt: skip
         async with (
             self.locks.hold(old_id, new_id),
             self.db.unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
             self.db.spare_connection() as reader,
         ):
             await lock_in_database(conn, old_id, new_id)
+            await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, old_id)
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
             entry = _entry(data, row.entry.seq, self.clock(), tx_id)
@@ -171,19 +177,26 @@ class LedgerService:
             after = LedgerRow(rw.placed[0], data.note, data.sku)
             await announce(conn, {old_id, new_id})
             await audit.record(conn, actor, "edit", row, after)
-            return Change(after, changes)
+            edited = Change(after, changes)
+            await idempotency.keep(conn, key, edited)
+            return edited
 
-    async def delete(self, tx_id: int, *, actor: str, dry_run: bool = False) -> Change:
+    async def delete(self, tx_id: int, *, actor: str, dry_run: bool = False, key: Key | None = None) -> Change:
+        """Delete a transaction. With an idempotency key (GraphQL's deleteTransaction), a repeat
+        raises `Repeated` and the key keeps the change."""
         _, product_id = await self.row(tx_id)
-        return await self._delete(tx_id, actor, product_id, dry_run)
+        return await self._delete(tx_id, actor, product_id, dry_run, key)
 
-    async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool) -> Change:
+    async def _delete(
+        self, tx_id: int, actor: str, product_id: int, dry_run: bool, key: Key | None = None
+    ) -> Change:
         async with (
             self.locks.hold(product_id),
             self.db.unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
             self.db.spare_connection() as reader,
         ):
             await lock_in_database(conn, product_id)
+            await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, product_id)
             product = await product_for_change(conn, product_id)
             rw = await rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
@@ -191,7 +204,9 @@ class LedgerService:
             await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
             await audit.record(conn, actor, "delete", row, None)
-            return Change(None, (ProductChange(product, rw.product),))
+            deleted = Change(None, (ProductChange(product, rw.product),))
+            await idempotency.keep(conn, key, deleted)
+            return deleted
 
     async def void(
         self, tx_id: int, *, actor: str, own_scopes: Sequence[str] | None, key: Key | None = None

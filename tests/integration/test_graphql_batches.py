@@ -183,3 +183,26 @@ async def test_update_check_time_records_a_count_of_what_is_on_hand(api):
     assert [r["type"] for r in await timeline(api, sku)] == ["BUY", "COUNT", "COUNT"]
     past = await gql(api, mutation, {"s": [sku], "at": "2020-01-01T00:00:00+00:00"})
     assert "at" in past["errors"][0]["extensions"]["arguments"][0]["argument"]
+
+
+async def test_keyed_edit_and_delete_retried_answer_the_same_and_change_nothing_more(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00")
+    await record(api, sku, "SELL", 3, "5.00")
+    sale_id = (await timeline(api, sku))[-1]["id"]
+    edit = """mutation($id: Int!, $q: Int!) { editTransaction(id: $id, patch: {quantity: $q}, idempotencyKey: "e-1") {
+        replayed transaction { quantity } after { currentStock } } }"""
+    first = (await data(api, edit, {"id": sale_id, "q": 4}))["editTransaction"]
+    again = (await data(api, edit, {"id": sale_id, "q": 4}))["editTransaction"]
+    assert (first.pop("replayed"), again.pop("replayed")) == (False, True) and first == again
+    assert first == {"transaction": {"quantity": 4}, "after": {"currentStock": 6}}
+    other = await gql(api, edit, {"id": sale_id, "q": 5})  # the key with another patch
+    assert "idempotencyKey" in other["errors"][0]["message"]
+    delete = """mutation($id: Int!, $k: String) { deleteTransaction(id: $id, idempotencyKey: $k) {
+        replayed after { currentStock } } }"""
+    gone = (await data(api, delete, {"id": sale_id, "k": "d-1"}))["deleteTransaction"]
+    repeat = (await data(api, delete, {"id": sale_id, "k": "d-1"}))["deleteTransaction"]
+    assert gone == {"replayed": False, "after": {"currentStock": 10}} and repeat["replayed"] is True
+    unkeyed = await gql(api, delete, {"id": sale_id})
+    assert unkeyed["errors"][0]["extensions"]["arguments"][0]["argument"] == "id"
+    assert [r["type"] for r in await timeline(api, sku)] == ["BUY"] and (await summary(api, sku))["on_hand"] == 10

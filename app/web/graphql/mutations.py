@@ -285,31 +285,52 @@ class Mutation:
             raise _earlier(outcome)
         return _recorded(outcome, False, answer.replayed)
 
-    @strawberry.mutation(description="Change a transaction (a manager); with dryRun, what it would do")
+    @strawberry.mutation(description="Change a transaction (a manager); with dryRun, what it would do. " + KEY_DOC)
     async def edit_transaction(
-        self, info: Ctx, id: int, patch: TransactionPatch, dry_run: bool = False
+        self, info: Ctx, id: int, patch: TransactionPatch, dry_run: bool = False, idempotency_key: str | None = None
     ) -> TransactionChange:
         me = permitted(info.context, Role.MANAGER, "Editing a transaction")
+        ledger = info.context.services.ledger
         changes = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(patch).items() if v is not None}
-        try:
-            with arguments(_input_names("patch")):
-                change = await info.context.services.ledger.edit(id, changes, actor=me.username, dry_run=dry_run)
-        except Conflict as refusal:
-            raise _conflict(refusal) from None
-        except NotFound as missing:
-            raise bad_input([("id", missing.detail)]) from None
-        return _recorded(change, dry_run, False)
 
-    @strawberry.mutation(description="Delete a transaction (a manager); with dryRun, what it would do")
-    async def delete_transaction(self, info: Ctx, id: int, dry_run: bool = False) -> TransactionChange:
+        async def run(key: Key | None) -> Change:
+            return await ledger.edit(id, changes, actor=me.username, dry_run=dry_run, key=key)
+
+        with arguments(_input_names("patch")):
+            return await _changed(info, "editTransaction", {"id": id, **changes}, idempotency_key, dry_run, run)
+
+    @strawberry.mutation(description="Delete a transaction (a manager); with dryRun, what it would do. " + KEY_DOC)
+    async def delete_transaction(
+        self, info: Ctx, id: int, dry_run: bool = False, idempotency_key: str | None = None
+    ) -> TransactionChange:
         me = permitted(info.context, Role.MANAGER, "Deleting a transaction")
-        try:
-            change = await info.context.services.ledger.delete(id, actor=me.username, dry_run=dry_run)
-        except Conflict as refusal:
-            raise _conflict(refusal) from None
-        except NotFound as missing:
-            raise bad_input([("id", missing.detail)]) from None
-        return _recorded(change, dry_run, False)
+        ledger = info.context.services.ledger
+
+        async def run(key: Key | None) -> Change:
+            return await ledger.delete(id, actor=me.username, dry_run=dry_run, key=key)
+
+        return await _changed(info, "deleteTransaction", {"id": id}, idempotency_key, dry_run, run)
+
+
+async def _changed(
+    info: Ctx, operation: str, fields: dict[str, Any], raw_key: str | None, dry_run: bool,
+    run: Callable[[Key | None], Awaitable[Change]],
+) -> TransactionChange:  # fmt: skip
+    """An edit or delete: a dry run as it is (nothing to key), a real one through the idempotency key."""
+    try:
+        if dry_run:
+            return _recorded(await run(None), True, False)
+        answer = await keyed(info, operation, fields, raw_key, Change, run)
+    except Conflict as refusal:
+        raise _conflict(refusal) from None
+    except NotFound as missing:  # the transaction, or the product a patch moves it to
+        raise bad_input([("patch.sku" if missing.extra.get("field") == "sku" else "id", missing.detail)]) from None
+    outcome = answer.outcome
+    if isinstance(outcome, Refused):
+        raise _conflict(outcome)
+    if isinstance(outcome, EarlierAnswer):
+        raise _earlier(outcome)
+    return _recorded(outcome, False, answer.replayed)
 
 
 def _input_names(argument: str) -> dict[str, str]:
