@@ -13,6 +13,7 @@ from app.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from app.services.accounts import AccountService
+    from app.services.demo import CatalogueProgress
 
 T = TypeVar("T")
 
@@ -53,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
-    commands.add_parser("demo", help="load example products with a year of history").set_defaults(run=_demo)
+    demo = commands.add_parser("demo", help="load example products with a year of history")
+    demo.add_argument("--products", type=int, default=None, help="a catalogue of this many products instead")
+    demo.add_argument("--rows-per-product", type=int, default=100, help="with --products: transactions each")
+    demo.set_defaults(run=_demo)
     importer = commands.add_parser("import", help="import a transactions CSV (the export's format)")
     importer.add_argument("file")
     importer.set_defaults(run=_import)
@@ -284,10 +288,21 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(settled_settings(), args.sku)
 
 
-def _demo(_: argparse.Namespace) -> None:
-    from app.services.demo import load_demo
+def _demo(args: argparse.Namespace) -> None:
+    from app.services.demo import load_catalogue, load_demo
 
-    print(asyncio.run(load_demo(settled_settings())))
+    if args.products is None:
+        print(asyncio.run(load_demo(settled_settings())))
+        return
+
+    def bar(step: CatalogueProgress) -> None:
+        filled = 30 * step.products_done // step.products
+        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {step.products_done:,}/{step.products:,} products, "
+              f"{step.rows_done:,} rows, {step.seconds:.0f} s", end="", file=sys.stderr)  # fmt: skip
+
+    outcome = asyncio.run(load_catalogue(settled_settings(), args.products, args.rows_per_product, bar))
+    print(file=sys.stderr)
+    print(outcome)
 
 
 if __name__ == "__main__":

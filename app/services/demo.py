@@ -1,8 +1,12 @@
-"""`inventory demo`: a few products with a realistic year of purchases, sales, adjustments and counts."""
+"""`inventory demo`: a few products with a realistic year of purchases, sales, adjustments and counts;
+`inventory demo --products N`: a catalogue of N products with a year of history each (issue 13)."""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +16,7 @@ from app.domain.reservations import ReservationInput
 from app.domain.rules import Reason, TxType
 from app.persistence.database import Database
 from app.persistence.migrations import migrate
+from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.products import ProductService
@@ -90,3 +95,91 @@ async def _year_of(ledger: LedgerService, rng: random.Random, sku: str, cost: De
             await ledger.record(entry)
             written += 1
     return written
+
+
+# --- a catalogue at scale -------------------------------------------------------------------------
+
+BATCH_PRODUCTS = 1_000  # products generated, checked and imported at a time: memory stays flat
+CATEGORIES = (
+    "Coffee Tea Homeware Equipment Accessories Snacks Syrups Cups Cleaning Milk Chocolate Gifts Books "
+    "Water Juice Bakery Paper Spices Sugar Kits"
+).split()
+BRANDS = [f"Brand {chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(50)]
+HEADER = "external_id,sku,product_name,category,brand,low_stock_threshold,type,quantity,unit_price,at,reason,note\n"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueProgress:
+    products_done: int
+    products: int
+    rows_done: int
+    seconds: float
+
+
+def catalogue_lines(first: int, count: int, rows_per_product: int, start: datetime, seed: int) -> Iterator[str]:
+    """CSV lines (the import's format) of products first..first+count-1: each opened by a BUY naming
+    it, then a year of sales, restocks, now and then a damaged unit, and a count at the first row of
+    each month (every sixth row when rows are sparse), spread evenly over the year. Deterministic per
+    product, so a re-run makes the same rows (their external ids are in already: skipped)."""
+    yield HEADER
+    step = timedelta(days=365) / max(1, rows_per_product)
+    for number in range(first, first + count):
+        rng = random.Random(seed * 1_000_003 + number)
+        sku = f"DEMO-{number:06d}"
+        cost = Decimal(rng.randint(50, 20_000)) / 100
+        price = (cost * Decimal(rng.randint(130, 250)) / 100).quantize(Decimal("0.01"))
+        low = rng.randint(2, 30)
+        at = start + timedelta(minutes=number % 1_440)
+        stock = low * 10
+        yield (f"demo-{number}-0,{sku},Demo product {number},{CATEGORIES[number % len(CATEGORIES)]},"
+               f"{BRANDS[number % len(BRANDS)]},{low},BUY,{stock},{cost},{at.isoformat()},,\n")  # fmt: skip
+        month = at.month
+        for k in range(1, rows_per_product):
+            at += step
+            ext = f"demo-{number}-{k}"
+            new_month, month = at.month != month, at.month
+            if new_month if step < timedelta(days=10) else k % 6 == 5:  # a count of what is there, monthly
+                yield f"{ext},{sku},,,,,COUNT,{stock},,{at.isoformat()},,monthly count\n"
+            elif stock <= low * 2:
+                bought = low * rng.randint(4, 8)
+                unit = (cost * rng.randint(90, 115) / 100).quantize(Decimal("0.01"))
+                stock += bought
+                yield f"{ext},{sku},,,,,BUY,{bought},{unit},{at.isoformat()},,\n"
+            elif rng.random() < 0.02:
+                stock -= 1
+                yield f"{ext},{sku},,,,,ADJUST,-1,,{at.isoformat()},damage,dropped\n"
+            else:
+                sold = rng.randint(1, max(1, min(stock, low)))
+                stock -= sold
+                yield f"{ext},{sku},,,,,SELL,{sold},{price},{at.isoformat()},,\n"
+
+
+async def load_catalogue(
+    settings: Settings,
+    products: int,
+    rows_per_product: int = 100,
+    progress: Callable[[CatalogueProgress], None] | None = None,
+    seed: int = 7,
+) -> str:
+    """A catalogue of `products` products with `rows_per_product` transactions each, imported
+    BATCH_PRODUCTS at a time through the CSV import (checked, then committed in parts); a re-run
+    imports only what is missing."""
+    db = Database.from_settings(settings, pool_size=4)
+    await migrate(db.url)
+    started = time.perf_counter()
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=366)
+    imported = created = done_rows = 0
+    async with db.opened():
+        ledger = LedgerService(ProductLocks(), settings.timezone, db=db)
+        for first in range(1, products + 1, BATCH_PRODUCTS):
+            count = min(BATCH_PRODUCTS, products + 1 - first)
+            lines = catalogue_lines(first, count, rows_per_product, start, seed)
+            checked = await catalogue_csv.read_rows(lines, ledger)
+            result = await catalogue_csv.import_rows(checked, ledger)
+            imported += result.imported
+            created += result.products_created
+            done_rows += checked.transactions
+            if progress:
+                progress(CatalogueProgress(first + count - 1, products, done_rows, time.perf_counter() - started))
+    return (f"catalogue loaded: {created:,} products created, {imported:,} transactions imported "
+            f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
