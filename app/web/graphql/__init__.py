@@ -5,9 +5,10 @@ the REST route for the same change does."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
-from litestar import Response
+from litestar import MediaType, Request, Response
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
 from strawberry.exceptions import ConnectionRejectionError
@@ -20,6 +21,27 @@ from app.web.graphql.schema import schema
 _Base: Any = make_graphql_controller(schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql")
 
 
+GRAPHIQL_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Stockroom GraphQL</title>
+  <meta name="csrf-token" content="{csrf}">
+  <link rel="icon" href="/static/favicon.svg">
+  <link rel="stylesheet" href="/static/vendor/graphiql/graphiql.min.css">
+  <link rel="stylesheet" href="/static/graphiql.css">
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL…</div>
+  <script src="/static/vendor/graphiql/react.production.min.js"></script>
+  <script src="/static/vendor/graphiql/react-dom.production.min.js"></script>
+  <script src="/static/vendor/graphiql/graphiql.min.js"></script>
+  <script src="/static/graphiql.js"></script>
+</body>
+</html>
+"""
+
+
 def _sub_response() -> Response[Any]:
     """The response the controller copies headers and status from (Strawberry's own, without the
     thread hop its `sync_to_thread=True` costs every request)."""
@@ -30,6 +52,12 @@ class GraphQLController(_Base):  # type: ignore[misc]
     opt = {"role": Role.VIEWER}  # GraphiQL (GET) and every query or mutation (POST) need a signed-in user
     include_in_schema = False  # documented by its own SDL, not the REST API's OpenAPI
     dependencies = {**_Base.dependencies, "response": Provide(_sub_response, sync_to_thread=False)}
+
+    async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """GraphiQL from the app's own static files (Strawberry's page loads it from a CDN, which the
+        app's Content-Security-Policy refuses), with the session's CSRF token for its requests."""
+        csrf = getattr(request.user, "csrf", None) or ""
+        return Response(GRAPHIQL_PAGE.format(csrf=escape(csrf)), media_type=MediaType.HTML)
 
     async def on_ws_connect(self, context: GraphQLContext) -> Any:
         """A subscription socket needs the same credentials as a request (its upgrade request's token
