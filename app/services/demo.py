@@ -105,7 +105,10 @@ CATEGORIES = (
     "Water Juice Bakery Paper Spices Sugar Kits"
 ).split()
 BRANDS = [f"Brand {chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(50)]
-HEADER = "external_id,sku,product_name,category,brand,low_stock_threshold,type,quantity,unit_price,at,reason,note\n"
+HEADER = (
+    "external_id,sku,product_name,category,brand,low_stock_threshold,overstock_threshold,"
+    "type,quantity,unit_price,at,reason,note\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,27 +134,29 @@ def catalogue_lines(first: int, count: int, rows_per_product: int, start: dateti
         low = rng.randint(2, 30)
         at = start + timedelta(minutes=number % 1_440)
         stock = low * 10
+        over = low * 3 if number % 9 == 0 else ""  # some products have too much (overstock)
         yield (f"demo-{number}-0,{sku},Demo product {number},{CATEGORIES[number % len(CATEGORIES)]},"
-               f"{BRANDS[number % len(BRANDS)]},{low},BUY,{stock},{cost},{at.isoformat()},,\n")  # fmt: skip
+               f"{BRANDS[number % len(BRANDS)]},{low},{over},BUY,{stock},{cost},{at.isoformat()},,\n")  # fmt: skip
         month = at.month
+        running_down = number % 8 == 0  # restocked no more after 70 % of the year: low or out of stock at the end
         for k in range(1, rows_per_product):
             at += step
-            ext = f"demo-{number}-{k}"
+            head = f"demo-{number}-{k},{sku},,,,,,"
             new_month, month = at.month != month, at.month
-            if new_month if step < timedelta(days=10) else k % 6 == 5:  # a count of what is there, monthly
-                yield f"{ext},{sku},,,,,COUNT,{stock},,{at.isoformat()},,monthly count\n"
-            elif stock <= low * 2:
+            if (new_month if step < timedelta(days=10) else k % 6 == 5) or stock == 0:  # a count, monthly
+                yield f"{head}COUNT,{stock},,{at.isoformat()},,monthly count\n"
+            elif stock <= low * 2 and not (running_down and k > rows_per_product * 0.7):
                 bought = low * rng.randint(4, 8)
                 unit = (cost * rng.randint(90, 115) / 100).quantize(Decimal("0.01"))
                 stock += bought
-                yield f"{ext},{sku},,,,,BUY,{bought},{unit},{at.isoformat()},,\n"
+                yield f"{head}BUY,{bought},{unit},{at.isoformat()},,\n"
             elif rng.random() < 0.02:
                 stock -= 1
-                yield f"{ext},{sku},,,,,ADJUST,-1,,{at.isoformat()},damage,dropped\n"
+                yield f"{head}ADJUST,-1,,{at.isoformat()},damage,dropped\n"
             else:
                 sold = rng.randint(1, max(1, min(stock, low)))
                 stock -= sold
-                yield f"{ext},{sku},,,,,SELL,{sold},{price},{at.isoformat()},,\n"
+                yield f"{head}SELL,{sold},{price},{at.isoformat()},,\n"
 
 
 async def load_catalogue(
