@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,14 @@ def _valued(items: list[dict[str, Any]]) -> dict[str, Any]:
             "inventory_value": str(sum((Decimal(i["inventory_value"]) for i in items), Decimal("0.00")))}  # fmt: skip
 
 
+LISTS = ("low-stock", "out-of-stock", "overstock", "needs-count", "valuation")  # reports that list products
+PER_PAGE = 500  # products a listing report answers at a time unless asked for another page size (issue 13)
+
+
+def _where(total: int, page: int, per: int) -> dict[str, int]:
+    return {"total": total, "page": page, "per": per, "pages": max(1, -(-total // per))}
+
+
 REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand",
            "anomalies", "valuation")  # fmt: skip
 
@@ -62,26 +70,32 @@ class ReportService:
         return {**totals_of_products(items), "by_status": {s: statuses.get(s, 0) for s in ("ok", "low", "out")}}
 
     async def by_status(self, wanted: str) -> list[dict[str, Any]]:
-        async with self.db.read_only() as conn:
-            items = await rows.with_status(conn, wanted)
-        return [self.view(p) for p in items]
+        records, row = await self._listed("low-stock" if wanted == "low" else "out-of-stock", datetime.now(UTC))
+        return [row(p) for p in records]
 
     async def overstock(self) -> list[dict[str, Any]]:
-        async with self.db.read_only() as conn:
-            items = await rows.overstocked(conn)
-        return [{**self.view(p), "excess": p.position.stock - (p.overstock_threshold or 0)} for p in items]
+        records, row = await self._listed("overstock", datetime.now(UTC))
+        return [row(p) for p in records]
 
     async def needs_count(self, now: datetime) -> list[dict[str, Any]]:
         """Never counted, or last counted longer ago than the product's interval."""
+        records, row = await self._listed("needs-count", now)
+        return [row(p) for p in records]
+
+    async def _listed(
+        self, name: str, now: datetime
+    ) -> tuple[list[ProductRecord], Callable[[ProductRecord], dict[str, Any]]]:
+        """A listing report's products, and how each is shown: a page is shown, not the whole list."""
         async with self.db.read_only() as conn:
-            items = await rows.due_for_count(conn, now)
-        return [
-            {
+            if name in ("low-stock", "out-of-stock"):
+                return await rows.with_status(conn, "low" if name == "low-stock" else "out"), self.view
+            if name == "overstock":
+                return await rows.overstocked(conn), lambda p: {
+                    **self.view(p), "excess": p.position.stock - (p.overstock_threshold or 0)}  # fmt: skip
+            return await rows.due_for_count(conn, now), lambda p: {
                 **self.view(p),
                 "days_since_count": None if p.last_counted_at is None else (now - p.last_counted_at).days,
-            }
-            for p in items
-        ]
+            }  # fmt: skip
 
     async def movers(self, now: datetime, days: int, fast: bool, limit: int) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
@@ -128,19 +142,19 @@ class ReportService:
 
     async def build(
         self, name: str, now: datetime, *, days: int = 30, fast: bool = True, limit: int = 20,
-        at: datetime | None = None,
+        at: datetime | None = None, page: int = 1, per: int = PER_PAGE,
     ) -> dict[str, Any]:  # fmt: skip
-        """A report by name: one object for `summary`, `{"items": [...]}` for the others."""
+        """A report by name: one object for `summary`, `{"items": [...]}` for the others. A report that
+        lists products (LISTS) answers `page` of `per` items, with `total`, `page`, `per` and `pages`."""
+        start = (page - 1) * per
         if name == "valuation":
-            return await self.valuation(at or now)
+            valued = await self.valuation(at or now)
+            return {**valued, "items": valued["items"][start : start + per], **_where(len(valued["items"]), page, per)}
         if name == "summary":
             return await self.summary()
-        if name in ("low-stock", "out-of-stock"):
-            return {"items": await self.by_status("low" if name == "low-stock" else "out")}
-        if name == "overstock":
-            return {"items": await self.overstock()}
-        if name == "needs-count":
-            return {"items": await self.needs_count(now)}
+        if name in ("low-stock", "out-of-stock", "overstock", "needs-count"):
+            records, row = await self._listed(name, now)
+            return {"items": [row(p) for p in records[start : start + per]], **_where(len(records), page, per)}
         if name == "movers":
             return {"items": await self.movers(now, days, fast, limit)}
         if name in ("by-category", "by-brand"):

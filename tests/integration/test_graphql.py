@@ -237,8 +237,9 @@ async def test_the_monitoring_lists_answer_the_rest_reports(api):
     out = await stocked(api, 4, low_stock_threshold=1)
     await record(api, out, "SELL", 4, "6.00")
     low_list = (await data(api, SEED_LOW.replace("limit: 20", "limit: 1000")))["lowStockInventories"]
-    rest_low = (await api.get("/api/reports/low-stock")).json()["items"]
-    rest_out = (await api.get("/api/reports/out-of-stock")).json()["items"]
+    every = {"per": 5000}  # the REST lists answer 500 a page by default
+    rest_low = (await api.get("/api/reports/low-stock", params=every)).json()["items"]
+    rest_out = (await api.get("/api/reports/out-of-stock", params=every)).json()["items"]
     assert {i["skuId"] for i in low_list} == {i["sku"] for i in rest_low + rest_out}
     assert {"id": low, "skuId": low, "currentStock": 10, "warningThreshold": 50} in low_list
     assert [i["skuId"] for i in (await data(api, SEED_LOW))["lowStockInventories"]] == [
@@ -249,7 +250,7 @@ async def test_the_monitoring_lists_answer_the_rest_reports(api):
     assert {"id": out, "skuId": out, "reservedStock": 0} in outs
 
     check = (await data(api, SEED_CHECK))["inventoriesNeedingCheck"]
-    rest_check = (await api.get("/api/reports/needs-count")).json()["items"]
+    rest_check = (await api.get("/api/reports/needs-count", params=every)).json()["items"]
     assert {i["skuId"] for i in check} == {i["sku"] for i in rest_check}
     assert {"id": low, "skuId": low, "lastCheckTime": None} in check
 

@@ -19,7 +19,7 @@ def ago(days: float) -> str:
 
 
 async def report(api, name, **params):
-    r = await api.get(f"/api/reports/{name}", params=params)
+    r = await api.get(f"/api/reports/{name}", params={"per": 5000, **params})  # every listed product, one page
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -104,3 +104,18 @@ async def test_a_report_downloads_as_csv_and_an_unknown_one_is_404(api, shop):
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert any(row["category"] == tag and row["products"] == "4" for row in rows)
     assert (await api.get("/api/reports/nonsense")).status_code == 404
+
+
+async def test_a_listing_report_answers_a_page_at_a_time_and_the_pages_make_the_whole_list(api, shop):
+    everything = await report(api, "needs-count")
+    assert everything["page"] == 1 and everything["pages"] == 1 and everything["total"] == len(everything["items"])
+    per = max(1, everything["total"] // 3)
+    pages = [await report(api, "needs-count", per=per, page=n) for n in range(1, -(-everything["total"] // per) + 1)]
+    assert all(p["total"] == everything["total"] and p["pages"] == len(pages) for p in pages)
+    assert [i["sku"] for p in pages for i in p["items"]] == [i["sku"] for i in everything["items"]]
+    assert (await report(api, "needs-count", per=per, page=len(pages) + 1))["items"] == []
+    default = (await api.get("/api/reports/needs-count")).json()
+    assert default["per"] == 500 and len(default["items"]) == min(500, everything["total"])
+    valued = await report(api, "valuation", per=1)
+    assert len(valued["items"]) == 1 and valued["totals"]["products"] == valued["total"]
+    assert (await api.get("/api/reports/low-stock", params={"per": 0})).status_code == 400

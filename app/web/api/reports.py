@@ -14,7 +14,7 @@ from app.domain.access import Role
 from app.domain.errors import FieldErrors
 from app.domain.imports import spreadsheet_safe
 from app.services.ledger import LedgerService
-from app.services.reports import ReportService
+from app.services.reports import PER_PAGE, ReportService
 from app.web.api.schemas import (
     AnomalyReport,
     BrandReport,
@@ -62,6 +62,8 @@ Order = Literal["fast", "slow"]
 Limit = Annotated[int, Parameter(ge=1, le=5000, description="movers: how many products")]
 Format = Annotated[Literal["json", "csv"], Parameter(description="csv: the rows as a CSV file (text/csv)")]
 At = Annotated[str | None, Parameter(description="valuation: a moment, or a date (its end)")]
+PageNo = Annotated[int, Parameter(ge=1, le=1_000_000, description="reports that list products: which page")]
+Per = Annotated[int, Parameter(ge=1, le=5000, description="reports that list products: items a page")]
 
 # Each report's body, so that the schema documents it; every report takes every parameter, as it did
 # when one route served them all by name.
@@ -81,10 +83,11 @@ DOCUMENTED: dict[str, tuple[type[Any], str]] = {
 
 async def answer_report(
     name: str, ledger: LedgerService, reports: ReportService, days: int, order: str, limit: int, format: str,
-    at: str | None,
+    at: str | None, page: int = 1, per: int = PER_PAGE,
 ) -> Response[Any]:  # fmt: skip
     moment = valuation_moment(at, ledger) if at else None
-    body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit, at=moment)
+    body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit, at=moment,
+                               page=page, per=per)  # fmt: skip
     if format == "csv":
         rows = [body] if isinstance(body, dict) and "items" not in body else body["items"]
         flat = [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in rows]
@@ -106,8 +109,10 @@ def _route(name: str) -> HTTPRouteHandler:
         limit: Limit = 20,
         format: Format = "json",
         at: At = None,
+        page: PageNo = 1,
+        per: Per = PER_PAGE,
     ) -> Response[Any]:
-        return await answer_report(name, ledger, reports, days, order, limit, format, at)
+        return await answer_report(name, ledger, reports, days, order, limit, format, at, page, per)
 
     camel = "".join(word.title() for word in name.split("-"))
     return get(f"/{name}", operation_id=f"get{camel}Report", summary=f"{camel} report", operation_class=ApiOperation,

@@ -308,7 +308,17 @@ class Summary(Totals, kw_only=True):
     by_status: StatusCounts
 
 
-class StockReport(Struct, kw_only=True):
+class Paged(Struct, kw_only=True):
+    """A report that lists products answers a page of them (`?page=`, `?per=`, 500 by default): how
+    many there are in all, and where this page is."""
+
+    total: int
+    page: int
+    per: int
+    pages: int
+
+
+class StockReport(Paged, kw_only=True):
     """The products that are low (available at or under their threshold, above 0) or out (0 or less)."""
 
     items: list[Product]
@@ -318,7 +328,7 @@ class OverstockRow(Product, kw_only=True):
     excess: int
 
 
-class OverstockReport(Struct, kw_only=True):
+class OverstockReport(Paged, kw_only=True):
     """Products holding more than their overstock threshold, and by how much."""
 
     items: list[OverstockRow]
@@ -328,7 +338,7 @@ class NeedsCountRow(Product, kw_only=True):
     days_since_count: int | None
 
 
-class NeedsCountReport(Struct, kw_only=True):
+class NeedsCountReport(Paged, kw_only=True):
     """Products not counted within their count interval (`days_since_count` is null if never counted)."""
 
     items: list[NeedsCountRow]
@@ -419,7 +429,7 @@ class CategoryValuation(ValuationTotals, kw_only=True):
     category: str | None
 
 
-class Valuation(Struct, kw_only=True):
+class Valuation(Paged, kw_only=True):
     """Stock, average cost and value of every product that had stock at `at`, from the stored running
     figures; totals, and totals per category."""
 

@@ -14,7 +14,7 @@ from app.services.ledger import LedgerService
 from app.services.products import ProductService
 from app.services.reports import ReportService
 from app.settings import Settings
-from app.web.api.reports import Days, Limit, Order, valuation_moment
+from app.web.api.reports import Days, Limit, Order, PageNo, valuation_moment
 from app.web.chart import BarChart, bar_chart
 from app.web.pages.forms import page, see_other
 
@@ -139,10 +139,11 @@ class ReportPages(Controller):
         order: Order = "fast",
         limit: Limit = 20,
         at: str | None = None,
+        page_no: PageNo = 1,
     ) -> Template:
         now = ledger.clock()
         moment = valuation_moment(at, ledger) if at else None
-        body = await reports.build(name, now, days=days, fast=order == "fast", limit=limit, at=moment)
+        body = await reports.build(name, now, days=days, fast=order == "fast", limit=limit, at=moment, page=page_no)
         query: dict[str, Any] = {"days": days, "order": order, "limit": limit} if name == "movers" else {}
         if name == "valuation" and at:
             query["at"] = at
@@ -176,4 +177,6 @@ class ReportPages(Controller):
             at=at or now.astimezone(ledger.zone).date().isoformat(),
             totals=body.get("totals"),
             check=body if name == "anomalies" else None,
+            paging=body if "pages" in body else None,
+            query=query,
         )
