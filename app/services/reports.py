@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,7 +9,7 @@ from typing import Any
 
 from app.domain.errors import NotFound
 from app.domain.money import ZERO_MONEY
-from app.domain.summary import inventory_value, status
+from app.domain.summary import inventory_value
 from app.persistence import reports as rows
 from app.persistence.database import Database
 from app.persistence.records import ProductRecord
@@ -34,6 +33,19 @@ def totals_of_products(items: list[ProductRecord]) -> dict[str, Any]:
         "available": on_hand - reserved,
         "inventory_value": str(value),
         **{f: str(v) for f, v in money.items()},
+    }
+
+
+def _summed(row: dict[str, Any]) -> dict[str, Any]:
+    """An aggregate's row as totals_of_products answers (money as strings), with the status counts."""
+    return {
+        "products": row["products"],
+        "on_hand": row["on_hand"],
+        "reserved": row["reserved"],
+        "available": row["on_hand"] - row["reserved"],
+        "inventory_value": str(row["inventory_value"]),
+        **{f: str(row[f]) for f in MONEY_FIELDS},
+        "by_status": {s: row[f"status_{s}"] for s in ("ok", "low", "out")},
     }
 
 
@@ -64,10 +76,10 @@ class ReportService:
         self.selfcheck = SelfCheck(db)
 
     async def summary(self) -> dict[str, Any]:
+        """Every product's figures added up (one SQL aggregate), and how many are ok, low and out."""
         async with self.db.read_only() as conn:
-            items = await rows.every_product(conn)
-        statuses = Counter(status(p.position.stock - p.reserved, p.low_stock_threshold).value for p in items)
-        return {**totals_of_products(items), "by_status": {s: statuses.get(s, 0) for s in ("ok", "low", "out")}}
+            (row,) = await rows.sums(conn)
+        return _summed(row)
 
     async def by_status(self, wanted: str) -> list[dict[str, Any]]:
         records, row = await self._listed("low-stock" if wanted == "low" else "out-of-stock", datetime.now(UTC))
@@ -112,11 +124,8 @@ class ReportService:
     async def grouped(self, field: str) -> list[dict[str, Any]]:
         """Totals per category or per brand (products without one are grouped as null)."""
         async with self.db.read_only() as conn:
-            items = await rows.by_group(conn, field)
-        groups: dict[str | None, list[ProductRecord]] = {}
-        for p in items:
-            groups.setdefault(getattr(p, field), []).append(p)
-        return [{field: key, **totals_of_products(members)} for key, members in groups.items()]
+            found = await rows.sums(conn, field)
+        return [{field: row["key"], **{k: v for k, v in _summed(row).items() if k != "by_status"}} for row in found]
 
     async def valuation(self, at: datetime) -> dict[str, Any]:
         """Stock, average cost and value of every product that had any history at `at`, with totals
