@@ -24,17 +24,19 @@ def usable_cores() -> int:
 
 
 def settled_settings() -> Settings:
-    """The settings (read from the environment once), with the database URL settled: the configured
-    one, or the embedded server's, started here when it is not running. Exported too, for the
-    server's worker processes and the children of a command, which read their settings again."""
-    from dataclasses import replace
-
+    """The process's settings (get_settings: read from the environment once, then shared by the app
+    and the pages' formats), with the database URL settled first: the configured one, or the
+    embedded server's, started here when it is not running. The URL goes into the environment
+    before that one read, for it and for the server's worker processes and a command's children."""
     from app.services import embedded
 
+    if not os.environ.get("INVENTORY_DATABASE_URL"):
+        data_dir = Settings.from_env().data_dir  # only where the embedded server lives
+        os.environ["INVENTORY_DATABASE_URL"] = embedded.ensure_running(data_dir)
     settings = get_settings()
-    url = settings.database_url or embedded.ensure_running(settings.data_dir)
-    os.environ["INVENTORY_DATABASE_URL"] = url
-    return replace(settings, database_url=url)
+    if settings.database_url != os.environ["INVENTORY_DATABASE_URL"]:
+        raise RuntimeError("the settings were read before the database URL was settled")
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

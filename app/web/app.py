@@ -29,7 +29,7 @@ from app.services.products import ProductService
 from app.services.progress import ProgressHub
 from app.services.reports import ReportService
 from app.services.reservations import ReservationService
-from app.settings import Settings
+from app.settings import Settings, get_settings
 from app.web.api.catalogue_csv import CatalogueCsvController
 from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
@@ -93,9 +93,9 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """The app, on the database the settings name. With no settings (each of `inventory serve`'s
-    worker processes), they are read from the environment, where the CLI put the settled URL;
-    making the app starts nothing: the pool opens in the lifespan."""
-    settings = settings or Settings.from_env()
+    worker processes), the process's (get_settings: read from the environment once, where the CLI
+    put the settled URL). Making the app starts nothing: the pool opens in the lifespan."""
+    settings = settings or get_settings()
     db = Database.from_settings(settings)
     locks = ProductLocks()
     ledger = LedgerService(locks, settings.timezone, db=db, max_batch=settings.max_batch)
