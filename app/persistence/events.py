@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
+from app.persistence import products
 from app.persistence.products import PRODUCT_SELECT, product_from
 from app.persistence.records import ProductRecord
 
@@ -29,8 +30,7 @@ def changed_ids(payload: str) -> list[int]:
 
 
 async def by_ids(conn: asyncpg.Connection, product_ids: Sequence[int]) -> list[ProductRecord]:
-    rows = await conn.fetch(f"{PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])", list(product_ids))
-    return [product_from(r) for r in rows]
+    return list((await products.by_ids(conn, product_ids)).values())
 
 
 async def by_skus(conn: asyncpg.Connection, skus: Sequence[str]) -> list[ProductRecord]:
