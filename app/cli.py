@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate, then serve the app")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("INVENTORY_WORKERS") or usable_cores()))
+    serve.add_argument("--workers", type=int, default=None, help="default: INVENTORY_WORKERS, else one per core")
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(run=_serve)
 
@@ -115,7 +115,7 @@ def _serve(args: argparse.Namespace) -> None:
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers,
+        workers=args.workers if args.workers is not None else settings.workers or usable_cores(),
         loop="uvloop",
         http=HeaderDeadlineProtocol,  # httptools, with a deadline on request headers
         access_log=args.access_log,
@@ -123,7 +123,7 @@ def _serve(args: argparse.Namespace) -> None:
         timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
         # Past this many open connections and tasks per process, new requests get a 503 at once
         # instead of piling up (open /events streams count: one each).
-        limit_concurrency=int(os.environ.get("INVENTORY_MAX_CONNECTIONS", "4096")),
+        limit_concurrency=settings.max_connections,
         log_level="info",
     )
 

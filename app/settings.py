@@ -28,6 +28,8 @@ class Settings:
     backup_keep: int  # how many scheduled archives stay in backup_dir
     locale: str = "en_US"  # how pages write numbers, amounts and dates (a Babel/CLDR locale)
     currency: str | None = None  # ISO 4217 code of the shop's money; None: amounts without a sign
+    workers: int | None = None  # `serve`'s worker processes; None: one per usable core
+    max_connections: int = 4096  # per process: past this many open connections and tasks, a 503 at once
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,6 +49,8 @@ class Settings:
             backup_keep=at_least_one("INVENTORY_BACKUP_KEEP", env.get("INVENTORY_BACKUP_KEEP", "7")),
             locale=str(parse_locale(env.get("INVENTORY_LOCALE") or DEFAULT_LOCALE)),
             currency=parse_currency(env.get("INVENTORY_CURRENCY")),
+            workers=int(env["INVENTORY_WORKERS"]) if env.get("INVENTORY_WORKERS") else None,
+            max_connections=int(env.get("INVENTORY_MAX_CONNECTIONS", "4096")),
         )
 
 
