@@ -4,7 +4,7 @@ barcodes in use, new products in one statement)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,49 @@ WHERE ($1::text IS NULL OR p.sku = $1)
   AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
 ORDER BY p.sku, t.at, t.seq
 """
+# The same rows as CSV written by PostgreSQL itself (COPY … TO STDOUT, issue 13: 45,000 rows a second
+# through Python, several times that from COPY), cell for cell what export_rows' values become in
+# the service's csv.writer: text that a spreadsheet would run as a formula gets a leading quote
+# (domain.imports.spreadsheet_safe, the same two patterns), an empty text is written as nothing (as
+# csv.writer writes it), times as Python's isoformat() of a UTC datetime. Only the line ends differ
+# (COPY writes \n): the service makes them \r\n.
+_FORMULA = r"'^''*[=+@\t\r-]'"
+_PLAIN_NUMBER = r"'^[+-]?[0-9]+(\.[0-9]+)?$'"
+
+
+def _safe(column: str) -> str:
+    return (f"CASE WHEN {column} ~ {_FORMULA} AND {column} !~ {_PLAIN_NUMBER} THEN '''' || {column} "
+            f"ELSE nullif({column}, '') END")  # fmt: skip
+
+
+_UTC = "t.at AT TIME ZONE 'UTC'"
+_ISO_UTC = f"""(to_char({_UTC}, 'YYYY-MM-DD"T"HH24:MI:SS')
+    || CASE WHEN to_char({_UTC}, 'US') = '000000' THEN '' ELSE '.' || to_char({_UTC}, 'US') END || '+00:00')"""
+EXPORT_CSV_SQL = f"""
+SELECT {_safe("coalesce(t.external_id, 'stockroom-' || t.seq)")} AS external_id, {_safe("p.sku")} AS sku,
+       {_safe("p.name")} AS product_name, {_safe("p.category")} AS category, {_safe("p.brand")} AS brand,
+       p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, p.barcode, p.sell_price,
+       {_safe("t.type")} AS type, t.quantity, t.unit_price, {_ISO_UTC} AS at, {_safe("t.reason")} AS reason,
+       {_safe("t.note")} AS note, t.id, t.seq, t.stock_after, t.average_cost_after, t.revenue, t.cogs,
+       t.realized_pl, t.write_off, t.gain
+FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
+WHERE ($1::text IS NULL OR p.sku = $1)
+  AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
+ORDER BY p.sku, t.at, t.seq
+"""
+
+
+async def export_csv_copy(
+    conn: asyncpg.Connection,
+    sku: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    sink: Callable[[bytes], Awaitable[None]],
+) -> None:
+    """The export's file (header first) as PostgreSQL writes it, piece by piece to `sink`."""
+    await conn.copy_from_query(EXPORT_CSV_SQL, sku, start, end, output=sink, format="csv", header=True)
+
+
 # New products' columns (ProductInput's fields, by the same names) and their array types for unnest.
 NEW_PRODUCT_COLUMNS = {
     "sku": "text", "name": "text", "category": "text", "brand": "text", "low_stock_threshold": "int",

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 
 import asyncpg
 
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
-from app.domain.imports import CSV_COLUMNS, EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader, spreadsheet_safe
+from app.domain.imports import EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader
 from app.persistence import catalogue_csv as csv_repo
 from app.persistence import ledger_rows
 from app.persistence import products as product_repo
@@ -29,32 +28,55 @@ from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
 from app.services.recompute import rewrite
 
-FLUSH_BYTES = 64 * 1024
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str):  # the text columns; numbers come as int/Decimal, so "-3" stays a number
-        return spreadsheet_safe(value)
-    return value.isoformat() if isinstance(value, datetime) else value
-
 
 async def export_csv(
     db: Database, sku: str | None, start: datetime | None, end: datetime | None
-) -> AsyncIterator[str]:
-    """Rows in per-product timeline order, read through a cursor and sent in 64 kB pieces."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    async with db.snapshot() as conn:
-        async for values in csv_repo.export_rows(conn, sku, start, end):
-            writer.writerow([_cell(v) for v in values])
-            if buffer.tell() > FLUSH_BYTES:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
+) -> AsyncIterator[bytes]:
+    """Rows in per-product timeline order, written by PostgreSQL (COPY) and passed on as they come;
+    a slow client slows the COPY down (a queue of a few pieces), it never piles up here."""
+    pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+
+    async def copy() -> None:
+        try:
+            async with db.read_only() as conn:  # one statement: one snapshot
+                await csv_repo.export_csv_copy(conn, sku, start, end, pieces.put)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            await pieces.put(None)  # the reader is there: it stops, then raises this
+            raise
+        await pieces.put(None)
+
+    writer = asyncio.ensure_future(copy())
+    ends = _LineEnds()
+    try:
+        while (piece := await pieces.get()) is not None:
+            yield ends.crlf(piece)
+        await writer  # its error, if any
+    finally:
+        writer.cancel()
+        with suppress(asyncio.CancelledError):
+            await writer
+
+
+class _LineEnds:
+    """COPY ends a row with \\n; the export has always ended them \\r\\n (csv.writer's, RFC 4180). A \\n
+    inside a quoted cell (a note) stays as it is: a row ends where the quotes seen so far are even."""
+
+    def __init__(self) -> None:
+        self.quotes = 0  # in the current row so far
+
+    def crlf(self, piece: bytes) -> bytes:
+        lines = piece.split(b"\n")
+        out = []
+        for line in lines[:-1]:
+            self.quotes += line.count(b'"')
+            out.append(line + (b"\r\n" if self.quotes % 2 == 0 else b"\n"))
+            if self.quotes % 2 == 0:
+                self.quotes = 0
+        self.quotes += lines[-1].count(b'"')
+        out.append(lines[-1])
+        return b"".join(out)
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -318,8 +340,11 @@ async def _write_part(
     except asyncpg.UniqueViolationError as clash:
         if clash.constraint_name != EXTERNAL_ID_INDEX:
             raise
-        raise Conflict("A row of the file was imported meanwhile by another request (its external id is "
-                       "stored now); import the file again to finish", {"field": "external_id"}) from None
+        raise Conflict(
+            "A row of the file was imported meanwhile by another request (its external id is "
+            "stored now); import the file again to finish",
+            {"field": "external_id"},
+        ) from None
     written = sorted({row[0] for row in new_rows})
     await product_repo.save_all_figures(conn, [products[i] for i in written])
     await announce(conn, sorted(set(written) | set(created.values())))
