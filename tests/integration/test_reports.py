@@ -119,3 +119,22 @@ async def test_a_listing_report_answers_a_page_at_a_time_and_the_pages_make_the_
     valued = await report(api, "valuation", per=1)
     assert len(valued["items"]) == 1 and valued["totals"]["products"] == valued["total"]
     assert (await api.get("/api/reports/low-stock", params={"per": 0})).status_code == 400
+
+
+async def test_movers_count_the_units_sold_in_any_window_as_sql_sums_them(api, db):
+    """Whichever side the report reads (the window's sales, or each product's units_out less the sales
+    before it), the units are those SQL sums from the ledger."""
+    sku = await make_product(api)
+    now = datetime.now(UTC)
+    await record(api, sku, "BUY", 100, "1.00", at=(now - timedelta(days=3000)).isoformat())
+    for days, units in ((2900, 5), (300, 7), (20, 4), (2, 3)):
+        await record(api, sku, "SELL", units, "2.00", at=(now - timedelta(days=days)).isoformat())
+    for window in (1, 10, 30, 400, 2950, 3600):
+        since = now - timedelta(days=window)
+        expected = {r["sku"]: r["sold"] for r in await db.fetch(
+            """SELECT p.sku, coalesce(sum(t.quantity) FILTER (WHERE t.type = 'SELL' AND t.at >= $1), 0) AS sold
+               FROM product p LEFT JOIN stock_transaction t ON t.product = p.id GROUP BY p.sku""", since)}  # fmt: skip
+        items = (await report(api, "movers", days=window, limit=5000))["items"]
+        got = {i["sku"]: i["units_sold"] for i in items}
+        assert {k: v for k, v in got.items() if k in expected} == {k: expected[k] for k in got}, window
+        assert got[sku] == sum(u for d, u in ((2900, 5), (300, 7), (20, 4), (2, 3)) if d < window), window
