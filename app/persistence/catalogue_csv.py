@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from app.domain.imports import CSV_COLUMNS
-from app.domain.inputs import ProductInput
+from app.domain.commands import ProductInput
+from app.intake.csv_format import CSV_COLUMNS
 from app.persistence.products import BARCODE_INDEX
 
 # The export's columns are the file's (CSV_COLUMNS), by the same names.
@@ -29,7 +29,7 @@ ORDER BY p.sku, t.at, t.seq
 # The same rows as CSV written by PostgreSQL itself (COPY … TO STDOUT, issue 13: 45,000 rows a second
 # through Python, several times that from COPY), cell for cell what export_rows' values become in
 # the service's csv.writer: text that a spreadsheet would run as a formula gets a leading quote
-# (domain.imports.spreadsheet_safe, the same two patterns), an empty text is written as nothing (as
+# (intake.csv_format.spreadsheet_safe, the same two patterns), an empty text is written as nothing (as
 # csv.writer writes it), times as Python's isoformat() of a UTC datetime. Only the line ends differ
 # (COPY writes \n): the service makes them \r\n.
 _FORMULA = r"'^''*[=+@\t\r-]'"

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from app.domain.inputs import ProductInput
+from app.domain.commands import ProductInput
 from app.domain.ledger import Position
 from app.domain.summary import Status, Totals, status_limits
 from app.persistence import ledger_rows, settings

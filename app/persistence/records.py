@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from app.domain.inputs import TransactionInput
+from app.domain.commands import TransactionInput
 from app.domain.ledger import Entry, Figures, Position, Posted, TimelineKey
 from app.domain.reservations import Status
 from app.domain.summary import Totals

@@ -15,7 +15,7 @@ import asyncpg
 
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
-from app.domain.imports import EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader
+from app.intake.csv_format import EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader
 from app.persistence import catalogue_csv as csv_repo
 from app.persistence import ledger_rows
 from app.persistence import products as product_repo

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from app.domain.commands import ReservationInput, TransactionInput
 from app.domain.errors import Conflict
-from app.domain.inputs import TransactionInput
-from app.domain.reservations import ReservationInput
 from app.domain.rules import Reason, TxType
 from app.persistence.database import Database
 from app.persistence.migrations import migrate

@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 
 from app.domain.errors import Conflict, FieldError, InvalidInput, KeyReused
-from app.domain.fields import unstorable
+from app.intake.fields import unstorable
 from app.persistence import idempotency as store
 from app.persistence.database import Database
 from app.services.outcomes import Change, EarlierAnswer, Refused

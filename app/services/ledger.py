@@ -10,11 +10,12 @@ from typing import Any
 import asyncpg
 
 from app.domain.access import ClosedPeriod, Role, role_to_record
+from app.domain.commands import TransactionInput
 from app.domain.errors import Conflict, NotFound
-from app.domain.inputs import TransactionInput, merge_transaction_patch, parse_transaction
 from app.domain.ledger import Entry, Posted, TimelineKey
 from app.domain.rules import TxType
 from app.domain.voids import refuse_void
+from app.intake.requests import merge_transaction_patch, parse_transaction
 from app.persistence import audit, counter, ledger_rows, settings
 from app.persistence import products as product_repo
 from app.persistence import reservations as reservation_repo

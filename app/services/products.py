@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from app.domain.commands import ProductInput
 from app.domain.errors import Conflict, NotFound
-from app.domain.inputs import ProductInput, merge_product_patch, parse_product
+from app.intake.requests import merge_product_patch, parse_product
 from app.persistence import products as repo
 from app.persistence.database import Database
 from app.persistence.products import SORTS, STATUSES, Filters

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import asyncpg
 
+from app.domain.commands import ReservationInput
 from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import Entry
-from app.domain.reservations import ReservationInput, Status, Verdict, on_cancel, on_confirm
+from app.domain.reservations import Status, Verdict, on_cancel, on_confirm
 from app.domain.rules import TxType
 from app.persistence import ledger_rows
 from app.persistence import products as product_repo

@@ -23,7 +23,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.display import NOUNS, shop_display
 from app.domain.access import Role
-from app.domain.inputs import TransactionInput
+from app.domain.commands import TransactionInput
 from app.services.accounts import AccountService, Identity
 from app.services.ledger import LedgerService
 

@@ -21,7 +21,7 @@ from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
 from app.domain.errors import FieldError, FieldErrors, InvalidInput
-from app.domain.fields import unstorable
+from app.intake.fields import unstorable
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator

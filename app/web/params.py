@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.domain.errors import FieldErrors
-from app.domain.fields import unstorable
+from app.intake.fields import unstorable
 
 # The largest integer every JSON client holds exactly. Ids are bigserial and never get near it, and
 # offsets or page numbers this large still multiply by a page size without overflowing a bigint.

@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 import pytest
 
-from app.domain.imports import CSV_COLUMNS, spreadsheet_safe
+from app.intake.csv_format import CSV_COLUMNS, spreadsheet_safe
 from app.persistence.catalogue_csv import export_rows
 from tests.integration.helpers import make_product, record
 

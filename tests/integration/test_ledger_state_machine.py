@@ -162,7 +162,7 @@ class App:
         return _outcome(await self._refusals(self.ledger.delete(tx_id, actor="state-machine", dry_run=dry_run)))
 
     async def reserve(self, sku: str, quantity: int, order_ref: str) -> int:
-        from app.domain.reservations import ReservationInput
+        from app.domain.commands import ReservationInput
 
         held = await self._refusals(self.reservations.reserve(ReservationInput(sku, quantity, order_ref, 3600)))
         return int(held.reservation.id)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.inputs import PRODUCT_FIELDS, TRANSACTION_FIELDS
-from app.domain.reservations import RESERVATION_FIELDS
 from app.domain.reservations import Status as HoldStatus
 from app.domain.summary import Status
+from app.intake.requests import PRODUCT_FIELDS, RESERVATION_FIELDS, TRANSACTION_FIELDS
 from app.web.api import schemas
 
 pytestmark = pytest.mark.unit

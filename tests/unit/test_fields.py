@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain import fields
 from app.domain.errors import FieldErrors, InvalidInput
-from app.domain.imports import from_spreadsheet, parse_row, spreadsheet_safe
-from app.domain.inputs import parse_product, parse_transaction
-from app.domain.reservations import parse_reservation
+from app.intake import fields
+from app.intake.csv_format import from_spreadsheet, parse_row, spreadsheet_safe
+from app.intake.requests import parse_product, parse_reservation, parse_transaction
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.domain.commands import TransactionInput
 from app.domain.errors import Conflict
-from app.domain.inputs import TransactionInput
 from app.domain.rules import TxType
 from app.persistence.database import DatabaseUnavailable
 from app.services.group_commit import Busy, GroupCommit, Queued

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.errors import InvalidInput
-from app.domain.imports import CheckedFile, RowReader, parse_row
 from app.domain.rules import Reason, TxType
+from app.intake.csv_format import CheckedFile, RowReader, parse_row
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.domain.errors import InvalidInput
-from app.domain.reservations import Status, Verdict, effective, on_cancel, on_confirm, parse_confirm, parse_reservation
+from app.domain.reservations import Status, Verdict, effective, on_cancel, on_confirm
+from app.intake.requests import parse_confirm, parse_reservation
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 
-from app.domain import fields
 from app.domain.access import Role
 from app.domain.errors import FieldErrors
+from app.intake import fields
 from app.persistence.database import Database
 from app.services import catalogue_csv
 from app.services.idempotency import Key

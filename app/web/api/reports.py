@@ -9,10 +9,10 @@ from litestar import Controller, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
-from app.domain import fields
 from app.domain.access import Role
 from app.domain.errors import FieldErrors
-from app.domain.imports import spreadsheet_safe
+from app.intake import fields
+from app.intake.csv_format import spreadsheet_safe
 from app.services.ledger import LedgerService
 from app.services.reports import PER_PAGE, ReportService
 from app.web.api.schemas import (

@@ -6,7 +6,8 @@ from litestar import Controller, Request, Response, get, post
 
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
-from app.domain.reservations import Status, parse_confirm, parse_reservation
+from app.domain.reservations import Status
+from app.intake.requests import parse_confirm, parse_reservation
 from app.services.idempotency import Key
 from app.services.outcomes import Confirmed, Held
 from app.services.records import ReservationRecord

@@ -16,20 +16,22 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
-from app.domain.inputs import SKU_PATTERN
-from app.domain.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, ORDER_REF_MAX
 from app.domain.reservations import Status as _ReservationStatus
 from app.domain.rules import (
     DEFAULT_COUNT_INTERVAL_DAYS,
+    DEFAULT_TTL_SECONDS,
     MAX_QUANTITY,
+    MAX_TTL_SECONDS,
     NAME_MAX,
     NOTE_MAX,
+    ORDER_REF_MAX,
     SKU_MAX,
     TEXT_FIELD_MAX,
     Reason,
     TxType,
 )
 from app.domain.summary import Status as _StockStatus
+from app.intake.requests import SKU_PATTERN
 
 # The domain has two enums named Status, and OpenAPI names an enum by its class: the same values
 # under names that tell them apart, or a client generator cannot make both.

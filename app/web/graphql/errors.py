@@ -17,7 +17,7 @@ from litestar.exceptions import PermissionDeniedException
 
 from app.domain.access import Role
 from app.domain.errors import FieldErrors, InvalidInput, KeyReused
-from app.domain.inputs import sku as parse_sku
+from app.intake.requests import sku as parse_sku
 from app.services.accounts import Identity
 from app.web.auth import allow
 from app.web.graphql.context import GraphQLContext

@@ -18,8 +18,8 @@ from strawberry import Info
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, NotFound
-from app.domain.reservations import parse_confirm, parse_reservation
 from app.domain.rules import NOTE_MAX
+from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
 from app.services.idempotency import Answer, Key
 from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refused

@@ -16,8 +16,8 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from app.display import shop_display
 from app.domain.access import Role
 from app.domain.errors import DomainError, InvalidFile, LineError
-from app.domain.imports import CSV_COLUMNS, FIGURE_COLUMNS, REQUIRED_COLUMNS
 from app.domain.rules import Reason, TxType
+from app.intake.csv_format import CSV_COLUMNS, FIGURE_COLUMNS, REQUIRED_COLUMNS
 from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.progress import ProgressHub, Step

@@ -10,7 +10,8 @@ from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, NotFound
-from app.domain.reservations import Status, parse_confirm, parse_reservation
+from app.domain.reservations import Status
+from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
 from app.services.idempotency import Key
 from app.services.outcomes import EarlierAnswer, Held

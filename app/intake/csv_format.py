@@ -10,18 +10,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import NamedTuple, TypeVar
 
-from app.domain import fields
+from app.domain.commands import ProductInput, TransactionInput
 from app.domain.errors import FieldError, FieldErrors, InvalidInput
-from app.domain.fields import unstorable
-from app.domain.inputs import (
-    SKU_PATTERN,
-    ProductInput,
-    TransactionInput,
-    parse_product,
-    parse_transaction,
-)
 from app.domain.ledger import Entry
 from app.domain.rules import MAX_QUANTITY, NOTE_MAX, SKU_MAX, Reason, TxType
+from app.intake import fields
+from app.intake.fields import unstorable
+from app.intake.requests import SKU_PATTERN, parse_product, parse_transaction
 
 PRODUCT_COLUMNS = ("sku", "product_name", "category", "brand", "low_stock_threshold", "overstock_threshold",
                    "count_interval_days", "barcode", "sell_price")  # fmt: skip

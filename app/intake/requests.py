@@ -1,25 +1,29 @@
-"""Whole inputs (a product, a transaction) checked field by field against SPEC §2."""
+"""Whole requests (a product, a transaction, a reservation, a confirm) read field by field into
+commands, every wrong field named (SPEC §2)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from app.domain import fields
+from app.domain.commands import ProductInput, ReservationInput, TransactionInput
 from app.domain.errors import FieldErrors
 from app.domain.rules import (
     DEFAULT_COUNT_INTERVAL_DAYS,
+    DEFAULT_TTL_SECONDS,
+    MAX_TTL_SECONDS,
     NAME_MAX,
     NOTE_MAX,
+    ORDER_REF_MAX,
     SKU_MAX,
     TEXT_FIELD_MAX,
     Reason,
     TxType,
 )
+from app.intake import fields
 
 SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PRODUCT_FIELDS = (
@@ -36,33 +40,6 @@ PRODUCT_FIELDS = (
 TRANSACTION_FIELDS = ("sku", "type", "quantity", "unit_price", "at", "reason", "note")
 _TAKES_PRICE = {TxType.BUY, TxType.SELL, TxType.ADJUST}
 _NEEDS_PRICE = {TxType.BUY, TxType.SELL}
-
-
-@dataclass(frozen=True, slots=True)
-class ProductInput:
-    sku: str
-    name: str
-    category: str | None = None
-    brand: str | None = None
-    low_stock_threshold: int = 0
-    overstock_threshold: int | None = None
-    count_interval_days: int = DEFAULT_COUNT_INTERVAL_DAYS
-    barcode: str | None = None  # EAN-13, UPC-A or EAN-8, check digit valid
-    sell_price: Decimal | None = None  # the default unit price of a SELL
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionInput:
-    """A valid transaction as entered. `at=None` means "now": stamped when it is committed,
-    under the product's lock, so that sales entered now always land at the end of the timeline."""
-
-    sku: str
-    type: TxType
-    quantity: int
-    at: datetime | None
-    unit_price: Decimal | None = None
-    reason: Reason | None = None
-    note: str | None = None
 
 
 def _reject_unknown(errors: FieldErrors, raw: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -218,3 +195,50 @@ def _peek_type(raw: object) -> TxType | None:
         return TxType(str(raw).upper())
     except ValueError:
         return None
+
+
+RESERVATION_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds")
+
+
+def parse_reservation(raw: Mapping[str, Any]) -> ReservationInput:
+    errors = FieldErrors()
+    for name in raw:
+        if name not in RESERVATION_FIELDS:
+            errors.add(name, "is not a known field")
+    code = sku(errors, raw.get("sku"))
+    quantity = None
+    if raw.get("quantity") is None:
+        errors.add("quantity", "is required")
+    else:
+        quantity = fields.quantity(errors, "quantity", raw["quantity"])
+    order_ref = fields.text(errors, "order_ref", raw.get("order_ref"), max_len=ORDER_REF_MAX, required=True)
+    ttl = _ttl(errors, raw.get("ttl_seconds"))
+    errors.raise_if_any()
+    assert code is not None and quantity is not None and order_ref is not None
+    return ReservationInput(code, quantity, order_ref, ttl)
+
+
+def _ttl(errors: FieldErrors, raw: object) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_TTL_SECONDS
+    value = fields.integer(errors, "ttl_seconds", raw)
+    if value is None:
+        return DEFAULT_TTL_SECONDS
+    if not 1 <= value <= MAX_TTL_SECONDS:
+        errors.add("ttl_seconds", f"must be between 1 and {MAX_TTL_SECONDS} (7 days)")
+    return value
+
+
+def parse_confirm(raw: Mapping[str, Any]) -> Decimal:
+    errors = FieldErrors()
+    for name in raw:
+        if name != "unit_price":
+            errors.add(name, "is not a known field")
+    price = None
+    if raw.get("unit_price") in (None, ""):
+        errors.add("unit_price", "is required to confirm")
+    else:
+        price = fields.price(errors, "unit_price", raw["unit_price"])
+    errors.raise_if_any()
+    assert price is not None
+    return price

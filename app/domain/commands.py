@@ -1,0 +1,45 @@
+"""The commands a change is made from: a product, a transaction, a reservation, each valid as
+entered (read from what users send by app.intake; checked against the ledger by the services)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from app.domain.rules import DEFAULT_COUNT_INTERVAL_DAYS, DEFAULT_TTL_SECONDS, Reason, TxType
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInput:
+    sku: str
+    name: str
+    category: str | None = None
+    brand: str | None = None
+    low_stock_threshold: int = 0
+    overstock_threshold: int | None = None
+    count_interval_days: int = DEFAULT_COUNT_INTERVAL_DAYS
+    barcode: str | None = None  # EAN-13, UPC-A or EAN-8, check digit valid
+    sell_price: Decimal | None = None  # the default unit price of a SELL
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionInput:
+    """A valid transaction as entered. `at=None` means "now": stamped when it is committed,
+    under the product's lock, so that sales entered now always land at the end of the timeline."""
+
+    sku: str
+    type: TxType
+    quantity: int
+    at: datetime | None
+    unit_price: Decimal | None = None
+    reason: Reason | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationInput:
+    sku: str
+    quantity: int
+    order_ref: str
+    ttl_seconds: int = DEFAULT_TTL_SECONDS
