@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -126,21 +127,48 @@ class ValuedProduct:
     last_transaction_at: datetime
 
 
-# Each product's position at a moment, from its stored running figures: one probe of the
-# (product, at, seq) index per product, never a replay (Odoo and ERPNext replay the ledger here).
-VALUATION_SQL = """
-SELECT p.sku, p.name, p.category, p.brand, last.stock_after, last.average_cost_after, last.at
+# Each product's position at a moment, from its stored running figures: the product row itself when
+# its last transaction is at or before the moment (every product, for "now"), else one probe of the
+# (product, at, seq) index (never a replay; Odoo and ERPNext replay the ledger here). Products with
+# no history at the moment are left out.
+VALUED_FROM = """
 FROM product p
-CROSS JOIN LATERAL (
+LEFT JOIN LATERAL (
     SELECT t.stock_after, t.average_cost_after, t.at FROM stock_transaction t
-    WHERE t.product = p.id AND t.at <= $1 ORDER BY t.at DESC, t.seq DESC LIMIT 1
-) AS last
-ORDER BY p.sku
+    WHERE p.last_at > $1 AND t.product = p.id AND t.at <= $1 ORDER BY t.at DESC, t.seq DESC LIMIT 1
+) AS last ON TRUE
+WHERE p.last_at <= $1 OR last.at IS NOT NULL
+"""
+_ON_HAND = "CASE WHEN p.last_at <= $1 THEN p.on_hand ELSE last.stock_after END"
+_COST = "CASE WHEN p.last_at <= $1 THEN p.average_cost ELSE last.average_cost_after END"
+VALUATION_SQL = f"""
+SELECT p.sku, p.name, p.category, p.brand, {_ON_HAND} AS stock_after, {_COST} AS average_cost_after,
+       CASE WHEN p.last_at <= $1 THEN p.last_at ELSE last.at END AS at
+{VALUED_FROM}
+ORDER BY p.sku LIMIT $2 OFFSET $3
+"""
+# Totals and totals per category (in the order of their first SKU, as the items list them), in one pass.
+_VALUE = VALUE_SQL.replace("on_hand", "v.on_hand").replace("average_cost", "v.average_cost")
+VALUATION_SUMS_SQL = f"""
+SELECT v.category, grouping(v.category) AS everything, count(*) AS products,
+       coalesce(sum(v.on_hand), 0)::bigint AS on_hand, coalesce(sum({_VALUE}), 0)::numeric(30, 2) AS inventory_value
+FROM (SELECT p.sku, p.category, {_ON_HAND} AS on_hand, {_COST} AS average_cost {VALUED_FROM}) AS v
+GROUP BY GROUPING SETS ((v.category), ())
+ORDER BY grouping(v.category), min(v.sku)
 """
 
 
-async def valued_at(conn: asyncpg.Connection, at: datetime) -> list[ValuedProduct]:
-    """Every product that had any history at `at`, by SKU."""
-    rows = await conn.fetch(VALUATION_SQL, at)
+async def valued_at(conn: asyncpg.Connection, at: datetime, limit: int, offset: int) -> list[ValuedProduct]:
+    """A page of the products that had any history at `at`, by SKU."""
+    rows = await conn.fetch(VALUATION_SQL, at, limit, offset)
     return [ValuedProduct(r["sku"], r["name"], r["category"], r["brand"], r["stock_after"], r["average_cost_after"],
                           r["at"]) for r in rows]  # fmt: skip
+
+
+async def valued_sums(conn: asyncpg.Connection, at: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The totals of every product valued at `at`, and per category: products, on_hand, inventory_value."""
+    rows = [dict(r) for r in await conn.fetch(VALUATION_SUMS_SQL, at)]
+    totals = next((r for r in rows if r["everything"]), {"products": 0, "on_hand": 0, "inventory_value": 0})
+    groups = [r for r in rows if not r["everything"]]
+    return ({k: totals[k] for k in ("products", "on_hand", "inventory_value")},
+            [{k: r[k] for k in ("category", "products", "on_hand", "inventory_value")} for r in groups])  # fmt: skip

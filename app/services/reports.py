@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import NotFound
@@ -47,12 +46,6 @@ def _summed(row: dict[str, Any]) -> dict[str, Any]:
         **{f: str(row[f]) for f in MONEY_FIELDS},
         "by_status": {s: row[f"status_{s}"] for s in ("ok", "low", "out")},
     }
-
-
-def _valued(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals are sums of the per-product rounded values (SPEC §2)."""
-    return {"products": len(items), "on_hand": sum(i["on_hand"] for i in items),
-            "inventory_value": str(sum((Decimal(i["inventory_value"]) for i in items), Decimal("0.00")))}  # fmt: skip
 
 
 LISTS = ("low-stock", "out-of-stock", "overstock", "needs-count", "valuation")  # reports that list products
@@ -127,11 +120,12 @@ class ReportService:
             found = await rows.sums(conn, field)
         return [{field: row["key"], **{k: v for k, v in _summed(row).items() if k != "by_status"}} for row in found]
 
-    async def valuation(self, at: datetime) -> dict[str, Any]:
-        """Stock, average cost and value of every product that had any history at `at`, with totals
-        and totals per category (a month's closing figures: `at` the month's last moment)."""
+    async def valuation(self, at: datetime, page: int = 1, per: int = PER_PAGE) -> dict[str, Any]:
+        """Stock, average cost and value of every product that had any history at `at` (a page of them),
+        with totals and totals per category (a month's closing figures: `at` the month's last moment)."""
         async with self.db.read_only() as conn:
-            valued = await rows.valued_at(conn, at)
+            valued = await rows.valued_at(conn, at, per, (page - 1) * per)
+            totals, by_category = await rows.valued_sums(conn, at)
         items: list[dict[str, Any]] = [
             {"sku": v.sku, "name": v.name, "category": v.category, "brand": v.brand,
              "on_hand": v.on_hand, "average_cost": str(v.average_cost),
@@ -139,14 +133,12 @@ class ReportService:
              "last_transaction_at": v.last_transaction_at.isoformat()}
             for v in valued
         ]  # fmt: skip
-        categories: dict[str | None, list[dict[str, Any]]] = {}
-        for item in items:
-            categories.setdefault(item["category"], []).append(item)
         return {
             "at": at.isoformat(),
             "items": items,
-            "totals": _valued(items),
-            "by_category": [{"category": name, **_valued(members)} for name, members in categories.items()],
+            "totals": {**totals, "inventory_value": str(totals["inventory_value"])},
+            "by_category": [{**g, "inventory_value": str(g["inventory_value"])} for g in by_category],
+            **_where(totals["products"], page, per),
         }
 
     async def build(
@@ -157,8 +149,7 @@ class ReportService:
         lists products (LISTS) answers `page` of `per` items, with `total`, `page`, `per` and `pages`."""
         start = (page - 1) * per
         if name == "valuation":
-            valued = await self.valuation(at or now)
-            return {**valued, "items": valued["items"][start : start + per], **_where(len(valued["items"]), page, per)}
+            return await self.valuation(at or now, page, per)
         if name == "summary":
             return await self.summary()
         if name in ("low-stock", "out-of-stock", "overstock", "needs-count"):
