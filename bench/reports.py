@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,16 @@ REPORTS = [  # (what, path, params)
     ("anomalies (the last full check)", "/api/reports/anomalies", {}),
     ("anomalies ?sku= (one product, now)", "/api/reports/anomalies", {"sku": "DEMO-000123"}),
     ("valuation (now)", "/api/reports/valuation", {}),
+    (
+        "valuation (30 days ago; target 2 s)",
+        "/api/reports/valuation",
+        {"at": (datetime.now(UTC) - timedelta(days=30)).date().isoformat()},
+    ),
+    (
+        "valuation (30 days ago), page 100 of 500",
+        "/api/reports/valuation",
+        {"at": (datetime.now(UTC) - timedelta(days=30)).date().isoformat(), "page": 100},
+    ),
 ]
 
 
