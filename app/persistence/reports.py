@@ -141,11 +141,19 @@ WHERE p.last_at <= $1 OR last.at IS NOT NULL
 """
 _ON_HAND = "CASE WHEN p.last_at <= $1 THEN p.on_hand ELSE last.stock_after END"
 _COST = "CASE WHEN p.last_at <= $1 THEN p.average_cost ELSE last.average_cost_after END"
+# A page: the products skipped by OFFSET are only asked whether they have history at $1 (EXISTS, an
+# index-only probe), the page's own products are then read as VALUED_FROM reads them.
 VALUATION_SQL = f"""
 SELECT p.sku, p.name, p.category, p.brand, {_ON_HAND} AS stock_after, {_COST} AS average_cost_after,
        CASE WHEN p.last_at <= $1 THEN p.last_at ELSE last.at END AS at
-{VALUED_FROM}
-ORDER BY p.sku LIMIT $2 OFFSET $3
+FROM (SELECT * FROM product p
+      WHERE p.last_at <= $1 OR EXISTS (SELECT 1 FROM stock_transaction t WHERE t.product = p.id AND t.at <= $1)
+      ORDER BY p.sku LIMIT $2 OFFSET $3) AS p
+LEFT JOIN LATERAL (
+    SELECT t.stock_after, t.average_cost_after, t.at FROM stock_transaction t
+    WHERE p.last_at > $1 AND t.product = p.id AND t.at <= $1 ORDER BY t.at DESC, t.seq DESC LIMIT 1
+) AS last ON TRUE
+ORDER BY p.sku
 """
 # Totals and totals per category (in the order of their first SKU, as the items list them), in one pass.
 _VALUE = VALUE_SQL.replace("on_hand", "v.on_hand").replace("average_cost", "v.average_cost")
