@@ -62,11 +62,6 @@ class SelfCheck:
         self.db = db
         self._job: asyncio.Task[CheckOutcome] | None = None
 
-    async def anomalies(self) -> list[dict[str, Any]]:
-        """A full check, now, awaited (small catalogues, GraphQL): every product whose stored figures
-        differ from a replay, or that breaks the invariant."""
-        return (await self.full()).items
-
     async def product(self, sku: str) -> list[dict[str, Any]]:
         """One product checked at once: [] or one item."""
         async with self.db.snapshot() as conn:

@@ -102,6 +102,10 @@ async def test_a_full_check_runs_in_the_background_in_pieces_and_is_kept_with_wh
         assert started.status_code == 202, started.text
         after = await wait_for_a_check_after(api, outcome.finished_at)
         assert [i["sku"] for i in after["items"]] == ["SC-777"] and after["last_full_check"]["anomalies"] == 1
+        graphql = (await api.post("/graphql", json={"query": "{ anomalousInventories { skuId problems } }"})).json()
+        assert [(a["skuId"], a["problems"]) for a in graphql["data"]["anomalousInventories"]] == [
+            ("SC-777", after["items"][0]["problems"])
+        ]  # GraphQL answers what the last full check found, as REST does
         as_csv = await api.get("/api/reports/anomalies", params={"format": "csv"})
         assert "SC-777" in as_csv.text
     finally:

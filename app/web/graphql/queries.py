@@ -140,9 +140,13 @@ class Query:
             for g in await reports.grouped("category")
         ]
 
-    @strawberry.field(description="Products whose stored figures differ from a replay of their ledger")
+    @strawberry.field(
+        description="Products whose stored figures differed from a replay of their ledger at the last full "
+        "self-check (run one with POST /api/reports/anomalies or `inventory check`; a check of 50,000 "
+        "products takes tens of seconds, too long for a query)"
+    )
     async def anomalous_inventories(self, info: Ctx) -> list[AnomalousInventory]:
-        found = await info.context.services.reports.selfcheck.anomalies()
+        found = (await info.context.services.reports.selfcheck.report())["items"]
         views = await info.context.loader.load_many([a["sku"] for a in found])
         return [_as(AnomalousInventory, v, problems=a["problems"]) for a, v in zip(found, views, strict=True) if v]
 
