@@ -1,6 +1,7 @@
 """Benchmark (b): a backdated edit of the first transaction of a product with 100,000
 transactions, and appending a sale to it and to a product with 1,000,000; and (issue 13) the first
-and the last page of the 1,000,000-row product's timeline, by cursor and by the old OFFSET.
+and the last page of the 1,000,000-row product's timeline, by cursor and by the old OFFSET, on the
+API and on the product page (which also draws the stock chart and the monthly table).
 
     python -m bench.history [--appends 200] [--edits 5] [--pages-only]
 
@@ -195,17 +196,18 @@ async def time_pages(url: str, base: str, headers: dict[str, str], repeats: int 
     before_last_page = cursor_of((keys[1]["at"], keys[1]["seq"]))  # the 51st oldest: before it, the oldest 50
     last_page_no = -(-total // 50)
     api, page = "/api/products/BIG-1M/transactions", "/products/BIG-1M"
+    # Each line: the API's page (the timeline alone) beside the product page's (the timeline, the stock
+    # chart, the monthly table and the rest of the page, rendered).
     cases = [
-        ("API first page (limit 50)", api, {"limit": 50}),
-        ("API last page by cursor (after=)", api, {"limit": 50, "after": before_last_api}),
-        ("API last page by offset (before)", api, {"limit": 50, "offset": total - 50}),
-        ("product page, first page", page, {}),
-        ("product page, last page by cursor", page, {"page_no": last_page_no, "before": before_last_page}),
-        ("product page, last page by page_no (OFFSET)", page, {"page_no": last_page_no}),
-    ]
+        ("first page", {"limit": 50}, {}),
+        ("last page by cursor", {"limit": 50, "after": before_last_api},
+         {"page_no": last_page_no, "before": before_last_page}),
+        ("last page by OFFSET", {"limit": 50, "offset": total - 50}, {"page_no": last_page_no}),
+    ]  # fmt: skip
     print(f"timeline pages of BIG-1M ({total:,} rows), {repeats} sequential requests each, p50 / max:")
     async with httpx.AsyncClient(base_url=base, timeout=120, headers=headers) as client:
-        for what, path, params in cases:
+
+        async def timed(path: str, params: dict[str, object]) -> tuple[float, float]:
             times = []
             for _ in range(repeats + 1):
                 started = time.perf_counter()
@@ -213,7 +215,13 @@ async def time_pages(url: str, base: str, headers: dict[str, str], repeats: int 
                 times.append((time.perf_counter() - started) * 1000)
                 assert r.status_code == 200, r.text
             times = times[1:]  # the first warms the caches
-            print(f"  {what:<46} p50 {statistics.median(times):7.1f} ms, max {max(times):7.1f} ms")
+            return statistics.median(times), max(times)
+
+        for what, api_params, page_params in cases:
+            a50, amax = await timed(api, api_params)
+            p50, pmax = await timed(page, page_params)
+            print(f"  {what:<20} API (limit 50) p50 {a50:6.1f} ms, max {amax:6.1f} ms | "
+                  f"product page p50 {p50:7.1f} ms, max {pmax:7.1f} ms")  # fmt: skip
 
 
 def main() -> None:

@@ -188,23 +188,75 @@ async def stock_points(conn: asyncpg.Connection, product_id: int, step: int, cou
     return [(r["at"], r["stock_after"]) for r in rows]
 
 
+async def time_span(conn: asyncpg.Connection, product_id: int) -> tuple[datetime, datetime] | None:
+    """When the product's first and last rows are dated (two probes of the timeline index)."""
+    found = await conn.fetchrow(
+        """SELECT (SELECT at FROM stock_transaction WHERE product = $1 ORDER BY at LIMIT 1) AS first,
+                  (SELECT at FROM stock_transaction WHERE product = $1 ORDER BY at DESC LIMIT 1) AS last""",
+        product_id,
+    )
+    return None if found is None or found["first"] is None else (found["first"], found["last"])
+
+
+async def stock_at(
+    conn: asyncpg.Connection, product_id: int, moments: Sequence[datetime]
+) -> list[tuple[datetime, int]]:
+    """(time, stock after) of the last row at or before each moment, each row once, in timeline order:
+    one backward probe of the timeline index per moment, whatever the length of the ledger."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT r.at, r.seq, r.stock_after FROM unnest($2::timestamptz[]) AS m(moment)
+           CROSS JOIN LATERAL (
+               SELECT at, seq, stock_after FROM stock_transaction
+               WHERE product = $1 AND at <= m.moment ORDER BY at DESC, seq DESC LIMIT 1) r
+           ORDER BY r.at, r.seq""",
+        product_id, list(moments),
+    )  # fmt: skip
+    return [(r["at"], r["stock_after"]) for r in rows]
+
+
+# The latest `$3` calendar months of zone `$2` that hold rows (all of them when `$3` is NULL), found
+# by one backward index probe each; then each month's sums over its own range of the timeline index,
+# and its closing figures from its last row (one probe). The cost is that of the months asked for.
 MONTHLY_SQL = """
-SELECT to_char(date_trunc('month', at AT TIME ZONE $2), 'YYYY-MM') AS month,
-       coalesce(sum(quantity) FILTER (WHERE type = 'BUY'), 0)::bigint AS bought,
-       coalesce(sum(quantity) FILTER (WHERE type = 'SELL'), 0)::bigint AS sold,
-       coalesce(sum(quantity) FILTER (WHERE type = 'ADJUST'), 0)::bigint AS adjusted,
-       sum(revenue) AS revenue, sum(cogs) AS cogs, sum(realized_pl) AS realized_pl,
-       sum(write_off) AS write_off, sum(gain) AS gain,
-       (array_agg(stock_after ORDER BY at DESC, seq DESC))[1] AS closing_stock,
-       (array_agg(average_cost_after ORDER BY at DESC, seq DESC))[1] AS closing_average_cost
-FROM stock_transaction WHERE product = $1
-GROUP BY 1 ORDER BY 1
+WITH RECURSIVE latest(month) AS (
+    SELECT date_trunc('month', max(at) AT TIME ZONE $2) FROM stock_transaction WHERE product = $1
+  UNION ALL
+    SELECT (SELECT date_trunc('month', t.at AT TIME ZONE $2) FROM stock_transaction t
+            WHERE t.product = $1 AND t.at < (l.month AT TIME ZONE $2) ORDER BY t.at DESC LIMIT 1)
+    FROM latest l WHERE l.month IS NOT NULL
+), shown AS (
+    SELECT month, month AT TIME ZONE $2 AS starts, (month + interval '1 month') AT TIME ZONE $2 AS ends
+    FROM latest WHERE month IS NOT NULL LIMIT $3
+)
+SELECT to_char(s.month, 'YYYY-MM') AS month, f.bought, f.sold, f.adjusted, f.revenue, f.cogs, f.realized_pl,
+       f.write_off, f.gain, c.stock_after AS closing_stock, c.average_cost_after AS closing_average_cost,
+       EXISTS (SELECT 1 FROM stock_transaction WHERE product = $1 AND at < (SELECT min(starts) FROM shown))
+           AS earlier
+FROM shown s
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(quantity) FILTER (WHERE type = 'BUY'), 0)::bigint AS bought,
+           coalesce(sum(quantity) FILTER (WHERE type = 'SELL'), 0)::bigint AS sold,
+           coalesce(sum(quantity) FILTER (WHERE type = 'ADJUST'), 0)::bigint AS adjusted,
+           sum(revenue) AS revenue, sum(cogs) AS cogs, sum(realized_pl) AS realized_pl,
+           sum(write_off) AS write_off, sum(gain) AS gain
+    FROM stock_transaction WHERE product = $1 AND at >= s.starts AND at < s.ends) f
+CROSS JOIN LATERAL (
+    SELECT stock_after, average_cost_after FROM stock_transaction
+    WHERE product = $1 AND at < s.ends ORDER BY at DESC, seq DESC LIMIT 1) c
+ORDER BY s.month
 """
 
 
-async def monthly(conn: asyncpg.Connection, product_id: int, zone: str) -> list[dict[str, Any]]:
-    """A product's figures per calendar month of time zone `zone`, oldest first."""
-    return [dict(r) for r in await conn.fetch(MONTHLY_SQL, product_id, zone)]
+async def monthly(
+    conn: asyncpg.Connection, product_id: int, zone: str, latest: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """A product's figures per calendar month of time zone `zone` (the `latest` months that hold
+    rows, or every one), oldest first; and whether rows lie before the first of them."""
+    rows = [dict(r) for r in await conn.fetch(MONTHLY_SQL, product_id, zone, latest)]
+    earlier = bool(rows and rows[0]["earlier"])
+    for r in rows:
+        del r["earlier"]
+    return rows, earlier
 
 
 # --- writes ---------------------------------------------------------------------------------

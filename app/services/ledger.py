@@ -282,16 +282,28 @@ class LedgerService:
         return TimelinePage(rows[:limit], len(rows) > limit)
 
     async def stock_points(self, product: ProductRecord, most: int = 400) -> list[tuple[datetime, int]]:
-        """(time, stock after) along the timeline, thinned to at most `most` points (every n-th row and the last)."""
-        step = max(1, -(-product.tx_count // most))
+        """(time, stock after) along the timeline, for the stock chart: every row of a short timeline;
+        of a longer one, the stock at `most` + 1 evenly spaced moments from its first row to its last
+        (the last row before each, each row once). Its cost is that of the points, not of the ledger."""
         async with self.db.read_only() as conn:
-            return await ledger_rows.stock_points(conn, product.id, step, product.tx_count)
+            if product.tx_count <= most:
+                return await ledger_rows.stock_points(conn, product.id, 1, product.tx_count)
+            span = await ledger_rows.time_span(conn, product.id)
+            if span is None:
+                return []
+            return await ledger_rows.stock_at(conn, product.id, even_moments(*span, most))
 
     async def monthly(self, product: ProductRecord, zone: tzinfo) -> list[dict[str, Any]]:
-        """The product's figures per calendar month of `zone`, money as decimal strings."""
+        """The product's figures per calendar month of `zone`, money as decimal strings, oldest first."""
+        return (await self.latest_months(product, zone, None)).months
+
+    async def latest_months(self, product: ProductRecord, zone: tzinfo, most: int | None = 12) -> Months:
+        """The product's figures in the latest `most` calendar months of `zone` that hold transactions
+        (every month when None), oldest first: each read from its own range of the timeline."""
         async with self.db.read_only() as conn:
-            rows = await ledger_rows.monthly(conn, product.id, str(zone))
-        return [{key: (str(value) if key in _MONTHLY_DECIMALS else value) for key, value in r.items()} for r in rows]
+            rows, earlier = await ledger_rows.monthly(conn, product.id, str(zone), most)
+        shown = [{key: (str(value) if key in _MONTHLY_DECIMALS else value) for key, value in r.items()} for r in rows]
+        return Months(shown, earlier)
 
     # --- the counter's reads ------------------------------------------------------------------
 
@@ -312,6 +324,20 @@ class TimelinePage:
 
     rows: list[LedgerRow]
     more: bool  # rows lie past the last one, in the page's order
+
+
+@dataclass(frozen=True, slots=True)
+class Months:
+    """A product's monthly figures, oldest first, and whether earlier months hold transactions too."""
+
+    months: list[dict[str, Any]]
+    earlier: bool
+
+
+def even_moments(first: datetime, last: datetime, intervals: int) -> list[datetime]:
+    """`intervals` + 1 moments from `first` to `last` (both included), evenly spaced."""
+    span = last - first
+    return [first + span * i / intervals for i in range(intervals)] + [last]
 
 
 _MONTHLY_DECIMALS = {"revenue", "cogs", "realized_pl", "write_off", "gain", "closing_average_cost"}

@@ -31,6 +31,7 @@ from app.web.pages.ledger_forms import local_input, raw_transaction
 from app.web.views import product_view, transaction_view
 
 PAGE_SIZE = 50
+MONTHS_SHOWN = 12  # a year on the product page; /reports/monthly?sku= has them all
 
 
 async def ledger_context(
@@ -75,10 +76,12 @@ async def ledger_context(
 async def page_context(
     product: ProductRecord, ledger: LedgerService, zone: tzinfo, page_no: int = 1, *place: str | None
 ) -> dict[str, Any]:
-    """Every section of the product page: the ledger's, the stock chart and the monthly table."""
+    """Every section of the product page: the ledger's, the stock chart and the monthly table (the
+    latest months; the monthly report has every one)."""
     chart = stock_chart(await ledger.stock_points(product), zone)
-    months = await ledger.monthly(product, zone)
-    return {"chart": chart, "months": months, **await ledger_context(product, ledger, page_no, *place)}
+    months = await ledger.latest_months(product, zone, MONTHS_SHOWN)
+    return {"chart": chart, "months": months.months, "earlier_months": months.earlier,
+            **await ledger_context(product, ledger, page_no, *place)}  # fmt: skip
 
 
 def _key(cursor: str) -> TimelineKey | None:
