@@ -119,19 +119,13 @@ class App:
         """New services (new locks, caches, group commit) for each run of the machine."""
         from app.services.ledger import LedgerService
         from app.services.locks import ProductLocks
+        from app.services.products import ProductService
         from app.services.reservations import ReservationService
 
         locks = ProductLocks()
         self.ledger = LedgerService(locks, UTC, db=self.db, clock=self.clock)
         self.reservations = ReservationService(locks, self.ledger, self.clock)
-        try:
-            from app.services.products import ProductService
-
-            self.products: Any = ProductService(self.db)
-        except ImportError:  # products as module functions (before issue 11's ProductService): drop then
-            from app.services import products
-
-            self.products = products
+        self.products = ProductService(self.db)
 
     async def _refusals(self, work: Awaitable[T]) -> T:
         from app.domain.errors import Conflict
