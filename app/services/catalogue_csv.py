@@ -326,7 +326,9 @@ async def _write_part(
         of_seq = {next(seqs): i for i in fresh[n]}  # seqs ascend in timeline order: equal times keep file order
         entries = [file.entry(i, seq) for seq, i in of_seq.items()]
         try:
-            rw = await rewrite(conn, products[product_id], drop=None, places=entries, closed=closed)
+            rw = await rewrite(
+                conn, products[product_id], drop=None, places=entries, closed=closed, chunks=ledger.chunks
+            )
         except Conflict as conflict:
             raise _naming_line(conflict, file, of_seq) from None
         products[product_id] = rw.product

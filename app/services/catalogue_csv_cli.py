@@ -12,6 +12,7 @@ from app.persistence.migrations import migrate
 from app.services import catalogue_csv
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
+from app.services.recompute import RefoldChunks
 from app.settings import Settings
 
 WIDTH = 30
@@ -32,7 +33,9 @@ def _progress(step: catalogue_csv.ImportProgress) -> None:
 def import_file(settings: Settings, path: str) -> int:
     """Check every row first (reading the file as it goes), then import them in parts."""
     db = Database.from_settings(settings, pool_size=2)
-    ledger = LedgerService(ProductLocks(), settings.timezone, db=db)
+    ledger = LedgerService(
+        ProductLocks(), settings.timezone, db=db, chunks=RefoldChunks.starting_at(settings.refold_chunk)
+    )
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             result = asyncio.run(_import(handle, ledger))

@@ -8,7 +8,6 @@ changed, sent while the next chunk is read and folded (see writeback.py).
 
 from __future__ import annotations
 
-import os
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -67,11 +66,22 @@ def breach_conflict(breach: Breach, sku: str) -> Conflict:
     )
 
 
-# Rows read before the first check for a settled refold; later reads grow 4× up to
-# LARGEST_CHUNK, small enough that the write of one chunk overlaps the fold of the next.
-# The test suite sets a tiny first chunk so that every refold in it crosses chunk boundaries.
-FIRST_CHUNK = int(os.environ.get("INVENTORY_REFOLD_CHUNK", "4096"))
-LARGEST_CHUNK = 4 * FIRST_CHUNK
+@dataclass(frozen=True, slots=True)
+class RefoldChunks:
+    """How many rows a refold reads at a time: `first` before the first check for a settled
+    refold; later reads grow 4× up to `largest`, small enough that the write of one chunk overlaps
+    the fold of the next. From Settings.refold_chunk (INVENTORY_REFOLD_CHUNK); the test suite sets a
+    tiny first chunk so that every refold in it crosses chunk boundaries."""
+
+    first: int = 4096
+    largest: int = 4 * 4096
+
+    @classmethod
+    def starting_at(cls, first: int) -> RefoldChunks:
+        return cls(first, 4 * first)
+
+
+DEFAULT_CHUNKS = RefoldChunks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +117,7 @@ class _Refold:
     reader: asyncpg.Connection | None  # reads ahead while `conn` writes; None: `conn` does both
     product_id: int
     writeback: Writeback
+    chunks: RefoldChunks
 
 
 async def rewrite(
@@ -116,6 +127,7 @@ async def rewrite(
     drop: LedgerRow | None,
     places: Sequence[Entry] = (),
     closed: ClosedPeriod,
+    chunks: RefoldChunks,
     reader: asyncpg.Connection | None = None,
 ) -> Rewrite:
     """Take `drop` out of the product's timeline and put `places` in; refold what follows.
@@ -126,7 +138,7 @@ async def rewrite(
     product's rows: the reader sees committed rows only (the product lock keeps others out)."""
     splice = Splice.of(drop, places)
     _refuse_closed(closed, splice)
-    return await _rewrite(conn, reader, product, splice)
+    return await _rewrite(conn, reader, product, splice, chunks)
 
 
 def _refuse_closed(closed: ClosedPeriod, splice: Splice) -> None:
@@ -142,7 +154,11 @@ def _refuse_closed(closed: ClosedPeriod, splice: Splice) -> None:
 
 
 async def _rewrite(
-    conn: asyncpg.Connection, reader: asyncpg.Connection | None, product: ProductRecord, splice: Splice
+    conn: asyncpg.Connection,
+    reader: asyncpg.Connection | None,
+    product: ProductRecord,
+    splice: Splice,
+    chunks: RefoldChunks,
 ) -> Rewrite:
     async with Writeback(conn, product.id, splice.dropped_id, splice.placing) as writeback:
         if splice.drop is None and product.follows(splice.start):
@@ -152,7 +168,7 @@ async def _rewrite(
             start, before_key = await _position_before(conn, product.id, splice.start)
             # Only a refold that reads rows pauses the collector: an append never does.
             with gc_paused():
-                outcome = await _refold_from(_Refold(conn, reader, product.id, writeback), start, splice)
+                outcome = await _refold_from(_Refold(conn, reader, product.id, writeback, chunks), start, splice)
         if isinstance(outcome, Breach):
             raise breach_conflict(outcome, product.sku)
         end, last_key = _end_of(product, outcome, before_key)
@@ -182,7 +198,7 @@ async def _refold_from(run: _Refold, start: Position, splice: Splice) -> Replay 
     (and, with a reader, while it is read)."""
     read_from, dropped_id, writeback = run.reader or run.conn, splice.dropped_id, run.writeback
     folded: list[Posted] = []
-    position, limit, pending, key = start, FIRST_CHUNK, timeline(splice.places), splice.start
+    position, limit, pending, key = start, run.chunks.first, timeline(splice.places), splice.start
     chunk = await ledger_rows.rows_from(read_from, run.product_id, key, dropped_id, limit)
     while True:
         is_last = len(chunk) < limit
@@ -200,7 +216,7 @@ async def _refold_from(run: _Refold, start: Position, splice: Splice) -> Replay 
             return Settled(tuple(folded))
         if is_last:
             return Replay(tuple(folded), outcome.end)
-        position, limit = outcome.end, min(limit * 4, LARGEST_CHUNK)
+        position, limit = outcome.end, min(limit * 4, run.chunks.largest)
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
         if run.reader is None:  # one connection: read, then write

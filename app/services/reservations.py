@@ -148,7 +148,8 @@ class ReservationService:
         await repo.release_for_sale(conn, product.id, held.quantity)
         seq = (await ledger_rows.next_seqs(conn, 1))[0]
         entry = Entry(seq, now, TxType.SELL, held.quantity, price)
-        rw = await rewrite(conn, product, drop=None, places=[entry], closed=await self.ledger.closed_period(conn))
+        closed = await self.ledger.closed_period(conn)
+        rw = await rewrite(conn, product, drop=None, places=[entry], closed=closed, chunks=self.ledger.chunks)
         (sale,) = rw.placed
         note = f"reservation {held.id}, order {held.order_ref}"
         ids = await ledger_rows.insert_rows(conn, [product.id], [sale], [note])

@@ -27,6 +27,7 @@ from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks
 from app.services.products import ProductService
 from app.services.progress import ProgressHub
+from app.services.recompute import RefoldChunks
 from app.services.reports import ReportService
 from app.services.reservations import ReservationService
 from app.settings import Settings, get_settings
@@ -98,7 +99,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     db = Database.from_settings(settings)
     locks = ProductLocks()
-    ledger = LedgerService(locks, settings.timezone, db=db, max_batch=settings.max_batch)
+    ledger = LedgerService(
+        locks,
+        settings.timezone,
+        db=db,
+        max_batch=settings.max_batch,
+        chunks=RefoldChunks.starting_at(settings.refold_chunk),
+    )
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     product_service = ProductService(db)
     progress = ProgressHub()

@@ -2,23 +2,28 @@
 
 uvicorn bounds idle keep-alive connections (`timeout_keep_alive`) but not a client that sends its
 headers a byte at a time: 300 such connections were held for as long as they trickled. Here every
-request's headers must be complete within `HEADER_SECONDS` of the connection opening or of the
-request's first byte, or the connection is closed. Behind a reverse proxy the proxy does this too
-(nginx `client_header_timeout`); see docs/decisions.md.
+request's headers must be complete within `header_seconds` (Settings.header_timeout,
+INVENTORY_HEADER_TIMEOUT) of the connection opening or of the request's first byte, or the
+connection is closed. `serve` hands uvicorn `with_header_deadline(seconds)`, a partial of the class:
+it pickles by name into each worker process, as a class made on the fly would not. Behind a reverse
+proxy the proxy does this too (nginx `client_header_timeout`); see docs/decisions.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+from functools import partial
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-HEADER_SECONDS = float(os.environ.get("INVENTORY_HEADER_TIMEOUT", "10"))
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     _header_deadline: asyncio.TimerHandle | None = None
+
+    def __init__(self, *args: Any, header_seconds: float = 10.0, **kwargs: Any) -> None:
+        self.header_seconds = header_seconds
+        super().__init__(*args, **kwargs)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -38,7 +43,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def _start_header_deadline(self) -> None:
         self._stop_header_deadline()
-        self._header_deadline = self.loop.call_later(HEADER_SECONDS, self._headers_too_slow)
+        self._header_deadline = self.loop.call_later(self.header_seconds, self._headers_too_slow)
 
     def _stop_header_deadline(self) -> None:
         if self._header_deadline is not None:
@@ -49,3 +54,9 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_deadline = None
         if self.cycle is None or self.cycle.response_complete:  # no request is being answered
             self.transport.close()
+
+
+def with_header_deadline(seconds: float) -> type[asyncio.Protocol]:
+    """What `serve` gives uvicorn as its `http` protocol: uvicorn only calls it with its keyword
+    arguments, so a partial stands in for a class (uvicorn's annotation asks for a type)."""
+    return cast(type[asyncio.Protocol], partial(HeaderDeadlineProtocol, header_seconds=seconds))

@@ -101,18 +101,11 @@ class App:
 
     async def open(self) -> None:
         from app.persistence.database import Database
-        from app.services import recompute
 
         self.db = Database(self.url, pool_size=4)
         await self.db.open()
-        # As the test server does (INVENTORY_REFOLD_CHUNK=3): every refold crosses chunk boundaries.
-        self._chunks = recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK
-        recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK = 3, 12
 
     async def close(self) -> None:
-        from app.services import recompute
-
-        recompute.FIRST_CHUNK, recompute.LARGEST_CHUNK = self._chunks
         await self.db.close()
 
     def fresh_services(self) -> None:
@@ -120,10 +113,13 @@ class App:
         from app.services.ledger import LedgerService
         from app.services.locks import ProductLocks
         from app.services.products import ProductService
+        from app.services.recompute import RefoldChunks
         from app.services.reservations import ReservationService
 
         locks = ProductLocks()
-        self.ledger = LedgerService(locks, UTC, db=self.db, clock=self.clock)
+        # As the test server does (INVENTORY_REFOLD_CHUNK=3): every refold crosses chunk boundaries.
+        chunks = RefoldChunks.starting_at(3)
+        self.ledger = LedgerService(locks, UTC, db=self.db, clock=self.clock, chunks=chunks)
         self.reservations = ReservationService(locks, self.ledger, self.clock)
         self.products = ProductService(self.db)
 
