@@ -187,11 +187,3 @@ def _medium_date(day: date, locale: Locale) -> str:
     """The locale's form of day, abbreviated month and year: 'Nov 23, 2026', '23. Nov. 2026', '2026年11月23日'."""
     return str(format_date(day, locale.datetime_skeletons["yMMMd"].pattern, locale=locale))
 
-
-@lru_cache(maxsize=1)
-def shop_display() -> Display:
-    """The shop's formats, from the settings (read once)."""
-    from app.settings import get_settings
-
-    s = get_settings()
-    return Display.of(s.locale, s.currency, s.timezone)

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from app.display import DEFAULT_LOCALE, parse_currency, parse_locale
+from app.display import DEFAULT_LOCALE, Display, parse_currency, parse_locale
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class Settings:
     max_connections: int = 4096  # per process: past this many open connections and tasks, a 503 at once
     refold_chunk: int = 4096  # rows a refold reads before its first check for a settled fold (recompute.py)
     header_timeout: float = 10.0  # seconds a connection has to send a request's headers (http_protocol.py)
+
+    def display(self) -> Display:
+        """The shop's formats: create_app makes them once and hands them to the templates and services."""
+        return Display.of(self.locale, self.currency, self.timezone)
 
     @classmethod
     def from_env(cls) -> Settings:

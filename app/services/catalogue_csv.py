@@ -26,7 +26,6 @@ from app.services.gc_pause import gc_paused
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
-from app.services.recompute import rewrite
 
 
 async def export_csv(
@@ -326,9 +325,7 @@ async def _write_part(
         of_seq = {next(seqs): i for i in fresh[n]}  # seqs ascend in timeline order: equal times keep file order
         entries = [file.entry(i, seq) for seq, i in of_seq.items()]
         try:
-            rw = await rewrite(
-                conn, products[product_id], drop=None, places=entries, closed=closed, chunks=ledger.chunks
-            )
+            rw = await ledger.rewrite(conn, products[product_id], drop=None, places=entries, closed=closed)
         except Conflict as conflict:
             raise _naming_line(conflict, file, of_seq) from None
         products[product_id] = rw.product

@@ -34,7 +34,11 @@ def import_file(settings: Settings, path: str) -> int:
     """Check every row first (reading the file as it goes), then import them in parts."""
     db = Database.from_settings(settings, pool_size=2)
     ledger = LedgerService(
-        ProductLocks(), settings.timezone, db=db, chunks=RefoldChunks.starting_at(settings.refold_chunk)
+        ProductLocks(),
+        settings.timezone,
+        db=db,
+        chunks=RefoldChunks.starting_at(settings.refold_chunk),
+        display=settings.display(),
     )
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:

@@ -38,7 +38,11 @@ async def load_demo(settings: Settings, seed: int = 7) -> str:
     await migrate(db.url)
     async with db.opened():
         ledger = LedgerService(
-            ProductLocks(), settings.timezone, db=db, chunks=RefoldChunks.starting_at(settings.refold_chunk)
+            ProductLocks(),
+            settings.timezone,
+            db=db,
+            chunks=RefoldChunks.starting_at(settings.refold_chunk),
+            display=settings.display(),
         )
         products = ProductService(db)
         rng = random.Random(seed)
@@ -178,7 +182,11 @@ async def load_catalogue(
     imported = created = done_rows = 0
     async with db.opened():
         ledger = LedgerService(
-            ProductLocks(), settings.timezone, db=db, chunks=RefoldChunks.starting_at(settings.refold_chunk)
+            ProductLocks(),
+            settings.timezone,
+            db=db,
+            chunks=RefoldChunks.starting_at(settings.refold_chunk),
+            display=settings.display(),
         )
         for first in range(1, products + 1, BATCH_PRODUCTS):
             count = min(BATCH_PRODUCTS, products + 1 - first)

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from app.display import Display
 from app.domain.access import ClosedPeriod, Role, role_to_record
 from app.domain.commands import TransactionInput
 from app.domain.errors import Conflict, NotFound
@@ -27,7 +28,7 @@ from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated, first_claim
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.outcomes import Change, ProductChange, Voided
-from app.services.recompute import DEFAULT_CHUNKS, RefoldChunks, rewrite
+from app.services.recompute import DEFAULT_CHUNKS, RefoldChunks, Rewrite, rewrite
 
 
 def utc_now() -> datetime:
@@ -48,14 +49,33 @@ class LedgerService:
         max_batch: int = 500,
         clock: Callable[[], datetime] = utc_now,
         chunks: RefoldChunks = DEFAULT_CHUNKS,
+        display: Display,
     ) -> None:
         self.db = db
         self.locks = locks
         self.zone = zone
         self.clock = clock
-        self.chunks = chunks  # how a refold reads (Settings.refold_chunk); every rewrite of this ledger uses it
+        self.chunks = chunks  # how a refold reads (Settings.refold_chunk)
+        self.display = display  # the shop's formats (create_app's, made once): refusals name transactions with it
         self._group = GroupCommit(self._commit_batch, max_batch)
         self._ids: dict[str, int] = {}
+
+    async def rewrite(
+        self,
+        conn: asyncpg.Connection,
+        product: ProductRecord,
+        *,
+        drop: LedgerRow | None,
+        places: Sequence[Entry] = (),
+        closed: ClosedPeriod,
+        reader: asyncpg.Connection | None = None,
+    ) -> Rewrite:
+        """recompute.rewrite with this ledger's refold chunks and display: every ledger change
+        (a reservation's sale and the CSV import's rows too) passes here."""
+        return await rewrite(
+            conn, product, drop=drop, places=places, closed=closed, chunks=self.chunks, display=self.display,
+            reader=reader,
+        )  # fmt: skip
 
     def parse(self, raw: Mapping[str, Any]) -> TransactionInput:
         return parse_transaction(raw, now=self.clock(), zone=self.zone)
@@ -104,7 +124,7 @@ class LedgerService:
             if not product.follows(entry.key):
                 await _insert(conn, pending, results)  # the refold must see them
             try:
-                rw = await rewrite(conn, product, drop=None, places=[entry], closed=closed, chunks=self.chunks)
+                rw = await self.rewrite(conn, product, drop=None, places=[entry], closed=closed)
             except Conflict as conflict:
                 results.append(conflict)
                 continue
@@ -167,16 +187,12 @@ class LedgerService:
             old = await product_for_change(conn, old_id)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
-                rw = await rewrite(
-                    conn, old, drop=row, places=[entry], closed=closed, chunks=self.chunks, reader=reader
-                )
+                rw = await self.rewrite(conn, old, drop=row, places=[entry], closed=closed, reader=reader)
                 changes = (ProductChange(old, rw.product),)
             else:
                 new = await product_for_change(conn, new_id)
-                left = await rewrite(conn, old, drop=row, closed=closed, chunks=self.chunks, reader=reader)
-                rw = await rewrite(
-                    conn, new, drop=None, places=[entry], closed=closed, chunks=self.chunks, reader=reader
-                )
+                left = await self.rewrite(conn, old, drop=row, closed=closed, reader=reader)
+                rw = await self.rewrite(conn, new, drop=None, places=[entry], closed=closed, reader=reader)
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
             await ledger_rows.replace_row(conn, new_id, rw.placed[0], data.note)
             for change in changes:
@@ -206,9 +222,7 @@ class LedgerService:
             await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, product_id)
             product = await product_for_change(conn, product_id)
-            rw = await rewrite(
-                conn, product, drop=row, closed=await self.closed_period(conn), chunks=self.chunks, reader=reader
-            )
+            rw = await self.rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
             await ledger_rows.delete_row(conn, tx_id)
             await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])
@@ -237,9 +251,7 @@ class LedgerService:
                 assert facts is not None, "the row was just read under its lock"
                 refuse_void(tx_id, row.entry.at, facts, now=self.clock(), zone=self.zone)
             product = await product_for_change(conn, product_id)
-            rw = await rewrite(
-                conn, product, drop=row, closed=await self.closed_period(conn), chunks=self.chunks, reader=reader
-            )
+            rw = await self.rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
             await ledger_rows.delete_row(conn, tx_id)
             await product_repo.save_figures(conn, rw.product)
             await announce(conn, [product_id])

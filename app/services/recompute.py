@@ -15,7 +15,7 @@ from datetime import datetime
 
 import asyncpg
 
-from app.display import shop_display
+from app.display import Display
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict
 from app.domain.ledger import (
@@ -45,11 +45,11 @@ class Rewrite:
     placed: tuple[Posted, ...]  # the placed entries with their figures, in timeline order
 
 
-def breach_conflict(breach: Breach, sku: str) -> Conflict:
+def breach_conflict(breach: Breach, sku: str, shown: Display) -> Conflict:
     """The rejection names the breaking transaction as the timeline shows it ("the sale of 6 on
     Nov 23, 2026 11:00"); `extra` keeps its id, seq and ISO time for API clients."""
     e = breach.entry
-    named = shop_display().transaction(e.type.value, e.quantity, e.at, new=e.id is None)
+    named = shown.transaction(e.type.value, e.quantity, e.at, new=e.id is None)
     return Conflict(
         f"Rejected for {sku}: {named} would leave stock at {breach.stock_would_be}; "
         f"only {breach.stock_before} on hand at that point. Nothing was changed.",
@@ -128,6 +128,7 @@ async def rewrite(
     places: Sequence[Entry] = (),
     closed: ClosedPeriod,
     chunks: RefoldChunks,
+    display: Display,
     reader: asyncpg.Connection | None = None,
 ) -> Rewrite:
     """Take `drop` out of the product's timeline and put `places` in; refold what follows.
@@ -135,16 +136,16 @@ async def rewrite(
 
     `reader`, a second connection, reads the rows to refold while `conn` writes back the
     chunks before them. Only for callers whose transaction has not yet written this
-    product's rows: the reader sees committed rows only (the product lock keeps others out)."""
+    product's rows: the reader sees committed rows only (the product lock keeps others out).
+    `display` names the breaking transaction in a refusal as the pages show it."""
     splice = Splice.of(drop, places)
-    _refuse_closed(closed, splice)
-    return await _rewrite(conn, reader, product, splice, chunks)
+    _refuse_closed(closed, splice, display)
+    return await _rewrite(conn, reader, product, splice, chunks, display)
 
 
-def _refuse_closed(closed: ClosedPeriod, splice: Splice) -> None:
+def _refuse_closed(closed: ClosedPeriod, splice: Splice, shown: Display) -> None:
     for entry in splice.entries:
         if closed.covers(entry.at):
-            shown = shop_display()
             what = shown.transaction(entry.type.value, entry.quantity, entry.at, new=entry.id is None)
             raise Conflict(
                 f"The books are closed through {shown.day(closed.through)}: {what} falls in that period, "
@@ -159,6 +160,7 @@ async def _rewrite(
     product: ProductRecord,
     splice: Splice,
     chunks: RefoldChunks,
+    display: Display,
 ) -> Rewrite:
     async with Writeback(conn, product.id, splice.dropped_id, splice.placing) as writeback:
         if splice.drop is None and product.follows(splice.start):
@@ -170,7 +172,7 @@ async def _rewrite(
             with gc_paused():
                 outcome = await _refold_from(_Refold(conn, reader, product.id, writeback, chunks), start, splice)
         if isinstance(outcome, Breach):
-            raise breach_conflict(outcome, product.sku)
+            raise breach_conflict(outcome, product.sku, display)
         end, last_key = _end_of(product, outcome, before_key)
         _check_reserved(product, end)
         await writeback.finish(outcome.posted)

@@ -26,7 +26,6 @@ from app.services.idempotency import Key, Repeated, first_claim
 from app.services.ledger import LedgerService, product_for_change
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.outcomes import Confirmed, Held
-from app.services.recompute import rewrite
 
 
 class ReservationService:
@@ -149,7 +148,7 @@ class ReservationService:
         seq = (await ledger_rows.next_seqs(conn, 1))[0]
         entry = Entry(seq, now, TxType.SELL, held.quantity, price)
         closed = await self.ledger.closed_period(conn)
-        rw = await rewrite(conn, product, drop=None, places=[entry], closed=closed, chunks=self.ledger.chunks)
+        rw = await self.ledger.rewrite(conn, product, drop=None, places=[entry], closed=closed)
         (sale,) = rw.placed
         note = f"reservation {held.id}, order {held.order_ref}"
         ids = await ledger_rows.insert_rows(conn, [product.id], [sale], [note])

@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     put the settled URL). Making the app starts nothing: the pool opens in the lifespan."""
     settings = settings or get_settings()
     db = Database.from_settings(settings)
+    display = settings.display()  # the shop's formats, made once: templates, pages and the ledger's refusals
     locks = ProductLocks()
     ledger = LedgerService(
         locks,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         db=db,
         max_batch=settings.max_batch,
         chunks=RefoldChunks.starting_at(settings.refold_chunk),
+        display=display,
     )
     reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
     product_service = ProductService(db)
@@ -151,9 +153,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             page_router(),
             create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True}),
         ],
-        template_config=template_config(settings.timezone),
+        template_config=template_config(display),
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "display": Provide(lambda: display, use_cache=True, sync_to_thread=False),
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "accounts": Provide(lambda: account_service, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),

@@ -21,7 +21,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from app.display import NOUNS, shop_display
+from app.display import NOUNS
 from app.domain.access import Role
 from app.domain.commands import TransactionInput
 from app.services.accounts import AccountService, Identity
@@ -147,7 +147,7 @@ def allow(identity: Identity, needed: Role, why: str) -> None:
 
 def allow_recording(identity: Identity, ledger: LedgerService, data: TransactionInput) -> None:
     """A clerk records BUY and SELL dated today; other types and dates need a manager."""
-    shown = shop_display()
+    shown = ledger.display
     if data.at is not None:
         what = shown.transaction(data.type.value, data.quantity, data.at, new=True)
     else:

@@ -110,6 +110,7 @@ class App:
 
     def fresh_services(self) -> None:
         """New services (new locks, caches, group commit) for each run of the machine."""
+        from app.display import Display
         from app.services.ledger import LedgerService
         from app.services.locks import ProductLocks
         from app.services.products import ProductService
@@ -119,7 +120,7 @@ class App:
         locks = ProductLocks()
         # As the test server does (INVENTORY_REFOLD_CHUNK=3): every refold crosses chunk boundaries.
         chunks = RefoldChunks.starting_at(3)
-        self.ledger = LedgerService(locks, UTC, db=self.db, clock=self.clock, chunks=chunks)
+        self.ledger = LedgerService(locks, UTC, db=self.db, clock=self.clock, chunks=chunks, display=Display.of())
         self.reservations = ReservationService(locks, self.ledger, self.clock)
         self.products = ProductService(self.db)
 

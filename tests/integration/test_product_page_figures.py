@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.services.ledger import even_moments
+from app.settings import Settings
 from app.web.chart import stock_chart
 from app.web.pages.products import MONTHS_SHOWN
-from app.web.templating import cost, money, units
+from app.web.templating import cost
 from tests.integration.helpers import make_product
 
 pytestmark = pytest.mark.integration
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.integration
 ROWS = 3_000
 START = datetime(2025, 1, 1, 6, tzinfo=UTC)
 ZONE = ZoneInfo(os.environ.get("INVENTORY_TIMEZONE", "UTC"))  # the test servers' business time zone
+SHOWN = Settings.from_env().display()  # the test servers' formats: they read the same environment
+money, units = SHOWN.money, SHOWN.units
 
 
 def import_file(sku: str) -> str:
@@ -105,7 +108,7 @@ async def test_the_monthly_table_and_the_chart_equal_a_plain_computation_over_ev
             "bought": units(want["bought"]), "sold": units(want["sold"]), "revenue": money(want["revenue"]),
             "cogs": money(want["cogs"]), "realized_pl": money(want["realized_pl"]),
             "write_off": money(want["write_off"]), "closing_stock": units(want["closing_stock"]),
-            "closing_average_cost": str(cost(want["closing_average_cost"])),
+            "closing_average_cost": str(cost(SHOWN, want["closing_average_cost"])),
         }, month  # fmt: skip
     assert f'href="/reports/monthly?sku={sku}">Every month</a>' in page
 

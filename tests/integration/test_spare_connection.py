@@ -46,7 +46,9 @@ async def test_an_edit_stands_when_its_spare_connection_is_slow_to_reset(opened_
     from app.services.locks import ProductLocks
 
     db = opened_database
-    ledger = LedgerService(ProductLocks(), UTC, db=db)  # type: ignore[arg-type]
+    from app.display import Display
+
+    ledger = LedgerService(ProductLocks(), UTC, db=db, display=Display.of())  # type: ignore[arg-type]
     try:
         from app.services.products import ProductService
 

@@ -59,12 +59,12 @@ def test_currency_precision_comes_from_the_currency():
     ],
 )
 def test_an_average_cost_is_shown_to_the_currencys_precision_with_the_exact_figure_on_hover(
-    monkeypatch, locale, currency, shown, exact
+    locale, currency, shown, exact
 ):
-    monkeypatch.setattr(templating, "shop_display", lambda: Display.of(locale, currency))
-    html = str(templating.cost("2.123457"))
+    d = Display.of(locale, currency)
+    html = str(templating.cost(d, "2.123457"))
     assert html == f'<span class="cost" title="{exact}">{shown}</span>'
-    assert templating.cost(None) == "" and templating.cost("") == ""
+    assert templating.cost(d, None) == "" and templating.cost(d, "") == ""
 
 
 def test_the_exact_cost_keeps_only_the_places_it_has():
@@ -140,11 +140,10 @@ def test_the_default_data_dir_does_not_depend_on_the_current_directory(tmp_path)
     assert Path(found) == ROOT / ".data"
 
 
-def test_templates_get_the_filters_and_the_shops_format_for_scripts(monkeypatch):
+def test_templates_get_the_filters_and_the_shops_format_for_scripts():
     from app.web.templating import template_config
 
-    monkeypatch.setattr(templating, "shop_display", lambda: Display.of("de_DE", "EUR", ZoneInfo("Europe/Berlin")))
-    env = template_config(ZoneInfo("Europe/Berlin")).to_engine().engine
+    env = template_config(Display.of("de_DE", "EUR", ZoneInfo("Europe/Berlin"))).to_engine().engine
     assert env.globals["shop"] == {"lang": "de-DE", "currency": "EUR", "precision": 2}
     template = '{{ "1234.5"|money }} · {{ "2.123457"|cost }} · {{ at|when }} · {{ at|when("%Y-%m-%d") }}'
     html = env.from_string(template).render(at="2026-11-23T11:00:00+00:00")

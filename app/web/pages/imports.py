@@ -13,7 +13,7 @@ from litestar.types import ASGIApp
 from litestar_htmx import HTMXRequest
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from app.display import shop_display
+from app.display import Display
 from app.domain.access import Role
 from app.domain.errors import DomainError, InvalidFile, LineError
 from app.domain.rules import Reason, TxType
@@ -68,10 +68,9 @@ def bad_rows(errors: list[LineError], text: str) -> list[dict[str, Any]]:
     return shown
 
 
-def _bar(step: Step) -> str:
+def _bar(step: Step, shown: Display) -> str:
     if step.finished:
         return f'<progress max="{step.total}" value="{step.done}"></progress><span>Finished.</span>'
-    shown = shop_display()
     products = f" ({shown.units(step.products_done)} of {shown.units(step.products)} products)" if step.products else ""
     return (f'<progress max="{step.total}" value="{step.done}"></progress>'
             f"<span>{shown.units(step.done)} of {shown.units(step.total)} rows{products} · {escape(step.label)}</span>")
@@ -127,10 +126,10 @@ class ImportPages(Controller):
                     example=EXAMPLE_CSV.replace("\r\n", "\n"), **context)  # fmt: skip
 
     @get("/progress/{token:str}")
-    async def follow(self, token: str, progress: ProgressHub) -> ASGIApp:
+    async def follow(self, token: str, progress: ProgressHub, display: Display) -> ASGIApp:
         async def steps() -> AsyncIterator[ServerSentEvent]:
             async for step in progress.follow(token):
-                yield ServerSentEvent(data=_bar(step), event="progress")
+                yield ServerSentEvent(data=_bar(step, display), event="progress")
             yield ServerSentEvent(data="", event="finished")  # the page closes its stream on this
 
         return EventSourceResponse(steps(), ping=15)  # type: ignore[return-value]  # Starlette ASGI types

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from litestar import Controller, get, post
 from litestar.response import Redirect, Template
 
-from app.display import shop_display
+from app.display import Display
 from app.domain.access import Role
 from app.services.ledger import LedgerService
 from app.services.products import ProductService
@@ -90,8 +90,7 @@ def period_name(days: int) -> str:
     return "the last day" if days == 1 else f"the last {days} days"
 
 
-def summary_charts(summary: dict[str, Any]) -> list[BarChart]:
-    shown = shop_display()
+def summary_charts(summary: dict[str, Any], shown: Display) -> list[BarChart]:
     statuses = [(STATUS_NAMES[s], n, shown.units(n), s) for s, n in summary["by_status"].items()]
     money = [(CHART_LABELS.get(k, HEADINGS[k]), Decimal(summary[k]), shown.money(summary[k]),
               "loss" if Decimal(summary[k]) < 0 else "money") for k in MONEY]  # fmt: skip
@@ -99,8 +98,7 @@ def summary_charts(summary: dict[str, Any]) -> list[BarChart]:
     return [c for c in charts if c is not None]
 
 
-def movers_chart(items: list[dict[str, Any]], days: int) -> BarChart | None:
-    shown = shop_display()
+def movers_chart(items: list[dict[str, Any]], days: int, shown: Display) -> BarChart | None:
     rows = [(i["sku"], i["units_sold"], shown.units(i["units_sold"]), "units") for i in items[:MOVERS_CHARTED]]
     return bar_chart(f"Units sold in {period_name(days)}", rows)
 
@@ -135,6 +133,7 @@ class ReportPages(Controller):
         name: str,
         ledger: LedgerService,
         reports: ReportService,
+        display: Display,
         days: Days = 30,
         order: Order = "fast",
         limit: Limit = 20,
@@ -150,9 +149,9 @@ class ReportPages(Controller):
         items = body.get("items", [])
         charts: list[BarChart] = []
         if name == "summary":
-            charts = summary_charts(body)
+            charts = summary_charts(body, display)
         elif name == "movers" and items:
-            chart = movers_chart(items, days)
+            chart = movers_chart(items, days, display)
             charts = [chart] if chart else []
         headings = {**HEADINGS, "units_sold": f"Sold in {days} d"}
         return page(

@@ -8,6 +8,7 @@ from litestar import Controller, get, post
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
+from app.display import Display
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, NotFound
 from app.domain.reservations import Status
@@ -19,7 +20,6 @@ from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.web.auth import scope_of
 from app.web.pages.forms import form_data, page, problem, see_other
-from app.web.templating import money, units
 from app.web.views import reservation_view
 
 # How long a phone order may hold stock: the choices of the form (the API takes any number of seconds
@@ -87,7 +87,9 @@ class ReservationPages(Controller):
     # --- holding stock for an order (a phone order) -------------------------------------------
 
     @post("/", opt={"role": Role.CLERK})
-    async def reserve(self, request: HTMXRequest, reservations: ReservationService) -> Template | Redirect:
+    async def reserve(
+        self, request: HTMXRequest, reservations: ReservationService, display: Display
+    ) -> Template | Redirect:
         """Like POST /api/reservations, from a form: a double-click sends the same idempotency key twice
         and the second gets the first's answer; each refusal is shown beside the field it concerns."""
         form = {k: (v or "").strip() for k, v in (await form_data(request)).items()}
@@ -103,7 +105,7 @@ class ReservationPages(Controller):
             if isinstance(held, EarlierAnswer):  # kept before keys kept outcomes: it names the reservation
                 found = await _find(reservations, held.body["sku"], held.body["id"])
                 held = Held(found, created=held.status_code == 201)
-            return await self._reserved(request, reservations, held.reservation, held.created)
+            return await self._reserved(request, reservations, held.reservation, held.created, display)
         except DomainError as refused:
             error = _form_problem(refused)
             if request.htmx:
@@ -115,16 +117,21 @@ class ReservationPages(Controller):
             return response
 
     async def _reserved(
-        self, request: HTMXRequest, reservations: ReservationService, held: ReservationRecord, created: bool
+        self,
+        request: HTMXRequest,
+        reservations: ReservationService,
+        held: ReservationRecord,
+        created: bool,
+        shown: Display,
     ) -> Template | Redirect:
         if not request.htmx:
             return see_other("/reservations")
         r = reservation_row(held, reservations.clock())
         if created:
-            said = (f"Reserved {units(held.quantity)} of {held.sku} for order {held.order_ref}, "
+            said = (f"Reserved {shown.units(held.quantity)} of {held.sku} for order {held.order_ref}, "
                     f"held for {r['time_left']}.")  # fmt: skip
         else:
-            said = (f"Order {held.order_ref} already holds {units(held.quantity)} of {held.sku}: "
+            said = (f"Order {held.order_ref} already holds {shown.units(held.quantity)} of {held.sku}: "
                     "nothing new was reserved.")  # fmt: skip
         return page("reservations/_reserve.html", **_form_context(None), done=said, new_row=r if created else None)
 
@@ -132,7 +139,7 @@ class ReservationPages(Controller):
 
     @post("/{reservation_id:int}/confirm", opt={"role": Role.CLERK})
     async def confirm(
-        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService
+        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService, display: Display
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -140,13 +147,13 @@ class ReservationPages(Controller):
             held = (await reservations.confirm(reservation_id, price)).reservation
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
-        said = (f"Confirmed order {held.order_ref}: a sale of {units(held.quantity)} {held.sku} "
-                f"at {money(held.unit_price)}.")  # fmt: skip
+        said = (f"Confirmed order {held.order_ref}: a sale of {display.units(held.quantity)} {held.sku} "
+                f"at {display.money(held.unit_price)}.")  # fmt: skip
         return self._done(request, reservations, held, said)
 
     @post("/{reservation_id:int}/cancel", opt={"role": Role.CLERK})
     async def cancel(
-        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService
+        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService, display: Display
     ) -> Template | Redirect:
         """With htmx the button has asked "Cancel …?" already (hx-confirm); a plain form gets a page that
         asks, whose button sends `confirmed=yes`."""
@@ -159,7 +166,7 @@ class ReservationPages(Controller):
             held = await reservations.cancel(reservation_id)
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
-        said = f"Cancelled order {held.order_ref}: {units(held.quantity)} of {held.sku} are available again."
+        said = f"Cancelled order {held.order_ref}: {display.units(held.quantity)} of {held.sku} are available again."
         return self._done(request, reservations, held, said)
 
     def _done(
