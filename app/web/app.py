@@ -19,17 +19,9 @@ from litestar_htmx import HTMXConfig, HTMXPlugin
 from app.domain.errors import DomainError
 from app.persistence.database import UNAVAILABLE, Database
 from app.services import idempotency
-from app.services.accounts import AccountService, RateLimited
-from app.services.backup import BackupService
-from app.services.events import EventHub
+from app.services.accounts import RateLimited
 from app.services.gc_pause import settle_after_start_up
-from app.services.ledger import LedgerService
-from app.services.locks import ProductLocks
-from app.services.products import ProductService
-from app.services.progress import ProgressHub
-from app.services.recompute import RefoldChunks
-from app.services.reports import ReportService
-from app.services.reservations import ReservationService
+from app.services.wiring import build_services
 from app.settings import Settings, get_settings
 from app.web.api.catalogue_csv import CatalogueCsvController
 from app.web.api.products import ProductController
@@ -97,24 +89,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     worker processes), the process's (get_settings: read from the environment once, where the CLI
     put the settled URL). Making the app starts nothing: the pool opens in the lifespan."""
     settings = settings or get_settings()
-    db = Database.from_settings(settings)
-    display = settings.display()  # the shop's formats, made once: templates, pages and the ledger's refusals
-    locks = ProductLocks()
-    ledger = LedgerService(
-        locks,
-        settings.timezone,
-        db=db,
-        max_batch=settings.max_batch,
-        chunks=RefoldChunks.starting_at(settings.refold_chunk),
-        display=display,
-    )
-    reservations = ReservationService(locks, ledger, ledger.clock, max_batch=settings.max_batch)
-    product_service = ProductService(db)
-    progress = ProgressHub()
-    hub = EventHub(db, view=product_view)
-    account_service = AccountService(db)
-    report_service = ReportService(db, view=product_view)
-    backup_service = BackupService(db, settings)
+    services = build_services(Database.from_settings(settings), settings, view=product_view)
+    db, display, ledger, reservations = services.db, services.display, services.ledger, services.reservations
+    product_service, account_service, report_service = services.products, services.accounts, services.reports
+    backup_service, hub, progress = services.backups, services.hub, services.progress
 
     async def purge_idempotency_keys() -> None:
         await idempotency.purge(db)

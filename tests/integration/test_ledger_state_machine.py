@@ -109,20 +109,21 @@ class App:
         await self.db.close()
 
     def fresh_services(self) -> None:
-        """New services (new locks, caches, group commit) for each run of the machine."""
-        from app.display import Display
-        from app.services.ledger import LedgerService
-        from app.services.locks import ProductLocks
-        from app.services.products import ProductService
-        from app.services.recompute import RefoldChunks
-        from app.services.reservations import ReservationService
+        """New services (new locks, caches, group commit) for each run of the machine, wired as
+        create_app wires them (app/services/wiring.py)."""
+        from zoneinfo import ZoneInfo
 
-        locks = ProductLocks()
+        from app.services.wiring import build_services
+        from app.settings import Settings
+        from app.web.views import product_view
+
         # As the test server does (INVENTORY_REFOLD_CHUNK=3): every refold crosses chunk boundaries.
-        chunks = RefoldChunks.starting_at(3)
-        self.ledger = LedgerService(locks, UTC, db=self.db, clock=self.clock, chunks=chunks, display=Display.of())
-        self.reservations = ReservationService(locks, self.ledger, self.clock)
-        self.products = ProductService(self.db)
+        # The business day in UTC (the adapter used UTC before it was wired like the app), default formats.
+        configured = replace(Settings.from_env(), timezone=ZoneInfo("UTC"), locale="en_US", currency=None,
+                             refold_chunk=3)  # fmt: skip
+        self.services = build_services(self.db, configured, self.clock, view=product_view)
+        self.ledger, self.reservations = self.services.ledger, self.services.reservations
+        self.products = self.services.products
 
     async def _refusals(self, work: Awaitable[T]) -> T:
         from app.domain.errors import Conflict
@@ -136,9 +137,7 @@ class App:
         return outcome
 
     async def close_books(self, through: date | None) -> None:
-        from app.services.accounts import AccountService
-
-        await AccountService(self.db).set_books_closed_through(through, actor="state-machine")
+        await self.services.accounts.set_books_closed_through(through, actor="state-machine")
 
     async def create_product(self, sku: str) -> None:
         await self.products.create({"sku": sku, "name": f"Machine {sku}"})
