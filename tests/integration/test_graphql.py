@@ -336,6 +336,25 @@ async def test_confirm_without_a_price_names_unit_price(api):
     assert Decimal((await timeline(api, sku))[-1]["unit_price"]) == Decimal("6.25")
 
 
+async def test_reconfirming_at_another_price_states_the_sale_that_was_booked(api):
+    sku = await stocked(api, 5)
+    assert (await data(api, seed(SEED_RESERVE, sku)))["reserveStock"]["success"]
+    at = 'orderId: "order-456"\n    unitPrice: "{}"'
+    first = await data(api, seed(SEED_CONFIRM.replace('orderId: "order-456"', at.format("4.00")), sku))
+    assert first["confirmReserve"]["message"] == f"Confirmed order order-456: sold 2 of {sku} at 4.0000"
+    again = SEED_CONFIRM.replace('orderId: "order-456"', at.format("9.00")).replace(
+        "success", "success transaction { id unitPrice } reservation { unitPrice }"
+    )
+    answer = (await data(api, seed(again, sku)))["confirmReserve"]
+    assert answer["success"] is True  # unchanged, not a conflict (SPEC 2)
+    assert (
+        answer["message"] == f"Order order-456 was already confirmed: sold 2 of {sku} at 4.0000; nothing was sold now"
+    )
+    assert Decimal(answer["transaction"]["unitPrice"]) == Decimal(answer["reservation"]["unitPrice"]) == Decimal("4")
+    sales = [r for r in await timeline(api, sku) if r["type"] == "SELL"]
+    assert [(r["id"], Decimal(r["unit_price"])) for r in sales] == [(int(answer["transaction"]["id"]), Decimal("4"))]
+
+
 async def test_decrease_and_increase_record_an_adjust_with_the_reason_as_note(api):
     sku = await stocked(api, 10)
     decreased = (await data(api, seed(SEED_DECREASE, sku)))["decreaseStock"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -83,6 +84,17 @@ async def test_confirming_records_one_sell_and_repeating_it_records_nothing_more
     assert (product["on_hand"], product["reserved"], product["available"]) == (7, 0, 7)
     cancel = await api.post(f"/api/reservations/{held['id']}/cancel")
     assert cancel.status_code == 409 and cancel.json()["extra"]["status"] == "confirmed"
+
+
+async def test_confirming_again_at_another_price_answers_the_sale_that_was_booked(api):
+    sku = await stocked(api, 10)
+    held = await reserve(api, sku, 2, "order-np")
+    first = await api.post(f"/api/reservations/{held['id']}/confirm", json={"unit_price": "4.00"})
+    again = await api.post(f"/api/reservations/{held['id']}/confirm", json={"unit_price": "9.00"})
+    assert again.status_code == 200, again.text
+    assert again.json()["transaction"] == first.json()["transaction"]
+    assert Decimal(again.json()["reservation"]["unit_price"]) == Decimal("4")
+    assert [(x["type"], Decimal(x["unit_price"])) for x in await timeline(api, sku)][1:] == [("SELL", Decimal("4"))]
 
 
 async def test_cancelling_releases_the_hold_and_a_cancelled_one_cannot_be_confirmed(api):

@@ -18,6 +18,7 @@ from strawberry import Info
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, NotFound
+from app.domain.reservations import Status
 from app.domain.rules import NOTE_MAX
 from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
@@ -151,8 +152,7 @@ class Mutation:
         if isinstance(outcome, EarlierAnswer):
             raise _earlier(outcome)
         return InventoryOperationResult(
-            success=True, message=f"Confirmed order {order_id}: sold {held.quantity} of {sku} at {price}",
-            retries_used=0, sku=sku,
+            success=True, message=_confirmed_message(held, outcome, answer.replayed), retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome.reservation)),
             transaction=Transaction.of(transaction_view(outcome.sale)) if outcome.sale else None,
             replayed=answer.replayed,
@@ -343,6 +343,17 @@ def _positive(quantity: int) -> int:
     if quantity < 1:
         raise bad_input([("quantity", "must be at least 1")])
     return quantity
+
+
+def _confirmed_message(before: ReservationRecord, outcome: Confirmed, replayed: bool) -> str:
+    """What was booked: the sale's price, not the one asked for. A reservation confirmed before this
+    request (and not by this key's first run) is returned unchanged, and the message says so."""
+    held = outcome.reservation
+    price = outcome.sale.entry.unit_price if outcome.sale else held.unit_price
+    sold = f"sold {held.quantity} of {held.sku} at {price}"
+    if before.status is Status.CONFIRMED and not replayed:
+        return f"Order {held.order_ref} was already confirmed: {sold}; nothing was sold now"
+    return f"Confirmed order {held.order_ref}: {sold}"
 
 
 async def _held(info: Ctx, sku: str, quantity: int, order_id: str) -> ReservationRecord:
