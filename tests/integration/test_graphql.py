@@ -355,6 +355,23 @@ async def test_reconfirming_at_another_price_states_the_sale_that_was_booked(api
     assert [(r["id"], Decimal(r["unit_price"])) for r in sales] == [(int(answer["transaction"]["id"]), Decimal("4"))]
 
 
+async def test_cancelling_an_expired_or_cancelled_hold_says_nothing_was_held(api):
+    sku = await stocked(api, 5)
+    short = SEED_RESERVE.replace('orderId: "order-456"', 'orderId: "order-456"\n    ttlSeconds: 1')
+    assert (await data(api, seed(short, sku)))["reserveStock"]["success"]
+    await asyncio.sleep(1.2)
+    lapsed = (await data(api, seed(SEED_CANCEL, sku)))["cancelReserve"]
+    assert lapsed == {"success": True,
+                      "message": f"Nothing to cancel: order order-456's reservation of 2 {sku} had already expired "
+                                 "and held nothing"}  # fmt: skip
+    assert (await data(api, seed(SEED_RESERVE, sku, "order-789")))["reserveStock"]["success"]
+    cancelled = (await data(api, seed(SEED_CANCEL, sku, "order-789")))["cancelReserve"]
+    assert cancelled["message"] == f"Cancelled order order-789's reservation of 2 {sku}"
+    again = (await data(api, seed(SEED_CANCEL, sku, "order-789")))["cancelReserve"]
+    assert again["success"] is True
+    assert again["message"] == f"Nothing to cancel: order order-789's reservation of 2 {sku} was already cancelled"
+
+
 async def test_decrease_and_increase_record_an_adjust_with_the_reason_as_note(api):
     sku = await stocked(api, 10)
     decreased = (await data(api, seed(SEED_DECREASE, sku)))["decreaseStock"]

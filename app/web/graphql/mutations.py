@@ -178,8 +178,7 @@ class Mutation:
         if isinstance(outcome, EarlierAnswer):
             raise _earlier(outcome)
         return InventoryOperationResult(
-            success=True, message=f"Cancelled order {order_id}'s reservation of {held.quantity} {sku}",
-            retries_used=0, sku=sku,
+            success=True, message=_cancelled_message(held, outcome, answer.replayed), retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome)), replayed=answer.replayed,
         )  # fmt: skip
 
@@ -354,6 +353,16 @@ def _confirmed_message(before: ReservationRecord, outcome: Confirmed, replayed: 
     if before.status is Status.CONFIRMED and not replayed:
         return f"Order {held.order_ref} was already confirmed: {sold}; nothing was sold now"
     return f"Confirmed order {held.order_ref}: {sold}"
+
+
+def _cancelled_message(before: ReservationRecord, outcome: ReservationRecord, replayed: bool) -> str:
+    """Cancelling a reservation that holds nothing any more changes nothing: the message says why."""
+    what = f"order {outcome.order_ref}'s reservation of {outcome.quantity} {outcome.sku}"
+    if outcome.status is Status.EXPIRED:
+        return f"Nothing to cancel: {what} had already expired and held nothing"
+    if before.status is Status.CANCELLED and not replayed:
+        return f"Nothing to cancel: {what} was already cancelled"
+    return f"Cancelled {what}"
 
 
 async def _held(info: Ctx, sku: str, quantity: int, order_id: str) -> ReservationRecord:
