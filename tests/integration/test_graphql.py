@@ -396,6 +396,8 @@ async def test_decrease_and_increase_record_an_adjust_with_the_reason_as_note(ap
         ('decreaseStock(skuId: "S", quantity: -3, reason: "x") { success }', "quantity"),
         ('increaseStock(skuId: "S", quantity: 3, reason: "x", unitPrice: "-1") { success }', "unitPrice"),
         ('reserveStock(skuId: "S", quantity: "two", orderId: "o") { success }', "quantity"),
+        ('confirmReserve(skuId: "S", quantity: 1, orderId: "o", unitPrice: "abc") { success }', "unitPrice"),
+        ('updateCheckTime(skus: ["S"], at: "yesterday") { success }', "at"),
     ],
 )
 async def test_a_bad_argument_is_a_graphql_error_naming_it(api, operation, argument):
@@ -403,6 +405,8 @@ async def test_a_bad_argument_is_a_graphql_error_naming_it(api, operation, argum
     answer = await gql(api, "mutation { " + operation.replace('"S"', f'"{sku}"') + " }")
     assert answer.get("data") is None or all(v is None for v in answer["data"].values())
     assert argument in answer["errors"][0]["message"], answer["errors"]
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert argument in [a["argument"] for a in answer["errors"][0]["extensions"]["arguments"]], answer["errors"]
     assert (await summary(api, sku))[("on_hand")] == 5 and (await summary(api, sku))["reserved"] == 0
 
 
