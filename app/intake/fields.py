@@ -60,7 +60,7 @@ def quantity(
     if abs(value) >= MAX_QUANTITY:
         errors.add(name, f"must be less than {MAX_QUANTITY:,} in size")
     elif value == 0 and not allow_zero:
-        errors.add(name, "must not be zero")
+        errors.add(name, "must not be zero" if signed else "must be greater than zero")
     elif value < 0 and not signed:
         errors.add(name, "must not be negative" if allow_zero else "must be greater than zero")
     else:

@@ -161,3 +161,12 @@ def test_an_import_cell_must_be_storable(column):
     row = {"external_id": "e1", "sku": "A-1", "product_name": "thing", "type": "BUY", "quantity": "1",
            "unit_price": "1", "at": "2026-01-01T00:00:00Z", "note": "fine", column: "bad\x00cell"}  # fmt: skip
     assert _refused(parse_row, 2, row, now=NOW, zone=UTC) == [column]
+
+
+@pytest.mark.parametrize(("raw", "signed", "message"), [(0, False, "must be greater than zero"),
+                                                        (-2, False, "must be greater than zero"),
+                                                        (0, True, "must not be zero")])  # fmt: skip
+def test_a_quantity_that_must_be_positive_says_so_for_zero_and_below(raw, signed, message):
+    errors = FieldErrors()
+    assert fields.quantity(errors, "quantity", raw, signed=signed) is None
+    assert [e.message for e in errors.errors] == [message]
