@@ -74,14 +74,21 @@ class SelfCheck:
             problems.append(_held_problem(*held[product.sku]))
         return [{"sku": product.sku, "problems": problems}] if problems else []
 
-    async def full(self, progress: Callable[[CheckProgress], None] | None = None) -> CheckOutcome:
-        """Check every product, a piece at a time; keep the outcome as the last full check."""
-        async with self.db.read_only() as conn:
-            state = CheckProgress(_now(), await rows.product_count(conn))
+    async def full(
+        self, progress: Callable[[CheckProgress], None] | None = None, begun: Callable[[], None] | None = None
+    ) -> CheckOutcome:
+        """Check every product, a piece at a time; keep the outcome as the last full check. The RUNNING
+        record is kept first (then `begun` is called), so any process can tell a check is under way."""
         items: list[dict[str, Any]] = []
         found = 0
         after_id = 0
         try:
+            async with self.db.unit_of_work() as conn:
+                state = CheckProgress(_now(), await rows.product_count(conn))
+                state.updated_at = state.started_at
+                await rows.record(conn, rows.RUNNING, asdict(state))
+            if begun:
+                begun()
             while True:
                 async with self.db.snapshot() as conn:
                     products = await rows.products_after(conn, after_id, PIECE)
@@ -114,12 +121,20 @@ class SelfCheck:
             raise
         return outcome
 
-    def start(self) -> bool:
-        """Start a full check in the background of this process (False: one is already running here)."""
+    async def start(self) -> bool:
+        """Start a full check in the background of this process (False: one is already running here).
+        Returns once the check's RUNNING record is kept (or the check ended): the page asked next,
+        which another worker process may answer, then shows it running, or its outcome."""
         if self._job is not None and not self._job.done():
             return False
-        self._job = asyncio.create_task(self.full(), name="selfcheck")
+        begun = asyncio.Event()
+        self._job = asyncio.create_task(self.full(begun=begun.set), name="selfcheck")
         self._job.add_done_callback(_log_failure)
+        recorded = asyncio.create_task(begun.wait())
+        try:
+            await asyncio.wait({self._job, recorded}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            recorded.cancel()
         return True
 
     async def finish(self) -> None:

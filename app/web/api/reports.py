@@ -175,7 +175,7 @@ class ReportController(Controller):
         of this process, its progress in `running` of the report, its outcome kept as the last full check."""
         if wait:
             return Response(await reports.selfcheck.run_now(), status_code=200)
-        reports.selfcheck.start()
+        await reports.selfcheck.start()
         return Response(await reports.selfcheck.report(), status_code=202)
 
     valuation = _route("valuation")

@@ -124,7 +124,7 @@ class ReportPages(Controller):
     @post("/anomalies/check", opt={"role": Role.MANAGER})
     async def start_check(self, reports: ReportService) -> Redirect:
         """Start a full self-check in the background; the report page shows its progress."""
-        reports.selfcheck.start()
+        await reports.selfcheck.start()
         return see_other("/reports/anomalies")
 
     @get("/{name:str}")
