@@ -118,6 +118,24 @@ def test_errors_and_enums_are_documented(openapi):  # type: ignore[no-untyped-de
     assert schemas["Product"]["properties"]["average_cost"]["type"] == "string"
 
 
+def _takes_csv(openapi: dict[str, Any], parameter: dict[str, Any]) -> bool:
+    schema = _resolved(openapi, parameter.get("schema", {}))
+    choices = [schema, *(_resolved(openapi, s) for s in schema.get("oneOf", []))]
+    return parameter["name"] == "format" and any("csv" in c.get("enum", []) or c.get("const") == "csv"
+                                                 for c in choices)  # fmt: skip
+
+
+def test_every_operation_taking_format_csv_declares_text_csv(openapi):  # type: ignore[no-untyped-def]
+    """A generated client reads the answer by its declared type: a CSV one must say text/csv."""
+    taking = [(m, p, op) for m, p, op in _operations(openapi)
+              if any(_takes_csv(openapi, q) for q in op.get("parameters", []))]  # fmt: skip
+    assert len(taking) >= 10  # every report, the anomalies and the valuation among them
+    for method, path, operation in taking:
+        ok = operation["responses"]["200"]["content"]
+        assert {"application/json", "text/csv"} <= set(ok), (method, path, sorted(ok))
+        assert ok["text/csv"]["schema"]["type"] == "string", (method, path)
+
+
 def _generate_client(openapi_url: str, into: Path) -> Any:
     """openapi-python-client, as a client author would run it, on the served schema."""
     spec = into / "openapi.json"

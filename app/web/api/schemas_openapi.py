@@ -86,15 +86,32 @@ _IDEMPOTENCY_KEY = Parameter(
 )
 
 
+_CSV = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description="the rows as CSV, a header line first"))
+
+
+def _takes_csv(parameters: list[Any] | None) -> bool:
+    """Whether an operation has a `format` parameter that may be `csv`."""
+    for p in parameters or []:
+        if isinstance(p, Parameter) and p.name == "format" and isinstance(p.schema, Schema):
+            choices = [p.schema, *(s for s in p.schema.one_of or [] if isinstance(s, Schema))]
+            if any("csv" in (c.enum or []) or c.const == "csv" for c in choices):
+                return True
+    return False
+
+
 @dataclass
 class ApiOperation(Operation):
-    """An API operation: its 429 and 503 answers carry Retry-After."""
+    """An API operation: its 429 and 503 answers carry Retry-After; with `format=csv` its 200 answer
+    is text/csv as well as JSON (a ResponseSpec holds one media type, so the second is added here)."""
 
     def __post_init__(self) -> None:
         for status in ("429", "503"):
             answer = (self.responses or {}).get(status)
             if isinstance(answer, OpenAPIResponse):
                 answer.headers = {**(answer.headers or {}), "Retry-After": _RETRY_AFTER}
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and _takes_csv(self.parameters):
+            ok.content = {**(ok.content or {}), "text/csv": _CSV}
 
 
 @dataclass
