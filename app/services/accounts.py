@@ -157,6 +157,9 @@ class AccountService:
         self.db = db
         self._users_exist = False
         self._token_cache: dict[str, tuple[float, Identity | None]] = {}
+        # Account changes this process has been told of (its own, or NOTIFY from others): an open
+        # stream reads its session again only when this has moved (app.web.live_credentials).
+        self.account_changes = 0
         self._hash_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     # --- users ---------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ class AccountService:
             await repo.end_sessions_of(conn, user.id)
             await admin_log_rows.record(conn, actor, "user.role", username, {"before": user.role, "after": role.label})
             await repo.accounts_changed(conn)
-        self._token_cache.clear()
+        self._forget_identities()
 
     async def set_password(
         self, username: str, password: str, *, actor: str = "shell", keep_session: str | None = None
@@ -223,6 +226,8 @@ class AccountService:
             await repo.set_password_hash(conn, user.id, password_hash)
             await repo.end_sessions_of(conn, user.id, keeping=digest(keep_session) if keep_session else "")
             await admin_log_rows.record(conn, actor, "user.password", username, None)
+            await repo.accounts_changed(conn)
+        self._forget_identities()
 
     async def disable_user(self, username: str, *, actor: str = "shell") -> bool:
         """Deactivate a user: no login, every session ended and every API token revoked, in one
@@ -240,7 +245,7 @@ class AccountService:
             revoked = await repo.revoke_tokens_of(conn, user.id)
             await admin_log_rows.record(conn, actor, "user.disable", username, {"tokens_revoked": revoked})
             await repo.accounts_changed(conn)
-        self._token_cache.clear()
+        self._forget_identities()
         return True
 
     async def enable_user(self, username: str, *, actor: str = "shell") -> bool:
@@ -307,8 +312,11 @@ class AccountService:
         return _identity(holder, "session") if holder else None
 
     async def close_session(self, token: str) -> None:
+        """Log out; announced (NOTIFY) so that streams opened with this session end in every process."""
         async with self.db.unit_of_work() as conn:
             await repo.end_session(conn, digest(token))
+            await repo.accounts_changed(conn)
+        self._forget_identities()
 
     # --- API tokens ----------------------------------------------------------------------------
 
@@ -332,7 +340,7 @@ class AccountService:
             if owner is not None:
                 await admin_log_rows.record(conn, actor, "token.revoke", owner, {"token_id": token_id})
                 await repo.accounts_changed(conn)
-        self._token_cache.clear()
+        self._forget_identities()
 
     async def list_tokens(self) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
@@ -352,6 +360,11 @@ class AccountService:
         identity = _identity(holder, "token") if holder else None
         self._token_cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, identity)
         return identity
+
+    def _forget_identities(self) -> None:
+        """Users, tokens or sessions changed: cached tokens are looked up again, open streams re-check."""
+        self._token_cache.clear()
+        self.account_changes += 1
 
     def token_cache_listener(self) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
         """A lifespan for the app: one connection per process LISTENs on ACCOUNTS_CHANNEL and empties
@@ -377,8 +390,8 @@ class AccountService:
                 conn = await asyncpg.connect(self.db.url, timeout=10)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, ended=lost: ended.set())
-                await conn.add_listener(repo.ACCOUNTS_CHANNEL, lambda *_: self._token_cache.clear())
-                self._token_cache.clear()  # anything changed while not listening
+                await conn.add_listener(repo.ACCOUNTS_CHANNEL, lambda *_: self._forget_identities())
+                self._forget_identities()  # anything changed while not listening
                 await lost.wait()
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("account-change listener: %s; retrying", exc)

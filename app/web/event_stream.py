@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import get
+from litestar import Request, get
 from litestar.params import Parameter
 from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from app.domain.access import Role
 from app.persistence.database import DatabaseUnavailable
+from app.services.accounts import AccountService
 from app.services.events import EventHub
 from app.web.api.schemas_openapi import ApiOperation, answers
+from app.web.auth import secret_sent
+from app.web.live_credentials import LiveCredentials, while_valid
 
 KEEP_ALIVE_SECONDS = 15
 
@@ -21,22 +24,27 @@ KEEP_ALIVE_SECONDS = 15
      responses=answers({200: (str, "The stream: `stock` and `alert` events, each a JSON object")},
                        media_type="text/event-stream"))  # fmt: skip
 async def event_stream(
+    request: Request[Any, Any, Any],
     hub: EventHub,
+    accounts: AccountService,
     sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None,
     alerts: Annotated[str | None, Parameter(query="alerts", required=False)] = None,
 ) -> ASGIApp:
     """Server-sent events: a `stock` event per followed product now, then `stock` and `alert` events as
     figures and statuses change, from whichever process made the change. `?sku=A&sku=B` follows some;
     `&alerts=all` adds the `alert` events of every product (a page's stream: its rows and the alerts
-    panel), and `?alerts=all` alone follows only alerts."""
+    panel), and `?alerts=all` alone follows only alerts. The stream ends once the token or session it
+    was opened with stops being valid (app.web.live_credentials)."""
 
     # A stream is answered 200 before its first event: make sure the database answers first, so
     # that an outage is a 503 with Retry-After (as for every request), not a stream cut at once.
     if not await hub.db.ready(within=1.0):
         raise DatabaseUnavailable("the database is not reachable")
 
+    credentials = LiveCredentials(accounts, *secret_sent(request))
+
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        async for event in hub.follow(sku or [], all_alerts=alerts == "all"):
+        async for event in while_valid(hub.follow(sku or [], all_alerts=alerts == "all"), credentials):
             yield ServerSentEvent(data=event.json(), event=event.kind)
 
     return EventSourceResponse(stream(), ping=KEEP_ALIVE_SECONDS)  # type: ignore[return-value]  # Starlette ASGI types

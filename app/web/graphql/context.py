@@ -2,7 +2,8 @@
 
 Over HTTP the caller is `request.user`, set by the app's authentication middleware (the same bearer
 tokens and sessions as REST). A WebSocket (subscriptions) is not seen by that middleware: its
-upgrade request's token or session cookie is looked up here with the same account service."""
+upgrade request's token or session cookie is looked up here with the same account service, and kept
+(`credentials`) so that its subscriptions end once it stops being valid."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from app.services.reports import ReportService
 from app.services.reservations import ReservationService
 from app.web.auth import secret_sent
 from app.web.graphql.loaders import ProductLoader
+from app.web.live_credentials import LiveCredentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class GraphQLContext(BaseContext, kw_only=True):
     loader: Any = None  # ProductLoader: products by SKU, batched per request
     accounts: Any = None  # AccountService: a subscription socket may send its token in connection_init
     connection_params: Any = None  # that connection_init payload (Strawberry sets it)
+    credentials: Any = None  # LiveCredentials: what a socket was opened with, re-checked while it streams
 
 
 async def context_getter(
@@ -56,16 +59,19 @@ async def context_getter(
     """Litestar resolves this dependency for every GraphQL request and subscription socket."""
     connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
     identity: Identity | None
+    credentials: LiveCredentials | None = None
     if scope["type"] == "http":
         identity = scope.get("user")
     else:
-        identity = await _socket_identity(connection, accounts)
+        credentials = LiveCredentials(accounts, *secret_sent(connection))
+        identity = await _socket_identity(credentials)
     return GraphQLContext(
         services=Services(db, ledger, reservations, products, reports, hub),
         identity=identity,
         header_key=connection.headers.get("idempotency-key"),
         loader=ProductLoader(products),
         accounts=accounts,
+        credentials=credentials,
     )
 
 
@@ -77,13 +83,14 @@ async def identity_in_params(context: GraphQLContext) -> Identity | None:
     if sent[:7].lower() != "bearer " or context.accounts is None:
         return None
     identity: Identity | None = await context.accounts.token_identity(sent[7:].strip())
+    if identity is not None:
+        context.credentials = LiveCredentials(context.accounts, "token", sent[7:].strip())
     return identity
 
 
-async def _socket_identity(connection: ASGIConnection[Any, Any, Any, Any], accounts: AccountService) -> Identity | None:
-    sent, secret = secret_sent(connection)
-    if sent == "token":
-        return await accounts.token_identity(secret)
-    if sent == "session":
-        return await accounts.session_identity(secret)
+async def _socket_identity(credentials: LiveCredentials) -> Identity | None:
+    if credentials.sent == "token":
+        return await credentials.accounts.token_identity(credentials.secret)
+    if credentials.sent == "session":
+        return await credentials.accounts.session_identity(credentials.secret)
     return None
