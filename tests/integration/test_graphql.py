@@ -410,6 +410,24 @@ async def test_a_bad_argument_is_a_graphql_error_naming_it(api, operation, argum
     assert (await summary(api, sku))[("on_hand")] == 5 and (await summary(api, sku))["reserved"] == 0
 
 
+@pytest.mark.parametrize(
+    ("operation", "variables", "argument"),
+    [
+        ('($p: Decimal) { confirmReserve(skuId: "S", quantity: 1, orderId: "o", unitPrice: $p) { success } }',
+         {"p": "abc"}, "unitPrice"),
+        ('($t: DateTime) { updateCheckTime(skus: ["S"], at: $t) { success } }', {"t": "yesterday"}, "at"),
+        ('($q: Int!) { reserveStock(skuId: "S", quantity: $q, orderId: "o") { success } }', {"q": "two"}, "quantity"),
+    ],
+)  # fmt: skip
+async def test_a_bad_variable_names_the_argument_it_is_passed_to(api, operation, variables, argument):
+    sku = await stocked(api, 5)
+    answer = await gql(api, "mutation " + operation.replace('"S"', f'"{sku}"'), variables)
+    error = answer["errors"][0]
+    assert error["message"].startswith(f"Invalid argument {argument}: Variable '$"), error
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "arguments": [{"argument": argument}]}
+    assert (await summary(api, sku))["on_hand"] == 5
+
+
 async def test_a_viewer_queries_but_cannot_mutate(api, as_role):
     sku = await stocked(api, 10)
     viewer = as_role("viewer")

@@ -12,7 +12,16 @@ import logging
 from collections.abc import Iterator
 
 import strawberry
-from graphql import ArgumentNode, GraphQLError, Node, ObjectFieldNode, visit
+from graphql import (
+    ArgumentNode,
+    GraphQLError,
+    Node,
+    ObjectFieldNode,
+    ValueNode,
+    VariableDefinitionNode,
+    VariableNode,
+    visit,
+)
 from graphql.language import Visitor
 from strawberry.extensions import (
     AddValidationRules,
@@ -42,7 +51,8 @@ log = logging.getLogger("stockroom.graphql")
 
 
 class ArgumentNamed(SchemaExtension):
-    """A validation error about a value names the argument (or input field) that holds it."""
+    """A validation error about a value (or a variable's value) names the argument (or input field)
+    that holds it."""
 
     def on_validate(self) -> Iterator[None]:
         yield
@@ -54,19 +64,46 @@ class ArgumentNamed(SchemaExtension):
         # In place: the answer holds this list (and so does the validation cache: named once).
         errors[:] = [_named(error, holders) for error in errors]
 
+    def on_execute(self) -> Iterator[None]:
+        """A variable's value is checked as execution starts (`$price: "abc"`): name the argument
+        the variable is passed to."""
+        yield
+        context = self.execution_context
+        result = context.result
+        errors = getattr(result, "errors", None)
+        if not errors or context.graphql_document is None:
+            return
+        holders = _holders(context.graphql_document)
+        errors[:] = [_named(error, holders) for error in errors]
+
 
 def _holders(document: Node) -> dict[int, str]:
-    """id(value node) -> the name of the argument or input field holding it."""
+    """id(value node) -> the name of the argument or input field holding it; and id(a variable's
+    definition) -> the first argument or input field its variable is passed to."""
     found: dict[int, str] = {}
+    definitions: dict[str, VariableDefinitionNode] = {}
+    passed_to: dict[str, str] = {}
 
     class Holders(Visitor):
+        def enter_variable_definition(self, node: VariableDefinitionNode, *_: object) -> None:
+            definitions[node.variable.name.value] = node
+
         def enter_argument(self, node: ArgumentNode, *_: object) -> None:
-            found[id(node.value)] = node.name.value
+            self.held_by(node.value, node.name.value)
 
         def enter_object_field(self, node: ObjectFieldNode, *_: object) -> None:
-            found[id(node.value)] = node.name.value
+            self.held_by(node.value, node.name.value)
+
+        @staticmethod
+        def held_by(value: ValueNode, name: str) -> None:
+            found[id(value)] = name
+            if isinstance(value, VariableNode):
+                passed_to.setdefault(value.name.value, name)
 
     visit(document, Holders())
+    for variable, name in passed_to.items():
+        if variable in definitions:
+            found[id(definitions[variable])] = name
     return found
 
 
