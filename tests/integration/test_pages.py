@@ -52,6 +52,15 @@ async def test_cancelling_with_htmx_returns_just_the_row(api):
     assert (await summary(api, sku))["reserved"] == 0
 
 
+async def test_cancelling_a_hold_that_lapsed_says_it_had_expired(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    r = await api.post("/api/reservations", json={"sku": sku, "quantity": 2, "order_ref": "lapsed", "ttl_seconds": 1})
+    await asyncio.sleep(1.2)
+    done = await api.post(f"/reservations/{r.json()['id']}/cancel", headers=HTMX)
+    assert done.status_code == 200 and "had already expired" in done.text and "available again" not in done.text
+
+
 async def test_a_rejected_confirm_is_shown_on_its_row(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 5, "1.00")

@@ -167,6 +167,8 @@ class ReservationPages(Controller):
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
         said = f"Cancelled order {held.order_ref}: {display.units(held.quantity)} of {held.sku} are available again."
+        if held.status is Status.EXPIRED:  # cancelling it changed nothing: it held nothing any more
+            said = f"Nothing to cancel: order {held.order_ref}'s reservation of {held.sku} had already expired."
         return self._done(request, reservations, held, said)
 
     def _done(
