@@ -11,8 +11,7 @@ from app.persistence.database import Database
 from app.persistence.migrations import migrate
 from app.services import catalogue_csv
 from app.services.ledger import LedgerService
-from app.services.locks import ProductLocks
-from app.services.recompute import RefoldChunks
+from app.services.wiring import ledger_service
 from app.settings import Settings
 
 WIDTH = 30
@@ -33,13 +32,7 @@ def _progress(step: catalogue_csv.ImportProgress) -> None:
 def import_file(settings: Settings, path: str) -> int:
     """Check every row first (reading the file as it goes), then import them in parts."""
     db = Database.from_settings(settings, pool_size=2)
-    ledger = LedgerService(
-        ProductLocks(),
-        settings.timezone,
-        db=db,
-        chunks=RefoldChunks.starting_at(settings.refold_chunk),
-        display=settings.display(),
-    )
+    ledger = ledger_service(db, settings)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             result = asyncio.run(_import(handle, ledger))

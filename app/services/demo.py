@@ -17,10 +17,9 @@ from app.persistence.database import Database
 from app.persistence.migrations import migrate
 from app.services import catalogue_csv
 from app.services.ledger import LedgerService
-from app.services.locks import ProductLocks
 from app.services.products import ProductService
-from app.services.recompute import RefoldChunks
 from app.services.reservations import ReservationService
+from app.services.wiring import ledger_service
 from app.settings import Settings
 
 CATALOGUE = [
@@ -37,13 +36,7 @@ async def load_demo(settings: Settings, seed: int = 7) -> str:
     db = Database.from_settings(settings, pool_size=4)
     await migrate(db.url)
     async with db.opened():
-        ledger = LedgerService(
-            ProductLocks(),
-            settings.timezone,
-            db=db,
-            chunks=RefoldChunks.starting_at(settings.refold_chunk),
-            display=settings.display(),
-        )
+        ledger = ledger_service(db, settings)
         products = ProductService(db)
         rng = random.Random(seed)
         count = 0
@@ -181,13 +174,7 @@ async def load_catalogue(
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=366)
     imported = created = done_rows = 0
     async with db.opened():
-        ledger = LedgerService(
-            ProductLocks(),
-            settings.timezone,
-            db=db,
-            chunks=RefoldChunks.starting_at(settings.refold_chunk),
-            display=settings.display(),
-        )
+        ledger = ledger_service(db, settings)
         for first in range(1, products + 1, BATCH_PRODUCTS):
             count = min(BATCH_PRODUCTS, products + 1 - first)
             lines = catalogue_lines(first, count, rows_per_product, start, seed)

@@ -47,20 +47,11 @@ def build_services(
     db: Database, settings: Settings, clock: Callable[[], datetime] = utc_now, *, view: ProductView
 ) -> Services:
     """`view` is how a product is shown to clients (events and reports carry it); the web layer's."""
-    display = settings.display()
-    locks = ProductLocks()
-    ledger = LedgerService(
-        locks,
-        settings.timezone,
-        db=db,
-        max_batch=settings.max_batch,
-        clock=clock,
-        chunks=RefoldChunks.starting_at(settings.refold_chunk),
-        display=display,
-    )
+    ledger = ledger_service(db, settings, clock)
+    locks = ledger.locks
     return Services(
         db=db,
-        display=display,
+        display=ledger.display,
         locks=locks,
         ledger=ledger,
         reservations=ReservationService(locks, ledger, clock, max_batch=settings.max_batch),
@@ -70,4 +61,20 @@ def build_services(
         backups=BackupService(db, settings),
         hub=EventHub(db, view=view),
         progress=ProgressHub(),
+    )
+
+
+def ledger_service(
+    db: Database, settings: Settings, clock: Callable[[], datetime] = utc_now, *, display: Display | None = None
+) -> LedgerService:
+    """The ledger service as the settings configure it, with its own product locks: for
+    build_services, and for the CLI commands (import, demo) that need only the ledger."""
+    return LedgerService(
+        ProductLocks(),
+        settings.timezone,
+        db=db,
+        max_batch=settings.max_batch,
+        clock=clock,
+        chunks=RefoldChunks.starting_at(settings.refold_chunk),
+        display=display or settings.display(),
     )
