@@ -1,11 +1,12 @@
 """A ledger row as the JSON document the audit log keeps of it (before and after an edit, delete or
 void). The audit page and the counter's "voided" confirmation read it back as a transaction, so its
-shape is the API's transaction (app/web/views.py `transaction_view`); a unit test holds them equal."""
+shape is the API's transaction: app/web/views.py `transaction_view` is `transaction_document`."""
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 from app.persistence.records import LedgerRow
 
@@ -15,8 +16,13 @@ def _d(value: Decimal | None) -> str | None:
 
 
 def audit_document(row: LedgerRow) -> str:
+    return json.dumps(transaction_document(row))
+
+
+def transaction_document(row: LedgerRow) -> dict[str, Any]:
+    """A ledger row as JSON values: the API's transaction, and what the audit log keeps."""
     e, f = row.entry, row.figures
-    return json.dumps({
+    return {
         "id": e.id,
         "seq": e.seq,
         "sku": row.sku,
@@ -33,4 +39,4 @@ def audit_document(row: LedgerRow) -> str:
         "realized_pl": _d(f.realized_pl),
         "write_off": _d(f.write_off),
         "gain": _d(f.gain),
-    })  # fmt: skip
+    }

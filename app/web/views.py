@@ -9,8 +9,9 @@ from typing import Any
 
 from app.domain.errors import DomainError
 from app.domain.summary import inventory_value, status
+from app.persistence.audit_document import transaction_document
 from app.services.outcomes import Change, Confirmed, Voided
-from app.services.records import LedgerRow, ProductRecord, ReservationRecord
+from app.services.records import ProductRecord, ReservationRecord
 
 CENT = Decimal("0.01")
 
@@ -30,26 +31,8 @@ def _t(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def transaction_view(row: LedgerRow) -> dict[str, Any]:
-    e, f = row.entry, row.figures
-    return {
-        "id": e.id,
-        "seq": e.seq,
-        "sku": row.sku,
-        "type": e.type.value,
-        "quantity": e.quantity,
-        "unit_price": _d(e.unit_price),
-        "at": _t(e.at),
-        "reason": e.reason.value if e.reason else None,
-        "note": row.note,
-        "stock_after": f.stock_after,
-        "average_cost_after": _d(f.average_cost_after),
-        "revenue": _d(f.revenue),
-        "cogs": _d(f.cogs),
-        "realized_pl": _d(f.realized_pl),
-        "write_off": _d(f.write_off),
-        "gain": _d(f.gain),
-    }
+# The API's transaction is the document the audit log keeps of a row: one shape, written once.
+transaction_view = transaction_document
 
 
 def product_view(p: ProductRecord) -> dict[str, Any]:
