@@ -7,10 +7,11 @@ its transaction, and a repeat is answered from that outcome (`replayed: true`)."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -22,7 +23,7 @@ from app.domain.reservations import Status
 from app.domain.rules import NOTE_MAX
 from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
-from app.services.idempotency import Answer, Key
+from app.services.idempotency import Key
 from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refused
 from app.services.records import ReservationRecord
 from app.web.auth import allow_recording, scope_of
@@ -51,17 +52,29 @@ CHECK_NOW = timedelta(minutes=5)  # how far from now updateCheckTime's `at` may 
 KEY_DOC = "Runs at most once per key (or the Idempotency-Key header): a repeat gets the first answer"
 
 
+@dataclass(frozen=True, slots=True)
+class Keyed(Generic[O]):
+    """A keyed mutation's outcome (this request's, or replayed: the first's), or its refusal."""
+
+    outcome: O | Refused
+    replayed: bool
+
+
 async def keyed(
     info: Ctx, operation: str, fields: dict[str, Any], raw_key: str | None, kind: type[O],
     run: Callable[[Key | None], Awaitable[O]],
-) -> Answer[O]:  # fmt: skip
+) -> Keyed[O]:  # fmt: skip
     """`run` at most once per idempotency key: the argument, else the request's header (one keyed
-    mutation per request). The operation's name is part of what the key fingerprints."""
+    mutation per request). The operation's name is part of what the key fingerprints. A key kept
+    by REST before keys kept outcomes cannot be answered here: an error, for every mutation."""
     context = info.context
     with arguments(SEED_ARGUMENTS):
         key = idempotency.key_for(raw_key or context.header_key, {"graphql": operation, **fields},
                                   scope_of(signed_in(context)))  # fmt: skip
-        return await idempotency.once(context.services.db, key, kind, run)
+        answer = await idempotency.once(context.services.db, key, kind, run)
+    if isinstance(answer.outcome, EarlierAnswer):
+        raise _earlier(answer.outcome)
+    return Keyed(answer.outcome, answer.replayed)
 
 
 async def _refused(
@@ -112,8 +125,6 @@ class Mutation:
         outcome = answer.outcome
         if isinstance(outcome, Refused):
             return await _refused(info, wanted.sku, outcome, answer.replayed)
-        if isinstance(outcome, EarlierAnswer):
-            raise _earlier(outcome)
         held = outcome.reservation
         message = (f"Reserved {held.quantity} of {held.sku} for order {held.order_ref}" if outcome.created
                    else f"Order {held.order_ref} already holds {held.quantity} of {held.sku}")  # fmt: skip
@@ -149,8 +160,6 @@ class Mutation:
         outcome = answer.outcome
         if isinstance(outcome, Refused):
             return await _refused(info, sku, outcome, answer.replayed)
-        if isinstance(outcome, EarlierAnswer):
-            raise _earlier(outcome)
         return InventoryOperationResult(
             success=True, message=_confirmed_message(held, outcome, answer.replayed), retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome.reservation)),
@@ -175,8 +184,6 @@ class Mutation:
         outcome = answer.outcome
         if isinstance(outcome, Refused):
             return await _refused(info, sku, outcome, answer.replayed)
-        if isinstance(outcome, EarlierAnswer):
-            raise _earlier(outcome)
         return InventoryOperationResult(
             success=True, message=_cancelled_message(held, outcome, answer.replayed), retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome)), replayed=answer.replayed,
@@ -245,8 +252,6 @@ class Mutation:
             if isinstance(outcome, Refused):
                 answers.append(await _refused(info, sku, outcome, answer.replayed))
                 continue
-            if isinstance(outcome, EarlierAnswer):
-                raise _earlier(outcome)
             answers.append(InventoryOperationResult(
                 success=True, message=f"{sku}: counted {outcome.product.after.position.stock} as recorded",
                 retries_used=0, known=Inventory.of(product_view(outcome.product.after)), replayed=answer.replayed,
@@ -280,8 +285,6 @@ class Mutation:
         outcome = answer.outcome
         if isinstance(outcome, Refused):
             raise _conflict(outcome)
-        if isinstance(outcome, EarlierAnswer):
-            raise _earlier(outcome)
         return _recorded(outcome, False, answer.replayed)
 
     @strawberry.mutation(description="Change a transaction (a manager); with dryRun, what it would do. " + KEY_DOC)
@@ -327,8 +330,6 @@ async def _changed(
     outcome = answer.outcome
     if isinstance(outcome, Refused):
         raise _conflict(outcome)
-    if isinstance(outcome, EarlierAnswer):
-        raise _earlier(outcome)
     return _recorded(outcome, False, answer.replayed)
 
 
@@ -397,8 +398,6 @@ async def _adjust(
     outcome = answer.outcome
     if isinstance(outcome, Refused):
         return await _refused(info, entered.sku, outcome, answer.replayed)
-    if isinstance(outcome, EarlierAnswer):
-        raise _earlier(outcome)
     assert outcome.row is not None
     moved = "Added" if quantity > 0 else "Took off"
     return InventoryOperationResult(
