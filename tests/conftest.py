@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -166,6 +167,26 @@ def tokens(database_url: str) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def server_on_a_cluster_of_its_own(prefix: str, admin: str) -> Iterator[tuple[str, str, str]]:
+    """(database URL, server URL, an admin's token) on a throwaway cluster, for tests whose data would
+    change what every other test lists, or that break figures on purpose. The sweeper is off."""
+    from app.services import embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    server = None
+    try:
+        url = embedded.ensure_running(data_dir)
+        token = make_user(url, admin, "admin")
+        server = start_server(url, INVENTORY_SWEEP_SECONDS="3600")
+        yield url, server.url, token
+    finally:
+        if server:
+            server.stop()
+        embedded.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

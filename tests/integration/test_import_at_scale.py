@@ -13,21 +13,18 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
 from app.services.catalogue_csv import PART_PRODUCTS
-from tests.conftest import ROOT, bearer, make_user, start_server
+from tests.conftest import ROOT, bearer, server_on_a_cluster_of_its_own
 from tests.integration.helpers import anomalies, make_product, record, summary, timeline
 
 pytestmark = pytest.mark.integration
@@ -37,20 +34,8 @@ pytestmark = pytest.mark.integration
 def catalogue_server() -> Iterator[tuple[str, str, str]]:
     """A database of its own: tens of thousands of imported products would change what every other
     test's reports and pages list."""
-    from app.services import embedded
-
-    data_dir = Path(tempfile.mkdtemp(prefix="srk-", dir="/tmp"))
-    server = None
-    try:
-        url = embedded.ensure_running(data_dir)
-        token = make_user(url, "catalogue-admin", "admin")
-        server = start_server(url, INVENTORY_SWEEP_SECONDS="3600")
-        yield url, server.url, token
-    finally:
-        if server:
-            server.stop()
-        embedded.stop(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with server_on_a_cluster_of_its_own("srk-", "catalogue-admin") as running:
+        yield running
 
 
 @pytest.fixture

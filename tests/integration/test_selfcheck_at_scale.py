@@ -5,10 +5,7 @@ checked at once; `inventory check` does the same from the shell."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -16,7 +13,7 @@ import pytest
 
 from app.persistence.database import Database
 from app.services.selfcheck import PIECE, CheckProgress, SelfCheck
-from tests.conftest import bearer, make_user, start_server
+from tests.conftest import bearer, server_on_a_cluster_of_its_own
 
 pytestmark = pytest.mark.integration
 
@@ -27,20 +24,8 @@ HEADER = "external_id,sku,product_name,type,quantity,unit_price,at\n"
 @pytest.fixture(scope="module")
 def checked_server() -> Iterator[tuple[str, str, str]]:
     """A database of its own: this test breaks a product's figures on purpose."""
-    from app.services import embedded
-
-    data_dir = Path(tempfile.mkdtemp(prefix="srs-", dir="/tmp"))
-    server = None
-    try:
-        url = embedded.ensure_running(data_dir)
-        token = make_user(url, "check-admin", "admin")
-        server = start_server(url, INVENTORY_SWEEP_SECONDS="3600")
-        yield url, server.url, token
-    finally:
-        if server:
-            server.stop()
-        embedded.stop(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with server_on_a_cluster_of_its_own("srs-", "check-admin") as running:
+        yield running
 
 
 @pytest.fixture
