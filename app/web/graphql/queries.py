@@ -10,7 +10,9 @@ import strawberry
 from strawberry import Info
 from strawberry.scalars import JSON
 
+from app.domain import timeline_cursor
 from app.domain.errors import NotFound
+from app.domain.ledger import TimelineKey
 from app.domain.reservations import Status
 from app.services.products import MAX_PER_PAGE, ListingQuery
 from app.web.graphql.context import GraphQLContext
@@ -66,6 +68,25 @@ def offset_of(cursor: str | None) -> int:
     except (ValueError, UnicodeDecodeError):
         pass
     raise bad_input([("after", "is not a cursor this API gave")])
+
+
+def cursor_of_row(key: TimelineKey) -> str:
+    """A transaction's cursor: its timeline key (as the REST timeline's `next` writes it)."""
+    return base64.b64encode(f"key:{timeline_cursor.cursor_of(key)}".encode()).decode()
+
+
+def key_after(cursor: str | None) -> TimelineKey | int | None:
+    """Where a transactions page starts: after the row a key cursor names, or (a cursor given before
+    transactions were paged by key) after an offset."""
+    if cursor is None:
+        return None
+    try:
+        kind, _, text = base64.b64decode(cursor, validate=True).decode().partition(":")
+        if kind == "key":
+            return timeline_cursor.key_of(text)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_input([("after", "is not a cursor this API gave")]) from None
+    return offset_of(cursor)
 
 
 async def _load(info: Ctx, sku: str) -> Inventory | None:
@@ -203,24 +224,31 @@ class Query:
                                end_cursor=edges[-1].cursor if edges else None),
         )  # fmt: skip
 
-    @strawberry.field(description="A product's transactions, newest first, with the running figures after each")
+    @strawberry.field(
+        description="A product's transactions, newest first, with the running figures after each; paged by key "
+        "(`after` the previous page's endCursor), so a page deep in a long ledger costs what the first does"
+    )
     async def transactions(
         self, info: Ctx, sku: str, first: int = 50, after: str | None = None
     ) -> TransactionConnection | None:
         first = checked_range(first, "first", 1, 5000)
-        start = offset_of(after)
+        start = key_after(after)
         services = info.context.services
         try:
             product = await services.products.get(checked_sku(sku, "sku"))
         except NotFound:  # null, as inventoryDetail answers an unknown SKU
             return None
-        rows = await services.ledger.timeline(product, first, start, newest_first=True)
-        edges = [TransactionEdge(cursor=cursor_of(start + i), node=Transaction.of(transaction_view(r)))
-                 for i, r in enumerate(rows)]  # fmt: skip
+        if isinstance(start, int):  # an offset cursor of before: OFFSET reads every row it skips
+            rows = await services.ledger.timeline(product, first, start, newest_first=True)
+            more = start + len(rows) < product.tx_count
+        else:  # by key: one range scan of the timeline index, the last page as fast as the first
+            page = await services.ledger.timeline_page(product, first, start, newest_first=True)
+            rows, more = page.rows, page.more
+        edges = [TransactionEdge(cursor=cursor_of_row(r.entry.key), node=Transaction.of(transaction_view(r)))
+                 for r in rows]  # fmt: skip
         return TransactionConnection(
             edges=edges, total_count=product.tx_count,
-            page_info=PageInfo(has_next_page=start + len(edges) < product.tx_count,
-                               end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         )  # fmt: skip
 
     @strawberry.field(description="Reservations, newest first (500 at most)")
