@@ -314,16 +314,24 @@ async def page(
     return [product_from(r) for r in rows]
 
 
+# Seconds until the next active hold's time passes (NULL: none will): until then the live reserved
+# figures, and the statuses that depend on them, stay as they are unless something is committed.
+_NEXT_LAPSE_IN = """(SELECT extract(epoch FROM min(r.expires_at) - now()) FROM reservation r
+                     WHERE r.status = 'active' AND r.expires_at > now())::float8 AS next_lapse_in"""
+
+
 async def totals(conn: asyncpg.Connection, filters: Filters) -> dict[str, Any]:
     """The sums of the matching products in one aggregate: products, on_hand, reserved (held now:
     the stored sums less the holds past their time, few, read apart, so that the aggregate reads
-    the product table alone unless the filter is a status), inventory_value and the money."""
+    the product table alone unless the filter is a status), inventory_value and the money; and
+    `next_lapse_in`, how long these sums hold if nothing is committed (dashboard_totals keeps them)."""
     args = SqlArgs()
     where = filters.where(args)
     sums = f"""count(*) AS products, coalesce(sum(on_hand), 0)::bigint AS on_hand,
                coalesce(sum({{reserved}}), 0)::bigint AS reserved,
                coalesce(sum({VALUE_SQL}), 0)::numeric(30, 2) AS inventory_value,
-               {", ".join(f"coalesce(sum({f}), 0)::numeric(30, 2) AS {f}" for f in MONEY_COLUMNS)}"""
+               {", ".join(f"coalesce(sum({f}), 0)::numeric(30, 2) AS {f}" for f in MONEY_COLUMNS)},
+               {_NEXT_LAPSE_IN}"""
     if filters.status:  # the live figure row by row
         sql = f"SELECT {sums.format(reserved='live_reserved')} FROM {LISTING_FROM} WHERE {where}"
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from app.persistence import events as rows
-from app.persistence.database import Database
+from app.persistence.database import UNAVAILABLE, Database
 from app.persistence.events import CHANNEL, announce
 from app.persistence.records import ProductRecord
 
@@ -76,6 +77,11 @@ class EventHub:
         self._conn: asyncpg.Connection | None = None
         self._runner: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        # Told of every change notice, and when notices may have been missed (dashboard_totals).
+        self.on_change: list[Callable[[], None]] = []
+        self._echo_channel = f"{CHANNEL}_echo_{uuid.uuid4().hex}"  # heard by this hub alone: caught_up
+        self._echoes: dict[str, asyncio.Future[None]] = {}
+        self._echoes_sent = 0
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -93,10 +99,16 @@ class EventHub:
 
     async def _connect(self) -> None:
         conn = await asyncpg.connect(self.db.url, server_settings={"application_name": "stockroom-listener"})
-        conn.add_termination_listener(lambda _: self._lost.set())
+        conn.add_termination_listener(lambda _: self._on_lost())
         await conn.add_listener(CHANNEL, self._on_notify)
+        await conn.add_listener(self._echo_channel, self._on_echo)
         self._conn = conn
+        self._changed()  # notices committed while nobody listened were not heard
         await self._resync()
+
+    def _on_lost(self) -> None:
+        self._lost.set()
+        self._changed()
 
     async def _keep_listening(self) -> None:
         while True:
@@ -120,9 +132,40 @@ class EventHub:
     # --- notifications ------------------------------------------------------------------------
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._changed()
         self._pending.update(rows.changed_ids(payload))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    def _changed(self) -> None:
+        for told in self.on_change:
+            told()
+
+    async def caught_up(self, within: float = 1.0) -> bool:
+        """Whether every change notice committed before this call has been heard (and `on_change`
+        told): a notice sent now on a channel only this hub listens to comes back after them, since
+        PostgreSQL delivers notices in the order their transactions committed. False when the
+        listener is not connected or the echo takes longer than `within` seconds."""
+        if self._conn is None or self._conn.is_closed() or self._lost.is_set():
+            return False
+        self._echoes_sent += 1
+        token = str(self._echoes_sent)
+        self._echoes[token] = echo = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(within):
+                async with self.db.read_only() as conn:
+                    await conn.execute("SELECT pg_notify($1, $2)", self._echo_channel, token)
+                await echo
+            return True
+        except (TimeoutError, asyncpg.PostgresError, *UNAVAILABLE):
+            return False
+        finally:
+            del self._echoes[token]
+
+    def _on_echo(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        echo = self._echoes.get(payload)
+        if echo is not None and not echo.done():
+            echo.set_result(None)
 
     async def _flush(self) -> None:
         """Changes arriving close together become one query and one event per product. An id

@@ -17,6 +17,7 @@ from app.persistence.database import Database
 from app.persistence.products import SORTS, STATUSES, Filters
 from app.persistence.records import ProductRecord
 from app.services import idempotency
+from app.services.dashboard_totals import DashboardTotals
 from app.services.events import announce
 from app.services.idempotency import Key
 
@@ -64,8 +65,9 @@ class Suggestion:
 class ProductService:
     """Products: create, change settings, look up and list (with their summary figures), on one Database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, totals: DashboardTotals | None = None) -> None:
         self.db = db
+        self.totals = totals  # the listing's totals kept per filter until a change (one per process)
 
     async def create(self, raw: Mapping[str, Any], key: Key | None = None) -> ProductRecord:
         data = parse_product(raw)
@@ -114,13 +116,14 @@ class ProductService:
     async def page_of(self, query: ListingQuery) -> ListingPage:
         """One page of the filtered, sorted catalogue and the totals of the whole filtered set: two
         statements (the page, one aggregate), read at the same time on two pooled connections (each
-        task holds one: the "never stuck" rule), whatever the catalogue's size."""
+        task holds one: the "never stuck" rule), whatever the catalogue's size. The aggregate is
+        skipped while this filter's totals are kept (`DashboardTotals`: until the next change)."""
         query = query.normalized()
         filters = Filters(query.q, query.category, query.brand, query.status)
         offset = (query.page - 1) * query.per_page
         items, totals = await asyncio.gather(
             self._read(lambda conn: repo.page(conn, filters, query.sort, query.descending, query.per_page, offset)),
-            self._read(lambda conn: repo.totals(conn, filters)),
+            self.totals.of(filters) if self.totals else self._read(lambda conn: repo.totals(conn, filters)),
         )
         return ListingPage(query, items, _totals_view(totals))
 

@@ -15,6 +15,7 @@ from app.display import Display
 from app.persistence.database import Database
 from app.services.accounts import AccountService
 from app.services.backup import BackupService
+from app.services.dashboard_totals import DashboardTotals
 from app.services.events import EventHub, ProductView
 from app.services.ledger import LedgerService, utc_now
 from app.services.locks import ProductLocks
@@ -49,17 +50,20 @@ def build_services(
     """`view` is how a product is shown to clients (events and reports carry it); the web layer's."""
     ledger = ledger_service(db, settings, clock)
     locks = ledger.locks
+    hub = EventHub(db, view=view)
+    totals = DashboardTotals(db, hub.caught_up)  # kept until the hub hears of a change
+    hub.on_change.append(totals.forget)
     return Services(
         db=db,
         display=ledger.display,
         locks=locks,
         ledger=ledger,
         reservations=ReservationService(locks, ledger, clock, max_batch=settings.max_batch),
-        products=ProductService(db),
+        products=ProductService(db, totals),
         accounts=AccountService(db),
         reports=ReportService(db, view=view),
         backups=BackupService(db, settings),
-        hub=EventHub(db, view=view),
+        hub=hub,
         progress=ProgressHub(),
     )
 
