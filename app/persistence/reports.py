@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -141,13 +142,16 @@ WHERE p.last_at <= $1 OR last.at IS NOT NULL
 """
 _ON_HAND = "CASE WHEN p.last_at <= $1 THEN p.on_hand ELSE last.stock_after END"
 _COST = "CASE WHEN p.last_at <= $1 THEN p.average_cost ELSE last.average_cost_after END"
+MARK_EVERY = 100  # valued_sums marks the SKU of every 100th product valued, so that a deep page starts near it
 # A page: the products skipped by OFFSET are only asked whether they have history at $1 (EXISTS, an
-# index-only probe), the page's own products are then read as VALUED_FROM reads them.
+# index-only probe), the page's own products are then read as VALUED_FROM reads them. {start} is
+# empty, or starts the page at a mark of valued_sums (so that OFFSET skips fewer than MARK_EVERY).
 VALUATION_SQL = f"""
 SELECT p.sku, p.name, p.category, p.brand, {_ON_HAND} AS stock_after, {_COST} AS average_cost_after,
        CASE WHEN p.last_at <= $1 THEN p.last_at ELSE last.at END AS at
 FROM (SELECT * FROM product p
-      WHERE p.last_at <= $1 OR EXISTS (SELECT 1 FROM stock_transaction t WHERE t.product = p.id AND t.at <= $1)
+      WHERE (p.last_at <= $1 OR EXISTS (SELECT 1 FROM stock_transaction t WHERE t.product = p.id AND t.at <= $1))
+            {{start}}
       ORDER BY p.sku LIMIT $2 OFFSET $3) AS p
 LEFT JOIN LATERAL (
     SELECT t.stock_after, t.average_cost_after, t.at FROM stock_transaction t
@@ -155,28 +159,53 @@ LEFT JOIN LATERAL (
 ) AS last ON TRUE
 ORDER BY p.sku
 """
-# Totals and totals per category (in the order of their first SKU, as the items list them), in one pass.
+# Totals and totals per category (in the order of their first SKU, as the items list them), in one
+# pass, and the marks: the SKU of the 1st, the 101st, the 201st … product valued.
 _VALUE = VALUE_SQL.replace("on_hand", "v.on_hand").replace("average_cost", "v.average_cost")
 VALUATION_SUMS_SQL = f"""
+WITH v AS MATERIALIZED (SELECT p.sku, p.category, {_ON_HAND} AS on_hand, {_COST} AS average_cost {VALUED_FROM})
 SELECT v.category, grouping(v.category) AS everything, count(*) AS products,
-       coalesce(sum(v.on_hand), 0)::bigint AS on_hand, coalesce(sum({_VALUE}), 0)::numeric(30, 2) AS inventory_value
-FROM (SELECT p.sku, p.category, {_ON_HAND} AS on_hand, {_COST} AS average_cost {VALUED_FROM}) AS v
+       coalesce(sum(v.on_hand), 0)::bigint AS on_hand, coalesce(sum({_VALUE}), 0)::numeric(30, 2) AS inventory_value,
+       (SELECT array_agg(m.sku ORDER BY m.sku) FROM (SELECT v.sku, row_number() OVER (ORDER BY v.sku) AS n FROM v) AS m
+        WHERE m.n % {MARK_EVERY} = 1) AS marks
+FROM v
 GROUP BY GROUPING SETS ((v.category), ())
 ORDER BY grouping(v.category), min(v.sku)
 """
 
 
-async def valued_at(conn: asyncpg.Connection, at: datetime, limit: int, offset: int) -> list[ValuedProduct]:
-    """A page of the products that had any history at `at`, by SKU."""
-    rows = await conn.fetch(VALUATION_SQL, at, limit, offset)
+@dataclass(frozen=True, slots=True)
+class ValuedSums:
+    totals: dict[str, Any]  # products, on_hand, inventory_value
+    by_category: list[dict[str, Any]]  # category, products, on_hand, inventory_value
+    marks: tuple[str, ...]  # the SKU of every MARK_EVERY-th product valued, from the first
+
+
+async def valued_at(
+    conn: asyncpg.Connection, at: datetime, limit: int, offset: int, marks: Sequence[str] | None = None
+) -> list[ValuedProduct]:
+    """A page of the products that had any history at `at`, by SKU; with the `marks` of the same
+    valuation (valued_sums), read from the mark before the page rather than from the first product."""
+    if marks is None:
+        rows = await conn.fetch(VALUATION_SQL.format(start=""), at, limit, offset)
+    elif offset // MARK_EVERY >= len(marks):
+        return []  # past the last product valued
+    else:
+        mark = offset // MARK_EVERY
+        sql = VALUATION_SQL.format(start="AND p.sku >= $4")
+        rows = await conn.fetch(sql, at, limit, offset - mark * MARK_EVERY, marks[mark])
     return [ValuedProduct(r["sku"], r["name"], r["category"], r["brand"], r["stock_after"], r["average_cost_after"],
                           r["at"]) for r in rows]  # fmt: skip
 
 
-async def valued_sums(conn: asyncpg.Connection, at: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The totals of every product valued at `at`, and per category: products, on_hand, inventory_value."""
+async def valued_sums(conn: asyncpg.Connection, at: datetime) -> ValuedSums:
+    """The totals of every product valued at `at`, and per category: products, on_hand, inventory_value;
+    and the marks for valued_at."""
     rows = [dict(r) for r in await conn.fetch(VALUATION_SUMS_SQL, at)]
     totals = next((r for r in rows if r["everything"]), {"products": 0, "on_hand": 0, "inventory_value": 0})
     groups = [r for r in rows if not r["everything"]]
-    return ({k: totals[k] for k in ("products", "on_hand", "inventory_value")},
-            [{k: r[k] for k in ("category", "products", "on_hand", "inventory_value")} for r in groups])  # fmt: skip
+    return ValuedSums(
+        {k: totals[k] for k in ("products", "on_hand", "inventory_value")},
+        [{k: r[k] for k in ("category", "products", "on_hand", "inventory_value")} for r in groups],
+        tuple(rows[0]["marks"] or ()) if rows else (),
+    )

@@ -13,6 +13,7 @@ from app.persistence import reports as rows
 from app.persistence.database import Database
 from app.persistence.records import ProductRecord
 from app.services.selfcheck import SelfCheck
+from app.services.until_change import UntilChange
 
 # How a product is shown (the web layer's product_view, handed in by create_app).
 ProductView = Callable[[ProductRecord], dict[str, Any]]
@@ -63,10 +64,14 @@ REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "
 class ReportService:
     """The reports, on one Database; each product in them as `view` shows it."""
 
-    def __init__(self, db: Database, view: ProductView) -> None:
+    def __init__(
+        self, db: Database, view: ProductView, valuations: UntilChange[datetime, rows.ValuedSums] | None = None
+    ) -> None:
         self.db = db
         self.view = view
         self.selfcheck = SelfCheck(db)
+        # A valuation's sums and marks by `at`, kept until a change: every page of it reads them.
+        self.valuations = valuations
 
     async def summary(self) -> dict[str, Any]:
         """Every product's figures added up (one SQL aggregate), and how many are ok, low and out."""
@@ -122,10 +127,16 @@ class ReportService:
 
     async def valuation(self, at: datetime, page: int = 1, per: int = PER_PAGE) -> dict[str, Any]:
         """Stock, average cost and value of every product that had any history at `at` (a page of them),
-        with totals and totals per category (a month's closing figures: `at` the month's last moment)."""
+        with totals and totals per category (a month's closing figures: `at` the month's last moment).
+        The sums read every product (one index probe each); they are kept per `at` until a change, and
+        mark every 100th product, so that any page, however deep, reads about its own products alone."""
+        if self.valuations is None:
+            sums = (await self._valued_sums(at))[0]
+        else:
+            sums = await self.valuations.get(at, lambda: self._valued_sums(at))
         async with self.db.read_only() as conn:
-            valued = await rows.valued_at(conn, at, per, (page - 1) * per)
-            totals, by_category = await rows.valued_sums(conn, at)
+            valued = await rows.valued_at(conn, at, per, (page - 1) * per, sums.marks)
+        totals, by_category = sums.totals, sums.by_category
         items: list[dict[str, Any]] = [
             {"sku": v.sku, "name": v.name, "category": v.category, "brand": v.brand,
              "on_hand": v.on_hand, "average_cost": str(v.average_cost),
@@ -140,6 +151,10 @@ class ReportService:
             "by_category": [{**g, "inventory_value": str(g["inventory_value"])} for g in by_category],
             **_where(totals["products"], page, per),
         }
+
+    async def _valued_sums(self, at: datetime) -> tuple[rows.ValuedSums, float]:
+        async with self.db.read_only() as conn:
+            return await rows.valued_sums(conn, at), float("inf")  # time alone changes nothing of a valuation
 
     async def build(
         self, name: str, now: datetime, *, days: int = 30, fast: bool = True, limit: int = 20,

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from app.display import Display
 from app.persistence.database import Database
+from app.persistence.reports import ValuedSums
 from app.services.accounts import AccountService
 from app.services.backup import BackupService
 from app.services.dashboard_totals import DashboardTotals
@@ -24,6 +25,7 @@ from app.services.progress import ProgressHub
 from app.services.recompute import RefoldChunks
 from app.services.reports import ReportService
 from app.services.reservations import ReservationService
+from app.services.until_change import UntilChange
 from app.settings import Settings
 
 
@@ -52,7 +54,8 @@ def build_services(
     locks = ledger.locks
     hub = EventHub(db, view=view)
     totals = DashboardTotals(db, hub.caught_up)  # kept until the hub hears of a change
-    hub.on_change.append(totals.forget)
+    valuations: UntilChange[datetime, ValuedSums] = UntilChange(hub.caught_up, most=32)  # by `at`, likewise
+    hub.on_change += [totals.forget, valuations.forget]
     return Services(
         db=db,
         display=ledger.display,
@@ -61,7 +64,7 @@ def build_services(
         reservations=ReservationService(locks, ledger, clock, max_batch=settings.max_batch),
         products=ProductService(db, totals),
         accounts=AccountService(db),
-        reports=ReportService(db, view=view),
+        reports=ReportService(db, view=view, valuations=valuations),
         backups=BackupService(db, settings),
         hub=hub,
         progress=ProgressHub(),
