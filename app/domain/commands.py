@@ -35,6 +35,13 @@ class TransactionInput:
     unit_price: Decimal | None = None
     reason: Reason | None = None
     note: str | None = None
+    location: str | None = None  # None: the product's default location
+    to_location: str | None = None  # a TRANSFER's destination (required for it, refused otherwise)
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """The locations it names (the product's default is not named)."""
+        return tuple(code for code in (self.location, self.to_location) if code is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +50,4 @@ class ReservationInput:
     quantity: int
     order_ref: str
     ttl_seconds: int = DEFAULT_TTL_SECONDS
+    location: str | None = None  # None: held against the product's total

@@ -18,14 +18,17 @@ from app.domain.money import ZERO_MONEY
 from app.domain.rules import TxType
 from app.domain.summary import Totals
 
-STOCK, AVERAGE_COST, REVENUE, COGS, REALIZED_PL, WRITE_OFF, GAIN = range(len(Figures._fields))
+(STOCK, AVERAGE_COST, REVENUE, COGS, REALIZED_PL, WRITE_OFF, GAIN, LOCATION_STOCK, TO_LOCATION_STOCK) = range(
+    len(Figures._fields)
+)
 MONEY = (REVENUE, COGS, REALIZED_PL, WRITE_OFF, GAIN)
 
 _CAN_CHANGE: dict[TxType, frozenset[int]] = {
-    TxType.BUY: frozenset({STOCK, AVERAGE_COST}),
-    TxType.SELL: frozenset({STOCK, AVERAGE_COST, COGS, REALIZED_PL}),
-    TxType.ADJUST: frozenset({STOCK, AVERAGE_COST, WRITE_OFF, GAIN}),
-    TxType.COUNT: frozenset({STOCK, AVERAGE_COST, WRITE_OFF, GAIN}),
+    TxType.BUY: frozenset({STOCK, AVERAGE_COST, LOCATION_STOCK}),
+    TxType.SELL: frozenset({STOCK, AVERAGE_COST, COGS, REALIZED_PL, LOCATION_STOCK}),
+    TxType.ADJUST: frozenset({STOCK, AVERAGE_COST, WRITE_OFF, GAIN, LOCATION_STOCK}),
+    TxType.COUNT: frozenset({STOCK, AVERAGE_COST, WRITE_OFF, GAIN, LOCATION_STOCK}),
+    TxType.TRANSFER: frozenset({STOCK, AVERAGE_COST, LOCATION_STOCK, TO_LOCATION_STOCK}),
 }
 
 

@@ -11,6 +11,7 @@ class TxType(StrEnum):
     SELL = "SELL"
     ADJUST = "ADJUST"
     COUNT = "COUNT"
+    TRANSFER = "TRANSFER"  # moves units between two locations of the product (SPEC §2 "Stock locations")
 
 
 class Reason(StrEnum):
@@ -23,6 +24,15 @@ class Reason(StrEnum):
     CORRECTION = "correction"
     OTHER = "other"
 
+
+class LocationKind(StrEnum):
+    STORAGE = "storage"
+    TRANSIT = "transit"  # goods on the way: a transfer ships into it, a later one receives out of it
+
+
+# The location every database has; a database made before locations keeps all its history there.
+MAIN = "MAIN"
+LOCATION_CODE_MAX = 32
 
 MAX_QUANTITY = 1_000_000_000  # exclusive
 MAX_PRICE = Decimal(1_000_000_000)  # exclusive

@@ -14,6 +14,7 @@ from app.domain.errors import FieldErrors
 from app.domain.rules import (
     DEFAULT_COUNT_INTERVAL_DAYS,
     DEFAULT_TTL_SECONDS,
+    LOCATION_CODE_MAX,
     MAX_TTL_SECONDS,
     NAME_MAX,
     NOTE_MAX,
@@ -37,8 +38,8 @@ PRODUCT_FIELDS = (
     "barcode",
     "sell_price",
 )
-TRANSACTION_FIELDS = ("sku", "type", "quantity", "unit_price", "at", "reason", "note")
-_TAKES_PRICE = {TxType.BUY, TxType.SELL, TxType.ADJUST}
+TRANSACTION_FIELDS = ("sku", "type", "quantity", "unit_price", "at", "reason", "note", "location", "to_location")
+_TAKES_PRICE = {TxType.BUY, TxType.SELL, TxType.ADJUST}  # not COUNT or TRANSFER
 _NEEDS_PRICE = {TxType.BUY, TxType.SELL}
 
 
@@ -117,9 +118,42 @@ def parse_transaction(raw: Mapping[str, Any], *, now: datetime, zone: tzinfo) ->
     at = None if raw.get("at") in (None, "") else fields.moment(errors, "at", raw["at"], now=now, zone=zone)
     reason = _reason(errors, raw.get("reason"), kind)
     note = fields.text(errors, "note", raw.get("note"), max_len=NOTE_MAX)
+    location = location_code(errors, "location", raw.get("location"))
+    to_location = _to_location(errors, raw.get("to_location"), kind, location)
     errors.raise_if_any()
     assert code is not None and kind is not None and quantity is not None
-    return TransactionInput(code, kind, quantity, at, unit_price, reason, note)
+    return TransactionInput(code, kind, quantity, at, unit_price, reason, note, location, to_location)
+
+
+def location_code(errors: FieldErrors, name: str, raw: object) -> str | None:
+    """An optional location code (SPEC §2: the SKU's character rules, 1–32 characters)."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        errors.add(name, "must be a location code")
+        return None
+    if len(raw) > LOCATION_CODE_MAX:
+        errors.add(name, f"must be at most {LOCATION_CODE_MAX} characters")
+        return None
+    if not SKU_PATTERN.fullmatch(raw):
+        errors.add(name, "must use only letters, digits, '.', '_' and '-', starting with a letter or digit")
+        return None
+    return raw
+
+
+def _to_location(errors: FieldErrors, raw: object, kind: TxType | None, location: str | None) -> str | None:
+    absent = raw is None or raw == ""
+    if kind is not TxType.TRANSFER:
+        if not absent and kind is not None:
+            errors.add("to_location", f"is only taken by TRANSFER, not {kind}")
+        return None
+    if absent:
+        errors.add("to_location", "is required for TRANSFER")
+        return None
+    code = location_code(errors, "to_location", raw)
+    if code is not None and code == location:
+        errors.add("to_location", "must differ from location")
+    return code
 
 
 def _type(errors: FieldErrors, raw: object) -> TxType | None:
@@ -179,6 +213,8 @@ def merge_transaction_patch(current: TransactionInput, patch: Mapping[str, Any])
         "at": current.at.isoformat() if current.at else None,
         "reason": None if current.reason is None else current.reason.value,
         "note": current.note,
+        "location": current.location,
+        "to_location": current.to_location,
     }
     new_type = _peek_type(patch.get("type", current.type.value))
     if new_type is not None and new_type is not current.type:
@@ -186,6 +222,8 @@ def merge_transaction_patch(current: TransactionInput, patch: Mapping[str, Any])
             merged["unit_price"] = None
         if new_type is not TxType.ADJUST:
             merged["reason"] = None
+        if new_type is not TxType.TRANSFER:
+            merged["to_location"] = None
     merged.update(patch)
     return merged
 
@@ -197,7 +235,7 @@ def _peek_type(raw: object) -> TxType | None:
         return None
 
 
-RESERVATION_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds")
+RESERVATION_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds", "location")
 
 
 def parse_reservation(raw: Mapping[str, Any]) -> ReservationInput:
@@ -213,9 +251,10 @@ def parse_reservation(raw: Mapping[str, Any]) -> ReservationInput:
         quantity = fields.quantity(errors, "quantity", raw["quantity"])
     order_ref = fields.text(errors, "order_ref", raw.get("order_ref"), max_len=ORDER_REF_MAX, required=True)
     ttl = _ttl(errors, raw.get("ttl_seconds"))
+    location = location_code(errors, "location", raw.get("location"))
     errors.raise_if_any()
     assert code is not None and quantity is not None and order_ref is not None
-    return ReservationInput(code, quantity, order_ref, ttl)
+    return ReservationInput(code, quantity, order_ref, ttl, location)
 
 
 def _ttl(errors: FieldErrors, raw: object) -> int:

@@ -39,4 +39,8 @@ def transaction_document(row: LedgerRow) -> dict[str, Any]:
         "realized_pl": _d(f.realized_pl),
         "write_off": _d(f.write_off),
         "gain": _d(f.gain),
+        "location": e.location,
+        "to_location": e.to_location,
+        "location_stock_after": f.location_stock_after,
+        "to_location_stock_after": f.to_location_stock_after,
     }

@@ -30,20 +30,30 @@ COLUMNS: dict[str, str] = {
     "product": "bigint", "seq": "bigint", "type": "text", "quantity": "bigint", "unit_price": "numeric",
     "at": "timestamptz", "reason": "text", "note": "text", "stock_after": "bigint", "average_cost_after": "numeric",
     "revenue": "numeric", "cogs": "numeric", "realized_pl": "numeric", "write_off": "numeric", "gain": "numeric",
-    "external_id": "text",
+    "external_id": "text", "location": "text", "to_location": "text", "location_stock_after": "bigint",
+    "to_location_stock_after": "bigint",
 }  # fmt: skip
-ENTRY_COLUMNS = Entry._fields  # seq, at, type, quantity, unit_price, reason, id
-FIGURE_COLUMNS = Figures._fields  # stock_after, average_cost_after, revenue, cogs, realized_pl, write_off, gain
+ENTRY_COLUMNS = Entry._fields  # seq, at, type, quantity, unit_price, reason, id, location, to_location
+# stock_after, average_cost_after, revenue, cogs, realized_pl, write_off, gain, location_stock_after,
+# to_location_stock_after
+FIGURE_COLUMNS = Figures._fields
 assert set(ENTRY_COLUMNS) - {"id"} <= COLUMNS.keys() and set(FIGURE_COLUMNS) <= COLUMNS.keys()
 POSITION_COLUMNS = ("stock_after", "average_cost_after")
 
 
+# A row from before locations existed has no `location_stock_after`: all its product's stock was at
+# MAIN then, so it is the row's `stock_after` (see the locations migration).
+LOCATION_STOCK_SQL = "coalesce(t.location_stock_after, t.stock_after)"
+_READ_AS = {"location_stock_after": f"{LOCATION_STOCK_SQL} AS location_stock_after"}
+
+
 def _select(columns: Iterable[str]) -> str:
-    return ", ".join(f"t.{c}" for c in columns)
+    return ", ".join(_READ_AS.get(c, f"t.{c}") for c in columns)
 
 
-# What a refold reads back of a stored row: its entry and the position it left (not the money).
-_STORED = (*ENTRY_COLUMNS, *POSITION_COLUMNS)
+# What a refold reads back of a stored row: its entry, the position it left and the stock it left at
+# its locations (not the money).
+_STORED = (*ENTRY_COLUMNS, *POSITION_COLUMNS, "location_stock_after", "to_location_stock_after")
 STORED_SELECT = _select(_STORED)
 ROW_SELECT = _select((*ENTRY_COLUMNS, *FIGURE_COLUMNS, "note")) + ", p.sku"
 ROW_FROM = "stock_transaction t JOIN product p ON p.id = t.product"
@@ -58,8 +68,8 @@ _new = tuple.__new__  # skips the NamedTuples' Python-level constructors, for th
 
 
 def _entry_from(r: asyncpg.Record) -> Entry:
-    seq, at, kind, quantity, unit_price, reason, tx_id = _entry_values(r)
-    return _new(Entry, (seq, at, _TYPES[kind], quantity, unit_price, _REASONS[reason], tx_id))
+    seq, at, kind, quantity, unit_price, reason, tx_id, location, to_location = _entry_values(r)
+    return _new(Entry, (seq, at, _TYPES[kind], quantity, unit_price, _REASONS[reason], tx_id, location, to_location))
 
 
 def posted_from(r: asyncpg.Record) -> Posted:
@@ -76,13 +86,14 @@ def row_from(r: asyncpg.Record) -> LedgerRow:
 # value measured 8% slower).
 _stored_entry = itemgetter(*(_STORED.index(c) for c in ENTRY_COLUMNS))
 _stored_position = itemgetter(*(_STORED.index(c) for c in POSITION_COLUMNS))
+_stored_here = itemgetter(_STORED.index("location_stock_after"), _STORED.index("to_location_stock_after"))
 
 
 def _stored_from(r: asyncpg.Record) -> Stored:
     """A row selected with STORED_SELECT."""
-    seq, at, kind, quantity, unit_price, reason, tx_id = _stored_entry(r)
-    entry = _new(Entry, (seq, at, _TYPES[kind], quantity, unit_price, _REASONS[reason], tx_id))
-    return _new(Stored, (entry, _new(Position, _stored_position(r))))
+    seq, at, kind, quantity, unit_price, reason, tx_id, location, to_location = _stored_entry(r)
+    entry = _new(Entry, (seq, at, _TYPES[kind], quantity, unit_price, _REASONS[reason], tx_id, location, to_location))
+    return _new(Stored, (entry, _new(Position, _stored_position(r)), *_stored_here(r)))
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -139,6 +150,29 @@ async def point_before(
     if r is None:
         return None
     return Position(*_position_values(r)), (r["at"], r["seq"])
+
+
+async def stocks_before(
+    conn: asyncpg.Connection, product_id: int, key: TimelineKey, codes: Sequence[str]
+) -> dict[str, int]:
+    """The stock at each of these locations (not MAIN) after the last row there strictly before
+    `key`: the later of the last row leaving from it and the last arriving at it (two probes of the
+    partial location indexes each). A location without rows before `key` holds 0 and is left out."""
+    records = await conn.fetch(
+        """SELECT c.code, r.units FROM unnest($2::text[]) AS c(code)
+           CROSS JOIN LATERAL (
+               (SELECT t.at, t.seq, coalesce(t.location_stock_after, t.stock_after) AS units
+                FROM stock_transaction t
+                WHERE t.product = $1 AND t.location = c.code AND t.location <> 'MAIN' AND (t.at, t.seq) < ($3, $4)
+                ORDER BY t.at DESC, t.seq DESC LIMIT 1)
+               UNION ALL
+               (SELECT t.at, t.seq, t.to_location_stock_after FROM stock_transaction t
+                WHERE t.product = $1 AND t.to_location = c.code AND (t.at, t.seq) < ($3, $4)
+                ORDER BY t.at DESC, t.seq DESC LIMIT 1)
+               ORDER BY at DESC, seq DESC LIMIT 1) r""",
+        product_id, list(codes), key[0], key[1],
+    )  # fmt: skip
+    return {r["code"]: r["units"] for r in records}
 
 
 async def rows_from(
@@ -283,6 +317,7 @@ async def insert_rows(
         "reason": [x.reason.value if x.reason else None for x in e], "note": list(notes),
         **{c: [x[i] for x in f] for i, c in enumerate(FIGURE_COLUMNS)},
         "external_id": list(external_ids) if external_ids is not None else [None] * len(rows),
+        "location": [x.location for x in e], "to_location": [x.to_location for x in e],
     }  # fmt: skip
     args = SqlArgs()
     source = _unnest(args, values)
@@ -316,7 +351,9 @@ def _copy_line(product_id: int, e: Entry, f: Figures, note: str | None, external
         f"{_NULL if e.unit_price is None else e.unit_price}\t{e.at.isoformat()}\t"
         f"{_NULL if e.reason is None else e.reason.value}\t{_copy_text(note)}\t{f.stock_after}\t"
         f"{f.average_cost_after}\t{f.revenue}\t{f.cogs}\t{f.realized_pl}\t{f.write_off}\t{f.gain}\t"
-        f"{_copy_text(external_id)}\n"
+        f"{_copy_text(external_id)}\t{e.location}\t{_NULL if e.to_location is None else e.to_location}\t"
+        f"{_NULL if f.location_stock_after is None else f.location_stock_after}\t"
+        f"{_NULL if f.to_location_stock_after is None else f.to_location_stock_after}\n"
     )
 
 
@@ -364,7 +401,7 @@ async def update_figures(
     args = SqlArgs(product_id, [p.entry.id for p in rows], first.at, first.seq, last.at, last.seq, exclude_id)
     figures = [p.figures for p in rows]
     arrays = ", ".join(
-        f"string_to_array({args.bind(_joined(map(itemgetter(i), figures)))}, ',')::{COLUMNS[FIGURE_COLUMNS[i]]}[]"
+        f"string_to_array({args.bind(_joined(map(itemgetter(i), figures)))}, ',', '')::{COLUMNS[FIGURE_COLUMNS[i]]}[]"
         for i in fields
     )
     stored, refolded = ", ".join(f"t.{x}" for x in names), ", ".join(f"u.{x}" for x in names)
@@ -388,8 +425,9 @@ async def update_figures(
     return {i: record[FIGURE_COLUMNS[i]] for i in fields if i in MONEY}
 
 
-def _joined(values: Iterable[int | Decimal]) -> str:
-    return ",".join(map(str, values))
+def _joined(values: Iterable[int | Decimal | None]) -> str:
+    """Comma-joined, an empty item for None (read back as NULL by `string_to_array(…, ',', '')`)."""
+    return ",".join(map(str, values)).replace("None", "")  # C-speed: a number never spells "None"
 
 
 async def replace_row(conn: asyncpg.Connection, product_id: int, row: Posted, note: str | None) -> None:
@@ -397,7 +435,8 @@ async def replace_row(conn: asyncpg.Connection, product_id: int, row: Posted, no
     e, f = row.entry, row.figures
     values: dict[str, Any] = {
         "product": product_id, "type": e.type.value, "quantity": e.quantity, "unit_price": e.unit_price,
-        "at": e.at, "reason": e.reason.value if e.reason else None, "note": note, **f._asdict(),
+        "at": e.at, "reason": e.reason.value if e.reason else None, "note": note, "location": e.location,
+        "to_location": e.to_location, **f._asdict(),
     }  # fmt: skip
     args = SqlArgs(e.id)
     assignments = ", ".join(f"{c} = {args.bind(v)}" for c, v in values.items())

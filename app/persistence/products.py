@@ -6,7 +6,8 @@ see it live, less the holds whose time has passed but that the sweeper has not y
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from operator import itemgetter
@@ -29,7 +30,7 @@ FIGURE_COLUMNS: dict[str, str] = {
     "on_hand": "bigint", "average_cost": "numeric", "revenue": "numeric", "cogs": "numeric",
     "realized_pl": "numeric", "write_off": "numeric", "gain": "numeric", "units_in": "bigint", "units_out": "bigint",
     "damaged": "bigint", "tx_count": "bigint", "last_at": "timestamptz", "last_seq": "bigint",
-    "last_counted_at": "timestamptz", "last_sale_at": "timestamptz",
+    "last_counted_at": "timestamptz", "last_sale_at": "timestamptz", "stocks": "jsonb",
 }  # fmt: skip
 TOTALS_COLUMNS = ("revenue", "cogs", "realized_pl", "write_off", "gain", "units_in", "units_out", "damaged")
 BARCODE_INDEX = "product_barcode_gtin_idx"  # unique as a GTIN (see its migration)
@@ -81,7 +82,18 @@ def product_from(row: asyncpg.Record) -> ProductRecord:
         lapsed_holds=row["reserved"] != row["live_reserved"],
         barcode=barcode,
         sell_price=sell_price,
+        default_location=row["default_location"],
+        stocks=_by_location(row["stocks"]),
+        held=_by_location(row["held"]),
     )
+
+
+def _by_location(document: str) -> dict[str, int]:
+    return {} if document == "{}" else json.loads(document)  # type: ignore[no-any-return]
+
+
+def stocks_document(stocks: Mapping[str, int]) -> str:
+    return json.dumps(dict(sorted(stocks.items())), separators=(",", ":"))
 
 
 def settings_of(p: ProductRecord) -> ProductInput:
@@ -153,6 +165,7 @@ async def save_all_figures(conn: asyncpg.Connection, products: Sequence[ProductR
         **{c: [getattr(x, c) for x in t] for c in TOTALS_COLUMNS},
         "tx_count": [p.tx_count for p in products], "last_at": [k[0] for k in keys], "last_seq": [k[1] for k in keys],
         "last_counted_at": [p.last_counted_at for p in products], "last_sale_at": [p.last_sale_at for p in products],
+        "stocks": [stocks_document(p.stocks) for p in products],
     }  # fmt: skip
     assert values.keys() == FIGURE_COLUMNS.keys()
     args = SqlArgs([p.id for p in products])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from app.domain.commands import TransactionInput
 from app.domain.ledger import Entry, Figures, Position, Posted, TimelineKey
 from app.domain.reservations import Status
+from app.domain.rules import MAIN
 from app.domain.summary import Totals
 
 
@@ -33,6 +35,16 @@ class ProductRecord:
     lapsed_holds: bool = False  # some active reservations have run out and await the sweeper
     barcode: str | None = None
     sell_price: Decimal | None = None  # the default unit price of a SELL
+    default_location: str = MAIN  # where its transactions happen unless they name a location
+    # Units on hand by location, every location its ledger has used (their sum is `position.stock`)
+    stocks: Mapping[str, int] = field(default_factory=dict)
+    # What its reservations that name a location hold there (those without one hold against the total)
+    held: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def several_locations(self) -> bool:
+        """Its ledger has used another location than MAIN."""
+        return any(code != MAIN for code in self.stocks)
 
     def follows(self, key: TimelineKey) -> bool:
         """True when `key` would be the newest point of this product's timeline."""
@@ -57,7 +69,9 @@ class LedgerRow:
 
     def as_input(self) -> TransactionInput:
         e = self.entry
-        return TransactionInput(self.sku, e.type, e.quantity, e.at, e.unit_price, e.reason, self.note)
+        return TransactionInput(
+            self.sku, e.type, e.quantity, e.at, e.unit_price, e.reason, self.note, e.location, e.to_location
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncpg
 from app.display import Display
 from app.domain.access import ClosedPeriod, Role, role_to_record
 from app.domain.commands import TransactionInput
-from app.domain.errors import Conflict, NotFound
+from app.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.domain.ledger import Entry, Posted, TimelineKey
 from app.domain.rules import TxType
 from app.domain.voids import refuse_void
@@ -26,6 +26,7 @@ from app.services import idempotency
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated, first_claim
+from app.services.locations import LocationService
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.outcomes import Change, ProductChange, Voided
 from app.services.recompute import DEFAULT_CHUNKS, RefoldChunks, Rewrite, rewrite
@@ -35,8 +36,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _entry(data: TransactionInput, seq: int, now: datetime, tx_id: int | None = None) -> Entry:
-    return Entry(seq, data.at or now, data.type, data.quantity, data.unit_price, data.reason, tx_id)
+def _entry(data: TransactionInput, seq: int, now: datetime, default_location: str, tx_id: int | None = None) -> Entry:
+    """The entry of a transaction as entered: "now" and "the product's default location" settled."""
+    return Entry(
+        seq, data.at or now, data.type, data.quantity, data.unit_price, data.reason, tx_id,
+        data.location or default_location, data.to_location,
+    )  # fmt: skip
+
+
+def _transfer_in_place(entry: Entry) -> InvalidInput | None:
+    """A TRANSFER to where it starts (its `location` may be the product's default, not named)."""
+    if entry.to_location == entry.location:
+        return InvalidInput([FieldError("to_location", f"must differ from location ({entry.location})")])
+    return None
 
 
 class LedgerService:
@@ -52,6 +64,7 @@ class LedgerService:
         display: Display,
     ) -> None:
         self.db = db
+        self.locations = LocationService(db)  # the codes a transaction may name
         self.locks = locks
         self.zone = zone
         self.clock = clock
@@ -90,6 +103,7 @@ class LedgerService:
         keeps the change, or its refusal). A dry run is the same work under the same locks, in a
         transaction rolled back at exit: it returns the change it would make."""
         product_id = await self.product_id(data.sku)
+        await self.check_locations(data)
         if not dry_run:
             return await self._group.submit(Queued(product_id, data, key))
         (result,) = await commit_where_free(
@@ -120,7 +134,10 @@ class LedgerService:
                 results.append(Repeated(queued.key))
                 continue
             product = products[queued.product_id]
-            entry = _entry(queued.data, seq, self.clock())
+            entry = _entry(queued.data, seq, self.clock(), product.default_location)
+            if (refused := _transfer_in_place(entry)) is not None:
+                results.append(refused)
+                continue
             if not product.follows(entry.key):
                 await _insert(conn, pending, results)  # the refold must see them
             try:
@@ -182,15 +199,19 @@ class LedgerService:
             await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, old_id)
             data = self.parse(merge_transaction_patch(row.as_input(), patch))
-            entry = _entry(data, row.entry.seq, self.clock(), tx_id)
+            await self.check_locations(data, conn)
             closed = await self.closed_period(conn)
             old = await product_for_change(conn, old_id)
+            home = old if new_id == old_id else await product_for_change(conn, new_id)
+            entry = _entry(data, row.entry.seq, self.clock(), home.default_location, tx_id)
+            if (refused := _transfer_in_place(entry)) is not None:
+                raise refused
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
                 rw = await self.rewrite(conn, old, drop=row, places=[entry], closed=closed, reader=reader)
                 changes = (ProductChange(old, rw.product),)
             else:
-                new = await product_for_change(conn, new_id)
+                new = home
                 left = await self.rewrite(conn, old, drop=row, closed=closed, reader=reader)
                 rw = await self.rewrite(conn, new, drop=None, places=[entry], closed=closed, reader=reader)
                 changes = (ProductChange(new, rw.product), ProductChange(old, left.product))
@@ -210,9 +231,7 @@ class LedgerService:
         _, product_id = await self.row(tx_id)
         return await self._delete(tx_id, actor, product_id, dry_run, key)
 
-    async def _delete(
-        self, tx_id: int, actor: str, product_id: int, dry_run: bool, key: Key | None = None
-    ) -> Change:
+    async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool, key: Key | None = None) -> Change:
         async with (
             self.locks.hold(product_id),
             self.db.unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
@@ -231,9 +250,7 @@ class LedgerService:
             await idempotency.keep(conn, key, deleted)
             return deleted
 
-    async def void(
-        self, tx_id: int, *, actor: str, own_scopes: Sequence[str] | None, key: Key | None = None
-    ) -> Voided:
+    async def void(self, tx_id: int, *, actor: str, own_scopes: Sequence[str] | None, key: Key | None = None) -> Voided:
         """A counter mistake undone: a delete, audited as "void". With `own_scopes` (a clerk's
         idempotency scopes) only the caller's own entry of the last 10 minutes, dated today, and
         unchanged since; without (a manager) any row a delete could take."""
@@ -259,6 +276,12 @@ class LedgerService:
             voided = Voided(row, Change(None, (ProductChange(product, rw.product),)))
             await idempotency.keep(conn, key, voided)
             return voided
+
+    async def check_locations(self, data: TransactionInput, conn: asyncpg.Connection | None = None) -> None:
+        """400 naming the field when a location it names does not exist."""
+        named = [(f, c) for f, c in (("location", data.location), ("to_location", data.to_location)) if c]
+        if named:
+            await self.locations.check_known(named, conn)
 
     async def closed_period(self, conn: asyncpg.Connection) -> ClosedPeriod:
         """The closed period as it stands in the caller's transaction."""
@@ -418,4 +441,3 @@ async def _insert(conn: asyncpg.Connection, pending: list[_NewRow], results: lis
         data = new.queued.data
         results[new.index] = Change(LedgerRow(stored, data.note, data.sku), (new.change,))
     pending.clear()
-

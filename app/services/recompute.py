@@ -22,6 +22,7 @@ from app.domain.ledger import (
     EMPTY,
     Breach,
     Entry,
+    Gone,
     Position,
     Posted,
     Replay,
@@ -31,7 +32,7 @@ from app.domain.ledger import (
     refold,
     timeline,
 )
-from app.domain.rules import TxType
+from app.domain.rules import MAIN, TxType
 from app.domain.summary import rebased
 from app.persistence import ledger_rows
 from app.persistence.records import LedgerRow, ProductRecord
@@ -45,14 +46,16 @@ class Rewrite:
     placed: tuple[Posted, ...]  # the placed entries with their figures, in timeline order
 
 
-def breach_conflict(breach: Breach, sku: str, shown: Display) -> Conflict:
+def breach_conflict(breach: Breach, sku: str, shown: Display, *, several_locations: bool = False) -> Conflict:
     """The rejection names the breaking transaction as the timeline shows it ("the sale of 6 on
-    Nov 23, 2026 11:00"); `extra` keeps its id, seq and ISO time for API clients."""
+    Nov 23, 2026 11:00") and, once the product's stock is in several places, the location;
+    `extra` keeps its id, seq, ISO time and location for API clients."""
     e = breach.entry
     named = shown.transaction(e.type.value, e.quantity, e.at, new=e.id is None)
+    where = f" at {breach.location}" if several_locations or breach.location != MAIN else ""
     return Conflict(
-        f"Rejected for {sku}: {named} would leave stock at {breach.stock_would_be}; "
-        f"only {breach.stock_before} on hand at that point. Nothing was changed.",
+        f"Rejected for {sku}: {named} would leave stock{where} at {breach.stock_would_be}; "
+        f"only {breach.stock_before} on hand there at that point. Nothing was changed.",
         {
             "sku": sku,
             "transaction_id": e.id,
@@ -60,6 +63,7 @@ def breach_conflict(breach: Breach, sku: str, shown: Display) -> Conflict:
             "type": e.type.value,
             "quantity": e.quantity,
             "at": e.at.isoformat(),
+            "location": breach.location,
             "stock_before": breach.stock_before,
             "stock_after": breach.stock_would_be,
         },
@@ -102,6 +106,25 @@ class Splice:
     @property
     def dropped_id(self) -> int | None:
         return self.drop.entry.id if self.drop else None
+
+    @property
+    def locations(self) -> frozenset[str]:
+        """Every location whose stock it moves: only there can stock differ from what is stored."""
+        return frozenset(code for e in self.entries for code in e.locations)
+
+    @property
+    def watch(self) -> frozenset[str]:
+        """The locations a refold must see back at their stored stock before it settles: none when
+        the change moves one location's stock (any difference there shows in the total)."""
+        return self.locations if len(self.locations) > 1 else frozenset()
+
+    @property
+    def gone(self) -> Gone | None:
+        """The dropped row at its old place, for a refold that watches locations."""
+        if self.drop is None or not self.watch:
+            return None
+        figures = self.drop.figures
+        return Gone(self.drop.entry, figures.location_stock_after, figures.to_location_stock_after)
 
     @property
     def entries(self) -> list[Entry]:
@@ -165,16 +188,20 @@ async def _rewrite(
     async with Writeback(conn, product.id, splice.dropped_id, splice.placing) as writeback:
         if splice.drop is None and product.follows(splice.start):
             # An append (every sale) reads nothing.
-            before_key, outcome = product.last_key, refold(product.position, timeline(splice.places), splice.horizon)
+            before_key = product.last_key
+            outcome = refold(product.position, timeline(splice.places), splice.horizon, _stocks_now(product))
         else:
             start, before_key = await _position_before(conn, product.id, splice.start)
+            stocks = await _stocks_before(conn, product, splice, start)
             # Only a refold that reads rows pauses the collector: an append never does.
             with gc_paused():
-                outcome = await _refold_from(_Refold(conn, reader, product.id, writeback, chunks), start, splice)
+                run = _Refold(conn, reader, product.id, writeback, chunks)
+                outcome = await _refold_from(run, start, stocks, splice)
+        several = product.several_locations or bool(splice.locations - {MAIN})
         if isinstance(outcome, Breach):
-            raise breach_conflict(outcome, product.sku, display)
-        end, last_key = _end_of(product, outcome, before_key)
-        _check_reserved(product, end)
+            raise breach_conflict(outcome, product.sku, display, several_locations=several)
+        end, end_stocks, last_key = _end_of(product, outcome, before_key)
+        _check_reserved(product, end, end_stocks)
         await writeback.finish(outcome.posted)
 
     placed = tuple(p for p in outcome.posted if p.entry.seq in splice.placing)
@@ -182,6 +209,7 @@ async def _rewrite(
     after = replace(
         product,
         position=end,
+        stocks=end_stocks,
         totals=rebased(product.totals, removed, placed) + writeback.moved,
         tx_count=product.tx_count + len(splice.places) - (splice.drop is not None),
         last_key=last_key,
@@ -190,26 +218,49 @@ async def _rewrite(
     return Rewrite(after, placed)
 
 
-def _timeline_key(row: Stored | Entry) -> TimelineKey:
+def _timeline_key(row: Stored | Entry | Gone) -> TimelineKey:
     return row.key if isinstance(row, Entry) else row.entry.key
 
 
-async def _refold_from(run: _Refold, start: Position, splice: Splice) -> Replay | Settled | Breach:
+def _stocks_now(product: ProductRecord) -> dict[str, int] | None:
+    """The product's stock by location now; None (all of it in MAIN) for a product that never used another."""
+    return dict(product.stocks) if product.stocks else None
+
+
+async def _stocks_before(
+    conn: asyncpg.Connection, product: ProductRecord, splice: Splice, start: Position
+) -> dict[str, int] | None:
+    """The stock by location where the refold starts. A product whose ledger and change stay in
+    MAIN has it all there (no read); otherwise two index probes per other location it uses, and
+    MAIN holds the rest of the total."""
+    others = (set(product.stocks) | splice.locations) - {MAIN}
+    if not others:
+        return None
+    found = await ledger_rows.stocks_before(conn, product.id, splice.start, sorted(others))
+    main = start.stock - sum(found.values())
+    return {**found, MAIN: main} if main or MAIN in product.stocks else found
+
+
+async def _refold_from(
+    run: _Refold, start: Position, stocks: dict[str, int] | None, splice: Splice
+) -> Replay | Settled | Breach:
     """Read and refold in growing chunks, from `splice.start`, until the fold settles or the
     timeline ends. Each chunk's figures are sent to the database while the next chunk folds
     (and, with a reader, while it is read)."""
     read_from, dropped_id, writeback = run.reader or run.conn, splice.dropped_id, run.writeback
     folded: list[Posted] = []
-    position, limit, pending, key = start, run.chunks.first, timeline(splice.places), splice.start
+    position, limit, key = start, run.chunks.first, splice.start
+    pending: list[Entry | Gone] = sorted([*splice.places, *filter(None, [splice.gone])], key=_timeline_key)
+    watched = {code: (stocks or {}).get(code, 0) for code in splice.watch}
     chunk = await ledger_rows.rows_from(read_from, run.product_id, key, dropped_id, limit)
     while True:
         is_last = len(chunk) < limit
-        rows: list[Stored | Entry] = list(chunk)
-        due = len(pending) if is_last else bisect_left([e.key for e in pending], chunk[-1].entry.key)
+        rows: list[Stored | Entry | Gone] = list(chunk)
+        due = len(pending) if is_last else bisect_left([_timeline_key(e) for e in pending], chunk[-1].entry.key)
         if due:
             rows = sorted([*rows, *pending[:due]], key=_timeline_key)
             del pending[:due]
-        outcome = await fold_in_slices(position, rows, splice.horizon)
+        outcome = await fold_in_slices(position, rows, splice.horizon, stocks, watched)
         await writeback.wait()
         if isinstance(outcome, Breach):
             return outcome
@@ -217,8 +268,9 @@ async def _refold_from(run: _Refold, start: Position, splice: Splice) -> Replay 
         if isinstance(outcome, Settled):
             return Settled(tuple(folded))
         if is_last:
-            return Replay(tuple(folded), outcome.end)
-        position, limit = outcome.end, min(limit * 4, run.chunks.largest)
+            return Replay(tuple(folded), outcome.end, outcome.stocks)
+        position, stocks, watched = outcome.end, dict(outcome.stocks), dict(outcome.watched)
+        limit = min(limit * 4, run.chunks.largest)
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
         if run.reader is None:  # one connection: read, then write
@@ -231,11 +283,17 @@ async def _refold_from(run: _Refold, start: Position, splice: Splice) -> Replay 
 
 def _end_of(
     product: ProductRecord, outcome: Replay | Settled, before_key: TimelineKey | None
-) -> tuple[Position, TimelineKey | None]:
-    """Where the timeline now ends. A settled refold leaves the end as stored."""
+) -> tuple[Position, dict[str, int], TimelineKey | None]:
+    """Where the timeline now ends, and the stock by location there. A settled refold leaves the end
+    as stored, at every location."""
     if isinstance(outcome, Settled):
-        return product.position, product.last_key
-    return outcome.end, outcome.posted[-1].entry.key if outcome.posted else before_key
+        return product.position, dict(product.stocks), product.last_key
+    stocks = dict(outcome.stocks)
+    if product.stocks and not stocks:
+        stocks = {code: 0 for code in product.stocks}  # a location once used stays listed
+    else:
+        stocks.update({code: 0 for code in product.stocks if code not in stocks})
+    return outcome.end, stocks, outcome.posted[-1].entry.key if outcome.posted else before_key
 
 
 async def _position_before(
@@ -245,13 +303,23 @@ async def _position_before(
     return found if found else (EMPTY, None)
 
 
-def _check_reserved(product: ProductRecord, end: Position) -> None:
+def _check_reserved(product: ProductRecord, end: Position, stocks: dict[str, int]) -> None:
+    """On hand stays at or above what is reserved: in total, and at each location that
+    reservations naming it hold stock at."""
     if end.stock < product.reserved:
         raise Conflict(
             f"Rejected for {product.sku}: on hand would be {end.stock}, "
             f"below the {product.reserved} reserved for orders. Nothing was changed.",
             {"sku": product.sku, "on_hand": end.stock, "reserved": product.reserved},
         )
+    for code, held in product.held.items():
+        there = stocks.get(code, 0)
+        if there < held:
+            raise Conflict(
+                f"Rejected for {product.sku}: on hand at {code} would be {there}, "
+                f"below the {held} reserved there for orders. Nothing was changed.",
+                {"sku": product.sku, "location": code, "on_hand": there, "reserved": held},
+            )
 
 
 async def _refresh_latest(conn: asyncpg.Connection, product: ProductRecord, splice: Splice) -> ProductRecord:

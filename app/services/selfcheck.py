@@ -11,7 +11,7 @@ found as the LAST record, with when it ran. One product is checked the same way,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -179,6 +179,11 @@ def _log_failure(task: asyncio.Task[CheckOutcome]) -> None:
         logging.getLogger("stockroom.selfcheck").error("the full self-check failed", exc_info=task.exception())
 
 
+def _held_stock(stocks: Mapping[str, int]) -> dict[str, int]:
+    """Stock by location, leaving out the places that hold none (a location once used is listed at 0)."""
+    return {code: units for code, units in stocks.items() if units}
+
+
 def _held_problem(reserved: int, holding: int) -> str:
     return f"reserved {reserved} but active reservations hold {holding}"
 
@@ -188,6 +193,7 @@ async def _check(conn: asyncpg.Connection, product: ProductRecord) -> tuple[list
     time; the problems found and the rows read."""
     problems: list[str] = []
     position = EMPTY
+    stocks: dict[str, int] = {}
     totals = Totals()
     count = 0
     after = None
@@ -197,7 +203,7 @@ async def _check(conn: asyncpg.Connection, product: ProductRecord) -> tuple[list
         chunk = await ledger_rows.timeline_page(conn, product.id, CHUNK, after)
         if not chunk:
             break
-        fresh = replay([r.entry for r in chunk], position)
+        fresh = replay([r.entry for r in chunk], position, stocks)
         if isinstance(fresh, Breach):
             return [f"ledger breaks the invariant: {fresh.describe()}"], count + len(chunk)
         problems += [
@@ -206,7 +212,7 @@ async def _check(conn: asyncpg.Connection, product: ProductRecord) -> tuple[list
             if row.figures != new.figures
         ]
         totals = totals + totals_of(fresh.posted)
-        position = fresh.end
+        position, stocks = fresh.end, dict(fresh.stocks)
         count += len(chunk)
         last_key = after = chunk[-1].entry.key
         for r in chunk:
@@ -218,6 +224,8 @@ async def _check(conn: asyncpg.Connection, product: ProductRecord) -> tuple[list
             break
     if product.position != position:
         problems.append(f"on hand/average cost {product.position} differ from the replay {position}")
+    if _held_stock(product.stocks) != _held_stock(stocks):
+        problems.append(f"stock by location {dict(product.stocks)} differs from the replay {stocks}")
     if product.totals != totals:
         problems.append(f"totals {product.totals} differ from the replay {totals}")
     if product.tx_count != count:

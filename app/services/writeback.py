@@ -10,24 +10,26 @@ Writing before the whole refold is known to succeed needs a way back: the first 
 write opens a savepoint, rolled back if the change is then rejected (a later row would go
 negative, or the end would fall below what is reserved). A refold of one chunk, the usual
 case, writes only at the end and needs none.
+
+Each chunk's fold, and the pass over its rows that picks what to write, run in a worker thread
+(off_the_loop.py): on the event loop, every other request's awaits waited for them (issue 12).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from decimal import Decimal
 from types import TracebackType
 
 import asyncpg
 from asyncpg.transaction import Transaction
 
-from app.domain.ledger import Breach, Entry, Position, Posted, Replay, Settled, Stored, TimelineKey, refold
+from app.domain.ledger import Posted, refold
 from app.domain.refold_figures import fields_a_refold_can_change, money_moved, money_sums
 from app.domain.summary import Totals
 from app.persistence import ledger_rows
-
-# Rows folded between turns of the event loop, so that a write in flight keeps moving.
-SLICE = 2048
+from app.services.off_the_loop import in_a_thread, threaded
 
 
 class Writeback:
@@ -77,26 +79,26 @@ class Writeback:
                 await (self._savepoint.rollback() if failed else self._savepoint.commit())
 
     async def _write(self, posted: Sequence[Posted]) -> None:
-        rows = [p for p in posted if p.entry.seq not in self._placing]
+        if not posted:
+            return
+        rows, fields, sums = await in_a_thread(_what_to_write, posted, self._placing)
         if not rows:
             return
-        fields = fields_a_refold_can_change(p.entry.type for p in rows)
         old = await ledger_rows.update_figures(self._conn, self._product_id, rows, fields, self._dropped_id)
-        self.moved += money_moved(money_sums(rows, fields), old)
+        self.moved += money_moved(sums, old)
 
 
-async def fold_in_slices(
-    position: Position, rows: Sequence[Stored | Entry], horizon: TimelineKey
-) -> Replay | Settled | Breach:
-    """`refold`, giving the event loop a turn every SLICE rows (a write may be in flight)."""
-    posted: list[Posted] = []
-    for i in range(0, len(rows), SLICE):
-        outcome = refold(position, rows[i : i + SLICE], horizon)
-        if isinstance(outcome, Breach):
-            return outcome
-        posted.extend(outcome.posted)
-        if isinstance(outcome, Settled):
-            return Settled(tuple(posted))
-        position = outcome.end
-        await asyncio.sleep(0)
-    return Replay(tuple(posted), position)
+def _what_to_write(
+    posted: Sequence[Posted], placing: frozenset[int]
+) -> tuple[list[Posted], tuple[int, ...], dict[int, Decimal]]:
+    """The stored rows among `posted`, the figures a refold can have changed in them, and the sums of
+    their new money: a pass over each of up to 16,384 rows, so made in a worker thread."""
+    rows = [p for p in posted if p.entry.seq not in placing]
+    fields = fields_a_refold_can_change(p.entry.type for p in rows)
+    return rows, fields, money_sums(rows, fields)
+
+
+# `refold` itself, with its arguments as they are, folded in a worker thread (see off_the_loop.py): a
+# whole chunk in one call, so a fold's running state never crosses a call.
+fold_off_the_loop = threaded(refold)
+fold_in_slices = fold_off_the_loop  # the name recompute.py imports

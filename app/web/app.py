@@ -24,6 +24,7 @@ from app.services.gc_pause import settle_after_start_up
 from app.services.wiring import build_services
 from app.settings import Settings, get_settings
 from app.web.api.catalogue_csv import CatalogueCsvController
+from app.web.api.locations import LocationController
 from app.web.api.products import ProductController
 from app.web.api.reports import ReportController
 from app.web.api.reservations import ReservationController
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             favicon,
             event_stream,
             ProductController,
+            LocationController,
             TransactionController,
             ReservationController,
             ReportController,
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "accounts": Provide(lambda: account_service, use_cache=True, sync_to_thread=False),
             "ledger": Provide(lambda: ledger, use_cache=True, sync_to_thread=False),
             "products": Provide(lambda: product_service, use_cache=True, sync_to_thread=False),
+            "locations": Provide(lambda: ledger.locations, use_cache=True, sync_to_thread=False),
             "reservations": Provide(lambda: reservations, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import DomainError
+from app.domain.rules import MAIN
 from app.domain.summary import inventory_value, status
 from app.persistence.audit_document import transaction_document
 from app.services.outcomes import Change, Confirmed, Voided
@@ -65,7 +66,20 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
         "last_sale_at": _t(p.last_sale_at),
         "transaction_count": p.tx_count,
         "status": status(available, p.low_stock_threshold).value,
+        "default_location": p.default_location,
+        "locations": location_stocks(p),
     }
+
+
+def location_stocks(p: ProductRecord) -> list[dict[str, Any]]:
+    """The product's stock at each location its ledger has used (MAIN first), with what reservations
+    naming the location hold there."""
+    codes = sorted({*p.stocks, *p.held}, key=lambda c: (c != MAIN, c))
+    rows = []
+    for code in codes:
+        on_hand, held = p.stocks.get(code, 0), p.held.get(code, 0)
+        rows.append({"location": code, "on_hand": on_hand, "reserved": held, "available": on_hand - held})
+    return rows
 
 
 def voided_view(voided: Voided) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def test_every_operation_declares_its_bodies_and_answers(openapi):  # type: igno
 
 def test_errors_and_enums_are_documented(openapi):  # type: ignore[no-untyped-def]
     schemas = openapi["components"]["schemas"]
-    assert schemas["TxType"]["enum"] == ["BUY", "SELL", "ADJUST", "COUNT"]
+    assert schemas["TxType"]["enum"] == ["BUY", "SELL", "ADJUST", "COUNT", "TRANSFER"]
     assert "damage" in schemas["Reason"]["enum"]
     assert set(schemas["StockStatus"]["enum"]) == {"out", "low", "ok"}
     assert set(schemas["ReservationStatus"]["enum"]) == {"active", "confirmed", "cancelled", "expired"}
@@ -336,6 +336,17 @@ def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: 
     text = {"content-type": "text/csv"}
     assert call("POST", upload, upload, content=csv_body.encode(), headers=text).status_code == 201
     assert call("POST", upload, upload, content=b"external_id,sku\nx,\n", headers=text).status_code == 400
+    places = "/api/locations"
+    place = f"LOC-{sku[4:]}"
+    assert call("POST", places, places, json={"code": place, "name": "Back room"}).status_code == 201
+    assert call("POST", places, places, json={"code": place, "name": "Again"}).status_code == 409
+    assert call("POST", places, places, json={"code": "bad code", "name": ""}).status_code == 400
+    assert call("GET", places, places).status_code == 200
+    one_place = "/api/locations/{code}"
+    assert call("PATCH", f"{places}/{place}", one_place, json={"kind": "transit"}).status_code == 200
+    assert call("PATCH", f"{places}/NO-SUCH-PLACE", one_place, json={"name": "x"}).status_code == 404
+    assert call("GET", f"{places}/MAIN/stock", f"{one_place}/stock").status_code == 200
+    assert call("GET", f"{places}/NO-SUCH-PLACE/stock", f"{one_place}/stock").status_code == 404
     assert not undocumented, "fields the schema does not name:\n" + "\n".join(sorted(undocumented))
     succeeded = {(method.lower(), path) for method, path, status in checked if status < 300}
     assert succeeded == {(method, path) for method, path, _ in _operations(schema.raw_schema, under=("/api/",))}

@@ -20,6 +20,7 @@ from app.domain.reservations import Status as _ReservationStatus
 from app.domain.rules import (
     DEFAULT_COUNT_INTERVAL_DAYS,
     DEFAULT_TTL_SECONDS,
+    LOCATION_CODE_MAX,
     MAX_QUANTITY,
     MAX_TTL_SECONDS,
     NAME_MAX,
@@ -27,6 +28,7 @@ from app.domain.rules import (
     ORDER_REF_MAX,
     SKU_MAX,
     TEXT_FIELD_MAX,
+    LocationKind,
     Reason,
     TxType,
 )
@@ -63,6 +65,16 @@ SignedQuantity = Annotated[
 Quantity = Annotated[int, Meta(ge=1, lt=MAX_QUANTITY)]
 Ttl = Annotated[int, Meta(ge=1, le=MAX_TTL_SECONDS, description="seconds the stock is held (at most 7 days)")]
 OrderRef = Annotated[str, Meta(min_length=1, max_length=ORDER_REF_MAX)]
+LocationCode = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=LOCATION_CODE_MAX,
+        pattern=f"^{SKU_PATTERN.pattern}$",
+        examples=["MAIN", "STORE-2"],
+        description="a location's code; absent or null: the product's default location (MAIN unless set)",
+    ),
+]
 # Decimal is a string in JSON: money is written "12.50" (at most 4 places, 0 <= price < 1,000,000,000).
 Money = Decimal
 
@@ -110,6 +122,8 @@ class NewTransaction(Struct, kw_only=True, forbid_unknown_fields=True):
     at: datetime | None = None
     reason: Reason | None = None
     note: Note | None = None
+    location: LocationCode | None = None
+    to_location: LocationCode | None = None  # TRANSFER: where the units go (required for it, refused otherwise)
 
 
 class TransactionPatch(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -122,6 +136,8 @@ class TransactionPatch(Struct, kw_only=True, forbid_unknown_fields=True):
     at: datetime | None = None
     reason: Reason | None = None
     note: Note | None = None
+    location: LocationCode | None = None
+    to_location: LocationCode | None = None
 
 
 class NewReservation(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -131,6 +147,22 @@ class NewReservation(Struct, kw_only=True, forbid_unknown_fields=True):
     quantity: Quantity
     order_ref: OrderRef
     ttl_seconds: Ttl = DEFAULT_TTL_SECONDS
+    location: LocationCode | None = None  # hold stock there; absent: against the product's total
+
+
+class NewLocation(Struct, kw_only=True, forbid_unknown_fields=True):
+    """A place that keeps stock. `transit` is for goods on the way: ship into it, receive out of it."""
+
+    code: LocationCode
+    name: Name
+    kind: LocationKind = LocationKind.STORAGE
+
+
+class LocationPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    """The fields to change; the code cannot change."""
+
+    name: Name | None = None
+    kind: LocationKind | None = None
 
 
 class Confirmation(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -140,6 +172,43 @@ class Confirmation(Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 # ---- answers --------------------------------------------------------------------------------------
+
+
+class Location(Struct, kw_only=True):
+    code: str
+    name: str
+    kind: LocationKind
+    created_at: datetime
+
+
+class LocationList(Struct, kw_only=True):
+    items: list[Location]
+
+
+class ProductAtLocation(Struct, kw_only=True):
+    sku: str
+    name: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class LocationStockPage(Struct, kw_only=True):
+    """The products whose ledger has used the location, by SKU; `next` (null on the last page) is the
+    `after` of the following page."""
+
+    location: str
+    items: list[ProductAtLocation]
+    next: str | None = None
+
+
+class LocationStock(Struct, kw_only=True):
+    """A product's stock at one location: `reserved` is what reservations naming the location hold there."""
+
+    location: str
+    on_hand: int
+    reserved: int
+    available: int
 
 
 class Product(Struct, kw_only=True):
@@ -169,6 +238,8 @@ class Product(Struct, kw_only=True):
     last_sale_at: datetime | None
     transaction_count: int
     status: StockStatus
+    default_location: str
+    locations: list[LocationStock]
 
 
 class ProductList(Struct, kw_only=True):
@@ -194,6 +265,10 @@ class Transaction(Struct, kw_only=True):
     realized_pl: Money
     write_off: Money
     gain: Money
+    location: str
+    to_location: str | None
+    location_stock_after: int  # the stock at `location` after it
+    to_location_stock_after: int | None  # a TRANSFER's: the stock at `to_location` after it
 
 
 class TransactionPage(Struct, kw_only=True):
@@ -484,6 +559,7 @@ class ConflictDetails(Struct, kw_only=True):
     type: TxType | None = None
     quantity: int | None = None
     at: datetime | None = None
+    location: str | None = None  # where the stock would go below zero (or below what is reserved there)
     stock_before: int | None = None
     stock_after: int | None = None
     on_hand: int | None = None
@@ -493,6 +569,7 @@ class ConflictDetails(Struct, kw_only=True):
     books_closed_through: str | None = None
     field: str | None = None
     barcode: str | None = None
+    code: str | None = None  # a location code that exists already
     id: int | None = None
     status: ReservationStatus | None = None
     line: int | None = None
