@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -131,9 +133,10 @@ class ValuedProduct:
 # Each product's position at a moment, from its stored running figures: the product row itself when
 # its last transaction is at or before the moment (every product, for "now"), else one probe of the
 # (product, at, seq) index (never a replay; Odoo and ERPNext replay the ledger here). Products with
-# no history at the moment are left out.
+# no history at the moment are left out. Those of the SKUs from $2 (if not NULL) up to $3 (excluded,
+# if not NULL): a part of the catalogue (valued_sums reads the parts at once).
 VALUED_FROM = """
-FROM product p
+FROM (SELECT * FROM product p WHERE ($2::text IS NULL OR p.sku >= $2) AND ($3::text IS NULL OR p.sku < $3)) AS p
 LEFT JOIN LATERAL (
     SELECT t.stock_after, t.average_cost_after, t.at FROM stock_transaction t
     WHERE p.last_at > $1 AND t.product = p.id AND t.at <= $1 ORDER BY t.at DESC, t.seq DESC LIMIT 1
@@ -142,7 +145,7 @@ WHERE p.last_at <= $1 OR last.at IS NOT NULL
 """
 _ON_HAND = "CASE WHEN p.last_at <= $1 THEN p.on_hand ELSE last.stock_after END"
 _COST = "CASE WHEN p.last_at <= $1 THEN p.average_cost ELSE last.average_cost_after END"
-MARK_EVERY = 100  # valued_sums marks the SKU of every 100th product valued, so that a deep page starts near it
+MARK_EVERY = 100  # valued_sums marks every 100th product valued, so that a deep page starts near it
 # A page: the products skipped by OFFSET are only asked whether they have history at $1 (EXISTS, an
 # index-only probe), the page's own products are then read as VALUED_FROM reads them. {start} is
 # empty, or starts the page at a mark of valued_sums (so that OFFSET skips fewer than MARK_EVERY).
@@ -159,53 +162,85 @@ LEFT JOIN LATERAL (
 ) AS last ON TRUE
 ORDER BY p.sku
 """
-# Totals and totals per category (in the order of their first SKU, as the items list them), in one
-# pass, and the marks: the SKU of the 1st, the 101st, the 201st … product valued.
+# Totals and totals per category of a part, in one pass, with each category's first SKU; and the
+# marks: the SKU of the part's 1st, 101st, 201st … product valued.
 _VALUE = VALUE_SQL.replace("on_hand", "v.on_hand").replace("average_cost", "v.average_cost")
 VALUATION_SUMS_SQL = f"""
 WITH v AS MATERIALIZED (SELECT p.sku, p.category, {_ON_HAND} AS on_hand, {_COST} AS average_cost {VALUED_FROM})
-SELECT v.category, grouping(v.category) AS everything, count(*) AS products,
+SELECT v.category, grouping(v.category) AS everything, count(*) AS products, min(v.sku) AS first_sku,
        coalesce(sum(v.on_hand), 0)::bigint AS on_hand, coalesce(sum({_VALUE}), 0)::numeric(30, 2) AS inventory_value,
        (SELECT array_agg(m.sku ORDER BY m.sku) FROM (SELECT v.sku, row_number() OVER (ORDER BY v.sku) AS n FROM v) AS m
         WHERE m.n % {MARK_EVERY} = 1) AS marks
 FROM v
 GROUP BY GROUPING SETS ((v.category), ())
-ORDER BY grouping(v.category), min(v.sku)
 """
+_SUMMED = ("products", "on_hand", "inventory_value")
 
 
 @dataclass(frozen=True, slots=True)
 class ValuedSums:
     totals: dict[str, Any]  # products, on_hand, inventory_value
-    by_category: list[dict[str, Any]]  # category, products, on_hand, inventory_value
-    marks: tuple[str, ...]  # the SKU of every MARK_EVERY-th product valued, from the first
+    by_category: list[dict[str, Any]]  # category, products, on_hand, inventory_value; by their first SKU
+    marks: tuple[tuple[int, str], ...]  # (n, the SKU of the n-th product valued, from 0), n ascending
 
 
 async def valued_at(
-    conn: asyncpg.Connection, at: datetime, limit: int, offset: int, marks: Sequence[str] | None = None
+    conn: asyncpg.Connection, at: datetime, limit: int, offset: int, marks: Sequence[tuple[int, str]] | None = None
 ) -> list[ValuedProduct]:
     """A page of the products that had any history at `at`, by SKU; with the `marks` of the same
-    valuation (valued_sums), read from the mark before the page rather than from the first product."""
+    valuation (valued_sums), read from the last mark at or before the page rather than from the first product."""
     if marks is None:
         rows = await conn.fetch(VALUATION_SQL.format(start=""), at, limit, offset)
-    elif offset // MARK_EVERY >= len(marks):
-        return []  # past the last product valued
     else:
-        mark = offset // MARK_EVERY
-        sql = VALUATION_SQL.format(start="AND p.sku >= $4")
-        rows = await conn.fetch(sql, at, limit, offset - mark * MARK_EVERY, marks[mark])
+        before = bisect.bisect_right(marks, offset, key=itemgetter(0))
+        if before == 0:
+            return []  # nothing valued
+        n, sku = marks[before - 1]
+        rows = await conn.fetch(VALUATION_SQL.format(start="AND p.sku >= $4"), at, limit, offset - n, sku)
     return [ValuedProduct(r["sku"], r["name"], r["category"], r["brand"], r["stock_after"], r["average_cost_after"],
                           r["at"]) for r in rows]  # fmt: skip
 
 
-async def valued_sums(conn: asyncpg.Connection, at: datetime) -> ValuedSums:
-    """The totals of every product valued at `at`, and per category: products, on_hand, inventory_value;
-    and the marks for valued_at."""
-    rows = [dict(r) for r in await conn.fetch(VALUATION_SUMS_SQL, at)]
-    totals = next((r for r in rows if r["everything"]), {"products": 0, "on_hand": 0, "inventory_value": 0})
-    groups = [r for r in rows if not r["everything"]]
+async def splits(conn: asyncpg.Connection, parts: int) -> list[str]:
+    """SKUs that cut the catalogue into `parts` parts of about as many products (from the planner's
+    count, each found in the SKU index): the first SKU of each part after the first."""
+    found = await conn.fetch(
+        """SELECT (SELECT sku FROM product ORDER BY sku OFFSET (greatest(c.reltuples, 0) * k / $1)::bigint LIMIT 1)
+               AS sku
+           FROM pg_class c, generate_series(1, $1 - 1) AS k WHERE c.oid = 'product'::regclass ORDER BY k""",
+        parts,
+    )  # fmt: skip
+    return sorted({r["sku"] for r in found if r["sku"] is not None})
+
+
+async def valued_sums(
+    conn: asyncpg.Connection, at: datetime, first: str | None = None, past: str | None = None
+) -> ValuedSums:
+    """The totals of the products valued at `at`, and per category: products, on_hand, inventory_value;
+    and the marks for valued_at. Of the SKUs from `first` up to `past` (excluded), when given."""
+    rows = [dict(r) for r in await conn.fetch(VALUATION_SUMS_SQL, at, first, past)]
+    totals = next((r for r in rows if r["everything"]), None)
+    if totals is None or totals["products"] == 0:
+        return ValuedSums(dict.fromkeys(_SUMMED, 0), [], ())
+    groups = sorted((r for r in rows if not r["everything"]), key=itemgetter("first_sku"))
     return ValuedSums(
-        {k: totals[k] for k in ("products", "on_hand", "inventory_value")},
-        [{k: r[k] for k in ("category", "products", "on_hand", "inventory_value")} for r in groups],
-        tuple(rows[0]["marks"] or ()) if rows else (),
+        {k: totals[k] for k in _SUMMED},
+        [{"category": r["category"], **{k: r[k] for k in _SUMMED}, "first_sku": r["first_sku"]} for r in groups],
+        tuple((n * MARK_EVERY, sku) for n, sku in enumerate(totals["marks"])),
     )
+
+
+def combined(parts: Sequence[ValuedSums]) -> ValuedSums:
+    """The sums of a valuation read in parts (by SKU ranges, in SKU order): added up, each category once."""
+    totals = {k: sum((p.totals[k] for p in parts), 0) for k in _SUMMED}
+    groups: dict[str | None, dict[str, Any]] = {}
+    for part in parts:
+        for g in part.by_category:
+            into = groups.setdefault(g["category"], {**g, **dict.fromkeys(_SUMMED, 0)})
+            for k in _SUMMED:
+                into[k] += g[k]
+    marks, before = [], 0
+    for part in parts:
+        marks += [(before + n, sku) for n, sku in part.marks]
+        before += part.totals["products"]
+    return ValuedSums(totals, sorted(groups.values(), key=itemgetter("first_sku")), tuple(marks))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,10 +53,16 @@ def _summed(row: dict[str, Any]) -> dict[str, Any]:
 
 LISTS = ("low-stock", "out-of-stock", "overstock", "needs-count", "valuation")  # reports that list products
 PER_PAGE = 500  # products a listing report answers at a time unless asked for another page size (issue 13)
+VALUATION_PARTS = 2  # a valuation's sums are read in this many parts at once (the 2-core machine of issue 13)
 
 
 def _where(total: int, page: int, per: int) -> dict[str, int]:
     return {"total": total, "page": page, "per": per, "pages": max(1, -(-total // per))}
+
+
+def _category_view(group: dict[str, Any]) -> dict[str, Any]:
+    return {"category": group["category"], "products": group["products"], "on_hand": group["on_hand"],
+            "inventory_value": str(group["inventory_value"])}  # fmt: skip
 
 
 REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand",
@@ -148,13 +156,21 @@ class ReportService:
             "at": at.isoformat(),
             "items": items,
             "totals": {**totals, "inventory_value": str(totals["inventory_value"])},
-            "by_category": [{**g, "inventory_value": str(g["inventory_value"])} for g in by_category],
+            "by_category": [_category_view(g) for g in by_category],
             **_where(totals["products"], page, per),
         }
 
     async def _valued_sums(self, at: datetime) -> tuple[rows.ValuedSums, float]:
+        """The sums read in VALUATION_PARTS ranges of SKUs at once, each on a pooled connection of its
+        own (one index probe per product: ~0.5 s for 50,000 products in one statement, issue 13)."""
         async with self.db.read_only() as conn:
-            return await rows.valued_sums(conn, at), float("inf")  # time alone changes nothing of a valuation
+            cuts: list[str | None] = [None, *await rows.splits(conn, VALUATION_PARTS), None]
+        parts = await asyncio.gather(*(self._valued_part(at, first, past) for first, past in itertools.pairwise(cuts)))
+        return rows.combined(parts), float("inf")  # time alone changes nothing of a valuation
+
+    async def _valued_part(self, at: datetime, first: str | None, past: str | None) -> rows.ValuedSums:
+        async with self.db.read_only() as conn:
+            return await rows.valued_sums(conn, at, first, past)
 
     async def build(
         self, name: str, now: datetime, *, days: int = 30, fast: bool = True, limit: int = 20,
