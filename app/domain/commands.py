@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from app.domain.rules import DEFAULT_COUNT_INTERVAL_DAYS, DEFAULT_TTL_SECONDS, Reason, TxType
+from app.domain.rules import DEFAULT_COUNT_INTERVAL_DAYS, DEFAULT_TTL_SECONDS, MAIN, Reason, TxType
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ class ProductInput:
     count_interval_days: int = DEFAULT_COUNT_INTERVAL_DAYS
     barcode: str | None = None  # EAN-13, UPC-A or EAN-8, check digit valid
     sell_price: Decimal | None = None  # the default unit price of a SELL
+    default_location: str = MAIN  # where its transactions and holds happen unless they name a location
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from app.domain.rules import (
     DEFAULT_COUNT_INTERVAL_DAYS,
     DEFAULT_TTL_SECONDS,
     LOCATION_CODE_MAX,
+    MAIN,
     MAX_TTL_SECONDS,
     NAME_MAX,
     NOTE_MAX,
@@ -37,6 +38,7 @@ PRODUCT_FIELDS = (
     "count_interval_days",
     "barcode",
     "sell_price",
+    "default_location",
 )
 TRANSACTION_FIELDS = ("sku", "type", "quantity", "unit_price", "at", "reason", "note", "location", "to_location")
 _TAKES_PRICE = {TxType.BUY, TxType.SELL, TxType.ADJUST}  # not COUNT or TRANSFER
@@ -76,9 +78,10 @@ def parse_product(raw: Mapping[str, Any]) -> ProductInput:
     )
     code_on_pack = fields.barcode(errors, "barcode", raw.get("barcode"))
     sell_price = None if raw.get("sell_price") in (None, "") else fields.price(errors, "sell_price", raw["sell_price"])
+    home = location_code(errors, "default_location", raw.get("default_location")) or MAIN
     errors.raise_if_any()
     assert code is not None and name is not None and low is not None and interval is not None
-    return ProductInput(code, name, category, brand, low, over, interval, code_on_pack, sell_price)
+    return ProductInput(code, name, category, brand, low, over, interval, code_on_pack, sell_price, home)
 
 
 def _bounded_int(errors: FieldErrors, name: str, raw: object, default: int | None, *, minimum: int) -> int | None:

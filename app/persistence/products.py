@@ -24,7 +24,7 @@ from app.persistence.sql_args import SqlArgs
 
 # What a person sets (ProductInput's fields, by the same names).
 SETTINGS_COLUMNS = ("sku", "name", "category", "brand", "low_stock_threshold", "overstock_threshold",
-                    "count_interval_days", "barcode", "sell_price")  # fmt: skip
+                    "count_interval_days", "barcode", "sell_price", "default_location")  # fmt: skip
 # The summary figures, kept in step with the ledger in the same transaction, and their SQL types.
 FIGURE_COLUMNS: dict[str, str] = {
     "on_hand": "bigint", "average_cost": "numeric", "revenue": "numeric", "cogs": "numeric",
@@ -58,9 +58,8 @@ assert TOTALS_COLUMNS == tuple(f.name for f in fields(Totals))  # Totals(*values
 
 def product_from(row: asyncpg.Record) -> ProductRecord:
     """A product selected with PRODUCT_SELECT or from LISTING_FROM."""
-    sku, name, category, brand, low_stock_threshold, overstock_threshold, count_interval_days, barcode, sell_price = (
-        _settings_values(row)
-    )
+    (sku, name, category, brand, low_stock_threshold, overstock_threshold, count_interval_days, barcode, sell_price,
+     default_location) = _settings_values(row)  # fmt: skip
     last_at = row["last_at"]
     return ProductRecord(
         id=row["id"],
@@ -82,7 +81,7 @@ def product_from(row: asyncpg.Record) -> ProductRecord:
         lapsed_holds=row["reserved"] != row["live_reserved"],
         barcode=barcode,
         sell_price=sell_price,
-        default_location=row["default_location"],
+        default_location=default_location,
         stocks=_by_location(row["stocks"]),
         held=_by_location(row["held"]),
     )
@@ -189,6 +188,10 @@ class SkuTaken(Exception):
     pass
 
 
+class UnknownLocation(Exception):
+    """The default location names no location (its foreign key refused it)."""
+
+
 def _same_gtin(code: str, column: str = "barcode") -> str:
     """SQL: `column` is the same code as the text parameter `code`, both padded to a GTIN-14
     (lpad would cut a longer text: that never matches)."""
@@ -202,6 +205,8 @@ async def insert(conn: asyncpg.Connection, data: ProductInput) -> None:
         await conn.execute(f"INSERT INTO product ({', '.join(SETTINGS_COLUMNS)}) VALUES ({placeholders})", *args.values)
     except asyncpg.UniqueViolationError as clash:
         raise (BarcodeTaken() if clash.constraint_name == BARCODE_INDEX else SkuTaken()) from None
+    except asyncpg.ForeignKeyViolationError:
+        raise UnknownLocation() from None
 
 
 async def update_settings(conn: asyncpg.Connection, data: ProductInput) -> None:
@@ -212,6 +217,8 @@ async def update_settings(conn: asyncpg.Connection, data: ProductInput) -> None:
         await conn.execute(f"UPDATE product SET {changes} WHERE sku = $1", *args.values)
     except asyncpg.UniqueViolationError:
         raise BarcodeTaken() from None
+    except asyncpg.ForeignKeyViolationError:
+        raise UnknownLocation() from None
 
 
 async def barcode_owner(conn: asyncpg.Connection, barcode: str, other_than_sku: str) -> str | None:

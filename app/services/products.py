@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from app.domain.commands import ProductInput
-from app.domain.errors import Conflict, NotFound
+from app.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.intake.requests import merge_product_patch, parse_product
 from app.persistence import products as repo
 from app.persistence.database import Database
@@ -78,6 +78,8 @@ class ProductService:
                 await repo.insert(conn, data)
             except repo.BarcodeTaken:
                 raise _barcode_taken(data.barcode, None) from None
+            except repo.UnknownLocation:
+                raise _unknown_location(data.default_location) from None
             except repo.SkuTaken:
                 raise Conflict(f"A product with SKU {data.sku!r} already exists", {"field": "sku"}) from None
             created = await _require(conn, data.sku)
@@ -94,6 +96,8 @@ class ProductService:
                 await repo.update_settings(conn, data)
             except repo.BarcodeTaken:  # taken by a product made meanwhile
                 raise _barcode_taken(data.barcode, None) from None
+            except repo.UnknownLocation:
+                raise _unknown_location(data.default_location) from None
             await announce(conn, [current.id])
             return await _require(conn, sku)
 
@@ -198,3 +202,7 @@ async def _require(conn: asyncpg.Connection, sku: str) -> ProductRecord:
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}", {"sku": sku})
     return product
+
+
+def _unknown_location(code: str) -> InvalidInput:
+    return InvalidInput([FieldError("default_location", f"no location {code!r}")])

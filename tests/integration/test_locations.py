@@ -147,3 +147,17 @@ async def test_locations_are_created_listed_renamed_and_show_their_stock(api):
     r = await api.get(f"/api/locations/{code}/stock")
     assert r.json()["items"] == [{"sku": sku, "name": f"Product {sku}", "on_hand": 3, "reserved": 0, "available": 3}]
     assert (await api.get("/api/locations/NOPE-z/stock")).status_code == 404
+
+
+async def test_a_products_default_location_takes_what_names_no_location(api):
+    store = await new_location(api)
+    sku = await make_product(api, default_location=store)
+    bought = await record(api, sku, "BUY", 4, "1.00")
+    assert bought["location"] == store and (await summary(api, sku))["default_location"] == store
+    r = await api.patch(f"/api/products/{sku}", json={"default_location": "NOWHERE-q"})
+    assert r.status_code == 400 and r.json()["extra"]["errors"][0]["field"] == "default_location"
+    r = await api.patch(f"/api/products/{sku}", json={"default_location": "MAIN"})
+    assert r.status_code == 200 and r.json()["default_location"] == "MAIN"
+    assert stock_by_location(r.json()) == {store: 4}  # a new default moves no stock
+    r = await api.post("/api/products", json={"sku": f"{sku}-2", "name": "x", "default_location": "NOWHERE-q"})
+    assert r.status_code == 400

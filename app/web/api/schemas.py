@@ -94,6 +94,7 @@ class NewProduct(Struct, kw_only=True, forbid_unknown_fields=True):
     count_interval_days: PositiveSetting = DEFAULT_COUNT_INTERVAL_DAYS
     barcode: Barcode | None = None
     sell_price: Money | None = None
+    default_location: LocationCode | None = None  # where its transactions happen unless they name one (MAIN)
 
 
 class ProductPatch(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -108,6 +109,7 @@ class ProductPatch(Struct, kw_only=True, forbid_unknown_fields=True):
     count_interval_days: PositiveSetting | None = None
     barcode: Barcode | None = None
     sell_price: Money | None = None
+    default_location: LocationCode | None = None  # where its transactions happen unless they name one (MAIN)
 
 
 class NewTransaction(Struct, kw_only=True, forbid_unknown_fields=True):
