@@ -364,6 +364,12 @@ async def totals(conn: asyncpg.Connection, filters: Filters) -> dict[str, Any]:
     return total
 
 
+async def seconds_to_next_lapse(conn: asyncpg.Connection) -> float | None:
+    """How long the live reserved figures (and the statuses) hold if nothing is committed (None: for ever)."""
+    seconds: float | None = await conn.fetchval(f"SELECT {_NEXT_LAPSE_IN}")
+    return seconds
+
+
 async def alerting(conn: asyncpg.Connection, limit: int) -> tuple[list[ProductRecord], int]:
     """Products low or out of stock (the worst first), at most `limit`, and how many there are."""
     rows = await conn.fetch(

@@ -132,7 +132,10 @@ class ProductService:
         return ListingPage(query, items, _totals_view(totals))
 
     async def alerting(self, limit: int = 100) -> tuple[list[ProductRecord], int]:
-        """Products low or out of stock (the worst first), at most `limit`, and how many there are."""
+        """Products low or out of stock (the worst first), at most `limit`, and how many there are
+        (kept until a change, as the totals are)."""
+        if self.totals:
+            return await self.totals.alerting(limit)
         async with self.db.read_only() as conn:
             return await repo.alerting(conn, limit)
 
