@@ -13,16 +13,17 @@ from typing import NamedTuple, TypeVar
 from app.domain.commands import ProductInput, TransactionInput
 from app.domain.errors import FieldError, FieldErrors, InvalidInput
 from app.domain.ledger import Entry
-from app.domain.rules import MAX_QUANTITY, NOTE_MAX, SKU_MAX, Reason, TxType
+from app.domain.rules import LOCATION_CODE_MAX, MAIN, MAX_QUANTITY, NOTE_MAX, SKU_MAX, Reason, TxType
 from app.intake import fields
 from app.intake.fields import unstorable
 from app.intake.requests import SKU_PATTERN, parse_product, parse_transaction
 
 PRODUCT_COLUMNS = ("sku", "product_name", "category", "brand", "low_stock_threshold", "overstock_threshold",
-                   "count_interval_days", "barcode", "sell_price")  # fmt: skip
-TRANSACTION_COLUMNS = ("type", "quantity", "unit_price", "at", "reason", "note")
+                   "count_interval_days", "barcode", "sell_price", "default_location")  # fmt: skip
+# `location` empty: the product's default location; `to_location`: a TRANSFER's destination (SPEC §2).
+TRANSACTION_COLUMNS = ("type", "quantity", "unit_price", "at", "reason", "note", "location", "to_location")
 FIGURE_COLUMNS = ("id", "seq", "stock_after", "average_cost_after", "revenue", "cogs", "realized_pl", "write_off",
-                  "gain")  # fmt: skip
+                  "gain", "location_stock_after", "to_location_stock_after")  # fmt: skip
 CSV_COLUMNS = ("external_id", *PRODUCT_COLUMNS, *TRANSACTION_COLUMNS, *FIGURE_COLUMNS)
 REQUIRED_COLUMNS = ("external_id", "sku", "type", "quantity", "unit_price", "at")
 TEXT_COLUMNS = ("external_id", "sku", "product_name", "category", "brand", "type", "reason", "note")
@@ -112,7 +113,8 @@ def _transaction(
 
 _KINDS = {t.value: t for t in TxType}
 _REASONS = {r.value: r for r in Reason}
-_FAST_COLUMNS = ("external_id", "sku", "product_name", "type", "quantity", "unit_price", "at", "reason", "note")
+_FAST_COLUMNS = ("external_id", "sku", "product_name", "type", "quantity", "unit_price", "at", "reason", "note",
+                 "location", "to_location")  # fmt: skip
 _CACHED = 65_536  # distinct prices and times remembered by a RowReader (a file repeats them a lot)
 _V = TypeVar("_V")
 
@@ -129,6 +131,8 @@ class FastRow(NamedTuple):
     reason: Reason | None
     note: str | None
     external_id: str
+    location: str | None = None  # None: the product's default location
+    to_location: str | None = None  # a TRANSFER's destination
 
 
 class RowReader:
@@ -148,6 +152,7 @@ class RowReader:
         self._prices: dict[str, Decimal] = {}
         self._times: dict[str, datetime] = {}
         self._skus: set[str] = set()
+        self._codes: set[str] = set()  # location codes seen well-formed
 
     def row(self, line: int, cells: list[str]) -> ImportRow:
         """The row, or InvalidInput naming its bad fields (as parse_row)."""
@@ -162,7 +167,8 @@ class RowReader:
         if r is None:
             return None
         return ImportRow(line, r.sku, None, TransactionInput(r.sku, r.type, r.quantity, r.at, r.unit_price, r.reason,
-                                                             r.note), r.external_id)  # fmt: skip
+                                                             r.note, r.location, r.to_location),
+                         r.external_id)  # fmt: skip
 
     def mapping(self, cells: list[str]) -> dict[str, str | None]:
         """The row as csv.DictReader gives it to parse_row: missing cells are None (extra cells, which
@@ -176,7 +182,7 @@ class RowReader:
         """The transaction of a row that takes the common path and is valid, else None."""
         if len(cells) != len(self.header):
             return None
-        c_ext, c_sku, c_name, c_type, c_quantity, c_price, c_at, c_reason, c_note = self._cells
+        c_ext, c_sku, c_name, c_type, c_quantity, c_price, c_at, c_reason, c_note, c_location, c_to = self._cells
         if c_ext is None or c_sku is None or c_type is None or c_quantity is None or c_price is None or c_at is None:
             return None
         if c_name is not None and cells[c_name].strip():
@@ -206,7 +212,7 @@ class RowReader:
                 return None
             price = None
         else:
-            if kind is TxType.COUNT:
+            if kind is TxType.COUNT or kind is TxType.TRANSFER:
                 return None
             price = self._prices.get(text)
             if price is None:
@@ -237,7 +243,26 @@ class RowReader:
             note = fields.text(errors := FieldErrors(), "note", from_spreadsheet(text), max_len=NOTE_MAX)
             if errors.errors:
                 return None
-        return FastRow(sku, kind, quantity, at, price, reason, note, external_id)
+        location = self._code(cells[c_location].strip()) if c_location is not None else None
+        if location == "":
+            return None
+        to_location = self._code(cells[c_to].strip()) if c_to is not None else None
+        if kind is TxType.TRANSFER:
+            if not to_location or to_location == location:
+                return None
+        elif to_location is not None:
+            return None
+        return FastRow(sku, kind, quantity, at, price, reason, note, external_id, location, to_location)
+
+    def _code(self, text: str) -> str | None:
+        """A location cell: None when empty, the code when well-formed, "" (the long way) otherwise."""
+        if not text:
+            return None
+        if text not in self._codes:
+            if len(text) > LOCATION_CODE_MAX or not SKU_PATTERN.fullmatch(text):
+                return ""
+            self._codes.add(text)
+        return text
 
     @staticmethod
     def _remember(cache: dict[str, _V], text: str, value: _V | None) -> _V | None:
@@ -268,6 +293,8 @@ class FileRow:
     reason: Reason | None
     note: str | None
     external_id: str
+    location: str | None  # None: the product's default location
+    to_location: str | None
 
 
 class CheckedFile:
@@ -290,6 +317,11 @@ class CheckedFile:
         self.price: list[Decimal | None] = []
         self.note: list[str | None] = []
         self.external_id: list[str] = []
+        # Locations as numbers into `codes` (a file names a few, on every row): 0 is none named.
+        self.codes: list[str | None] = [None]
+        self._code_numbers: dict[str | None, int] = {None: 0}
+        self.location = array("i")
+        self.to_location = array("i")
 
     def _number(self, sku: str, line: int) -> int:
         number = self.numbers.get(sku)
@@ -309,7 +341,7 @@ class CheckedFile:
             return
         assert t.at is not None and row.external_id is not None, "parse_row requires both in an import"
         self.add_fast(row.line, FastRow(row.sku, t.type, t.quantity, t.at, t.unit_price, t.reason, t.note,
-                                        row.external_id))  # fmt: skip
+                                        row.external_id, t.location, t.to_location))  # fmt: skip
 
     def add_fast(self, line: int, r: FastRow) -> None:
         number = self.numbers.get(r.sku)
@@ -322,10 +354,27 @@ class CheckedFile:
         self.price.append(r.unit_price)
         self.note.append(r.note)
         self.external_id.append(r.external_id)
+        self.location.append(self._code_number(r.location))
+        self.to_location.append(self._code_number(r.to_location))
+
+    def _code_number(self, code: str | None) -> int:
+        number = self._code_numbers.get(code)
+        if number is None:
+            number = self._code_numbers[code] = len(self.codes)
+            self.codes.append(code)
+        return number
 
     @property
     def transactions(self) -> int:
         return len(self.line)
+
+    def transfers_from_home(self) -> list[tuple[int, int]]:
+        """(product, row) of every TRANSFER naming no location: it starts at its product's default."""
+        transfer = _KIND_INDEX[TxType.TRANSFER]
+        if transfer not in self.kind:  # at C speed: most files hold none
+            return []
+        return [(n, i) for n, rows in enumerate(self.rows_of) for i in rows
+                if self.kind[i] == transfer and self.location[i] == 0]  # fmt: skip
 
     def rows(self, product: int) -> Iterator[int]:
         """A product's rows in the order they take in its timeline: by time, then by line."""
@@ -335,9 +384,12 @@ class CheckedFile:
         return FileRow(
             self.line[i], EPOCH + _MICROSECOND * self.at[i], _KIND_CODES[self.kind[i]], self.quantity[i],
             self.price[i], _REASON_CODES[self.reason[i]], self.note[i], self.external_id[i],
+            self.codes[self.location[i]], self.codes[self.to_location[i]],
         )  # fmt: skip
 
-    def entry(self, i: int, seq: int) -> Entry:
-        """Row `i` as the fold takes it, with its ingestion number."""
+    def entry(self, i: int, seq: int, home: str = MAIN) -> Entry:
+        """Row `i` as the fold takes it, with its ingestion number; `home`: its product's default
+        location, where a row that names none happens."""
         return Entry(seq, EPOCH + _MICROSECOND * self.at[i], _KIND_CODES[self.kind[i]], self.quantity[i],
-                     self.price[i], _REASON_CODES[self.reason[i]])  # fmt: skip
+                     self.price[i], _REASON_CODES[self.reason[i]], None, self.codes[self.location[i]] or home,
+                     self.codes[self.to_location[i]])  # fmt: skip

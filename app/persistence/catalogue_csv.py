@@ -12,15 +12,18 @@ import asyncpg
 
 from app.domain.commands import ProductInput
 from app.intake.csv_format import CSV_COLUMNS
+from app.persistence.ledger_rows import LOCATION_STOCK_SQL
 from app.persistence.products import BARCODE_INDEX
 
-# The export's columns are the file's (CSV_COLUMNS), by the same names.
-EXPORT_SQL = """
+# The export's columns are the file's (CSV_COLUMNS), by the same names. Location codes need no
+# spreadsheet quoting (they start with a letter or digit).
+EXPORT_SQL = f"""
 SELECT coalesce(t.external_id, 'stockroom-' || t.seq) AS external_id, p.sku, p.name AS product_name, p.category,
        p.brand, p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, p.barcode, p.sell_price,
-       t.type, t.quantity,
-       t.unit_price, t.at, t.reason, t.note, t.id, t.seq, t.stock_after, t.average_cost_after, t.revenue, t.cogs,
-       t.realized_pl, t.write_off, t.gain
+       p.default_location, t.type, t.quantity,
+       t.unit_price, t.at, t.reason, t.note, t.location, t.to_location, t.id, t.seq, t.stock_after,
+       t.average_cost_after, t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain,
+       {LOCATION_STOCK_SQL} AS location_stock_after, t.to_location_stock_after
 FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
 WHERE ($1::text IS NULL OR p.sku = $1)
   AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
@@ -48,9 +51,10 @@ EXPORT_CSV_SQL = f"""
 SELECT {_safe("coalesce(t.external_id, 'stockroom-' || t.seq)")} AS external_id, {_safe("p.sku")} AS sku,
        {_safe("p.name")} AS product_name, {_safe("p.category")} AS category, {_safe("p.brand")} AS brand,
        p.low_stock_threshold, p.overstock_threshold, p.count_interval_days, p.barcode, p.sell_price,
-       {_safe("t.type")} AS type, t.quantity, t.unit_price, {_ISO_UTC} AS at, {_safe("t.reason")} AS reason,
-       {_safe("t.note")} AS note, t.id, t.seq, t.stock_after, t.average_cost_after, t.revenue, t.cogs,
-       t.realized_pl, t.write_off, t.gain
+       p.default_location, {_safe("t.type")} AS type, t.quantity, t.unit_price, {_ISO_UTC} AS at,
+       {_safe("t.reason")} AS reason, {_safe("t.note")} AS note, t.location, t.to_location, t.id, t.seq,
+       t.stock_after, t.average_cost_after, t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain,
+       {LOCATION_STOCK_SQL} AS location_stock_after, t.to_location_stock_after
 FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
 WHERE ($1::text IS NULL OR p.sku = $1)
   AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
@@ -73,6 +77,7 @@ async def export_csv_copy(
 NEW_PRODUCT_COLUMNS = {
     "sku": "text", "name": "text", "category": "text", "brand": "text", "low_stock_threshold": "int",
     "overstock_threshold": "int", "count_interval_days": "int", "barcode": "text", "sell_price": "numeric",
+    "default_location": "text",
 }  # fmt: skip
 
 
@@ -98,6 +103,13 @@ async def product_ids(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str
     """SKU -> id of the products that exist among `skus`."""
     return {r["sku"]: r["id"] for r in await conn.fetch("SELECT sku, id FROM product WHERE sku = ANY($1::text[])",
                                                          list(skus))}  # fmt: skip
+
+
+async def default_locations(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str, str]:
+    """SKU -> default location of the products among `skus` whose default is not MAIN."""
+    rows = await conn.fetch("SELECT sku, default_location FROM product WHERE sku = ANY($1::text[])"
+                            " AND default_location <> 'MAIN'", list(skus))  # fmt: skip
+    return {r["sku"]: r["default_location"] for r in rows}
 
 
 async def stored_external_ids(conn: asyncpg.Connection, external_ids: Sequence[str]) -> set[str]:

@@ -15,9 +15,12 @@ import asyncpg
 
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
+from app.domain.ledger import Entry
+from app.domain.rules import MAIN
 from app.intake.csv_format import EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader
 from app.persistence import catalogue_csv as csv_repo
 from app.persistence import ledger_rows
+from app.persistence import locations as location_repo
 from app.persistence import products as product_repo
 from app.persistence.database import CONNECTION_LOST, Database, DatabaseUnavailable
 from app.services import idempotency
@@ -187,6 +190,7 @@ async def import_rows(
     async with ledger.db.read_only() as conn:
         ids = await csv_repo.product_ids(conn, file.skus)
         _check_new_products_are_named(file, ids)
+        await _check_locations(conn, file, ids)
         await _refuse_taken_barcodes(conn, file, ids)
         closed = await ledger.closed_period(conn)
     _refuse_closed(file, closed)  # every dated line named at once; each part checks again under its locks
@@ -323,8 +327,10 @@ async def _write_part(
             continue
         product_id = product_ids[n]
         of_seq = {next(seqs): i for i in fresh[n]}  # seqs ascend in timeline order: equal times keep file order
-        entries = [file.entry(i, seq) for seq, i in of_seq.items()]
+        home = products[product_id].default_location
+        entries = [file.entry(i, seq, home) for seq, i in of_seq.items()]
         try:
+            _refuse_transfers_in_place(entries)
             rw = await ledger.rewrite(conn, products[product_id], drop=None, places=entries, closed=closed)
         except Conflict as conflict:
             raise _naming_line(conflict, file, of_seq) from None
@@ -348,6 +354,15 @@ async def _write_part(
     await product_repo.save_all_figures(conn, [products[i] for i in written])
     await announce(conn, sorted(set(written) | set(created.values())))
     return ImportResult(len(new_rows), len(in_part) - len(new_rows), len(created)), created | appeared
+
+
+def _refuse_transfers_in_place(entries: list[Entry]) -> None:
+    """A TRANSFER from the product's default to itself: checked for the whole file before the first
+    part; met here only when the product's default location changed meanwhile."""
+    for e in entries:
+        if e.to_location == e.location:
+            raise Conflict(f"A TRANSFER would move stock from {e.location} to itself (the product's default "
+                           "location changed during the import)", {"field": "to_location", "seq": e.seq})  # fmt: skip
 
 
 def _naming_line(conflict: Conflict, file: CheckedFile, of_seq: dict[int, int]) -> Conflict:
@@ -386,6 +401,34 @@ def _refuse_closed(file: CheckedFile, closed: ClosedPeriod) -> None:
             f"first on line {lines[0]}; nothing was imported",
             {"books_closed_through": str(closed.through), "lines": lines[:100]},
         )
+
+
+async def _check_locations(conn: asyncpg.Connection, file: CheckedFile, ids: dict[str, int]) -> None:
+    """Every location the file names exists (locations are never deleted: checked once for every
+    part), and no TRANSFER goes to where it starts: a row naming no location starts at its product's
+    default (the file's, for a product it creates). InvalidFile naming each line and field."""
+    new_homes = {n: (line, x.default_location) for n, (line, x) in file.named.items() if file.skus[n] not in ids}
+    if len(file.codes) == 1 and all(home == MAIN for _, home in new_homes.values()):
+        return  # a file of one location, as every file before locations
+    known = {x.code for x in await location_repo.all_locations(conn)}
+    errors = [LineError(line, "default_location", f"no location {home!r}")
+              for line, home in new_homes.values() if home not in known]  # fmt: skip
+    unknown = {n for n, code in enumerate(file.codes) if code is not None and code not in known}
+    if unknown:
+        for i, (at, to) in enumerate(zip(file.location, file.to_location, strict=True)):
+            if at in unknown:
+                errors.append(LineError(file.line[i], "location", f"no location {file.codes[at]!r}"))
+            if to in unknown:
+                errors.append(LineError(file.line[i], "to_location", f"no location {file.codes[to]!r}"))
+    if transfers := file.transfers_from_home():
+        stored = await csv_repo.default_locations(conn, [sku for sku in file.skus if sku in ids])
+        for n, i in transfers:
+            home = new_homes[n][1] if n in new_homes else stored.get(file.skus[n], MAIN)
+            if file.codes[file.to_location[i]] == home:
+                message = f"must differ from location ({home}, the product's default location)"
+                errors.append(LineError(file.line[i], "to_location", message))
+    if errors:
+        raise InvalidFile(sorted(errors, key=lambda e: e.line))
 
 
 def _check_new_products_are_named(file: CheckedFile, existing: dict[str, int]) -> None:

@@ -90,3 +90,45 @@ def test_a_checked_file_gives_each_row_back_as_parsed_in_timeline_order():
     ]  # fmt: skip
     assert placed[2].at == datetime(2025, 3, 2, 7, 0, 0, 1, tzinfo=UTC)
     assert (placed[2].unit_price, placed[2].note, placed[2].external_id) == (Decimal("9.9900"), "n", "x1")
+
+
+LOCATED = [*HEADER, "location", "to_location"]
+LOCATED_CELLS = CELLS | {
+    "type": ["BUY", "SELL", "TRANSFER", "TRANSFER", "COUNT", "transfer"],
+    "location": ["", "", "MAIN", "BACK", " BACK ", "-X", "L" * 32, "L" * 33, "a b"],
+    "to_location": ["", "", "BACK", "MAIN", "SHOP-2", "'BACK", "T" * 33],
+}
+located_rows = st.tuples(*(st.sampled_from(LOCATED_CELLS[c]) for c in LOCATED)).map(list)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(located_rows, st.permutations(range(len(LOCATED))))
+def test_the_fast_path_agrees_with_parse_row_on_locations_and_transfers(cells, order):
+    header = [LOCATED[i] for i in order]
+    cells = [cells[i] for i in order]
+    reader = RowReader(header, now=NOW, zone=ZONE)
+    fast = reader.fast(7, cells)
+    slow = _parsed(7, reader.mapping(cells))
+    if fast is not None:
+        assert fast == slow
+    assert (reader.row(7, cells) if not isinstance(slow, list) else slow) == slow
+
+
+def test_a_checked_file_keeps_each_rows_locations_and_places_the_unnamed_at_the_products_default():
+    reader = RowReader(LOCATED, now=NOW, zone=ZONE)
+    file = CheckedFile()
+    lines = [
+        ["x1", "C-1", "Tea", "BUY", "5", "1", "2025-03-01T08:00:00Z", "", "", "", ""],
+        ["x2", "C-1", "", "TRANSFER", "2", "", "2025-03-01T09:00:00Z", "", "", "", "BACK"],
+        ["x3", "C-1", "", "SELL", "1", "2", "2025-03-01T10:00:00Z", "", "", "BACK", ""],
+    ]
+    for line, cells in enumerate(lines, start=2):
+        file.add(reader.row(line, cells))
+    assert [(file.row(i).location, file.row(i).to_location) for i in range(3)] == [
+        (None, None), (None, "BACK"), ("BACK", None),
+    ]  # fmt: skip
+    entries = [file.entry(i, i + 1, "SHOP") for i in range(3)]
+    assert [(e.type, e.location, e.to_location) for e in entries] == [
+        (TxType.BUY, "SHOP", None), (TxType.TRANSFER, "SHOP", "BACK"), (TxType.SELL, "BACK", None),
+    ]  # fmt: skip
+    assert reader.fast(2, lines[1]) is not None and reader.fast(2, lines[2]) is not None  # the common path

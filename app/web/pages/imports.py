@@ -33,10 +33,12 @@ ABOUT_COLUMNS = {
     "product_name": "needed on a product's first row when the product is new; changes nothing for others",
     "type": f"{', '.join(t.value for t in TxType)}; empty for a row that only creates a product",
     "quantity": "a whole number (signed for ADJUST; units counted for COUNT)",
-    "unit_price": "needed for BUY and SELL; optional for ADJUST that adds stock; empty for COUNT",
+    "unit_price": "needed for BUY and SELL; optional for ADJUST that adds stock; empty for COUNT and TRANSFER",
     "at": "when it happened: 2026-11-23 09:00 in the business time zone, or ISO 8601 with an offset",
     "reason": f"ADJUST only: {', '.join(r.value for r in Reason)}",
     "note": "up to 500 characters",
+    "location": "a location's code; empty: the product's default location (a TRANSFER's source)",
+    "to_location": "TRANSFER only: the location's code it moves the units to",
     "barcode": "EAN-13, UPC-A or EAN-8; used when the row creates a product",
     "sell_price": "the default unit price of a SELL; used when the row creates a product",
 }
