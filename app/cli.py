@@ -72,7 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     create_user = user.add_parser("create", help="create a user; the password is read from stdin")
     create_user.add_argument("username")
     create_user.add_argument("--role", required=True, choices=["viewer", "clerk", "manager", "admin"])
+    create_user.add_argument("--location", default=None, help="limit the user to this location (a store's clerk)")
     create_user.set_defaults(run=_user_create)
+    located = user.add_parser("location", help="limit a user to one location, or (without CODE) to none")
+    located.add_argument("username")
+    located.add_argument("code", nargs="?", default=None)
+    located.set_defaults(run=_user_location)
     password = user.add_parser("password", help="set a user's password, read from stdin; their sessions end")
     password.add_argument("username")
     password.set_defaults(run=_user_password)
@@ -143,14 +148,30 @@ def _user_create(args: argparse.Namespace) -> int:
         asyncio.run(
             _with_accounts(
                 lambda accounts: accounts.create_user(
-                    args.username, password, Role.named(args.role), actor=_shell_actor()
+                    args.username, password, Role.named(args.role), actor=_shell_actor(), location=args.location
                 )
             )  # fmt: skip
         )
     except DomainError as refused:
         print(refused.detail, file=sys.stderr)
         return 1
-    print(f"user {args.username} created ({args.role})", file=sys.stderr)
+    limited = f", recording only at {args.location}" if args.location else ""
+    print(f"user {args.username} created ({args.role}{limited})", file=sys.stderr)
+    return 0
+
+
+def _user_location(args: argparse.Namespace) -> int:
+    from app.domain.errors import DomainError
+
+    try:
+        changed = asyncio.run(
+            _with_accounts(lambda accounts: accounts.set_location(args.username, args.code, actor=_shell_actor()))
+        )
+    except DomainError as refused:
+        print(refused.detail, file=sys.stderr)
+        return 1
+    where = f"records only at {args.code}" if args.code else "records at every location"
+    print(f"user {args.username} {where}" + ("" if changed else " (unchanged)"), file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-USER_COLUMNS = ("id", "username", "role", "created_at", "disabled_at")  # a user as listed (no password hash)
+# a user as listed (no password hash); `location`: the one they are limited to (SPEC §2), None for all
+USER_COLUMNS = ("id", "username", "role", "location", "created_at", "disabled_at")
 TOKEN_COLUMNS = ("id", "name", "username", "created_at", "revoked_at")  # a token as listed (its owner's name)
 # pg_advisory_xact_lock(namespace, hashtext(key)) while counting and recording a login attempt;
 # apart from the product locks' namespace (0x5354) and the backup's (0x5342).
@@ -26,6 +27,7 @@ class UserToChange:
     id: int
     role: str
     disabled_at: datetime | None
+    location: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class Holder:
     username: str
     role: str
     csrf_token: str | None = None  # sessions only
+    location: str | None = None  # the one location they are limited to; None: every location
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +69,14 @@ async def lock_users(conn: asyncpg.Connection) -> None:
     await conn.execute("LOCK TABLE app_user IN EXCLUSIVE MODE")
 
 
-async def add_user(conn: asyncpg.Connection, username: str, password_hash: str, role: str) -> int | None:
+async def add_user(
+    conn: asyncpg.Connection, username: str, password_hash: str, role: str, location: str | None = None
+) -> int | None:
     """The new user's id; None when the name is taken."""
     try:
         user_id: int = await conn.fetchval(
-            "INSERT INTO app_user (username, password_hash, role) VALUES ($1, $2, $3) RETURNING id",
-            username, password_hash, role,
+            "INSERT INTO app_user (username, password_hash, role, location) VALUES ($1, $2, $3, $4) RETURNING id",
+            username, password_hash, role, location,
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         return None
@@ -83,8 +88,10 @@ async def user_to_change(conn: asyncpg.Connection, username: str) -> UserToChang
     the administrators' lock first, so that two administrators deactivating each other at once
     cannot both succeed."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", ADMINS_LOCK_NAMESPACE)
-    row = await conn.fetchrow("SELECT id, role, disabled_at FROM app_user WHERE username = $1 FOR UPDATE", username)
-    return UserToChange(row["id"], row["role"], row["disabled_at"]) if row else None
+    row = await conn.fetchrow(
+        "SELECT id, role, disabled_at, location FROM app_user WHERE username = $1 FOR UPDATE", username
+    )
+    return UserToChange(row["id"], row["role"], row["disabled_at"], row["location"]) if row else None
 
 
 async def other_active_users_with_role(conn: asyncpg.Connection, role: str, user_id: int) -> int:
@@ -96,6 +103,10 @@ async def other_active_users_with_role(conn: asyncpg.Connection, role: str, user
 
 async def set_role(conn: asyncpg.Connection, user_id: int, role: str) -> None:
     await conn.execute("UPDATE app_user SET role = $2 WHERE id = $1", user_id, role)
+
+
+async def set_location(conn: asyncpg.Connection, user_id: int, location: str | None) -> None:
+    await conn.execute("UPDATE app_user SET location = $2 WHERE id = $1", user_id, location)
 
 
 async def set_password_hash(conn: asyncpg.Connection, user_id: int, password_hash: str) -> None:
@@ -194,11 +205,12 @@ async def end_sessions_of(conn: asyncpg.Connection, user_id: int, keeping: str =
 
 async def session_holder(conn: asyncpg.Connection, token_hash: str) -> Holder | None:
     row = await conn.fetchrow(
-        """SELECT u.id, u.username, u.role, s.csrf_token FROM browser_session s JOIN app_user u ON u.id = s.user_id
+        """SELECT u.id, u.username, u.role, s.csrf_token, u.location
+           FROM browser_session s JOIN app_user u ON u.id = s.user_id
            WHERE s.token_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL""",
         token_hash,
     )
-    return Holder(row["id"], row["username"], row["role"], row["csrf_token"]) if row else None
+    return Holder(row["id"], row["username"], row["role"], row["csrf_token"], row["location"]) if row else None
 
 
 # --- API tokens ----------------------------------------------------------------------------------
@@ -246,8 +258,8 @@ async def tokens(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 async def token_holder(conn: asyncpg.Connection, token_hash: str) -> Holder | None:
     row = await conn.fetchrow(
-        """SELECT u.id, u.username, u.role FROM api_token t JOIN app_user u ON u.id = t.user_id
+        """SELECT u.id, u.username, u.role, u.location FROM api_token t JOIN app_user u ON u.id = t.user_id
            WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL""",
         token_hash,
     )
-    return Holder(row["id"], row["username"], row["role"]) if row else None
+    return Holder(row["id"], row["username"], row["role"], location=row["location"]) if row else None

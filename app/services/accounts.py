@@ -23,10 +23,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, FieldError, FieldErrors, InvalidInput, NotFound
+from app.intake.requests import location_code
 from app.persistence import accounts as repo
 from app.persistence import admin_log as admin_log_rows
 from app.persistence import admin_notices
+from app.persistence import locations as location_rows
 from app.persistence import settings as settings_rows
 from app.persistence.database import Database
 
@@ -51,6 +53,9 @@ class Identity:
     role: Role
     via: str  # "session" or "token"
     csrf: str | None = None  # sessions only
+    # The one location they record at (SPEC §2 "Stock locations": a store's clerk), for their sessions
+    # and API tokens alike; None: every location. Services take it as `within`.
+    location: str | None = None
 
 
 class LoginRefused(DomainError):
@@ -124,7 +129,18 @@ def _attempt_key(username: str) -> str:
 
 
 def _identity(holder: repo.Holder, via: str) -> Identity:
-    return Identity(holder.user_id, holder.username, Role.named(holder.role), via, holder.csrf_token)
+    return Identity(holder.user_id, holder.username, Role.named(holder.role), via, holder.csrf_token, holder.location)
+
+
+async def _known_location(conn: asyncpg.Connection, raw: str | None) -> str | None:
+    """The location a user is to be limited to (None or "" for none), which must exist: else a 400
+    naming the field `location`."""
+    errors = FieldErrors()
+    code = location_code(errors, "location", raw)
+    errors.raise_if_any()
+    if code is not None and await location_rows.by_code(conn, code) is None:
+        raise InvalidInput([FieldError("location", f"no location has the code {code!r}")])
+    return code
 
 
 def _sealing(holder: str, nonce: bytes, length: int) -> bytes:
@@ -181,10 +197,12 @@ class AccountService:
             return await asyncio.to_thread(work, *args)
 
     async def create_user(
-        self, username: str, password: str, role: Role, *, first_admin: bool = False, actor: str | None = None
-    ) -> int:
+        self, username: str, password: str, role: Role, *, first_admin: bool = False, actor: str | None = None,
+        location: str | None = None,
+    ) -> int:  # fmt: skip
         """A new user. `first_admin` succeeds only while no user exists (the one-time setup page).
-        Logged in the admin log as done by `actor` (the setup page or the shell when none is named)."""
+        Logged in the admin log as done by `actor` (the setup page or the shell when none is named).
+        `location`: the one location they record at (an existing code), None for every location."""
         _check_user(username, password)
         password_hash = await self._in_hash_worker(HASHER.hash, password)
         async with self.db.unit_of_work() as conn:
@@ -192,11 +210,13 @@ class AccountService:
                 await repo.lock_users(conn)
                 if await repo.any_user(conn):
                     raise Conflict("The first administrator already exists; log in instead")
-            user_id = await repo.add_user(conn, username, password_hash, role.label)
+            limited_to = await _known_location(conn, location)
+            user_id = await repo.add_user(conn, username, password_hash, role.label, limited_to)
             if user_id is None:
                 raise Conflict(f"User {username!r} already exists", {"field": "username"})
             who = actor or (username if first_admin else "shell")
-            await admin_log_rows.record(conn, who, "user.create", username, {"role": role.label})
+            detail = {"role": role.label} | ({"location": limited_to} if limited_to else {})
+            await admin_log_rows.record(conn, who, "user.create", username, detail)
         return user_id
 
     async def set_role(self, username: str, role: Role, *, actor: str = "shell") -> None:
@@ -211,6 +231,22 @@ class AccountService:
             await admin_log_rows.record(conn, actor, "user.role", username, {"before": user.role, "after": role.label})
             await repo.accounts_changed(conn)
         self._forget_identities()
+
+    async def set_location(self, username: str, location: str | None, *, actor: str = "shell") -> bool:
+        """Limit a user to one location (an existing code), or to none (None or ""): from their next
+        request on, in every process (their sessions read it at each request; cached tokens are
+        dropped at the commit's NOTIFY). False when it was already so."""
+        async with self.db.unit_of_work() as conn:
+            user = await _user_to_change(conn, username)
+            limited_to = await _known_location(conn, location)
+            if limited_to == user.location:
+                return False
+            await repo.set_location(conn, user.id, limited_to)
+            change = {"before": user.location, "after": limited_to}
+            await admin_log_rows.record(conn, actor, "user.location", username, change)
+            await repo.accounts_changed(conn)
+        self._forget_identities()
+        return True
 
     async def set_password(
         self, username: str, password: str, *, actor: str = "shell", keep_session: str | None = None
@@ -258,6 +294,11 @@ class AccountService:
             await admin_log_rows.record(conn, actor, "user.enable", username, None)
             await repo.accounts_changed(conn)
         return True
+
+    async def location_codes(self) -> list[str]:
+        """The locations a user may be limited to (MAIN first)."""
+        async with self.db.read_only() as conn:
+            return [found.code for found in await location_rows.all_locations(conn)]
 
     async def list_users(self) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
@@ -454,4 +495,3 @@ async def _user_to_change(conn: asyncpg.Connection, username: str) -> repo.UserT
 async def _keep_an_admin(conn: asyncpg.Connection, user: repo.UserToChange, refusal: str) -> None:
     if not await repo.other_active_users_with_role(conn, Role.ADMIN.label, user.id):
         raise Conflict(refusal)
-

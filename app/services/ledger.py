@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from app.display import Display
-from app.domain.access import ClosedPeriod, Role, role_to_record
+from app.domain.access import ClosedPeriod, Role, at_own_location, refuse_outside, role_to_record
 from app.domain.commands import TransactionInput
 from app.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.domain.ledger import Entry, Posted, TimelineKey
@@ -98,10 +98,14 @@ class LedgerService:
 
     # --- record ---------------------------------------------------------------------------
 
-    async def record(self, data: TransactionInput, *, dry_run: bool = False, key: Key | None = None) -> Change:
+    async def record(
+        self, data: TransactionInput, *, dry_run: bool = False, key: Key | None = None, within: str | None = None
+    ) -> Change:
         """Record a new transaction. With an idempotency key, a repeat raises `Repeated` (the key
         keeps the change, or its refusal). A dry run is the same work under the same locks, in a
-        transaction rolled back at exit: it returns the change it would make."""
+        transaction rolled back at exit: it returns the change it would make. `within`: the location
+        the caller is limited to (their transaction is there, and may name no other), None for all."""
+        data = at_own_location(data, within)
         product_id = await self.product_id(data.sku)
         await self.check_locations(data)
         if not dry_run:
@@ -178,17 +182,19 @@ class LedgerService:
     # --- edit and delete ------------------------------------------------------------------
 
     async def edit(
-        self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False, key: Key | None = None
-    ) -> Change:
+        self, tx_id: int, patch: Mapping[str, Any], *, actor: str, dry_run: bool = False, key: Key | None = None,
+        within: str | None = None,
+    ) -> Change:  # fmt: skip
         """Change a transaction. With an idempotency key (GraphQL's editTransaction), a repeat raises
-        `Repeated` and the key keeps the change."""
+        `Repeated` and the key keeps the change. `within`: the caller's location limit (the row, as it
+        is and as it would be, touches no other location)."""
         row, old_id = await self.row(tx_id)
         new_id = await self.product_id(patch["sku"]) if patch.get("sku") not in (None, row.sku) else old_id
-        return await self._edit(tx_id, patch, actor, old_id, new_id, dry_run, key)
+        return await self._edit(tx_id, patch, actor, old_id, new_id, dry_run, key, within)
 
     async def _edit(
         self, tx_id: int, patch: Mapping[str, Any], actor: str, old_id: int, new_id: int, dry_run: bool,
-        key: Key | None = None,
+        key: Key | None = None, within: str | None = None,
     ) -> Change:  # fmt: skip
         async with (
             self.locks.hold(old_id, new_id),
@@ -206,6 +212,7 @@ class LedgerService:
             entry = _entry(data, row.entry.seq, self.clock(), home.default_location, tx_id)
             if (refused := _transfer_in_place(entry)) is not None:
                 raise refused
+            self._refuse_outside(within, "Editing", row.entry, entry)
             changes: tuple[ProductChange, ...]
             if new_id == old_id:
                 rw = await self.rewrite(conn, old, drop=row, places=[entry], closed=closed, reader=reader)
@@ -225,13 +232,17 @@ class LedgerService:
             await idempotency.keep(conn, key, edited)
             return edited
 
-    async def delete(self, tx_id: int, *, actor: str, dry_run: bool = False, key: Key | None = None) -> Change:
+    async def delete(
+        self, tx_id: int, *, actor: str, dry_run: bool = False, key: Key | None = None, within: str | None = None
+    ) -> Change:
         """Delete a transaction. With an idempotency key (GraphQL's deleteTransaction), a repeat
-        raises `Repeated` and the key keeps the change."""
+        raises `Repeated` and the key keeps the change. `within`: the caller's location limit."""
         _, product_id = await self.row(tx_id)
-        return await self._delete(tx_id, actor, product_id, dry_run, key)
+        return await self._delete(tx_id, actor, product_id, dry_run, key, within)
 
-    async def _delete(self, tx_id: int, actor: str, product_id: int, dry_run: bool, key: Key | None = None) -> Change:
+    async def _delete(
+        self, tx_id: int, actor: str, product_id: int, dry_run: bool, key: Key | None = None, within: str | None = None
+    ) -> Change:
         async with (
             self.locks.hold(product_id),
             self.db.unit_of_work(commit=not dry_run) as conn,  # a dry run rolls back at exit
@@ -240,6 +251,7 @@ class LedgerService:
             await lock_in_database(conn, product_id)
             await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, product_id)
+            self._refuse_outside(within, "Deleting", row.entry)
             product = await product_for_change(conn, product_id)
             rw = await self.rewrite(conn, product, drop=row, closed=await self.closed_period(conn), reader=reader)
             await ledger_rows.delete_row(conn, tx_id)
@@ -250,10 +262,14 @@ class LedgerService:
             await idempotency.keep(conn, key, deleted)
             return deleted
 
-    async def void(self, tx_id: int, *, actor: str, own_scopes: Sequence[str] | None, key: Key | None = None) -> Voided:
+    async def void(
+        self, tx_id: int, *, actor: str, own_scopes: Sequence[str] | None, key: Key | None = None,
+        within: str | None = None,
+    ) -> Voided:  # fmt: skip
         """A counter mistake undone: a delete, audited as "void". With `own_scopes` (a clerk's
         idempotency scopes) only the caller's own entry of the last 10 minutes, dated today, and
-        unchanged since; without (a manager) any row a delete could take."""
+        unchanged since; without (a manager) any row a delete could take. `within`: the caller's
+        location limit."""
         _, product_id = await self.row(tx_id)
         async with (
             self.locks.hold(product_id),
@@ -263,6 +279,7 @@ class LedgerService:
             await lock_in_database(conn, product_id)
             await idempotency.claim_or_repeat(conn, key)
             row = await _row_in(conn, tx_id, product_id)
+            self._refuse_outside(within, "Voiding", row.entry)
             if own_scopes is not None:
                 facts = await counter.void_facts(conn, tx_id, own_scopes)
                 assert facts is not None, "the row was just read under its lock"
@@ -276,6 +293,13 @@ class LedgerService:
             voided = Voided(row, Change(None, (ProductChange(product, rw.product),)))
             await idempotency.keep(conn, key, voided)
             return voided
+
+    def _refuse_outside(self, within: str | None, doing: str, *entries: Entry) -> None:
+        """A user limited to `within` changes only rows that touch no other location (as they are,
+        and as an edit would leave them): LocationRefused (403) naming the row and the location."""
+        for entry in entries:
+            what = f"{doing} {self.display.transaction(entry.type.value, entry.quantity, entry.at)}"
+            refuse_outside(within, (entry.location, entry.to_location), what)
 
     async def check_locations(self, data: TransactionInput, conn: asyncpg.Connection | None = None) -> None:
         """400 naming the field when a location it names does not exist."""

@@ -22,7 +22,7 @@ from litestar.middleware.authentication import AbstractAuthenticationMiddleware,
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.display import NOUNS
-from app.domain.access import Role
+from app.domain.access import Role, at_own_location
 from app.domain.commands import TransactionInput
 from app.services.accounts import AccountService, Identity
 from app.services.ledger import LedgerService
@@ -146,13 +146,17 @@ def allow(identity: Identity, needed: Role, why: str) -> None:
 
 
 def allow_recording(identity: Identity, ledger: LedgerService, data: TransactionInput) -> None:
-    """A clerk records BUY and SELL dated today; other types and dates need a manager."""
+    """A clerk records BUY and SELL dated today; other types and dates need a manager. A user limited
+    to one location names no other (LocationRefused, a 403; checked here so that every transport
+    refuses it as it refuses a role, before any key is kept). The ledger, handed `within=`, puts
+    their transaction at their location when it names none, and checks again."""
     shown = ledger.display
     if data.at is not None:
         what = shown.transaction(data.type.value, data.quantity, data.at, new=True)
     else:
         what = f"a new {NOUNS.get(data.type.value, data.type.value.lower())} of {shown.units(data.quantity)}"
     allow(identity, ledger.role_to_record(data), f"Recording {what}")
+    at_own_location(data, identity.location)
 
 
 def scope_of(identity: Identity) -> str:

@@ -12,12 +12,13 @@ from litestar.exceptions import InternalServerException
 from litestar.response import Redirect, Template
 from litestar_htmx import ClientRedirect, HTMXDetails
 
+from app.domain.access import LocationRefused
 from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
 from app.persistence.database import DatabaseUnavailable, OutcomeUnknown
 from app.services.accounts import RateLimited
 from app.web.auth import first_run, rejected_token
 
-_STATUS = {InvalidInput: 400, InvalidFile: 400, NotFound: 404, Conflict: 409, KeyReused: 422}
+_STATUS = {InvalidInput: 400, InvalidFile: 400, LocationRefused: 403, NotFound: 404, Conflict: 409, KeyReused: 422}
 
 
 log = logging.getLogger("stockroom.web")

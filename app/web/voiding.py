@@ -27,6 +27,6 @@ def own_scopes(me: Identity) -> list[str] | None:
 
 async def void_as(me: Identity, ledger: LedgerService, tx_id: int, key: Key | None = None) -> Voided:
     try:
-        return await ledger.void(tx_id, actor=me.username, own_scopes=own_scopes(me), key=key)
+        return await ledger.void(tx_id, actor=me.username, own_scopes=own_scopes(me), key=key, within=me.location)
     except VoidRefused as refused:
         raise PermissionDeniedException(refused.detail) from None

@@ -62,12 +62,14 @@ class TransactionController(Controller):
         if dry_run:
             entered = ledger.parse(raw)
             allow_recording(me, ledger, entered)
-            return Response(_dry_run_view(await ledger.record(entered, dry_run=True)), status_code=200)
+            return Response(
+                _dry_run_view(await ledger.record(entered, dry_run=True, within=me.location)), status_code=200
+            )
 
         async def run(key: Key | None) -> Change:
             entered = ledger.parse(raw)
             allow_recording(me, ledger, entered)
-            return await ledger.record(entered, key=key)
+            return await ledger.record(entered, key=key, within=me.location)
 
         return await once(request, raw, Change, run)
 
@@ -99,7 +101,8 @@ class TransactionController(Controller):
         dry_run: bool = False,
         data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        change = await ledger.edit(tx_id, data or {}, actor=request.user.username, dry_run=dry_run)
+        me = request.user
+        change = await ledger.edit(tx_id, data or {}, actor=me.username, dry_run=dry_run, within=me.location)
         return _dry_run_view(change) if dry_run else committed_view(change)
 
     @post(
@@ -141,7 +144,8 @@ class TransactionController(Controller):
     async def remove(
         self, tx_id: int, request: SignedInRequest, ledger: LedgerService, dry_run: bool = False
     ) -> Response[Any]:
-        change = await ledger.delete(tx_id, actor=request.user.username, dry_run=dry_run)
+        me = request.user
+        change = await ledger.delete(tx_id, actor=me.username, dry_run=dry_run, within=me.location)
         if dry_run:
             return Response(_dry_run_view(change), status_code=200)
         return Response(None, status_code=204)

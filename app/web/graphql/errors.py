@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from graphql import GraphQLError
 from litestar.exceptions import PermissionDeniedException
 
-from app.domain.access import Role
+from app.domain.access import LocationRefused, Role
 from app.domain.errors import FieldErrors, InvalidInput, KeyReused
 from app.intake.requests import sku as parse_sku
 from app.services.accounts import Identity
@@ -44,6 +44,8 @@ def arguments(names: Mapping[str, str] | None = None) -> Iterator[None]:
         raise bad_input([("idempotencyKey", reused.detail)]) from None
     except PermissionDeniedException as denied:
         raise GraphQLError(str(denied.detail), extensions={"code": "FORBIDDEN"}) from None
+    except LocationRefused as refused:  # a user limited to one location naming another (REST's 403)
+        raise GraphQLError(refused.detail, extensions={"code": "FORBIDDEN", **refused.extra}) from None
 
 
 def signed_in(context: GraphQLContext) -> Identity:

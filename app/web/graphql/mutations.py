@@ -275,9 +275,9 @@ class Mutation:
             allow_recording(me, ledger, entered)
         try:
             if dry_run:
-                return _recorded(await ledger.record(entered, dry_run=True), True, False)
+                return _recorded(await ledger.record(entered, dry_run=True, within=me.location), True, False)
             answer = await keyed(info, "recordTransaction", raw, idempotency_key, Change,
-                                 lambda key: ledger.record(entered, key=key))  # fmt: skip
+                                 lambda key: ledger.record(entered, key=key, within=me.location))  # fmt: skip
         except Conflict as refusal:
             raise _conflict(refusal) from None
         except NotFound as missing:
@@ -296,7 +296,7 @@ class Mutation:
         changes = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(patch).items() if v is not None}
 
         async def run(key: Key | None) -> Change:
-            return await ledger.edit(id, changes, actor=me.username, dry_run=dry_run, key=key)
+            return await ledger.edit(id, changes, actor=me.username, dry_run=dry_run, key=key, within=me.location)
 
         with arguments(_input_names("patch")):
             return await _changed(info, "editTransaction", {"id": id, **changes}, idempotency_key, dry_run, run)
@@ -309,9 +309,10 @@ class Mutation:
         ledger = info.context.services.ledger
 
         async def run(key: Key | None) -> Change:
-            return await ledger.delete(id, actor=me.username, dry_run=dry_run, key=key)
+            return await ledger.delete(id, actor=me.username, dry_run=dry_run, key=key, within=me.location)
 
-        return await _changed(info, "deleteTransaction", {"id": id}, idempotency_key, dry_run, run)
+        with arguments():  # a row at a location the caller may not change: FORBIDDEN
+            return await _changed(info, "deleteTransaction", {"id": id}, idempotency_key, dry_run, run)
 
 
 async def _changed(
@@ -392,7 +393,8 @@ async def _adjust(
         entered = ledger.parse(raw)
         allow_recording(me, ledger, entered)
     try:
-        answer = await keyed(info, operation, raw, raw_key, Change, lambda key: ledger.record(entered, key=key))
+        answer = await keyed(info, operation, raw, raw_key, Change,
+                             lambda key: ledger.record(entered, key=key, within=me.location))  # fmt: skip
     except (Conflict, NotFound) as refusal:
         return await _refused(info, entered.sku, refusal)
     outcome = answer.outcome

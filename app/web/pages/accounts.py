@@ -100,13 +100,30 @@ class AdminPages(Controller):
     ) -> Template | Redirect:
         form = await form_data(request)
         username, role = (form.get("username") or "").strip(), form.get("role") or "viewer"
+        location = form.get("location") or None  # the form offers it only while several locations exist
         try:
             await accounts.create_user(username, form.get("password") or "", Role.named(role),
-                                       actor=request.user.username)  # fmt: skip
+                                       actor=request.user.username, location=location)  # fmt: skip
         except (DomainError, ValueError) as refused:
-            kept = {"username": username, "role": role}
+            kept = {"username": username, "role": role, "location": location}
             return await _admin_page(accounts, backups, 400, add_user=_admin_problem(refused), new_user=kept)
-        return await _done(accounts, request, f"Added user {username} ({role}). They can log in now.")
+        where = f", recording only at {location}" if location else ""
+        return await _done(accounts, request, f"Added user {username} ({role}{where}). They can log in now.")
+
+    @post("/users/{username:str}/location")
+    async def change_location(
+        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+    ) -> Template | Redirect:
+        """Limit a user to one location (a store's clerk records only there), or to none."""
+        form = await form_data(request)
+        location = form.get("location") or None
+        try:
+            changed = await accounts.set_location(username, location, actor=request.user.username)
+        except DomainError as refused:
+            status = 404 if isinstance(refused, NotFound) else 400
+            return await _admin_page(accounts, backups, status, error=_admin_problem(refused)["message"])
+        where = f"records only at {location}" if location else "records at every location"
+        return await _done(accounts, request, f"{username} {where}." if changed else f"{username} already {where}.")
 
     @post("/users/{username:str}/role")
     async def change_role(
@@ -232,7 +249,7 @@ def _admin_problem(refused: Exception) -> dict[str, Any]:
 async def _admin_page(accounts: AccountService, backups: BackupService, status: int = 200, **extra: Any) -> Template:
     return page("admin/index.html", status, section="admin", users=await accounts.list_users(),
                 tokens=await accounts.list_tokens(), closed=await accounts.books_closed_through(),
-                roles=[r.label for r in Role], backup=await backups.status(),
+                roles=[r.label for r in Role], locations=await accounts.location_codes(), backup=await backups.status(),
                 log=await accounts.admin_log(), **extra)  # fmt: skip
 
 

@@ -179,7 +179,7 @@ class ProductPages(Controller):
         async def run(key: Key | None) -> Change:
             data = ledger.parse(raw_transaction(form, sku=sku))
             allow_recording(me, ledger, data)
-            return await ledger.record(data, key=key)
+            return await ledger.record(data, key=key, within=me.location)
 
         try:
             # The same form sent again (a double click) gets the first's change, or its refusal.

@@ -142,7 +142,7 @@ class TransactionPages(Controller):
                 raw["unit_price"] = str(product.sell_price)  # the product's sell price is the default
             data = ledger.parse(raw)
             allow_recording(me, ledger, data)
-            return await ledger.record(data, key=key)
+            return await ledger.record(data, key=key, within=me.location)
 
         try:
             answer = await idempotency.once(ledger.db, key, Change, run)  # a repeat: the first's change, or its refusal
@@ -238,7 +238,8 @@ class TransactionPages(Controller):
     async def preview(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
         form = await form_data(request)
         try:
-            change = await ledger.edit(tx_id, raw_patch(form), actor=request.user.username, dry_run=True)
+            me: Identity = request.user
+            change = await ledger.edit(tx_id, raw_patch(form), actor=me.username, dry_run=True, within=me.location)
         except DomainError as refused:
             return await self._edit_row(request, ledger, tx_id, form, error=problem(refused))
         return await self._edit_row(request, ledger, tx_id, form, preview=effect(change))
@@ -249,7 +250,8 @@ class TransactionPages(Controller):
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
-            await ledger.edit(tx_id, raw_patch(form), actor=request.user.username)
+            me: Identity = request.user
+            await ledger.edit(tx_id, raw_patch(form), actor=me.username, within=me.location)
         except DomainError as refused:
             return await self._edit_row(request, ledger, tx_id, form, in_place=True, error=problem(refused))
         return await self._back_to_ledger(products, request, ledger, form.get("page_sku", ""))
@@ -279,7 +281,8 @@ class TransactionPages(Controller):
         found, _ = await ledger.row(tx_id)
         context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku}
         try:
-            context["preview"] = effect(await ledger.delete(tx_id, actor=request.user.username, dry_run=True))
+            me: Identity = request.user
+            context["preview"] = effect(await ledger.delete(tx_id, actor=me.username, dry_run=True, within=me.location))
         except DomainError as refused:
             context["error"] = problem(refused)
         if request.htmx:
@@ -293,7 +296,8 @@ class TransactionPages(Controller):
         form = await form_data(request)
         found, _ = await ledger.row(tx_id)
         try:
-            await ledger.delete(tx_id, actor=request.user.username)
+            me: Identity = request.user
+            await ledger.delete(tx_id, actor=me.username, within=me.location)
         except DomainError as refused:
             context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, "error": problem(refused)}
             if request.htmx:
