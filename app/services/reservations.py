@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from app.domain.access import hold_at_own_location
 from app.domain.commands import ReservationInput
 from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import Entry
@@ -37,10 +38,12 @@ class ReservationService:
             self._commit_reservations, max_batch
         )
 
-    async def reserve(self, data: ReservationInput, key: Key | None = None) -> Held:
+    async def reserve(self, data: ReservationInput, key: Key | None = None, *, within: str | None = None) -> Held:
         """The reservation, and whether it was created now (not: the same order holds it already).
         With an idempotency key, a repeat raises `Repeated`. Reservations arriving together are
-        committed together (group commit), like sales: checkout is the order system's hot path."""
+        committed together (group commit), like sales: checkout is the order system's hot path.
+        `within`: the location the caller is limited to (their hold is there; naming another is a 403)."""
+        data = hold_at_own_location(data, within)
         product_id = await self.ledger.product_id(data.sku)
         return await self._group.submit(Queued(product_id, data, key))
 

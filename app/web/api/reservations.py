@@ -57,7 +57,7 @@ class ReservationController(Controller):
         wanted = parse_reservation(raw)
 
         async def run(key: Key | None) -> Held:
-            return await reservations.reserve(wanted, key)
+            return await reservations.reserve(wanted, key, within=request.user.location)
 
         return await once(request, raw, Held, run)
 

@@ -110,7 +110,7 @@ class Mutation:
         self, info: Ctx, sku_id: str, quantity: int, order_id: str, ttl_seconds: int | None = None,
         idempotency_key: str | None = None,
     ) -> InventoryOperationResult:  # fmt: skip
-        permitted(info.context, Role.CLERK, "Reserving stock")
+        me = permitted(info.context, Role.CLERK, "Reserving stock")
         raw: dict[str, Any] = {"sku": sku_id, "quantity": quantity, "order_ref": order_id}
         if ttl_seconds is not None:
             raw["ttl_seconds"] = ttl_seconds
@@ -119,7 +119,7 @@ class Mutation:
         reservations = info.context.services.reservations
         try:
             answer = await keyed(info, "reserveStock", raw, idempotency_key, Held,
-                                 lambda key: reservations.reserve(wanted, key))  # fmt: skip
+                                 lambda key: reservations.reserve(wanted, key, within=me.location))  # fmt: skip
         except (Conflict, NotFound) as refusal:
             return await _refused(info, wanted.sku, refusal)
         outcome = answer.outcome

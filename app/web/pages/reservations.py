@@ -96,7 +96,7 @@ class ReservationPages(Controller):
         fields = {k: form.get(k, "") for k in FORM_FIELDS}
 
         async def run(key: Key | None) -> Held:
-            return await reservations.reserve(parse_reservation(fields), key)
+            return await reservations.reserve(parse_reservation(fields), key, within=request.user.location)
 
         try:
             key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(request.user))
