@@ -293,6 +293,7 @@ class Filters:
     category: str | None = None
     brand: str | None = None
     status: str | None = None  # one of STATUSES
+    location: str | None = None  # products whose ledger has used this location (a key of `stocks`)
 
     def where(self, args: SqlArgs) -> str:
         """SQL over LISTING_FROM's columns (`live_reserved` only with a status)."""
@@ -307,7 +308,18 @@ class Filters:
             where.append(f"{STATUS_SQL} = {args.bind(self.status)}")
             if self.status != Status.OK:
                 where.append(MAY_ALERT)
+        if self.location:
+            where.append(f"stocks ? {args.bind(self.location)}")
         return " AND ".join(where)
+
+
+def sort_sql(sort: str, location: str | None, args: SqlArgs) -> str:
+    """SORTS[sort]; with a location, on hand, reserved and available sort by what is there."""
+    if location is None or sort not in ("on_hand", "reserved", "available"):
+        return SORTS[sort]
+    code = args.bind(location)
+    on_hand, held = f"coalesce((stocks ->> {code})::bigint, 0)", f"coalesce((held ->> {code})::bigint, 0)"
+    return {"on_hand": on_hand, "reserved": held, "available": f"({on_hand} - {held})"}[sort]
 
 
 async def matching(conn: asyncpg.Connection, filters: Filters) -> list[ProductRecord]:
@@ -327,7 +339,7 @@ async def page(
     direction = "DESC" if descending else "ASC"
     rows = await conn.fetch(
         f"""SELECT * FROM {LISTING_FROM} WHERE {where}
-            ORDER BY {SORTS[sort]} {direction} NULLS LAST, sku {direction}
+            ORDER BY {sort_sql(sort, filters.location, args)} {direction} NULLS LAST, sku {direction}
             LIMIT {args.bind(limit)} OFFSET {args.bind(offset)}""",
         *args.values,
     )  # fmt: skip
@@ -368,6 +380,21 @@ async def seconds_to_next_lapse(conn: asyncpg.Connection) -> float | None:
     """How long the live reserved figures (and the statuses) hold if nothing is committed (None: for ever)."""
     seconds: float | None = await conn.fetchval(f"SELECT {_NEXT_LAPSE_IN}")
     return seconds
+
+
+async def location_totals(conn: asyncpg.Connection, filters: Filters) -> list[tuple[str, int, int]]:
+    """(location, units on hand there, units held there) summed over the matching products, MAIN
+    first: one pass over their `stocks` (and `held`) documents."""
+    args = SqlArgs()
+    where = filters.where(args)
+    rows = await conn.fetch(
+        f"""SELECT s.key, sum(s.value::bigint)::bigint AS on_hand,
+                   sum(coalesce((p.held ->> s.key)::bigint, 0))::bigint AS held
+            FROM {LISTING_FROM if filters.status else "product p"} CROSS JOIN LATERAL jsonb_each_text(p.stocks) AS s
+            WHERE {where} GROUP BY s.key ORDER BY s.key <> 'MAIN', s.key""",
+        *args.values,
+    )  # fmt: skip
+    return [(r["key"], r["on_hand"], r["held"]) for r in rows]
 
 
 async def alerting(conn: asyncpg.Connection, limit: int) -> tuple[list[ProductRecord], int]:

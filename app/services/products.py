@@ -35,14 +35,19 @@ class ListingQuery:
     descending: bool = False
     page: int = 1  # from 1
     per_page: int = PER_PAGE
+    location: str | None = None  # its products, with their stock there
 
     def normalized(self) -> ListingQuery:
         """Unknown sorts and statuses are ignored, sizes clamped: a hand-edited URL still shows a page."""
         return ListingQuery(
             (self.q or "").strip()[:200] or None, self.category or None, self.brand or None,
             self.status if self.status in STATUSES else None, self.sort if self.sort in SORTS else "sku",
-            self.descending, max(1, self.page), min(max(1, self.per_page), MAX_PER_PAGE),
+            self.descending, max(1, self.page), min(max(1, self.per_page), MAX_PER_PAGE), self.location or None,
         )  # fmt: skip
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(self.q, self.category, self.brand, self.status, self.location)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +128,18 @@ class ProductService:
         task holds one: the "never stuck" rule), whatever the catalogue's size. The aggregate is
         skipped while this filter's totals are kept (`DashboardTotals`: until the next change)."""
         query = query.normalized()
-        filters = Filters(query.q, query.category, query.brand, query.status)
+        filters = query.filters
         offset = (query.page - 1) * query.per_page
         items, totals = await asyncio.gather(
             self._read(lambda conn: repo.page(conn, filters, query.sort, query.descending, query.per_page, offset)),
             self.totals.of(filters) if self.totals else self._read(lambda conn: repo.totals(conn, filters)),
         )
         return ListingPage(query, items, _totals_view(totals))
+
+    async def location_totals(self, query: ListingQuery) -> list[tuple[str, int, int]]:
+        """(location, on hand there, held there) summed over the products the query's filters match."""
+        async with self.db.read_only() as conn:
+            return await repo.location_totals(conn, query.normalized().filters)
 
     async def alerting(self, limit: int = 100) -> tuple[list[ProductRecord], int]:
         """Products low or out of stock (the worst first), at most `limit`, and how many there are

@@ -189,10 +189,18 @@
       return entry.cells;
     }
 
+    // A table filtered by location (data-location) shows each product's stock there, not its total.
+    function atLocation(summary, code) {
+      var here = {on_hand: 0, reserved: 0, available: 0};
+      (summary.locations || []).forEach(function (x) { if (x.location === code) here = x; });
+      return Object.assign({}, summary, {on_hand: here.on_hand, reserved: here.reserved, available: here.available});
+    }
+
     function applyRow(sku, summary) {
       current();
       var entry = rows && rows.get(sku);
       if (!entry) return; // not on the page (filtered out)
+      if (table.dataset.location) summary = atLocation(summary, table.dataset.location);
       var cells = cellsOf(entry);
       FIELDS.forEach(function (field) {
         var cell = cells[field];

@@ -10,8 +10,10 @@ from litestar.response import Template
 from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
+from app.services.locations import LocationService
 from app.services.products import PER_PAGE, ListingPage, ListingQuery, ProductService
 from app.web.pages.forms import page
+from app.web.pages.places import Places, places_for
 from app.web.views import product_view
 
 ALERTS_SHOWN = 100
@@ -38,7 +40,7 @@ class Links:
     def params(self, **changes: Any) -> dict[str, Any]:
         q = self.query
         values = {
-            "q": q.q, "category": q.category, "brand": q.brand, "status": q.status,
+            "q": q.q, "category": q.category, "brand": q.brand, "status": q.status, "location": q.location,
             "sort": q.sort if q.sort != "sku" else None, "dir": "desc" if q.descending else None,
             "page": q.page if q.page != 1 else None,
             "per": q.per_page if q.per_page != PER_PAGE else None,
@@ -65,6 +67,7 @@ class DashboardPages(Controller):
     async def index(
         self,
         products: ProductService,
+        locations: LocationService,
         request: HTMXRequest,
         q: str | None = None,
         category: str | None = None,
@@ -74,32 +77,60 @@ class DashboardPages(Controller):
         direction: Annotated[str | None, Parameter(query="dir", required=False)] = None,
         page_number: Annotated[str | None, Parameter(query="page", required=False)] = None,
         per: str | None = None,
+        location: str | None = None,
     ) -> Template:
+        # A location filter only while there are several (a shop with one sees none), and one that exists.
+        places = await places_for(locations, request.user)
         # Numbers are read as text: a hand-edited `?page=x` shows the first page rather than a 400.
         query = ListingQuery(
             q, category, brand, status, sort or "sku", direction == "desc",
-            _int(page_number, 1), _int(per, PER_PAGE),
+            _int(page_number, 1), _int(per, PER_PAGE), places.known(location) if places.several else None,
         ).normalized()  # fmt: skip
         if request.htmx and not request.htmx.history_restore_request:
-            return page("_products_table.html", **_table_context(await products.page_of(query)))
+            return page("_products_table.html", **await _table_context(products, query, places))
         # Each read on its own pooled connection, at the same time (each task holds one).
-        listing, (shown, alerting), (categories, brands) = await asyncio.gather(
-            products.page_of(query), products.alerting(ALERTS_SHOWN), products.choices()
+        context, (shown, alerting), (categories, brands) = await asyncio.gather(
+            _table_context(products, query, places), products.alerting(ALERTS_SHOWN), products.choices()
         )
-        context = _table_context(listing)
         return page(
             "dashboard.html", section="dashboard", alerts=[product_view(p) for p in shown], alerting=alerting,
             alerts_url=Links(ListingQuery()).url(sort="status"), categories=categories, brands=brands, **context,
         )  # fmt: skip
 
 
-def _table_context(listing: ListingPage) -> dict[str, Any]:
+async def _table_context(products: ProductService, query: ListingQuery, places: Places) -> dict[str, Any]:
+    """The table's page and totals; with several locations also the totals at each location of the
+    products the filters match, and with a location chosen each row's stock there."""
+    if not places.several:
+        return _listing_context(await products.page_of(query), places, [])
+    listing, by_location = await asyncio.gather(products.page_of(query), products.location_totals(query))
+    return _listing_context(listing, places, by_location)
+
+
+def at_location(view: dict[str, Any], code: str) -> dict[str, Any]:
+    """A product's figures with on hand, reserved and available those at `code` (0 where it has none)."""
+    here = next((x for x in view["locations"] if x["location"] == code), None)
+    return {**view, **{k: here[k] if here else 0 for k in ("on_hand", "reserved", "available")}}
+
+
+def _listing_context(listing: ListingPage, places: Places, by_location: list[tuple[str, int, int]]) -> dict[str, Any]:
     query = listing.query
     links = Links(query)
     views = [product_view(p) for p in listing.items]
+    sums = [{"location": code, "on_hand": on_hand, "reserved": held, "available": on_hand - held,
+             "url": links.url(location=code, page=None)} for code, on_hand, held in by_location]  # fmt: skip
+    totals = listing.totals
+    if query.location:
+        views = [at_location(v, query.location) for v in views]
+        here = next((x for x in sums if x["location"] == query.location), None)
+        totals = {**totals, **{k: here[k] if here else 0 for k in ("on_hand", "reserved", "available")}}
     return {
+        **places.as_context(),
+        "location": query.location or "",
+        "location_totals": sums,
+        "all_locations_url": links.url(location=None, page=None),
+        "totals": totals,
         "products": views,
-        "totals": listing.totals,
         "listing": listing,
         "links": links,
         "columns": COLUMNS,

@@ -22,6 +22,16 @@ def _fields(form: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _places(form: dict[str, Any], kind: Any) -> dict[str, str]:
+    """The Location (and a TRANSFER's To) the form names. Named only when the form has the field, as
+    it has while several locations exist: a form without one keeps the product's default (a new row)
+    or the row's own location (an edit). A To left over from a TRANSFER is not sent with another type."""
+    named = {k: str(form[k]).strip() for k in ("location", "to_location") if str(form.get(k) or "").strip()}
+    if str(kind or "").strip().upper() != "TRANSFER":
+        named.pop("to_location", None)
+    return named
+
+
 def _as_datetime(text: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(text))
@@ -42,6 +52,7 @@ def raw_transaction(form: dict[str, Any], *, sku: str | None = None) -> dict[str
     """A new transaction. A Date left as the form proposed it means "now", stamped at commit."""
     raw = _fields(form)
     raw["sku"] = sku or (form.get("sku") or "").strip() or None
+    raw |= _places(form, raw["type"])
     if date_changed(form):
         raw["at"] = form["at"]
     return raw
@@ -52,6 +63,7 @@ def raw_patch(form: dict[str, Any]) -> dict[str, Any]:
     patch = _fields(form)
     if form.get("sku"):
         patch["sku"] = form["sku"].strip()
+    patch |= _places(form, patch["type"])
     if date_changed(form):
         patch["at"] = form["at"]
     return patch

@@ -12,7 +12,7 @@ from litestar_htmx import HTMXRequest
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
 from app.domain.ledger import TimelineKey
-from app.domain.rules import Reason, TxType
+from app.domain.rules import Reason
 from app.domain.timeline_cursor import cursor_of, key_of
 from app.services import idempotency
 from app.services.accounts import Identity
@@ -28,6 +28,7 @@ from app.web.errors import status_of
 from app.web.idempotent import recorded_body
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import local_input, raw_transaction
+from app.web.pages.places import entry_types, places_for
 from app.web.views import product_view, transaction_view
 
 PAGE_SIZE = 50
@@ -59,14 +60,16 @@ async def ledger_context(
         found = await ledger.timeline_page(product, PAGE_SIZE, newest_first=True)
         rows, more = found.rows, found.more
     now = local_input(ledger.clock(), ledger.zone)
+    places = await places_for(ledger.locations, None)  # the user's own location: templates read it (me.location)
     return {
+        **places.as_context(),
         "p": product_view(product),
         "rows": [transaction_view(r) for r in rows],
         "page_no": page_no,
         "pages": max(pages, page_no + more),
         "older": cursor_of(rows[-1].entry.key) if more and rows else None,
         "newer": cursor_of(rows[0].entry.key) if page_no > 1 and rows else None,
-        "types": [t.value for t in TxType],
+        "types": entry_types(True),  # _add.html keeps BUY and SELL alone for a clerk
         "reasons": [r.value for r in Reason],
         "at_default": now,
         "key": secrets.token_urlsafe(16),

@@ -8,10 +8,12 @@ from litestar_htmx import HTMXRequest
 from app.web.pages.accounts import AdminPages, AuditPages, LoginPages
 from app.web.pages.dashboard import DashboardPages
 from app.web.pages.imports import ImportPages
+from app.web.pages.locations import LocationPages
 from app.web.pages.products import ProductPages
 from app.web.pages.reports import ReportPages
 from app.web.pages.reservations import ReservationPages
 from app.web.pages.transactions import TransactionPages
+from app.web.pages.transfers import TransferPages
 
 
 def page_router() -> Router:
@@ -20,6 +22,6 @@ def page_router() -> Router:
     return Router(
         path="/",
         route_handlers=[DashboardPages, LoginPages, AdminPages, AuditPages, ProductPages, TransactionPages,
-                        ReservationPages, ReportPages, ImportPages],  # fmt: skip
+                        ReservationPages, ReportPages, ImportPages, LocationPages, TransferPages],  # fmt: skip
         request_class=HTMXRequest,
     )

@@ -24,6 +24,7 @@ from app.web.auth import allow_recording, scope_of
 from app.web.idempotent import recorded_body
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import date_changed, local_input, raw_patch, raw_transaction
+from app.web.pages.places import entry_types, places_for
 from app.web.pages.products import ledger_context
 from app.web.views import product_view, transaction_view
 from app.web.voiding import entry_scopes, void_as
@@ -51,19 +52,20 @@ def shown_fields(form: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _entry_problem(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
+def entry_problem(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
     """A rejection for the entry form: beside its field when that field is on screen, else on top."""
     if isinstance(refused, PermissionDeniedException):
         return {"message": refused.detail, "fields": {}, "status": 403}
     assert isinstance(refused, DomainError)
     error = problem(refused)
     shown = _ALWAYS_SHOWN | ({"reason"} if str(form.get("type") or "").upper() == "ADJUST" else set())
+    shown |= {"location"} if "location" in form else set()  # the form has a Location while there are several
     error["unshown"] = any(name not in shown for name in error["fields"])
     error["status"] = 409 if isinstance(refused, Conflict) else 404 if isinstance(refused, NotFound) else 400
     return error
 
 
-async def _product_named(products: ProductService, text: str | None) -> ProductRecord:
+async def product_named(products: ProductService, text: str | None) -> ProductRecord:
     """The product a Product field names: its SKU or its barcode."""
     if not text:
         raise InvalidInput([FieldError("sku", "is required: scan a barcode, or type a SKU or part of a name")])
@@ -105,7 +107,7 @@ class TransactionPages(Controller):
         if done is not None:
             recorded, _ = await ledger.row(done)
             product = await products.get(recorded.sku)
-            again = {"sku": recorded.sku, "type": recorded.entry.type.value}
+            again = {"sku": recorded.sku, "type": recorded.entry.type.value, "location": recorded.entry.location}
             return await self._entry(products, request, ledger, again, done=transaction_view(recorded),
                                      product=product_view(product))  # fmt: skip
         extra: dict[str, Any] = {}
@@ -114,7 +116,8 @@ class TransactionPages(Controller):
         form: dict[str, Any] = {"sku": sku or ""}
         chosen = await products.by_code(sku) if sku else None
         if chosen is not None:  # a suggestion followed without JavaScript: ready for one more click
-            form |= {"sku": chosen.sku, "quantity": "1", "unit_price": product_view(chosen)["sell_price"] or ""}
+            form |= {"sku": chosen.sku, "quantity": "1", "unit_price": product_view(chosen)["sell_price"] or "",
+                     "location": chosen.default_location}  # fmt: skip
         return await self._entry(products, request, ledger, form, **extra)
 
     @get("/suggest", opt={"role": Role.CLERK})
@@ -136,7 +139,7 @@ class TransactionPages(Controller):
 
         async def run(key: Key | None) -> Change:
             raw = raw_transaction(form)
-            product = await _product_named(products, raw["sku"])
+            product = await product_named(products, raw["sku"])
             raw["sku"] = product.sku  # a barcode names its product
             if raw["type"] == "SELL" and raw["unit_price"] is None and product.sell_price is not None:
                 raw["unit_price"] = str(product.sell_price)  # the product's sell price is the default
@@ -148,7 +151,7 @@ class TransactionPages(Controller):
             answer = await idempotency.once(ledger.db, key, Change, run)  # a repeat: the first's change, or its refusal
             return await self._answer_recorded(products, request, ledger, form, recorded_body(answer.result()))
         except (DomainError, PermissionDeniedException) as refused:
-            error = _entry_problem(refused, form)
+            error = entry_problem(refused, form)
             status = 200 if request.htmx else error.pop("status")
             return await self._entry(products, request, ledger, form, status, error=error)
 
@@ -166,7 +169,7 @@ class TransactionPages(Controller):
             error = {"message": f"Transaction {tx_id} is no longer there: it was already voided or deleted.",
                      "fields": {}, "status": 404}  # fmt: skip
         except (DomainError, PermissionDeniedException) as refused:
-            error = _entry_problem(refused, {})
+            error = entry_problem(refused, {})
         else:
             if not request.htmx:
                 return see_other(f"/transactions/new?voided={tx_id}")
@@ -186,7 +189,7 @@ class TransactionPages(Controller):
     ) -> Template | Redirect:
         if not request.htmx:
             return see_other(f"/transactions/new?done={answer['id']}")
-        keep = {"sku": answer["sku"], "type": form.get("type", "")}
+        keep = {"sku": answer["sku"], "type": form.get("type", ""), "location": answer["location"]}
         return await self._entry(products, request, ledger, keep, done=answer, product=answer["product"])
 
     async def _entry(
@@ -206,6 +209,9 @@ class TransactionPages(Controller):
         if extra.get("error") and form.get("sku"):
             found = await products.by_code(str(form["sku"]).strip())
             chosen = product_view(found) if found else None
+        places = await places_for(ledger.locations, me)
+        if places.choice and not form.get("location") and (home := chosen or extra.get("product")):
+            form = {**form, "location": home["default_location"]}  # the product's own place, proposed
         return page(
             "transactions/new.html",
             status,
@@ -213,8 +219,9 @@ class TransactionPages(Controller):
             f=form,
             at_default=local_input(now, ledger.zone),
             key=secrets.token_urlsafe(16),
-            types=[t.value for t in TxType if me.role >= Role.MANAGER or t in (TxType.BUY, TxType.SELL)],
+            types=entry_types(me.role >= Role.MANAGER),
             reasons=[r.value for r in Reason],
+            **places.as_context(),
             suggestions=[],
             q="",
             chosen=chosen,
@@ -226,9 +233,10 @@ class TransactionPages(Controller):
     # --- editing a row of a timeline ----------------------------------------------------------
 
     @get("/{tx_id:int}/row")
-    async def row(self, tx_id: int, ledger: LedgerService) -> Template:
+    async def row(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
         found, _ = await ledger.row(tx_id)
-        return page("products/_tx_row.html", t=transaction_view(found))
+        places = await places_for(ledger.locations, request.user)
+        return page("products/_tx_row.html", t=transaction_view(found), **places.as_context())
 
     @get("/{tx_id:int}/edit", opt={"role": Role.MANAGER})
     async def edit(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
@@ -264,9 +272,11 @@ class TransactionPages(Controller):
         found, _ = await ledger.row(tx_id)
         t = transaction_view(found)
         at = local_input(found.entry.at, ledger.zone)
+        places = await places_for(ledger.locations, request.user)
+        types = entry_types(True) + ([TxType.TRANSFER.value] if places.several or t["type"] == TxType.TRANSFER else [])
         context = {"t": t, "f": form, "at_value": form.get("at") or at, "at_default": form.get("at_default") or at,
-                   "types": [x.value for x in TxType], "reasons": [r.value for r in Reason],
-                   "page_sku": form.get("page_sku") or found.sku, **extra}  # fmt: skip
+                   "types": types, "reasons": [r.value for r in Reason],
+                   "page_sku": form.get("page_sku") or found.sku, **places.as_context(), **extra}  # fmt: skip
         if request.htmx and in_place:
             return page("products/_tx_edit.html", retarget=f"#tx-{tx_id}", reswap="outerHTML", **context)
         if request.htmx:
@@ -279,7 +289,8 @@ class TransactionPages(Controller):
     @get("/{tx_id:int}/delete", opt={"role": Role.MANAGER})
     async def delete_preview(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
         found, _ = await ledger.row(tx_id)
-        context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku}
+        places = await places_for(ledger.locations, request.user)
+        context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, **places.as_context()}
         try:
             me: Identity = request.user
             context["preview"] = effect(await ledger.delete(tx_id, actor=me.username, dry_run=True, within=me.location))
@@ -299,7 +310,9 @@ class TransactionPages(Controller):
             me: Identity = request.user
             await ledger.delete(tx_id, actor=me.username, within=me.location)
         except DomainError as refused:
-            context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, "error": problem(refused)}
+            places = await places_for(ledger.locations, request.user)
+            context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, "error": problem(refused),
+                                       **places.as_context()}  # fmt: skip
             if request.htmx:
                 return page("products/_tx_delete.html", retarget=f"#tx-{tx_id}", reswap="outerHTML", **context)
             return page("transactions/delete.html", 409, section="dashboard", **context)

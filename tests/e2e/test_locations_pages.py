@@ -1,0 +1,235 @@
+"""Stock locations in a real browser (issue 15): a manager adds locations and moves stock on the
+transfer page (with and without JavaScript, through a transit location), the dashboard filters by
+location and totals each one, the product page shows stock per location; and a shop with one
+location sees none of it."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import bearer, server_on_a_cluster_of_its_own
+from tests.e2e.conftest import screenshot_path, signed_in
+from tests.integration.helpers import make_product, record, summary
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def new_location(api, kind: str = "storage") -> str:
+    code = f"L-{uuid.uuid4().hex[:8].upper()}"
+    r = await api.post("/api/locations", json={"code": code, "name": f"Store {code}", "kind": kind})
+    assert r.status_code == 201, r.text
+    return code
+
+
+def stock_by_location(product) -> dict[str, int]:
+    return {x["location"]: x["on_hand"] for x in product["locations"]}
+
+
+async def test_a_manager_adds_a_location_on_the_locations_page(api, server, page):
+    code = f"L-{uuid.uuid4().hex[:8].upper()}"
+    await page.goto(f"{server.url}/")
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Locations").click()
+    await page.wait_for_url(f"{server.url}/locations")
+    form = page.locator("#new-location")
+    await form.get_by_label("Code").fill("MAIN")
+    await form.get_by_label("Name").fill("Another main")
+    await form.get_by_role("button", name="Add").click()
+    await form.locator("#l-code-error").wait_for()
+    assert "exists already" in await form.locator("#l-code-error").text_content()
+    await form.get_by_label("Code").fill(code)
+    await form.get_by_label("Name").fill("Van to the High Street")
+    await form.get_by_label("Kind").select_option("transit")
+    await page.screenshot(path=screenshot_path("locations"), full_page=True)
+    await form.get_by_role("button", name="Add").click()
+    await page.get_by_text(f"Added {code} (Van to the High Street, transit)").wait_for()
+    row = page.locator(f'#locations tr[data-location="{code}"]')
+    assert (await row.locator("td").all_inner_texts())[:3] == [code, "Van to the High Street", "transit"]
+    listed = (await api.get("/api/locations")).json()["items"]
+    assert {"code": code, "kind": "transit"}.items() <= next(x for x in listed if x["code"] == code).items()
+
+
+async def test_a_transfer_through_the_page_shows_the_stock_at_both_places(api, server, page):
+    sku = await make_product(api, name="Moved tea")
+    store, van = await new_location(api), await new_location(api, "transit")
+    await record(api, sku, "BUY", 10, "2.00")
+    await page.goto(f"{server.url}/transfers/new?sku={sku}")
+    await page.evaluate("window.sameDocument = true")
+    form = page.locator("#transfer-form")
+    assert await form.get_by_label("From").input_value() == "MAIN"  # the product's default location
+    await form.get_by_label("To").select_option(van)
+    await page.locator(f'#transfer-stock [data-end="to"][data-location="{van}"]').wait_for()
+    assert await page.locator('#transfer-stock [data-end="from"] [data-field="on_hand"]').text_content() == "10"
+    assert await page.locator('#transfer-stock [data-end="to"] [data-field="on_hand"]').text_content() == "0"
+
+    await form.get_by_label("Quantity").fill("0")
+    await form.get_by_role("button", name="Move").click()
+    await page.locator("#t-quantity-error").wait_for()
+    assert "greater than zero" in await page.locator("#t-quantity-error").text_content()
+
+    await page.locator("#transfer-form").get_by_label("Quantity").fill("12")  # more than MAIN has: a 409
+    await page.locator("#transfer-form").get_by_role("button", name="Move").click()
+    await page.locator("#problem").wait_for()
+    assert "MAIN" in await page.locator("#problem").text_content()
+    assert await page.locator("#transfer-form").get_by_label("Quantity").input_value() == "12"  # kept as typed
+    await page.screenshot(path=screenshot_path("transfer-refused"), full_page=True)
+
+    # Ship 6 into the van, then receive them at the store: two transfers through a transit location.
+    await page.locator("#transfer-form").get_by_label("Quantity").fill("6")
+    await page.locator("#transfer-form").get_by_role("button", name="Move").dblclick()  # a double-click moves once
+    await page.get_by_text(f"from MAIN to {van}").wait_for()
+    assert "MAIN now 4" in await page.locator("#moved").inner_text()
+    form = page.locator("#transfer-form")
+    await form.get_by_label("From").select_option(van)
+    await form.get_by_label("To").select_option(store)
+    await page.locator(f'#transfer-stock [data-end="to"][data-location="{store}"]').wait_for()
+    assert await page.locator('#transfer-stock [data-end="from"] [data-field="on_hand"]').text_content() == "6"
+    await form.get_by_label("Quantity").fill("6")
+    await form.get_by_label("Note").fill("received")
+    await page.screenshot(path=screenshot_path("transfer"), full_page=True)
+    await form.get_by_role("button", name="Move").click()
+    await page.get_by_text(f"from {van} to {store}").wait_for()
+    assert await page.evaluate("window.sameDocument") is True  # every step answered in place
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 4, van: 0, store: 6}
+
+    # The product page: stock per location, and where each row happened.
+    await page.goto(f"{server.url}/products/{sku}")
+    table = page.locator("#stock-by-location")
+    assert await table.locator(f'tr[data-location="{store}"] td').all_inner_texts() == [store, "6", "0", "6"]
+    assert "(default)" in await table.locator('tr[data-location="MAIN"] td').first.inner_text()
+    moved_in = page.locator("#timeline tbody tr").first.locator("td.location")
+    assert await moved_in.inner_text() == f"{van} (0) → {store} (6)"
+    await page.screenshot(path=screenshot_path("product-locations"), full_page=True)
+
+
+async def test_a_transfer_works_without_javascript(api, server, browser, problems):
+    sku = await make_product(api)
+    store = await new_location(api)
+    await record(api, sku, "BUY", 3, "2.00")
+    problems.expect_status(409, "/transfers/new")
+    context = await signed_in(browser, server.url, "manager1", java_script_enabled=False,
+                              viewport={"width": 1200, "height": 900})  # fmt: skip
+    tab = await context.new_page()
+    problems.watch(tab)
+    await tab.goto(f"{server.url}/transfers/new?sku={sku}&to_location={store}")
+    form = tab.locator("#transfer-form")
+    await form.get_by_label("Quantity").fill("5")
+    await form.get_by_role("button", name="Move").click()
+    await tab.locator("#problem").wait_for()  # the page again, as sent, with the stock at both places
+    assert "MAIN" in await tab.locator("#problem").text_content()
+    assert await tab.locator('#transfer-stock [data-end="from"] [data-field="on_hand"]').text_content() == "3"
+    assert await tab.locator("#transfer-form").get_by_label("To").input_value() == store
+    await tab.locator("#transfer-form").get_by_label("Quantity").fill("2")
+    await tab.locator("#transfer-form").get_by_role("button", name="Move").click()
+    await tab.wait_for_url("**/transfers/new?done=*")  # a plain POST redirects: a reload repeats nothing
+    assert f"from MAIN to {store}" in await tab.locator("#moved").inner_text()
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 1, store: 2}
+    await tab.set_viewport_size(PHONE)
+    await tab.screenshot(path=screenshot_path("phone-transfer"), full_page=True)
+    await context.close()
+
+
+async def test_the_dashboard_filters_by_location_and_totals_each(api, server, page):
+    tag = "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:10])  # letters only
+    store = await new_location(api)
+    first = await make_product(api, name=f"Loc {tag} one")
+    second = await make_product(api, name=f"Loc {tag} two")
+    third = await make_product(api, name=f"Loc {tag} three")  # never at the store
+    for sku, units in ((first, 10), (second, 5), (third, 2)):
+        await record(api, sku, "BUY", units, "1.00")
+    await record(api, first, "TRANSFER", 4, to_location=store)
+    await record(api, second, "TRANSFER", 5, to_location=store)
+
+    await page.goto(f"{server.url}/?q={tag}")
+    totals = page.locator("#location-totals")
+    assert await totals.locator('tr[data-location="MAIN"] td').all_inner_texts() == ["MAIN", "8", "0", "8"]
+    assert await totals.locator(f'tr[data-location="{store}"] td').all_inner_texts() == [store, "9", "0", "9"]
+    await page.locator("#filters").get_by_label("Location").select_option(store)  # htmx swaps the table and keeps the URL
+    await page.wait_for_url(f"**location={store}*")
+    await page.locator(f'#products[data-location="{store}"]').wait_for()
+    rows = page.locator("#products tbody tr[data-sku]")
+    assert sorted(await rows.evaluate_all("rs => rs.map(r => r.dataset.sku)")) == sorted([first, second])
+    on_hand = page.locator(f'#products tr[data-sku="{first}"] [data-field="on_hand"]')
+    assert await on_hand.text_content() == "4"
+    assert await page.locator('#products [data-total="on_hand"]').text_content() == "9"
+    assert await page.locator(f'#location-totals tr[data-location="{store}"]').get_attribute("aria-current") == "true"
+    await page.screenshot(path=screenshot_path("dashboard-location"), full_page=True)
+
+    await record(api, first, "SELL", 3, "2.00", location=store)  # live: the row shows the store's stock
+    await page.wait_for_function(
+        "sku => document.querySelector(`#products tr[data-sku='${sku}'] [data-field='on_hand']`).textContent === '1'",
+        arg=first,
+    )
+    assert await page.locator('#products [data-total="on_hand"]').text_content() == "6"
+
+    await page.goto(f"{server.url}/?q={tag}&location={store}&sort=on_hand&dir=desc")  # sorted by the store's stock
+    assert await rows.evaluate_all("rs => rs.map(r => r.dataset.sku)") == [second, first]
+    await page.set_viewport_size(PHONE)
+    await page.screenshot(path=screenshot_path("phone-dashboard-location"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+async def test_the_record_form_asks_where_while_there_are_several_locations(api, server, page):
+    sku = await make_product(api, sell_price="3.00")
+    store = await new_location(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    await record(api, sku, "TRANSFER", 2, to_location=store)
+    await page.goto(f"{server.url}/transactions/new?sku={sku}")
+    form = page.locator("form.counter")
+    assert await form.get_by_label("Location").input_value() == "MAIN"  # the product's default
+    assert "TRANSFER" not in await form.get_by_label("Type").locator("option").all_inner_texts()
+    await form.get_by_label("Location").select_option(store)
+    await form.get_by_label("Quantity").fill("3")  # the store has 2
+    await form.get_by_role("button", name="Record").click()
+    await page.locator("#problem").wait_for()
+    assert store in await page.locator("#problem").text_content()
+    await form.get_by_label("Quantity").fill("2")
+    await page.screenshot(path=screenshot_path("entry-form-location"), full_page=True)
+    await form.get_by_role("button", name="Record").click()
+    await page.locator("#recorded").wait_for()
+    assert f"at {store} (0 there)" in await page.locator("#recorded").inner_text()
+    assert await page.locator("form.counter").get_by_label("Location").input_value() == store  # kept for the next
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 3, store: 0}
+    await page.set_viewport_size(PHONE)
+    await page.screenshot(path=screenshot_path("phone-entry-form-location"), full_page=True)
+
+
+async def test_a_shop_with_one_location_sees_no_location_control(browser, problems):
+    with server_on_a_cluster_of_its_own("srl-", "solo-admin") as (_, url, token):
+        async with httpx.AsyncClient(base_url=url, timeout=60, headers=bearer(token)) as api:
+            sku = await make_product(api, name="Only here")
+            await record(api, sku, "BUY", 4, "1.00")
+            await record(api, sku, "SELL", 1, "2.00")
+        context = await signed_in(browser, url, "solo-admin", viewport={"width": 1200, "height": 900})
+        tab = await context.new_page()
+        problems.watch(tab)
+        try:
+            await tab.goto(f"{url}/")
+            assert await tab.locator("select#location, #location-totals, #products caption").count() == 0
+            assert await tab.get_by_text("Move stock").count() == 0
+            await tab.goto(f"{url}/?location=MAIN")  # a hand-made URL filters nothing
+            assert await tab.locator("#products tbody tr[data-sku]").count() == 1
+            assert await tab.locator("#products[data-location]").count() == 0
+            await tab.goto(f"{url}/transactions/new?sku={sku}")
+            form = tab.locator("form.counter")
+            assert await form.locator("[name=location]").count() == 0
+            assert await form.get_by_label("Type").locator("option").all_inner_texts() == ["BUY", "SELL", "ADJUST",
+                                                                                          "COUNT"]  # fmt: skip
+            await tab.goto(f"{url}/products/{sku}")
+            assert await tab.locator("#stock-by-location, td.location, #add [name=location]").count() == 0
+            assert await tab.locator("#timeline thead th").count() == 10
+            assert "TRANSFER" not in await tab.locator("#add-type option").all_inner_texts()
+            await tab.locator("#timeline tbody tr").first.get_by_role("link", name="Edit").click()
+            await tab.locator("tr.editing").wait_for()
+            assert await tab.locator("tr.editing [name=location], tr.editing [name=to_location]").count() == 0
+            assert "TRANSFER" not in await tab.locator("tr.editing select[name=type] option").all_inner_texts()
+            await tab.goto(f"{url}/transfers/new")
+            assert await tab.locator("#transfer-form").count() == 0
+            assert await tab.get_by_text("There is one location, MAIN").count() == 1
+        finally:
+            await context.close()
+    problems.check()
