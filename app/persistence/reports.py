@@ -218,7 +218,11 @@ async def valued_sums(
 ) -> ValuedSums:
     """The totals of the products valued at `at`, and per category: products, on_hand, inventory_value;
     and the marks for valued_at. Of the SKUs from `first` up to `past` (excluded), when given."""
-    rows = [dict(r) for r in await conn.fetch(VALUATION_SUMS_SQL, at, first, past)]
+    return sums_from([dict(r) for r in await conn.fetch(VALUATION_SUMS_SQL, at, first, past)])
+
+
+def sums_from(rows: list[dict[str, Any]]) -> ValuedSums:
+    """ValuedSums of the rows of VALUATION_SUMS_SQL (or of its form at one location)."""
     totals = next((r for r in rows if r["everything"]), None)
     if totals is None or totals["products"] == 0:
         return ValuedSums(dict.fromkeys(_SUMMED, 0), [], ())

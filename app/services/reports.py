@@ -8,12 +8,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.domain.errors import NotFound
+from app.domain.errors import FieldError, InvalidInput, NotFound
 from app.domain.money import ZERO_MONEY
-from app.domain.summary import inventory_value
+from app.domain.summary import inventory_value, status
+from app.persistence import locations as location_rows
 from app.persistence import reports as rows
+from app.persistence import reports_by_location as here_rows
 from app.persistence.database import Database
 from app.persistence.records import ProductRecord
+from app.persistence.reports_by_location import Here
+from app.services.min_stock import MinStocks
 from app.services.selfcheck import SelfCheck
 from app.services.until_change import UntilChange
 
@@ -51,7 +55,7 @@ def _summed(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-LISTS = ("low-stock", "out-of-stock", "overstock", "needs-count", "valuation")  # reports that list products
+LISTS = ("low-stock", "out-of-stock", "overstock", "needs-count", "valuation", "replenishment")  # paged reports
 PER_PAGE = 500  # products a listing report answers at a time unless asked for another page size (issue 13)
 VALUATION_PARTS = 2  # a valuation's sums are read in this many parts at once (the 2-core machine of issue 13)
 
@@ -66,18 +70,48 @@ def _category_view(group: dict[str, Any]) -> dict[str, Any]:
 
 
 REPORTS = ("summary", "low-stock", "out-of-stock", "overstock", "needs-count", "movers", "by-category", "by-brand",
-           "anomalies", "valuation")  # fmt: skip
+           "anomalies", "valuation", "replenishment")  # fmt: skip
+# A valuation's sums are kept by its moment and location (None: every location).
+ValuationKey = tuple[datetime, str | None]
+
+
+def at_location_view(p: ProductRecord, here: Here) -> dict[str, Any]:
+    """A product's figures at one location: its stock there, what reservations naming the location
+    hold there, their value at the product's average cost (cost is per product), the stock status
+    there by the product's threshold, and the location's min_stock for it."""
+    available = here.on_hand - here.reserved
+    return {
+        "location": here.location, "on_hand": here.on_hand, "reserved": here.reserved, "available": available,
+        "inventory_value": str(inventory_value(here.on_hand, p.position.average_cost)),
+        "status": status(available, p.low_stock_threshold).value, "min_stock": here.min_stock,
+    }  # fmt: skip
+
+
+def sources_for(short: here_rows.Short, storage: set[str]) -> list[dict[str, Any]]:
+    """Where the units a location lacks could come from: the other storage locations whose stock,
+    less what is held there and their own min_stock, leaves some to spare; the most spare first."""
+    found = []
+    for code, on_hand in short.stocks.items():
+        if code == short.location or code not in storage:
+            continue
+        reserved, keep = short.held.get(code, 0), short.min_stocks.get(code, 0)
+        spare = on_hand - reserved - keep
+        if spare > 0:
+            found.append({"location": code, "on_hand": on_hand, "reserved": reserved,
+                          "min_stock": short.min_stocks.get(code), "spare": spare})  # fmt: skip
+    return sorted(found, key=lambda x: (-x["spare"], x["location"]))
 
 
 class ReportService:
     """The reports, on one Database; each product in them as `view` shows it."""
 
     def __init__(
-        self, db: Database, view: ProductView, valuations: UntilChange[datetime, rows.ValuedSums] | None = None
+        self, db: Database, view: ProductView, valuations: UntilChange[ValuationKey, rows.ValuedSums] | None = None
     ) -> None:
         self.db = db
         self.view = view
         self.selfcheck = SelfCheck(db)
+        self.min_stocks = MinStocks(db)  # the locations' replenishment hints, which `replenishment` reads
         # A valuation's sums and marks by `at`, kept until a change: every page of it reads them.
         self.valuations = valuations
 
@@ -133,17 +167,25 @@ class ReportService:
             found = await rows.sums(conn, field)
         return [{field: row["key"], **{k: v for k, v in _summed(row).items() if k != "by_status"}} for row in found]
 
-    async def valuation(self, at: datetime, page: int = 1, per: int = PER_PAGE) -> dict[str, Any]:
+    async def valuation(
+        self, at: datetime, page: int = 1, per: int = PER_PAGE, location: str | None = None
+    ) -> dict[str, Any]:
         """Stock, average cost and value of every product that had any history at `at` (a page of them),
         with totals and totals per category (a month's closing figures: `at` the month's last moment).
         The sums read every product (one index probe each); they are kept per `at` until a change, and
-        mark every 100th product, so that any page, however deep, reads about its own products alone."""
+        mark every 100th product, so that any page, however deep, reads about its own products alone.
+        At a `location`: the stock there then (of the products with rows there by then), valued at the
+        product's average cost then."""
+        key = (at, location)
         if self.valuations is None:
-            sums = (await self._valued_sums(at))[0]
+            sums = (await self._valued_sums(at, location))[0]
         else:
-            sums = await self.valuations.get(at, lambda: self._valued_sums(at))
+            sums = await self.valuations.get(key, lambda: self._valued_sums(at, location))
         async with self.db.read_only() as conn:
-            valued = await rows.valued_at(conn, at, per, (page - 1) * per, sums.marks)
+            if location is None:
+                valued = await rows.valued_at(conn, at, per, (page - 1) * per, sums.marks)
+            else:
+                valued = await here_rows.valued_at(conn, at, location, per, (page - 1) * per, sums.marks)
         totals, by_category = sums.totals, sums.by_category
         items: list[dict[str, Any]] = [
             {"sku": v.sku, "name": v.name, "category": v.category, "brand": v.brand,
@@ -154,33 +196,117 @@ class ReportService:
         ]  # fmt: skip
         return {
             "at": at.isoformat(),
+            **({"location": location} if location else {}),
             "items": items,
             "totals": {**totals, "inventory_value": str(totals["inventory_value"])},
             "by_category": [_category_view(g) for g in by_category],
             **_where(totals["products"], page, per),
         }
 
-    async def _valued_sums(self, at: datetime) -> tuple[rows.ValuedSums, float]:
+    async def _valued_sums(self, at: datetime, location: str | None) -> tuple[rows.ValuedSums, float]:
         """The sums read in VALUATION_PARTS ranges of SKUs at once, each on a pooled connection of its
         own (one index probe per product: ~0.5 s for 50,000 products in one statement, issue 13)."""
         async with self.db.read_only() as conn:
             cuts: list[str | None] = [None, *await rows.splits(conn, VALUATION_PARTS), None]
-        parts = await asyncio.gather(*(self._valued_part(at, first, past) for first, past in itertools.pairwise(cuts)))
+        parts = await asyncio.gather(
+            *(self._valued_part(at, location, first, past) for first, past in itertools.pairwise(cuts))
+        )
         return rows.combined(parts), float("inf")  # time alone changes nothing of a valuation
 
-    async def _valued_part(self, at: datetime, first: str | None, past: str | None) -> rows.ValuedSums:
+    async def _valued_part(
+        self, at: datetime, location: str | None, first: str | None, past: str | None
+    ) -> rows.ValuedSums:
         async with self.db.read_only() as conn:
-            return await rows.valued_sums(conn, at, first, past)
+            if location is None:
+                return await rows.valued_sums(conn, at, first, past)
+            return await here_rows.valued_sums(conn, at, location, first, past)
+
+    async def check_location(self, code: str) -> None:
+        """400 naming `location` when no location has this code."""
+        async with self.db.read_only() as conn:
+            known = await location_rows.by_code(conn, code)
+        if known is None:
+            raise InvalidInput([FieldError("location", f"no location {code!r}")])
+
+    async def replenishment(self, location: str | None, page: int = 1, per: int = PER_PAGE) -> dict[str, Any]:
+        """Every (product, location) whose stock there is below the location's min_stock for it (at
+        `location` alone, if given), by location then SKU, a page of them: the shortfall, and where
+        it could come from (sources_for)."""
+        async with self.db.read_only() as conn:
+            found, total = await here_rows.short(conn, location, per, (page - 1) * per)
+            storage = await here_rows.storage_codes(conn) if found else set()
+        items = []
+        for x in found:
+            sources = sources_for(x, storage)
+            items.append({"sku": x.sku, "name": x.name, "location": x.location, "on_hand": x.on_hand,
+                          "min_stock": x.min_stock, "shortfall": x.min_stock - x.on_hand,
+                          "could_send": min(x.min_stock - x.on_hand, sum(s["spare"] for s in sources)),
+                          "sources": sources})  # fmt: skip
+        return {"items": items, **({"location": location} if location else {}), **_where(total, page, per)}
+
+    async def at_location(
+        self, code: str, name: str, now: datetime, *, days: int, fast: bool, limit: int, page: int, per: int
+    ) -> dict[str, Any]:
+        """A report (but the valuation and replenishment) with the figures at one location, of the
+        products it keeps."""
+        if name in here_rows.LISTED:
+            async with self.db.read_only() as conn:
+                found, total = await here_rows.listed(conn, code, name, now, per, (page - 1) * per)
+            items = [self._here_row(name, p, here, now) for p, here in found]
+            return {"location": code, "items": items, **_where(total, page, per)}
+        if name == "summary":
+            async with self.db.read_only() as conn:
+                (row,) = await here_rows.sums(conn, code)
+            return {**_summed(row), "location": code}
+        if name == "movers":
+            async with self.db.read_only() as conn:
+                sold = await here_rows.movers(conn, code, now - timedelta(days=days), fast, limit)
+            return {"location": code, "items": [
+                {**self.view(p), "at_location": at_location_view(p, here), "units_sold": units, "days": days}
+                for p, here, units in sold]}  # fmt: skip
+        if name in ("by-category", "by-brand"):
+            field = name.removeprefix("by-")
+            async with self.db.read_only() as conn:
+                found_sums = await here_rows.sums(conn, code, field)
+            return {"location": code, "items": [
+                {field: row["key"], **{k: v for k, v in _summed(row).items() if k != "by_status"}}
+                for row in found_sums]}  # fmt: skip
+        if name == "anomalies":
+            return await self.anomalies_at(code)
+        raise NotFound(f"No report named {name!r}; reports: {', '.join(REPORTS)}", {"reports": list(REPORTS)})
+
+    async def anomalies_at(self, code: str, sku: str | None = None) -> dict[str, Any]:
+        """The self-check's findings about the products the location keeps."""
+        found = await self.selfcheck.report(sku)
+        async with self.db.read_only() as conn:
+            kept = await here_rows.kept_skus(conn, code, [i["sku"] for i in found["items"]])
+        return {**found, "items": [i for i in found["items"] if i["sku"] in kept]}
+
+    def _here_row(self, name: str, p: ProductRecord, here: Here, now: datetime) -> dict[str, Any]:
+        row = {**self.view(p), "at_location": at_location_view(p, here)}
+        if name == "overstock":
+            row["excess"] = here.on_hand - (p.overstock_threshold or 0)
+        elif name == "needs-count":
+            row["at_location"]["last_counted_at"] = None if here.counted_at is None else here.counted_at.isoformat()
+            row["days_since_count"] = None if here.counted_at is None else (now - here.counted_at).days
+        return row
 
     async def build(
         self, name: str, now: datetime, *, days: int = 30, fast: bool = True, limit: int = 20,
-        at: datetime | None = None, page: int = 1, per: int = PER_PAGE,
+        at: datetime | None = None, page: int = 1, per: int = PER_PAGE, location: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """A report by name: one object for `summary`, `{"items": [...]}` for the others. A report that
-        lists products (LISTS) answers `page` of `per` items, with `total`, `page`, `per` and `pages`."""
+        lists products (LISTS) answers `page` of `per` items, with `total`, `page`, `per` and `pages`.
+        With a `location` (400 naming it if unknown): the figures at that location, and `location`."""
         start = (page - 1) * per
+        if location is not None:
+            await self.check_location(location)
         if name == "valuation":
-            return await self.valuation(at or now, page, per)
+            return await self.valuation(at or now, page, per, location)
+        if name == "replenishment":
+            return await self.replenishment(location, page, per)
+        if location is not None:
+            return await self.at_location(location, name, now, days=days, fast=fast, limit=limit, page=page, per=per)
         if name == "summary":
             return await self.summary()
         if name in ("low-stock", "out-of-stock", "overstock", "needs-count"):

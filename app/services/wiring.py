@@ -23,7 +23,7 @@ from app.services.locks import ProductLocks
 from app.services.products import ProductService
 from app.services.progress import ProgressHub
 from app.services.recompute import RefoldChunks
-from app.services.reports import ReportService
+from app.services.reports import ReportService, ValuationKey
 from app.services.reservations import ReservationService
 from app.services.until_change import UntilChange
 from app.settings import Settings
@@ -54,7 +54,7 @@ def build_services(
     locks = ledger.locks
     hub = EventHub(db, view=view)
     totals = DashboardTotals(db, hub.caught_up)  # kept until the hub hears of a change
-    valuations: UntilChange[datetime, ValuedSums] = UntilChange(hub.caught_up, most=32)  # by `at`, likewise
+    valuations: UntilChange[ValuationKey, ValuedSums] = UntilChange(hub.caught_up, most=32)  # by `at`, likewise
     hub.on_change += [totals.forget, valuations.forget]
     return Services(
         db=db,

@@ -26,7 +26,7 @@ from app.settings import Settings, get_settings
 from app.web.api.catalogue_csv import CatalogueCsvController
 from app.web.api.locations import LocationController
 from app.web.api.products import ProductController
-from app.web.api.reports import ReportController
+from app.web.api.reports import MinStockController, ReportController
 from app.web.api.reservations import ReservationController
 from app.web.api.schemas_openapi import OPENAPI
 from app.web.api.transactions import TransactionController
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TransactionController,
             ReservationController,
             ReportController,
+            MinStockController,  # PUT /api/products/{sku}/locations/{code}: a min_stock for reports
             CatalogueCsvController,
             GraphQLController,  # /graphql: seed 001's API over the same services (issue 14)
             page_router(),

@@ -347,6 +347,14 @@ def test_every_answer_conforms_to_its_declared_schema(server, tokens):  # type: 
     assert call("PATCH", f"{places}/NO-SUCH-PLACE", one_place, json={"name": "x"}).status_code == 404
     assert call("GET", f"{places}/MAIN/stock", f"{one_place}/stock").status_code == 200
     assert call("GET", f"{places}/NO-SUCH-PLACE/stock", f"{one_place}/stock").status_code == 404
+    hint, here = "/api/products/{sku}/locations/{code}", {"location": "MAIN"}
+    assert call("PUT", f"/api/products/{sku}/locations/MAIN", hint, json={"min_stock": 50}).status_code == 200
+    assert call("PUT", f"/api/products/{sku}/locations/{place}", hint, json={"min_stock": -1}).status_code == 400
+    assert call("PUT", f"/api/products/{sku}/locations/NO-SUCH-PLACE", hint, json={"min_stock": 1}).status_code == 404
+    for name in REPORTS:  # with a location: the figures there
+        assert call("GET", f"/api/reports/{name}", f"/api/reports/{name}", params=here).status_code == 200, name
+    low = "/api/reports/low-stock"
+    assert call("GET", low, low, params={"location": "NO-SUCH-PLACE"}).status_code == 400
     assert not undocumented, "fields the schema does not name:\n" + "\n".join(sorted(undocumented))
     succeeded = {(method.lower(), path) for method, path, status in checked if status < 300}
     assert succeeded == {(method, path) for method, path, _ in _operations(schema.raw_schema, under=("/api/",))}

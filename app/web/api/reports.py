@@ -5,7 +5,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
@@ -19,14 +19,34 @@ from app.web.api.schemas import (
     AnomalyReport,
     BrandReport,
     CategoryReport,
+    MinStockSetting,
     MoversReport,
     NeedsCountReport,
     OverstockReport,
+    ProductMinStock,
+    Replenishment,
     StockReport,
     Summary,
     Valuation,
 )
 from app.web.api.schemas_openapi import ApiOperation, answers
+from app.web.json_body import JsonBody
+
+
+def flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A report's row as one CSV line: a nested object's fields as `<field>_<its field>` columns (the
+    figures at a location: `at_location_on_hand`), a list of locations as `CODE=units; …` (spare
+    units for a replenishment's sources, else on hand)."""
+    cells: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, dict):
+            cells.update({f"{k}_{kk}": vv for kk, vv in v.items() if not isinstance(vv, (dict, list))})
+        elif isinstance(v, list):
+            cells[k] = "; ".join(f"{x['location']}={x.get('spare', x.get('on_hand'))}" for x in v
+                                 if isinstance(x, dict) and "location" in x)  # fmt: skip
+        else:
+            cells[k] = v
+    return cells
 
 
 def as_csv(items: list[dict[str, Any]]) -> str:
@@ -63,6 +83,7 @@ Limit = Annotated[int, Parameter(ge=1, le=5000, description="movers: how many pr
 Format = Annotated[Literal["json", "csv"], Parameter(description="csv: the rows as a CSV file (text/csv)")]
 At = Annotated[str | None, Parameter(description="valuation: a moment, or a date (its end)")]
 PageNo = Annotated[int, Parameter(ge=1, le=1_000_000, description="reports that list products: which page")]
+Where = Annotated[str | None, Parameter(description="the figures at this location (its code; 400 if none has it)")]
 Per = Annotated[int, Parameter(ge=1, le=5000, description="reports that list products: items a page")]
 
 # Each report's body, so that the schema documents it; every report takes every parameter, as it did
@@ -78,20 +99,21 @@ DOCUMENTED: dict[str, tuple[type[Any], str]] = {
     "by-brand": (BrandReport, "Totals per brand"),
     "anomalies": (AnomalyReport, "The self-check: products whose stored figures differ from a replay"),
     "valuation": (Valuation, "Stock and value of every product at a moment"),
+    "replenishment": (Replenishment, "Locations below their min_stock for a product, and where stock could come from"),
 }
 
 
 async def answer_report(
     name: str, ledger: LedgerService, reports: ReportService, days: int, order: str, limit: int, format: str,
-    at: str | None, page: int = 1, per: int = PER_PAGE,
+    at: str | None, page: int = 1, per: int = PER_PAGE, location: str | None = None,
 ) -> Response[Any]:  # fmt: skip
     moment = valuation_moment(at, ledger) if at else None
     body = await reports.build(name, ledger.clock(), days=days, fast=order == "fast", limit=limit, at=moment,
-                               page=page, per=per)  # fmt: skip
+                               page=page, per=per, location=location)  # fmt: skip
     if format == "csv":
-        rows = [body] if isinstance(body, dict) and "items" not in body else body["items"]
-        flat = [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in rows]
-        return Response(as_csv(flat), media_type="text/csv",
+        # The summary is one row (without its counts by status, as before); a listing, its items.
+        rows = body["items"] if "items" in body else [{k: v for k, v in body.items() if not isinstance(v, dict)}]
+        return Response(as_csv([flat(row) for row in rows]), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
     return Response(body)
 
@@ -111,8 +133,9 @@ def _route(name: str) -> HTTPRouteHandler:
         at: At = None,
         page: PageNo = 1,
         per: Per = PER_PAGE,
+        location: Where = None,
     ) -> Response[Any]:
-        return await answer_report(name, ledger, reports, days, order, limit, format, at, page, per)
+        return await answer_report(name, ledger, reports, days, order, limit, format, at, page, per, location)
 
     camel = "".join(word.title() for word in name.split("-"))
     return get(f"/{name}", operation_id=f"get{camel}Report", summary=f"{camel} report", operation_class=ApiOperation,
@@ -153,8 +176,12 @@ class ReportController(Controller):
         reports: ReportService,
         sku: Annotated[str | None, Parameter(description="check this product now, not the catalogue")] = None,
         format: Format = "json",
+        location: Where = None,
     ) -> Response[Any]:
-        return _anomalies(await reports.selfcheck.report(sku), format)
+        if location is None:
+            return _anomalies(await reports.selfcheck.report(sku), format)
+        await reports.check_location(location)
+        return _anomalies({**await reports.anomalies_at(location, sku), "location": location}, format)
 
     @post(
         "/anomalies",
@@ -179,6 +206,7 @@ class ReportController(Controller):
         return Response(await reports.selfcheck.report(), status_code=202)
 
     valuation = _route("valuation")
+    replenishment = _route("replenishment")
 
     @get("/{name:str}", include_in_schema=False)
     async def unknown(
@@ -194,3 +222,25 @@ class ReportController(Controller):
     ) -> Response[Any]:
         """Any other name: 404 listing the reports (the service decides)."""
         return await answer_report(name, ledger, reports, days, order, limit, format, at)
+
+
+class MinStockController(Controller):
+    """A location's min_stock for a product: the replenishment report's hint (SPEC §2 "Stock locations")."""
+
+    path = "/api/products/{sku:str}/locations"
+    tags = ["reports"]
+    opt = {"role": Role.MANAGER}
+
+    @put(
+        "/{code:str}",
+        operation_id="setMinStock",
+        dto=JsonBody[MinStockSetting],
+        return_dto=None,
+        operation_class=ApiOperation,
+        responses=answers({200: (ProductMinStock, "Set, or cleared (null)")}, 404, 413, role=Role.MANAGER),
+    )
+    async def set_min_stock(
+        self, reports: ReportService, sku: str, code: str, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        done = await reports.min_stocks.set(sku, code, data or {})
+        return {"sku": done.sku, "location": done.location, "min_stock": done.min_stock, "on_hand": done.on_hand}

@@ -167,6 +167,13 @@ class LocationPatch(Struct, kw_only=True, forbid_unknown_fields=True):
     kind: LocationKind | None = None
 
 
+class MinStockSetting(Struct, kw_only=True, forbid_unknown_fields=True):
+    """A location's replenishment hint for a product: the stock the location should hold (the
+    replenishment report lists it when below); null clears it."""
+
+    min_stock: Threshold | None
+
+
 class Confirmation(Struct, kw_only=True, forbid_unknown_fields=True):
     """Confirming a reservation records its sale at this unit price."""
 
@@ -385,25 +392,49 @@ class Summary(Totals, kw_only=True):
     """Every product's figures added up, and how many products are in each status."""
 
     by_status: StatusCounts
+    location: str | None = None  # `?location=`: the figures there, the money of the rows there
 
 
 class Paged(Struct, kw_only=True):
     """A report that lists products answers a page of them (`?page=`, `?per=`, 500 by default): how
-    many there are in all, and where this page is."""
+    many there are in all, and where this page is; `location`, the location asked for (`?location=`)."""
 
     total: int
     page: int
     per: int
     pages: int
+    location: str | None = None
+
+
+class AtLocation(Struct, kw_only=True):
+    """A product's figures at the location a report was asked for (`?location=`): its stock there,
+    what reservations naming the location hold there, their value at the product's average cost (cost
+    is per product), the status by the product's threshold applied there, and the location's min_stock."""
+
+    location: str
+    on_hand: int
+    reserved: int
+    available: int
+    inventory_value: Money
+    status: StockStatus
+    min_stock: int | None
+    last_counted_at: datetime | None = None  # needs-count: the last COUNT at the location (null: never)
+
+
+class LocatedProduct(Product, kw_only=True):
+    """A product in a report; with `?location=`, its figures there too (the report's rule applies to them)."""
+
+    at_location: AtLocation | None = None
 
 
 class StockReport(Paged, kw_only=True):
-    """The products that are low (available at or under their threshold, above 0) or out (0 or less)."""
+    """The products that are low (available at or under their threshold, above 0) or out (0 or less);
+    with `?location=`, those of the location that are so there."""
 
-    items: list[Product]
+    items: list[LocatedProduct]
 
 
-class OverstockRow(Product, kw_only=True):
+class OverstockRow(LocatedProduct, kw_only=True):
     excess: int
 
 
@@ -413,7 +444,7 @@ class OverstockReport(Paged, kw_only=True):
     items: list[OverstockRow]
 
 
-class NeedsCountRow(Product, kw_only=True):
+class NeedsCountRow(LocatedProduct, kw_only=True):
     days_since_count: int | None
 
 
@@ -423,15 +454,17 @@ class NeedsCountReport(Paged, kw_only=True):
     items: list[NeedsCountRow]
 
 
-class MoversRow(Product, kw_only=True):
+class MoversRow(LocatedProduct, kw_only=True):
     units_sold: int
     days: int
 
 
 class MoversReport(Struct, kw_only=True):
-    """The products that sold the most (or, `order=slow`, the least) units in the last `days` days."""
+    """The products that sold the most (or, `order=slow`, the least) units in the last `days` days
+    (with `?location=`: sold there)."""
 
     items: list[MoversRow]
+    location: str | None = None
 
 
 class CategoryTotals(Totals, kw_only=True):
@@ -440,6 +473,7 @@ class CategoryTotals(Totals, kw_only=True):
 
 class CategoryReport(Struct, kw_only=True):
     items: list[CategoryTotals]
+    location: str | None = None
 
 
 class BrandTotals(Totals, kw_only=True):
@@ -448,6 +482,7 @@ class BrandTotals(Totals, kw_only=True):
 
 class BrandReport(Struct, kw_only=True):
     items: list[BrandTotals]
+    location: str | None = None
 
 
 class Anomaly(Struct, kw_only=True):
@@ -485,6 +520,47 @@ class AnomalyReport(Struct, kw_only=True):
     scope: Literal["catalogue", "product"] = "catalogue"
     last_full_check: FullCheck | None = None
     running: CheckUnderWay | None = None
+    location: str | None = None  # `?location=`: only the products the location keeps
+
+
+class ReplenishmentSource(Struct, kw_only=True):
+    """A storage location that could send units: its stock, what is held there, its own min_stock
+    for the product, and what it could spare (stock less held less its min_stock)."""
+
+    location: str
+    on_hand: int
+    reserved: int
+    min_stock: int | None
+    spare: int
+
+
+class ReplenishmentRow(Struct, kw_only=True):
+    """A product below a location's min_stock for it: by how much, and where the units could come from
+    (`could_send`: as many of the shortfall as the sources could spare together)."""
+
+    sku: str
+    name: str
+    location: str
+    on_hand: int
+    min_stock: int
+    shortfall: int
+    could_send: int
+    sources: list[ReplenishmentSource]
+
+
+class Replenishment(Paged, kw_only=True):
+    """Every (product, location) whose stock there is below the location's min_stock, by location then SKU."""
+
+    items: list[ReplenishmentRow]
+
+
+class ProductMinStock(Struct, kw_only=True):
+    """A location's min_stock for a product (null: none), and the product's stock there now."""
+
+    sku: str
+    location: str
+    min_stock: int | None
+    on_hand: int
 
 
 class ValuationRow(Struct, kw_only=True):
