@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import asyncpg
 
-from app.domain.access import ClosedPeriod
+from app.domain.access import ClosedPeriod, refuse_outside
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
 from app.domain.ledger import Entry
 from app.domain.rules import MAIN
@@ -177,8 +177,9 @@ async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checke
 
 
 async def import_rows(
-    file: CheckedFile, ledger: LedgerService, progress: Progress | None = None, key: Key | None = None
-) -> ImportResult:
+    file: CheckedFile, ledger: LedgerService, progress: Progress | None = None, key: Key | None = None,
+    *, within: str | None = None,
+) -> ImportResult:  # fmt: skip
     """Import a checked file in parts (products in the order the file first names them), one
     transaction each, under the part's product locks. What the file as a whole must satisfy is
     checked before the first part: new products named, their barcodes free, no row in the closed
@@ -186,7 +187,8 @@ async def import_rows(
     the import: the parts that committed stay (those before it and, two running at a time, perhaps
     the one after it), the Conflict says what they hold, and the same file imported again skips
     what is in and finishes the job. The idempotency key is claimed, and the answer stored, in the
-    last part's transaction."""
+    last part's transaction. `within`: the location the importing user is limited to."""
+    _refuse_rows_elsewhere(file, within)
     async with ledger.db.read_only() as conn:
         ids = await csv_repo.product_ids(conn, file.skus)
         _check_new_products_are_named(file, ids)
@@ -221,6 +223,18 @@ async def import_rows(
     if flow.failure:
         raise _stopped(flow.failure, flow.done)
     return flow.done
+
+
+def _refuse_rows_elsewhere(file: CheckedFile, within: str | None) -> None:
+    """A user limited to one location imports only rows that name it (a row naming none would go to
+    its product's default location), and so no TRANSFER, which always touches a second location:
+    LocationRefused (403) naming the first line that does not, before anything is imported."""
+    if within is None:
+        return
+    for i in range(len(file.line)):
+        row = file.row(i)
+        where = (row.location or "its product's default location", row.to_location)
+        refuse_outside(within, where, f"Line {row.line}: a {row.type.value}")
 
 
 class ImportInterrupted(DatabaseUnavailable):

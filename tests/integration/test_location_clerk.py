@@ -168,3 +168,24 @@ def test_the_shell_limits_a_user_only_to_a_location_that_exists(database_url):
         env={**outside, "INVENTORY_DATABASE_URL": database_url}, timeout=120,
     )  # fmt: skip
     assert done.returncode == 1 and "location: no location has the code 'NOWHERE'" in done.stderr
+
+
+async def test_a_limited_manager_imports_only_rows_naming_their_location(server, api, database_url):
+    store = await new_location(api)
+    sku = await stocked_at(api, store)
+    _, token = limited_user(database_url, "manager", store)
+    head = "external_id,sku,type,quantity,unit_price,at,location"
+    tag = uuid.uuid4().hex[:8]
+    here = f"{tag}-1,{sku},SELL,1,5.00,2026-01-05 09:00,{store}"
+    unnamed = f"{head}\n{here}\n{tag}-2,{sku},SELL,1,5.00,2026-01-05 10:00,\n"  # line 3 names no location
+    csv_type = {"content-type": "text/csv"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(token)) as manager:
+        refused = await manager.post("/api/import", content=unnamed.encode(), headers=csv_type)
+        assert refused.status_code == 403, refused.text
+        assert "Line 3" in refused.json()["detail"] and refused.json()["extra"]["limited_to"] == store
+        assert stock_by_location(await summary(api, sku)) == {"MAIN": 10, store: 5}  # nothing imported
+
+        named = f"{head}\n{here}\n"
+        imported = await manager.post("/api/import", content=named.encode(), headers=csv_type)
+        assert imported.status_code == 201, imported.text
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 10, store: 4}

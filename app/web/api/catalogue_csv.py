@@ -90,6 +90,6 @@ class CatalogueCsvController(Controller):
                     rows = await catalogue_csv.read_rows(text, ledger)
                 finally:
                     text.detach()
-                return await catalogue_csv.import_rows(rows, ledger, key=key)
+                return await catalogue_csv.import_rows(rows, ledger, key=key, within=request.user.location)
 
             return await once(request, {"file": digest.hexdigest()}, catalogue_csv.ImportResult, run)

@@ -113,7 +113,9 @@ class ImportPages(Controller):
         text = (await upload.read()).decode("utf-8-sig", errors="replace")
         try:
             rows = await catalogue_csv.read_rows(io.StringIO(text, newline=""), ledger)
-            result = await catalogue_csv.import_rows(rows, ledger, rows_progress(progress, token))
+            result = await catalogue_csv.import_rows(
+                rows, ledger, rows_progress(progress, token), within=request.user.location
+            )
         except InvalidFile as bad:
             return self._page(template, 200 if request.htmx else 400, bad_rows=bad_rows(bad.errors, text),
                               error=problem(bad))  # fmt: skip
