@@ -37,14 +37,21 @@ BARCODE_INDEX = "product_barcode_gtin_idx"  # unique as a GTIN (see its migratio
 
 # Active holds whose time has passed, per product: they no longer count as reserved.
 _LAPSED = "r.status = 'active' AND r.expires_at <= now()"
-# Every product column and `live_reserved`, one probe of the lapsed holds per product: for a few products.
+# What lapsed holds naming a location keep in `held` (code -> units; NULL for none): no reader counts
+# them. Only a product with located holds is asked (CASE evaluates the subquery only then).
+_LAPSED_HELD = f"""CASE WHEN p.held <> '{{}}' THEN (SELECT jsonb_object_agg(x.location, x.quantity)
+    FROM (SELECT r.location, sum(r.quantity) AS quantity FROM reservation r
+          WHERE r.product = p.id AND r.location IS NOT NULL AND {_LAPSED} GROUP BY r.location) AS x) END"""
+# Every product column, `live_reserved` (one probe of the lapsed holds per product) and `lapsed_held`:
+# for a few products.
 PRODUCT_SELECT = f"""
     SELECT p.*, p.reserved - coalesce((SELECT sum(r.quantity) FROM reservation r
-        WHERE r.product = p.id AND {_LAPSED}), 0)::bigint AS live_reserved
+        WHERE r.product = p.id AND {_LAPSED}), 0)::bigint AS live_reserved, {_LAPSED_HELD} AS lapsed_held
     FROM product p"""
 # The same for the whole catalogue, with the lapsed holds summed once (a hash join): the dashboard
 # sorts, filters and totals every product by these columns. A FROM item named `p`.
-LISTING_FROM = f"""(SELECT p.*, p.reserved - coalesce(l.quantity, 0)::bigint AS live_reserved
+LISTING_FROM = f"""(SELECT p.*, p.reserved - coalesce(l.quantity, 0)::bigint AS live_reserved,
+        CASE WHEN l.quantity IS NOT NULL THEN {_LAPSED_HELD} END AS lapsed_held
     FROM product p LEFT JOIN (SELECT r.product, sum(r.quantity) AS quantity FROM reservation r
                               WHERE {_LAPSED} GROUP BY r.product) AS l
     ON l.product = p.id) AS p"""
@@ -83,12 +90,22 @@ def product_from(row: asyncpg.Record) -> ProductRecord:
         sell_price=sell_price,
         default_location=default_location,
         stocks=_by_location(row["stocks"]),
-        held=_by_location(row["held"]),
+        held=_live_held(row["held"], row["lapsed_held"]),
     )
 
 
 def _by_location(document: str) -> dict[str, int]:
     return {} if document == "{}" else json.loads(document)  # type: ignore[no-any-return]
+
+
+def _live_held(document: str, lapsed: str | None) -> dict[str, int]:
+    """What located holds keep at each location now: the stored `held` less its lapsed holds."""
+    held = _by_location(document)
+    if lapsed:
+        for code, units in json.loads(lapsed).items():
+            held[code] = held.get(code, 0) - units
+        held = {code: units for code, units in held.items() if units}
+    return held
 
 
 def stocks_document(stocks: Mapping[str, int]) -> str:

@@ -86,4 +86,5 @@ class ReservationRecord:
     expires_at: datetime
     ended_at: datetime | None
     unit_price: Decimal | None
-    transaction_id: int | None
+    transaction_id: int | None  # the sale it became (the first, when its confirm took stock from several locations)
+    location: str | None = None  # where it holds stock; None: against the product's total

@@ -1,7 +1,10 @@
-"""Reservations (`reservation`): holds of stock for an order, and the only writer of `product.reserved`.
+"""Reservations (`reservation`): holds of stock for an order, and the only writer of `product.reserved`
+and `product.held`.
 
-A product's `reserved` is the sum of its active holds. Every statement that starts or ends a
-hold changes it in the same statement, through `_change_reserved`: the one place it is written.
+A product's `reserved` is the sum of its active holds; its `held` (location code -> units) the sum of
+those that name a location, by location (a location none holds is left out). Every statement that
+starts or ends a hold changes both in the same statement, through `_change_reserved`: the one place
+they are written.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from decimal import Decimal
 import asyncpg
 
 from app.domain.reservations import Status, effective
-from app.persistence.records import ReservationRecord
+from app.persistence import ledger_rows
+from app.persistence.records import LedgerRow, ReservationRecord
 from app.persistence.sql_args import SqlArgs
 
 # The table's columns as a record reads them (`sku` comes from the product).
 COLUMNS = ("id", "product", "order_ref", "quantity", "status", "created_at", "expires_at", "ended_at",
-           "unit_price", "transaction_id")  # fmt: skip
+           "unit_price", "transaction_id", "location")  # fmt: skip
 _SELECT = ", ".join(f"r.{c}" for c in COLUMNS) + ", p.sku"
 _FROM = "reservation r JOIN product p ON p.id = r.product"
 _LAPSED = "r.status = 'active' AND r.expires_at <= now()"
@@ -32,16 +36,32 @@ def record_from(r: asyncpg.Record, now: datetime, sku: str | None = None) -> Res
     return ReservationRecord(
         id=r["id"], product_id=r["product"], sku=sku or r["sku"], order_ref=r["order_ref"], quantity=r["quantity"],
         status=status, created_at=r["created_at"], expires_at=r["expires_at"], ended_at=ended,
-        unit_price=r["unit_price"], transaction_id=r["transaction_id"],
+        unit_price=r["unit_price"], transaction_id=r["transaction_id"], location=r["location"],
     )  # fmt: skip
 
 
 def _change_reserved(changes: str) -> str:
-    """The statement that adds to products' `reserved` the `quantity` of each row of `changes`
-    (a FROM item with the columns product and quantity; negative releases)."""
-    return f"""UPDATE product SET reserved = product.reserved + c.quantity
-               FROM (SELECT product, sum(quantity) AS quantity FROM {changes} GROUP BY product) AS c
+    """The statement that adds to products' `reserved` the `quantity` of each row of `changes`, and
+    to their `held` at its `location` when it names one (a FROM item with the columns product,
+    location and quantity; negative releases). Holds without a location leave `held` as it is."""
+    return f"""UPDATE product SET reserved = product.reserved + c.quantity,
+               held = CASE WHEN c.held IS NULL THEN product.held ELSE {_HELD_PLUS}
+               END
+               FROM (SELECT product, sum(quantity) AS quantity,
+                            jsonb_object_agg(location, quantity) FILTER (WHERE location IS NOT NULL) AS held
+                     FROM (SELECT product, location, sum(quantity) AS quantity FROM {changes}
+                           GROUP BY product, location) AS g
+                     GROUP BY product) AS c
                WHERE product.id = c.product"""
+
+
+# The product's `held` plus the change's, by location, without the locations that then hold nothing.
+_HELD_PLUS = """(SELECT coalesce(jsonb_object_agg(s.code, s.units), '{}')
+    FROM (SELECT e.code, sum(e.units) AS units
+          FROM (SELECT key AS code, value::bigint AS units FROM jsonb_each_text(product.held)
+                UNION ALL SELECT key, value::bigint FROM jsonb_each_text(c.held)) AS e
+          GROUP BY e.code) AS s
+    WHERE s.units <> 0)"""
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -91,6 +111,21 @@ async def listing(
     return [record_from(r, now) for r in rows]
 
 
+async def sales_of(conn: asyncpg.Connection, held: ReservationRecord, note: str) -> list[LedgerRow]:
+    """The sales a confirmed hold's confirm recorded, as they stand, in timeline order: the row it
+    names (`transaction_id`) wherever it is now, and the other SELLs of a confirm that took stock
+    from several locations (the same product, time and note: `note` is the confirm's)."""
+    if held.transaction_id is None:
+        return []
+    rows = await conn.fetch(
+        f"""SELECT {ledger_rows.ROW_SELECT} FROM {ledger_rows.ROW_FROM}
+            WHERE t.id = $1 OR (t.product = $2 AND t.type = 'SELL' AND t.at = $3 AND t.note = $4)
+            ORDER BY t.at, t.seq""",
+        held.transaction_id, held.product_id, held.ended_at, note,
+    )  # fmt: skip
+    return [ledger_rows.row_from(r) for r in rows]
+
+
 async def products_with_lapsed_holds(conn: asyncpg.Connection, limit: int) -> list[int]:
     rows = await conn.fetch(f"SELECT DISTINCT r.product FROM reservation r WHERE {_LAPSED} LIMIT $1", limit)
     return [r["product"] for r in rows]
@@ -105,28 +140,33 @@ async def insert_holds(
     order_refs: Sequence[str],
     quantities: Sequence[int],
     ttl_seconds: Sequence[int],
+    locations: Sequence[str | None],
     now: datetime,
 ) -> dict[tuple[int, str], ReservationRecord]:
-    """New holds, and what they add to their products' `reserved`, in one statement; by (product, order)."""
+    """New holds, and what they add to their products' `reserved` (and `held`), in one statement; by
+    (product, order)."""
     rows = await conn.fetch(
         f"""WITH r AS (
-                INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
-                SELECT product, order_ref, quantity, $4::timestamptz, $4::timestamptz + make_interval(secs => ttl)
-                FROM unnest($1::bigint[], $2::text[], $3::int[], $5::int[]) AS n(product, order_ref, quantity, ttl)
+                INSERT INTO reservation (product, order_ref, quantity, location, created_at, expires_at)
+                SELECT product, order_ref, quantity, location, $4::timestamptz,
+                       $4::timestamptz + make_interval(secs => ttl)
+                FROM unnest($1::bigint[], $2::text[], $3::int[], $5::int[], $6::text[])
+                     AS n(product, order_ref, quantity, ttl, location)
                 RETURNING *),
             held AS ({_change_reserved("r")})
             SELECT {_SELECT} FROM r JOIN product p ON p.id = r.product""",
-        list(product_ids), list(order_refs), list(quantities), now, list(ttl_seconds),
+        list(product_ids), list(order_refs), list(quantities), now, list(ttl_seconds), list(locations),
     )  # fmt: skip
     return {(r["product"], r["order_ref"]): record_from(r, now) for r in rows}
 
 
-async def release_for_sale(conn: asyncpg.Connection, product_id: int, quantity: int) -> None:
-    """A confirmed hold stops counting as reserved as its stock leaves (before the sale is written:
-    the database checks on hand >= reserved)."""
+async def release_for_sale(conn: asyncpg.Connection, held: ReservationRecord) -> None:
+    """A confirmed hold stops counting as reserved (and as held at its location) as its stock leaves
+    (before the sale is written: the database checks on hand >= reserved)."""
     await conn.execute(
-        _change_reserved("(VALUES ($1::bigint, -$2::bigint)) AS v(product, quantity)"), product_id, quantity
-    )
+        _change_reserved("(VALUES ($1::bigint, $2::text, -$3::bigint)) AS v(product, location, quantity)"),
+        held.product_id, held.location, held.quantity,
+    )  # fmt: skip
 
 
 async def mark_confirmed(
@@ -150,7 +190,7 @@ async def cancel(conn: asyncpg.Connection, reservation_id: int, now: datetime) -
     """The hold cancelled, and no longer reserved."""
     await conn.execute(
         f"""WITH r AS (UPDATE reservation SET status = 'cancelled', ended_at = $2 WHERE id = $1
-                RETURNING product, -quantity AS quantity)
+                RETURNING product, location, -quantity AS quantity)
             {_change_reserved("r")}""",
         reservation_id, now,
     )  # fmt: skip
@@ -162,7 +202,7 @@ async def expire_lapsed_holds(conn: asyncpg.Connection, product_ids: Sequence[in
         f"""WITH gone AS (
                UPDATE reservation r SET status = 'expired', ended_at = expires_at
                WHERE r.product = ANY($1::bigint[]) AND {_LAPSED}
-               RETURNING product, -quantity AS quantity)
+               RETURNING product, location, -quantity AS quantity)
             {_change_reserved("gone")}""",
         list(product_ids),
     )  # fmt: skip

@@ -47,10 +47,17 @@ class Held:
 
 @dataclass(frozen=True, slots=True)
 class Confirmed:
-    """A confirmed reservation and the sale it became (None if that sale was deleted since)."""
+    """A confirmed reservation and the sale it became (None if that sale was deleted since). A hold
+    without a location may be confirmed from several: one sale per location, `sale` the first and
+    `more` the others (empty in an outcome kept before locations: it decodes as it was)."""
 
     reservation: ReservationRecord
     sale: LedgerRow | None
+    more: tuple[LedgerRow, ...] = ()
+
+    @property
+    def sales(self) -> list[LedgerRow]:
+        return [*([self.sale] if self.sale else []), *self.more]
 
 
 @dataclass(frozen=True, slots=True)

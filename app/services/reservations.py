@@ -14,12 +14,13 @@ from app.domain.access import hold_at_own_location
 from app.domain.commands import ReservationInput
 from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import Entry
-from app.domain.reservations import Status, Verdict, on_cancel, on_confirm
-from app.domain.rules import TxType
+from app.domain.reservations import Status, Verdict, fulfilment, on_cancel, on_confirm
+from app.domain.rules import MAIN, LocationKind, TxType
 from app.persistence import ledger_rows
+from app.persistence import locations as location_repo
 from app.persistence import products as product_repo
 from app.persistence import reservations as repo
-from app.persistence.records import LedgerRow, ReservationRecord
+from app.persistence.records import LedgerRow, ProductRecord, ReservationRecord
 from app.services import idempotency
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
@@ -34,22 +35,21 @@ class ReservationService:
         self, locks: ProductLocks, ledger: LedgerService, clock: Callable[[], datetime], *, max_batch: int = 500
     ) -> None:
         self.locks, self.ledger, self.clock = locks, ledger, clock
-        self._group: GroupCommit[ReservationInput, Held] = GroupCommit(
-            self._commit_reservations, max_batch
-        )
+        self._group: GroupCommit[ReservationInput, Held] = GroupCommit(self._commit_reservations, max_batch)
 
     async def reserve(self, data: ReservationInput, key: Key | None = None, *, within: str | None = None) -> Held:
         """The reservation, and whether it was created now (not: the same order holds it already).
         With an idempotency key, a repeat raises `Repeated`. Reservations arriving together are
         committed together (group commit), like sales: checkout is the order system's hot path.
+        A hold naming a location holds stock there (and against the product's total).
         `within`: the location the caller is limited to (their hold is there; naming another is a 403)."""
         data = hold_at_own_location(data, within)
         product_id = await self.ledger.product_id(data.sku)
+        if data.location is not None:
+            await self.ledger.locations.check_known([("location", data.location)])
         return await self._group.submit(Queued(product_id, data, key))
 
-    async def _commit_reservations(
-        self, batch: list[Queued[ReservationInput]], wait: bool
-    ) -> list[Held | Exception]:
+    async def _commit_reservations(self, batch: list[Queued[ReservationInput]], wait: bool) -> list[Held | Exception]:
         """Commit new reservations, on any products, in one database transaction; products whose
         lock is held elsewhere are answered `Busy` unless `wait` (see group_commit)."""
         return await commit_where_free(self.ledger.db, self.locks, batch, self._reserve_held, wait=wait)
@@ -68,6 +68,7 @@ class ReservationService:
         existing = await repo.for_orders(conn, [q.product_id for q in batch], [q.data.order_ref for q in batch], now)
         owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
         available = {p.id: p.position.stock - p.reserved for p in products.values()}
+        free_at: dict[tuple[int, str], int] = {}  # (product, location) → on hand there less what is held there
         results: list[Held | Exception] = []
         new: dict[int, Queued[ReservationInput]] = {}  # index in results → request to insert
         made_here: dict[tuple[int, str], int] = {}  # (product, order) → index of its new hold
@@ -78,8 +79,8 @@ class ReservationService:
                 results.append(Repeated(queued.key))
             elif pair in made_here:
                 first = new[made_here[pair]].data
-                if first.quantity != data.quantity:
-                    results.append(_other_quantity(data, first.quantity, None))
+                if (first.quantity, first.location) != (data.quantity, data.location):
+                    results.append(_other_hold(data, first.quantity, first.location, None))
                 else:
                     twins[len(results)] = made_here[pair]
                     results.append(Conflict("not yet inserted"))
@@ -88,10 +89,12 @@ class ReservationService:
                     results.append(Held(_repeat(existing[pair], data), created=False))
                 except Conflict as conflict:
                     results.append(conflict)
-            elif available[queued.product_id] < data.quantity:
-                results.append(_not_available(data, available[queued.product_id]))
+            elif (can := _can_hold(available, free_at, products[queued.product_id], data)) < data.quantity:
+                results.append(_not_available(data, can))
             else:
                 available[queued.product_id] -= data.quantity
+                if data.location is not None:
+                    free_at[(queued.product_id, data.location)] -= data.quantity
                 made_here[pair] = len(results)
                 new[len(results)] = queued
                 results.append(Conflict("not yet inserted"))
@@ -112,52 +115,74 @@ class ReservationService:
         results: list[Held | Exception],
         now: datetime,
     ) -> None:
-        """One INSERT of every new hold and one UPDATE of every product's `reserved`."""
+        """One INSERT of every new hold and one UPDATE of every product's `reserved` and `held`."""
         requests = list(new.values())
         made = await repo.insert_holds(
             conn, [q.product_id for q in requests], [q.data.order_ref for q in requests],
-            [q.data.quantity for q in requests], [q.data.ttl_seconds for q in requests], now,
+            [q.data.quantity for q in requests], [q.data.ttl_seconds for q in requests],
+            [q.data.location for q in requests], now,
         )  # fmt: skip
         for index, queued in new.items():
             results[index] = Held(made[(queued.product_id, queued.data.order_ref)], created=True)
 
-    async def confirm(
-        self, reservation_id: int, unit_price: Decimal, key: Key | None = None
-    ) -> Confirmed:
-        """Record the SELL of what was held, at the confirm time, in the same transaction."""
+    async def confirm(self, reservation_id: int, unit_price: Decimal, key: Key | None = None) -> Confirmed:
+        """Record the SELL of what was held, at the confirm time, in the same transaction: from the
+        hold's location, or for a hold naming none one SELL per location its units are taken from
+        (`fulfilment`), all in this one transaction under the product's locks."""
         async with self._holding(reservation_id, key) as (conn, held, now):
             verdict = on_confirm(held.status)
             if verdict is Verdict.UNCHANGED:
-                sale = await _sale_of(conn, held)
-                unchanged = Confirmed(held, sale)
+                unchanged = await _confirmed_before(conn, held)
                 await idempotency.keep(conn, key, unchanged)
                 return unchanged
             if verdict is Verdict.CONFLICT:
                 raise _refused(held, "confirmed")
-            sale = await self._sell(conn, held, unit_price, now)
-            confirmed = await repo.mark_confirmed(conn, reservation_id, now, unit_price, sale.entry.id, held.sku)
+            sales = await self._sell(conn, held, unit_price, now)
+            first = sales[0].entry.id
+            confirmed = await repo.mark_confirmed(conn, reservation_id, now, unit_price, first, held.sku)
             await announce(conn, [held.product_id])
-            outcome = Confirmed(confirmed, sale)
+            outcome = Confirmed(confirmed, sales[0], tuple(sales[1:]))
             await idempotency.keep(conn, key, outcome)
             return outcome
 
     async def _sell(
         self, conn: asyncpg.Connection, held: ReservationRecord, price: Decimal, now: datetime
-    ) -> LedgerRow:
+    ) -> list[LedgerRow]:
         product = await product_for_change(conn, held.product_id)
-        # The hold turns into the sale: it stops counting as reserved as the stock leaves.
-        product = replace(product, reserved=product.reserved - held.quantity)
-        await repo.release_for_sale(conn, product.id, held.quantity)
-        seq = (await ledger_rows.next_seqs(conn, 1))[0]
-        entry = Entry(seq, now, TxType.SELL, held.quantity, price)
+        # The hold turns into the sale: it stops counting as reserved (and as held at its location)
+        # as the stock leaves.
+        product = _released(product, held)
+        await repo.release_for_sale(conn, held)
+        takes = await self._takes(conn, product, held)
+        seqs = await ledger_rows.next_seqs(conn, len(takes))
+        entries = [Entry(seq, now, TxType.SELL, units, price, location=code)
+                   for seq, (code, units) in zip(seqs, takes, strict=True)]  # fmt: skip
         closed = await self.ledger.closed_period(conn)
-        rw = await self.ledger.rewrite(conn, product, drop=None, places=[entry], closed=closed)
-        (sale,) = rw.placed
-        note = f"reservation {held.id}, order {held.order_ref}"
-        ids = await ledger_rows.insert_rows(conn, [product.id], [sale], [note])
+        rw = await self.ledger.rewrite(conn, product, drop=None, places=entries, closed=closed)
+        note = sale_note(held)
+        ids = await ledger_rows.insert_rows(conn, [product.id] * len(rw.placed), rw.placed, [note] * len(rw.placed))
         await product_repo.save_figures(conn, rw.product)
-        stored = sale._replace(entry=sale.entry._replace(id=ids[seq]))
-        return LedgerRow(stored, note, held.sku)
+        return [LedgerRow(p._replace(entry=p.entry._replace(id=ids[p.entry.seq])), note, held.sku) for p in rw.placed]
+
+    async def _takes(
+        self, conn: asyncpg.Connection, product: ProductRecord, held: ReservationRecord
+    ) -> list[tuple[str, int]]:
+        """Where the sale takes its units: the hold's location (the refold refuses it, naming the
+        location, were it short there), or the fulfilment order's locations, each what is free
+        there; a 409 when they have less free than the hold (the rest is in transit, say)."""
+        if held.location is not None:
+            return [(held.location, held.quantity)]
+        free = {code: units - product.held.get(code, 0) for code, units in _stocks(product).items()}
+        default = product.default_location
+        if free.get(default, 0) >= held.quantity:
+            return [(default, held.quantity)]  # the usual case: no look at the other locations
+        # Kinds are read in this transaction: another process may have made a location transit.
+        kinds = {x.code: x.kind for x in await location_repo.all_locations(conn)}
+        storage = [code for code in free if kinds.get(code) is LocationKind.STORAGE]
+        plan = fulfilment(held.quantity, default, free, storage)
+        if sum(units for _, units in plan) < held.quantity:
+            raise _short(product, held, default, free, storage)
+        return plan
 
     async def cancel(self, reservation_id: int, key: Key | None = None) -> ReservationRecord:
         async with self._holding(reservation_id, key) as (conn, held, now):
@@ -225,28 +250,88 @@ def _refused(held: ReservationRecord, wanted: str) -> Conflict:
 
 
 def _repeat(existing: ReservationRecord, data: ReservationInput) -> ReservationRecord:
-    if existing.quantity != data.quantity:
-        raise _other_quantity(data, existing.quantity, existing.id)
+    if (existing.quantity, existing.location) != (data.quantity, data.location):
+        raise _other_hold(data, existing.quantity, existing.location, existing.id)
     return existing
 
 
-def _other_quantity(data: ReservationInput, held: int, held_id: int | None) -> Conflict:
+def _other_hold(data: ReservationInput, held: int, location: str | None, held_id: int | None) -> Conflict:
+    """The order holds this product already, of another quantity or at another location."""
+    if held != data.quantity:
+        return Conflict(
+            f"Order {data.order_ref!r} already holds a reservation of {held} {data.sku}, not {data.quantity}",
+            {"id": held_id, "quantity": held, "requested": data.quantity},
+        )
     return Conflict(
-        f"Order {data.order_ref!r} already holds a reservation of {held} {data.sku}, not {data.quantity}",
-        {"id": held_id, "quantity": held, "requested": data.quantity},
+        f"Order {data.order_ref!r} already holds {held} {data.sku} {_where(location)}, not {_where(data.location)}",
+        {"id": held_id, "quantity": held, "location": location, "requested_location": data.location},
     )
 
 
-async def _sale_of(conn: asyncpg.Connection, held: ReservationRecord) -> LedgerRow | None:
-    if held.transaction_id is None:
-        return None
-    found = await ledger_rows.row_by_id(conn, held.transaction_id)
-    return found[0] if found else None
+def _where(code: str | None) -> str:
+    return f"at {code}" if code else "without a location"
+
+
+def sale_note(held: ReservationRecord) -> str:
+    """The note on each sale a hold's confirm records: it also finds them again (`repo.sales_of`)."""
+    return f"reservation {held.id}, order {held.order_ref}"
+
+
+async def _confirmed_before(conn: asyncpg.Connection, held: ReservationRecord) -> Confirmed:
+    """A confirmed hold and the sales its confirm recorded, as they stand (a deleted one is left out)."""
+    sales = await repo.sales_of(conn, held, sale_note(held))
+    first = next((s for s in sales if s.entry.id == held.transaction_id), None)
+    return Confirmed(held, first, tuple(s for s in sales if s is not first))
+
+
+def _released(product: ProductRecord, held: ReservationRecord) -> ProductRecord:
+    """The product as `repo.release_for_sale` leaves it: the hold no longer reserved or held."""
+    if held.location is None:
+        return replace(product, reserved=product.reserved - held.quantity)
+    there = product.held.get(held.location, 0) - held.quantity
+    rest = {code: units for code, units in product.held.items() if code != held.location}
+    return replace(product, reserved=product.reserved - held.quantity,
+                   held={**rest, held.location: there} if there else rest)  # fmt: skip
+
+
+def _stocks(product: ProductRecord) -> dict[str, int]:
+    """Its stock by location (a product whose ledger never named one keeps what it has in MAIN)."""
+    return dict(product.stocks) or {MAIN: product.position.stock}
+
+
+def _can_hold(
+    available: dict[int, int], free_at: dict[tuple[int, str], int], product: ProductRecord, data: ReservationInput
+) -> int:
+    """What a new hold may take: the product's available units and, when it names a location, no
+    more than is free there (on hand less what holds naming it keep, made earlier in the batch too)."""
+    if data.location is None:
+        return available[product.id]
+    pair = (product.id, data.location)
+    if pair not in free_at:
+        free_at[pair] = _stocks(product).get(data.location, 0) - product.held.get(data.location, 0)
+    return min(available[product.id], free_at[pair])
+
+
+def _short(
+    product: ProductRecord, held: ReservationRecord, default: str, free: dict[str, int], storage: list[str]
+) -> Conflict:
+    places = {code: max(0, free.get(code, 0)) for code in [default, *sorted(set(storage) - {default})]}
+    said = ", ".join(f"{units} at {code}" for code, units in places.items())
+    return Conflict(
+        f"Cannot confirm reservation {held.id}: its {held.quantity} {product.sku} would be taken from "
+        f"the storage locations, and only {sum(places.values())} are free there ({said}). Nothing was changed.",
+        {"id": held.id, "sku": product.sku, "requested": held.quantity, "available": sum(places.values()),
+         "locations": places},
+    )  # fmt: skip
 
 
 def _not_available(data: ReservationInput, available: int) -> Conflict:
+    if data.location is not None:
+        return Conflict(
+            f"Cannot reserve {data.quantity} of {data.sku} at {data.location}: only {available} available there",
+            {"sku": data.sku, "location": data.location, "available": available, "requested": data.quantity},
+        )
     return Conflict(
         f"Cannot reserve {data.quantity} of {data.sku}: only {available} available",
         {"sku": data.sku, "available": available, "requested": data.quantity},
     )
-

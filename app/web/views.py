@@ -109,10 +109,14 @@ def reservation_view(r: ReservationRecord) -> dict[str, Any]:
         "ended_at": _t(r.ended_at),
         "unit_price": _d(r.unit_price),
         "transaction_id": r.transaction_id,
+        "location": r.location,
     }
 
 
 def confirmed_view(confirmed: Confirmed) -> dict[str, Any]:
+    """`transaction`: the sale (the first, when the confirm took stock from several locations);
+    `transactions`: every sale it recorded, one per location, in timeline order."""
     sale = confirmed.sale
     return {"reservation": reservation_view(confirmed.reservation),
-            "transaction": transaction_view(sale) if sale else None}  # fmt: skip
+            "transaction": transaction_view(sale) if sale else None,
+            "transactions": [transaction_view(s) for s in confirmed.sales]}  # fmt: skip

@@ -347,7 +347,8 @@ class Reservation(Struct, kw_only=True):
     expires_at: datetime
     ended_at: datetime | None
     unit_price: Money | None
-    transaction_id: int | None
+    transaction_id: int | None  # the sale it became: the first, when it took stock from several locations
+    location: LocationCode | None  # where it holds stock; null: against the product's total
 
 
 class ReservationList(Struct, kw_only=True):
@@ -355,10 +356,14 @@ class ReservationList(Struct, kw_only=True):
 
 
 class ConfirmedReservation(Struct, kw_only=True):
-    """The reservation, confirmed, and the sale it recorded."""
+    """The reservation, confirmed, and the sale it recorded. A reservation without a location is
+    taken from the product's locations in fulfilment order (its default location first, then its
+    other storage locations by code), one sale per location used: `transaction` is the first of
+    them (null if it was deleted since), `transactions` every one that still stands, in timeline order."""
 
     reservation: Reservation
     transaction: Transaction | None
+    transactions: list[Transaction]
 
 
 class ImportResult(Struct, kw_only=True):
