@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from app.domain.access import hold_at_own_location
+from app.domain.access import hold_at_own_location, refuse_outside
 from app.domain.commands import ReservationInput
 from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import Entry
@@ -125,11 +125,16 @@ class ReservationService:
         for index, queued in new.items():
             results[index] = Held(made[(queued.product_id, queued.data.order_ref)], created=True)
 
-    async def confirm(self, reservation_id: int, unit_price: Decimal, key: Key | None = None) -> Confirmed:
+    async def confirm(
+        self, reservation_id: int, unit_price: Decimal, key: Key | None = None, *, within: str | None = None
+    ) -> Confirmed:
         """Record the SELL of what was held, at the confirm time, in the same transaction: from the
         hold's location, or for a hold naming none one SELL per location its units are taken from
-        (`fulfilment`), all in this one transaction under the product's locks."""
+        (`fulfilment`), all in this one transaction under the product's locks. `within`: the location
+        the caller is limited to: they confirm only holds there (a hold naming none may sell from
+        any location, so it is refused to them too: 403)."""
         async with self._holding(reservation_id, key) as (conn, held, now):
+            refuse_outside(within, (held.location or _ANY_LOCATION,), f"Confirming order {held.order_ref}")
             verdict = on_confirm(held.status)
             if verdict is Verdict.UNCHANGED:
                 unchanged = await _confirmed_before(conn, held)
@@ -242,6 +247,9 @@ class ReservationService:
             held = await repo.by_id(conn, reservation_id, now)
             assert held is not None, "reservations are never deleted"
             yield conn, held, now
+
+
+_ANY_LOCATION = "any location (it holds against the product's total)"
 
 
 def _refused(held: ReservationRecord, wanted: str) -> Conflict:

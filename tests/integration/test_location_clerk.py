@@ -170,6 +170,30 @@ def test_the_shell_limits_a_user_only_to_a_location_that_exists(database_url):
     assert done.returncode == 1 and "location: no location has the code 'NOWHERE'" in done.stderr
 
 
+async def test_a_limited_clerks_reservation_holds_at_their_store(server, api, database_url, db):
+    store = await new_location(api)
+    sku = await stocked_at(api, store)
+    _, token = limited_user(database_url, "clerk", store)
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(token)) as clerk:
+        held = await clerk.post("/api/reservations", json={"sku": sku, "quantity": 2, "order_ref": "PHONE-1"})
+        assert held.status_code == 201, held.text
+        assert await db.fetchval("SELECT location FROM reservation WHERE id = $1", held.json()["id"]) == store
+        elsewhere = await clerk.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "PHONE-2",
+                                                                "location": "MAIN"})  # fmt: skip
+        assert elsewhere.status_code == 403, elsewhere.text
+        assert elsewhere.json()["extra"] == {"location": "MAIN", "limited_to": store}
+
+        mine = await clerk.post(f"/api/reservations/{held.json()['id']}/confirm", json={"unit_price": "5.00"})
+        assert mine.status_code == 200, mine.text
+        for hold in ({"location": "MAIN"}, {}):  # at another location, or against the product's total
+            theirs = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": uuid.uuid4().hex,
+                                                               **hold})  # fmt: skip
+            assert theirs.status_code == 201, theirs.text
+            refused = await clerk.post(f"/api/reservations/{theirs.json()['id']}/confirm", json={"unit_price": "5"})
+            assert refused.status_code == 403 and refused.json()["extra"]["limited_to"] == store, refused.text
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 10, store: 3}
+
+
 async def test_a_limited_manager_imports_only_rows_naming_their_location(server, api, database_url):
     store = await new_location(api)
     sku = await stocked_at(api, store)

@@ -101,7 +101,7 @@ class ReservationController(Controller):
         price = parse_confirm(raw)
 
         async def run(key: Key | None) -> Confirmed:
-            return await reservations.confirm(reservation_id, price, key)
+            return await reservations.confirm(reservation_id, price, key, within=request.user.location)
 
         return await once(request, {**raw, "confirm": reservation_id}, Confirmed, run)
 

@@ -140,7 +140,7 @@ class Mutation:
         self, info: Ctx, sku_id: str, quantity: int, order_id: str, unit_price: Decimal | None = None,
         idempotency_key: str | None = None,
     ) -> InventoryOperationResult:  # fmt: skip
-        permitted(info.context, Role.CLERK, "Confirming a reservation")
+        me = permitted(info.context, Role.CLERK, "Confirming a reservation")
         sku = checked_sku(sku_id)
         services = info.context.services
         try:
@@ -153,8 +153,10 @@ class Mutation:
             with arguments(SEED_ARGUMENTS):
                 price = parse_confirm({"unit_price": str(price)})
             fields = {"sku": sku, "quantity": quantity, "order_ref": order_id, "unit_price": price}
-            answer = await keyed(info, "confirmReserve", fields, idempotency_key, Confirmed,
-                                 lambda key: services.reservations.confirm(held.id, price, key))  # fmt: skip
+            with arguments():  # a hold where the caller may not record: FORBIDDEN
+                answer = await keyed(info, "confirmReserve", fields, idempotency_key, Confirmed,
+                                     lambda key: services.reservations.confirm(held.id, price, key,
+                                                                               within=me.location))  # fmt: skip
         except (Conflict, NotFound) as refusal:
             return await _refused(info, sku, refusal)
         outcome = answer.outcome

@@ -144,7 +144,7 @@ class ReservationPages(Controller):
         form = await form_data(request)
         try:
             price = parse_confirm({"unit_price": form.get("unit_price")})
-            held = (await reservations.confirm(reservation_id, price)).reservation
+            held = (await reservations.confirm(reservation_id, price, within=request.user.location)).reservation
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
         said = (f"Confirmed order {held.order_ref}: a sale of {display.units(held.quantity)} {held.sku} "
