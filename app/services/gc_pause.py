@@ -7,14 +7,26 @@ all stay alive until it ends; the collector would scan them again and again
 Still needed after `settle_after_start_up` (gc.freeze(), young threshold 20,000): folding
 100,000 decoded rows took 443 ms of CPU with the collector on and 389 ms paused (median of 9,
 issue 11), so the pause stays. The collector is process-wide, so while a refold awaits the
-database other requests run without it too; the pause ends with the last refold in flight.
+database other requests run without it too.
+
+The collector comes back only once those tuples are gone. When the pause ends, the refold's
+result is still alive (its caller writes it back and builds the answer from it), and the first
+young collection after `gc.enable()` would walk all of it: 45 ms for a 100,000-row refold on a
+quiet machine, up to 190 ms under load, holding the event loop, and its survivors then cost a
+middle and an old collection as long (issue 12). So the collector is switched back on when the
+young generation is back to its usual size (the result has been freed), checked every
+RESUME_CHECK seconds on the event loop, or after RESUME_AT_THE_LATEST whatever it holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+RESUME_CHECK = 0.02  # seconds between looks at the young generation once the last pause ended
+RESUME_AT_THE_LATEST = 2.0  # seconds after the last pause ended
 
 _paused = 0
 
@@ -30,7 +42,22 @@ def gc_paused() -> Iterator[None]:
     finally:
         _paused -= 1
         if _paused == 0:
-            gc.enable()
+            _resume_when_young_is_small(0.0)
+
+
+def _resume_when_young_is_small(waited: float) -> None:
+    if _paused:
+        return  # a pause began meanwhile: its end resumes
+    young, threshold = gc.get_count()[0], gc.get_threshold()[0]
+    if young <= threshold or waited >= RESUME_AT_THE_LATEST:
+        gc.enable()
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on an event loop (a command's own work): nothing else waits
+        gc.enable()
+        return
+    loop.call_later(RESUME_CHECK, _resume_when_young_is_small, waited + RESUME_CHECK)
 
 
 def settle_after_start_up() -> None:
