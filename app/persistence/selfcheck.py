@@ -20,6 +20,18 @@ GROUP BY p.id HAVING p.reserved <> coalesce(sum(r.quantity) FILTER (WHERE r.stat
 """
 
 
+# Products whose stored `held` (location -> units) is not what their active holds naming a location
+# hold there (one probe of the active holds per product).
+HELD_THERE_SQL = """
+SELECT p.sku, p.held::text AS stored, h.held::text AS holding
+FROM product p, LATERAL (
+    SELECT coalesce(jsonb_object_agg(x.location, x.quantity), '{}') AS held
+    FROM (SELECT r.location, sum(r.quantity) AS quantity FROM reservation r
+          WHERE r.product = p.id AND r.status = 'active' AND r.location IS NOT NULL GROUP BY r.location) AS x) AS h
+WHERE p.id = ANY($1::bigint[]) AND p.held <> h.held
+"""
+
+
 LAST = "selfcheck.last"  # the last full check that finished
 RUNNING = "selfcheck.running"  # the full check under way (its progress), if any
 
@@ -46,6 +58,13 @@ async def reserved_not_held(conn: asyncpg.Connection, ids: list[int] | None = No
     else:
         found = await conn.fetch(HELD_SQL.format(where="WHERE p.id = ANY($1::bigint[])"), ids)
     return {r["sku"]: (r["reserved"], r["held"]) for r in found}
+
+
+async def held_not_kept(conn: asyncpg.Connection, ids: list[int]) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+    """SKU -> (stored `held`, what the active holds naming a location hold, by location), where the
+    two differ (of the products `ids`)."""
+    found = await conn.fetch(HELD_THERE_SQL, ids)
+    return {r["sku"]: (json.loads(r["stored"]), json.loads(r["holding"])) for r in found}
 
 
 async def record(conn: asyncpg.Connection, key: str, value: dict[str, Any] | None) -> None:

@@ -69,9 +69,12 @@ class SelfCheck:
             if product is None:
                 raise NotFound(f"No product with SKU {sku!r}", {"field": "sku", "sku": sku})
             held = await rows.reserved_not_held(conn, [product.id])
+            there = await rows.held_not_kept(conn, [product.id])
             problems, _ = await _check(conn, product)
         if product.sku in held:
             problems.append(_held_problem(*held[product.sku]))
+        if product.sku in there:
+            problems.append(_held_there_problem(*there[product.sku]))
         return [{"sku": product.sku, "problems": problems}] if problems else []
 
     async def full(
@@ -95,10 +98,13 @@ class SelfCheck:
                     if not products:
                         break
                     held = await rows.reserved_not_held(conn, [p.id for p in products])
+                    there = await rows.held_not_kept(conn, [p.id for p in products])
                     for product in products:
                         problems, count = await _check(conn, product)
                         if product.sku in held:
                             problems.append(_held_problem(*held[product.sku]))
+                        if product.sku in there:
+                            problems.append(_held_there_problem(*there[product.sku]))
                         if problems:
                             found += 1
                             if len(items) < KEPT:
@@ -188,6 +194,10 @@ def _held_problem(reserved: int, holding: int) -> str:
     return f"reserved {reserved} but active reservations hold {holding}"
 
 
+def _held_there_problem(stored: dict[str, int], holding: dict[str, int]) -> str:
+    return f"held by location {stored} but active reservations naming a location hold {holding}"
+
+
 async def _check(conn: asyncpg.Connection, product: ProductRecord) -> tuple[list[str], int]:
     """A product's stored figures against a replay of its ledger, read and folded CHUNK rows at a
     time; the problems found and the rows read."""
@@ -232,6 +242,8 @@ async def _check(conn: asyncpg.Connection, product: ProductRecord) -> tuple[list
         problems.append(f"transaction count {product.tx_count} but {count} rows")
     if product.position.stock < product.reserved:
         problems.append(f"on hand {product.position.stock} below reserved {product.reserved}")
+    problems += [f"on hand at {code} {stocks.get(code, 0)} below the {units} reservations hold there"
+                 for code, units in product.held.items() if stocks.get(code, 0) < units]  # fmt: skip
     if product.last_key != last_key:
         problems.append(f"last point {product.last_key} but the timeline ends at {last_key}")
     if product.last_counted_at != last_count:

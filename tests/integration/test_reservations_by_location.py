@@ -226,3 +226,19 @@ async def _storm_over_locations(api, server, second_server, ttl: int) -> bool:
     assert sells == Counter({"MAIN": 100, first: 50})
     assert await anomalies(api) == []
     return True
+
+
+async def test_the_self_check_finds_held_stock_out_of_step(api, db):
+    sku, store = await make_product(api), await place(api, "S")
+    await record(api, sku, "BUY", 3, "2.00", location=store)
+    await reserve(api, sku, 2, "o", location=store)
+    assert (await api.get("/api/reports/anomalies", params={"sku": sku})).json()["items"] == []
+    # Broken on purpose, for this product only, and put back at once.
+    await db.execute("UPDATE product SET held = jsonb_build_object($2::text, 99) WHERE sku = $1", sku, store)
+    try:
+        (found,) = (await api.get("/api/reports/anomalies", params={"sku": sku})).json()["items"]
+    finally:
+        await db.execute("UPDATE product SET held = jsonb_build_object($2::text, 2) WHERE sku = $1", sku, store)
+    assert any("held by location" in p for p in found["problems"]), found
+    assert any(f"on hand at {store} 3 below the 99" in p for p in found["problems"]), found
+    assert await held_in_step(db, sku) == {store: 2}
