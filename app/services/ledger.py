@@ -158,10 +158,12 @@ class LedgerService:
         await announce(conn, product_ids)
         return results
 
-    async def count_as_is(self, sku: str, key: Key | None = None) -> Change:
+    async def count_as_is(self, sku: str, key: Key | None = None, *, within: str | None = None) -> Change:
         """A COUNT, now, of what the books say is on hand (GraphQL's updateCheckTime: "checked, and
         found as recorded"). The quantity is read under the product's locks, in the transaction
-        that records it, so no sale can slip in between: it changes no figure but the last count."""
+        that records it, so no sale can slip in between: it changes no figure but the last count.
+        A COUNT counts one location: the product's default, or `within` (the caller's limit), with
+        the units the books hold there (the total there would add the other locations' units)."""
         product_id = await self.product_id(sku)
 
         async def counted(
@@ -169,7 +171,8 @@ class LedgerService:
         ) -> list[Change | Exception]:
             product = await product_repo.by_id(conn, product_id)
             assert product is not None, "products are never deleted"
-            data = TransactionInput(sku, TxType.COUNT, product.position.stock, None)
+            place = within or product.default_location
+            data = TransactionInput(sku, TxType.COUNT, product.stocks.get(place, 0), None, location=place)
             return await self._commit_held(conn, [Queued(product_id, data, key)], product_ids)
 
         (result,) = await commit_where_free(

@@ -213,3 +213,20 @@ async def test_a_limited_manager_imports_only_rows_naming_their_location(server,
         imported = await manager.post("/api/import", content=named.encode(), headers=csv_type)
         assert imported.status_code == 201, imported.text
     assert stock_by_location(await summary(api, sku)) == {"MAIN": 10, store: 4}
+
+
+async def test_a_check_counts_one_location_with_the_units_there(server, api, database_url):
+    """GraphQL's updateCheckTime records a COUNT "as recorded": at the product's default location (or
+    the caller's own) with the units there, not the product's total (which would invent units)."""
+    store = await new_location(api)
+    sku = await stocked_at(api, store)
+    check = """mutation($s: [String!]!) { updateCheckTime(skus: $s) { success message } }"""
+    answer = (await api.post("/graphql", json={"query": check, "variables": {"s": [sku]}})).json()
+    assert answer["data"]["updateCheckTime"][0]["success"], answer
+    _, token = limited_user(database_url, "manager", store)
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(token)) as manager:
+        answer = (await manager.post("/graphql", json={"query": check, "variables": {"s": [sku]}})).json()
+    assert answer["data"]["updateCheckTime"][0]["success"], answer
+    counts = [(t["location"], t["quantity"]) for t in await timeline(api, sku) if t["type"] == "COUNT"]
+    assert counts == [("MAIN", 10), (store, 5)]
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 10, store: 5}

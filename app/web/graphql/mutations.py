@@ -235,7 +235,7 @@ class Mutation:
     async def update_check_time(
         self, info: Ctx, skus: list[str], at: datetime | None = None, idempotency_key: str | None = None
     ) -> list[InventoryOperationResult]:
-        permitted(info.context, Role.MANAGER, "Recording a count")
+        me = permitted(info.context, Role.MANAGER, "Recording a count")
         ledger = info.context.services.ledger
         if at is not None and abs((at if at.tzinfo else at.replace(tzinfo=UTC)) - ledger.clock()) > CHECK_NOW:
             raise bad_input([("at", "can only be now: a past check is a COUNT with its quantity (recordTransaction)")])
@@ -246,7 +246,7 @@ class Mutation:
         for sku in [checked_sku(s, "skus") for s in skus]:
             try:
                 answer = await keyed(info, "updateCheckTime", {"sku": sku}, f"{base_key}/{sku}" if base_key else None,
-                                     Change, partial(ledger.count_as_is, sku))  # fmt: skip
+                                     Change, partial(ledger.count_as_is, sku, within=me.location))  # fmt: skip
             except (Conflict, NotFound) as refusal:
                 answers.append(await _refused(info, sku, refusal))
                 continue
