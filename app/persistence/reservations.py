@@ -90,13 +90,21 @@ async def for_orders(
 
 
 async def listing(
-    conn: asyncpg.Connection, sku: str | None, status: Status | None, limit: int, now: datetime
+    conn: asyncpg.Connection,
+    sku: str | None,
+    status: Status | None,
+    limit: int,
+    now: datetime,
+    location: str | None = None,
 ) -> list[ReservationRecord]:
-    """Newest first; a status as readers see it (an active hold past its time is expired)."""
+    """Newest first; a status as readers see it (an active hold past its time is expired); with
+    `location`, the holds naming it."""
     args = SqlArgs()
     where = ["TRUE"]
     if sku:
         where.append(f"p.sku = {args.bind(sku)}")
+    if location:
+        where.append(f"r.location = {args.bind(location)}")
     if status is Status.ACTIVE:
         where.append("r.status = 'active' AND r.expires_at > now()")
     elif status is Status.EXPIRED:

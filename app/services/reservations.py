@@ -211,9 +211,14 @@ class ReservationService:
             found = await repo.for_orders(conn, [product_id], [order_ref], self.clock())
         return found.get((product_id, order_ref))
 
-    async def listing(self, sku: str | None, status: Status | None, limit: int = 500) -> list[ReservationRecord]:
+    async def listing(
+        self, sku: str | None, status: Status | None, limit: int = 500, *, location: str | None = None
+    ) -> list[ReservationRecord]:
+        """Newest first; with `location` (400 naming it when unknown) the holds naming that location."""
+        if location is not None:
+            await self.ledger.locations.check_known([("location", location)])
         async with self.ledger.db.read_only() as conn:
-            return await repo.listing(conn, sku, status, limit, self.clock())
+            return await repo.listing(conn, sku, status, limit, self.clock(), location)
 
     async def sweep(self) -> int:
         """Mark lapsed reservations expired, one product at a time under its locks."""

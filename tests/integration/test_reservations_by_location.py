@@ -82,6 +82,8 @@ async def test_a_hold_naming_a_location_holds_stock_there_and_against_the_total(
     assert r.status_code == 409 and r.json()["extra"] == {"sku": sku, "location": store, "on_hand": 2, "reserved": 3}
     listed = (await api.get("/api/reservations", params={"sku": sku})).json()["items"]
     assert sorted((x["order_ref"], x["location"]) for x in listed) == [("a", store), ("c", None)]
+    there = (await api.get("/api/reservations", params={"sku": sku, "location": store})).json()["items"]
+    assert [x["order_ref"] for x in there] == ["a"]
     assert await held_in_step(db, sku) == {store: 3}
     assert await anomalies(api) == []
 
@@ -90,6 +92,8 @@ async def test_an_unknown_location_is_a_400_naming_the_field(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 1, "2.00")
     r = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "x", "location": "NOWHERE"})
+    assert r.status_code == 400 and [e["field"] for e in r.json()["extra"]["errors"]] == ["location"]
+    r = await api.get("/api/reservations", params={"location": "NOWHERE"})
     assert r.status_code == 400 and [e["field"] for e in r.json()["extra"]["errors"]] == ["location"]
 
 

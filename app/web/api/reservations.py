@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
 
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
@@ -68,9 +69,14 @@ class ReservationController(Controller):
         responses=answers({200: (ReservationList, "The reservations")}),
     )
     async def index(
-        self, reservations: ReservationService, sku: str | None = None, status: str | None = None
+        self,
+        reservations: ReservationService,
+        sku: str | None = None,
+        status: str | None = None,
+        location: Annotated[str | None, Parameter(description="only the holds naming this location")] = None,
     ) -> dict[str, Any]:
-        return {"items": [reservation_view(r) for r in await reservations.listing(sku, _status(status))]}
+        found = await reservations.listing(sku, _status(status), location=location or None)
+        return {"items": [reservation_view(r) for r in found]}
 
     @post(
         "/{reservation_id:int}/confirm",
