@@ -246,3 +246,29 @@ async def test_the_self_check_finds_held_stock_out_of_step(api, db):
     assert any("held by location" in p for p in found["problems"]), found
     assert any(f"on hand at {store} 3 below the 99" in p for p in found["problems"]), found
     assert await held_in_step(db, sku) == {store: 2}
+
+
+async def test_concurrent_holds_at_two_locations_across_two_processes_hold_exactly_what_each_has(
+    api, db, server, second_server
+):
+    sku, first, second = await make_product(api), await place(api, "S1"), await place(api, "S2")
+    await record(api, sku, "BUY", 30, "2.00", location=first)
+    await record(api, sku, "BUY", 20, "2.00", location=second)
+    await record(api, sku, "BUY", 5, "2.00")
+    clients = [httpx.AsyncClient(base_url=s.url, timeout=120, headers=api.headers) for s in (server, second_server)]
+    try:
+        replies = await asyncio.gather(*(
+            clients[i % 2].post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"o-{i}",
+                                                           "location": (first, second)[i // 2 % 2], "ttl_seconds": 600})
+            for i in range(200)))  # fmt: skip
+    finally:
+        for c in clients:
+            await c.aclose()
+    made = Counter(r.json()["location"] for r in replies if r.status_code == 201)
+    assert made == Counter({first: 30, second: 20})
+    assert Counter(r.status_code for r in replies) == Counter({201: 50, 409: 150})
+    assert await held_in_step(db, sku) == {first: 30, second: 20}
+    product = await summary(api, sku)
+    assert (product["reserved"], product["available"]) == (50, 5)
+    assert by_location(product) == {"MAIN": (5, 0, 5), first: (30, 30, 0), second: (20, 20, 0)}
+    assert await anomalies(api) == []
