@@ -49,6 +49,9 @@ async def test_a_manager_adds_a_location_on_the_locations_page(api, server, page
     await page.get_by_text(f"Added {code} (Van to the High Street, transit)").wait_for()
     row = page.locator(f'#locations tr[data-location="{code}"]')
     assert (await row.locator("td").all_inner_texts())[:3] == [code, "Van to the High Street", "transit"]
+    await page.set_viewport_size(PHONE)
+    await page.screenshot(path=screenshot_path("phone-locations"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     listed = (await api.get("/api/locations")).json()["items"]
     assert {"code": code, "kind": "transit"}.items() <= next(x for x in listed if x["code"] == code).items()
 
@@ -105,6 +108,21 @@ async def test_a_transfer_through_the_page_shows_the_stock_at_both_places(api, s
     assert await moved_in.inner_text() == f"{van} (0) → {store} (6)"
     await page.screenshot(path=screenshot_path("product-locations"), full_page=True)
 
+    await page.set_viewport_size(PHONE)
+    await page.screenshot(path=screenshot_path("phone-product-locations"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.set_viewport_size({"width": 1200, "height": 900})
+
+    # A transfer edited in place keeps its places unless told otherwise (both rechecked).
+    await page.locator("#timeline tbody tr").first.get_by_role("link", name="Edit").click()
+    editing = page.locator("tr.editing")
+    assert await editing.get_by_label("From").input_value() == van
+    assert await editing.get_by_label("To").input_value() == store
+    await editing.get_by_label("Quantity").fill("5")
+    await editing.get_by_role("button", name="Save").click()
+    await page.locator(f'#stock-by-location tr[data-location="{store}"] td:nth-child(2)', has_text="5").wait_for()
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 4, van: 1, store: 5}
+
 
 async def test_a_transfer_works_without_javascript(api, server, browser, problems):
     sku = await make_product(api)
@@ -148,7 +166,7 @@ async def test_the_dashboard_filters_by_location_and_totals_each(api, server, pa
     totals = page.locator("#location-totals")
     assert await totals.locator('tr[data-location="MAIN"] td').all_inner_texts() == ["MAIN", "8", "0", "8"]
     assert await totals.locator(f'tr[data-location="{store}"] td').all_inner_texts() == [store, "9", "0", "9"]
-    await page.locator("#filters").get_by_label("Location").select_option(store)  # htmx swaps the table and keeps the URL
+    await page.locator("#filters").get_by_label("Location").select_option(store)  # htmx swaps the table
     await page.wait_for_url(f"**location={store}*")
     await page.locator(f'#products[data-location="{store}"]').wait_for()
     rows = page.locator("#products tbody tr[data-sku]")
@@ -221,6 +239,7 @@ async def test_a_shop_with_one_location_sees_no_location_control(browser, proble
                                                                                           "COUNT"]  # fmt: skip
             await tab.goto(f"{url}/products/{sku}")
             assert await tab.locator("#stock-by-location, td.location, #add [name=location]").count() == 0
+            assert await tab.get_by_text("Move stock").count() == 0
             assert await tab.locator("#timeline thead th").count() == 10
             assert "TRANSFER" not in await tab.locator("#add-type option").all_inner_texts()
             await tab.locator("#timeline tbody tr").first.get_by_role("link", name="Edit").click()
