@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import bearer, server_on_a_cluster_of_its_own
+from tests.conftest import PASSWORD, bearer, inventory_cli, server_on_a_cluster_of_its_own
 from tests.e2e.conftest import screenshot_path, signed_in
 from tests.integration.helpers import make_product, record, summary
 
@@ -252,3 +252,30 @@ async def test_a_shop_with_one_location_sees_no_location_control(browser, proble
         finally:
             await context.close()
     problems.check()
+
+
+async def test_a_store_clerk_records_at_the_store_without_choosing(api, server, browser, database_url, problems):
+    sku = await make_product(api, sell_price="4.00")
+    store = await new_location(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    await record(api, sku, "TRANSFER", 3, to_location=store)
+    clerk = f"clerk-{uuid.uuid4().hex[:8]}"
+    inventory_cli("user", "create", clerk, "--role", "clerk", "--location", store, stdin=PASSWORD + "\n",
+                  INVENTORY_DATABASE_URL=database_url)  # fmt: skip
+    context = await signed_in(browser, server.url, clerk, viewport=PHONE)
+    tab = await context.new_page()
+    problems.watch(tab)
+    await tab.goto(f"{server.url}/transactions/new?sku={sku}")
+    form = tab.locator("form.counter")
+    assert await form.get_by_label("Location").count() == 0  # no choice: theirs
+    assert await form.get_by_text(f"At {store}").count() == 1
+    await form.get_by_label("Quantity").fill("2")
+    await tab.screenshot(path=screenshot_path("phone-entry-form-store-clerk"), full_page=True)
+    await form.get_by_role("button", name="Record").click()
+    await tab.locator("#recorded").wait_for()
+    assert f"at {store} (1 there)" in await tab.locator("#recorded").inner_text()
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 2, store: 1}
+    await tab.goto(f"{server.url}/products/{sku}")
+    assert await tab.locator("#add select[name=location]").count() == 0
+    assert await tab.locator("#add input[type=hidden][name=location]").get_attribute("value") == store
+    await context.close()
