@@ -3,11 +3,14 @@ the real PostgreSQL of the test session (a database of its own, migrated), and a
 checks every figure against `Model`, a plain re-implementation of SPEC §2 written here (it shares
 no code with app/domain/ledger.py's fold).
 
-Rules: BUY/SELL/ADJUST/COUNT recorded at random moments (so most are backdated), edits of
-quantity, price and time, moves of a row to another product (its sku), deletes, reservations,
-confirms and cancels. A change the model says must be refused must raise a conflict that names the
-point it would break (a transaction, with the stock it would leave; or on hand below reserved), and
-leave everything exactly as it was.
+Rules: BUY/SELL/ADJUST/COUNT recorded at random moments (so most are backdated) at one of three
+stock locations, TRANSFERs between them, edits of quantity, price, time and location (a TRANSFER's
+destination too), moves of a row to another product (its sku), deletes, reservations, confirms
+(from the locations in fulfilment order) and cancels. A change the model says must be refused must
+raise a conflict that names the point it would break (a transaction, its location, with the stock
+it would leave there; or on hand below reserved), and leave everything exactly as it was. The model
+keeps the stock at every location at every point: each row's `location_stock_after` (and a
+TRANSFER's `to_location_stock_after`) and each product's stock by location are checked too.
 
 Run with `-s` to see how many steps of each kind ran and how many were refused; the counts are also
 Hypothesis events (`--hypothesis-show-statistics`).
@@ -45,7 +48,10 @@ T = TypeVar("T")
 # --- the adapter: the only part that knows the services' API -------------------------------------
 
 
-Figures = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]  # stock, cost, revenue … gain
+# stock, cost, revenue … gain, the stock at its location after it, at a TRANSFER's destination after it
+Figures = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, int, int | None]
+MAIN = "MAIN"
+LOCATIONS = (MAIN, "SM-A", "SM-B")  # storage locations (a hold's confirm takes from any of them)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class SeenRow:
     unit_price: Decimal | None
     reason: str | None
     figures: Figures
+    location: str = MAIN
+    to_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class SeenProduct:
     last_counted_at: datetime | None
     last_sale_at: datetime | None
     rows: tuple[SeenRow, ...]  # in timeline order
+    stocks: tuple[tuple[str, int], ...] = ()  # units by location, where there are any, by code
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,15 @@ class App:
     async def create_product(self, sku: str) -> None:
         await self.products.create({"sku": sku, "name": f"Machine {sku}"})
 
+    async def create_location(self, code: str) -> None:
+        """A storage location (kept from an earlier run of the machine: the database is the module's)."""
+        from app.domain.errors import Conflict
+
+        try:
+            await self.ledger.locations.create({"code": code, "name": f"Machine {code}"})
+        except Conflict:
+            pass
+
     async def record(self, fields: dict[str, Any], *, dry_run: bool = False) -> Outcome:
         return _outcome(await self._refusals(self.ledger.record(self.ledger.parse(fields), dry_run=dry_run)))
 
@@ -157,9 +175,10 @@ class App:
         held = await self._refusals(self.reservations.reserve(ReservationInput(sku, quantity, order_ref, 3600)))
         return int(held.reservation.id)
 
-    async def confirm(self, reservation_id: int, price: Decimal) -> SeenRow | None:
+    async def confirm(self, reservation_id: int, price: Decimal) -> list[SeenRow]:
+        """The sales a confirm recorded (one per location it took from)."""
         done = await self._refusals(self.reservations.confirm(reservation_id, price))
-        return None if done.sale is None else _seen_row(done.sale)
+        return [_seen_row(sale) for sale in done.sales]
 
     async def cancel(self, reservation_id: int) -> None:
         await self._refusals(self.reservations.cancel(reservation_id))
@@ -194,6 +213,7 @@ def _seen_product(p: Any, rows: tuple[SeenRow, ...]) -> SeenProduct:
         p.position.stock, p.reserved, p.position.average_cost,
         (t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain, t.units_in, t.units_out, t.damaged),
         p.tx_count, p.last_counted_at, p.last_sale_at, rows,
+        tuple(sorted((code, units) for code, units in p.stocks.items() if units)),
     )  # fmt: skip
 
 
@@ -201,7 +221,9 @@ def _seen_row(row: Any) -> SeenRow:
     e, f = row.entry, row.figures
     return SeenRow(
         e.id, e.seq, e.at, str(e.type), e.quantity, e.unit_price, None if e.reason is None else str(e.reason),
-        (f.stock_after, f.average_cost_after, f.revenue, f.cogs, f.realized_pl, f.write_off, f.gain),
+        (f.stock_after, f.average_cost_after, f.revenue, f.cogs, f.realized_pl, f.write_off, f.gain,
+         f.location_stock_after, f.to_location_stock_after),
+        e.location, e.to_location,
     )  # fmt: skip
 
 
@@ -232,11 +254,14 @@ class Tx:
     quantity: int
     unit_price: Decimal | None
     reason: str | None
+    location: str = MAIN
+    to_location: str | None = None  # a TRANSFER's destination
 
 
 @dataclass(frozen=True)
 class Break:
-    """The first transaction (in time) whose stock would go below zero."""
+    """The first transaction (in time) whose stock at its location (a TRANSFER's source) would go
+    below zero; the stock there before it and what it would leave there."""
 
     tx: Tx
     stock_before: int
@@ -252,37 +277,62 @@ class Short:
 
 
 def fold(txs: list[Tx]) -> list[tuple[Tx, Figures]] | Break:
-    """Each transaction in timeline order (at, then seq) with the figures it stores, or the first break."""
-    stock, cost = 0, ZERO
+    """Each transaction in timeline order (at, then seq) with the figures it stores, or the first break.
+    The stock is kept by location: what leaves a location must be there; the total is their sum and
+    the cost is the product's, across locations."""
+    at: dict[str, int] = {}  # units by location
+    cost = ZERO
     out = []
     for tx in sorted(txs, key=lambda t: (t.at, t.seq)):
-        q, p = tx.quantity, tx.unit_price
+        q, p, where = tx.quantity, tx.unit_price, tx.location
+        here = at.get(where, 0)
+        stock = sum(at.values())
         revenue = cogs = pl = write_off = gain = ZERO
+        there = None
         if tx.type == "BUY" or (tx.type == "ADJUST" and q > 0 and p is not None):
             assert p is not None
             cost = cost6((stock * Fraction(cost) + q * Fraction(p)) / (stock + q))
-            stock += q
+            at[where] = here + q
         elif tx.type == "SELL":
             assert p is not None
-            if q > stock:
-                return Break(tx, stock, stock - q)
+            if q > here:
+                return Break(tx, here, here - q)
             revenue, cogs = money(q * p), money(q * cost)
             pl = revenue - cogs
-            stock -= q
+            at[where] = here - q
         elif tx.type == "ADJUST" and q < 0:
-            if -q > stock:
-                return Break(tx, stock, stock + q)
+            if -q > here:
+                return Break(tx, here, here + q)
             write_off = money(-q * cost)
-            stock += q
+            at[where] = here + q
         elif tx.type == "ADJUST":
             gain = money(q * cost)
-            stock += q
-        else:  # COUNT
-            difference = q - stock
+            at[where] = here + q
+        elif tx.type == "TRANSFER":
+            assert tx.to_location is not None and tx.to_location != where
+            if q > here:
+                return Break(tx, here, here - q)
+            at[where] = here - q
+            at[tx.to_location] = there = at.get(tx.to_location, 0) + q
+        else:  # COUNT, of one location
+            difference = q - here
             write_off, gain = (money(-difference * cost), ZERO) if difference < 0 else (ZERO, money(difference * cost))
-            stock = q
-        out.append((tx, (stock, cost, money(revenue), money(cogs), money(pl), money(write_off), money(gain))))
+            at[where] = q
+        figures = (sum(at.values()), cost, money(revenue), money(cogs), money(pl), money(write_off), money(gain),
+                   at[where], there)  # fmt: skip
+        out.append((tx, figures))
     return out
+
+
+def stocks_after(folded: list[tuple[Tx, Figures]]) -> tuple[tuple[str, int], ...]:
+    """Units by location at the end of a folded timeline, where there are any, by code."""
+    at: dict[str, int] = {}
+    for tx, figures in folded:
+        at[tx.location] = figures[7]
+        if tx.to_location is not None:
+            assert figures[8] is not None
+            at[tx.to_location] = figures[8]
+    return tuple(sorted((code, units) for code, units in at.items() if units))
 
 
 @dataclass(frozen=True)
@@ -322,7 +372,18 @@ class Model:
         folded = fold(self.of(sku) if txs is None else txs)
         assert not isinstance(folded, Break), "the model only ever holds valid timelines"
         rows = tuple(
-            SeenRow(tx.id, tx.seq, tx.at, tx.type, tx.quantity, tx.unit_price, tx.reason, figures)
+            SeenRow(
+                tx.id,
+                tx.seq,
+                tx.at,
+                tx.type,
+                tx.quantity,
+                tx.unit_price,
+                tx.reason,
+                figures,
+                tx.location,
+                tx.to_location,
+            )  # fmt: skip
             for tx, figures in folded
         )
         sums = [sum((f[i] for _, f in folded), ZERO) for i in range(2, 7)]
@@ -335,7 +396,7 @@ class Model:
         return SeenProduct(
             folded[-1][1][0] if folded else 0, self.reserved(sku), folded[-1][1][1] if folded else ZERO,
             (*sums, units_in, units_out, damaged), len(folded),  # type: ignore[arg-type]
-            max(counts, default=None), max(sales, default=None), rows,
+            max(counts, default=None), max(sales, default=None), rows, stocks_after(folded),
         )  # fmt: skip
 
 
@@ -375,6 +436,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.skus = [f"SM-{tag}-{n}" for n in range(3)]
         for sku in self.skus:
             self.run(self.app.create_product(sku))
+        for code in LOCATIONS[1:]:
+            self.run(self.app.create_location(code))
         self.run(self.app.close_books(None))  # the setting is the database's: an earlier run may have left one
 
     @precondition(lambda self: self.model.txs and self.model.closed_through is None)
@@ -453,11 +516,15 @@ class LedgerMachine(RuleBasedStateMachine):
         price=PRICES,
         priced=st.booleans(),
         minutes=MINUTES,
+        where=st.integers(0, 4),
     )
     def record(self, product: int, kind: str, quantity: int, sign: bool, price: Decimal, priced: bool,
-               minutes: int, dry: bool = False) -> None:  # fmt: skip
+               minutes: int, where: int = 0, dry: bool = False) -> None:  # fmt: skip
         sku, at = self.skus[product], moment(minutes)
+        location = LOCATIONS[where % len(LOCATIONS)]  # MAIN more often than the others
         fields: dict[str, Any] = {"sku": sku, "type": kind, "at": at.isoformat()}
+        if location != MAIN or where == 3:  # MAIN named (3) or left to the product's default (0)
+            fields["location"] = location
         reason = None
         if kind == "ADJUST":
             quantity = quantity if sign else -quantity
@@ -475,17 +542,24 @@ class LedgerMachine(RuleBasedStateMachine):
         fields["quantity"] = quantity
         unit_price = Decimal(fields["unit_price"]) if "unit_price" in fields else None
         newest = max((tx.seq for _, tx in self.model.txs.values()), default=0) + 1  # it lands after equal times
-        new = Tx(0, newest, at, kind, quantity, unit_price, reason)
+        new = Tx(0, newest, at, kind, quantity, unit_price, reason, location)
+        self.record_new(sku, fields, new, dry)
+
+    def record_new(self, sku: str, fields: dict[str, Any], new: Tx, dry: bool) -> None:
         after = {sku: [*self.model.of(sku), new]}
+        where = "" if new.location == MAIN and new.to_location is None else " elsewhere"
         done = self.ledger_change(
-            f"record {kind}", lambda dry_run: self.app.record(fields, dry_run=dry_run), after, dry, new, [at]
-        )
+            f"record {new.type}{where}", lambda dry_run: self.app.record(fields, dry_run=dry_run), after, dry, new,
+            [new.at],
+        )  # fmt: skip
         if done is not None:
             made = done.row
             assert made is not None
-            assert (made.type, made.quantity, made.unit_price, made.at) == (kind, quantity, unit_price, at)
-            assert made.seq >= newest, "ingestion numbers only grow"
-            self.model.txs[made.id] = (sku, Tx(made.id, made.seq, at, kind, quantity, unit_price, reason))
+            assert (made.type, made.quantity, made.unit_price, made.at) == (new.type, new.quantity, new.unit_price,
+                                                                            new.at)  # fmt: skip
+            assert (made.location, made.to_location) == (new.location, new.to_location)
+            assert made.seq >= new.seq, "ingestion numbers only grow"
+            self.model.txs[made.id] = (sku, replace(new, id=made.id, seq=made.seq))
 
     @rule(
         product=st.integers(0, 2),
@@ -495,22 +569,43 @@ class LedgerMachine(RuleBasedStateMachine):
         price=PRICES,
         priced=st.booleans(),
         minutes=MINUTES,
+        where=st.integers(0, 4),
     )
     def record_dry_run(self, product: int, kind: str, quantity: int, sign: bool, price: Decimal, priced: bool,
-                       minutes: int) -> None:  # fmt: skip
+                       minutes: int, where: int) -> None:  # fmt: skip
         """What recording it would do, and nothing done."""
-        self.record(product, kind, quantity, sign, price, priced, minutes, dry=True)
-
-    @rule(product=st.integers(0, 2), quantity=st.integers(5, 40), price=PRICES, minutes=st.integers(0, 12 * 60))
-    def restock(self, product: int, quantity: int, price: Decimal, minutes: int) -> None:
-        """A larger BUY in the first hours, so that sales, holds and negative edits have stock to work on."""
-        self.record(product, "BUY", quantity, True, price, True, minutes)
+        self.record(product, kind, quantity, sign, price, priced, minutes, where, dry=True)
 
     @precondition(lambda self: self.model.txs)
-    @rule(product=st.integers(0, 2), quantity=st.integers(0, 3), price=PRICES, minutes=MINUTES)
-    def sell(self, product: int, quantity: int, price: Decimal, minutes: int) -> None:
+    @rule(pick=st.integers(0, 10**6), step=st.integers(1, 2), quantity=st.integers(1, 12),
+          minutes=MINUTES | st.integers(36 * 60, 2 * 24 * 60 - 1), dry=st.booleans())  # fmt: skip
+    def transfer(self, pick: int, step: int, quantity: int, minutes: int, dry: bool) -> None:
+        """Units moved from one location to another (goods in transit are two of these): from a
+        place that holds some at the end, mostly no more than it holds, so that the ones refused are
+        refused at a past point."""
+        held = [(sku, code, units) for sku in self.skus for code, units in self.model.expected(sku).stocks]
+        sku, source_code, there = held[pick % len(held)] if held else (self.skus[pick % 3], MAIN, 0)
+        at = moment(minutes)
+        to = LOCATIONS[(LOCATIONS.index(source_code) + step) % len(LOCATIONS)]
+        quantity = 1 + (quantity - 1) % there if there and quantity < 12 else quantity
+        fields: dict[str, Any] = {"sku": sku, "type": "TRANSFER", "quantity": quantity, "at": at.isoformat(),
+                                  "to_location": to}  # fmt: skip
+        if source_code != MAIN or quantity % 2:
+            fields["location"] = source_code
+        newest = max((tx.seq for _, tx in self.model.txs.values()), default=0) + 1
+        self.record_new(sku, fields, Tx(0, newest, at, "TRANSFER", quantity, None, None, source_code, to), dry)
+
+    @rule(product=st.integers(0, 2), quantity=st.integers(5, 40), price=PRICES, minutes=st.integers(0, 12 * 60),
+          where=st.integers(0, 4))  # fmt: skip
+    def restock(self, product: int, quantity: int, price: Decimal, minutes: int, where: int) -> None:
+        """A larger BUY in the first hours, so that sales, holds and negative edits have stock to work on."""
+        self.record(product, "BUY", quantity, True, price, True, minutes, where)
+
+    @precondition(lambda self: self.model.txs)
+    @rule(product=st.integers(0, 2), quantity=st.integers(0, 3), price=PRICES, minutes=MINUTES, where=st.integers(0, 4))
+    def sell(self, product: int, quantity: int, price: Decimal, minutes: int, where: int) -> None:
         """Sales, the commonest transaction, at any moment of the two days."""
-        self.record(product, "SELL", quantity, True, price, True, minutes)
+        self.record(product, "SELL", quantity, True, price, True, minutes, where)
 
     @precondition(lambda self: self.model.txs)
     @rule(pick=st.integers(0, 10**6), quantity=st.integers(1, 15), flip=st.booleans(), dry=st.booleans())
@@ -547,6 +642,20 @@ class LedgerMachine(RuleBasedStateMachine):
         self.edit(sku, tx, {"type": kind}, dry, type=kind, unit_price=None if count else tx.unit_price)
 
     @precondition(lambda self: self.model.txs)
+    @rule(pick=st.integers(0, 10**6), step=st.integers(1, 2), destination=st.booleans(), dry=st.booleans())
+    def edit_location(self, pick: int, step: int, destination: bool, dry: bool) -> None:
+        """A row put at another location (both are rechecked); a TRANSFER's source or destination."""
+        sku, tx = self.pick_tx(pick)
+        if tx.to_location is not None and destination:
+            to = next(c for c in LOCATIONS[step:] + LOCATIONS if c not in (tx.location, tx.to_location))
+            self.edit(sku, tx, {"to_location": to}, dry, to_location=to)
+            return
+        where = LOCATIONS[(LOCATIONS.index(tx.location) + step) % len(LOCATIONS)]
+        if where == tx.to_location:
+            where = next(c for c in LOCATIONS if c not in (tx.location, tx.to_location))
+        self.edit(sku, tx, {"location": where}, dry, location=where)
+
+    @precondition(lambda self: self.model.txs)
     @rule(pick=st.integers(0, 10**6), to=st.integers(1, 2), dry=st.booleans())
     def move(self, pick: int, to: int, dry: bool) -> None:
         sku, tx = self.pick_tx(pick)
@@ -561,6 +670,7 @@ class LedgerMachine(RuleBasedStateMachine):
         # A move: the product it leaves, then the one it joins (either may be the one a refusal names).
         after = {sku: [*rest, edited]} if new_sku == sku else {sku: rest, new_sku: [*self.model.of(new_sku), edited]}
         what = f"edit {next(iter(patch))} of {tx.type}" if new_sku == sku else f"move {tx.type}"
+        what += "" if tx.location == edited.location == MAIN and tx.to_location is None else " elsewhere"
         done = self.ledger_change(
             what, lambda dry_run: self.app.edit(tx.id, patch, dry_run=dry_run), after, dry, edited, [tx.at, edited.at]
         )
@@ -598,11 +708,28 @@ class LedgerMachine(RuleBasedStateMachine):
         if status == "cancelled":
             self.attempt("confirm (cancelled)", self.app.confirm(held_id, price), [Short(-1, -1)])
             return
-        sale = self.attempt(f"confirm ({status})", self.app.confirm(held_id, price), [])
+        plan = self.fulfilment(sku, quantity) if status == "active" else []
+        sales = self.attempt(f"confirm ({status})", self.app.confirm(held_id, price), [])
         if status == "active":
-            assert sale is not None and (sale.type, sale.quantity, sale.at) == ("SELL", quantity, NOW)
+            assert sales is not None and [(x.type, x.at) for x in sales] == [("SELL", NOW)] * len(sales)
+            assert [(x.location, x.quantity) for x in sales] == plan, f"confirm took {sales}, not {plan}"
+            seen("confirm split" if len(plan) > 1 else "confirm elsewhere" if plan[0][0] != MAIN else "confirm")
             self.model.holds[held_id] = (sku, quantity, "confirmed")
-            self.model.txs[sale.id] = (sku, Tx(sale.id, sale.seq, NOW, "SELL", quantity, price, None))
+            for sale in sales:
+                self.model.txs[sale.id] = (sku, Tx(sale.id, sale.seq, NOW, "SELL", sale.quantity, price, None,
+                                                   sale.location))  # fmt: skip
+
+    def fulfilment(self, sku: str, quantity: int) -> list[tuple[str, int]]:
+        """Where a hold naming no location takes its units (SPEC §2): the default location (MAIN)
+        first, then the other storage locations in code order, what each has at the end."""
+        stocks, plan, left = dict(self.model.expected(sku).stocks), [], quantity
+        for code in [MAIN, *sorted(set(LOCATIONS) - {MAIN})]:
+            take = min(left, stocks.get(code, 0))
+            if take:
+                plan.append((code, take))
+                left -= take
+        assert not left, "the model holds no more than is on hand"
+        return plan
 
     @precondition(lambda self: self.model.holds)
     @rule(pick=st.integers(0, 10**6))
@@ -639,6 +766,7 @@ def names(problem: Break | Short | Closed, facts: dict[str, Any]) -> bool:
         tx = problem.tx
         return (
             facts.get("transaction_id") == (tx.id or None)
+            and facts.get("location") == tx.location
             and facts.get("type") == tx.type
             and facts.get("quantity") == tx.quantity
             and datetime.fromisoformat(facts["at"]) == tx.at
