@@ -40,10 +40,11 @@ HERE_FROM = f"""(SELECT p.*, coalesce((p.stocks ->> $1::text)::bigint, 0) AS her
         (CASE WHEN p.held ? $1::text THEN (p.held ->> $1::text)::bigint - coalesce(
             (SELECT sum(r.quantity) FROM reservation r WHERE r.product = p.id AND r.location = $1::text AND {_LAPSED}),
             0) ELSE 0 END)::bigint AS here_reserved,
-        ms.min_stock AS here_min_stock
+        (SELECT ms.min_stock FROM location_min_stock ms WHERE ms.product = p.id AND ms.location = $1::text)
+            AS here_min_stock
     FROM {LISTING_FROM}
-    LEFT JOIN location_min_stock ms ON ms.product = p.id AND ms.location = $1::text
-    WHERE p.stocks ? $1::text OR p.default_location = $1::text) AS p"""
+    WHERE p.stocks ? $1::text OR p.default_location = $1::text
+    OFFSET 0) AS p"""  # not flattened into the query: each figure is computed once a product, not at each use
 HERE_AVAILABLE = "(p.here_on_hand - p.here_reserved)"
 # The stock status rule (summary.status_limits) applied to what is available at the location.
 HERE_STATUS = (
@@ -83,11 +84,14 @@ async def kept_skus(conn: asyncpg.Connection, code: str, skus: Sequence[str]) ->
 
 # --- listing reports, paged ------------------------------------------------------------------------
 
-# A product's last COUNT at the location: the product's counts newest first (its partial index), the
-# first one there; none when the product was never counted anywhere.
-_COUNTED_AT = """CASE WHEN p.last_counted_at IS NULL THEN NULL ELSE
+# A product's last COUNT at the location: none when the product was never counted anywhere; its last
+# count when the location is the only one its ledger has used (so every one-location product: no
+# probe); else the newest COUNT there (the planner walks the product's counts, or, at a location but
+# MAIN, its rows there, newest first, whichever index it expects to read less of).
+_COUNTED_AT = """CASE WHEN p.last_counted_at IS NULL THEN NULL
+    WHEN p.stocks - $1::text = '{{}}'::jsonb THEN p.last_counted_at ELSE
     (SELECT t.at FROM stock_transaction t WHERE t.product = p.id AND t.type = 'COUNT' AND t.location = $1::text
-     ORDER BY t.at DESC LIMIT 1) END"""
+     {elsewhere} ORDER BY t.at DESC LIMIT 1) END"""
 LISTED: dict[str, tuple[str, str]] = {  # report: (condition, order)
     "low-stock": (f"{HERE_STATUS} = '{Status.LOW.value}'", "p.sku"),
     "out-of-stock": (f"{HERE_STATUS} = '{Status.OUT.value}'", "p.sku"),
@@ -98,15 +102,23 @@ LISTED: dict[str, tuple[str, str]] = {  # report: (condition, order)
 }  # fmt: skip
 
 
+def listed_sql(code: str, report: str) -> str:
+    """A page of LISTED[report] at location $1: LIMIT $2 OFFSET $3 (needs-count: $4 the time now)."""
+    condition, order = LISTED[report]
+    source = HERE_FROM
+    if report == "needs-count":
+        counted_at = _COUNTED_AT.format(elsewhere="" if code == MAIN else f"AND t.location <> '{MAIN}'")
+        source = f"(SELECT p.*, {counted_at} AS here_counted_at FROM {HERE_FROM}) AS p"
+    return f"SELECT p.*, count(*) OVER () AS listed FROM {source} WHERE {condition} ORDER BY {order} LIMIT $2 OFFSET $3"
+
+
 async def listed(
     conn: asyncpg.Connection, code: str, report: str, now: datetime, limit: int, offset: int
 ) -> tuple[list[tuple[ProductRecord, Here]], int]:
     """A page of a listing report's products at the location, with their figures there, and how many in all."""
-    condition, order = LISTED[report]
     counted = report == "needs-count"
-    source = f"(SELECT p.*, {_COUNTED_AT} AS here_counted_at FROM {HERE_FROM}) AS p" if counted else HERE_FROM
+    sql = listed_sql(code, report)
     moment = (now,) if counted else ()  # $4
-    sql = f"SELECT p.*, count(*) OVER () AS listed FROM {source} WHERE {condition} ORDER BY {order} LIMIT $2 OFFSET $3"
     rows = await conn.fetch(sql, code, limit, offset, *moment)
     if rows:
         total = rows[0]["listed"]
@@ -116,22 +128,30 @@ async def listed(
     return [(product_from(r), _here(code, r, counted)) for r in rows], total
 
 
-# Units sold at the location since $2: its SELLs in the window (the sales-by-time index, each row's
-# location read from it; a location other than MAIN also has its partial index).
-_SOLD_HERE = """SELECT product, sum(quantity) AS sold FROM stock_transaction
-                WHERE type = 'SELL' AND location = $1::text AND at >= $2 {elsewhere} GROUP BY product"""
+# Units sold at the location since $2. A product whose ledger has used no other location sold all its
+# window's sales there: the sales-by-time index alone answers those (index-only, as the movers without
+# a location read it); a product kept in several places sums its own SELLs there in the window (one
+# range of its timeline, or at a location but MAIN of its rows there).
+_SOLD_HERE = """(CASE WHEN p.stocks - $1::text = '{{}}'::jsonb THEN coalesce(s.sold, 0) ELSE coalesce(
+    (SELECT sum(t.quantity) FROM stock_transaction t WHERE t.product = p.id AND t.location = $1::text {elsewhere}
+     AND t.at >= $2 AND t.type = 'SELL'), 0) END)::bigint"""
+_SALES_SINCE = (
+    "SELECT product, sum(quantity) AS sold FROM stock_transaction WHERE type = 'SELL' AND at >= $2 GROUP BY product"
+)
+
+
+def movers_sql(code: str, fast: bool) -> str:
+    """The movers at location $1 since $2, LIMIT $3."""
+    sold = _SOLD_HERE.format(elsewhere="" if code == MAIN else f"AND t.location <> '{MAIN}'")
+    return f"""SELECT p.*, {sold} AS sold FROM {HERE_FROM} LEFT JOIN ({_SALES_SINCE}) AS s ON s.product = p.id
+               ORDER BY sold {"DESC" if fast else "ASC"}, p.sku LIMIT $3"""
 
 
 async def movers(
     conn: asyncpg.Connection, code: str, since: datetime, fast: bool, limit: int
 ) -> list[tuple[ProductRecord, Here, int]]:
     """The products the location keeps that sold the most (or least) there since `since`."""
-    sold = _SOLD_HERE.format(elsewhere="" if code == MAIN else f"AND location <> '{MAIN}'")
-    rows = await conn.fetch(
-        f"""SELECT p.*, coalesce(s.sold, 0)::bigint AS sold FROM {HERE_FROM} LEFT JOIN ({sold}) AS s ON s.product = p.id
-            ORDER BY sold {"DESC" if fast else "ASC"}, p.sku LIMIT $3""",
-        code, since, limit,
-    )  # fmt: skip
+    rows = await conn.fetch(movers_sql(code, fast), code, since, limit)
     return [(product_from(r), _here(code, r), r["sold"]) for r in rows]
 
 

@@ -106,6 +106,10 @@ async def test_needs_count_by_location_reads_the_last_count_there(api):
     assert row["days_since_count"] == (datetime.now(UTC) - datetime.fromisoformat(counted_there)).days == 40
     await record(api, sku, "COUNT", 4, at=ago(1), location=store)
     assert sku not in by_sku(await report(api, "needs-count", location=store))
+    alone = await make_product(api, count_interval_days=30)  # only ever at MAIN: its last count is there
+    await record(api, alone, "BUY", 3, "1.00", at=ago(50))
+    await record(api, alone, "COUNT", 3, at=ago(35))
+    assert by_sku(await report(api, "needs-count", location="MAIN"))[alone]["days_since_count"] == 35
 
 
 async def test_valuation_at_a_past_date_by_location_equals_the_rows_until_then(api):
@@ -166,8 +170,16 @@ async def test_every_location_adds_up_to_the_whole(api):
         assert sum(Decimal(p[field]) for p in parts) == Decimal(whole[field]), field
     movers = by_sku(await report(api, "movers", location=store, days=30))
     assert movers[sku]["units_sold"] == 5 and movers[sku]["at_location"]["on_hand"] == 1
+    alone = await make_product(api)  # only ever at the store: all its sales are there
+    await record(api, alone, "BUY", 9, "1.00", at=ago(50), location=store)
+    await record(api, alone, "SELL", 4, "2.00", at=ago(4), location=store)
+    await record(api, alone, "SELL", 2, "2.00", at=ago(40), location=store)
+    movers = by_sku(await report(api, "movers", location=store, days=30, order="slow", limit=5000))
+    assert (movers[alone]["units_sold"], movers[sku]["units_sold"]) == (4, 5)
+    at_main = by_sku(await report(api, "movers", location="MAIN", order="slow", limit=5000))
+    assert at_main[alone]["units_sold"] == 0  # MAIN is its default location: kept there, nothing sold there
     grouped = (await report(api, "by-category", location=store))["items"]
-    assert sum(g["on_hand"] for g in grouped) == 1
+    assert sum(g["on_hand"] for g in grouped) == 1 + 3  # both products at the store
     as_csv = await api.get("/api/reports/low-stock", params={"location": store, "format": "csv"})
     assert as_csv.status_code == 200 and "at_location_on_hand" in as_csv.text.splitlines()[0]
 
