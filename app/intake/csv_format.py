@@ -354,8 +354,10 @@ class CheckedFile:
         self.price.append(r.unit_price)
         self.note.append(r.note)
         self.external_id.append(r.external_id)
-        self.location.append(self._code_number(r.location))
-        self.to_location.append(self._code_number(r.to_location))
+        numbers = self._code_numbers  # most rows name none, or a code seen before: no call
+        at, to = numbers.get(r.location), numbers.get(r.to_location)
+        self.location.append(self._code_number(r.location) if at is None else at)
+        self.to_location.append(self._code_number(r.to_location) if to is None else to)
 
     def _code_number(self, code: str | None) -> int:
         number = self._code_numbers.get(code)
