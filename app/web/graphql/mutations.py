@@ -18,7 +18,7 @@ from graphql import GraphQLError
 from strawberry import Info
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, NotFound
+from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.reservations import Status
 from app.domain.rules import NOTE_MAX
 from app.intake.requests import parse_confirm, parse_reservation
@@ -33,6 +33,8 @@ from app.web.graphql.reasons import reason_for
 from app.web.graphql.types import (
     Inventory,
     InventoryOperationResult,
+    Location,
+    NewLocation,
     Reservation,
     Transaction,
     TransactionChange,
@@ -98,7 +100,7 @@ def _recorded(change: Change, dry_run: bool, replayed: bool) -> TransactionChang
 
 
 def _conflict(refusal: Conflict | Refused) -> GraphQLError:
-    return GraphQLError(refusal.detail, extensions={"code": "CONFLICT", **refusal.extra})
+    return GraphQLError(refusal.detail, extensions={**refusal.extra, "code": "CONFLICT"})  # the error's code wins
 
 
 @strawberry.type
@@ -275,6 +277,7 @@ class Mutation:
         with arguments(_input_names("input")):
             entered = ledger.parse(raw)
             allow_recording(me, ledger, entered)
+            await ledger.check_locations(entered)  # named here, as the input's fields (known codes cost no read)
         try:
             if dry_run:
                 return _recorded(await ledger.record(entered, dry_run=True, within=me.location), True, False)
@@ -284,6 +287,9 @@ class Mutation:
             raise _conflict(refusal) from None
         except NotFound as missing:
             raise bad_input([("input.sku", missing.detail)]) from None
+        except InvalidInput as invalid:  # a location it names that does not exist, or a TRANSFER to where it is
+            names = _input_names("input")
+            raise bad_input([(names.get(e.field, e.field), e.message) for e in invalid.errors]) from None
         outcome = answer.outcome
         if isinstance(outcome, Refused):
             raise _conflict(outcome)
@@ -316,6 +322,28 @@ class Mutation:
         with arguments():  # a row at a location the caller may not change: FORBIDDEN
             return await _changed(info, "deleteTransaction", {"id": id}, idempotency_key, dry_run, run)
 
+    @strawberry.mutation(description="Create a stock location (a manager)")
+    async def create_location(self, info: Ctx, input: NewLocation) -> Location:
+        permitted(info.context, Role.MANAGER, "Creating a location")
+        raw = {k: v for k, v in vars(input).items() if v is not None}
+        with arguments({f: f"input.{f}" for f in ("code", "name", "kind")}):
+            try:
+                made = await info.context.services.ledger.locations.create(raw)
+            except Conflict as taken:
+                raise _conflict(taken) from None
+        return Location.of(made)
+
+    @strawberry.mutation(description="Rename a stock location or change its kind (a manager); its code stays")
+    async def update_location(self, info: Ctx, code: str, name: str | None = None, kind: str | None = None) -> Location:
+        permitted(info.context, Role.MANAGER, "Changing a location")
+        raw = {k: v for k, v in (("name", name), ("kind", kind)) if v is not None}
+        with arguments():
+            try:
+                changed = await info.context.services.ledger.locations.update(code, raw)
+            except NotFound as missing:
+                raise bad_input([("code", missing.detail)]) from None
+        return Location.of(changed)
+
 
 async def _changed(
     info: Ctx, operation: str, fields: dict[str, Any], raw_key: str | None, dry_run: bool,
@@ -338,8 +366,11 @@ async def _changed(
 
 def _input_names(argument: str) -> dict[str, str]:
     """The fields of a transaction input object, as `input.unitPrice` names them."""
-    fields = ("sku", "type", "quantity", "unit_price", "at", "reason", "note")
-    return {f: f"{argument}.{'unitPrice' if f == 'unit_price' else f}" for f in fields}
+    fields = ("sku", "type", "quantity", "unit_price", "at", "reason", "note", "location", "to_location")
+    return {f: f"{argument}.{_CAMEL.get(f, f)}" for f in fields}
+
+
+_CAMEL = {"unit_price": "unitPrice", "to_location": "toLocation"}
 
 
 def _positive(quantity: int) -> int:

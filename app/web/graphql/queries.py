@@ -31,6 +31,7 @@ from app.web.graphql.types import (
     InventorySortBy,
     InventoryStats,
     InventorySummary,
+    Location,
     MovingInventory,
     PageInfo,
     Reservation,
@@ -250,6 +251,10 @@ class Query:
             edges=edges, total_count=product.tx_count,
             page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         )  # fmt: skip
+
+    @strawberry.field(description="Every stock location, MAIN first, then by code")
+    async def locations(self, info: Ctx) -> list[Location]:
+        return [Location.of(x) for x in await info.context.services.ledger.locations.all()]
 
     @strawberry.field(description="Reservations, newest first (500 at most)")
     async def reservations(self, info: Ctx, sku: str | None = None, status: str | None = None) -> list[Reservation]:

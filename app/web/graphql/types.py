@@ -14,6 +14,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.domain.errors import NotFound
+from app.persistence.locations import LocationRecord
 from app.web.views import product_view
 
 
@@ -23,6 +24,32 @@ def _time(text: str | None) -> datetime | None:
 
 def _money(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
+
+
+@strawberry.type(description="A place stock is kept: a store, a back room, a warehouse, or goods in transit")
+class Location:
+    code: str
+    name: str
+    kind: str = strawberry.field(description="storage, or transit (goods on the way)")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, x: LocationRecord) -> Location:
+        return cls(code=x.code, name=x.name, kind=x.kind.value, created_at=x.created_at)
+
+
+@strawberry.type(description="A product's stock at one location")
+class LocationStock:
+    location: str = strawberry.field(description="The location's code")
+    on_hand: int
+    reserved: int = strawberry.field(description="Held there by active reservations that name the location")
+    available: int
+
+    @classmethod
+    def of(cls, view: dict[str, Any]) -> LocationStock:
+        """From an item of the REST product view's `locations` (app.web.views.location_stocks)."""
+        return cls(location=view["location"], on_hand=view["on_hand"], reserved=view["reserved"],
+                   available=view["available"])  # fmt: skip
 
 
 @strawberry.type(description="A product's stock, as seed 001's inventory record names it")
@@ -48,6 +75,10 @@ class Inventory:
     sell_price: Decimal | None
     last_sale_at: datetime | None
     transaction_count: int
+    default_location: str = strawberry.field(description="Where its transactions happen unless they name a location")
+    locations: list[LocationStock] = strawberry.field(
+        description="Its stock at every location its ledger has used, MAIN first (the totals above are their sums)"
+    )
 
     @classmethod
     def of(cls, view: dict[str, Any]) -> Inventory:
@@ -61,7 +92,8 @@ class Inventory:
             status=view["status"], average_cost=Decimal(view["average_cost"]),
             inventory_value=Decimal(view["inventory_value"]), realized_pl=Decimal(view["realized_pl"]),
             sell_price=_money(view["sell_price"]), last_sale_at=_time(view["last_sale_at"]),
-            transaction_count=view["transaction_count"],
+            transaction_count=view["transaction_count"], default_location=view["default_location"],
+            locations=[LocationStock.of(x) for x in view["locations"]],
         )  # fmt: skip
 
 
@@ -167,16 +199,24 @@ class Transaction:
     realized_pl: Decimal
     write_off: Decimal
     gain: Decimal
+    location: str = strawberry.field(description="Where it happened; a TRANSFER's source")
+    to_location: str | None = strawberry.field(description="A TRANSFER's destination")
+    location_stock_after: int = strawberry.field(description="The stock at its location after it")
+    to_location_stock_after: int | None = strawberry.field(description="A TRANSFER's: the stock at its destination")
 
     @classmethod
     def of(cls, view: dict[str, Any]) -> Transaction:
-        """From the REST API's transaction view."""
+        """From the REST API's transaction view. A row from before locations keeps all its product's
+        stock at MAIN: its stock there is its stock_after."""
+        here = view["location_stock_after"]
         return cls(
             id=view["id"], sku=view["sku"], type=view["type"], quantity=view["quantity"],
             unit_price=_money(view["unit_price"]), at=datetime.fromisoformat(view["at"]), reason=view["reason"],
             note=view["note"], stock_after=view["stock_after"], average_cost_after=Decimal(view["average_cost_after"]),
             revenue=Decimal(view["revenue"]), cogs=Decimal(view["cogs"]), realized_pl=Decimal(view["realized_pl"]),
-            write_off=Decimal(view["write_off"]), gain=Decimal(view["gain"]),
+            write_off=Decimal(view["write_off"]), gain=Decimal(view["gain"]), location=view["location"],
+            to_location=view["to_location"], location_stock_after=view["stock_after"] if here is None else here,
+            to_location_stock_after=view["to_location_stock_after"],
         )  # fmt: skip
 
 
@@ -299,6 +339,8 @@ class TransactionInput:
     at: str | None = None
     reason: str | None = None
     note: str | None = None
+    location: str | None = strawberry.field(default=None, description="Empty: the product's default location")
+    to_location: str | None = strawberry.field(default=None, description="A TRANSFER's destination (required for it)")
 
 
 @strawberry.input
@@ -310,6 +352,15 @@ class TransactionPatch:
     at: str | None = None
     reason: str | None = None
     note: str | None = None
+    location: str | None = None
+    to_location: str | None = None
+
+
+@strawberry.input
+class NewLocation:
+    code: str
+    name: str
+    kind: str | None = strawberry.field(default=None, description="storage (the default) or transit")
 
 
 __all__ = ["JSON"]

@@ -1,0 +1,127 @@
+"""Stock locations over /graphql (SPEC §2 "Stock locations"): the locations, a product's stock at
+each, transactions' locations, a TRANSFER recorded, and locations created by a manager only — the
+same figures and refusals as the REST API."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import bearer
+from tests.integration.graphql_client import data, gql
+from tests.integration.helpers import make_product, record, summary, timeline
+from tests.integration.test_locations import new_location, stock_by_location
+
+pytestmark = pytest.mark.integration
+
+RECORD = """mutation($input: TransactionInput!, $dry: Boolean! = false) {
+  recordTransaction(input: $input, dryRun: $dry) {
+    transaction { type quantity location toLocation stockAfter locationStockAfter toLocationStockAfter }
+    after { currentStock defaultLocation locations { location onHand reserved available } }
+  }
+}"""
+CREATE = """mutation($input: NewLocation!) { createLocation(input: $input) { code name kind createdAt } }"""
+RENAME = """mutation($c: String!) { updateLocation(code: $c, name: "Store room", kind: "transit") {
+  code name kind } }"""
+
+
+@pytest.fixture
+async def as_role(server, tokens):
+    """A client per role, made on demand."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(role: str) -> httpx.AsyncClient:
+        clients.append(httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(tokens[role])))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def test_locations_are_listed_and_a_manager_creates_one_as_over_rest(api, as_role):
+    code = f"G-{uuid.uuid4().hex[:8]}"
+    made = await data(as_role("manager"), CREATE, {"input": {"code": code, "name": "Back room"}})
+    assert {k: made["createLocation"][k] for k in ("code", "name", "kind")} == {
+        "code": code, "name": "Back room", "kind": "storage",
+    }  # fmt: skip
+    listed = (await data(as_role("viewer"), "{ locations { code name kind } }"))["locations"]
+    assert listed[0]["code"] == "MAIN"
+    assert {"code": code, "name": "Back room", "kind": "storage"} in listed
+    assert [x["code"] for x in listed] == [x["code"] for x in (await api.get("/api/locations")).json()["items"]]
+
+    refused = await gql(as_role("clerk"), CREATE, {"input": {"code": f"{code}-2", "name": "No"}})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    again = await gql(as_role("manager"), CREATE, {"input": {"code": code, "name": "Twice"}})
+    assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+    bad = await gql(as_role("manager"), CREATE, {"input": {"code": "no spaces", "name": "x", "kind": "attic"}})
+    assert {a["argument"] for a in bad["errors"][0]["extensions"]["arguments"]} == {"input.code", "input.kind"}
+
+    renamed = await data(as_role("manager"), RENAME, {"c": code})
+    assert renamed["updateLocation"] == {"code": code, "name": "Store room", "kind": "transit"}
+    missing = await gql(as_role("manager"), 'mutation { updateLocation(code: "NOPE-NOPE", name: "x") { code } }')
+    assert missing["errors"][0]["extensions"]["arguments"][0]["argument"] == "code"
+
+
+async def test_a_transfer_recorded_over_graphql_shows_the_stock_at_both_places(api, as_role):
+    manager = as_role("manager")
+    store = await new_location(api)
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00", at="2026-01-01T09:00:00+00:00")
+    transfer = {"sku": sku, "type": "TRANSFER", "quantity": 4, "toLocation": store, "at": "2026-01-02T09:00:00Z"}
+    moved = await data(manager, RECORD, {"input": transfer})
+    assert moved["recordTransaction"]["transaction"] == {
+        "type": "TRANSFER", "quantity": 4, "location": "MAIN", "toLocation": store, "stockAfter": 10,
+        "locationStockAfter": 6, "toLocationStockAfter": 4,
+    }  # fmt: skip
+    after = moved["recordTransaction"]["after"]
+    assert after["currentStock"] == 10 and after["defaultLocation"] == "MAIN"
+    assert after["locations"] == [
+        {"location": "MAIN", "onHand": 6, "reserved": 0, "available": 6},
+        {"location": store, "onHand": 4, "reserved": 0, "available": 4},
+    ]
+    sold = await data(manager, RECORD, {"input": {"sku": sku, "type": "SELL", "quantity": 3, "unitPrice": "5.00",
+                                                  "location": store}})  # fmt: skip
+    assert sold["recordTransaction"]["transaction"]["locationStockAfter"] == 1
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 6, store: 1}
+
+    # The product's locations and the transactions' as REST shows them.
+    shown = await data(api, """query($s: String!) {
+        product(sku: $s) { locations { location onHand reserved available } }
+        transactions(sku: $s) { edges { node { id location toLocation locationStockAfter toLocationStockAfter } } }
+    }""", {"s": sku})  # fmt: skip
+    rest = await summary(api, sku)
+    assert shown["product"]["locations"] == [
+        {"location": x["location"], "onHand": x["on_hand"], "reserved": x["reserved"], "available": x["available"]}
+        for x in rest["locations"]
+    ]
+    assert [e["node"] for e in shown["transactions"]["edges"]] == [
+        {"id": x["id"], "location": x["location"], "toLocation": x["to_location"],
+         "locationStockAfter": x["location_stock_after"], "toLocationStockAfter": x["to_location_stock_after"]}
+        for x in reversed(await timeline(api, sku))
+    ]  # fmt: skip
+
+
+async def test_location_refusals_name_the_argument_or_the_location(api, as_role):
+    manager = as_role("manager")
+    store = await new_location(api)
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 2, "2.00")
+    cases = [
+        ({"type": "TRANSFER", "quantity": 1}, "input.toLocation"),  # no destination
+        ({"type": "TRANSFER", "quantity": 1, "toLocation": "NOWHERE-AT-ALL"}, "input.toLocation"),
+        ({"type": "SELL", "quantity": 1, "unitPrice": "1", "location": "NOWHERE-AT-ALL"}, "input.location"),
+        ({"type": "SELL", "quantity": 1, "unitPrice": "1", "toLocation": store}, "input.toLocation"),
+    ]
+    for fields, argument in cases:
+        answer = await gql(manager, RECORD, {"input": {"sku": sku, **fields}})
+        error = answer["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", (fields, answer)
+        assert argument in {a["argument"] for a in error["extensions"]["arguments"]}, (fields, answer)
+    short = await gql(manager, RECORD, {"input": {"sku": sku, "type": "SELL", "quantity": 1, "unitPrice": "1",
+                                                  "location": store}})  # fmt: skip
+    assert short["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert short["errors"][0]["extensions"]["location"] == store
+    assert (await summary(api, sku))["transaction_count"] == 1
