@@ -32,10 +32,12 @@ class DashboardTotals:
         self.db = db
         self.kept: UntilChange[Filters, dict[str, Any]] = UntilChange(caught_up, most)
         self.alerts: UntilChange[int, tuple[list[ProductRecord], int]] = UntilChange(caught_up, 4)  # by limit
+        self.places: UntilChange[Filters, list[tuple[str, int, int]]] = UntilChange(caught_up, most)
 
     def forget(self) -> None:
         self.kept.forget()
         self.alerts.forget()
+        self.places.forget()
 
     async def of(self, filters: Filters) -> dict[str, Any]:
         """The totals as `products.totals` sums them, at least as recent as every change committed
@@ -46,6 +48,17 @@ class DashboardTotals:
         """Products low or out of stock (the worst first), at most `limit`, and how many there are
         (`products.alerting`), at least as recent as every change committed before this call."""
         return await self.alerts.get(limit, lambda: self._alerting(limit))
+
+    async def by_location(self, filters: Filters) -> list[tuple[str, int, int]]:
+        """The units on hand and held at each location over the products a filter matches
+        (`products.location_totals`), kept as the totals are: the sum reads every matching product."""
+        return await self.places.get(filters, lambda: self._by_location(filters))
+
+    async def _by_location(self, filters: Filters) -> tuple[list[tuple[str, int, int]], float]:
+        async with self.db.read_only() as conn:
+            sums = await repo.location_totals(conn, filters)
+            lapse_in = await repo.seconds_to_next_lapse(conn)
+        return sums, float("inf") if lapse_in is None else lapse_in
 
     async def _alerting(self, limit: int) -> tuple[tuple[list[ProductRecord], int], float]:
         async with self.db.read_only() as conn:

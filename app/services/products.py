@@ -137,9 +137,13 @@ class ProductService:
         return ListingPage(query, items, _totals_view(totals))
 
     async def location_totals(self, query: ListingQuery) -> list[tuple[str, int, int]]:
-        """(location, on hand there, held there) summed over the products the query's filters match."""
+        """(location, on hand there, held there) summed over the products the query's filters match
+        (kept until a change, as the totals are)."""
+        filters = query.normalized().filters
+        if self.totals:
+            return await self.totals.by_location(filters)
         async with self.db.read_only() as conn:
-            return await repo.location_totals(conn, query.normalized().filters)
+            return await repo.location_totals(conn, filters)
 
     async def alerting(self, limit: int = 100) -> tuple[list[ProductRecord], int]:
         """Products low or out of stock (the worst first), at most `limit`, and how many there are
