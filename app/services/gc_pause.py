@@ -14,8 +14,9 @@ result is still alive (its caller writes it back and builds the answer from it),
 young collection after `gc.enable()` would walk all of it: 45 ms for a 100,000-row refold on a
 quiet machine, up to 190 ms under load, holding the event loop, and its survivors then cost a
 middle and an old collection as long (issue 12). So the collector is switched back on when the
-young generation is back to its usual size (the result has been freed), checked every
-RESUME_CHECK seconds on the event loop, or after RESUME_AT_THE_LATEST whatever it holds.
+young generation is back to its usual size (the result has been freed), looked at every
+RESUME_CHECK seconds on the event loop, or RESUME_AT_THE_LATEST after the last pause ended,
+whatever it holds.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ RESUME_CHECK = 0.02  # seconds between looks at the young generation once the la
 RESUME_AT_THE_LATEST = 2.0  # seconds after the last pause ended
 
 _paused = 0
+_resume_by = 0.0  # the event loop's time by which the collector is back on, whatever the young hold
+_resuming: asyncio.Task[None] | None = None
 
 
 @contextmanager
@@ -42,14 +45,16 @@ def gc_paused() -> Iterator[None]:
     finally:
         _paused -= 1
         if _paused == 0:
-            _resume_when_young_is_small(0.0)
+            _resume_soon()
 
 
-def _resume_when_young_is_small(waited: float) -> None:
-    if _paused:
-        return  # a pause began meanwhile: its end resumes
-    young, threshold = gc.get_count()[0], gc.get_threshold()[0]
-    if young <= threshold or waited >= RESUME_AT_THE_LATEST:
+def _young_is_small() -> bool:
+    return gc.get_count()[0] <= gc.get_threshold()[0]
+
+
+def _resume_soon() -> None:
+    global _resume_by, _resuming
+    if _young_is_small():
         gc.enable()
         return
     try:
@@ -57,7 +62,27 @@ def _resume_when_young_is_small(waited: float) -> None:
     except RuntimeError:  # not on an event loop (a command's own work): nothing else waits
         gc.enable()
         return
-    loop.call_later(RESUME_CHECK, _resume_when_young_is_small, waited + RESUME_CHECK)
+    _resume_by = loop.time() + RESUME_AT_THE_LATEST
+    if _resuming is None:
+        _resuming = loop.create_task(_resume_when_young_is_small())
+
+
+async def _resume_when_young_is_small() -> None:
+    """A task, not a timer, so that a loop that ends (asyncio.run returning) cancels it, and the
+    collector comes back on then too."""
+    global _resuming
+    loop = asyncio.get_running_loop()
+    try:
+        # Polled: nothing signals when the young generation shrinks. Through a new pause too: its
+        # end moves _resume_by.
+        while True:
+            if not _paused and (_young_is_small() or loop.time() >= _resume_by):
+                return
+            await asyncio.sleep(RESUME_CHECK)
+    finally:
+        _resuming = None
+        if not _paused:
+            gc.enable()
 
 
 def settle_after_start_up() -> None:

@@ -84,3 +84,15 @@ def test_off_an_event_loop_the_collector_comes_back_at_once() -> None:
     with gc_paused():
         kept = refold(EMPTY, _entries(3 * gc.get_threshold()[0]), (datetime(2027, 1, 1, tzinfo=UTC), 0))
     assert gc.isenabled() and kept is not None
+
+
+def test_a_loop_that_ends_while_the_collector_waits_switches_it_back_on() -> None:
+    kept: list[object] = []
+
+    async def refold_and_return() -> None:
+        with gc_paused():
+            kept.append(refold(EMPTY, _entries(3 * gc.get_threshold()[0]), (datetime(2027, 1, 1, tzinfo=UTC), 0)))
+        assert not gc.isenabled()
+
+    asyncio.run(refold_and_return())
+    assert gc.isenabled() and kept
