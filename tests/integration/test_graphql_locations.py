@@ -125,3 +125,46 @@ async def test_location_refusals_name_the_argument_or_the_location(api, as_role)
     assert short["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert short["errors"][0]["extensions"]["location"] == store
     assert (await summary(api, sku))["transaction_count"] == 1
+
+
+RESERVE = """mutation($s: String!, $q: Int!, $o: String!, $at: String) {
+  reserveStock(skuId: $s, quantity: $q, orderId: $o, location: $at) {
+    success message reservation { orderId quantity location }
+  }
+}"""
+CONFIRM = """mutation($s: String!, $q: Int!, $o: String!) {
+  confirmReserve(skuId: $s, quantity: $q, orderId: $o, unitPrice: "5.00") {
+    success transaction { id } transactions { id type quantity location locationStockAfter }
+  }
+}"""
+
+
+async def test_reservations_hold_at_a_location_and_a_confirm_without_one_sells_from_each_it_needs(api):
+    store = await new_location(api)
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "2.00", at="2026-01-01T09:00:00+00:00")
+    await record(api, sku, "TRANSFER", 3, at="2026-01-02T09:00:00+00:00", to_location=store)  # MAIN 2, store 3
+    held = await data(api, RESERVE, {"s": sku, "q": 3, "o": f"{sku}-at", "at": store})
+    assert held["reserveStock"]["reservation"] == {"orderId": f"{sku}-at", "quantity": 3, "location": store}
+    too_much = await data(api, RESERVE, {"s": sku, "q": 1, "o": f"{sku}-more", "at": store})
+    assert not too_much["reserveStock"]["success"]  # all 3 at the store are held
+    unknown = await gql(api, RESERVE, {"s": sku, "q": 1, "o": f"{sku}-x", "at": "NOWHERE-AT-ALL"})
+    assert unknown["errors"][0]["extensions"]["arguments"][0]["argument"] == "location"
+
+    listed = await data(api, """query($s: String!, $at: String) {
+        reservations(sku: $s, location: $at) { orderId location } }""", {"s": sku, "at": store})  # fmt: skip
+    assert listed["reservations"] == [{"orderId": f"{sku}-at", "location": store}]
+    shown = await data(api, "query($s: String!) { product(sku: $s) { locations { location reserved available } } }",
+                       {"s": sku})  # fmt: skip
+    assert shown["product"]["locations"] == [
+        {"location": "MAIN", "reserved": 0, "available": 2}, {"location": store, "reserved": 3, "available": 0},
+    ]  # fmt: skip
+
+    await data(api, """mutation($s: String!, $o: String!) { cancelReserve(skuId: $s, quantity: 3, orderId: $o) {
+        success } }""", {"s": sku, "o": f"{sku}-at"})  # fmt: skip
+    anywhere = await data(api, RESERVE, {"s": sku, "q": 4, "o": f"{sku}-any"})  # against the total
+    assert anywhere["reserveStock"]["reservation"]["location"] is None
+    sold = (await data(api, CONFIRM, {"s": sku, "q": 4, "o": f"{sku}-any"}))["confirmReserve"]
+    assert sold["success"] and sold["transaction"]["id"] == sold["transactions"][0]["id"]
+    assert sorted((x["location"], x["quantity"]) for x in sold["transactions"]) == sorted([("MAIN", 2), (store, 2)])
+    assert stock_by_location(await summary(api, sku)) == {"MAIN": 0, store: 1}

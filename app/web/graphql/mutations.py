@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -111,11 +111,15 @@ class Mutation:
     async def reserve_stock(
         self, info: Ctx, sku_id: str, quantity: int, order_id: str, ttl_seconds: int | None = None,
         idempotency_key: str | None = None,
+        location: Annotated[str | None, strawberry.argument(
+            description="Hold the stock at this location (else against the product's total)")] = None,
     ) -> InventoryOperationResult:  # fmt: skip
         me = permitted(info.context, Role.CLERK, "Reserving stock")
         raw: dict[str, Any] = {"sku": sku_id, "quantity": quantity, "order_ref": order_id}
         if ttl_seconds is not None:
             raw["ttl_seconds"] = ttl_seconds
+        if location is not None:
+            raw["location"] = location
         with arguments(SEED_ARGUMENTS):
             wanted = parse_reservation(raw)
         reservations = info.context.services.reservations
@@ -168,6 +172,7 @@ class Mutation:
             success=True, message=_confirmed_message(held, outcome, answer.replayed), retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome.reservation)),
             transaction=Transaction.of(transaction_view(outcome.sale)) if outcome.sale else None,
+            transactions=[Transaction.of(transaction_view(sale)) for sale in outcome.sales],
             replayed=answer.replayed,
         )  # fmt: skip
 

@@ -16,7 +16,7 @@ from app.domain.ledger import TimelineKey
 from app.domain.reservations import Status
 from app.services.products import MAX_PER_PAGE, ListingQuery
 from app.web.graphql.context import GraphQLContext
-from app.web.graphql.errors import bad_input, checked_range, checked_sku
+from app.web.graphql.errors import arguments, bad_input, checked_range, checked_sku
 from app.web.graphql.loaders import MAX_BATCH
 from app.web.graphql.types import (
     SORT_COLUMN,
@@ -256,15 +256,20 @@ class Query:
     async def locations(self, info: Ctx) -> list[Location]:
         return [Location.of(x) for x in await info.context.services.ledger.locations.all()]
 
-    @strawberry.field(description="Reservations, newest first (500 at most)")
-    async def reservations(self, info: Ctx, sku: str | None = None, status: str | None = None) -> list[Reservation]:
+    @strawberry.field(description="Reservations, newest first (500 at most); with `location`, the holds naming it")
+    async def reservations(
+        self, info: Ctx, sku: str | None = None, status: str | None = None, location: str | None = None
+    ) -> list[Reservation]:
         wanted = None
         if status:
             try:
                 wanted = Status(status)
             except ValueError:
                 raise bad_input([("status", f"must be one of {', '.join(s.value for s in Status)}")]) from None
-        found = await info.context.services.reservations.listing(checked_sku(sku, "sku") if sku else None, wanted)
+        with arguments():
+            found = await info.context.services.reservations.listing(
+                checked_sku(sku, "sku") if sku else None, wanted, location=location
+            )
         return [Reservation.of(reservation_view(r)) for r in found]
 
     @strawberry.field(description="A report by name, as GET /api/reports/{name} answers it")

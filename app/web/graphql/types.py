@@ -169,7 +169,8 @@ class Reservation:
     expires_at: datetime
     ended_at: datetime | None
     unit_price: Decimal | None
-    transaction_id: int | None
+    transaction_id: int | None = strawberry.field(description="The sale it became (the first, when split)")
+    location: str | None = strawberry.field(description="Where it holds stock (null: against the product's total)")
 
     @classmethod
     def of(cls, view: dict[str, Any]) -> Reservation:
@@ -178,7 +179,7 @@ class Reservation:
             id=view["id"], sku_id=view["sku"], order_id=view["order_ref"], quantity=view["quantity"],
             status=view["status"], created_at=datetime.fromisoformat(view["created_at"]),
             expires_at=datetime.fromisoformat(view["expires_at"]), ended_at=_time(view["ended_at"]),
-            unit_price=_money(view["unit_price"]), transaction_id=view["transaction_id"],
+            unit_price=_money(view["unit_price"]), transaction_id=view["transaction_id"], location=view["location"],
         )  # fmt: skip
 
 
@@ -229,6 +230,10 @@ class InventoryOperationResult:
     )
     reservation: Reservation | None = None
     transaction: Transaction | None = None
+    transactions: list[Transaction] = strawberry.field(
+        default_factory=list,
+        description="A confirm's sales: one per location its units came from (`transaction` is the first)",
+    )
     replayed: bool = strawberry.field(default=False, description="Answered from an earlier request's idempotency key")
     known: strawberry.Private[Inventory | None] = None  # the product as the outcome kept it
     sku: strawberry.Private[str | None] = None  # else the product to read, if the client asks for it
