@@ -14,10 +14,11 @@ import pytest
 
 from app.domain.ledger import EMPTY, Entry, Replay, refold
 from app.domain.rules import TxType
-from app.services import gc_pause
+from app.domain.summary import Totals
+from app.services import gc_pause, writeback
 from app.services.gc_pause import gc_paused
 from app.services.off_the_loop import SWITCH_INTERVAL, in_a_thread
-from app.services.writeback import fold_off_the_loop
+from app.services.writeback import Writeback, fold_off_the_loop
 
 pytestmark = pytest.mark.unit
 
@@ -96,3 +97,14 @@ def test_a_loop_that_ends_while_the_collector_waits_switches_it_back_on() -> Non
 
     asyncio.run(refold_and_return())
     assert gc.isenabled() and kept
+
+
+async def test_a_sale_appended_writes_nothing_back_and_takes_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_thread(*_: object) -> None:
+        raise AssertionError("a thread for one row")
+
+    monkeypatch.setattr(writeback, "in_a_thread", no_thread)
+    (placed,) = refold(EMPTY, _entries(1), (datetime(2027, 1, 1, tzinfo=UTC), 0)).posted  # type: ignore[union-attr]
+    async with Writeback(None, 1, None, frozenset({placed.entry.seq})) as written:  # type: ignore[arg-type]
+        await written.finish([placed])
+    assert written.moved == Totals()
