@@ -64,6 +64,12 @@ async def test_a_transfer_through_the_page_shows_the_stock_at_both_places(api, s
     await page.evaluate("window.sameDocument = true")
     form = page.locator("#transfer-form")
     assert await form.get_by_label("From").input_value() == "MAIN"  # the product's default location
+    await form.get_by_label("Product").fill("NO-SUCH-" + sku)
+    await form.get_by_label("Product").dispatch_event("change")
+    await page.get_by_text(f"No product has the SKU or barcode “NO-SUCH-{sku}”").wait_for()
+    await form.get_by_label("Product").fill(sku)
+    await form.get_by_label("Product").dispatch_event("change")
+    await page.locator("#transfer-stock dl.ends").wait_for()
     await form.get_by_label("To").select_option(van)
     await page.locator(f'#transfer-stock [data-end="to"][data-location="{van}"]').wait_for()
     assert await page.locator('#transfer-stock [data-end="from"] [data-field="on_hand"]').text_content() == "10"
@@ -216,6 +222,16 @@ async def test_the_record_form_asks_where_while_there_are_several_locations(api,
     assert stock_by_location(await summary(api, sku)) == {"MAIN": 3, store: 0}
     await page.set_viewport_size(PHONE)
     await page.screenshot(path=screenshot_path("phone-entry-form-location"), full_page=True)
+    await page.set_viewport_size({"width": 1200, "height": 900})
+
+    # A product's default location is set on its settings page; the record form proposes it.
+    await page.goto(f"{server.url}/products/{sku}/settings")
+    await page.get_by_label("Default location").select_option(store)
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_url(f"{server.url}/products/{sku}")
+    assert (await summary(api, sku))["default_location"] == store
+    await page.goto(f"{server.url}/transactions/new?sku={sku}")
+    assert await page.locator("form.counter").get_by_label("Location").input_value() == store
 
 
 async def test_a_shop_with_one_location_sees_no_location_control(browser, problems):

@@ -107,16 +107,19 @@ class ProductPages(Controller):
     opt = {"role": Role.VIEWER}
 
     @get("/new", opt={"role": Role.MANAGER})
-    async def new(self) -> Template:
-        return page("products/form.html", section="dashboard", p={}, creating=True)
+    async def new(self, ledger: LedgerService) -> Template:
+        return page("products/form.html", section="dashboard", p={}, creating=True, **await _places(ledger))
 
     @post("/new", opt={"role": Role.MANAGER})
-    async def create(self, products: ProductService, request: HTMXRequest) -> Template | Redirect:
+    async def create(
+        self, products: ProductService, request: HTMXRequest, ledger: LedgerService
+    ) -> Template | Redirect:
         form = await form_data(request)
         try:
             created = await products.create(_product_fields(form, with_sku=True))
         except DomainError as refused:
-            return page("products/form.html", 400, section="dashboard", p=form, creating=True, error=problem(refused))
+            return page("products/form.html", 400, section="dashboard", p=form, creating=True, error=problem(refused),
+                        **await _places(ledger))  # fmt: skip
         return see_other(f"/products/{created.sku}")
 
     @get("/{sku:str}")
@@ -153,17 +156,21 @@ class ProductPages(Controller):
         return page("products/_sections.html", saved=await _saved_row(ledger, saved, sku), **context)
 
     @get("/{sku:str}/settings", opt={"role": Role.MANAGER})
-    async def settings_form(self, products: ProductService, sku: str) -> Template:
-        return page("products/form.html", section="dashboard", p=product_view(await products.get(sku)), creating=False)
+    async def settings_form(self, products: ProductService, sku: str, ledger: LedgerService) -> Template:
+        return page("products/form.html", section="dashboard", p=product_view(await products.get(sku)), creating=False,
+                    **await _places(ledger))  # fmt: skip
 
     @post("/{sku:str}/settings", opt={"role": Role.MANAGER})
-    async def update(self, products: ProductService, sku: str, request: HTMXRequest) -> Template | Redirect:
+    async def update(
+        self, products: ProductService, sku: str, request: HTMXRequest, ledger: LedgerService
+    ) -> Template | Redirect:
         form = await form_data(request)
         try:
             await products.update(sku, _product_fields(form, with_sku=False))
         except DomainError as refused:
             shown = {**product_view(await products.get(sku)), **form}
-            return page("products/form.html", 400, section="dashboard", p=shown, creating=False, error=problem(refused))
+            return page("products/form.html", 400, section="dashboard", p=shown, creating=False, error=problem(refused),
+                        **await _places(ledger))  # fmt: skip
         return see_other(f"/products/{sku}")
 
     @post("/{sku:str}/transactions", opt={"role": Role.CLERK})
@@ -203,6 +210,10 @@ class ProductPages(Controller):
         return see_other(f"/products/{quote(sku, safe='')}" + (f"?page_no={page_no}" if page_no > 1 else ""))
 
 
+async def _places(ledger: LedgerService) -> dict[str, Any]:
+    return (await places_for(ledger.locations, None)).as_context()
+
+
 async def _saved_row(ledger: LedgerService, tx_id: int | None, sku: str) -> dict[str, Any] | None:
     """A transaction of this product, to confirm it on the page (None when it is gone or another's)."""
     if tx_id is None:
@@ -218,6 +229,8 @@ def _product_fields(form: dict[str, Any], *, with_sku: bool) -> dict[str, Any]:
     names = ["name", "category", "brand", "low_stock_threshold", "overstock_threshold", "count_interval_days",
              "barcode", "sell_price"]  # fmt: skip
     fields = {k: (form.get(k) if form.get(k) not in ("",) else None) for k in names}
+    if form.get("default_location"):  # the form asks only while there are several locations
+        fields["default_location"] = form["default_location"]
     if with_sku:
         fields["sku"] = (form.get("sku") or "").strip()
     return fields

@@ -83,7 +83,9 @@ class TransferPages(Controller):
         places = await places_for(locations, request.user)
         found = await products.by_code(sku) if sku.strip() else None
         chosen = product_view(found) if found else None
-        return page("transfers/_stock.html", **stock_at_both(chosen, *_ends(places, location, to_location)))
+        missing = sku.strip()[:64] if sku.strip() and found is None else None
+        ends = _ends(places, location, to_location)
+        return page("transfers/_stock.html", missing=missing, **stock_at_both(chosen, *ends))
 
     @post("/new")
     async def move(
