@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--no-build", action="store_true", help="measure the catalogue in --data-dir as it is")
     parser.add_argument("--skip-check", action="store_true", help="no full self-check")
+    parser.add_argument("--only", default="", help="time only the reports whose name holds this text")
     args = parser.parse_args()
     sizes = [int(n) for n in args.products.split(",")]
     print(f"cores={os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the start")
@@ -161,7 +162,8 @@ def main() -> None:
                 serving(url) as server,
                 httpx.Client(base_url=server.url, headers=server.headers, timeout=600) as client,
             ):
-                results[size] = {what: timed(client, path, params, args.repeats) for what, path, params in REPORTS}
+                results[size] = {what: timed(client, path, params, args.repeats) for what, path, params in REPORTS
+                                 if args.only in what}  # fmt: skip
                 if not args.skip_export:
                     count, seconds, size_bytes = export_rate(client)
                     notes.append(f"CSV export: {count:,} rows, {size_bytes / 2**20:,.0f} MiB in {seconds:.1f} s = "
@@ -173,6 +175,8 @@ def main() -> None:
         header = "".join(f"{n:>34,}" for n in sizes)
         print(f"{'report':<38}{header}   (products)")
         for what, _, _ in REPORTS:
+            if args.only not in what:
+                continue
             cells = []
             for size in sizes:
                 median, worst, size_bytes, items = results[size][what]
