@@ -297,3 +297,33 @@ async def test_a_store_clerk_records_at_the_store_without_choosing(api, server, 
     assert await tab.locator("#add select[name=location]").count() == 0
     assert await tab.locator("#add input[type=hidden][name=location]").get_attribute("value") == store
     await context.close()
+
+
+async def test_reports_by_location_and_replenishment(api, server, page):
+    sku = await make_product(api, name="Replenished tea", low_stock_threshold=3)
+    store = await new_location(api)
+    await record(api, sku, "BUY", 10, "2.00")
+    await record(api, sku, "TRANSFER", 2, to_location=store)
+    r = await api.put(f"/api/products/{sku}/locations/{store}", json={"min_stock": 5})
+    assert r.status_code == 200, r.text
+    await page.goto(f"{server.url}/reports")
+    await page.get_by_role("link", name="Replenishment").click()
+    row = page.locator(f'table.report tr[data-sku="{sku}"]')
+    await row.wait_for()
+    cells = await row.locator("td").all_inner_texts()
+    assert cells[2:7] == [store, "2", "5", "3", "3"] and cells[7].startswith("MAIN (8)")
+    await page.screenshot(path=screenshot_path("report-replenishment"), full_page=True)
+
+    await page.goto(f"{server.url}/reports/low-stock")  # at the store, 2 available: low there (threshold 3)
+    await page.get_by_label("Location").select_option(store)
+    await page.get_by_role("button", name="Show").click()
+    await page.wait_for_url(f"**/reports/low-stock?location={store}")
+    assert await page.get_by_role("heading", name=f"Low stock · at {store}").count() == 1
+    row = page.locator(f'table.report tr[data-sku="{sku}"]')
+    assert (await row.locator("td").all_inner_texts())[2:5] == ["2", "0", "2"]
+    assert await page.get_by_role("link", name="Download CSV").get_attribute("href") == (
+        f"/api/reports/low-stock?location={store}&format=csv"
+    )
+    await page.set_viewport_size(PHONE)
+    await page.screenshot(path=screenshot_path("phone-report-low-stock-location"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

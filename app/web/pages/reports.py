@@ -11,12 +11,14 @@ from litestar.response import Redirect, Template
 from app.display import Display
 from app.domain.access import Role
 from app.services.ledger import LedgerService
+from app.services.locations import LocationService
 from app.services.products import ProductService
 from app.services.reports import ReportService
 from app.settings import Settings
 from app.web.api.reports import Days, Limit, Order, PageNo, valuation_moment
 from app.web.chart import BarChart, bar_chart
 from app.web.pages.forms import page, see_other
+from app.web.pages.places import places_for
 
 TITLES = {
     "summary": "Summary",
@@ -29,7 +31,9 @@ TITLES = {
     "by-brand": "By brand",
     "anomalies": "Self-check (anomalies)",
     "valuation": "Stock value at a date",
+    "replenishment": "Replenishment",
 }
+LOCATED_ONLY = {"replenishment"}  # listed while there are several locations
 ABOUT = {
     "summary": "Totals over every product: stock, value, money in and out, products by status.",
     "low-stock": "Products with some stock available, at or below their low-stock threshold.",
@@ -42,6 +46,8 @@ ABOUT = {
     "anomalies": "Products whose stored figures differ from a fresh replay of their ledger. Always empty.",
     "valuation": "Stock, average cost and value of every product at the end of a day you choose "
                  "(from the stored running figures: a month is closed exactly as it stood).",
+    "replenishment": "Products below a location's minimum stock for them, and the storage locations with units "
+                     "to spare (what they hold, less what is reserved there and their own minimum).",
 }
 # Column headings as people read them (the API and the CSV keep the keys).
 HEADINGS = {
@@ -65,6 +71,11 @@ HEADINGS = {
     "days_since_count": "Days since count",
     "units_sold": "Units sold",
     "problems": "Problems",
+    "location": "Location",
+    "min_stock": "Min stock",
+    "shortfall": "Short by",
+    "could_send": "Could be sent",
+    "sources": "From (spare)",
 }
 CHART_LABELS = {"cogs": "COGS"}  # where the heading is too long for a chart's label
 STATUS_NAMES = {"ok": "In stock", "low": "Low", "out": "Out"}
@@ -83,7 +94,15 @@ def columns(name: str) -> list[str]:
         return ["sku", "problems"]
     if name == "valuation":
         return ["sku", "name", "category", "on_hand", "average_cost", "inventory_value"]
+    if name == "replenishment":
+        return ["sku", "name", "location", "on_hand", "min_stock", "shortfall", "could_send", "sources"]
     return PRODUCT_COLUMNS + EXTRA.get(name, [])
+
+
+def at_location(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose figures at the location chosen come apart (`at_location`, as movers have them) with
+    those figures in the row's own columns."""
+    return [{**i, **i["at_location"]} if isinstance(i.get("at_location"), dict) else i for i in items]
 
 
 def period_name(days: int) -> str:
@@ -109,8 +128,10 @@ class ReportPages(Controller):
     opt = {"role": Role.VIEWER}
 
     @get("/")
-    async def index(self) -> Template:
-        return page("reports/index.html", section="reports", reports=TITLES, about=ABOUT)
+    async def index(self, locations: LocationService) -> Template:
+        several = (await places_for(locations, None)).several
+        shown = {k: v for k, v in TITLES.items() if several or k not in LOCATED_ONLY}
+        return page("reports/index.html", section="reports", reports=shown, about=ABOUT)
 
     @get("/monthly")
     async def monthly(
@@ -134,19 +155,30 @@ class ReportPages(Controller):
         ledger: LedgerService,
         reports: ReportService,
         display: Display,
+        locations: LocationService,
         days: Days = 30,
         order: Order = "fast",
         limit: Limit = 20,
         at: str | None = None,
         page_no: PageNo = 1,
+        location: str | None = None,
     ) -> Template:
         now = ledger.clock()
         moment = valuation_moment(at, ledger) if at else None
-        body = await reports.build(name, now, days=days, fast=order == "fast", limit=limit, at=moment, page=page_no)
+        # A report at one location while there are several (a location no longer there: every one).
+        places = await places_for(locations, None)
+        here = places.known(location) if places.several and name != "anomalies" else None
+        body = await reports.build(name, now, days=days, fast=order == "fast", limit=limit, at=moment, page=page_no,
+                                   location=here)  # fmt: skip
         query: dict[str, Any] = {"days": days, "order": order, "limit": limit} if name == "movers" else {}
         if name == "valuation" and at:
             query["at"] = at
-        items = body.get("items", [])
+        if here:
+            query["location"] = here
+        items = at_location(body.get("items", []))
+        shown_columns = columns(name)
+        if here and name not in ("replenishment", "valuation") and items and "min_stock" in items[0]:
+            shown_columns = [*shown_columns, "min_stock"]
         charts: list[BarChart] = []
         if name == "summary":
             charts = summary_charts(body, display)
@@ -160,9 +192,11 @@ class ReportPages(Controller):
             name=name,
             title=TITLES[name],
             about=ABOUT[name],
-            summary=body if name == "summary" else None,
+            summary={k: v for k, v in body.items() if k != "location"} if name == "summary" else None,
             items=items,
-            columns=columns(name),
+            columns=shown_columns,
+            location=here or "",
+            **places.as_context(),
             headings=headings,
             status_names=STATUS_NAMES,
             charts=charts,
