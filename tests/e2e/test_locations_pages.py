@@ -327,3 +327,27 @@ async def test_reports_by_location_and_replenishment(api, server, page):
     await page.set_viewport_size(PHONE)
     await page.screenshot(path=screenshot_path("phone-report-low-stock-location"), full_page=True)
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+async def test_a_phone_order_is_held_at_a_location_from_the_reservations_page(api, server, page):
+    sku = await make_product(api)
+    store = await new_location(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    await record(api, sku, "TRANSFER", 3, to_location=store)
+    await page.goto(f"{server.url}/reservations?sku={sku}")
+    form = page.locator("#reserve")
+    await form.get_by_label("Product (SKU)").fill(sku)
+    await form.get_by_label("Quantity").fill("4")  # the store has 3
+    await form.get_by_label("Order reference").fill("store-1")
+    await form.get_by_label("Location").select_option(store)
+    await form.get_by_role("button", name="Reserve").click()
+    await page.locator("#reserve-quantity-error").wait_for()
+    assert await page.locator("#reserve").get_by_label("Location").input_value() == store  # kept as chosen
+    await page.locator("#reserve").get_by_label("Quantity").fill("2")
+    await page.locator("#reserve").get_by_role("button", name="Reserve").click()
+    await page.get_by_text(f"Reserved 2 of {sku} at {store} for order store-1").wait_for()
+    row = page.locator("#active-rows tr[data-reservation]").first
+    assert await row.locator("td").nth(1).inner_text() == f"{sku} at {store}"
+    held = {x["location"]: x for x in (await summary(api, sku))["locations"]}
+    assert (held[store]["reserved"], held[store]["available"]) == (2, 1)
+    await page.screenshot(path=screenshot_path("reservations-location"), full_page=True)

@@ -20,13 +20,14 @@ from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.web.auth import scope_of
 from app.web.pages.forms import form_data, page, problem, see_other
+from app.web.pages.places import places_for
 from app.web.views import reservation_view
 
 # How long a phone order may hold stock: the choices of the form (the API takes any number of seconds
 # up to 7 days). The first is the API's default.
 HOLD_CHOICES = [(900, "15 minutes"), (3600, "1 hour"), (4 * 3600, "4 hours"), (86400, "1 day"),
                 (2 * 86400, "2 days"), (7 * 86400, "7 days")]  # fmt: skip
-FORM_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds")
+FORM_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds", "location")  # Location: while there are several
 
 
 def duration(seconds: int) -> str:
@@ -81,6 +82,7 @@ class ReservationPages(Controller):
             status=status or "",
             statuses=[s.value for s in Status],
             **_form_context(extra.pop("form", None)),
+            **await _places(reservations),
             **extra,
         )
 
@@ -109,7 +111,8 @@ class ReservationPages(Controller):
         except DomainError as refused:
             error = _form_problem(refused)
             if request.htmx:
-                return page("reservations/_reserve.html", **_form_context(fields), error=error)
+                return page("reservations/_reserve.html", **_form_context(fields), **await _places(reservations),
+                            error=error)  # fmt: skip
             response = await self._page(reservations, None, None, form=fields, reserve_error=error)
             response.status_code = 409 if isinstance(refused, Conflict) else 400
             if isinstance(refused, NotFound):
@@ -128,12 +131,14 @@ class ReservationPages(Controller):
             return see_other("/reservations")
         r = reservation_row(held, reservations.clock())
         if created:
-            said = (f"Reserved {shown.units(held.quantity)} of {held.sku} for order {held.order_ref}, "
+            where = f" at {held.location}" if held.location else ""
+            said = (f"Reserved {shown.units(held.quantity)} of {held.sku}{where} for order {held.order_ref}, "
                     f"held for {r['time_left']}.")  # fmt: skip
         else:
             said = (f"Order {held.order_ref} already holds {shown.units(held.quantity)} of {held.sku}: "
                     "nothing new was reserved.")  # fmt: skip
-        return page("reservations/_reserve.html", **_form_context(None), done=said, new_row=r if created else None)
+        return page("reservations/_reserve.html", **_form_context(None), **await _places(reservations), done=said,
+                    new_row=r if created else None)  # fmt: skip
 
     # --- confirming and cancelling ------------------------------------------------------------
 
@@ -204,6 +209,11 @@ async def _find(reservations: ReservationService, sku: str | None, reservation_i
     if not found:
         raise NotFound(f"No reservation {reservation_id}")
     return found[0]
+
+
+async def _places(reservations: ReservationService) -> dict[str, Any]:
+    """Whether the form asks where to hold (several locations, and a user not limited to one)."""
+    return (await places_for(reservations.ledger.locations, None)).as_context()
 
 
 def _form_context(form: dict[str, Any] | None) -> dict[str, Any]:
