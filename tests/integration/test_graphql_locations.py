@@ -168,3 +168,37 @@ async def test_reservations_hold_at_a_location_and_a_confirm_without_one_sells_f
     assert sold["success"] and sold["transaction"]["id"] == sold["transactions"][0]["id"]
     assert sorted((x["location"], x["quantity"]) for x in sold["transactions"]) == sorted([("MAIN", 2), (store, 2)])
     assert stock_by_location(await summary(api, sku)) == {"MAIN": 0, store: 1}
+
+
+async def test_a_locations_stock_a_report_there_and_an_edit_moving_a_row_as_over_rest(api):
+    store = await new_location(api)
+    skus = sorted([await make_product(api), await make_product(api)])
+    for sku in skus:
+        await record(api, sku, "BUY", 5, "2.00", at="2026-01-01T09:00:00+00:00", location=store)
+    stock = """query($c: String!, $after: String) { location(code: $c) { code kind
+        stock(first: 1, after: $after) { items { sku onHand reserved available } next } } }"""
+    first = (await data(api, stock, {"c": store}))["location"]
+    assert first["stock"] == {"items": [{"sku": skus[0], "onHand": 5, "reserved": 0, "available": 5}], "next": skus[0]}
+    second = (await data(api, stock, {"c": store, "after": skus[0]}))["location"]["stock"]
+    assert second == {"items": [{"sku": skus[1], "onHand": 5, "reserved": 0, "available": 5}], "next": None}
+    rest = (await api.get(f"/api/locations/{store}/stock", params={"limit": 1})).json()
+    assert (rest["items"][0]["sku"], rest["next"]) == (skus[0], skus[0])
+    assert (await data(api, '{ location(code: "NOPE-NOPE") { code } }'))["location"] is None
+
+    low = """query($at: String) { report(name: "low-stock", location: $at) }"""
+    assert (await data(api, low, {"at": store}))["report"] == (
+        await api.get("/api/reports/low-stock", params={"location": store})
+    ).json()
+    unknown = await gql(api, low, {"at": "NOPE-NOPE"})
+    assert unknown["errors"][0]["extensions"]["arguments"][0]["argument"] == "location"
+
+    sold = await record(api, skus[0], "SELL", 2, "3.00", at="2026-01-02T09:00:00+00:00", location=store)
+    edit = """mutation($id: Int!, $at: String) { editTransaction(id: $id, patch: {location: $at}) {
+        transaction { location locationStockAfter } after { locations { location onHand } } } }"""
+    refused = await gql(api, edit, {"id": sold["id"], "at": "MAIN"})  # nothing at MAIN to sell
+    assert refused["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert refused["errors"][0]["extensions"]["location"] == "MAIN"
+    await record(api, skus[0], "BUY", 3, "2.00", at="2026-01-01T10:00:00+00:00", location="MAIN")
+    moved = (await data(api, edit, {"id": sold["id"], "at": "MAIN"}))["editTransaction"]
+    assert moved["transaction"] == {"location": "MAIN", "locationStockAfter": 1}
+    assert stock_by_location(await summary(api, skus[0])) == {"MAIN": 1, store: 5}

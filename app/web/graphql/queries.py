@@ -256,6 +256,13 @@ class Query:
     async def locations(self, info: Ctx) -> list[Location]:
         return [Location.of(x) for x in await info.context.services.ledger.locations.all()]
 
+    @strawberry.field(description="A stock location by code (null for an unknown code)")
+    async def location(self, info: Ctx, code: str) -> Location | None:
+        try:
+            return Location.of(await info.context.services.ledger.locations.get(code))
+        except NotFound:
+            return None
+
     @strawberry.field(description="Reservations, newest first (500 at most); with `location`, the holds naming it")
     async def reservations(
         self, info: Ctx, sku: str | None = None, status: str | None = None, location: str | None = None
@@ -272,14 +279,19 @@ class Query:
             )
         return [Reservation.of(reservation_view(r)) for r in found]
 
-    @strawberry.field(description="A report by name, as GET /api/reports/{name} answers it")
-    async def report(self, info: Ctx, name: str, days: int = 30, fast: bool = True, limit: int = 20) -> JSON:
+    @strawberry.field(
+        description="A report by name, as GET /api/reports/{name} answers it; with `location`, its figures there"
+    )
+    async def report(
+        self, info: Ctx, name: str, days: int = 30, fast: bool = True, limit: int = 20, location: str | None = None
+    ) -> JSON:
         services = info.context.services
         try:
-            built: dict[str, Any] = await services.reports.build(
-                name, services.ledger.clock(), days=checked_range(days, "days", 1, 3650), fast=fast,
-                limit=checked_range(limit, "limit", 1, MAX_LIMIT),
-            )  # fmt: skip
+            with arguments():  # an unknown location names the argument
+                built: dict[str, Any] = await services.reports.build(
+                    name, services.ledger.clock(), days=checked_range(days, "days", 1, 3650), fast=fast,
+                    limit=checked_range(limit, "limit", 1, MAX_LIMIT), location=location,
+                )  # fmt: skip
         except NotFound as unknown:
             raise bad_input([("name", unknown.detail)]) from None
         return cast(JSON, built)

@@ -15,6 +15,8 @@ from strawberry.scalars import JSON
 
 from app.domain.errors import NotFound
 from app.persistence.locations import LocationRecord
+from app.services.records import ProductRecord
+from app.web.graphql.errors import checked_range
 from app.web.views import product_view
 
 
@@ -24,6 +26,26 @@ def _time(text: str | None) -> datetime | None:
 
 def _money(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
+
+
+@strawberry.type(description="A product's stock at the location asked for")
+class StockHere:
+    sku: str
+    name: str
+    on_hand: int
+    reserved: int = strawberry.field(description="Held there by active reservations that name the location")
+    available: int
+
+    @classmethod
+    def of(cls, p: ProductRecord, code: str) -> StockHere:
+        on_hand, held = p.stocks.get(code, 0), p.held.get(code, 0)
+        return cls(sku=p.sku, name=p.name, on_hand=on_hand, reserved=held, available=on_hand - held)
+
+
+@strawberry.type
+class StockHerePage:
+    items: list[StockHere]
+    next: str | None = strawberry.field(description="The `after` of the next page (a SKU); null on the last page")
 
 
 @strawberry.type(description="A place stock is kept: a store, a back room, a warehouse, or goods in transit")
@@ -36,6 +58,17 @@ class Location:
     @classmethod
     def of(cls, x: LocationRecord) -> Location:
         return cls(code=x.code, name=x.name, kind=x.kind.value, created_at=x.created_at)
+
+    @strawberry.field(
+        description="The stock of every product its ledger has used here, by SKU, a page at a time (as GET "
+        "/api/locations/{code}/stock answers it)"
+    )
+    async def stock(self, info: strawberry.Info, first: int = 500, after: str | None = None) -> StockHerePage:
+        first = checked_range(first, "first", 1, 5000)
+        found = await info.context.services.ledger.locations.products_at(self.code, first + 1, after)
+        page = found[:first]
+        return StockHerePage(items=[StockHere.of(p, self.code) for p in page],
+                             next=page[-1].sku if len(found) > first else None)  # fmt: skip
 
 
 @strawberry.type(description="A product's stock at one location")
