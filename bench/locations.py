@@ -137,6 +137,9 @@ async def prepare(url: str, edit_rows: int) -> None:
         hot = [Entry(seq + 1 + i, start, TxType.BUY, 10_000_000, Decimal("4.0000"), location=code)
                for i, code in enumerate(FIVE)]  # fmt: skip
         await load_product(conn, "HOT-5L", hot)
+        few = [Entry(seq + 10, start, TxType.BUY, 10_000_000, Decimal("4.0000")),
+               Entry(seq + 11, start, TxType.BUY, 3_000, Decimal("4.0000"), location="STORE")]  # fmt: skip
+        await load_product(conn, "FIN-STORE", few)
         await conn.execute("SELECT setval('stock_transaction_seq_seq', $1)", seq + 100)
         await conn.execute("VACUUM ANALYZE stock_transaction")
         await conn.execute("VACUUM ANALYZE product")
@@ -216,9 +219,41 @@ def time_sells(url: str, base: str, token: str, seconds: int, connections: int, 
                 print(f"hot product {sku} ({where}): {rate:7.0f} sells/s ({out}; {load_average()})")
     finally:
         script.unlink()
+    finite_at_a_location(url, base, token, script_text=SELL_LUA, connections=connections)
     one, five = statistics.median(rates["HOT-1L"]), statistics.median(rates["HOT-5L"])
     print(f"  sells/s, median of {rounds} rounds: 1 location {one:.0f}, 5 locations (sales at STORE) {five:.0f}: "
           f"{(five / one - 1) * 100:+.1f} % (target within 10 %)")  # fmt: skip
+
+
+def finite_at_a_location(url: str, base: str, token: str, *, script_text: str, connections: int) -> None:
+    """Zero oversell at a location: sales at STORE, which holds 3,000 of a product with 10,000,000 at
+    MAIN, from all the clients for 5 s: exactly 3,000 sold, and no row leaves STORE below zero."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(script_text)
+    try:
+        out = run_wrk(base, script, 5, connections, {"TOKEN": token, "HOT_SKU": "FIN-STORE", "LOCATION": "STORE"})
+    finally:
+        script.unlink()
+
+    async def check() -> tuple[int, int, str]:
+        conn = await asyncpg.connect(url)
+        try:
+            sold = await conn.fetchval(
+                "SELECT coalesce(sum(t.quantity), 0) FROM stock_transaction t JOIN product p ON p.id = t.product "
+                "WHERE p.sku = 'FIN-STORE' AND t.type = 'SELL' AND t.location = 'STORE'"
+            )
+            negative = await conn.fetchval(
+                "SELECT count(*) FROM stock_transaction t JOIN product p ON p.id = t.product "
+                "WHERE p.sku = 'FIN-STORE' AND (t.location_stock_after < 0 OR t.stock_after < 0)"
+            )
+            stocks = await conn.fetchval("SELECT stocks::text FROM product WHERE sku = 'FIN-STORE'")
+            return sold, negative, stocks
+        finally:
+            await conn.close()
+
+    sold, negative, stocks = asyncio.run(check())
+    print(f"finite stock at STORE (3,000 there, 10,000,000 at MAIN): sold {sold} at STORE, rows below zero "
+          f"{negative}, stocks {stocks} ({out})")  # fmt: skip
 
 
 @contextmanager
