@@ -201,6 +201,8 @@ async def _rewrite(
         if isinstance(outcome, Breach):
             raise breach_conflict(outcome, product.sku, display, several_locations=several)
         end, end_stocks, last_key = _end_of(product, outcome, before_key)
+        # A settled refold keeps the stored stocks, which lack a place the change first used (it holds 0 there).
+        end_stocks.update({code: 0 for code in splice.locations if code not in end_stocks})
         _check_reserved(product, end, end_stocks)
         await writeback.finish(outcome.posted)
 

@@ -823,3 +823,41 @@ def test_the_ledger_agrees_with_a_plain_model_after_every_step(machine_database:
     print(f"\nstate machine: {sum(STEPS.values())} steps checked, {refused} of them refused changes:")
     for kind, n in sorted(STEPS.items()):
         print(f"  {n:5d}  {kind}")
+
+
+def test_a_settled_refold_keeps_listing_every_location_the_ledger_uses(machine_database: str) -> None:
+    """A COUNT of 0 at an empty MAIN moved to a location the product never used: the refold settles
+    at once (MAIN and the new place both hold 0, as stored), and the product's `stocks` must still
+    list the new place: it lists every location its ledger uses (locations' product lists read it)."""
+    loop = asyncio.new_event_loop()
+    app = App(machine_database, clock=lambda: NOW)
+
+    async def scenario() -> tuple[str, dict[str, int]]:
+        await app.open()
+        try:
+            app.fresh_services()
+            sku, place = f"SM-SETTLE-{uuid.uuid4().hex[:6]}", f"SM-N{uuid.uuid4().hex[:6]}"
+            await app.create_product(sku)
+            await app.create_location(place)
+            rows = [
+                {"type": "BUY", "quantity": 5, "unit_price": "2"},
+                {"type": "SELL", "quantity": 5, "unit_price": "3"},
+                {"type": "COUNT", "quantity": 0},
+                {"type": "BUY", "quantity": 2, "unit_price": "2"},
+            ]
+            made = [
+                await app.record({"sku": sku, "at": moment(60 * n).isoformat(), **row}) for n, row in enumerate(rows)
+            ]
+            tx_id = made[2].row.id if made[2].row else 0
+            await app.edit(tx_id, {"location": place})
+            product = await app.products.get(sku)
+            assert product.position.stock == 2
+            return place, dict(product.stocks)
+        finally:
+            await app.close()
+
+    try:
+        place, stocks = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert stocks == {MAIN: 2, place: 0}
