@@ -162,17 +162,18 @@ LEFT JOIN LATERAL (
 ) AS last ON TRUE
 ORDER BY p.sku
 """
-# Totals and totals per category of a part, in one pass, with each category's first SKU; and the
-# marks: the SKU of the part's 1st, 101st, 201st … product valued.
+# Totals and totals per category of a part (in the order of their first SKU, as the items list them),
+# in one pass; and the marks: the SKU of the part's 1st, 101st, 201st … product valued.
 _VALUE = VALUE_SQL.replace("on_hand", "v.on_hand").replace("average_cost", "v.average_cost")
 VALUATION_SUMS_SQL = f"""
 WITH v AS MATERIALIZED (SELECT p.sku, p.category, {_ON_HAND} AS on_hand, {_COST} AS average_cost {VALUED_FROM})
-SELECT v.category, grouping(v.category) AS everything, count(*) AS products, min(v.sku) AS first_sku,
+SELECT v.category, grouping(v.category) AS everything, count(*) AS products,
        coalesce(sum(v.on_hand), 0)::bigint AS on_hand, coalesce(sum({_VALUE}), 0)::numeric(30, 2) AS inventory_value,
        (SELECT array_agg(m.sku ORDER BY m.sku) FROM (SELECT v.sku, row_number() OVER (ORDER BY v.sku) AS n FROM v) AS m
         WHERE m.n % {MARK_EVERY} = 1) AS marks
 FROM v
 GROUP BY GROUPING SETS ((v.category), ())
+ORDER BY grouping(v.category), min(v.sku)
 """
 _SUMMED = ("products", "on_hand", "inventory_value")
 
@@ -226,16 +227,16 @@ def sums_from(rows: list[dict[str, Any]]) -> ValuedSums:
     totals = next((r for r in rows if r["everything"]), None)
     if totals is None or totals["products"] == 0:
         return ValuedSums(dict.fromkeys(_SUMMED, 0), [], ())
-    groups = sorted((r for r in rows if not r["everything"]), key=itemgetter("first_sku"))
     return ValuedSums(
         {k: totals[k] for k in _SUMMED},
-        [{"category": r["category"], **{k: r[k] for k in _SUMMED}, "first_sku": r["first_sku"]} for r in groups],
+        [{"category": r["category"], **{k: r[k] for k in _SUMMED}} for r in rows if not r["everything"]],
         tuple((n * MARK_EVERY, sku) for n, sku in enumerate(totals["marks"])),
     )
 
 
 def combined(parts: Sequence[ValuedSums]) -> ValuedSums:
-    """The sums of a valuation read in parts (by SKU ranges, in SKU order): added up, each category once."""
+    """The sums of a valuation read in parts (by SKU ranges, in SKU order): added up, each category once,
+    where it first appears (so still by first SKU, in the database's collation: each part is in its order)."""
     totals = {k: sum((p.totals[k] for p in parts), 0) for k in _SUMMED}
     groups: dict[str | None, dict[str, Any]] = {}
     for part in parts:
@@ -247,4 +248,4 @@ def combined(parts: Sequence[ValuedSums]) -> ValuedSums:
     for part in parts:
         marks += [(before + n, sku) for n, sku in part.marks]
         before += part.totals["products"]
-    return ValuedSums(totals, sorted(groups.values(), key=itemgetter("first_sku")), tuple(marks))
+    return ValuedSums(totals, list(groups.values()), tuple(marks))

@@ -264,6 +264,7 @@ SELECT v.category, grouping(v.category) AS everything, count(*) AS products, min
         WHERE m.n % {MARK_EVERY} = 1) AS marks
 FROM v
 GROUP BY GROUPING SETS ((v.category), ())
+ORDER BY grouping(v.category), min(v.sku)
 """
 
 
