@@ -5,7 +5,7 @@ slices of 2,048 rows, sales of other products took p99 183 ms and `/healthz` up 
 backdated edit (issue 12). In a thread the fold still needs the GIL, but the interpreter takes the
 GIL from it for the event loop's thread whenever that thread has waited `SWITCH_INTERVAL`; the
 default (5 ms) is paid at nearly every socket read and write the loop makes, so while such work
-runs it is 0.5 ms (measured side by side against 1 ms, 0.2 ms and the slices on the loop: see
+runs it is 0.5 ms (measured side by side against 1 ms, 0.25 ms and the slices on the loop: see
 docs/performance.md). The interval is process-wide; it returns to its usual value when the last
 such work ends.
 
