@@ -37,7 +37,7 @@ from app.domain.summary import rebased
 from app.persistence import ledger_rows
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services.gc_pause import gc_paused
-from app.services.writeback import Writeback, fold_in_slices
+from app.services.writeback import Writeback, fold_off_the_loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +262,7 @@ async def _refold_from(
         if due:
             rows = sorted([*rows, *pending[:due]], key=_timeline_key)
             del pending[:due]
-        outcome = await fold_in_slices(position, rows, splice.horizon, stocks, watched)
+        outcome = await fold_off_the_loop(position, rows, splice.horizon, stocks, watched)
         await writeback.wait()
         if isinstance(outcome, Breach):
             return outcome

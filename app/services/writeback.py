@@ -106,4 +106,3 @@ def _what_to_write(
 # `refold` itself, with its arguments as they are, folded in a worker thread (see off_the_loop.py): a
 # whole chunk in one call, so a fold's running state never crosses a call.
 fold_off_the_loop = threaded(refold)
-fold_in_slices = fold_off_the_loop  # the name recompute.py imports
