@@ -55,7 +55,7 @@ def breach_conflict(breach: Breach, sku: str, shown: Display, *, several_locatio
     where = f" at {breach.location}" if several_locations or breach.location != MAIN else ""
     return Conflict(
         f"Rejected for {sku}: {named} would leave stock{where} at {breach.stock_would_be}; "
-        f"only {breach.stock_before} on hand there at that point. Nothing was changed.",
+        f"only {breach.stock_before} on hand{' there' if where else ''} at that point. Nothing was changed.",
         {
             "sku": sku,
             "transaction_id": e.id,
