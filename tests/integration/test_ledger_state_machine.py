@@ -836,6 +836,7 @@ def test_a_settled_refold_keeps_listing_every_location_the_ledger_uses(machine_d
         await app.open()
         try:
             app.fresh_services()
+            await app.close_books(None)  # the machine's runs may have left the books closed
             sku, place = f"SM-SETTLE-{uuid.uuid4().hex[:6]}", f"SM-N{uuid.uuid4().hex[:6]}"
             await app.create_product(sku)
             await app.create_location(place)
