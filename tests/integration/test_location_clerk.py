@@ -134,6 +134,9 @@ async def test_the_admin_page_sets_and_lifts_the_limit_and_the_entry_form_follow
                     "csrf_token": csrf_of(form.text), "idempotency_key": uuid.uuid4().hex}  # fmt: skip
             assert (await clerk.post("/transactions/new", data=sent)).status_code == 303
             assert (await timeline(api, sku))[-1]["location"] == store
+            elsewhere = {**sent, "location": "MAIN", "idempotency_key": uuid.uuid4().hex}
+            refused = await clerk.post("/transactions/new", data=elsewhere)  # the form without JavaScript
+            assert refused.status_code == 403 and f"you record only at {store}" in refused.text
 
             lifted = await admin.post(f"/admin/users/{name}/location",
                                       data={"location": "", "csrf_token": csrf_of(listed)})  # fmt: skip

@@ -9,8 +9,8 @@ from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
 from app.display import Display
-from app.domain.access import Role
-from app.domain.errors import Conflict, DomainError, NotFound
+from app.domain.access import LocationRefused, Role
+from app.domain.errors import DomainError, NotFound
 from app.domain.reservations import Status
 from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
@@ -19,6 +19,7 @@ from app.services.outcomes import EarlierAnswer, Held
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.web.auth import scope_of
+from app.web.errors import status_of
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.places import places_for
 from app.web.views import reservation_view
@@ -114,9 +115,7 @@ class ReservationPages(Controller):
                 return page("reservations/_reserve.html", **_form_context(fields), **await _places(reservations),
                             error=error)  # fmt: skip
             response = await self._page(reservations, None, None, form=fields, reserve_error=error)
-            response.status_code = 409 if isinstance(refused, Conflict) else 400
-            if isinstance(refused, NotFound):
-                response.status_code = 404
+            response.status_code = status_of(refused)  # the API's: 409, 404, 403 (another location), else 400
             return response
 
     async def _reserved(
@@ -200,7 +199,8 @@ class ReservationPages(Controller):
                 shown = reservation_row(current[0], reservations.clock())
                 return page("reservations/_row.html", r=shown, error=problem(refused))
         response = await self._page(reservations, None, None, error=problem(refused), error_id=reservation_id)
-        response.status_code = 409 if "cannot" in refused.detail else 400
+        location = isinstance(refused, LocationRefused)  # a hold where the caller may not record
+        response.status_code = 403 if location else 409 if "cannot" in refused.detail else 400
         return response
 
 

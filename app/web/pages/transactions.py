@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
+from app.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from app.domain.rules import Reason, TxType
 from app.domain.voids import VoidFacts, VoidRefused, refuse_void
 from app.services import idempotency
@@ -21,6 +21,7 @@ from app.services.outcomes import Change
 from app.services.products import ProductService
 from app.services.records import ProductRecord
 from app.web.auth import allow_recording, scope_of
+from app.web.errors import status_of
 from app.web.idempotent import recorded_body
 from app.web.pages.forms import form_data, page, problem, see_other
 from app.web.pages.ledger_forms import date_changed, local_input, raw_patch, raw_transaction
@@ -61,7 +62,7 @@ def entry_problem(refused: Exception, form: dict[str, Any]) -> dict[str, Any]:
     shown = _ALWAYS_SHOWN | ({"reason"} if str(form.get("type") or "").upper() == "ADJUST" else set())
     shown |= {"location"} if "location" in form else set()  # the form has a Location while there are several
     error["unshown"] = any(name not in shown for name in error["fields"])
-    error["status"] = 409 if isinstance(refused, Conflict) else 404 if isinstance(refused, NotFound) else 400
+    error["status"] = status_of(refused)  # the API's: 409, 404, 403 (another location), else 400
     return error
 
 
