@@ -29,7 +29,7 @@ from app.domain.summary import Status, status_limits
 from app.persistence.ledger_rows import LOCATION_STOCK_SQL
 from app.persistence.products import LISTING_FROM, MONEY_COLUMNS, VALUE_SQL, product_from
 from app.persistence.records import ProductRecord
-from app.persistence.reports import GROUPS, MARK_EVERY, ValuedProduct, ValuedSums, sums_from
+from app.persistence.reports import GROUPS, MARK_EVERY, SALES_SPAN_SQL, ValuedProduct, ValuedSums, sums_from
 
 # Active holds whose time has passed (as products.LISTING_FROM reads them): no longer held.
 _LAPSED = "r.status = 'active' AND r.expires_at <= now()"
@@ -128,22 +128,29 @@ async def listed(
     return [(product_from(r), _here(code, r, counted)) for r in rows], total
 
 
-# Units sold at the location since $2. A product whose ledger has used no other location sold all its
-# window's sales there: the sales-by-time index alone answers those (index-only, as the movers without
-# a location read it); a product kept in several places sums its own SELLs there in the window (one
-# range of its timeline, or at a location but MAIN of its rows there).
-_SOLD_HERE = """(CASE WHEN p.stocks - $1::text = '{{}}'::jsonb THEN coalesce(s.sold, 0) ELSE coalesce(
-    (SELECT sum(t.quantity) FROM stock_transaction t WHERE t.product = p.id AND t.location = $1::text {elsewhere}
-     AND t.at >= $2 AND t.type = 'SELL'), 0) END)::bigint"""
-_SALES_SINCE = (
-    "SELECT product, sum(quantity) AS sold FROM stock_transaction WHERE type = 'SELL' AND at >= $2 GROUP BY product"
+# Units sold at the location since $2. Every product's sales in the window come from the sales-by-time
+# index alone (index-only), as the movers without a location read them: the window's sales, or, when
+# it holds most of them, the product's `units_out` less its sales before it (reports.movers). A
+# product whose ledger has used no other location sold all of them there. A product kept in several
+# places: at a location but MAIN, its SELLs there in the window (the partial index of its rows
+# there); at MAIN, its sales less those elsewhere (the same index: its rows not at MAIN).
+_SALES = (
+    "SELECT product, sum(quantity) AS sold FROM stock_transaction WHERE type = 'SELL' AND at {side} $2 GROUP BY product"
 )
+_SOLD_AT = """coalesce((SELECT sum(t.quantity) FROM stock_transaction t WHERE t.product = p.id AND {where}
+    AND t.location <> '{main}' AND t.at >= $2 AND t.type = 'SELL'), 0)"""
 
 
-def movers_sql(code: str, fast: bool) -> str:
+def movers_sql(code: str, fast: bool, most_in_window: bool) -> str:
     """The movers at location $1 since $2, LIMIT $3."""
-    sold = _SOLD_HERE.format(elsewhere="" if code == MAIN else f"AND t.location <> '{MAIN}'")
-    return f"""SELECT p.*, {sold} AS sold FROM {HERE_FROM} LEFT JOIN ({_SALES_SINCE}) AS s ON s.product = p.id
+    side, sold = (">=", "coalesce(s.sold, 0)") if not most_in_window else ("<", "p.units_out - coalesce(s.sold, 0)")
+    if code == MAIN:
+        several = f"{sold} - {_SOLD_AT.format(where='TRUE', main=MAIN)}"
+    else:
+        several = _SOLD_AT.format(where="t.location = $1::text", main=MAIN)
+    alone = "p.stocks - $1::text = '{}'::jsonb"
+    return f"""SELECT p.*, (CASE WHEN {alone} THEN {sold} ELSE {several} END)::bigint AS sold
+               FROM {HERE_FROM} LEFT JOIN ({_SALES.format(side=side)}) AS s ON s.product = p.id
                ORDER BY sold {"DESC" if fast else "ASC"}, p.sku LIMIT $3"""
 
 
@@ -151,7 +158,10 @@ async def movers(
     conn: asyncpg.Connection, code: str, since: datetime, fast: bool, limit: int
 ) -> list[tuple[ProductRecord, Here, int]]:
     """The products the location keeps that sold the most (or least) there since `since`."""
-    rows = await conn.fetch(movers_sql(code, fast), code, since, limit)
+    span = await conn.fetchrow(SALES_SPAN_SQL)  # two index probes
+    first, last = span["first"], span["last"]
+    most_in_window = first is not None and last - since > since - first
+    rows = await conn.fetch(movers_sql(code, fast, most_in_window), code, since, limit)
     return [(product_from(r), _here(code, r), r["sold"]) for r in rows]
 
 

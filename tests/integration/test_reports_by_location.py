@@ -168,8 +168,12 @@ async def test_every_location_adds_up_to_the_whole(api):
     parts = [await report(api, "summary", location=code) for code in codes]
     for field in ("on_hand", "revenue", "cogs", "realized_pl", "write_off", "gain"):
         assert sum(Decimal(p[field]) for p in parts) == Decimal(whole[field]), field
+    await record(api, sku, "SELL", 2, "6.00", at=ago(1))  # at MAIN
     movers = by_sku(await report(api, "movers", location=store, days=30))
     assert movers[sku]["units_sold"] == 5 and movers[sku]["at_location"]["on_hand"] == 1
+    for days, order in ((30, "fast"), (3660, "slow")):  # the window's sales, or all of them less those before
+        at_main = by_sku(await report(api, "movers", location="MAIN", days=days, order=order, limit=5000))
+        assert at_main[sku]["units_sold"] == 2 and at_main[sku]["at_location"]["on_hand"] == 1
     alone = await make_product(api)  # only ever at the store: all its sales are there
     await record(api, alone, "BUY", 9, "1.00", at=ago(50), location=store)
     await record(api, alone, "SELL", 4, "2.00", at=ago(4), location=store)
@@ -177,7 +181,10 @@ async def test_every_location_adds_up_to_the_whole(api):
     movers = by_sku(await report(api, "movers", location=store, days=30, order="slow", limit=5000))
     assert (movers[alone]["units_sold"], movers[sku]["units_sold"]) == (4, 5)
     at_main = by_sku(await report(api, "movers", location="MAIN", order="slow", limit=5000))
-    assert at_main[alone]["units_sold"] == 0  # MAIN is its default location: kept there, nothing sold there
+    assert (at_main[alone]["units_sold"], at_main[sku]["units_sold"]) == (
+        0,
+        2,
+    )  # MAIN is its default location: kept there, nothing sold there
     grouped = (await report(api, "by-category", location=store))["items"]
     assert sum(g["on_hand"] for g in grouped) == 1 + 3  # both products at the store
     as_csv = await api.get("/api/reports/low-stock", params={"location": store, "format": "csv"})
