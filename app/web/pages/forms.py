@@ -27,7 +27,11 @@ def see_other(url: str) -> Redirect:
 
 
 def page(
-    template: str, status_code: int = 200, *, retarget: str | None = None, reswap: ReSwapMethod | None = None,
+    template: str,
+    status_code: int = 200,
+    *,
+    retarget: str | None = None,
+    reswap: ReSwapMethod | None = None,
     **context: Any,
 ) -> Template:
     """A page or, for htmx, a part of one; `retarget` and `reswap` tell htmx to put it elsewhere than the

@@ -74,8 +74,10 @@ def _bar(step: Step, shown: Display) -> str:
     if step.finished:
         return f'<progress max="{step.total}" value="{step.done}"></progress><span>Finished.</span>'
     products = f" ({shown.units(step.products_done)} of {shown.units(step.products)} products)" if step.products else ""
-    return (f'<progress max="{step.total}" value="{step.done}"></progress>'
-            f"<span>{shown.units(step.done)} of {shown.units(step.total)} rows{products} · {escape(step.label)}</span>")
+    return (
+        f'<progress max="{step.total}" value="{step.done}"></progress>'
+        f"<span>{shown.units(step.done)} of {shown.units(step.total)} rows{products} · {escape(step.label)}</span>"
+    )
 
 
 def rows_progress(hub: ProgressHub, token: str) -> catalogue_csv.Progress:

@@ -44,10 +44,14 @@ ABOUT = {
     "by-category": "Totals per category.",
     "by-brand": "Totals per brand.",
     "anomalies": "Products whose stored figures differ from a fresh replay of their ledger. Always empty.",
-    "valuation": "Stock, average cost and value of every product at the end of a day you choose "
-                 "(from the stored running figures: a month is closed exactly as it stood).",
-    "replenishment": "Products below a location's minimum stock for them, and the storage locations with units "
-                     "to spare (what they hold, less what is reserved there and their own minimum).",
+    "valuation": (
+        "Stock, average cost and value of every product at the end of a day you choose "
+        "(from the stored running figures: a month is closed exactly as it stood)."
+    ),
+    "replenishment": (
+        "Products below a location's minimum stock for them, and the storage locations with units "
+        "to spare (what they hold, less what is reserved there and their own minimum)."
+    ),
 }
 # Column headings as people read them (the API and the CSV keep the keys).
 HEADINGS = {

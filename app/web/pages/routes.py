@@ -21,7 +21,18 @@ def page_router() -> Router:
     Only the pages: the API's requests need none of it, and a sale should not pay for building it."""
     return Router(
         path="/",
-        route_handlers=[DashboardPages, LoginPages, AdminPages, AuditPages, ProductPages, TransactionPages,
-                        ReservationPages, ReportPages, ImportPages, LocationPages, TransferPages],  # fmt: skip
+        route_handlers=[
+            DashboardPages,
+            LoginPages,
+            AdminPages,
+            AuditPages,
+            ProductPages,
+            TransactionPages,
+            ReservationPages,
+            ReportPages,
+            ImportPages,
+            LocationPages,
+            TransferPages,
+        ],
         request_class=HTMXRequest,
     )

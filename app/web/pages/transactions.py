@@ -266,7 +266,12 @@ class TransactionPages(Controller):
         return await self._back_to_ledger(products, request, ledger, form.get("page_sku", ""))
 
     async def _edit_row(
-        self, request: HTMXRequest, ledger: LedgerService, tx_id: int, form: dict[str, Any], in_place: bool = False,
+        self,
+        request: HTMXRequest,
+        ledger: LedgerService,
+        tx_id: int,
+        form: dict[str, Any],
+        in_place: bool = False,
         **extra: Any,
     ) -> Template:
         """The row's edit form; `in_place`: htmx puts it in the row's place (a refusal of what it sent)."""
