@@ -31,6 +31,7 @@ REPORTS: list[tuple[str, str, dict[str, object]]] = [
     ("out-of-stock", "/api/reports/out-of-stock", {}),
     ("needs-count", "/api/reports/needs-count", {}),
     ("movers (30 d, top 20)", "/api/reports/movers", {}),
+    ("movers (365 d, slowest 20)", "/api/reports/movers", {"days": 365, "order": "slow"}),
     ("by-category", "/api/reports/by-category", {}),
     ("valuation (now)", "/api/reports/valuation", {}),
     ("valuation (30 days ago)", "/api/reports/valuation", {"at": MONTH_AGO}),
