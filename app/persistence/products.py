@@ -401,17 +401,26 @@ async def seconds_to_next_lapse(conn: asyncpg.Connection) -> float | None:
 
 async def location_totals(conn: asyncpg.Connection, filters: Filters) -> list[tuple[str, int, int]]:
     """(location, units on hand there, units held there) summed over the matching products, MAIN
-    first: one pass over their `stocks` (and `held`) documents."""
+    first: one pass over their `stocks` (and `held`) documents; the located holds past their time
+    (few, read apart, as `totals` does) no longer count as held."""
     args = SqlArgs()
     where = filters.where(args)
+    source = LISTING_FROM if filters.status else "product p"
     rows = await conn.fetch(
         f"""SELECT s.key, sum(s.value::bigint)::bigint AS on_hand,
                    sum(coalesce((p.held ->> s.key)::bigint, 0))::bigint AS held
-            FROM {LISTING_FROM if filters.status else "product p"} CROSS JOIN LATERAL jsonb_each_text(p.stocks) AS s
+            FROM {source} CROSS JOIN LATERAL jsonb_each_text(p.stocks) AS s
             WHERE {where} GROUP BY s.key ORDER BY s.key <> 'MAIN', s.key""",
         *args.values,
     )  # fmt: skip
-    return [(r["key"], r["on_hand"], r["held"]) for r in rows]
+    lapsed = await conn.fetch(
+        f"""SELECT r.location, sum(r.quantity)::bigint AS quantity FROM reservation r
+            WHERE {_LAPSED} AND r.location IS NOT NULL AND r.product IN (SELECT p.id FROM {source} WHERE {where})
+            GROUP BY r.location""",
+        *args.values,
+    )  # fmt: skip
+    gone = {r["location"]: r["quantity"] for r in lapsed}
+    return [(r["key"], r["on_hand"], r["held"] - gone.get(r["key"], 0)) for r in rows]
 
 
 async def alerting(conn: asyncpg.Connection, limit: int) -> tuple[list[ProductRecord], int]:
