@@ -10,6 +10,9 @@ from dataclasses import dataclass
 import asyncpg
 
 BACKUP_LOCK = (0x5342, 1)  # "SB": its own namespace, apart from the product locks' (0x5354, id)
+# What the migrations themselves write (their record; the location MAIN): a migrated database that
+# holds only that is still empty.
+_MIGRATIONS_SEED = {"location": " WHERE code <> 'MAIN'"}
 STOCKROOM_TABLES = {"product": "products", "stock_transaction": "transactions", "app_user": "users"}
 _OTHER_SESSIONS = """pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
                      AND backend_type = 'client backend'"""
@@ -68,8 +71,7 @@ async def inspect(conn: asyncpg.Connection) -> Target:
     tables = [r["name"] for r in await conn.fetch(
         "SELECT quote_ident(relname) AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace "
         "AND relkind IN ('r', 'p') ORDER BY relname")]  # fmt: skip
-    nonempty = [t for t in tables
-                if t != "migration" and await conn.fetchval(f"SELECT EXISTS (SELECT FROM public.{t})")]  # fmt: skip
+    nonempty = [t for t in tables if t != "migration" and await _holds_rows(conn, t)]
     rows = await row_counts(conn, [t for t in STOCKROOM_TABLES if t in tables])
     sessions = [f"pid {r['pid']} {r['application_name'] or '(no name)'} from {r['client'] or 'local socket'}"
                 for r in await conn.fetch(
@@ -85,6 +87,11 @@ async def inspect(conn: asyncpg.Connection) -> Target:
            WHERE n.nspname = 'public' AND a.grantee <> n.nspowner""")]  # fmt: skip
     return Target(await server_major(conn), await conn.fetchval("SELECT current_database()"), int(objects), rows,
                   nonempty, sessions, owner or "CURRENT_USER", grants)  # fmt: skip
+
+
+async def _holds_rows(conn: asyncpg.Connection, table: str) -> bool:
+    """Rows beyond what the migrations write."""
+    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT FROM public.{table}{_MIGRATIONS_SEED.get(table, '')})"))
 
 
 async def row_counts(conn: asyncpg.Connection, tables: list[str]) -> dict[str, int]:
