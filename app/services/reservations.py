@@ -189,8 +189,13 @@ class ReservationService:
             raise _short(product, held, default, free, storage)
         return plan
 
-    async def cancel(self, reservation_id: int, key: Key | None = None) -> ReservationRecord:
+    async def cancel(
+        self, reservation_id: int, key: Key | None = None, *, within: str | None = None
+    ) -> ReservationRecord:
+        """Release a hold. `within`: the caller's location limit: as for a confirm, they cancel only
+        holds at their location (another store's order, or one naming none, is a 403)."""
         async with self._holding(reservation_id, key) as (conn, held, now):
+            refuse_outside(within, (held.location or _ANY_LOCATION,), f"Cancelling order {held.order_ref}")
             verdict = on_cancel(held.status)
             if verdict is Verdict.UNCHANGED:
                 await idempotency.keep(conn, key, held)

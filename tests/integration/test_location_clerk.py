@@ -194,6 +194,10 @@ async def test_a_limited_clerks_reservation_holds_at_their_store(server, api, da
             assert theirs.status_code == 201, theirs.text
             refused = await clerk.post(f"/api/reservations/{theirs.json()['id']}/confirm", json={"unit_price": "5"})
             assert refused.status_code == 403 and refused.json()["extra"]["limited_to"] == store, refused.text
+            cancelled = await clerk.post(f"/api/reservations/{theirs.json()['id']}/cancel")  # another store's order
+            assert cancelled.status_code == 403 and cancelled.json()["extra"]["limited_to"] == store, cancelled.text
+        own = await clerk.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "PHONE-3"})
+        assert (await clerk.post(f"/api/reservations/{own.json()['id']}/cancel")).status_code == 200
     assert stock_by_location(await summary(api, sku)) == {"MAIN": 10, store: 3}
 
 

@@ -121,6 +121,6 @@ class ReservationController(Controller):
     )
     async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
         async def run(key: Key | None) -> ReservationRecord:
-            return await reservations.cancel(reservation_id, key)
+            return await reservations.cancel(reservation_id, key, within=request.user.location)
 
         return await once(request, {"cancel": reservation_id}, ReservationRecord, run)

@@ -180,14 +180,14 @@ class Mutation:
     async def cancel_reserve(
         self, info: Ctx, sku_id: str, quantity: int, order_id: str, idempotency_key: str | None = None
     ) -> InventoryOperationResult:
-        permitted(info.context, Role.CLERK, "Cancelling a reservation")
+        me = permitted(info.context, Role.CLERK, "Cancelling a reservation")
         sku = checked_sku(sku_id)
         reservations = info.context.services.reservations
         try:
             held = await _held(info, sku, quantity, order_id)
             fields = {"sku": sku, "quantity": quantity, "order_ref": order_id}
             answer = await keyed(info, "cancelReserve", fields, idempotency_key, ReservationRecord,
-                                 lambda key: reservations.cancel(held.id, key))  # fmt: skip
+                                 lambda key: reservations.cancel(held.id, key, within=me.location))  # fmt: skip
         except (Conflict, NotFound) as refusal:
             return await _refused(info, sku, refusal)
         outcome = answer.outcome

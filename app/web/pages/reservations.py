@@ -167,7 +167,7 @@ class ReservationPages(Controller):
             shown = reservation_row(found, reservations.clock())
             return page("reservations/cancel.html", section="reservations", r=shown)
         try:
-            held = await reservations.cancel(reservation_id)
+            held = await reservations.cancel(reservation_id, within=request.user.location)
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
         said = f"Cancelled order {held.order_ref}: {display.units(held.quantity)} of {held.sku} are available again."
