@@ -85,3 +85,9 @@ async def set_min_stock(conn: asyncpg.Connection, product_id: int, code: str, mi
            ON CONFLICT (product, location) DO UPDATE SET min_stock = excluded.min_stock""",
         product_id, code, min_stock,
     )  # fmt: skip
+
+
+async def defaulting_to(conn: asyncpg.Connection, code: str, limit: int) -> list[str]:
+    """SKUs of up to `limit` products whose default location this is."""
+    rows = await conn.fetch("SELECT sku FROM product WHERE default_location = $1 ORDER BY sku LIMIT $2", code, limit)
+    return [r["sku"] for r in rows]

@@ -49,7 +49,8 @@ class LocationService:
                 made = await repo.insert(conn, code, name, kind or LocationKind.STORAGE)
             except repo.CodeTaken:
                 raise Conflict(
-                    f"A location with code {code!r} exists already", {"field": "code", "code": code}
+                    f"A location with code {code!r} exists already (codes are told apart without case)",
+                    {"field": "code", "code": code},
                 ) from None
         self._kinds[made.code] = made.kind
         return made
@@ -59,9 +60,19 @@ class LocationService:
         if "code" in raw and raw["code"] != code:
             raise InvalidInput([FieldError("code", "cannot be changed")])
         _, name, kind = _parse({k: v for k, v in raw.items() if k != "code"}, creating=False)
+        if "name" in raw and name is None:
+            raise InvalidInput([FieldError("name", "cannot be empty")])
         if code == MAIN and kind is LocationKind.TRANSIT:
             raise InvalidInput([FieldError("kind", "MAIN is a storage location")])
         async with self.db.unit_of_work() as conn:
+            if kind is LocationKind.TRANSIT and current.kind is not LocationKind.TRANSIT:
+                users = await repo.defaulting_to(conn, code, 3)
+                if users:
+                    raise Conflict(
+                        f"{code} is the default location of {', '.join(users)}{' and more' if len(users) == 3 else ''}:"
+                        " a default location stays a storage location (choose another default first)",
+                        {"field": "kind", "code": code},
+                    )
             changed = await repo.update(conn, code, name or current.name, kind or current.kind)
         assert changed is not None
         self._kinds[code] = changed.kind

@@ -11,7 +11,9 @@ import asyncpg
 
 from app.domain.commands import ProductInput
 from app.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.domain.rules import LocationKind
 from app.intake.requests import merge_product_patch, parse_product
+from app.persistence import locations as location_repo
 from app.persistence import products as repo
 from app.persistence.database import Database
 from app.persistence.products import SORTS, STATUSES, Filters
@@ -79,6 +81,7 @@ class ProductService:
         async with self.db.unit_of_work() as conn:
             await idempotency.claim_or_repeat(conn, key)
             await _refuse_taken_barcode(conn, data)
+            await _refuse_no_shelf(conn, data.default_location)
             try:
                 await repo.insert(conn, data)
             except repo.BarcodeTaken:
@@ -97,6 +100,8 @@ class ProductService:
             current = await _require(conn, sku)
             data = parse_product(merge_product_patch(repo.settings_of(current), patch))
             await _refuse_taken_barcode(conn, data)
+            if data.default_location != current.default_location:
+                await _refuse_no_shelf(conn, data.default_location)
             try:
                 await repo.update_settings(conn, data)
             except repo.BarcodeTaken:  # taken by a product made meanwhile
@@ -223,3 +228,12 @@ async def _require(conn: asyncpg.Connection, sku: str) -> ProductRecord:
 
 def _unknown_location(code: str) -> InvalidInput:
     return InvalidInput([FieldError("default_location", f"no location {code!r}")])
+
+
+async def _refuse_no_shelf(conn: asyncpg.Connection, code: str) -> None:
+    """A default location is where sales and holds naming none happen: a storage location that exists."""
+    place = await location_repo.by_code(conn, code)
+    if place is None:
+        raise _unknown_location(code)
+    if place.kind is not LocationKind.STORAGE:
+        raise InvalidInput([FieldError("default_location", f"{code} is a {place.kind.value} location, not storage")])

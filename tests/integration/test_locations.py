@@ -138,6 +138,9 @@ async def test_locations_are_created_listed_renamed_and_show_their_stock(api):
     code = await new_location(api)
     r = await api.post("/api/locations", json={"code": code, "name": "again"})
     assert r.status_code == 409
+    r = await api.post("/api/locations", json={"code": code.lower(), "name": "the same in lower case"})
+    assert r.status_code == 409, r.text
+    assert (await api.patch(f"/api/locations/{code}", json={"name": ""})).status_code == 400
     r = await api.patch(f"/api/locations/{code}", json={"name": "Back room"})
     assert r.status_code == 200 and r.json()["name"] == "Back room"
     codes = [x["code"] for x in (await api.get("/api/locations")).json()["items"]]
@@ -161,3 +164,9 @@ async def test_a_products_default_location_takes_what_names_no_location(api):
     assert stock_by_location(r.json()) == {store: 4}  # a new default moves no stock
     r = await api.post("/api/products", json={"sku": f"{sku}-2", "name": "x", "default_location": "NOWHERE-q"})
     assert r.status_code == 400
+    van = await new_location(api, "transit")
+    r = await api.patch(f"/api/products/{sku}", json={"default_location": van})  # sales never come off a van
+    assert r.status_code == 400 and "transit" in r.text
+    await api.patch(f"/api/products/{sku}", json={"default_location": store})
+    r = await api.patch(f"/api/locations/{store}", json={"kind": "transit"})
+    assert r.status_code == 409 and sku in r.json()["detail"]
