@@ -54,9 +54,7 @@ async def test_export_then_import_into_a_fresh_database_gives_identical_products
         assert r.json()["products_created"] == len(before)
         assert set(after) == set(before)
         for code, product in before.items():
-            assert {k: v for k, v in after[code].items() if k not in NOT_IN_CSV} == {
-                k: v for k, v in product.items() if k not in NOT_IN_CSV
-            }, code
+            assert _in_csv(after[code]) == _in_csv(product), code
         assert after[sku] == before[sku]
         moved = (await fresh.get(f"/api/products/{sku}/transactions")).json()["items"]
         assert [(x["type"], x["stock_after"], x["note"]) for x in moved] == [
@@ -66,6 +64,14 @@ async def test_export_then_import_into_a_fresh_database_gives_identical_products
         assert again.status_code == 201 and again.json()["imported"] == 0
         assert again.json()["skipped"] == r.json()["imported"]
         assert await anomalies(fresh) == []
+
+
+def _in_csv(product: dict) -> dict:
+    """What a file carries of a product. A location left empty is not one: a product whose last row
+    was deleted keeps MAIN at 0 in its `locations`, one that never had a row (as imported) has none."""
+    kept = {k: v for k, v in product.items() if k not in NOT_IN_CSV}
+    kept["locations"] = [x for x in product["locations"] if x["on_hand"] or x["reserved"]]
+    return kept
 
 
 async def test_a_file_with_three_bad_rows_imports_nothing_and_names_the_lines(api):
