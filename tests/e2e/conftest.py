@@ -149,3 +149,11 @@ async def open_page(browser: Browser, server: Any, tokens: Any, problems: Browse
 def screenshot_path(name: str) -> str:
     ARTIFACTS.mkdir(exist_ok=True)
     return str(ARTIFACTS / f"{name}.png")
+
+
+def keep_in_docs(name: str) -> None:
+    """Copy the screenshot `name` (taken to `screenshot_path(name)`) over docs/screenshots/<name>.png,
+    only when asked (STOCKROOM_UPDATE_SCREENSHOTS=1): a test run leaves the working tree as it was,
+    and the committed screenshots do not depend on which tests ran before (they share a database)."""
+    if os.environ.get("STOCKROOM_UPDATE_SCREENSHOTS") == "1":
+        shutil.copy(screenshot_path(name), ROOT / "docs" / "screenshots" / f"{name}.png")

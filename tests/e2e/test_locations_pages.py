@@ -5,14 +5,13 @@ location sees none of it."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, ROOT, bearer, inventory_cli, server_on_a_cluster_of_its_own
-from tests.e2e.conftest import screenshot_path, signed_in
+from tests.conftest import PASSWORD, bearer, inventory_cli, server_on_a_cluster_of_its_own
+from tests.e2e.conftest import keep_in_docs, screenshot_path, signed_in
 from tests.integration.helpers import make_product, record, summary
 
 pytestmark = pytest.mark.e2e
@@ -101,7 +100,7 @@ async def test_a_transfer_through_the_page_shows_the_stock_at_both_places(api, s
     await form.get_by_label("Quantity").fill("6")
     await form.get_by_label("Note").fill("received")
     await page.screenshot(path=screenshot_path("transfer"), full_page=True)
-    shutil.copy(screenshot_path("transfer"), ROOT / "docs" / "screenshots" / "transfer.png")
+    keep_in_docs("transfer")
     await form.get_by_role("button", name="Move").click()
     await page.get_by_text(f"from {van} to {store}").wait_for()
     assert await page.evaluate("window.sameDocument") is True  # every step answered in place
@@ -184,7 +183,7 @@ async def test_the_dashboard_filters_by_location_and_totals_each(api, server, pa
     assert await page.locator('#products [data-total="on_hand"]').text_content() == "9"
     assert await page.locator(f'#location-totals tr[data-location="{store}"]').get_attribute("aria-current") == "true"
     await page.screenshot(path=screenshot_path("dashboard-location"), full_page=True)
-    shutil.copy(screenshot_path("dashboard-location"), ROOT / "docs" / "screenshots" / "dashboard-location.png")
+    keep_in_docs("dashboard-location")
 
     await record(api, first, "SELL", 3, "2.00", location=store)  # live: the row shows the store's stock
     await page.wait_for_function(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from datetime import datetime, timedelta
 
@@ -16,7 +15,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from app.domain.rules import Reason
-from tests.e2e.conftest import ROOT, screenshot_path
+from tests.e2e.conftest import keep_in_docs, screenshot_path
 from tests.integration.helpers import make_product, record, summary, timeline
 
 pytestmark = pytest.mark.e2e
@@ -518,7 +517,7 @@ async def test_the_page_has_a_favicon_and_its_forms_make_no_console_errors(api, 
     assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
     await expect(notice(page)).to_be_visible()
     await page.screenshot(path=screenshot_path("product-page"), full_page=True)
-    shutil.copy(screenshot_path("product-page"), ROOT / "docs" / "screenshots" / "product-page.png")
+    keep_in_docs("product-page")
 
 
 async def test_the_watcher_fails_a_test_on_a_console_error(problems, page, server):
