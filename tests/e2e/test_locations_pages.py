@@ -269,6 +269,21 @@ async def test_a_shop_with_one_location_sees_no_location_control(browser, proble
             await tab.goto(f"{url}/transfers/new")
             assert await tab.locator("#transfer-form").count() == 0
             assert await tab.get_by_text("There is one location, MAIN").count() == 1
+            # The manager's Locations link stays (it is how the second location is added); nothing else.
+            nav = tab.get_by_role("navigation", name="Main")
+            assert await nav.get_by_role("link", name="Locations").count() == 1
+            await tab.goto(f"{url}/import")  # the column guide: no location columns, no TRANSFER
+            guide = tab.locator("dl.columns-needed")
+            names = await guide.locator("dt code").all_inner_texts()
+            assert "sku" in names and "location" not in names and "to_location" not in names
+            assert "TRANSFER" not in await guide.inner_text()
+            await tab.screenshot(path=screenshot_path("import-one-location"), full_page=True)
+            await tab.goto(f"{url}/products/{sku}/settings")
+            assert await tab.get_by_label("Default location").count() == 0
+            await tab.goto(f"{url}/reservations")
+            assert await tab.locator("#reserve [name=location]").count() == 0
+            await tab.goto(f"{url}/reports")
+            assert await tab.get_by_role("link", name="Replenishment").count() == 0
         finally:
             await context.close()
     problems.check()
@@ -300,6 +315,8 @@ async def test_a_store_clerk_records_at_the_store_without_choosing(api, server, 
     await tab.goto(f"{server.url}/products/{sku}")
     assert await tab.locator("#add select[name=location]").count() == 0
     assert await tab.locator("#add input[type=hidden][name=location]").get_attribute("value") == store
+    assert await tab.locator("#add").get_by_text(f"At {store}").count() == 1  # as the record page says it
+    await tab.screenshot(path=screenshot_path("phone-product-store-clerk"), full_page=True)
     await context.close()
 
 

@@ -23,7 +23,9 @@ from app.services.ledger import LedgerService
 from app.services.progress import ProgressHub, Step
 from app.web.api.catalogue_csv import IMPORT_MAX_BYTES
 from app.web.pages.forms import page, problem
+from app.web.pages.places import places_for
 
+ONLY_A_PRODUCT = "empty for a row that only creates a product"
 # The smallest file that imports: one purchase of a product the file also creates.
 EXAMPLE_CSV = ("external_id,sku,product_name,type,quantity,unit_price,at\r\n"
                "order-1001,TEA-1,Green tea,BUY,40,3.10,2026-11-23 09:00\r\n")  # fmt: skip
@@ -31,7 +33,7 @@ ABOUT_COLUMNS = {
     "external_id": "your id of the row, unique in the file: a row whose id was imported before is skipped",
     "sku": "the product (created when the file names it with product_name)",
     "product_name": "needed on a product's first row when the product is new; changes nothing for others",
-    "type": f"{', '.join(t.value for t in TxType)}; empty for a row that only creates a product",
+    "type": f"{', '.join(t.value for t in TxType)}; {ONLY_A_PRODUCT}",
     "quantity": "a whole number (signed for ADJUST; units counted for COUNT)",
     "unit_price": "needed for BUY and SELL; optional for ADJUST that adds stock; empty for COUNT and TRANSFER",
     "at": "when it happened: 2026-11-23 09:00 in the business time zone, or ISO 8601 with an offset",
@@ -45,10 +47,18 @@ ABOUT_COLUMNS = {
 PRODUCT_ONLY = "used when the row creates a product"
 
 
-def column_guide() -> list[dict[str, Any]]:
-    """Every column an import reads (the export's columns less its computed figures)."""
-    return [{"name": c, "required": c in REQUIRED_COLUMNS, "about": ABOUT_COLUMNS.get(c, PRODUCT_ONLY)}
-            for c in CSV_COLUMNS if c not in FIGURE_COLUMNS]  # fmt: skip
+LOCATED_COLUMNS = ("location", "to_location")  # and the type TRANSFER: shown while there are several locations
+
+
+def column_guide(several_locations: bool = True) -> list[dict[str, Any]]:
+    """Every column an import reads (the export's columns less its computed figures); a shop with one
+    location is not told of locations (SPEC §2: nothing changes for it; the columns still import)."""
+    about = dict(ABOUT_COLUMNS)
+    if not several_locations:
+        about["type"] = f"{', '.join(t.value for t in TxType if t is not TxType.TRANSFER)}; {ONLY_A_PRODUCT}"
+        about["unit_price"] = about["unit_price"].replace("COUNT and TRANSFER", "COUNT")
+    shown = [c for c in CSV_COLUMNS if c not in FIGURE_COLUMNS and (several_locations or c not in LOCATED_COLUMNS)]
+    return [{"name": c, "required": c in REQUIRED_COLUMNS, "about": about.get(c, PRODUCT_ONLY)} for c in shown]
 
 
 def bad_rows(errors: list[LineError], text: str) -> list[dict[str, Any]]:
@@ -96,8 +106,8 @@ class ImportPages(Controller):
     opt = {"role": Role.MANAGER}
 
     @get("/")
-    async def form(self) -> Template:
-        return self._page("imports/index.html")
+    async def form(self, ledger: LedgerService) -> Template:
+        return await self._page(ledger, "imports/index.html")
 
     @get("/example.csv")
     async def example(self) -> Response[str]:
@@ -111,7 +121,8 @@ class ImportPages(Controller):
         upload = form.get("file")
         template = "imports/_result.html" if request.htmx else "imports/index.html"
         if upload is None or isinstance(upload, str):
-            return self._page(template, 400, error={"message": "Choose a CSV file to import.", "fields": {}})
+            chosen = {"message": "Choose a CSV file to import.", "fields": {}}
+            return await self._page(ledger, template, 400, error=chosen)
         text = (await upload.read()).decode("utf-8-sig", errors="replace")
         try:
             rows = await catalogue_csv.read_rows(io.StringIO(text, newline=""), ledger)
@@ -119,17 +130,18 @@ class ImportPages(Controller):
                 rows, ledger, rows_progress(progress, token), within=request.user.location
             )
         except InvalidFile as bad:
-            return self._page(template, 200 if request.htmx else 400, bad_rows=bad_rows(bad.errors, text),
+            return await self._page(ledger, template, 200 if request.htmx else 400, bad_rows=bad_rows(bad.errors, text),
                               error=problem(bad))  # fmt: skip
         except DomainError as refused:
-            return self._page(template, 200 if request.htmx else 409, error=problem(refused))
+            return await self._page(ledger, template, 200 if request.htmx else 409, error=problem(refused))
         finally:
             progress.report(token, Step(1, 1, "finished", finished=True))
-        return self._page(template, result=result)
+        return await self._page(ledger, template, result=result)
 
-    def _page(self, template: str, status_code: int = 200, **context: Any) -> Template:
-        return page(template, status_code, section="import", token=secrets.token_urlsafe(16), columns=column_guide(),
-                    example=EXAMPLE_CSV.replace("\r\n", "\n"), **context)  # fmt: skip
+    async def _page(self, ledger: LedgerService, template: str, status_code: int = 200, **context: Any) -> Template:
+        several = (await places_for(ledger.locations, None)).several
+        return page(template, status_code, section="import", token=secrets.token_urlsafe(16),
+                    columns=column_guide(several), example=EXAMPLE_CSV.replace("\r\n", "\n"), **context)  # fmt: skip
 
     @get("/progress/{token:str}")
     async def follow(self, token: str, progress: ProgressHub, display: Display) -> ASGIApp:
