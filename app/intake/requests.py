@@ -144,14 +144,22 @@ def location_code(errors: FieldErrors, name: str, raw: object) -> str | None:
     return raw
 
 
-def _to_location(errors: FieldErrors, raw: object, kind: TxType | None, location: str | None) -> str | None:
+def _given_for(errors: FieldErrors, name: str, raw: object, kind: TxType | None, taker: TxType) -> bool:
+    """Whether a field only `taker` takes (and needs) is given for it: given for another type, or
+    missing for it, is a field error."""
     absent = raw is None or raw == ""
-    if kind is not TxType.TRANSFER:
+    if kind is not taker:
         if not absent and kind is not None:
-            errors.add("to_location", f"is only taken by TRANSFER, not {kind}")
-        return None
+            errors.add(name, f"is only taken by {taker}, not {kind}")
+        return False
     if absent:
-        errors.add("to_location", "is required for TRANSFER")
+        errors.add(name, f"is required for {taker}")
+        return False
+    return True
+
+
+def _to_location(errors: FieldErrors, raw: object, kind: TxType | None, location: str | None) -> str | None:
+    if not _given_for(errors, "to_location", raw, kind, TxType.TRANSFER):
         return None
     code = location_code(errors, "to_location", raw)
     if code is not None and code == location:
@@ -187,13 +195,7 @@ def _unit_price(errors: FieldErrors, raw: object, kind: TxType | None, quantity:
 
 
 def _reason(errors: FieldErrors, raw: object, kind: TxType | None) -> Reason | None:
-    absent = raw is None or raw == ""
-    if kind is not TxType.ADJUST:
-        if not absent and kind is not None:
-            errors.add("reason", f"is only taken by ADJUST, not {kind}")
-        return None
-    if absent:
-        errors.add("reason", "is required for ADJUST")
+    if not _given_for(errors, "reason", raw, kind, TxType.ADJUST):
         return None
     try:
         return Reason(str(raw).lower())
