@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import NamedTuple, TypeVar
 
 from app.domain.commands import ProductInput, TransactionInput
-from app.domain.errors import FieldError, FieldErrors, InvalidInput
+from app.domain.errors import FieldError, FieldErrors, InvalidInput, LineError
 from app.domain.ledger import Entry
 from app.domain.rules import LOCATION_CODE_MAX, MAIN, MAX_QUANTITY, NOTE_MAX, SKU_MAX, Reason, TxType
 from app.intake import fields
@@ -297,12 +297,28 @@ class FileRow:
     to_location: str | None
 
 
+LOCATION_CELLS = ("location", "to_location", "default_location")
+
+
+class RefusedCode(NamedTuple):
+    line: int
+    field: str
+    code: str
+    sku: str
+
+
 class CheckedFile:
     """Every row of a file that passed its checks, kept compactly: columns in arrays (times as
     microseconds), not an object per row (160 bytes a row of the benchmark's file, against 460 as
-    objects; external ids and notes are the bulk). Products in the order the file first names them."""
+    objects; external ids and notes are the bulk). Products in the order the file first names them.
+    And what was wrong with the other rows (`refused`): such a file is refused whole by the import."""
 
     def __init__(self) -> None:
+        # What is wrong with the rows refused, kept while reading goes on: the import refuses them with
+        # what only the database can tell (unknown locations, products not named), in one list.
+        self.refused: list[LineError] = []
+        self.refused_codes: list[RefusedCode] = []  # location codes refused rows name, to check too
+        self.refused_skus: set[str] = set()  # products named by a refused row (not "product_name is required")
         self.skus: list[str] = []  # product number → SKU
         self.numbers: dict[str, int] = {}
         self.first_line = array("q")  # per product: the first line with its SKU
@@ -322,6 +338,19 @@ class CheckedFile:
         self._code_numbers: dict[str | None, int] = {None: 0}
         self.location = array("i")
         self.to_location = array("i")
+
+    def refuse(self, line: int, cells: Mapping[str, str | None], bad: InvalidInput) -> None:
+        """A row that failed its own checks: its errors, and what it names that only the database can
+        confirm (its well-formed location codes, its SKU when it names the product)."""
+        self.refused += [LineError(line, e.field, e.message) for e in bad.errors]
+        wrong = {e.field for e in bad.errors}
+        sku = from_spreadsheet((cells.get("sku") or "").strip())
+        for field in LOCATION_CELLS:
+            code = (cells.get(field) or "").strip()
+            if code and field not in wrong:
+                self.refused_codes.append(RefusedCode(line, field, code, sku))
+        if (cells.get("product_name") or "").strip():
+            self.refused_skus.add(sku)
 
     def _number(self, sku: str, line: int) -> int:
         number = self.numbers.get(sku)

@@ -15,6 +15,16 @@ from app.intake.csv_format import CSV_COLUMNS
 from app.persistence.ledger_rows import LOCATION_STOCK_SQL
 from app.persistence.products import BARCODE_INDEX
 
+# Which rows: one product's (`sku`), those with start <= at < end, those at a location (a TRANSFER is at
+# both ends: `location` or `to_location`). The location test is a comparison on each row the scan reads
+# anyway (in product then timeline order), so it costs next to nothing; a product without such rows is
+# left out, as one without rows in the time window.
+EXPORT_WHERE = """
+WHERE ($1::text IS NULL OR p.sku = $1)
+  AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
+  AND ($4::text IS NULL OR t.location = $4 OR t.to_location = $4)
+ORDER BY p.sku, t.at, t.seq
+"""
 # The export's columns are the file's (CSV_COLUMNS), by the same names. Location codes need no
 # spreadsheet quoting (they start with a letter or digit).
 EXPORT_SQL = f"""
@@ -25,10 +35,7 @@ SELECT coalesce(t.external_id, 'stockroom-' || t.seq) AS external_id, p.sku, p.n
        t.average_cost_after, t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain,
        {LOCATION_STOCK_SQL} AS location_stock_after, t.to_location_stock_after
 FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
-WHERE ($1::text IS NULL OR p.sku = $1)
-  AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
-ORDER BY p.sku, t.at, t.seq
-"""
+{EXPORT_WHERE}"""
 # The same rows as CSV written by PostgreSQL itself (COPY … TO STDOUT, issue 13: 45,000 rows a second
 # through Python, several times that from COPY), cell for cell what export_rows' values become in
 # the service's csv.writer: text that a spreadsheet would run as a formula gets a leading quote
@@ -56,10 +63,7 @@ SELECT {_safe("coalesce(t.external_id, 'stockroom-' || t.seq)")} AS external_id,
        t.stock_after, t.average_cost_after, t.revenue, t.cogs, t.realized_pl, t.write_off, t.gain,
        {LOCATION_STOCK_SQL} AS location_stock_after, t.to_location_stock_after
 FROM product p LEFT JOIN stock_transaction t ON t.product = p.id
-WHERE ($1::text IS NULL OR p.sku = $1)
-  AND ($2::timestamptz IS NULL OR t.at >= $2) AND ($3::timestamptz IS NULL OR t.at < $3)
-ORDER BY p.sku, t.at, t.seq
-"""
+{EXPORT_WHERE}"""
 
 
 async def export_csv_copy(
@@ -68,9 +72,10 @@ async def export_csv_copy(
     start: datetime | None,
     end: datetime | None,
     sink: Callable[[bytes], Awaitable[None]],
+    location: str | None = None,
 ) -> None:
     """The export's file (header first) as PostgreSQL writes it, piece by piece to `sink`."""
-    await conn.copy_from_query(EXPORT_CSV_SQL, sku, start, end, output=sink, format="csv", header=True)
+    await conn.copy_from_query(EXPORT_CSV_SQL, sku, start, end, location, output=sink, format="csv", header=True)
 
 
 # New products' columns (ProductInput's fields, by the same names) and their array types for unnest.
@@ -86,12 +91,14 @@ class BarcodeTaken(Exception):
 
 
 async def export_rows(
-    conn: asyncpg.Connection, sku: str | None, start: datetime | None, end: datetime | None
-) -> AsyncIterator[list[Any]]:
-    """Every product (or one) with its transactions (those with `start <= at < end`), in per-product
-    timeline order, each row's values in CSV_COLUMNS order; read through a cursor (inside a transaction)."""
+    conn: asyncpg.Connection, sku: str | None, start: datetime | None, end: datetime | None,
+    location: str | None = None,
+) -> AsyncIterator[list[Any]]:  # fmt: skip
+    """Every product (or one) with its transactions (those with `start <= at < end`, at `location`), in
+    per-product timeline order, each row's values in CSV_COLUMNS order; read through a cursor (inside a
+    transaction)."""
     checked = False
-    async for row in conn.cursor(EXPORT_SQL, sku, start, end, prefetch=2000):
+    async for row in conn.cursor(EXPORT_SQL, sku, start, end, location, prefetch=2000):
         if not checked:  # the columns by name once, then each row's values as they come (a million rows)
             if tuple(row.keys()) != CSV_COLUMNS:
                 raise RuntimeError(f"EXPORT_SQL's columns {tuple(row.keys())} are not CSV_COLUMNS")

@@ -32,16 +32,17 @@ from app.services.locks import lock_in_database
 
 
 async def export_csv(
-    db: Database, sku: str | None, start: datetime | None, end: datetime | None
+    db: Database, sku: str | None, start: datetime | None, end: datetime | None, location: str | None = None
 ) -> AsyncIterator[bytes]:
     """Rows in per-product timeline order, written by PostgreSQL (COPY) and passed on as they come;
-    a slow client slows the COPY down (a queue of a few pieces), it never piles up here."""
+    a slow client slows the COPY down (a queue of a few pieces), it never piles up here. `location`:
+    only rows there (a TRANSFER at either end); the caller checks it names one before the stream starts."""
     pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
 
     async def copy() -> None:
         try:
             async with db.read_only() as conn:  # one statement: one snapshot
-                await csv_repo.export_csv_copy(conn, sku, start, end, pieces.put)
+                await csv_repo.export_csv_copy(conn, sku, start, end, pieces.put, location)
         except asyncio.CancelledError:
             raise
         except BaseException:
@@ -122,11 +123,15 @@ Checked = Callable[[int], None]  # rows checked so far, every TURN_ROWS rows
 
 
 async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checked | None = None) -> CheckedFile:
-    """Parse and check every row, reading `lines` as it goes (an open file is never held whole);
-    raise InvalidFile naming every bad line (nothing imported). Line numbers count the rows a
-    csv.DictReader yields, as they always have: blank lines are skipped and not counted."""
+    """Parse and check every row, reading `lines` as it goes (an open file is never held whole), with
+    no database. What is wrong with a row is kept in the file (`refused`): import_rows refuses the
+    file, before anything is imported, naming every bad line in one InvalidFile, with what only the
+    database can tell (issue 15's trial: unknown locations showed only once every other row was
+    fixed). A file that cannot be read on (no header, not CSV) is an InvalidFile here. Line numbers
+    count the rows a csv.DictReader yields, as they always have: blank lines are skipped and not counted."""
     reader = csv.reader(lines)
-    file, errors = CheckedFile(), []
+    file = CheckedFile()
+    errors = file.refused  # appended to, never replaced
     seen: set[str] = set()
     twice: set[str] = set()
     barcodes: dict[str, tuple[str, int]] = {}
@@ -154,7 +159,7 @@ async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checke
                 try:
                     row = parse.slow(line, cells)
                 except InvalidInput as bad:
-                    errors += [LineError(line, e.field, e.message) for e in bad.errors]
+                    file.refuse(line, parse.mapping(cells), bad)
                     continue
                 if (code := row.product.barcode if row.product else None) is not None:
                     sku, first = barcodes.setdefault(code.zfill(14), (row.sku, line))
@@ -171,8 +176,6 @@ async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checke
     if twice:
         errors += [LineError(file.line[i], "external_id", f"{external_id!r} appears more than once in the file")
                    for i, external_id in enumerate(file.external_id) if external_id in twice]  # fmt: skip
-    if errors:
-        raise InvalidFile(sorted(errors, key=lambda e: e.line))
     return file
 
 
@@ -187,12 +190,17 @@ async def import_rows(
     the import: the parts that committed stay (those before it and, two running at a time, perhaps
     the one after it), the Conflict says what they hold, and the same file imported again skips
     what is in and finishes the job. The idempotency key is claimed, and the answer stored, in the
-    last part's transaction. `within`: the location the importing user is limited to."""
-    _refuse_rows_elsewhere(file, within)
+    last part's transaction. `within`: the location the importing user is limited to.
+
+    First, every bad row of the file in one InvalidFile, in line order, whatever is wrong with it:
+    its cells (read_rows kept them), a new product no row names, a location no one has, a TRANSFER to
+    where it starts."""
     async with ledger.db.read_only() as conn:
         ids = await csv_repo.product_ids(conn, file.skus)
-        _check_new_products_are_named(file, ids)
-        await _check_locations(conn, file, ids)
+        errors = [*file.refused, *_unnamed_products(file, ids), *await _location_errors(conn, file, ids)]
+        if errors:
+            raise InvalidFile(sorted(errors, key=lambda e: e.line))  # stable: a line's cell errors first
+        _refuse_rows_elsewhere(file, within)
         await _refuse_taken_barcodes(conn, file, ids)
         closed = await ledger.closed_period(conn)
     _refuse_closed(file, closed)  # every dated line named at once; each part checks again under its locks
@@ -347,7 +355,7 @@ async def _write_part(
             _refuse_transfers_in_place(entries)
             rw = await ledger.rewrite(conn, products[product_id], drop=None, places=entries, closed=closed)
         except Conflict as conflict:
-            raise _naming_line(conflict, file, of_seq) from None
+            raise _naming_line(conflict, file, of_seq, entries) from None
         products[product_id] = rw.product
         new_rows += [(product_id, p, file.note[i], file.external_id[i])
                      for p in rw.placed for i in (of_seq[p.entry.seq],)]  # fmt: skip
@@ -379,16 +387,31 @@ def _refuse_transfers_in_place(entries: list[Entry]) -> None:
                            "location changed during the import)", {"field": "to_location", "seq": e.seq})  # fmt: skip
 
 
-def _naming_line(conflict: Conflict, file: CheckedFile, of_seq: dict[int, int]) -> Conflict:
+def _naming_line(conflict: Conflict, file: CheckedFile, of_seq: dict[int, int], entries: list[Entry]) -> Conflict:
+    """The refusal with the file line of the row it names. One that names no row is about where the
+    product ends up, after all of its rows: on hand below what is reserved (at a location, or in
+    total). No single row is the cause there, so it names the last line of the file among the product's
+    rows that move stock at that location (any of its rows, for the total), and says so."""
     breaking = of_seq.get(conflict.extra.get("seq", -1))
-    return Conflict(conflict.detail, {**conflict.extra, "line": file.line[breaking] if breaking is not None else None})
+    if breaking is not None:
+        return Conflict(conflict.detail, {**conflict.extra, "line": file.line[breaking]})
+    if "reserved" not in conflict.extra or not entries:
+        return Conflict(conflict.detail, {**conflict.extra, "line": None})
+    code = conflict.extra.get("location")
+    there = [e.seq for e in entries if code is None or code in (e.location, e.to_location)] or [e.seq for e in entries]
+    line = max(file.line[of_seq[seq]] for seq in there)
+    sku = conflict.extra.get("sku", "the product")
+    last = f"the last of them at {code}" if code is not None else "its last"
+    detail = conflict.detail.removesuffix(" Nothing was changed.").rstrip(".")
+    detail += f", once the file's rows for {sku} are in (line {line} is {last} in the file). Nothing was changed."
+    return Conflict(detail, {**conflict.extra, "line": line})
 
 
 def _stopped(refused: Conflict, done: ImportResult) -> Conflict:
     """A part's refusal, saying what the parts before it committed."""
     line = refused.extra.get("line")
     detail = refused.detail.removesuffix(" Nothing was changed.").rstrip(".")
-    detail += f" (file line {line})." if line else "."
+    detail += f" (file line {line})." if line and f"line {line} " not in detail else "."
     if done.imported or done.products_created:
         detail += (
             f" The import commits in parts of up to {PART_PRODUCTS:,} products; nothing of this one was imported,"
@@ -417,16 +440,23 @@ def _refuse_closed(file: CheckedFile, closed: ClosedPeriod) -> None:
         )
 
 
-async def _check_locations(conn: asyncpg.Connection, file: CheckedFile, ids: dict[str, int]) -> None:
-    """Every location the file names exists (locations are never deleted: checked once for every
-    part), and no TRANSFER goes to where it starts: a row naming no location starts at its product's
-    default (the file's, for a product it creates). InvalidFile naming each line and field."""
+async def _location_errors(conn: asyncpg.Connection, file: CheckedFile, ids: dict[str, int]) -> list[LineError]:
+    """Every location the file names exists (locations are never deleted), and no TRANSFER goes to
+    where it starts: a row naming no location starts at its product's default (the file's, for a
+    product it creates). The codes named by rows refused for their own errors are checked as well.
+    An error for each line and field."""
     new_homes = {n: (line, x.default_location) for n, (line, x) in file.named.items() if file.skus[n] not in ids}
-    if len(file.codes) == 1 and all(home == MAIN for _, home in new_homes.values()):
-        return  # a file of one location, as every file before locations
+    loose = file.refused_codes
+    if len(file.codes) == 1 and not loose and all(home == MAIN for _, home in new_homes.values()):
+        return []  # a file of one location, as every file before locations
     known = {x.code for x in await location_repo.all_locations(conn)}
     errors = [LineError(line, "default_location", f"no location {home!r}")
               for line, home in new_homes.values() if home not in known]  # fmt: skip
+    errors += [
+        LineError(line, field, f"no location {code!r}")
+        for line, field, code, sku in loose
+        if code not in known and (field != "default_location" or sku not in ids)
+    ]  # as new_homes: new products
     unknown = {n for n, code in enumerate(file.codes) if code is not None and code not in known}
     if unknown:
         for i, (at, to) in enumerate(zip(file.location, file.to_location, strict=True)):
@@ -441,15 +471,14 @@ async def _check_locations(conn: asyncpg.Connection, file: CheckedFile, ids: dic
             if file.codes[file.to_location[i]] == home:
                 message = f"must differ from location ({home}, the product's default location)"
                 errors.append(LineError(file.line[i], "to_location", message))
-    if errors:
-        raise InvalidFile(sorted(errors, key=lambda e: e.line))
+    return errors
 
 
-def _check_new_products_are_named(file: CheckedFile, existing: dict[str, int]) -> None:
-    errors = [LineError(file.first_line[n], "product_name", f"is required: there is no product {sku!r} yet")
-              for n, sku in enumerate(file.skus) if sku not in existing and n not in file.named]  # fmt: skip
-    if errors:
-        raise InvalidFile(sorted(errors, key=lambda e: e.line))
+def _unnamed_products(file: CheckedFile, existing: dict[str, int]) -> list[LineError]:
+    """New products no row names (but a row refused for its own errors, which says so)."""
+    return [LineError(file.first_line[n], "product_name", f"is required: there is no product {sku!r} yet")
+            for n, sku in enumerate(file.skus)
+            if sku not in existing and n not in file.named and sku not in file.refused_skus]  # fmt: skip
 
 
 async def _create_products(

@@ -149,3 +149,119 @@ async def test_an_import_that_would_empty_a_location_below_zero_is_a_409_naming_
     assert r.status_code == 409, r.text
     assert (r.json()["extra"]["line"], r.json()["extra"]["location"]) == (3, store)
     assert (await summary(api, sku))["transaction_count"] == 1
+
+
+async def test_one_400_lists_every_bad_row_in_line_order_cell_errors_and_unknown_locations_alike(api):
+    """The new-user trial's file: 9 rows, 6 with bad cells (lines 4-9) and 2 naming locations no one
+    has (3, 10), which showed only once the others were fixed. Every bad row comes in the one 400."""
+    store = await new_location(api)
+    sku, new, badly_named = await make_product(api), new_sku(), new_sku()
+    header = "external_id,sku,product_name,type,quantity,unit_price,at,location,to_location,low_stock_threshold"
+    at = "2026-05-01T09:00:00Z"
+    r = await _import(api, [
+        header,
+        f"{sku}-1,{sku},,BUY,10,2.00,{at},{store},,",  # 2: good
+        f"{sku}-2,{sku},,SELL,1,5.00,{at},NOWHERE,,",  # 3: no such location
+        f"{sku}-3,{sku},,SELL,-1,5.00,{at},,,",  # 4: quantity
+        f"{sku}-4,{sku},,BUY,1,,{at},,,",  # 5: no price
+        f"{sku}-5,{sku},,SELL,1,5.00,yesterday,,,",  # 6: at
+        f"{sku}-6,{sku},,ADJUST,-1,,{at},,,",  # 7: no reason
+        f"{sku}-7,{sku},,SELL,x,5.00,{at},NOWHERE,,",  # 8: quantity, and no such location
+        f"{badly_named}-1,{badly_named},Tea,BUY,1,2.00,{at},,,-4",  # 9: its product's threshold
+        f"{sku}-8,{sku},,SELL,1,5.00,{at},{store.lower()},,",  # 10: codes are told apart by case here
+        f"{sku}-9,{sku},,TRANSFER,1,,{at},,MAIN,",  # 11: from its default (MAIN) to itself
+        f"{new}-1,{new},,BUY,1,2.00,{at},,,",  # 12: a new product no row names
+        f"{badly_named}-2,{badly_named},,BUY,1,2.00,{at},,,",  # its naming row (9) is the one in error
+    ])  # fmt: skip
+    assert r.status_code == 400, r.text
+    listed = [(e["line"], e["field"]) for e in r.json()["extra"]["errors"]]
+    assert [line for line, _ in listed] == sorted(line for line, _ in listed)  # in line order
+    assert set(listed) == {
+        (3, "location"), (4, "quantity"), (5, "unit_price"), (6, "at"), (7, "reason"), (8, "quantity"),
+        (8, "location"), (9, "low_stock_threshold"), (10, "location"), (11, "to_location"), (12, "product_name"),
+    }  # fmt: skip
+    messages = {(e["line"], e["field"]): e["message"] for e in r.json()["extra"]["errors"]}
+    assert messages[(3, "location")] == messages[(8, "location")] == "no location 'NOWHERE'"
+    assert messages[(10, "location")] == f"no location {store.lower()!r}"
+    assert (await summary(api, sku))["transaction_count"] == 0  # nothing imported
+    for absent in (new, badly_named):
+        assert (await api.get(f"/api/products/{absent}")).status_code == 404
+
+
+async def test_the_export_filtered_by_location_holds_the_rows_there_and_an_unknown_code_is_a_400(api):
+    store, other = await new_location(api), await new_location(api)
+    sku, elsewhere = await make_product(api), await make_product(api)
+    at = "2026-07-0{}T09:00:00+00:00".format
+    await record(api, sku, "BUY", 10, "1.00", at=at(1))  # MAIN
+    await record(api, sku, "TRANSFER", 4, at=at(2), location="MAIN", to_location=store)  # into the store
+    await record(api, sku, "SELL", 1, "3.00", at=at(3), location=store)
+    await record(api, sku, "TRANSFER", 1, at=at(4), location=store, to_location=other)  # out of it
+    await record(api, sku, "SELL", 2, "3.00", at=at(5))  # MAIN
+    await record(api, elsewhere, "BUY", 3, "1.00", at=at(1), location=other)
+
+    def rows(r: httpx.Response) -> list[tuple[str, str, str, str]]:
+        assert r.status_code == 200, r.text
+        return [(x["sku"], x["type"], x["location"], x["to_location"])
+                for x in csv.DictReader(io.StringIO(r.text, newline=""))]  # fmt: skip
+
+    there = rows(await api.get("/api/transactions.csv", params={"sku": sku, "location": store}))
+    assert there == [(sku, "TRANSFER", "MAIN", store), (sku, "SELL", store, ""), (sku, "TRANSFER", store, other)]
+    assert rows(await api.get("/api/transactions.csv", params={"location": store})) == there  # no other product
+    assert rows(await api.get("/api/transactions.csv", params={"sku": elsewhere, "location": store})) == []
+    assert len(rows(await api.get("/api/transactions.csv", params={"sku": sku, "location": "MAIN"}))) == 3
+    both = rows(await api.get("/api/transactions.csv", params={"location": other}))
+    assert both == sorted([(sku, "TRANSFER", store, other), (elsewhere, "BUY", other, "")])
+    assert len(rows(await api.get("/api/transactions.csv", params={"sku": sku, "location": ""}))) == 5  # as none
+
+    for unknown in ("NOPE", store.lower()):
+        refused = await api.get("/api/transactions.csv", params={"sku": sku, "location": unknown})
+        assert refused.status_code == 400, refused.text
+        assert [(e["field"], e["message"]) for e in refused.json()["extra"]["errors"]] == [
+            ("location", f"no location {unknown!r}")
+        ]
+    declared = (await api.get("/schema/openapi.json")).json()["paths"]["/api/transactions.csv"]["get"]
+    assert "location" in {p["name"] for p in declared["parameters"] if p["in"] == "query"}
+
+
+async def test_an_import_leaving_a_location_below_what_is_reserved_there_names_the_last_line_moving_stock_there(
+    api,
+):
+    """The check is on where the product ends up once all of its rows are in: no single row causes it,
+    so the 409 names the last line of the file among the product's rows at that location."""
+    store = await new_location(api)
+    sku, other = await make_product(api), await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00", at="2026-08-01T09:00:00+00:00")
+    await record(api, sku, "TRANSFER", 7, at="2026-08-02T09:00:00+00:00", location="MAIN", to_location=store)
+    held = await api.post("/api/reservations", json={"sku": sku, "quantity": 4, "order_ref": "o-1", "location": store})
+    assert held.status_code == 201, held.text
+    header = "external_id,sku,type,quantity,unit_price,at,location,to_location"
+    r = await _import(api, [
+        header,
+        f"{sku}-1,{sku},SELL,2,5.00,2026-08-03T09:00:00Z,{store},",  # 2: 7 -> 5 at the store
+        f"{sku}-2,{sku},SELL,2,5.00,2026-08-05T09:00:00Z,{store},",  # 3: the last in time there (3 left)
+        f"{sku}-3,{sku},BUY,5,1.00,2026-08-04T09:00:00Z,,",  # 4: at MAIN
+        f"{sku}-4,{sku},TRANSFER,1,,2026-08-01T12:00:00Z,,{store}",  # 5: backdated, into the store
+        f"{sku}-5,{sku},TRANSFER,1,,2026-08-02T12:00:00Z,{store},MAIN",  # 6: out of it: the last line there
+        f"{sku}-6,{sku},BUY,1,1.00,2026-08-06T09:00:00Z,,",  # 7: the product's last row, at MAIN
+        f"{other}-1,{other},BUY,1,1.00,2026-08-06T09:00:00Z,{store},",  # 8: another product
+    ])  # fmt: skip
+    assert r.status_code == 409, r.text
+    extra = r.json()["extra"]
+    assert (extra["line"], extra["location"], extra["on_hand"], extra["reserved"]) == (6, store, 3, 4)
+    assert f"line 6 is the last of them at {store}" in r.json()["detail"], r.json()["detail"]
+    assert (await summary(api, sku))["transaction_count"] == 2  # nothing of it imported
+
+    # Held against the total (a hold naming no location): the product's last line in the file.
+    total = await make_product(api)
+    await record(api, total, "BUY", 5, "1.00", at="2026-08-01T09:00:00+00:00")
+    held = await api.post("/api/reservations", json={"sku": total, "quantity": 4, "order_ref": "o-2"})
+    assert held.status_code == 201, held.text
+    r = await _import(api, [
+        header,
+        f"{total}-1,{total},SELL,1,5.00,2026-08-03T09:00:00Z,,",  # 2
+        f"{total}-2,{total},SELL,1,5.00,2026-08-02T09:00:00Z,,",  # 3: earlier in time, later in the file
+        f"{other}-2,{other},BUY,1,1.00,2026-08-06T09:00:00Z,,",  # 4: another product
+    ])  # fmt: skip
+    assert r.status_code == 409, r.text
+    assert (r.json()["extra"]["line"], r.json()["extra"]["reserved"]) == (3, 4)
+    assert "line 3 is its last in the file" in r.json()["detail"], r.json()["detail"]

@@ -4,9 +4,10 @@ import hashlib
 import io
 import tempfile
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
 from litestar.response import Stream
 
 from app.domain.access import Role
@@ -21,6 +22,10 @@ from app.web.api.schemas_openapi import ApiOperation, CsvUpload, answers
 from app.web.idempotent import once
 
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
+At = Annotated[
+    str | None,
+    Parameter(description="only rows at this location (its code; a TRANSFER from or to it); 400 if none has it"),
+]
 
 
 def _moment(name: str, raw: str | None, ledger: LedgerService) -> datetime | None:
@@ -53,9 +58,14 @@ class CatalogueCsvController(Controller):
         sku: str | None = None,
         start: str | None = None,
         end: str | None = None,
+        location: At = None,
     ) -> Stream:
-        """All transactions, or one product's, or those with `start <= at < end`; streamed."""
-        rows = catalogue_csv.export_csv(db, sku, _moment("start", start, ledger), _moment("end", end, ledger))
+        """All transactions, or one product's, or those with `start <= at < end`, or those at a
+        location (`location` or `to_location`); streamed."""
+        since, until = _moment("start", start, ledger), _moment("end", end, ledger)
+        if location:  # checked before the stream starts, as the times
+            await ledger.locations.check_known([("location", location)])
+        rows = catalogue_csv.export_csv(db, sku, since, until, location or None)
         return Stream(rows, media_type="text/csv",
                       headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
 
