@@ -213,6 +213,7 @@
           totalsDirty = true;
         }
         cell.dataset.raw = raw;
+        if (UNIT_TOTALS.includes(field)) byLocationChanged();
         write(cell, field, raw);
       });
       var status = cells.status && cells.status.querySelector(".badge");
@@ -242,6 +243,19 @@
     }, writeTotals);
   }
 
+  // The "By location" totals (#by-location) sum every product the filters match at every location:
+  // when stock changed, htmx asks the server for the section again (its hx-trigger), once the changes
+  // heard within a second are in: at most one request a second, and always one after the last change.
+  var byLocationTimer = null;
+  function byLocationChanged() {
+    if (byLocationTimer !== null || !document.getElementById("by-location") || !window.htmx) return;
+    byLocationTimer = setTimeout(function () {
+      byLocationTimer = null;
+      var section = document.getElementById("by-location");
+      if (section) window.htmx.trigger(section, "stock-changed");
+    }, 1000);
+  }
+
   // --- other pages (a product's summary): every holder of the SKU -----------------------------
   function holders() {
     return batcher(function (sku, latest) {
@@ -268,21 +282,33 @@
   // Per product, the latest summary for its figures and the latest status for the alerts panel
   // (a stock event carries both; an alert event only the status), each replacing what was pending.
   var queue = root.dataset.live === "dashboard" ? dashboard() : holders();
+  // Stock events past the state the stream sends on connect (one per row followed) are changes: the
+  // "By location" totals are asked for again, whatever location they were at (a row filtered by one
+  // location shows no change when another location's stock changes).
+  var stateExpected = new Set();
   function onStock(summary) {
+    if (isDashboard) {
+      if (stateExpected.has(summary.sku)) stateExpected.delete(summary.sku);
+      else byLocationChanged();
+    }
     queue(summary.sku, function () {
       return {summary: summary, alert: {status: summary.status, available: summary.available}};
     });
   }
   function onAlert(a) {
+    if (isDashboard) byLocationChanged(); // a product's status changed (maybe one on another page)
     queue(a.sku, function (was) { return {summary: was && was.summary, alert: a}; });
   }
   // The stream follows what the page shows: the dashboard's rows (the table's data-live-skus) and
   // every product's alerts (alerts=all), never the whole catalogue. When htmx swaps in another table
   // (a page, a sort, a search) the stream is opened again for its rows; the server sends their state.
   var isDashboard = root.dataset.live === "dashboard";
-  function streamUrl() {
+  function followed() {
     var holder = isDashboard ? document.getElementById("products-table") || root : root;
-    var skus = (holder.dataset.liveSkus || "").split(" ").filter(Boolean);
+    return (holder.dataset.liveSkus || "").split(" ").filter(Boolean);
+  }
+  function streamUrl() {
+    var skus = followed();
     var params = skus.map(function (s) { return "sku=" + encodeURIComponent(s); });
     if (isDashboard) params.push("alerts=all");
     return "/events" + (params.length ? "?" + params.join("&") : "");
@@ -293,6 +319,7 @@
     if (url === following) return;
     if (source) source.close();
     following = url;
+    stateExpected = new Set(followed());
     root.dataset.liveState = "connecting";
     source = new EventSource(url);
     source.addEventListener("stock", function (e) { onStock(JSON.parse(e.data)); });

@@ -5,10 +5,12 @@ location sees none of it."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from tests.conftest import PASSWORD, bearer, inventory_cli, server_on_a_cluster_of_its_own
 from tests.e2e.conftest import keep_in_docs, screenshot_path, signed_in
@@ -185,14 +187,23 @@ async def test_the_dashboard_filters_by_location_and_totals_each(api, server, pa
     await page.screenshot(path=screenshot_path("dashboard-location"), full_page=True)
     keep_in_docs("dashboard-location")
 
+    await page.locator('[data-live-state="connected"]').wait_for(state="attached")
     await record(api, first, "SELL", 3, "2.00", location=store)  # live: the row shows the store's stock
     await page.wait_for_function(
         "sku => document.querySelector(`#products tr[data-sku='${sku}'] [data-field='on_hand']`).textContent === '1'",
         arg=first,
     )
     assert await page.locator('#products [data-total="on_hand"]').text_content() == "6"
-    await page.reload()  # the totals by location are kept until a change: this one was heard
+    # ... and the totals by location follow (asked for again after the live event, at most once a second)
+    store_row = totals.locator(f'tr[data-location="{store}"] td')
+    await expect(store_row).to_have_text([store, "6", "0", "6"])
+    await record(api, first, "SELL", 1, "2.00")  # at MAIN: its row (the store's) stays, MAIN's total falls
+    await expect(totals.locator('tr[data-location="MAIN"] td')).to_have_text(["MAIN", "5", "0", "5"])
+    assert await page.locator(f'#location-totals tr[data-location="{store}"]').get_attribute("aria-current") == "true"
+    await page.screenshot(path=screenshot_path("dashboard-location-live"), full_page=True)
+    await page.reload()  # the totals by location are kept until a change: these were heard
     assert await totals.locator(f'tr[data-location="{store}"] td').all_inner_texts() == [store, "6", "0", "6"]
+    assert await totals.locator('tr[data-location="MAIN"] td').all_inner_texts() == ["MAIN", "5", "0", "5"]
 
     await page.goto(f"{server.url}/?q={tag}&location={store}&sort=on_hand&dir=desc")  # sorted by the store's stock
     assert await rows.evaluate_all("rs => rs.map(r => r.dataset.sku)") == [second, first]
@@ -372,3 +383,32 @@ async def test_a_phone_order_is_held_at_a_location_from_the_reservations_page(ap
     held = {x["location"]: x for x in (await summary(api, sku))["locations"]}
     assert (held[store]["reserved"], held[store]["available"]) == (2, 1)
     await page.screenshot(path=screenshot_path("reservations-location"), full_page=True)
+
+
+async def test_the_dashboard_fits_its_card_at_1280_and_at_phone_width(api, server, page):
+    """Eleven columns, a long name and both dates: nothing overflows the card, "Last sale" shows whole
+    (a new-user trial saw it cut off at 1280 px, "Nov 30, 2026 14"), with and without a location."""
+    tag = "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:10])
+    store = await new_location(api)
+    sku = await make_product(api, name=f"Fits {tag} a rather long product name for its column")
+    await record(api, sku, "BUY", 10, "2.00")
+    await record(api, sku, "TRANSFER", 4, to_location=store)
+    await record(api, sku, "SELL", 1, "3.00", location=store)
+    await record(api, sku, "COUNT", 6)
+    fits = """() => {
+      const card = document.getElementById("products-table"), box = card.getBoundingClientRect();
+      const cells = [...document.querySelectorAll("#products tbody tr[data-sku] td")].filter(td => td.offsetParent);
+      return {card: card.scrollWidth - card.clientWidth, page: document.documentElement.scrollWidth - innerWidth,
+              outside: cells.filter(td => td.getBoundingClientRect().right > box.right + 0.5).length};
+    }"""
+    for width, height, name in ((1280, 900, "dashboard-1280"), (390, 844, "phone-dashboard-fits")):
+        await page.set_viewport_size({"width": width, "height": height})
+        for query in (f"?q={tag}", f"?q={tag}&location={store}"):
+            await page.goto(f"{server.url}/{query}")
+            assert await page.evaluate(fits) == {"card": 0, "page": 0, "outside": 0}, (width, query)
+            if width == 1280:
+                last_sale = page.locator(f'#products tr[data-sku="{sku}"] td[data-label="Last sale"]')
+                assert re.search(r"\d{4}\s+\d{1,2}:\d{2}$", await last_sale.inner_text())  # the time, whole
+            await page.screenshot(path=screenshot_path(name + ("-location" if "location" in query else "")),
+                                  full_page=True)  # fmt: skip
+

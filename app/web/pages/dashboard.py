@@ -79,13 +79,8 @@ class DashboardPages(Controller):
         per: str | None = None,
         location: str | None = None,
     ) -> Template:
-        # A location filter only while there are several (a shop with one sees none), and one that exists.
         places = await places_for(locations, request.user)
-        # Numbers are read as text: a hand-edited `?page=x` shows the first page rather than a 400.
-        query = ListingQuery(
-            q, category, brand, status, sort or "sku", direction == "desc",
-            _int(page_number, 1), _int(per, PER_PAGE), places.known(location) if places.several else None,
-        ).normalized()  # fmt: skip
+        query = _query(places, q, category, brand, status, sort, direction, page_number, per, location)
         if request.htmx and not request.htmx.history_restore_request:
             return page("_products_table.html", **await _table_context(products, query, places))
         # Each read on its own pooled connection, at the same time (each task holds one).
@@ -96,6 +91,62 @@ class DashboardPages(Controller):
             "dashboard.html", section="dashboard", alerts=[product_view(p) for p in shown], alerting=alerting,
             alerts_url=Links(ListingQuery()).url(sort="status"), categories=categories, brands=brands, **context,
         )  # fmt: skip
+
+    @get("/by-location")
+    async def by_location(
+        self,
+        products: ProductService,
+        locations: LocationService,
+        request: HTMXRequest,
+        q: str | None = None,
+        category: str | None = None,
+        brand: str | None = None,
+        status: str | None = None,
+        location: str | None = None,
+        pages: str | None = None,
+    ) -> Template:
+        """The "By location" section alone, for the filters given: live.js asks for it again when the
+        page's live events say stock changed (the rows update themselves; these sums cover every
+        product the filters match, and every location)."""
+        places = await places_for(locations, request.user)
+        query = _query(places, q, category, brand, status, None, None, None, None, location)
+        by_location = await products.location_totals(query) if places.several else []
+        shown_pages = _int(pages, 1)  # the listing's, for what the section says of it
+        return page("_by_location.html", **places.as_context(), **_by_location_context(query, by_location, shown_pages),
+                    q=query.q or "", category=query.category or "", brand=query.brand or "",
+                    status=query.status or "")  # fmt: skip
+
+
+def _query(
+    places: Places,
+    q: str | None,
+    category: str | None,
+    brand: str | None,
+    status: str | None,
+    sort: str | None,
+    direction: str | None,
+    page_number: str | None,
+    per: str | None,
+    location: str | None,
+) -> ListingQuery:
+    """The listing asked for. A location filter only while there are several (a shop with one sees
+    none), and one that exists. Numbers are read as text: a hand-edited `?page=x` shows the first
+    page rather than a 400."""
+    return ListingQuery(
+        q, category, brand, status, sort or "sku", direction == "desc",
+        _int(page_number, 1), _int(per, PER_PAGE), places.known(location) if places.several else None,
+    ).normalized()  # fmt: skip
+
+
+def _by_location_context(query: ListingQuery, by_location: list[tuple[str, int, int]], pages: int) -> dict[str, Any]:
+    """The totals at each location (each linking to the listing filtered by it), and where the section
+    is asked for again: the same filters (sort and page change nothing in it)."""
+    links = Links(query)
+    sums = [{"location": code, "on_hand": on_hand, "reserved": held, "available": on_hand - held,
+             "url": links.url(location=code, page=None)} for code, on_hand, held in by_location]  # fmt: skip
+    kept = links.params(sort=None, dir=None, page=None, per=None, pages=pages if pages > 1 else None)
+    return {"location": query.location or "", "location_totals": sums, "listing_pages": pages,
+            "by_location_url": "/by-location" + ("?" + urlencode(kept) if kept else "")}  # fmt: skip
 
 
 async def _table_context(products: ProductService, query: ListingQuery, places: Places) -> dict[str, Any]:
@@ -117,8 +168,8 @@ def _listing_context(listing: ListingPage, places: Places, by_location: list[tup
     query = listing.query
     links = Links(query)
     views = [product_view(p) for p in listing.items]
-    sums = [{"location": code, "on_hand": on_hand, "reserved": held, "available": on_hand - held,
-             "url": links.url(location=code, page=None)} for code, on_hand, held in by_location]  # fmt: skip
+    located = _by_location_context(query, by_location, listing.pages)
+    sums = located["location_totals"]
     totals = listing.totals
     if query.location:
         views = [at_location(v, query.location) for v in views]
@@ -126,8 +177,7 @@ def _listing_context(listing: ListingPage, places: Places, by_location: list[tup
         totals = {**totals, **{k: here[k] if here else 0 for k in ("on_hand", "reserved", "available")}}
     return {
         **places.as_context(),
-        "location": query.location or "",
-        "location_totals": sums,
+        **located,
         "all_locations_url": links.url(location=None, page=None),
         "totals": totals,
         "products": views,
