@@ -225,6 +225,12 @@ class ReservationService:
         async with self.ledger.db.read_only() as conn:
             return await repo.listing(conn, sku, status, limit, self.clock(), location)
 
+    async def sales_of(self, holds: list[ReservationRecord]) -> dict[int, Confirmed]:
+        """For each confirmed hold among `holds` (by id), its confirm's sales as they stand: one per
+        location a hold naming none sold from (the reservations page lists each with its location)."""
+        async with self.ledger.db.read_only() as conn:
+            return {h.id: await _confirmed_before(conn, h) for h in holds if h.status is Status.CONFIRMED}
+
     async def sweep(self) -> int:
         """Mark lapsed reservations expired, one product at a time under its locks."""
         async with self.ledger.db.read_only() as conn:

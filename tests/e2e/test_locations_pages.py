@@ -412,3 +412,41 @@ async def test_the_dashboard_fits_its_card_at_1280_and_at_phone_width(api, serve
             await page.screenshot(path=screenshot_path(name + ("-location" if "location" in query else "")),
                                   full_page=True)  # fmt: skip
 
+
+async def test_a_split_confirm_shows_every_sale_with_its_location(api, server, page):
+    """A hold naming no location, confirmed from three (one SELL each): the Recent list names every sale
+    and where it sold from, and a confirm on the page says so (a trial saw only the first sale)."""
+    sku = await make_product(api)
+    back, store = await new_location(api), await new_location(api)
+    await record(api, sku, "BUY", 3, "1.00")
+    await record(api, sku, "BUY", 4, "1.00", location=back)
+    await record(api, sku, "BUY", 2, "1.00", location=store)
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 9, "order_ref": "split-api"})).json()
+    r = await api.post(f"/api/reservations/{held['id']}/confirm", json={"unit_price": "5.00"})
+    assert r.status_code == 200, r.text
+    sales = r.json()["transactions"]
+    assert sorted((t["location"], t["quantity"]) for t in sales) == sorted([("MAIN", 3), (back, 4), (store, 2)])
+
+    await page.goto(f"{server.url}/reservations?sku={sku}")
+    row = page.locator(f"#recent #reservation-{held['id']}")
+    listed = await row.locator("li[data-sale]").all_inner_texts()
+    assert listed == [f"SELL #{t['id']}: {t['quantity']} from {t['location']}" for t in sales]
+    assert "at 5.00 each" in await row.inner_text()
+
+    await record(api, sku, "BUY", 1, "1.00")  # MAIN 1, the store 2: an order of 3 takes from both
+    await record(api, sku, "BUY", 2, "1.00", location=store)
+    second = (await api.post("/api/reservations", json={"sku": sku, "quantity": 3, "order_ref": "split-page"})).json()
+    await page.reload()
+    active = page.locator(f"#active #reservation-{second['id']}")
+    await active.get_by_placeholder("unit price").fill("5.00")
+    await active.get_by_role("button", name="Confirm").click()
+    moved = page.locator(f"#recent #reservation-{second['id']}")
+    await moved.locator(".badge.confirmed").wait_for()
+    said = await page.locator("#reservations-notice").text_content()
+    assert said == f"Confirmed order split-page: sales of 3 {sku} (1 from MAIN, 2 from {store}) at 5.00.", said
+    texts = await moved.locator("li[data-sale]").all_inner_texts()
+    assert [t.split(": ", 1)[1] for t in texts] == ["1 from MAIN", f"2 from {store}"]
+    await page.screenshot(path=screenshot_path("reservations-split"), full_page=True)
+    await page.set_viewport_size(PHONE)
+    await page.screenshot(path=screenshot_path("phone-reservations-split"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -15,7 +15,7 @@ from app.domain.reservations import Status
 from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
 from app.services.idempotency import Key
-from app.services.outcomes import EarlierAnswer, Held
+from app.services.outcomes import Confirmed, EarlierAnswer, Held
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.web.auth import scope_of
@@ -52,8 +52,26 @@ def time_left(r: ReservationRecord, now: datetime) -> str:
     return duration(int((r.expires_at - now).total_seconds()))
 
 
-def reservation_row(r: ReservationRecord, now: datetime) -> dict[str, Any]:
-    return {**reservation_view(r), "time_left": time_left(r, now)}
+def reservation_row(r: ReservationRecord, now: datetime, confirmed: Confirmed | None = None) -> dict[str, Any]:
+    """A row of the page; with `confirmed` (a confirmed hold's outcome, asked for while there are
+    several locations) each sale it recorded, with its location: a hold naming no location may have
+    sold from several, one SELL each."""
+    sales = [{"id": s.entry.id, "quantity": s.entry.quantity, "location": s.entry.location}
+             for s in confirmed.sales] if confirmed else []  # fmt: skip
+    return {**reservation_view(r), "time_left": time_left(r, now), "sales": sales}
+
+
+def sold(confirmed: Confirmed, shown: Display, several_locations: bool) -> str:
+    """What a confirm sold, as the page says it: "a sale of 3 TEA at 5.00", and while there are
+    several locations where from: "sales of 3 TEA (1 from MAIN, 2 from STORE) at 5.00"."""
+    held, sales = confirmed.reservation, confirmed.sales
+    price = shown.money(held.unit_price)
+    if not several_locations or not sales:
+        return f"a sale of {shown.units(held.quantity)} {held.sku} at {price}"
+    if len(sales) == 1:
+        return f"a sale of {shown.units(held.quantity)} {held.sku} from {sales[0].entry.location} at {price}"
+    parts = ", ".join(f"{shown.units(s.entry.quantity)} from {s.entry.location}" for s in sales)
+    return f"sales of {shown.units(held.quantity)} {held.sku} ({parts}) at {price}"
 
 
 class ReservationPages(Controller):
@@ -73,17 +91,19 @@ class ReservationPages(Controller):
         now = reservations.clock()
         wanted = Status(status) if status in {s.value for s in Status} else None
         active = [] if wanted not in (None, Status.ACTIVE) else await reservations.listing(sku, Status.ACTIVE)
-        recent = [r for r in await reservations.listing(sku, wanted, limit=100) if r.status is not Status.ACTIVE]
+        recent = [r for r in await reservations.listing(sku, wanted, limit=100) if r.status is not Status.ACTIVE][:50]
+        places = await _places(reservations)
+        sales = await reservations.sales_of(recent) if places["several_locations"] else {}
         return page(
             "reservations/index.html",
             section="reservations",
             active=[reservation_row(r, now) for r in active],
-            recent=[reservation_row(r, now) for r in recent[:50]],
+            recent=[reservation_row(r, now, sales.get(r.id)) for r in recent],
             sku=sku or "",
             status=status or "",
             statuses=[s.value for s in Status],
             **_form_context(extra.pop("form", None)),
-            **await _places(reservations),
+            **places,
             **extra,
         )
 
@@ -148,12 +168,13 @@ class ReservationPages(Controller):
         form = await form_data(request)
         try:
             price = parse_confirm({"unit_price": form.get("unit_price")})
-            held = (await reservations.confirm(reservation_id, price, within=request.user.location)).reservation
+            confirmed = await reservations.confirm(reservation_id, price, within=request.user.location)
         except DomainError as refused:
             return await self._refused(request, reservations, reservation_id, refused)
-        said = (f"Confirmed order {held.order_ref}: a sale of {display.units(held.quantity)} {held.sku} "
-                f"at {display.money(held.unit_price)}.")  # fmt: skip
-        return self._done(request, reservations, held, said)
+        several = (await _places(reservations))["several_locations"]
+        held = confirmed.reservation
+        said = f"Confirmed order {held.order_ref}: {sold(confirmed, display, several)}."
+        return self._done(request, reservations, held, said, confirmed if several else None)
 
     @post("/{reservation_id:int}/cancel", opt={"role": Role.CLERK})
     async def cancel(
@@ -176,7 +197,12 @@ class ReservationPages(Controller):
         return self._done(request, reservations, held, said)
 
     def _done(
-        self, request: HTMXRequest, reservations: ReservationService, held: ReservationRecord, said: str
+        self,
+        request: HTMXRequest,
+        reservations: ReservationService,
+        held: ReservationRecord,
+        said: str,
+        confirmed: Confirmed | None = None,
     ) -> Template | Redirect:
         """With htmx: the row leaves the Active table and heads the Recent one, and the page says what
         was done. (The row comes first in the answer: htmx puts it at the top of #recent-rows, as the
@@ -186,8 +212,9 @@ class ReservationPages(Controller):
         now = reservations.clock()
         if held.status is Status.ACTIVE:  # nothing changed (cannot happen on success); keep it in place
             return page("reservations/_row.html", r=reservation_row(held, now))
-        return page("reservations/_moved.html", r=reservation_row(held, now), said=said, retarget="#recent-rows",
-                    reswap="afterbegin")  # fmt: skip
+        shown = reservation_row(held, now, confirmed)
+        return page("reservations/_moved.html", r=shown, said=said, several_locations=confirmed is not None,
+                    retarget="#recent-rows", reswap="afterbegin")  # fmt: skip
 
     async def _refused(
         self, request: HTMXRequest, reservations: ReservationService, reservation_id: int, refused: DomainError
