@@ -297,7 +297,7 @@ async def test_a_clerk_voids_their_own_sale_and_only_that(api, server, browser, 
     assert (await summary(api, sku))["on_hand"] == 10
     assert [r["type"] for r in await timeline(api, sku)] == ["BUY"]
     audit = (await api.get("/audit", headers={"accept": "text/html"})).text
-    assert f"<td>clerk1</td><td>void</td>\n    <td class=\"num\">{sale['id']}</td>" in audit
+    assert f'<td>clerk1</td><td>void</td>\n    <td class="num">{sale["id"]}</td>' in audit
     assert tab.errors == []  # type: ignore[attr-defined]
 
     # Anything else stays a manager's delete: a sale the clerk did not record …
@@ -313,8 +313,11 @@ async def test_a_clerk_voids_their_own_sale_and_only_that(api, server, browser, 
         why = r.json()["detail"]
         assert r.status_code == 403 and "not today" in why and "not recorded by you" in why
         # Their own API sale, sent with an Idempotency-Key, they may void; a second void finds nothing.
-        own = await clerk.post("/api/transactions", json={"sku": sku, "type": "SELL", "quantity": 2,
-                                                          "unit_price": "6.95"}, headers={"Idempotency-Key": sku})
+        own = await clerk.post(
+            "/api/transactions",
+            json={"sku": sku, "type": "SELL", "quantity": 2, "unit_price": "6.95"},
+            headers={"Idempotency-Key": sku},
+        )
         assert own.status_code == 201
         r = await clerk.post(f"/api/transactions/{own.json()['id']}/void")
         assert r.status_code == 200, r.text

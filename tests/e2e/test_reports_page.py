@@ -70,8 +70,10 @@ async def test_movers_count_the_period_chosen_on_the_page(api, server, page):
     assert await chart.count() == 1
     first = chart.locator("g.bar").first
     assert await first.locator("title").text_content() == f"{sku}: 150,000"
-    widths = [float(w) for w in await chart.locator("g.bar rect").evaluate_all(
-        "rects => rects.map(r => r.getAttribute('width'))")]
+    widths = [
+        float(w)
+        for w in await chart.locator("g.bar rect").evaluate_all("rects => rects.map(r => r.getAttribute('width'))")
+    ]
     assert widths[0] == max(widths) and widths == sorted(widths, reverse=True)
     await page.screenshot(path=screenshot_path("report-movers"), full_page=True)
 
