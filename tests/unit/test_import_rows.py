@@ -23,11 +23,36 @@ CELLS = {
     "product_name": ["", "", "", " ", "Tea"],
     "type": ["BUY", "SELL", "ADJUST", "COUNT", "buy", " SELL ", "", "X"],
     "quantity": ["1", "0", "10", "-3", "+3", "1.5", "999999999", "1000000000", "١٢", "", " 7 ", "007", "1_0"],
-    "unit_price": ["", "1", "9.99", "1.23456", "-1", "1e3", "NaN", " 2.5 ", "999999999.9999", "1000000000", ".5",
-                   "5.", "-0", "0", "１"],  # fmt: skip
-    "at": ["2025-03-01T08:00:00Z", "2025-03-01 08:00", "2025-03-01", "", "2099-01-01T00:00:00Z",
-           "1899-12-31T00:00:00Z", "2025-03-01T08:00:00.1234567Z", "garbage", " 2025-03-01T08:00:00+05:00 ",
-           "2026-11-21T12:04:59Z", "2026-11-21T12:05:01Z"],  # fmt: skip
+    "unit_price": [
+        "",
+        "1",
+        "9.99",
+        "1.23456",
+        "-1",
+        "1e3",
+        "NaN",
+        " 2.5 ",
+        "999999999.9999",
+        "1000000000",
+        ".5",
+        "5.",
+        "-0",
+        "0",
+        "１",
+    ],  # fmt: skip
+    "at": [
+        "2025-03-01T08:00:00Z",
+        "2025-03-01 08:00",
+        "2025-03-01",
+        "",
+        "2099-01-01T00:00:00Z",
+        "1899-12-31T00:00:00Z",
+        "2025-03-01T08:00:00.1234567Z",
+        "garbage",
+        " 2025-03-01T08:00:00+05:00 ",
+        "2026-11-21T12:04:59Z",
+        "2026-11-21T12:05:01Z",
+    ],  # fmt: skip
     "reason": ["", "", "damage", "DAMAGE", " loss ", "'damage", "bogus"],
     "note": ["", "", "hello", " x ", "=cmd", "'=cmd", "a\x01b", "a\nb", "n" * 501, "e\u0301", "-3"],
 }
@@ -132,3 +157,29 @@ def test_a_checked_file_keeps_each_rows_locations_and_places_the_unnamed_at_the_
         (TxType.BUY, "SHOP", None), (TxType.TRANSFER, "SHOP", "BACK"), (TxType.SELL, "BACK", None),
     ]  # fmt: skip
     assert reader.fast(2, lines[1]) is not None and reader.fast(2, lines[2]) is not None  # the common path
+
+
+def test_a_refused_row_keeps_its_errors_and_what_only_the_database_can_confirm():
+    """A bad row's errors, and its well-formed location codes (the import looks them up with the
+    others, so that one 400 lists every bad row): not a code its own errors name."""
+    reader = RowReader([*LOCATED, "default_location"], now=NOW, zone=ZONE)
+    file = CheckedFile()
+    bad = [
+        ["x1", "D-1", "", "SELL", "-1", "2", "2025-03-01T08:00:00Z", "", "", "NOWHERE", "", ""],
+        ["x2", "D-2", "Cup", "BUY", "1", "1", "2025-03-01T08:00:00Z", "", "", "", "", "a b"],
+        ["x3", "D-1", "", "TRANSFER", "1", "", "later", "", "", "BACK", "BACK", ""],
+    ]
+    for line, cells in enumerate(bad, start=2):
+        try:
+            reader.row(line, cells)
+        except InvalidInput as refused:
+            file.refuse(line, reader.mapping(cells), refused)
+        else:
+            raise AssertionError(f"line {line} was accepted")
+    assert [(e.line, e.field) for e in file.refused] == [
+        (2, "quantity"), (3, "default_location"), (4, "at"), (4, "to_location"),
+    ]  # fmt: skip
+    assert [(x.line, x.field, x.code, x.sku) for x in file.refused_codes] == [
+        (2, "location", "NOWHERE", "D-1"), (4, "location", "BACK", "D-1"),
+    ]  # fmt: skip
+    assert file.refused_skus == {"D-2"} and file.transactions == 0
