@@ -30,7 +30,7 @@ class Settings:
     currency: str | None = None  # ISO 4217 code of the shop's money; None: amounts without a sign
     workers: int | None = None  # `serve`'s worker processes; None: one per usable core
     max_connections: int = 4096  # per process: past this many open connections and tasks, a 503 at once
-    refold_chunk: int = 4096  # rows a refold reads before its first check for a settled fold (recompute.py)
+    refold_chunk: int = 1024  # rows a refold reads before its first check for a settled fold (recompute.py)
     header_timeout: float = 10.0  # seconds a connection has to send a request's headers (http_protocol.py)
 
     def display(self) -> Display:
@@ -57,7 +57,7 @@ class Settings:
             currency=parse_currency(env.get("INVENTORY_CURRENCY")),
             workers=int(env["INVENTORY_WORKERS"]) if env.get("INVENTORY_WORKERS") else None,
             max_connections=int(env.get("INVENTORY_MAX_CONNECTIONS", "4096")),
-            refold_chunk=int(env.get("INVENTORY_REFOLD_CHUNK", "4096")),
+            refold_chunk=int(env.get("INVENTORY_REFOLD_CHUNK", "1024")),
             header_timeout=float(env.get("INVENTORY_HEADER_TIMEOUT", "10")),
         )
 

@@ -77,8 +77,11 @@ class RefoldChunks:
     the fold of the next. From Settings.refold_chunk (INVENTORY_REFOLD_CHUNK); the test suite sets a
     tiny first chunk so that every refold in it crosses chunk boundaries."""
 
-    first: int = 4096
-    largest: int = 4 * 4096
+    # 1,024 / 4,096 (not 4,096 / 16,384): each chunk's decoding and write are the refold's work left on
+    # the event loop; smaller pieces kept other products' sales at p99 74–95 ms during a 100,000-row
+    # edit against 249–268 ms, and the edit itself no slower (docs/performance.md, issue 12)
+    first: int = 1024
+    largest: int = 4 * 1024
 
     @classmethod
     def starting_at(cls, first: int) -> RefoldChunks:
