@@ -170,7 +170,8 @@ async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checke
                     (twice if row.external_id in seen else seen).add(row.external_id)
                 file.add(row)
     except csv.Error as unreadable:  # e.g. a cell past the csv module's 128 kB limit, in the row after `line`
-        raise InvalidFile([LineError(line + 1, "file", f"cannot be read as CSV here ({unreadable})")]) from None
+        cut = LineError(line + 1, "file", f"cannot be read as CSV here ({unreadable})")
+        raise InvalidFile([*sorted(errors, key=lambda e: e.line), cut]) from None  # with the bad rows before it
     file.lines = line - 1
     del seen
     if twice:

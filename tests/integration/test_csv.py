@@ -239,3 +239,16 @@ async def test_report_csv_quotes_formula_leading_names_but_not_negative_figures(
     assert (product["name"], product["category"], product["brand"]) == ("'@SUM(1+1)", "'" + tag, "'-Brand")
     assert product["realized_pl"] == "-3.00"
     assert (await report("by-category", "category"))["'" + tag]["realized_pl"] == "-3.00"
+
+
+async def test_a_file_unreadable_from_one_line_on_lists_the_bad_rows_before_it_too(api):
+    sku = await make_product(api)
+    body = "\n".join([
+        "external_id,sku,type,quantity,unit_price,at,note",
+        f"{sku}-1,{sku},SELL,-1,5.00,2026-05-01T09:00:00Z,",  # 2: quantity
+        f"{sku}-2,{sku},BUY,1,1.00,2026-05-01T09:00:00Z,{'x' * 200_000}",  # 3: past the csv module's cell limit
+    ])  # fmt: skip
+    r = await api.post("/api/import", content=body.encode(), headers={"content-type": "text/csv"})
+    assert r.status_code == 400, r.text
+    assert [(e["line"], e["field"]) for e in r.json()["extra"]["errors"]] == [(2, "quantity"), (3, "file")]
+    assert (await summary(api, sku))["transaction_count"] == 0
