@@ -389,22 +389,31 @@ def _refuse_transfers_in_place(entries: list[Entry]) -> None:
 
 
 def _naming_line(conflict: Conflict, file: CheckedFile, of_seq: dict[int, int], entries: list[Entry]) -> Conflict:
-    """The refusal with the file line of the row it names. One that names no row is about where the
-    product ends up, after all of its rows: on hand below what is reserved (at a location, or in
-    total). No single row is the cause there, so it names the last line of the file among the product's
-    rows that move stock at that location (any of its rows, for the total), and says so."""
+    """The refusal with the file line of the row it names. Otherwise no row of the file is the one
+    refused, and no single row is the cause, so it names the last line of the file among the
+    product's rows that moved the stock in question, and says so:
+    - on hand below what is reserved (at a location, or in total) is about where the product ends
+      up: its rows at that location (any of its rows, for the total);
+    - a stored row that would oversell: the file's rows before it in the timeline, at its location."""
     breaking = of_seq.get(conflict.extra.get("seq", -1))
     if breaking is not None:
         return Conflict(conflict.detail, {**conflict.extra, "line": file.line[breaking]})
-    if "reserved" not in conflict.extra or not entries:
+    code, sku = conflict.extra.get("location"), conflict.extra.get("sku", "the product")
+    at = [e for e in entries if code is None or code in (e.location, e.to_location)]
+    rows: list[Entry] = []
+    said = "{}"
+    if "reserved" in conflict.extra:
+        rows, said = at or entries, f", once the file's rows for {sku} are in ({{}})"
+    elif conflict.extra.get("transaction_id") is not None and "at" in conflict.extra:
+        point = (datetime.fromisoformat(conflict.extra["at"]), conflict.extra["seq"])
+        rows = [e for e in at if (e.at, e.seq) < point]
+        said = " (a row stored already; the file's rows before it took the stock: {})"
+    if not rows:
         return Conflict(conflict.detail, {**conflict.extra, "line": None})
-    code = conflict.extra.get("location")
-    there = [e.seq for e in entries if code is None or code in (e.location, e.to_location)] or [e.seq for e in entries]
-    line = max(file.line[of_seq[seq]] for seq in there)
-    sku = conflict.extra.get("sku", "the product")
+    line = max(file.line[of_seq[e.seq]] for e in rows)
     last = f"the last of them at {code}" if code is not None else "its last"
     detail = conflict.detail.removesuffix(" Nothing was changed.").rstrip(".")
-    detail += f", once the file's rows for {sku} are in (line {line} is {last} in the file). Nothing was changed."
+    detail += said.format(f"line {line} is {last} in the file") + ". Nothing was changed."
     return Conflict(detail, {**conflict.extra, "line": line})
 
 
