@@ -25,6 +25,9 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(autouse=True)
 def collector_on_afterwards() -> Iterator[None]:
+    # On before, too: in the whole suite an in-process test before these (the ledger state machine's
+    # services, on pytest-asyncio's loop of its own) can end with a refold's pause still waiting.
+    gc.enable()
     yield
     gc.enable()  # whatever a failed test left
 
