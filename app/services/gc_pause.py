@@ -63,7 +63,9 @@ def _resume_soon() -> None:
         gc.enable()
         return
     _resume_by = loop.time() + RESUME_AT_THE_LATEST
-    if _resuming is None:
+    # A waiter of a loop that was closed without running its tasks to the end (a test's) never
+    # comes back: a new one, on this loop.
+    if _resuming is None or _resuming.done() or _resuming.get_loop() is not loop:
         _resuming = loop.create_task(_resume_when_young_is_small())
 
 
@@ -80,7 +82,8 @@ async def _resume_when_young_is_small() -> None:
                 return
             await asyncio.sleep(RESUME_CHECK)
     finally:
-        _resuming = None
+        if _resuming is asyncio.current_task():
+            _resuming = None
         if not _paused:
             gc.enable()
 
