@@ -9,7 +9,7 @@ changed, sent while the next chunk is read and folded (see writeback.py).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -192,7 +192,8 @@ async def _rewrite(
         if splice.drop is None and product.follows(splice.start):
             # An append (every sale) reads nothing.
             before_key = product.last_key
-            outcome = refold(product.position, timeline(splice.places), splice.horizon, _stocks_now(product))
+            # The fold takes its own copy of the stocks; none (all in MAIN) for a product never moved.
+            outcome = refold(product.position, timeline(splice.places), splice.horizon, product.stocks or None)
         else:
             start, before_key = await _position_before(conn, product.id, splice.start)
             stocks = await _stocks_before(conn, product, splice, start)
@@ -203,9 +204,7 @@ async def _rewrite(
         several = product.several_locations or bool(splice.locations - {MAIN})
         if isinstance(outcome, Breach):
             raise breach_conflict(outcome, product.sku, display, several_locations=several)
-        end, end_stocks, last_key = _end_of(product, outcome, before_key)
-        # A settled refold keeps the stored stocks, which lack a place the change first used (it holds 0 there).
-        end_stocks.update({code: 0 for code in splice.locations if code not in end_stocks})
+        end, end_stocks, last_key = _end_of(product, outcome, before_key, splice.locations)
         _check_reserved(product, end, end_stocks)
         await writeback.finish(outcome.posted)
 
@@ -227,11 +226,6 @@ def _timeline_key(row: Stored | Entry | Gone) -> TimelineKey:
     return row.key if isinstance(row, Entry) else row.entry.key
 
 
-def _stocks_now(product: ProductRecord) -> dict[str, int] | None:
-    """The product's stock by location now; None (all of it in MAIN) for a product that never used another."""
-    return dict(product.stocks) if product.stocks else None
-
-
 async def _stocks_before(
     conn: asyncpg.Connection, product: ProductRecord, splice: Splice, start: Position
 ) -> dict[str, int] | None:
@@ -247,7 +241,7 @@ async def _stocks_before(
 
 
 async def _refold_from(
-    run: _Refold, start: Position, stocks: dict[str, int] | None, splice: Splice
+    run: _Refold, start: Position, stocks: Mapping[str, int] | None, splice: Splice
 ) -> Replay | Settled | Breach:
     """Read and refold in growing chunks, from `splice.start`, until the fold settles or the
     timeline ends. Each chunk's figures are sent to the database while the next chunk folds
@@ -256,7 +250,7 @@ async def _refold_from(
     folded: list[Posted] = []
     position, limit, key = start, run.chunks.first, splice.start
     pending: list[Entry | Gone] = sorted([*splice.places, *filter(None, [splice.gone])], key=_timeline_key)
-    watched = {code: (stocks or {}).get(code, 0) for code in splice.watch}
+    watched: Mapping[str, int] = {code: (stocks or {}).get(code, 0) for code in splice.watch}
     chunk = await ledger_rows.rows_from(read_from, run.product_id, key, dropped_id, limit)
     while True:
         is_last = len(chunk) < limit
@@ -274,7 +268,7 @@ async def _refold_from(
             return Settled(tuple(folded))
         if is_last:
             return Replay(tuple(folded), outcome.end, outcome.stocks)
-        position, stocks, watched = outcome.end, dict(outcome.stocks), dict(outcome.watched)
+        position, stocks, watched = outcome.end, outcome.stocks, outcome.watched  # the next fold copies them
         limit = min(limit * 4, run.chunks.largest)
         last = chunk[-1].entry
         key = (last.at, last.seq + 1)  # keys are unique, so this is "strictly after `last`"
@@ -287,18 +281,19 @@ async def _refold_from(
 
 
 def _end_of(
-    product: ProductRecord, outcome: Replay | Settled, before_key: TimelineKey | None
+    product: ProductRecord, outcome: Replay | Settled, before_key: TimelineKey | None, touched: frozenset[str]
 ) -> tuple[Position, dict[str, int], TimelineKey | None]:
     """Where the timeline now ends, and the stock by location there. A settled refold leaves the end
-    as stored, at every location."""
+    as stored, at every location. Every location the ledger has used stays listed, at 0 if it holds
+    nothing: those listed before and those the change `touched` (a settled one first using a place)."""
     if isinstance(outcome, Settled):
-        return product.position, dict(product.stocks), product.last_key
-    stocks = dict(outcome.stocks)
-    if product.stocks and not stocks:
-        stocks = {code: 0 for code in product.stocks}  # a location once used stays listed
+        position, stocks, last_key = product.position, dict(product.stocks), product.last_key
     else:
-        stocks.update({code: 0 for code in product.stocks if code not in stocks})
-    return outcome.end, stocks, outcome.posted[-1].entry.key if outcome.posted else before_key
+        position, stocks = outcome.end, dict(outcome.stocks)
+        last_key = outcome.posted[-1].entry.key if outcome.posted else before_key
+    for code in (*product.stocks, *touched):
+        stocks.setdefault(code, 0)
+    return position, stocks, last_key
 
 
 async def _position_before(
