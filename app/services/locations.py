@@ -99,6 +99,14 @@ class LocationService:
             return await repo.products_at(conn, code, limit, after_sku)
 
 
+async def location_named(conn: asyncpg.Connection, field: str, code: str) -> LocationRecord:
+    """The location `code` names, read in the caller's transaction; a 400 naming `field` when none."""
+    place = await repo.by_code(conn, code)
+    if place is None:
+        raise InvalidInput([FieldError(field, f"no location {code!r}")])
+    return place
+
+
 def _parse(raw: Mapping[str, Any], *, creating: bool) -> tuple[str | None, str | None, LocationKind | None]:
     errors = FieldErrors()
     for given in raw:

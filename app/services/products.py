@@ -13,7 +13,6 @@ from app.domain.commands import ProductInput
 from app.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.domain.rules import LocationKind
 from app.intake.requests import merge_product_patch, parse_product
-from app.persistence import locations as location_repo
 from app.persistence import products as repo
 from app.persistence.database import Database
 from app.persistence.products import SORTS, STATUSES, Filters
@@ -22,6 +21,7 @@ from app.services import idempotency
 from app.services.dashboard_totals import DashboardTotals
 from app.services.events import announce
 from app.services.idempotency import Key
+from app.services.locations import location_named
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -232,8 +232,6 @@ def _unknown_location(code: str) -> InvalidInput:
 
 async def _refuse_no_shelf(conn: asyncpg.Connection, code: str) -> None:
     """A default location is where sales and holds naming none happen: a storage location that exists."""
-    place = await location_repo.by_code(conn, code)
-    if place is None:
-        raise _unknown_location(code)
+    place = await location_named(conn, "default_location", code)
     if place.kind is not LocationKind.STORAGE:
         raise InvalidInput([FieldError("default_location", f"{code} is a {place.kind.value} location, not storage")])

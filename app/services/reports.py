@@ -8,15 +8,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.domain.errors import FieldError, InvalidInput, NotFound
+from app.domain.errors import NotFound
 from app.domain.money import ZERO_MONEY
 from app.domain.summary import inventory_value, status
-from app.persistence import locations as location_rows
 from app.persistence import reports as rows
 from app.persistence import reports_by_location as here_rows
 from app.persistence.database import Database
 from app.persistence.records import ProductRecord
 from app.persistence.reports_by_location import Here
+from app.services.locations import location_named
 from app.services.min_stock import MinStocks
 from app.services.selfcheck import SelfCheck
 from app.services.until_change import UntilChange
@@ -226,9 +226,7 @@ class ReportService:
     async def check_location(self, code: str) -> None:
         """400 naming `location` when no location has this code."""
         async with self.db.read_only() as conn:
-            known = await location_rows.by_code(conn, code)
-        if known is None:
-            raise InvalidInput([FieldError("location", f"no location {code!r}")])
+            await location_named(conn, "location", code)
 
     async def replenishment(self, location: str | None, page: int = 1, per: int = PER_PAGE) -> dict[str, Any]:
         """Every (product, location) whose stock there is below the location's min_stock for it (at
