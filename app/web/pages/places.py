@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.domain.rules import LocationKind, TxType
+from app.services.accounts import Identity
 from app.services.locations import LocationService
 
 
@@ -36,18 +37,12 @@ class Places:
                 "location_choice": self.choice, "my_location": self.mine}  # fmt: skip
 
 
-def own_location(me: Any) -> str | None:
-    """The location a user is limited to (None: every location). Read as an optional attribute:
-    accounts carry it once users limited to a location exist."""
-    code = getattr(me, "location", None) if me is not None else None
-    return str(code) if code else None
-
-
-async def places_for(locations: LocationService, me: Any) -> Places:
+async def places_for(locations: LocationService, me: Identity | None) -> Places:
+    """The locations, and `me`'s own when they are limited to one (None: no user given, or every location)."""
     found = await locations.all()
     codes = [x.code for x in found]
     transit = frozenset(x.code for x in found if x.kind is LocationKind.TRANSIT)
-    return Places(codes, transit, own_location(me))
+    return Places(codes, transit, me.location if me is not None else None)
 
 
 def entry_types(role_is_manager: bool) -> list[str]:
