@@ -56,6 +56,8 @@ async def test_a_rest_change_arrives_on_the_other_process_within_a_second(api, s
         sent = time.monotonic()
         await record(api, sku, "SELL", 8, "3.00")  # through REST, on the first process
         changed = await next_payload(ws, within=5)
+        while changed["data"]["stockChanged"] == first["data"]["stockChanged"]:  # a state event may repeat
+            changed = await next_payload(ws, within=5)
         assert time.monotonic() - sent < 1.0
         assert changed["data"]["stockChanged"] == {"skuId": sku, "currentStock": 2, "availableStock": 2,
                                                    "status": "low"}  # fmt: skip
