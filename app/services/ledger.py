@@ -29,7 +29,7 @@ from app.services.idempotency import Key, Repeated, first_claim
 from app.services.locations import LocationService
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.outcomes import Change, ProductChange, Voided
-from app.services.recompute import DEFAULT_CHUNKS, RefoldChunks, Rewrite, rewrite
+from app.services.recompute import DEFAULT_CHUNKS, RefoldChunks, Rewrite, append, rewrite
 
 
 def utc_now() -> datetime:
@@ -142,10 +142,14 @@ class LedgerService:
             if (refused := _transfer_in_place(entry)) is not None:
                 results.append(refused)
                 continue
-            if not product.follows(entry.key):
+            appends = product.follows(entry.key)  # every sale: nothing to read or rewrite
+            if not appends:
                 await _insert(conn, pending, results)  # the refold must see them
             try:
-                rw = await self.rewrite(conn, product, drop=None, places=[entry], closed=closed)
+                if appends:
+                    rw = append(product, entry, closed=closed, display=self.display)
+                else:
+                    rw = await self.rewrite(conn, product, drop=None, places=[entry], closed=closed)
             except Conflict as conflict:
                 results.append(conflict)
                 continue

@@ -30,10 +30,11 @@ from app.domain.ledger import (
     Stored,
     TimelineKey,
     refold,
+    replay,
     timeline,
 )
 from app.domain.rules import MAIN, TxType
-from app.domain.summary import rebased
+from app.domain.summary import rebased, totals_of
 from app.persistence import ledger_rows
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services.gc_pause import gc_paused
@@ -165,12 +166,41 @@ async def rewrite(
     product's rows: the reader sees committed rows only (the product lock keeps others out).
     `display` names the breaking transaction in a refusal as the pages show it."""
     splice = Splice.of(drop, places)
-    _refuse_closed(closed, splice, display)
+    _refuse_closed(closed, splice.entries, display)
     return await _rewrite(conn, reader, product, splice, chunks, display)
 
 
-def _refuse_closed(closed: ClosedPeriod, splice: Splice, shown: Display) -> None:
-    for entry in splice.entries:
+def append(product: ProductRecord, entry: Entry, *, closed: ClosedPeriod, display: Display) -> Rewrite:
+    """Put `entry`, newer than every row of the product (`product.follows(entry.key)`: every sale),
+    at the end of its timeline: one step of the fold on the product's stored end, nothing read or
+    rewritten, so no await. The same rules as `rewrite`: the closed period, no location below 0,
+    on hand at or above what is reserved."""
+    _refuse_closed(closed, (entry,), display)
+    outcome = replay((entry,), product.position, product.stocks or None)
+    if isinstance(outcome, Breach):
+        several = product.several_locations or any(code != MAIN for code in entry.locations)
+        raise breach_conflict(outcome, product.sku, display, several_locations=several)
+    end, stocks = outcome.end, outcome.stocks  # the fold's own copy
+    for code in product.stocks:
+        stocks.setdefault(code, 0)  # every location the ledger has used stays listed
+    _check_reserved(product, end, stocks)
+    (placed,) = outcome.posted
+    kind, at = entry.type, entry.at
+    after = replace(
+        product,
+        position=end,
+        stocks=stocks,
+        totals=product.totals + totals_of(outcome.posted),
+        tx_count=product.tx_count + 1,
+        last_key=entry.key,
+        last_counted_at=at if kind is TxType.COUNT else product.last_counted_at,  # it is the newest
+        last_sale_at=at if kind is TxType.SELL else product.last_sale_at,
+    )
+    return Rewrite(after, (placed,))
+
+
+def _refuse_closed(closed: ClosedPeriod, entries: Sequence[Entry], shown: Display) -> None:
+    for entry in entries:
         if closed.covers(entry.at):
             what = shown.transaction(entry.type.value, entry.quantity, entry.at, new=entry.id is None)
             raise Conflict(
