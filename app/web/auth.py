@@ -150,12 +150,14 @@ def allow_recording(identity: Identity, ledger: LedgerService, data: Transaction
     to one location names no other (LocationRefused, a 403; checked here so that every transport
     refuses it as it refuses a role, before any key is kept). The ledger, handed `within=`, puts
     their transaction at their location when it names none, and checks again."""
-    shown = ledger.display
-    if data.at is not None:
-        what = shown.transaction(data.type.value, data.quantity, data.at, new=True)
-    else:
-        what = f"a new {NOUNS.get(data.type.value, data.type.value.lower())} of {shown.units(data.quantity)}"
-    allow(identity, ledger.role_to_record(data), f"Recording {what}")
+    needed = ledger.role_to_record(data)
+    if identity.role < needed:  # the refusal's words are made only for a refusal (not on every sale)
+        shown = ledger.display
+        if data.at is not None:
+            what = shown.transaction(data.type.value, data.quantity, data.at, new=True)
+        else:
+            what = f"a new {NOUNS.get(data.type.value, data.type.value.lower())} of {shown.units(data.quantity)}"
+        allow(identity, needed, f"Recording {what}")
     at_own_location(data, identity.location)
 
 

@@ -48,10 +48,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
+# Made once: json.loads with these options builds a new decoder for every body.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+
+
 def parse(raw: bytes) -> Any:
     """The JSON value of a body; InvalidInput naming the field (or `body`) that is wrong."""
     try:
-        value = json.loads(raw, parse_float=Decimal, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes | bytearray) else raw
+        value = _DECODER.decode(text)  # as json.loads reads bytes
     except _DuplicateKey as twice:
         raise InvalidInput([FieldError(_printable(twice.key), "is given more than once")]) from None
     except RecursionError:
