@@ -35,6 +35,7 @@ from app.persistence.database import Database
 HASHER = PasswordHasher()  # Argon2id with the library's current parameters
 SESSION_DAYS = 14
 TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_MOST = 10_000  # tokens kept at once; past it, expired and unknown ones are dropped
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -392,14 +393,16 @@ class AccountService:
         who may use a token empties the cache of every process at its commit (`token_cache_listener`);
         should a process's listening connection be down, TOKEN_CACHE_SECONDS bounds how long it can
         still accept a token revoked or deactivated elsewhere."""
-        key = digest(token)
-        cached = self._token_cache.get(key)
-        if cached and cached[0] > time.monotonic():
+        cached = self._token_cache.get(token)  # by the token itself: no hash per request
+        now = time.monotonic()
+        if cached and cached[0] > now:
             return cached[1]
         async with self.db.read_only() as conn:
-            holder = await repo.token_holder(conn, key)
+            holder = await repo.token_holder(conn, digest(token))
         identity = _identity(holder, "token") if holder else None
-        self._token_cache[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, identity)
+        if len(self._token_cache) >= TOKEN_CACHE_MOST:  # made-up tokens must not grow it without end
+            self._token_cache = {k: v for k, v in self._token_cache.items() if v[0] > now and v[1] is not None}
+        self._token_cache[token] = (time.monotonic() + TOKEN_CACHE_SECONDS, identity)
         return identity
 
     def _forget_identities(self) -> None:

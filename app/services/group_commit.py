@@ -71,8 +71,9 @@ class GroupCommit(Generic[C, R]):
         self._queue.append(waiting)
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
-        # shield: a client that hangs up must not cancel a commit others share.
-        return await asyncio.shield(waiting.answer)
+        # The commit runs in the drainer's task, not this one: a client that hangs up cancels only
+        # its own answer (a done future the committer then skips), never a commit others share.
+        return await waiting.answer
 
     async def _drain(self) -> None:
         try:

@@ -180,9 +180,7 @@ def append(product: ProductRecord, entry: Entry, *, closed: ClosedPeriod, displa
     if isinstance(outcome, Breach):
         several = product.several_locations or any(code != MAIN for code in entry.locations)
         raise breach_conflict(outcome, product.sku, display, several_locations=several)
-    end, stocks = outcome.end, outcome.stocks  # the fold's own copy
-    for code in product.stocks:
-        stocks.setdefault(code, 0)  # every location the ledger has used stays listed
+    end, stocks = outcome.end, {**dict.fromkeys(product.stocks, 0), **outcome.stocks}  # every used one listed
     _check_reserved(product, end, stocks)
     (placed,) = outcome.posted
     kind, at = entry.type, entry.at
