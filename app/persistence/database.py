@@ -47,6 +47,15 @@ async def prepare_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("numeric", encoder=str, decoder=Decimal, schema="pg_catalog", format="text")
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """What the pool does to a connection handed back, after asyncpg's own rollback of a transaction
+    left open: nothing more. asyncpg's default reset sends "SELECT pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL" (one more round trip for every request that reads) to undo session
+    state this app never makes on a pooled connection: its product locks are transaction locks
+    (pg_advisory_xact_lock), its SETs are SET LOCAL, its cursors live inside transactions, and LISTEN
+    and the migration lock have connections of their own (tests/integration/test_pool_sessions.py)."""
+
+
 class Database:
     """One database and its connection pool: made once (the app factory, a CLI command), opened
     and closed around the work, and handed to whatever needs a connection."""
@@ -69,7 +78,7 @@ class Database:
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
             self.url, min_size=min(2, self.pool_size), max_size=self.pool_size, init=prepare_connection,
-            server_settings={"application_name": "stockroom"},
+            reset=keep_session, server_settings={"application_name": "stockroom"},
         )  # fmt: skip
 
     async def close(self) -> None:
