@@ -320,6 +320,13 @@ class LedgerService:
 
     # --- lookups outside the locks --------------------------------------------------------
 
+    async def know_every_product(self) -> None:
+        """At start-up: every SKU's id, in one query (50,000 products: a few MB), so that the first
+        sale of each product after a restart does not cost a read of its own (a flash sale spread
+        over 10,000 products had 40 % of its sales wait for one)."""
+        async with self.db.read_only() as conn:
+            self._ids.update(await product_repo.every_id_by_sku(conn))
+
     async def product_id(self, sku: str) -> int:
         # A SKU never changes and products are never deleted, so the mapping can be kept.
         if sku in self._ids:
