@@ -33,6 +33,16 @@ async def by_ids(conn: asyncpg.Connection, product_ids: Sequence[int]) -> list[P
     return list((await products.by_ids(conn, product_ids)).values())
 
 
+async def statuses_by_ids(conn: asyncpg.Connection, product_ids: Sequence[int]) -> list[tuple[str, int, int]]:
+    """(sku, available, low-stock threshold) of each product: what its stock status is made of."""
+    rows = await conn.fetch(
+        f"SELECT sku, on_hand - live_reserved, low_stock_threshold "
+        f"FROM ({PRODUCT_SELECT} WHERE p.id = ANY($1::bigint[])) p",
+        list(product_ids),
+    )
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
 async def by_skus(conn: asyncpg.Connection, skus: Sequence[str]) -> list[ProductRecord]:
     rows = await conn.fetch(f"{PRODUCT_SELECT} WHERE p.sku = ANY($1::text[]) ORDER BY p.sku", list(skus))
     return [product_from(r) for r in rows]

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.summary import status
 from app.persistence import events as rows
 from app.persistence.database import UNAVAILABLE, Database
 from app.persistence.events import CHANNEL, announce
@@ -124,6 +125,10 @@ class EventHub:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5)
 
+    async def _load_statuses(self, product_ids: list[int]) -> list[tuple[str, int, int]]:
+        async with self.db.read_only() as conn:
+            return await rows.statuses_by_ids(conn, product_ids)
+
     async def load_summaries(self, product_ids: list[int]) -> list[dict[str, Any]]:
         async with self.db.read_only() as conn:
             products = await rows.by_ids(conn, product_ids)
@@ -176,15 +181,22 @@ class EventHub:
             pause = self.coalesce_seconds
             while self._pending:
                 ids = sorted(self._pending)
+                telling = bool(self.subscribers)  # as it is now: one may come while this reads
                 try:
-                    summaries = await self._load(ids)
+                    if telling:
+                        summaries = await self._load(ids)
+                    else:  # nobody to tell: only each status, which the next alert is judged against
+                        statuses = await self._load_statuses(ids)
                 except Exception:
                     log.exception("could not read %d changed products; trying again in %.2f s", len(ids), pause)
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 2.0)
                     continue
                 self._pending.difference_update(ids)
-                self._publish(summaries, alerts=True)
+                if telling:
+                    self._publish(summaries, alerts=True)
+                else:
+                    self._status.update((sku, status(available, low).value) for sku, available, low in statuses)
         finally:
             self._flusher = None
 
