@@ -140,13 +140,8 @@ async def by_sku(conn: asyncpg.Connection, sku: str) -> ProductRecord | None:
     return product_from(row) if row else None
 
 
-async def every_id_by_sku(conn: asyncpg.Connection) -> dict[str, int]:
-    return dict(await conn.fetch("SELECT sku, id FROM product"))
-
-
-async def id_by_sku(conn: asyncpg.Connection, sku: str) -> int | None:
-    product_id: int | None = await conn.fetchval("SELECT id FROM product WHERE sku = $1", sku)
-    return product_id
+async def ids_by_skus(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str, int]:
+    return dict(await conn.fetch("SELECT sku, id FROM product WHERE sku = ANY($1::text[])", list(skus)))
 
 
 @dataclass(frozen=True, slots=True)

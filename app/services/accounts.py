@@ -31,6 +31,7 @@ from app.persistence import admin_notices
 from app.persistence import locations as location_rows
 from app.persistence import settings as settings_rows
 from app.persistence.database import Database
+from app.services.coalesced import Coalesced
 
 HASHER = PasswordHasher()  # Argon2id with the library's current parameters
 SESSION_DAYS = 14
@@ -174,6 +175,7 @@ class AccountService:
         self.db = db
         self._users_exist = False
         self._token_cache: dict[str, tuple[float, Identity | None]] = {}
+        self._token_reads: Coalesced[str, Identity] = Coalesced(self._read_tokens)
         # Account changes this process has been told of (its own, or NOTIFY from others): an open
         # stream reads its session again only when this has moved (app.web.live_credentials).
         self.account_changes = 0
@@ -397,13 +399,22 @@ class AccountService:
         now = time.monotonic()
         if cached and cached[0] > now:
             return cached[1]
-        async with self.db.read_only() as conn:
-            holder = await repo.token_holder(conn, digest(token))
-        identity = _identity(holder, "token") if holder else None
+        changes = self.account_changes
+        identity = await self._token_reads.get(token)  # the same token, asked at once, read once
+        if self.account_changes != changes:  # the read may predate a revocation: answer, keep nothing
+            return identity
         if len(self._token_cache) >= TOKEN_CACHE_MOST:  # made-up tokens must not grow it without end
             self._token_cache = {k: v for k, v in self._token_cache.items() if v[0] > now and v[1] is not None}
         self._token_cache[token] = (time.monotonic() + TOKEN_CACHE_SECONDS, identity)
         return identity
+
+    async def _read_tokens(self, tokens: list[str]) -> dict[str, Identity]:
+        found = {}
+        async with self.db.read_only() as conn:
+            for token in tokens:
+                if (holder := await repo.token_holder(conn, digest(token))) is not None:
+                    found[token] = _identity(holder, "token")
+        return found
 
     def _forget_identities(self) -> None:
         """Users, tokens or sessions changed: cached tokens are looked up again, open streams re-check."""

@@ -23,6 +23,7 @@ from app.persistence import reservations as reservation_repo
 from app.persistence.database import Database
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services import idempotency
+from app.services.coalesced import Coalesced
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued
 from app.services.idempotency import Key, Repeated, first_claim
@@ -72,6 +73,7 @@ class LedgerService:
         self.display = display  # the shop's formats (create_app's, made once): refusals name transactions with it
         self._group = GroupCommit(self._commit_batch, max_batch)
         self._ids: dict[str, int] = {}
+        self._unknown_ids: Coalesced[str, int] = Coalesced(self._read_ids)
 
     async def rewrite(
         self,
@@ -320,23 +322,20 @@ class LedgerService:
 
     # --- lookups outside the locks --------------------------------------------------------
 
-    async def know_every_product(self) -> None:
-        """At start-up: every SKU's id, in one query (50,000 products: a few MB), so that the first
-        sale of each product after a restart does not cost a read of its own (a flash sale spread
-        over 10,000 products had 40 % of its sales wait for one)."""
-        async with self.db.read_only() as conn:
-            self._ids.update(await product_repo.every_id_by_sku(conn))
-
     async def product_id(self, sku: str) -> int:
-        # A SKU never changes and products are never deleted, so the mapping can be kept.
-        if sku in self._ids:
-            return self._ids[sku]
-        async with self.db.read_only() as conn:
-            product_id = await product_repo.id_by_sku(conn, sku)
+        # A SKU never changes and products are never deleted, so the mapping can be kept; SKUs
+        # not yet known (a restart, products made by another process) are read together.
+        product_id = self._ids.get(sku)
         if product_id is None:
-            raise NotFound(f"No product with SKU {sku!r}", {"field": "sku", "sku": sku})
-        self._ids[sku] = product_id
+            product_id = await self._unknown_ids.get(sku)
+            if product_id is None:
+                raise NotFound(f"No product with SKU {sku!r}", {"field": "sku", "sku": sku})
+            self._ids[sku] = product_id
         return product_id
+
+    async def _read_ids(self, skus: list[str]) -> dict[str, int]:
+        async with self.db.read_only() as conn:
+            return await product_repo.ids_by_skus(conn, skus)
 
     async def row(self, tx_id: int) -> tuple[LedgerRow, int]:
         """A transaction and its product id, read outside any lock."""

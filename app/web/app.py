@@ -102,8 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.open()
         await hub.start()
-        await ledger.know_every_product()
-        settle_after_start_up()  # after what start-up keeps, so the collector no longer walks it
+        settle_after_start_up()
         sweeper = asyncio.create_task(every(settings.sweep_seconds, reservations.sweep))
         purger = asyncio.create_task(every(3600, purge_idempotency_keys))
         backups = asyncio.create_task(backup_service.run_schedule())  # idle without INVENTORY_BACKUP_DIR
