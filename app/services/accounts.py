@@ -37,6 +37,7 @@ HASHER = PasswordHasher()  # Argon2id with the library's current parameters
 SESSION_DAYS = 14
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_MOST = 10_000  # tokens kept at once; past it, expired and unknown ones are dropped
+TOKEN_LONGEST = 64  # characters: every token made is "sr_" and 43 more; a longer one is never looked up or kept
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -395,6 +396,8 @@ class AccountService:
         who may use a token empties the cache of every process at its commit (`token_cache_listener`);
         should a process's listening connection be down, TOKEN_CACHE_SECONDS bounds how long it can
         still accept a token revoked or deactivated elsewhere."""
+        if len(token) > TOKEN_LONGEST:  # cached by the token itself, a long made-up one would hold its size
+            return None
         cached = self._token_cache.get(token)  # by the token itself: no hash per request
         now = time.monotonic()
         if cached and cached[0] > now:
