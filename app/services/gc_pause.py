@@ -4,7 +4,8 @@ A refold of 100,000 rows allocates several hundred thousand small tuples that
 all stay alive until it ends; the collector would scan them again and again
 (measured: it doubles the time of a 100,000-row edit). None of them form cycles.
 
-Still needed after `settle_after_start_up` (gc.freeze(), young threshold 20,000): folding
+Still needed after `settle_after_start_up` (gc.freeze(), a young threshold of 20,000 then; YOUNG_THRESHOLD,
+100,000, since issue 12, not measured again here): folding
 100,000 decoded rows took 443 ms of CPU with the collector on and 389 ms paused (median of 9,
 issue 11), so the pause stays. The collector is process-wide, so while a refold awaits the
 database other requests run without it too.
