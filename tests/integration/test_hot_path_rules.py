@@ -131,6 +131,36 @@ async def test_a_now_count_and_sale_appended_set_last_counted_and_last_sale(api)
     assert await checked(api, sku) == []
 
 
+async def test_appends_and_backdated_rows_of_one_product_sent_together_stay_consistent(api):
+    """In one batch an append may follow a backdated row of the same product (a refold, which reads the
+    rows inserted before it) and precede another: the stored end each starts from must be the latest."""
+    sku, store = await make_product(api), await place(api)
+    await record(api, sku, "BUY", 40, "2.00", at=at(1, 9))
+    await record(api, sku, "TRANSFER", 10, at=at(1, 10), to_location=store)
+
+    def send(body: dict[str, Any]) -> Any:
+        return api.post("/api/transactions", json={"sku": sku, **body})
+
+    now_sale = {"type": "SELL", "quantity": 1, "unit_price": "5.00"}
+    bodies = [
+        now_sale,
+        {"type": "BUY", "quantity": 3, "unit_price": "4.00", "at": at(2, 9)},
+        {**now_sale, "location": store},
+        {"type": "SELL", "quantity": 2, "unit_price": "6.00", "at": at(3, 9), "location": store},
+        now_sale,
+        {"type": "ADJUST", "quantity": -1, "reason": "damage", "at": at(4, 9)},
+        {"type": "TRANSFER", "quantity": 2, "to_location": store},
+        {"type": "COUNT", "quantity": 50, "at": at(5, 9), "location": store},  # enough whatever the order
+        {**now_sale, "location": store},
+    ] * 3
+    answers = await asyncio.gather(*[send(b) for b in bodies])
+    assert [r.status_code for r in answers] == [201] * len(bodies), [r.text for r in answers if r.status_code != 201]
+    product = await summary(api, sku)
+    assert product["transaction_count"] == 2 + len(bodies)
+    assert sum(by_location(product).values()) == product["on_hand"]
+    assert await checked(api, sku) == []
+
+
 # --- 2. an appended row that breaks a rule is refused alone ---------------------------------------------
 
 
