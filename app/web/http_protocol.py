@@ -19,7 +19,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
+    # One timer per connection, not one per request: a keep-alive connection's requests only note
+    # when their headers began (or None once complete), and the timer, when it fires, closes the
+    # connection or sets itself again for the request under way. A timer made and cancelled for
+    # every request cost about 2 % of a hot sale's CPU.
     _header_deadline: asyncio.TimerHandle | None = None
+    _headers_began: float | None = None  # the loop's time the current headers began; None: complete
 
     def __init__(self, *args: Any, header_seconds: float = 10.0, **kwargs: Any) -> None:
         self.header_seconds = header_seconds
@@ -27,32 +32,37 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._start_header_deadline()
+        self._headers_begin()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._start_header_deadline()
+        self._headers_begin()
 
     def on_headers_complete(self) -> None:
-        self._stop_header_deadline()
+        self._headers_began = None
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_header_deadline()
-        super().connection_lost(exc)
-
-    def _start_header_deadline(self) -> None:
-        self._stop_header_deadline()
-        self._header_deadline = self.loop.call_later(self.header_seconds, self._headers_too_slow)
-
-    def _stop_header_deadline(self) -> None:
+        self._headers_began = None
         if self._header_deadline is not None:
             self._header_deadline.cancel()
             self._header_deadline = None
+        super().connection_lost(exc)
 
-    def _headers_too_slow(self) -> None:
+    def _headers_begin(self) -> None:
+        self._headers_began = self.loop.time()
+        if self._header_deadline is None:
+            self._header_deadline = self.loop.call_at(self._headers_began + self.header_seconds, self._deadline)
+
+    def _deadline(self) -> None:
         self._header_deadline = None
-        if self.cycle is None or self.cycle.response_complete:  # no request is being answered
+        began = self._headers_began
+        if began is None:  # every request so far had its headers in time
+            return
+        due = began + self.header_seconds
+        if self.loop.time() < due:  # a later request's headers: its own deadline
+            self._header_deadline = self.loop.call_at(due, self._deadline)
+        elif self.cycle is None or self.cycle.response_complete:  # no request is being answered
             self.transport.close()
 
 

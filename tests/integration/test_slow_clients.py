@@ -55,3 +55,35 @@ async def test_header_tricklers_are_disconnected_while_normal_requests_are_serve
             assert (await client.get("/healthz")).status_code == 200
             await asyncio.sleep(0.1)
     assert all(t.result() for t in tricklers), "a trickling client was never cut off"
+
+
+async def test_a_keep_alive_connection_is_cut_off_when_a_later_request_trickles(strict_server):
+    """The deadline is each request's: a connection whose first request was prompt, idle for a
+    while, then trickling the headers of its second, is cut off too."""
+    where = urlsplit(strict_server.url)
+    assert where.hostname and where.port
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(next(line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:"))[15:])
+        await reader.readexactly(length)  # the whole first answer: anything read later is the second's
+        await asyncio.sleep(0.6)  # within keep-alive; the first request's deadline would pass during the next
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + GIVE_UP_AFTER
+        cut_off = False
+        while time.monotonic() < deadline and not cut_off:
+            try:
+                writer.write(b"X-Slow: 1\r\n")
+                await writer.drain()
+                chunk = await asyncio.wait_for(reader.read(1024), 0.2)
+                cut_off = chunk == b""
+            except TimeoutError:
+                continue
+            except (ConnectionError, OSError):
+                cut_off = True
+        assert cut_off, "the second request's trickled headers were never cut off"
+    finally:
+        writer.close()
