@@ -25,7 +25,8 @@ def _price(value: Decimal | None) -> str | None:
     """A price as entered, to at least 2 places: "6.95", not the stored "6.9500"."""
     if value is None:
         return None
-    return str(value.quantize(CENT) if value == value.quantize(CENT) else value.normalize())
+    cents = value.quantize(CENT)
+    return str(cents if value == cents else value.normalize())
 
 
 def _t(value: datetime | None) -> str | None:
@@ -74,6 +75,8 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
 def location_stocks(p: ProductRecord) -> list[dict[str, Any]]:
     """The product's stock at each location its ledger has used (MAIN first), with what reservations
     naming the location hold there."""
+    if not p.held and len(p.stocks) <= 1:  # one place (every product that never moved): nothing to sort
+        return [{"location": code, "on_hand": units, "reserved": 0, "available": units} for code, units in p.stocks.items()]
     codes = sorted({*p.stocks, *p.held}, key=lambda c: (c != MAIN, c))
     rows = []
     for code in codes:
@@ -90,7 +93,9 @@ def voided_view(voided: Voided) -> dict[str, Any]:
 def committed_view(change: Change) -> dict[str, Any]:
     """The API's answer to a recorded (or edited) transaction: the row and its product after it."""
     assert change.row is not None
-    return {**transaction_view(change.row), "product": product_view(change.product.after)}
+    view = transaction_view(change.row)  # a dict of its own
+    view["product"] = product_view(change.product.after)
+    return view
 
 
 def error_view(status: int, exc: DomainError) -> dict[str, Any]:

@@ -255,9 +255,9 @@ async def test_an_appended_row_in_a_closed_period_is_refused(api, tokens):
 # --- 3. clients that hang up mid-request on one hot product -------------------------------------------
 
 
-def _raw_sale(url: str, token: str, sku: str, note: str, reset: bool) -> None:
-    """A whole POST sent on a raw socket, which is then closed (with a reset, or a plain close) before
-    any answer: the server reads a request whose client is gone."""
+def _raw_sale(url: str, token: str, sku: str, note: str, reset: bool, whole: bool = True) -> None:
+    """A POST sent on a raw socket, which is then closed (with a reset, or a plain close) before any
+    answer: the server reads a request whose client is gone (or, not `whole`, half its body)."""
     host, port = url.removeprefix("http://").split(":")
     body = json.dumps({"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "5.00", "note": note}).encode()
     head = (f"POST /api/transactions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
@@ -265,7 +265,7 @@ def _raw_sale(url: str, token: str, sku: str, note: str, reset: bool) -> None:
     s = socket.create_connection((host, int(port)))
     if reset:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    s.sendall(head.encode() + body)
+    s.sendall(head.encode() + (body if whole else body[: len(body) // 2]))
     s.close()
 
 
@@ -309,10 +309,19 @@ async def test_two_hundred_buyers_of_whom_half_hang_up_leave_every_committed_sal
             sale = {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "5.00", "note": f"stay-{i}"}
             return await staying.post("/api/transactions", json=sale)
 
-        leaving = [loop.run_in_executor(None, _raw_sale, server.url, clerk, sku, f"raw-{i}", i % 2 == 0)
-                   for i in range(50)]  # fmt: skip
+        async def gives_up(i: int) -> None:  # an HTTP client whose task is cancelled mid-request
+            sale = {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "5.00", "note": f"cancelled-{i}"}
+            try:
+                async with asyncio.timeout((i % 10) * 0.003):
+                    await staying.post("/api/transactions", json=sale)
+            except TimeoutError:
+                pass
+
+        leaving = [loop.run_in_executor(None, _raw_sale, server.url, clerk, sku, f"raw-{i}", i % 2 == 0, i % 3 > 0)
+                   for i in range(30)]  # fmt: skip
         leaving += [_ws_sale_then_hang_up(server.url, clerk, sku, f"ws-{i}-{uid()}", (i % 10) * 0.005)
                     for i in range(50)]  # fmt: skip
+        leaving += [gives_up(i) for i in range(20)]
         tasks = [stays(i) for i in range(100)]
         everything = [x for pair in zip(tasks, leaving, strict=True) for x in pair]
         answers = await asyncio.gather(*everything, return_exceptions=True)
