@@ -155,3 +155,33 @@ async def test_a_line_whose_product_another_process_holds_tries_again_and_keeps_
     assert await group.submit(sale(2, 9)) == "ok 9"  # not held up by product 1
     assert await asyncio.gather(*mine) == ["ok 1", "ok 2", "ok 3"]
     assert fake.refusals == 0 and [q for p, q in fake.committed if p == 1] == [1, 2, 3]
+
+
+class BusyOnce(FakeCommitter):
+    """Product 1 is in another process's batch when the first batch tries it, free for the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate.set()
+        self.refused = False
+        self.lines = 0  # commits of a product's line (they wait for its lock)
+
+    async def __call__(self, batch: list[Queued], wait: bool) -> list:
+        self.lines += wait
+        if not self.refused and any(q.product_id == 1 for q in batch):
+            self.refused = True
+            rest = [q for q in batch if q.product_id != 1]
+            done = iter(await super().__call__(rest, wait) if rest else [])
+            return [Busy() if q.product_id == 1 else next(done) for q in batch]
+        return await super().__call__(batch, wait)
+
+
+async def test_a_product_busy_for_a_moment_commits_in_the_next_batch_in_order_not_in_a_line():
+    fake = BusyOnce()
+    group = GroupCommit(fake, max_batch=100)
+    first = [asyncio.create_task(group.submit(sale(p, q))) for p, q in [(1, 1), (2, 2), (1, 3)]]
+    await asyncio.sleep(0)
+    later = asyncio.create_task(group.submit(sale(1, 4)))  # queued behind the ones put back
+    assert await asyncio.gather(*first, later) == ["ok 1", "ok 2", "ok 3", "ok 4"]
+    assert [q for p, q in fake.committed if p == 1] == [1, 3, 4]
+    assert fake.lines == 0 and [q.data.quantity for q in fake.batches[1][:2]] == [1, 3]  # put back at the front
