@@ -126,6 +126,7 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=args.access_log,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
+        server_header=False,  # no "server: uvicorn" on every answer: it tells attackers what runs here
         # Past this many open connections and tasks per process, new requests get a 503 at once
         # instead of piling up (open /events streams count: one each).
         limit_concurrency=settings.max_connections,

@@ -231,6 +231,7 @@ async def test_security_headers_are_set_and_errors_show_no_stack(api):
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "same-origin"
+    assert "server" not in r.headers  # what serves it is nobody's business
     big = await api.post("/api/products", content=b"{" + b" " * 2_000_000 + b"}")
     assert big.status_code == 413
 
