@@ -63,6 +63,21 @@ def totals_of(rows: Iterable[Posted]) -> Totals:
     return Totals(revenue, cogs, realized_pl, write_off, gain, units_in, units_out, damaged)
 
 
+def with_row(totals: Totals, row: Posted) -> Totals:
+    """Totals with one more row (every sale): `totals + totals_of([row])` without the Totals between."""
+    entry, f = row
+    kind, quantity = entry.type, entry.quantity
+    units_in, units_out, damaged = totals.units_in, totals.units_out, totals.damaged
+    if kind is TxType.SELL:
+        units_out += quantity
+    elif kind is TxType.BUY or (kind is TxType.ADJUST and quantity > 0):
+        units_in += quantity
+    elif kind is TxType.ADJUST and entry.reason is Reason.DAMAGE:
+        damaged -= quantity
+    return Totals(totals.revenue + f.revenue, totals.cogs + f.cogs, totals.realized_pl + f.realized_pl,
+                  totals.write_off + f.write_off, totals.gain + f.gain, units_in, units_out, damaged)  # fmt: skip
+
+
 def rebased(totals: Totals, removed: Iterable[Posted], added: Iterable[Posted]) -> Totals:
     """Totals after replacing `removed` rows with `added` ones: work grows with the change only."""
     return totals - totals_of(removed) + totals_of(added)

@@ -76,7 +76,7 @@ def location_stocks(p: ProductRecord) -> list[dict[str, Any]]:
     """The product's stock at each location its ledger has used (MAIN first), with what reservations
     naming the location hold there."""
     if not p.held and len(p.stocks) <= 1:  # one place (every product that never moved): nothing to sort
-        return [{"location": code, "on_hand": units, "reserved": 0, "available": units} for code, units in p.stocks.items()]
+        return [{"location": c, "on_hand": units, "reserved": 0, "available": units} for c, units in p.stocks.items()]
     codes = sorted({*p.stocks, *p.held}, key=lambda c: (c != MAIN, c))
     rows = []
     for code in codes:
