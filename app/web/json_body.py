@@ -9,6 +9,7 @@ whatever walks the value), and text that cannot be stored (a NUL, or a lone surr
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections import deque
 from collections.abc import Generator
@@ -55,16 +56,33 @@ _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants, o
 def parse(raw: bytes) -> Any:
     """The JSON value of a body; InvalidInput naming the field (or `body`) that is wrong."""
     try:
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes | bytearray) else raw
-        value = _DECODER.decode(text)  # as json.loads reads bytes
+        text, plain = _text_of(raw)
+        value = _DECODER.decode(text)
     except _DuplicateKey as twice:
         raise InvalidInput([FieldError(_printable(twice.key), "is given more than once")]) from None
     except RecursionError:
         raise InvalidInput([FieldError("body", f"is nested more than {MAX_DEPTH} levels deep")]) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput([FieldError("body", f"is not valid JSON ({exc})")]) from None
-    _check_tree(value)
+    if not (plain and isinstance(value, dict) and all(type(v) in _SCALARS for v in value.values())):
+        _check_tree(value)  # a flat object of plain text (every sale) has nothing it could find
     return value
+
+
+_SCALARS = frozenset({str, int, Decimal, bool, type(None)})
+
+
+def _text_of(raw: bytes | bytearray | str) -> tuple[str, bool]:
+    """The body's text, as json.loads reads bytes, and whether it is plain: UTF-8 without a BOM, a
+    NUL or any \\u escape, so that none of its strings can hold a NUL or a lone surrogate."""
+    if isinstance(raw, str):
+        return raw, False
+    if b"\\u" not in raw and b"\x00" not in raw and not raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw.decode("utf-8"), True
+        except UnicodeDecodeError:  # not UTF-8, or surrogates written as bytes
+            pass
+    return raw.decode(json.detect_encoding(raw), "surrogatepass"), False
 
 
 async def json_object(request: Request) -> dict[str, Any]:
