@@ -10,13 +10,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from app.persistence.database import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_TAIL = 80  # lines of a server's log shown in a failed test's report
@@ -218,3 +223,24 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+async def opened_database(database_url: str) -> AsyncIterator[Database]:
+    """A Database (the app's pool) on a fresh migrated database of its own, for tests that drive
+    the services in-process and look at the pool's connections."""
+    from app.persistence.database import Database
+    from app.persistence.migrations import migrate
+
+    name = f"own_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    url = database_url.replace("/postgres?", f"/{name}?")
+    await migrate(url)
+    database = Database(url, pool_size=4)
+    await database.open()
+    yield database
+    await database.close()

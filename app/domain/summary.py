@@ -43,10 +43,16 @@ class Totals:
         )
 
 
-def totals_of(rows: Iterable[Posted]) -> Totals:
-    """Sums of the rows' figures and units, in one pass (refolds sum 100,000s of rows)."""
-    revenue = cogs = realized_pl = write_off = gain = ZERO_MONEY
-    units_in = units_out = damaged = 0
+NO_TOTALS = Totals()
+
+
+def totals_of(rows: Iterable[Posted], start: Totals = NO_TOTALS) -> Totals:
+    """`start` plus the rows' figures and units, in one pass (refolds sum 100,000s of rows; every
+    sale adds its one row to its product's totals)."""
+    (revenue, cogs, realized_pl, write_off, gain, units_in, units_out, damaged) = (
+        start.revenue, start.cogs, start.realized_pl, start.write_off, start.gain,
+        start.units_in, start.units_out, start.damaged,
+    )  # fmt: skip
     for entry, figures in rows:
         revenue += figures.revenue
         cogs += figures.cogs
@@ -61,21 +67,6 @@ def totals_of(rows: Iterable[Posted]) -> Totals:
         elif kind is TxType.ADJUST and entry.reason is Reason.DAMAGE:
             damaged -= quantity
     return Totals(revenue, cogs, realized_pl, write_off, gain, units_in, units_out, damaged)
-
-
-def with_row(totals: Totals, row: Posted) -> Totals:
-    """Totals with one more row (every sale): `totals + totals_of([row])` without the Totals between."""
-    entry, f = row
-    kind, quantity = entry.type, entry.quantity
-    units_in, units_out, damaged = totals.units_in, totals.units_out, totals.damaged
-    if kind is TxType.SELL:
-        units_out += quantity
-    elif kind is TxType.BUY or (kind is TxType.ADJUST and quantity > 0):
-        units_in += quantity
-    elif kind is TxType.ADJUST and entry.reason is Reason.DAMAGE:
-        damaged -= quantity
-    return Totals(totals.revenue + f.revenue, totals.cogs + f.cogs, totals.realized_pl + f.realized_pl,
-                  totals.write_off + f.write_off, totals.gain + f.gain, units_in, units_out, damaged)  # fmt: skip
 
 
 def rebased(totals: Totals, removed: Iterable[Posted], added: Iterable[Posted]) -> Totals:

@@ -34,7 +34,7 @@ from app.domain.ledger import (
     timeline,
 )
 from app.domain.rules import MAIN, TxType
-from app.domain.summary import rebased, with_row
+from app.domain.summary import rebased, totals_of
 from app.persistence import ledger_rows
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services.gc_pause import gc_paused
@@ -185,7 +185,7 @@ def append(product: ProductRecord, entry: Entry, *, closed: ClosedPeriod, displa
     (placed,) = outcome.posted
     kind, at = entry.type, entry.at
     after = product.with_figures(
-        end, stocks, with_row(product.totals, placed), product.tx_count + 1, entry.key,
+        end, stocks, totals_of(outcome.posted, product.totals), product.tx_count + 1, entry.key,
         at if kind is TxType.COUNT else product.last_counted_at,  # it is the newest
         at if kind is TxType.SELL else product.last_sale_at,
     )  # fmt: skip

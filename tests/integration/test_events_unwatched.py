@@ -4,32 +4,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC
 
-import asyncpg
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def opened_database(database_url: str) -> AsyncIterator[object]:
-    from app.persistence.database import Database
-    from app.persistence.migrations import migrate
-
-    name = f"hub_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    url = database_url.replace("/postgres?", f"/{name}?")
-    await migrate(url)
-    db = Database(url, pool_size=3)
-    await db.open()
-    yield db
-    await db.close()
 
 
 async def test_an_unwatched_change_is_remembered_for_the_next_alert(opened_database) -> None:

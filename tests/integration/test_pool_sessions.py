@@ -7,32 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def opened_database(database_url: str) -> AsyncIterator[object]:
-    from app.persistence.database import Database
-    from app.persistence.migrations import migrate
-
-    name = f"pool_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    url = database_url.replace("/postgres?", f"/{name}?")
-    await migrate(url)
-    db = Database(url, pool_size=3)
-    await db.open()
-    yield db
-    await db.close()
 
 
 # A setting counts once its value differs from the session's start: asyncpg's own type introspection

@@ -11,7 +11,6 @@ the ledger state machine under a load average of 7–8; here the reset is made s
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -20,25 +19,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SLOW_RESET_SECONDS = 0.3  # more than spare_connection's 0.1 s wait, far less than a pool's acquire timeout
-
-
-@pytest.fixture
-async def opened_database(database_url: str) -> AsyncIterator[object]:
-    from app.persistence.database import Database
-    from app.persistence.migrations import migrate
-
-    name = f"spare_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    url = database_url.replace("/postgres?", f"/{name}?")
-    await migrate(url)
-    db = Database(url, pool_size=4)
-    await db.open()
-    yield db
-    await db.close()
 
 
 async def test_an_edit_stands_when_its_spare_connection_is_slow_to_reset(opened_database, monkeypatch) -> None:
