@@ -25,9 +25,11 @@ class Coalesced(Generic[K, V]):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def get(self, key: K) -> V | None:
+        loop = asyncio.get_running_loop()
+        if self._tasks and next(iter(self._tasks)).get_loop() is not loop:  # a loop closed mid-read (a test's)
+            self._asked, self._reading, self._tasks = {}, {}, set()
         answer = self._reading.get(key) or self._asked.get(key)
         if answer is None:
-            loop = asyncio.get_running_loop()
             answer = self._asked[key] = loop.create_future()
             answer.add_done_callback(_retrieved)
             if len(self._asked) == 1:  # the first key since the last read began: start the next

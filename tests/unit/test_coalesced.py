@@ -70,3 +70,26 @@ async def test_an_asker_that_gives_up_leaves_the_answer_to_the_others() -> None:
     read.gate.set()
     assert await staying == "A"
     assert leaving.cancelled()
+
+
+def test_a_read_left_behind_by_a_closed_loop_does_not_hold_up_the_next_loop() -> None:
+    read = FakeRead()
+    lookups = Coalesced(read)
+    first_loop = asyncio.new_event_loop()
+    first_loop.set_exception_handler(lambda loop, context: None)  # its tasks are dropped on purpose
+    read.gate = asyncio.Event()  # never set in the first loop: its read never ends
+
+    async def ask_and_leave() -> None:
+        asking = asyncio.ensure_future(lookups.get("a"))
+        await asyncio.sleep(0.01)
+        assert not asking.done()
+
+    first_loop.run_until_complete(ask_and_leave())
+    first_loop.close()  # as a test's loop ends: the read and its asker never finish
+
+    async def ask_again() -> str | None:
+        read.gate = asyncio.Event()
+        read.gate.set()
+        return await asyncio.wait_for(lookups.get("a"), 5)
+
+    assert asyncio.run(ask_again()) == "A"
