@@ -111,7 +111,7 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.persistence.migrations import migrate
-    from app.web.http_protocol import with_header_deadline
+    from app.web.http_protocol import with_client_deadlines
 
     settings = settled_settings()
     asyncio.run(migrate(str(settings.database_url)))
@@ -122,7 +122,8 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port or settings.port,
         workers=args.workers if args.workers is not None else settings.workers or usable_cores(),
         loop="uvloop",
-        http=with_header_deadline(settings.header_timeout),  # httptools, with a deadline on request headers
+        # httptools, with deadlines on a request's headers and on each part of its body
+        http=with_client_deadlines(settings.header_timeout, settings.body_timeout),
         access_log=args.access_log,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s

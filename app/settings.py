@@ -32,6 +32,7 @@ class Settings:
     max_connections: int = 4096  # per process: past this many open connections and tasks, a 503 at once
     refold_chunk: int = 1024  # rows a refold reads before its first check for a settled fold (recompute.py)
     header_timeout: float = 10.0  # seconds a connection has to send a request's headers (http_protocol.py)
+    body_timeout: float = 30.0  # seconds a request's body may go without a byte (http_protocol.py)
 
     def display(self) -> Display:
         """The shop's formats: create_app makes them once and hands them to the templates and services."""
@@ -59,6 +60,7 @@ class Settings:
             max_connections=int(env.get("INVENTORY_MAX_CONNECTIONS", "4096")),
             refold_chunk=int(env.get("INVENTORY_REFOLD_CHUNK", "1024")),
             header_timeout=float(env.get("INVENTORY_HEADER_TIMEOUT", "10")),
+            body_timeout=float(env.get("INVENTORY_BODY_TIMEOUT", "30")),
         )
 
 

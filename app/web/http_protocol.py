@@ -1,12 +1,18 @@
-"""uvicorn's httptools protocol with a deadline on request headers.
+"""uvicorn's httptools protocol with deadlines on slow clients.
 
 uvicorn bounds idle keep-alive connections (`timeout_keep_alive`) but not a client that sends its
-headers a byte at a time: 300 such connections were held for as long as they trickled. Here every
-request's headers must be complete within `header_seconds` (Settings.header_timeout,
-INVENTORY_HEADER_TIMEOUT) of the connection opening or of the request's first byte, or the
-connection is closed. `serve` hands uvicorn `with_header_deadline(seconds)`, a partial of the class:
-it pickles by name into each worker process, as a class made on the fly would not. Behind a reverse
-proxy the proxy does this too (nginx `client_header_timeout`); see docs/decisions.md.
+headers a byte at a time (300 such connections were held for as long as they trickled), nor one that
+sends its headers and then stops sending the body it announced: its request waits for that body
+forever, and counts against `INVENTORY_MAX_CONNECTIONS` meanwhile. Here
+- every request's headers must be complete within `header_seconds` (Settings.header_timeout,
+  INVENTORY_HEADER_TIMEOUT) of the connection opening or of the request's first byte;
+- a body must keep coming: `body_seconds` (Settings.body_timeout, INVENTORY_BODY_TIMEOUT) at most
+  between the headers and its first bytes, and between one part of it and the next, as nginx's
+  `client_body_timeout` counts; while the app has not read what came (uvicorn stops reading past
+  its buffer), the client is not the one waited for, and the clock starts again;
+or the connection is closed. `serve` hands uvicorn `with_client_deadlines(...)`, a partial of the
+class: it pickles by name into each worker process, as a class made on the fly would not. Behind a
+reverse proxy the proxy does this too; see docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -18,55 +24,79 @@ from typing import Any, cast
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
-class HeaderDeadlineProtocol(HttpToolsProtocol):
+class ClientDeadlineProtocol(HttpToolsProtocol):
     # One timer per connection, not one per request: a keep-alive connection's requests only note
-    # when their headers began (or None once complete), and the timer, when it fires, closes the
-    # connection or sets itself again for the request under way. A timer made and cancelled for
-    # every request cost about 2 % of a hot sale's CPU.
-    _header_deadline: asyncio.TimerHandle | None = None
-    _headers_began: float | None = None  # the loop's time the current headers began; None: complete
+    # since when the connection waits for its client (or None once the request has all come), and
+    # the timer, when it fires, closes the connection or sets itself again for the wait under way. A
+    # timer made and cancelled for every request cost about 2 % of a hot sale's CPU.
+    _deadline: asyncio.TimerHandle | None = None
+    _waiting_since: float | None = None  # the loop's time the wait for the client began; None: not waiting
+    _waiting_for_body = False  # else for headers
 
-    def __init__(self, *args: Any, header_seconds: float = 10.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, header_seconds: float = 10.0, body_seconds: float = 30.0, **kwargs: Any) -> None:
         self.header_seconds = header_seconds
+        self.body_seconds = body_seconds
         super().__init__(*args, **kwargs)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._headers_begin()
+        self._wait_for(body=False)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._headers_begin()
+        self._wait_for(body=False)
 
     def on_headers_complete(self) -> None:
-        self._headers_began = None
+        self._waiting_since = None
         super().on_headers_complete()
+        if not (self.parser.should_upgrade() and self._should_upgrade()):  # a WebSocket is not ours to time
+            self._wait_for(body=True)  # a request without a body completes at once (on_message_complete)
+
+    def on_body(self, body: bytes) -> None:
+        if self._waiting_for_body:
+            self._waiting_since = self.loop.time()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._waiting_since = None
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._headers_began = None
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+        self._waiting_since = None
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         super().connection_lost(exc)
 
-    def _headers_begin(self) -> None:
-        self._headers_began = self.loop.time()
-        if self._header_deadline is None:
-            self._header_deadline = self.loop.call_at(self._headers_began + self.header_seconds, self._deadline)
+    def _seconds(self) -> float:
+        return self.body_seconds if self._waiting_for_body else self.header_seconds
 
-    def _deadline(self) -> None:
-        self._header_deadline = None
-        began = self._headers_began
-        if began is None:  # every request so far had its headers in time
+    def _wait_for(self, *, body: bool) -> None:
+        self._waiting_since, self._waiting_for_body = self.loop.time(), body
+        if self._deadline is None:
+            self._deadline = self.loop.call_at(self._waiting_since + self._seconds(), self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._deadline = None
+        since = self._waiting_since
+        if since is None:  # everything the client announced so far came in time
             return
-        due = began + self.header_seconds
-        if self.loop.time() < due:  # a later request's headers: its own deadline
-            self._header_deadline = self.loop.call_at(due, self._deadline)
-        elif self.cycle is None or self.cycle.response_complete:  # no request is being answered
+        now = self.loop.time()
+        if self._waiting_for_body and self.flow.read_paused:  # the app has yet to read what came
+            since = self._waiting_since = now
+        due = since + self._seconds()
+        if now < due:  # a later wait than the one this timer was set for
+            self._deadline = self.loop.call_at(due, self._on_deadline)
+        elif self._waiting_for_body or self.cycle is None or self.cycle.response_complete:
             self.transport.close()
+        else:  # headers coming while an earlier request is answered: that answer is not cut; look again
+            self._deadline = self.loop.call_at(now + self.header_seconds, self._on_deadline)
 
 
-def with_header_deadline(seconds: float) -> type[asyncio.Protocol]:
+def with_client_deadlines(header_seconds: float, body_seconds: float) -> type[asyncio.Protocol]:
     """What `serve` gives uvicorn as its `http` protocol: uvicorn only calls it with its keyword
     arguments, so a partial stands in for a class (uvicorn's annotation asks for a type)."""
-    return cast(type[asyncio.Protocol], partial(HeaderDeadlineProtocol, header_seconds=seconds))
+    return cast(
+        type[asyncio.Protocol],
+        partial(ClientDeadlineProtocol, header_seconds=header_seconds, body_seconds=body_seconds),
+    )
