@@ -11,7 +11,7 @@ from pathlib import Path
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar_htmx import HTMXConfig, HTMXPlugin
@@ -40,6 +40,7 @@ from app.web.errors import (
     permission_denied_handler,
     rate_limited_handler,
     unavailable_handler,
+    validation_error_handler,
 )
 from app.web.event_stream import event_stream
 from app.web.graphql import GraphQLController
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RateLimited: rate_limited_handler,
             **dict.fromkeys(UNAVAILABLE, unavailable_handler),
             DomainError: domain_error_handler,
+            ValidationException: validation_error_handler,
             NotAuthorizedException: not_authorized_handler,
             PermissionDeniedException: permission_denied_handler,
         },

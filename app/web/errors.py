@@ -8,12 +8,12 @@ from typing import Literal
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.exceptions import InternalServerException
+from litestar.exceptions import InternalServerException, ValidationException
 from litestar.response import Redirect, Template
 from litestar_htmx import ClientRedirect, HTMXDetails
 
 from app.domain.access import LocationRefused
-from app.domain.errors import Conflict, DomainError, InvalidFile, InvalidInput, KeyReused, NotFound
+from app.domain.errors import Conflict, DomainError, FieldError, InvalidFile, InvalidInput, KeyReused, NotFound
 from app.persistence.database import DatabaseUnavailable, OutcomeUnknown
 from app.services.accounts import RateLimited
 from app.web.auth import first_run, rejected_token
@@ -78,6 +78,25 @@ def domain_error_handler(request: Request, exc: Exception) -> Response | Templat
         return Template(template_name="error.html", context={"status": status, "detail": exc.detail},
                         status_code=status)  # fmt: skip
     return Response({"status_code": status, "detail": exc.detail, "extra": exc.extra}, status_code=status)
+
+
+def validation_error_handler(request: Request, exc: Exception) -> Response | Template:
+    """Litestar's own refusal of a parameter it converts (`?dry_run=maybe`, a path id that is no
+    number) in the shape of every other 400: "Invalid input: dry_run: …" with `extra.errors`, not
+    Litestar's list of {message, key, source}, so that a client reads one shape of 400."""
+    assert isinstance(exc, ValidationException)
+    found = exc.extra if isinstance(exc.extra, list) else []
+    errors = [FieldError(str(e.get("key") or "request"), _worded(str(e.get("message") or "is not valid")))
+              for e in found if isinstance(e, dict)]  # fmt: skip
+    return domain_error_handler(request, InvalidInput(errors or [FieldError("request", str(exc.detail))]))
+
+
+# msgspec's words for the parameter types the routes declare, as the rest of the API words them
+_WORDED = {"Expected `bool`": "must be true or false", "Expected `int`": "must be a whole number"}
+
+
+def _worded(message: str) -> str:
+    return next((words for start, words in _WORDED.items() if message.startswith(start)), message)
 
 
 def not_authorized_handler(request: Request, exc: Exception) -> Response:

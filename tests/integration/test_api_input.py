@@ -285,3 +285,22 @@ async def test_a_form_idempotency_key_that_cannot_be_stored_is_a_400(api):
 async def test_an_id_in_the_path_is_written_with_ascii_digits_only(api, written):
     r = await api.delete(f"/api/transactions/{written}", params={"dry_run": "true"})
     assert r.status_code == 400 and "tx_id" in r.text, r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "field", "says"),
+    [
+        ("POST", "/api/transactions?dry_run=maybe", "dry_run", "must be true or false"),
+        ("DELETE", "/api/transactions/12?dry_run=perhaps", "dry_run", "must be true or false"),
+        ("GET", "/api/products/SKU/transactions?limit=many", "limit", "must be a whole number"),
+    ],
+)
+async def test_a_parameter_litestar_refuses_is_a_400_in_the_api_s_one_shape(api, method, url, field, says):
+    """Litestar converts declared parameters itself; its refusal reads like every other 400."""
+    sku = await make_product(api)
+    body = {"sku": sku, "type": "BUY", "quantity": 1, "unit_price": "1"} if method == "POST" else None
+    r = await api.request(method, url.replace("SKU", sku), json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"] == {"errors": [{"field": field, "message": says}]}
+    assert r.json()["detail"] == f"Invalid input: {field}: {says}"
+    assert (await summary(api, sku))["transaction_count"] == 0
