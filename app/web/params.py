@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import ParameterKwarg
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.domain.errors import FieldErrors
@@ -78,5 +79,7 @@ def _integer_query_params(handler: BaseRouteHandler) -> frozenset[str]:
     for name, field in handler.parsed_fn_signature.parameters.items():
         kinds = field.inner_types if field.is_optional else (field,)
         if any(kind.annotation is int for kind in kinds):
-            names.add(getattr(field.kwarg_definition, "query", None) or name)
+            # a parameter's alias (QueryParameter(name="page"); the older Parameter(query="page") sets it too)
+            alias = field.kwarg_definition.name if isinstance(field.kwarg_definition, ParameterKwarg) else None
+            names.add(alias or name)
     return frozenset(names)
