@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.types import ASGIApp
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
@@ -27,8 +27,8 @@ async def event_stream(
     request: Request[Any, Any, Any],
     hub: EventHub,
     accounts: AccountService,
-    sku: Annotated[list[str] | None, Parameter(query="sku", required=False)] = None,
-    alerts: Annotated[str | None, Parameter(query="alerts", required=False)] = None,
+    sku: Annotated[list[str] | None, QueryParameter(name="sku", required=False)] = None,
+    alerts: Annotated[str | None, QueryParameter(name="alerts", required=False)] = None,
 ) -> ASGIApp:
     """Server-sent events: a `stock` event per followed product now, then `stock` and `alert` events as
     figures and statuses change, from whichever process made the change. `?sku=A&sku=B` follows some;

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 from litestar.response import Stream
 
 from app.domain.access import Role
@@ -55,9 +55,9 @@ class CatalogueCsvController(Controller):
         self,
         db: Database,
         ledger: LedgerService,
-        sku: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
+        sku: FromQuery[str | None] = None,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
         location: At = None,
     ) -> Stream:
         """All transactions, or one product's, or those with `start <= at < end`, or those at a

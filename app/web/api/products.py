@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
@@ -53,7 +53,11 @@ class ProductController(Controller):
         responses=answers({200: (ProductList, "The products, by SKU")}),
     )
     async def index(
-        self, products: ProductService, q: str | None = None, category: str | None = None, status: str | None = None
+        self,
+        products: ProductService,
+        q: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         return {"items": [product_view(p) for p in await products.listing(q, category, status)]}
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, get, post, put
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 
 from app.domain.access import Role
 from app.domain.errors import FieldErrors
@@ -127,7 +127,7 @@ def _route(name: str) -> HTTPRouteHandler:
         ledger: LedgerService,
         reports: ReportService,
         days: Days = 30,
-        order: Order = "fast",
+        order: FromQuery[Order] = "fast",
         limit: Limit = 20,
         format: Format = "json",
         at: At = None,
@@ -215,7 +215,7 @@ class ReportController(Controller):
         ledger: LedgerService,
         reports: ReportService,
         days: Days = 30,
-        order: Order = "fast",
+        order: FromQuery[Order] = "fast",
         limit: Limit = 20,
         format: Format = "json",
         at: At = None,

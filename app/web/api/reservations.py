@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
@@ -71,8 +71,8 @@ class ReservationController(Controller):
     async def index(
         self,
         reservations: ReservationService,
-        sku: str | None = None,
-        status: str | None = None,
+        sku: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
         location: Annotated[str | None, Parameter(description="only the holds naming this location")] = None,
     ) -> dict[str, Any]:
         found = await reservations.listing(sku, _status(status), location=location or None)

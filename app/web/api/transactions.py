@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, delete, patch, post
+from litestar.params import FromQuery
 
 from app.domain.access import Role
 from app.services.idempotency import Key
@@ -54,7 +55,11 @@ class TransactionController(Controller):
         ),
     )
     async def create(
-        self, request: SignedInRequest, ledger: LedgerService, dry_run: bool = False, data: dict[str, Any] | None = None
+        self,
+        request: SignedInRequest,
+        ledger: LedgerService,
+        dry_run: FromQuery[bool] = False,
+        data: dict[str, Any] | None = None,
     ) -> Response[Any]:
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
         me = request.user
@@ -98,7 +103,7 @@ class TransactionController(Controller):
         tx_id: int,
         request: SignedInRequest,
         ledger: LedgerService,
-        dry_run: bool = False,
+        dry_run: FromQuery[bool] = False,
         data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         me = request.user
@@ -142,7 +147,7 @@ class TransactionController(Controller):
         ),
     )
     async def remove(
-        self, tx_id: int, request: SignedInRequest, ledger: LedgerService, dry_run: bool = False
+        self, tx_id: int, request: SignedInRequest, ledger: LedgerService, dry_run: FromQuery[bool] = False
     ) -> Response[Any]:
         me = request.user
         change = await ledger.delete(tx_id, actor=me.username, dry_run=dry_run, within=me.location)

@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 from litestar import Controller, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -36,7 +37,7 @@ class LoginPages(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def form(self, accounts: AccountService, next: str | None = None) -> Template | Redirect:
+    async def form(self, accounts: AccountService, next: FromQuery[str | None] = None) -> Template | Redirect:
         if not await accounts.users_exist():
             return see_other("/setup")
         return page("login.html", next=_safe_next(next))

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 from litestar_htmx import HTMXRequest
 
@@ -69,15 +69,15 @@ class DashboardPages(Controller):
         products: ProductService,
         locations: LocationService,
         request: HTMXRequest,
-        q: str | None = None,
-        category: str | None = None,
-        brand: str | None = None,
-        status: str | None = None,
-        sort: str | None = None,
-        direction: Annotated[str | None, Parameter(query="dir", required=False)] = None,
-        page_number: Annotated[str | None, Parameter(query="page", required=False)] = None,
-        per: str | None = None,
-        location: str | None = None,
+        q: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
+        brand: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        sort: FromQuery[str | None] = None,
+        direction: Annotated[str | None, QueryParameter(name="dir", required=False)] = None,
+        page_number: Annotated[str | None, QueryParameter(name="page", required=False)] = None,
+        per: FromQuery[str | None] = None,
+        location: FromQuery[str | None] = None,
     ) -> Template:
         places = await places_for(locations, request.user)
         query = _query(places, q, category, brand, status, sort, direction, page_number, per, location)
@@ -98,12 +98,12 @@ class DashboardPages(Controller):
         products: ProductService,
         locations: LocationService,
         request: HTMXRequest,
-        q: str | None = None,
-        category: str | None = None,
-        brand: str | None = None,
-        status: str | None = None,
-        location: str | None = None,
-        pages: str | None = None,
+        q: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
+        brand: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        location: FromQuery[str | None] = None,
+        pages: FromQuery[str | None] = None,
     ) -> Template:
         """The "By location" section alone, for the filters given: live.js asks for it again when the
         page's live events say stock changed (the rows update themselves; these sums cover every

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -23,7 +24,7 @@ class LocationPages(Controller):
     opt = {"role": Role.MANAGER}
 
     @get("/")
-    async def index(self, locations: LocationService, made: str | None = None) -> Template:
+    async def index(self, locations: LocationService, made: FromQuery[str | None] = None) -> Template:
         return await _page(locations, {}, made=made)
 
     @post("/")

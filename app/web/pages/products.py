@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -129,9 +130,9 @@ class ProductPages(Controller):
         sku: str,
         settings: Settings,
         ledger: LedgerService,
-        page_no: int = 1,
-        before: str | None = None,
-        after: str | None = None,
+        page_no: FromQuery[int] = 1,
+        before: FromQuery[str | None] = None,
+        after: FromQuery[str | None] = None,
     ) -> Template:
         product = await products.get(sku)
         context = await page_context(product, ledger, settings.timezone, page_no, before, after)
@@ -144,10 +145,10 @@ class ProductPages(Controller):
         sku: str,
         settings: Settings,
         ledger: LedgerService,
-        page_no: int = 1,
-        saved: int | None = None,
-        before: str | None = None,
-        after: str | None = None,
+        page_no: FromQuery[int] = 1,
+        saved: FromQuery[int | None] = None,
+        before: FromQuery[str | None] = None,
+        after: FromQuery[str | None] = None,
     ) -> Template:
         """Every section that follows the ledger, for product.js to put in place after a change made here
         or anywhere (`saved` names a transaction just edited here: the answer confirms it)."""

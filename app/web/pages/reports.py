@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from app.display import Display
@@ -139,7 +140,7 @@ class ReportPages(Controller):
 
     @get("/monthly")
     async def monthly(
-        self, products: ProductService, settings: Settings, ledger: LedgerService, sku: str | None = None
+        self, products: ProductService, settings: Settings, ledger: LedgerService, sku: FromQuery[str | None] = None
     ) -> Template:
         rows: list[dict[str, Any]] = []
         if sku:
@@ -161,11 +162,11 @@ class ReportPages(Controller):
         display: Display,
         locations: LocationService,
         days: Days = 30,
-        order: Order = "fast",
+        order: FromQuery[Order] = "fast",
         limit: Limit = 20,
-        at: str | None = None,
+        at: FromQuery[str | None] = None,
         page_no: PageNo = 1,
-        location: str | None = None,
+        location: FromQuery[str | None] = None,
     ) -> Template:
         now = ledger.clock()
         moment = valuation_moment(at, ledger) if at else None

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -81,7 +82,7 @@ class ReservationPages(Controller):
 
     @get("/")
     async def index(
-        self, reservations: ReservationService, sku: str | None = None, status: str | None = None
+        self, reservations: ReservationService, sku: FromQuery[str | None] = None, status: FromQuery[str | None] = None
     ) -> Template:
         return await self._page(reservations, sku or None, status or None)
 

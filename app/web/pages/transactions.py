@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, get, post
 from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -101,9 +102,9 @@ class TransactionPages(Controller):
         products: ProductService,
         request: HTMXRequest,
         ledger: LedgerService,
-        sku: str | None = None,
-        done: int | None = None,
-        voided: int | None = None,
+        sku: FromQuery[str | None] = None,
+        done: FromQuery[int | None] = None,
+        voided: FromQuery[int | None] = None,
     ) -> Template:  # fmt: skip
         if done is not None:
             recorded, _ = await ledger.row(done)
@@ -122,7 +123,7 @@ class TransactionPages(Controller):
         return await self._entry(products, request, ledger, form, **extra)
 
     @get("/suggest", opt={"role": Role.CLERK})
-    async def suggest(self, products: ProductService, sku: str = "") -> Template:
+    async def suggest(self, products: ProductService, sku: FromQuery[str] = "") -> Template:
         """The Product field's suggestions as you type: an HTML fragment for htmx (SKU, barcode or name)."""
         found = await products.suggest(sku) if sku.strip() else []
         shown = [{**product_view(s.product), "exact": s.exact} for s in found]

@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Controller, get, post
 from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -55,10 +56,10 @@ class TransferPages(Controller):
         locations: LocationService,
         request: HTMXRequest,
         ledger: LedgerService,
-        sku: str | None = None,
-        location: str | None = None,
-        to_location: str | None = None,
-        done: int | None = None,
+        sku: FromQuery[str | None] = None,
+        location: FromQuery[str | None] = None,
+        to_location: FromQuery[str | None] = None,
+        done: FromQuery[int | None] = None,
     ) -> Template:
         places = await places_for(locations, request.user)
         form: dict[str, Any] = {"sku": sku or "", "location": location, "to_location": to_location}
@@ -75,9 +76,9 @@ class TransferPages(Controller):
         products: ProductService,
         locations: LocationService,
         request: HTMXRequest,
-        sku: str = "",
-        location: str | None = None,
-        to_location: str | None = None,
+        sku: FromQuery[str] = "",
+        location: FromQuery[str | None] = None,
+        to_location: FromQuery[str | None] = None,
     ) -> Template:
         """The stock at both places of the product the form names: a fragment for htmx."""
         places = await places_for(locations, request.user)
