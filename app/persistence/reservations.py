@@ -96,11 +96,16 @@ async def listing(
     limit: int,
     now: datetime,
     location: str | None = None,
+    before: int | None = None,
 ) -> list[ReservationRecord]:
     """Newest first; a status as readers see it (an active hold past its time is expired); with
-    `location`, the holds naming it."""
+    `location`, the holds naming it; with `before` (a reservation's id), those listed after it: a
+    page read by key, so the last page costs what the first does."""
     args = SqlArgs()
     where = ["TRUE"]
+    if before is not None:
+        after = f"(SELECT b.created_at, b.id FROM reservation b WHERE b.id = {args.bind(before)})"
+        where.append(f"(r.created_at, r.id) < {after}")
     if sku:
         where.append(f"p.sku = {args.bind(sku)}")
     if location:

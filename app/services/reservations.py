@@ -217,13 +217,20 @@ class ReservationService:
         return found.get((product_id, order_ref))
 
     async def listing(
-        self, sku: str | None, status: Status | None, limit: int = 500, *, location: str | None = None
+        self,
+        sku: str | None,
+        status: Status | None,
+        limit: int = 500,
+        *,
+        location: str | None = None,
+        before: int | None = None,
     ) -> list[ReservationRecord]:
-        """Newest first; with `location` (400 naming it when unknown) the holds naming that location."""
+        """Newest first; with `location` (400 naming it when unknown) the holds naming that location;
+        with `before` (a reservation's id) the ones listed after it."""
         if location is not None:
             await self.ledger.locations.check_known([("location", location)])
         async with self.ledger.db.read_only() as conn:
-            return await repo.listing(conn, sku, status, limit, self.clock(), location)
+            return await repo.listing(conn, sku, status, limit, self.clock(), location, before)
 
     async def sales_of(self, holds: list[ReservationRecord]) -> dict[int, Confirmed]:
         """For each confirmed hold among `holds` (by id), its confirm's sales as they stand: one per

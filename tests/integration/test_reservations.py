@@ -214,3 +214,28 @@ async def test_confirm_racing_cancel_has_exactly_one_winner(api, server, second_
     product = await summary(api, sku)
     assert (product["on_hand"], product["reserved"]) == (200 - sells, 0)
     assert await anomalies(api) == []
+
+
+async def test_every_hold_can_be_listed_a_page_at_a_time(api):
+    """An order system reconciling its holds pages through all of them by `next`, newest first."""
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    made = []
+    for n in range(7):
+        r = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"page-{n}"})
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    seen, after, pages = [], None, 0
+    while True:
+        r = await api.get("/api/reservations", params={"sku": sku, "limit": 3, **({"after": after} if after else {})})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        seen += [h["id"] for h in page["items"]]
+        pages += 1
+        after = page["next"]
+        if after is None:
+            break
+    assert seen == made[::-1] and pages == 3  # 3 + 3 + 1, each hold once
+    for params, field in (({"after": "x"}, "after"), ({"limit": 501}, "limit"), ({"limit": 0}, "limit")):
+        r = await api.get("/api/reservations", params={"sku": sku, **params})
+        assert r.status_code == 400 and r.json()["extra"]["errors"][0]["field"] == field, r.text

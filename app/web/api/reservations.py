@@ -20,6 +20,14 @@ from app.web.json_body import JsonBody
 from app.web.views import reservation_view
 
 
+def _reservation_id(after: str | None) -> int | None:
+    if after is None:
+        return None
+    if not after.isascii() or not after.isdigit() or len(after) > 15:
+        raise InvalidInput([FieldError("after", "must be the next of a previous page")])
+    return int(after)
+
+
 def _status(raw: str | None) -> Status | None:
     if not raw:
         return None
@@ -66,7 +74,7 @@ class ReservationController(Controller):
         "/",
         operation_id="listReservations",
         operation_class=ApiOperation,
-        responses=answers({200: (ReservationList, "The reservations")}),
+        responses=answers({200: (ReservationList, "The reservations, newest first, a page at a time")}),
     )
     async def index(
         self,
@@ -74,9 +82,16 @@ class ReservationController(Controller):
         sku: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         location: Annotated[str | None, Parameter(description="only the holds naming this location")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500, description="at most this many in a page")] = 500,
+        after: Annotated[str | None, Parameter(description="The `next` of the previous page")] = None,
     ) -> dict[str, Any]:
-        found = await reservations.listing(sku, _status(status), location=location or None)
-        return {"items": [reservation_view(r) for r in found]}
+        """Newest first. An order system reconciling its holds (after a crash, say) reads every page:
+        each answer's `next` (null on the last) is the `after` of the following one."""
+        found = await reservations.listing(
+            sku, _status(status), limit + 1, location=location or None, before=_reservation_id(after)
+        )
+        following = str(found[limit - 1].id) if len(found) > limit else None
+        return {"items": [reservation_view(r) for r in found[:limit]], "next": following}
 
     @post(
         "/{reservation_id:int}/confirm",

@@ -352,7 +352,11 @@ class Reservation(Struct, kw_only=True):
 
 
 class ReservationList(Struct, kw_only=True):
+    """Reservations, newest first; `next` (null on the last page) is the cursor to pass as `after` for
+    the following page."""
+
     items: list[Reservation]
+    next: str | None = None
 
 
 class ConfirmedReservation(Struct, kw_only=True):
