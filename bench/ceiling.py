@@ -5,7 +5,8 @@
 In one run, on the same machine, one app worker each, the same wrk load (bench/sell.lua):
   1. a bare Litestar app on the same uvicorn options (bench/bare_app.py): parse, token lookup, 201;
   2. the same plus one asyncpg `SELECT 1` per request;
-  3. Stockroom, committed SELLs of one hot product (counted in the database);
+  3. Stockroom, committed SELLs of one hot product (counted in the database), then the same from a
+     client that sends `Accept-Encoding: gzip`, as most HTTP libraries do by default;
   4. Stockroom, committed reservations of one hot product (bench/reserve.lua).
 Prints requests/s, Python CPU per request of the serving process, and each ratio beside its target.
 """
@@ -105,6 +106,13 @@ def main() -> None:
             server.url, "sell.lua", args.seconds, args.connections, {"TOKEN": token, "HOT_SKU": "CEIL-1"}))  # fmt: skip
         sold = asyncio.run(sells_committed(url, "CEIL-")) - before
         rows.append(("Stockroom hot SELL", sold / elapsed, cpu / max(sold, 1) * 1e6, f"p99 {stats['p99_ms']:.0f} ms"))
+        before = asyncio.run(sells_committed(url, "CEIL-"))
+        stats, cpu, elapsed = measured(server.process.pid, lambda: wrk(
+            server.url, "sell.lua", args.seconds, args.connections,
+            {"TOKEN": token, "HOT_SKU": "CEIL-1", "ACCEPT_ENCODING": "gzip"}))  # fmt: skip
+        sold = asyncio.run(sells_committed(url, "CEIL-")) - before
+        rows.append(("  the same, client takes gzip", sold / elapsed, cpu / max(sold, 1) * 1e6,
+                     f"p99 {stats['p99_ms']:.0f} ms"))  # fmt: skip
         asyncio.run(seed(url, "CRES-", 1, 100_000_000))
         hot_reserve = {"TOKEN": token, "HOT_SKU": "CRES-1"}
         stats, cpu, elapsed = measured(

@@ -5,6 +5,8 @@ local n = tonumber(os.getenv("SKU_COUNT") or "1")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+-- ACCEPT_ENCODING=gzip: as most HTTP client libraries send by default
+if os.getenv("ACCEPT_ENCODING") then wrk.headers["Accept-Encoding"] = os.getenv("ACCEPT_ENCODING") end
 
 request = function()
   local sku = hot

@@ -409,3 +409,17 @@ async def test_the_alerts_panel_shows_the_worst_100_and_says_how_many(client, co
     assert re.findall(r'data-alert-sku="([^"]+)"', panel) == [p["sku"] for p in alerting[:100]]
     assert f"{len(alerting):,} products are low or out of stock" in panel
     assert 'href="/?sort=status"' in panel
+
+
+async def test_a_sale_and_a_hold_are_answered_uncompressed_even_to_a_client_that_accepts_gzip(client):
+    """A sale's answer (about 1 KiB) costs more to compress than it saves; pages are still gzipped."""
+    sku = await make_product(client, sku="ZZ-PLAIN")
+    gzip_ok = {"accept-encoding": "gzip"}
+    bought = await client.post("/api/transactions", headers=gzip_ok,
+                               json={"sku": sku, "type": "BUY", "quantity": 5, "unit_price": "1.00"})  # fmt: skip
+    held = await client.post("/api/reservations", headers=gzip_ok, json={"sku": sku, "quantity": 1, "order_ref": "z"})
+    listed = await client.get("/api/products", headers=gzip_ok)
+    assert (bought.status_code, held.status_code) == (201, 201)
+    assert "content-encoding" not in bought.headers and "content-encoding" not in held.headers
+    assert len(bought.content) > 500  # over the size the others are compressed from
+    assert listed.headers.get("content-encoding") == "gzip"

@@ -15,6 +15,7 @@ from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.web.api.schemas import Confirmation, ConfirmedReservation, NewReservation, Reservation, ReservationList
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
+from app.web.compression import UNCOMPRESSED
 from app.web.idempotent import once
 from app.web.json_body import JsonBody
 from app.web.views import reservation_view
@@ -45,7 +46,7 @@ class ReservationController(Controller):
     @post(
         "/",
         operation_id="reserve",
-        opt={"role": Role.CLERK},
+        opt={"role": Role.CLERK, UNCOMPRESSED: True},
         dto=JsonBody[NewReservation],
         return_dto=None,
         operation_class=KeyedOperation,
@@ -97,7 +98,7 @@ class ReservationController(Controller):
         "/{reservation_id:int}/confirm",
         operation_id="confirmReservation",
         status_code=200,
-        opt={"role": Role.CLERK},
+        opt={"role": Role.CLERK, UNCOMPRESSED: True},
         dto=JsonBody[Confirmation],
         return_dto=None,
         operation_class=KeyedOperation,
@@ -130,7 +131,7 @@ class ReservationController(Controller):
         "/{reservation_id:int}/cancel",
         operation_id="cancelReservation",
         status_code=200,
-        opt={"role": Role.CLERK},
+        opt={"role": Role.CLERK, UNCOMPRESSED: True},
         operation_class=KeyedOperation,
         responses=answers({200: (Reservation, "Cancelled")}, 404, 409, 422, role=Role.CLERK),
     )

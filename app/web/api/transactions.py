@@ -12,6 +12,7 @@ from app.services.outcomes import Change, Voided
 from app.web.api.schemas import DryRun, NewTransaction, RecordedTransaction, TransactionPatch, VoidedTransaction
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.auth import SignedInRequest, allow_recording
+from app.web.compression import UNCOMPRESSED
 from app.web.idempotent import once
 from app.web.json_body import JsonBody
 from app.web.views import committed_view, product_view, transaction_view
@@ -39,6 +40,7 @@ class TransactionController(Controller):
     @post(
         "/",
         operation_id="recordTransaction",
+        opt={UNCOMPRESSED: True},
         dto=JsonBody[NewTransaction],
         return_dto=None,
         operation_class=KeyedOperation,
