@@ -177,19 +177,26 @@ def append(product: ProductRecord, entry: Entry, *, closed: ClosedPeriod, displa
     on hand at or above what is reserved."""
     _refuse_closed(closed, (entry,), display)
     outcome = replay((entry,), product.position, product.stocks or None)
+    touched = frozenset(entry.locations)
     if isinstance(outcome, Breach):
-        several = product.several_locations or any(code != MAIN for code in entry.locations)
-        raise breach_conflict(outcome, product.sku, display, several_locations=several)
-    end, stocks = outcome.end, {**dict.fromkeys(product.stocks, 0), **outcome.stocks}  # every used one listed
+        raise _refusal(outcome, product, touched, display)
+    end, stocks, last_key = _end_of(product, outcome, product.last_key, touched)
     _check_reserved(product, end, stocks)
     (placed,) = outcome.posted
     kind, at = entry.type, entry.at
     after = product.with_figures(
-        end, stocks, totals_of(outcome.posted, product.totals), product.tx_count + 1, entry.key,
+        end, stocks, totals_of(outcome.posted, product.totals), product.tx_count + 1, last_key,
         at if kind is TxType.COUNT else product.last_counted_at,  # it is the newest
         at if kind is TxType.SELL else product.last_sale_at,
     )  # fmt: skip
     return Rewrite(after, (placed,))
+
+
+def _refusal(breach: Breach, product: ProductRecord, touched: frozenset[str], shown: Display) -> Conflict:
+    """The 409 of a change that breaks a later row; it names the location once the product's stock is
+    (or the change would put it) anywhere but MAIN."""
+    several = product.several_locations or bool(touched - {MAIN})
+    return breach_conflict(breach, product.sku, shown, several_locations=several)
 
 
 def _refuse_closed(closed: ClosedPeriod, entries: Sequence[Entry], shown: Display) -> None:
@@ -224,9 +231,8 @@ async def _rewrite(
             with gc_paused():
                 run = _Refold(conn, reader, product.id, writeback, chunks)
                 outcome = await _refold_from(run, start, stocks, splice)
-        several = product.several_locations or bool(splice.locations - {MAIN})
         if isinstance(outcome, Breach):
-            raise breach_conflict(outcome, product.sku, display, several_locations=several)
+            raise _refusal(outcome, product, splice.locations, display)
         end, end_stocks, last_key = _end_of(product, outcome, before_key, splice.locations)
         _check_reserved(product, end, end_stocks)
         await writeback.finish(outcome.posted)
