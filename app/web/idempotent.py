@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from litestar import Request, Response
+from litestar import Request
 
 from app.services import idempotency
 from app.services.accounts import Identity
@@ -18,6 +18,7 @@ from app.services.idempotency import Key
 from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refused, Voided
 from app.services.records import ProductRecord, ReservationRecord
 from app.web.auth import scope_of
+from app.web.json_answer import JsonAnswer
 from app.web.views import committed_view, confirmed_view, product_view, reservation_view, voided_view
 
 O = TypeVar("O")
@@ -31,13 +32,13 @@ def key_of(request: Request[Any, Any, Any], fields: dict[str, Any], raw_key: str
 
 async def once(
     request: Request[Any, Any, Any], fields: dict[str, Any], kind: type[O], run: Callable[[Key | None], Awaitable[O]]
-) -> Response[Any]:
+) -> JsonAnswer:
     """Run `run(key)` at most once per key (`run` hands the key to the service, which keeps the
     outcome, of type `kind`, with its change) and answer its outcome, or the first request's."""
     answer = await idempotency.once(request.app.state.db, key_of(request, fields), kind, run)
     status, body = rest_answer(answer.outcome)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return Response(body, status_code=status, headers=headers)
+    return JsonAnswer(body, status, headers)
 
 
 def rest_answer(outcome: object) -> tuple[int, Any]:

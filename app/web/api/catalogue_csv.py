@@ -4,9 +4,9 @@ import hashlib
 import io
 import tempfile
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, Parameter
 from litestar.response import Stream
 
@@ -20,6 +20,7 @@ from app.services.ledger import LedgerService
 from app.web.api.schemas import ImportResult
 from app.web.api.schemas_openapi import ApiOperation, CsvUpload, answers
 from app.web.idempotent import once
+from app.web.json_answer import JsonAnswer
 
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
 At = Annotated[
@@ -83,7 +84,7 @@ class CatalogueCsvController(Controller):
             role=Role.MANAGER,
         ),
     )
-    async def import_csv(self, request: Request, ledger: LedgerService) -> Response[dict[str, Any]]:
+    async def import_csv(self, request: Request, ledger: LedgerService) -> JsonAnswer:
         """The body goes to a temporary file as it arrives (a large file is never held in memory
         whole); its digest is the idempotency fingerprint, so a replay is answered before any row
         is read again."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromQuery, Parameter
 
 from app.domain.access import Role
@@ -17,6 +17,7 @@ from app.settings import Settings
 from app.web.api.schemas import MonthList, NewProduct, Product, ProductList, ProductPatch, TransactionPage
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.idempotent import once
+from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody
 from app.web.views import product_view, transaction_view
 
@@ -38,7 +39,7 @@ class ProductController(Controller):
     )
     async def create(
         self, products: ProductService, request: Request, data: dict[str, Any] | None = None
-    ) -> Response[Any]:
+    ) -> JsonAnswer:
         raw = data or {}
 
         async def run(key: Key | None) -> ProductRecord:

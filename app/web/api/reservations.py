@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, Parameter
 
 from app.domain.access import Role
@@ -17,6 +17,7 @@ from app.web.api.schemas import Confirmation, ConfirmedReservation, NewReservati
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.compression import UNCOMPRESSED
 from app.web.idempotent import once
+from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody
 from app.web.views import reservation_view
 
@@ -61,7 +62,7 @@ class ReservationController(Controller):
     )
     async def create(
         self, request: Request, reservations: ReservationService, data: dict[str, Any] | None = None
-    ) -> Response[Any]:
+    ) -> JsonAnswer:
         raw = data or {}
 
         wanted = parse_reservation(raw)
@@ -117,7 +118,7 @@ class ReservationController(Controller):
         request: Request,
         reservations: ReservationService,
         data: dict[str, Any] | None = None,
-    ) -> Response[Any]:
+    ) -> JsonAnswer:
         raw = data or {}
 
         price = parse_confirm(raw)
@@ -135,7 +136,7 @@ class ReservationController(Controller):
         operation_class=KeyedOperation,
         responses=answers({200: (Reservation, "Cancelled")}, 404, 409, 422, role=Role.CLERK),
     )
-    async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> Response[Any]:
+    async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> JsonAnswer:
         async def run(key: Key | None) -> ReservationRecord:
             return await reservations.cancel(reservation_id, key, within=request.user.location)
 

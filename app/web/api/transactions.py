@@ -14,6 +14,7 @@ from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.auth import SignedInRequest, allow_recording
 from app.web.compression import UNCOMPRESSED
 from app.web.idempotent import once
+from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody
 from app.web.views import committed_view, product_view, transaction_view
 from app.web.voiding import void_as
@@ -62,16 +63,14 @@ class TransactionController(Controller):
         ledger: LedgerService,
         dry_run: FromQuery[bool] = False,
         data: dict[str, Any] | None = None,
-    ) -> Response[Any]:
+    ) -> JsonAnswer:
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
         me = request.user
         raw = data or {}
         if dry_run:
             entered = ledger.parse(raw)
             allow_recording(me, ledger, entered)
-            return Response(
-                _dry_run_view(await ledger.record(entered, dry_run=True, within=me.location)), status_code=200
-            )
+            return JsonAnswer(_dry_run_view(await ledger.record(entered, dry_run=True, within=me.location)), 200)
 
         async def run(key: Key | None) -> Change:
             entered = ledger.parse(raw)
@@ -125,7 +124,7 @@ class TransactionController(Controller):
             role=Role.CLERK,
         ),
     )
-    async def void(self, tx_id: int, request: SignedInRequest, ledger: LedgerService) -> Response[Any]:
+    async def void(self, tx_id: int, request: SignedInRequest, ledger: LedgerService) -> JsonAnswer:
         """Undo a counter mistake: a clerk voids their own transaction recorded in the last 10 minutes and
         dated today (403 naming why otherwise); a manager any a delete could take. Audited as "void"."""
         me = request.user
