@@ -13,6 +13,7 @@ from app.domain.rules import FUTURE_TOLERANCE_SECONDS, MAX_PRICE, MAX_QUANTITY, 
 # [0-9], not \d: \d, int() and Decimal() all accept any script's digits ("１２", "١٢"), which are not plain notation.
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)  # 0.0001: every stored price has 4 places
 # datetime.fromisoformat reads any number of fractional digits and silently drops those past the sixth.
 _FRACTION = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}[.,]([0-9]+)")
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -94,7 +95,7 @@ def price(errors: FieldErrors, name: str, raw: object) -> Decimal | None:
     elif value >= MAX_PRICE:
         errors.add(name, f"must be less than {MAX_PRICE:,}")
     else:
-        value = value.quantize(Decimal(1).scaleb(-PRICE_PLACES))
+        value = value.quantize(_PRICE_QUANTUM)
         # "-0" is zero: kept signed it would be echoed as "-0.0000" and its revenue as "-0.00".
         return abs(value) if value.is_zero() else value
     return None
