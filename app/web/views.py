@@ -10,7 +10,7 @@ from typing import Any
 from app.domain.errors import DomainError
 from app.domain.rules import MAIN
 from app.domain.summary import inventory_value, status
-from app.persistence.audit_document import transaction_document
+from app.persistence.audit_document import iso, transaction_document
 from app.services.outcomes import Change, Confirmed, Voided
 from app.services.records import ProductRecord, ReservationRecord
 
@@ -30,7 +30,7 @@ def _price(value: Decimal | None) -> str | None:
 
 
 def _t(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else iso(value)
 
 
 # The API's transaction is the document the audit log keeps of a row: one shape, written once.
