@@ -30,11 +30,12 @@ class Role(IntEnum):
         return self.name.lower()
 
 
-def role_to_record(kind: TxType, at: datetime | None, today: date, zone: tzinfo) -> Role:
-    """A clerk records BUY and SELL dated today; anything else in the ledger needs a manager."""
+def role_to_record(kind: TxType, at: datetime | None, now: datetime, zone: tzinfo) -> Role:
+    """A clerk records BUY and SELL dated today (in `zone`); anything else in the ledger needs a
+    manager. Today is worked out only for a dated entry: not for a sale dated now, the hot path."""
     if kind not in (TxType.BUY, TxType.SELL):
         return Role.MANAGER
-    if at is not None and at.astimezone(zone).date() != today:
+    if at is not None and at.astimezone(zone).date() != now.astimezone(zone).date():
         return Role.MANAGER
     return Role.CLERK
 

@@ -96,7 +96,7 @@ class LedgerService:
         return parse_transaction(raw, now=self.clock(), zone=self.zone)
 
     def role_to_record(self, data: TransactionInput) -> Role:
-        return role_to_record(data.type, data.at, self.clock().astimezone(self.zone).date(), self.zone)
+        return role_to_record(data.type, data.at, self.clock(), self.zone)
 
     # --- record ---------------------------------------------------------------------------
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections import deque
 from collections.abc import Generator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
 from litestar import Request
 from litestar.dto import AbstractDTO, DTOFieldDefinition
 from litestar.openapi.spec import Reference, Schema
@@ -41,11 +43,13 @@ def _no_constants(name: str) -> Any:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for key, item in pairs:
-        if key in value:
-            raise _DuplicateKey(key)
-        value[key] = item
+    value = dict(pairs)  # built in C; only a body with a key given twice is walked to name it
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return value
 
 
@@ -55,6 +59,8 @@ _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants, o
 
 def parse(raw: bytes) -> Any:
     """The JSON value of a body; InvalidInput naming the field (or `body`) that is wrong."""
+    if (flat := _flat_object(raw)) is not None:
+        return flat
     try:
         text, plain = _text_of(raw)
         value = _DECODER.decode(text)
@@ -70,6 +76,26 @@ def parse(raw: bytes) -> Any:
 
 
 _SCALARS = frozenset({str, int, Decimal, bool, type(None)})
+_FLAT = msgspec.json.Decoder(float_hook=Decimal)
+_KEY_END = re.compile(rb'"[ \t\n\r]*:')
+_NOT_PLAIN = re.compile(rb"[\\\x00]")  # a backslash (an escape) or a NUL
+
+
+def _flat_object(raw: bytes) -> dict[str, Any] | None:
+    """Every sale's body, read by msgspec in C (1.8 µs in all, against 3.0): a flat object of scalars whose
+    text has no backslash, NUL or BOM. Then no string holds an escape, so a `"` followed by `:` ends a
+    key and nothing else; as many of them as keys read means no key was given twice (msgspec keeps
+    the last). Anything else, or anything msgspec refuses, is None: `parse` reads it and names what
+    is wrong."""
+    if type(raw) is not bytes or _NOT_PLAIN.search(raw) or raw[:3] == codecs.BOM_UTF8:
+        return None
+    try:
+        value = _FLAT.decode(raw)
+    except Exception:  # msgspec.DecodeError, UnicodeDecodeError: parse says why
+        return None
+    if type(value) is not dict or not _SCALARS.issuperset(map(type, value.values())):
+        return None
+    return value if len(_KEY_END.findall(raw)) == len(value) else None
 
 
 def _text_of(raw: bytes | bytearray | str) -> tuple[str, bool]:
