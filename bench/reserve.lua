@@ -1,5 +1,8 @@
 -- wrk script: reservations of one unit of a hot SKU, each for its own order (thread id + counter).
+-- ORDER_PREFIX (default "w") keeps two runs' orders apart: a second run with the same refs only finds
+-- the holds the first one made (an order's hold is answered again, not made twice).
 local hot = os.getenv("HOT_SKU")
+local prefix = os.getenv("ORDER_PREFIX") or "w"
 local counter = 0
 local thread_id = 0
 wrk.method = "POST"
@@ -14,7 +17,7 @@ end
 request = function()
   counter = counter + 1
   return wrk.format(nil, "/api/reservations", nil,
-    '{"sku":"' .. hot .. '","quantity":1,"order_ref":"w' .. tostring(tid) .. '-' .. counter .. '"}')
+    '{"sku":"' .. hot .. '","quantity":1,"order_ref":"' .. prefix .. tostring(tid) .. '-' .. counter .. '"}')
 end
 
 done = function(summary, latency, requests)
