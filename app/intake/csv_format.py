@@ -201,8 +201,8 @@ class RowReader:
         if not external_id.isascii() or "\x00" in external_id:
             return None
         text = cells[c_quantity].strip()
-        if not (text.isascii() and text.isdigit()):
-            return None  # signs, and anything else, the long way
+        if not (text.isascii() and text.isdigit()) or len(text) > 10:
+            return None  # signs, more digits than a quantity has, and anything else, the long way
         quantity = int(text)
         if quantity >= MAX_QUANTITY or (quantity == 0 and kind is not TxType.COUNT):
             return None

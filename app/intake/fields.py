@@ -15,10 +15,11 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)  # 0.0001: every stored price has 4 places
 # datetime.fromisoformat reads any number of fractional digits and silently drops those past the sixth.
-_FRACTION = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}[.,]([0-9]+)")
+_FRACTION = re.compile(r"[0-9]{2}:?[0-9]{2}:?[0-9]{2}[.,]([0-9]+)")  # extended (12:00:00.5) or basic (120000.5)
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of datetime.max, so any offset still converts to UTC
 MISSING = object()
+MAX_INTEGER_DIGITS = 18  # every whole number is stored as a bigint (at most 19 digits): no field takes more
 ASCII_DIGITS = "must be written with the digits 0-9"
 
 
@@ -40,13 +41,24 @@ def integer(errors: FieldErrors, name: str, raw: object) -> int | None:
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and _INT_TEXT.fullmatch(raw.strip()):
-        return int(raw.strip())
+    if isinstance(raw, str) and _INT_TEXT.fullmatch(text := raw.strip()):
+        if len(text.lstrip("+-").lstrip("0")) > MAX_INTEGER_DIGITS:  # int() refuses past 4,300 digits
+            errors.add(name, f"must be a whole number of at most {MAX_INTEGER_DIGITS} digits")
+            return None
+        return int(text)
+    if (
+        isinstance(raw, Decimal)
+        and raw.is_finite()
+        and raw == raw.to_integral_value()
+        and raw.adjusted() >= MAX_INTEGER_DIGITS
+    ):
+        errors.add(name, f"must be a whole number of at most {MAX_INTEGER_DIGITS} digits")  # a JSON number that long
+        return None
     if isinstance(raw, str) and not raw.isascii() and any(ch.isdigit() for ch in raw):
         errors.add(name, f"{ASCII_DIGITS}, got {ascii(raw[:40])}")
         return None
     if isinstance(raw, (Decimal, str)):
-        errors.add(name, f"must be a whole number, got {str(raw)!r}")
+        errors.add(name, f"must be a whole number, got {str(raw)[:40]!r}")
         return None
     errors.add(name, "must be a whole number")
     return None

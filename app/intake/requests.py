@@ -171,7 +171,8 @@ def _type(errors: FieldErrors, raw: object) -> TxType | None:
     if raw is None or raw == "":
         errors.add("type", "is required")
         return None
-    if (kind := _TX_TYPES.get(str(raw).upper())) is None:
+    text = str(raw)  # ASCII only: str.upper() makes "ſell" (a long s) "SELL"
+    if (kind := _TX_TYPES.get(text.upper()) if text.isascii() else None) is None:
         errors.add("type", f"must be one of {', '.join(t.value for t in TxType)}")
     return kind
 

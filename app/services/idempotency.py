@@ -69,7 +69,9 @@ def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str) -> Key |
     """The key a request sent (header or form field), scoped to its user or token holder."""
     if not raw_key:
         return None
-    key = raw_key.strip()[:KEY_MAX]
+    key = raw_key.strip()
+    if len(key) > KEY_MAX:  # never cut: two keys alike in their first 200 characters are two requests
+        raise InvalidInput([FieldError("idempotency_key", f"must be at most {KEY_MAX} characters (got {len(key)})")])
     if problem := unstorable(key):  # a header cannot carry a NUL, but a form field (%00) can
         raise InvalidInput([FieldError("idempotency_key", problem)])
     return Key(scope, key, fingerprint(fields))
@@ -78,9 +80,7 @@ def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str) -> Key |
 # --- a transport's one call --------------------------------------------------------------------
 
 
-async def once(
-    db: Database, key: Key | None, kind: type[O], run: Callable[[Key | None], Awaitable[O]]
-) -> Answer[O]:
+async def once(db: Database, key: Key | None, kind: type[O], run: Callable[[Key | None], Awaitable[O]]) -> Answer[O]:
     """`run(key)` at most once per key: a key kept before is answered with its outcome (of type
     `kind`, or a refusal) without running anything; else `run` hands the key to the service, which
     claims it and keeps the outcome with its change, or finds it claimed meanwhile (`Repeated`)."""

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from litestar import Request
 
+from app.domain.errors import FieldError, InvalidInput
 from app.services import idempotency
 from app.services.accounts import Identity
 from app.services.catalogue_csv import ImportResult
@@ -26,8 +27,16 @@ O = TypeVar("O")
 
 def key_of(request: Request[Any, Any, Any], fields: dict[str, Any], raw_key: str | None = None) -> Key | None:
     me: Identity | None = request.user  # every keyed route declares a role
-    raw = raw_key if raw_key is not None else request.headers.get("idempotency-key")
+    raw = raw_key if raw_key is not None else _key_header(request)
     return idempotency.key_for(raw, fields, scope_of(me)) if me else None
+
+
+def _key_header(request: Request[Any, Any, Any]) -> str | None:
+    """The request's one Idempotency-Key; two are refused (which one would the client mean?)."""
+    sent = request.headers.getall("idempotency-key", [])
+    if len(sent) > 1:
+        raise InvalidInput([FieldError("idempotency_key", "is given more than once (send one Idempotency-Key header)")])
+    return sent[0] if sent else None
 
 
 async def once(

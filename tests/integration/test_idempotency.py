@@ -160,3 +160,29 @@ async def test_keys_older_than_48_hours_are_purged(db, database_url):
     async with Database(database_url, pool_size=1).opened() as opened:
         await idempotency.purge(opened)
     assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_key WHERE scope = $1", scope)] == ["new"]
+
+
+async def test_a_key_longer_than_200_characters_is_refused_never_cut(api):
+    # Cut to 200, two orders' keys alike in their first 200 characters were one key: the second sale
+    # was answered as a replay of the first and never recorded.
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    body = {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "3.00"}
+    for order in ("order-1", "order-2"):
+        refused = await api.post("/api/transactions", json=body, headers={"Idempotency-Key": "K" * 200 + order})
+        assert refused.status_code == 400, refused.text
+        assert "idempotency_key: must be at most 200 characters (got 207)" in refused.json()["detail"]
+    exactly = await api.post("/api/transactions", json=body, headers={"Idempotency-Key": "K" * 200})
+    assert exactly.status_code == 201
+    assert (await summary(api, sku))["on_hand"] == 9
+
+
+async def test_two_idempotency_key_headers_are_refused(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    body = {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "3.00"}
+    twice = await api.post(
+        "/api/transactions", json=body, headers=[("Idempotency-Key", f"a-{sku}"), ("Idempotency-Key", f"b-{sku}")]
+    )
+    assert twice.status_code == 400 and "idempotency_key: is given more than once" in twice.json()["detail"]
+    assert (await summary(api, sku))["on_hand"] == 10

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from app.domain.errors import FieldErrors, InvalidInput
 from app.intake import fields
-from app.intake.csv_format import from_spreadsheet, parse_row, spreadsheet_safe
+from app.intake.csv_format import RowReader, from_spreadsheet, parse_row, spreadsheet_safe
 from app.intake.requests import parse_product, parse_reservation, parse_transaction
+from app.web.json_body import object_of
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -170,3 +171,41 @@ def test_a_quantity_that_must_be_positive_says_so_for_zero_and_below(raw, signed
     errors = FieldErrors()
     assert fields.quantity(errors, "quantity", raw, signed=signed) is None
     assert [e.message for e in errors.errors] == [message]
+
+
+@pytest.mark.parametrize("digits", [19, 4301, 5000])
+def test_a_whole_number_too_long_for_any_field_is_refused_by_name(digits: int) -> None:
+    errors = FieldErrors()
+    assert fields.integer(errors, "quantity", "1" + "0" * (digits - 1)) is None
+    refused = [(e.field, e.message) for e in errors.errors]
+    assert refused == [("quantity", "must be a whole number of at most 18 digits")]
+
+
+def test_a_json_number_too_long_to_read_is_refused_naming_its_field() -> None:
+    body = b'{"sku":"A","type":"SELL","quantity":1' + b"0" * 5000 + b',"unit_price":"1"}'
+    with pytest.raises(InvalidInput) as refused:
+        parse_transaction(object_of(body), now=datetime.now(UTC), zone=UTC)
+    assert "quantity: must be a whole number of at most 18 digits" in str(refused.value)
+
+
+@pytest.mark.parametrize("kind", ["ſell", "tranſfer", "adjuſt"])  # a long s: str.upper() makes it "S"
+def test_a_type_is_read_in_ascii_only(kind: str) -> None:
+    raw = {"sku": "A", "type": kind, "quantity": 1, "unit_price": "1"}
+    with pytest.raises(InvalidInput, match="type: must be one of"):
+        parse_transaction(raw, now=datetime.now(UTC), zone=UTC)
+
+
+def test_more_than_six_digits_of_a_second_are_refused_in_the_basic_format_too() -> None:
+    for written in ("2026-03-01T01:02:03.1234567+00:00", "20260301T010203.1234567+0000"):
+        errors = FieldErrors()
+        assert fields.moment(errors, "at", written, now=datetime.now(UTC), zone=UTC) is None
+        assert [e.field for e in errors.errors] == ["at"] and "at most 6 digits" in errors.errors[0].message
+
+
+def test_a_csv_quantity_too_long_to_read_is_refused_by_name() -> None:
+    header = ["external_id", "sku", "name", "type", "quantity", "unit_price", "at"]
+    row = ["x1", "P3", "Prod P3", "BUY", "1" + "0" * 5000, "1", "2026-11-01T00:00:00Z"]
+    with pytest.raises(InvalidInput, match="quantity: must be a whole number of at most 18 digits"):
+        parse_row(2, dict(zip(header, row, strict=True)), now=NOW, zone=UTC)
+    with pytest.raises(InvalidInput, match="quantity: must be a whole number of at most 18 digits"):
+        RowReader(header, now=NOW, zone=UTC).row(2, row)  # the importer's short way gives it to parse_row
