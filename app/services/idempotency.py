@@ -10,8 +10,10 @@ connections its holder needed (30 keyed cancels froze a process; see docs/decisi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -80,10 +82,25 @@ def key_for(raw_key: str | None, fields: Mapping[str, Any], scope: str) -> Key |
 # --- a transport's one call --------------------------------------------------------------------
 
 
-async def once(db: Database, key: Key | None, kind: type[O], run: Callable[[Key | None], Awaitable[O]]) -> Answer[O]:
+# The keys of changes made `alone` now running in this process (see `once`).
+_alone: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+async def once(
+    db: Database, key: Key | None, kind: type[O], run: Callable[[Key | None], Awaitable[O]], *, alone: bool = False
+) -> Answer[O]:
     """`run(key)` at most once per key: a key kept before is answered with its outcome (of type
     `kind`, or a refusal) without running anything; else `run` hands the key to the service, which
-    claims it and keeps the outcome with its change, or finds it claimed meanwhile (`Repeated`)."""
+    claims it and keeps the outcome with its change, or finds it claimed meanwhile (`Repeated`).
+
+    `alone`: for a change made in several transactions (a CSV import in parts, whose last part
+    claims the key). A repeat arriving while it runs in this process waits for it and is then
+    answered what it kept; without that, the two split the file's parts between them, and the
+    answer kept was one request's share (nothing was imported twice either way)."""
+    if key is not None and alone:
+        lock = _alone.setdefault((key.scope, key.key), asyncio.Lock())  # the local keeps it alive
+        async with lock:
+            return await once(db, key, kind, run)
     if key is not None and (earlier := await kept(db, key, kind)) is not None:
         return Answer(earlier, replayed=True)
     try:

@@ -40,11 +40,16 @@ def _key_header(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def once(
-    request: Request[Any, Any, Any], fields: dict[str, Any], kind: type[O], run: Callable[[Key | None], Awaitable[O]]
+    request: Request[Any, Any, Any],
+    fields: dict[str, Any],
+    kind: type[O],
+    run: Callable[[Key | None], Awaitable[O]],
+    *,
+    alone: bool = False,
 ) -> JsonAnswer:
     """Run `run(key)` at most once per key (`run` hands the key to the service, which keeps the
     outcome, of type `kind`, with its change) and answer its outcome, or the first request's."""
-    answer = await idempotency.once(request.app.state.db, key_of(request, fields), kind, run)
+    answer = await idempotency.once(request.app.state.db, key_of(request, fields), kind, run, alone=alone)
     status, body = rest_answer(answer.outcome)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JsonAnswer(body, status, headers)

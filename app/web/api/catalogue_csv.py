@@ -103,4 +103,4 @@ class CatalogueCsvController(Controller):
                     text.detach()
                 return await catalogue_csv.import_rows(rows, ledger, key=key, within=request.user.location)
 
-            return await once(request, {"file": digest.hexdigest()}, catalogue_csv.ImportResult, run)
+            return await once(request, {"file": digest.hexdigest()}, catalogue_csv.ImportResult, run, alone=True)
