@@ -26,6 +26,7 @@ FIGURE_COLUMNS = ("id", "seq", "stock_after", "average_cost_after", "revenue", "
                   "gain", "location_stock_after", "to_location_stock_after")  # fmt: skip
 CSV_COLUMNS = ("external_id", *PRODUCT_COLUMNS, *TRANSACTION_COLUMNS, *FIGURE_COLUMNS)
 REQUIRED_COLUMNS = ("external_id", "sku", "type", "quantity", "unit_price", "at")
+_QUANTITY_DIGITS = len(str(MAX_QUANTITY))  # more is never a quantity, and int() refuses past 4,300
 TEXT_COLUMNS = ("external_id", "sku", "product_name", "category", "brand", "type", "reason", "note")
 EXTERNAL_ID_MAX = 100
 
@@ -201,7 +202,7 @@ class RowReader:
         if not external_id.isascii() or "\x00" in external_id:
             return None
         text = cells[c_quantity].strip()
-        if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        if not (text.isascii() and text.isdigit()) or len(text) > _QUANTITY_DIGITS:
             return None  # signs, more digits than a quantity has, and anything else, the long way
         quantity = int(text)
         if quantity >= MAX_QUANTITY or (quantity == 0 and kind is not TxType.COUNT):

@@ -297,11 +297,6 @@ async def monthly(
 # --- writes ---------------------------------------------------------------------------------
 
 
-def _unnest(args: SqlArgs, values: dict[str, list[Any]]) -> str:
-    """`unnest(...)` of one array per column (named by `values`' keys, cast to their types)."""
-    return f"unnest({', '.join(args.bind(v, COLUMNS[c] + '[]') for c, v in values.items())})"
-
-
 def _json_row_column(column: str) -> str:
     """The SQL reading `column` out of one element `r` of insert_rows' JSON: [product id, the entry's
     fields, the figures' fields, note, external id], each tuple in its NamedTuple's field order."""

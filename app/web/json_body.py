@@ -53,12 +53,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
-# Made once: json.loads with these options builds a new decoder for every body.
 def _whole_number(text: str) -> int | Decimal:
     """A JSON integer; past the digits int() reads (4,300) a Decimal, which the field refuses by name."""
     return int(text) if len(text) <= 4000 else Decimal(text)
 
 
+# Made once: json.loads with these options builds a new decoder for every body.
 _DECODER = json.JSONDecoder(
     parse_float=Decimal, parse_int=_whole_number, parse_constant=_no_constants, object_pairs_hook=_unique_keys
 )
