@@ -37,6 +37,16 @@ async def record(
     return r.json()
 
 
+async def hold_units(api: httpx.AsyncClient, sku: str, count: int, order_prefix: str) -> list[int]:
+    """`count` holds of one unit each, for orders `{order_prefix}{n}`, one after another; their ids."""
+    ids = []
+    for n in range(count):
+        r = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"{order_prefix}{n}"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
 async def summary(api: httpx.AsyncClient, sku: str) -> dict[str, Any]:
     r = await api.get(f"/api/products/{sku}")
     assert r.status_code == 200, r.text

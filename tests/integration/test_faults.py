@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, bearer, start_server
-from tests.integration.helpers import anomalies, make_product, record, summary, timeline
+from tests.integration.helpers import anomalies, hold_units, make_product, record, summary, timeline
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,7 @@ async def _still_serving(servers: tuple[Server, Server], token: str) -> None:
 async def test_keyed_cancels_and_their_retries_on_both_processes_are_all_answered(api, small_pools, tokens):
     sku = await make_product(api)
     await record(api, sku, "BUY", 100, "1.00")
-    ids = []
-    for i in range(30):
-        r = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"o-{i}"})
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
+    ids = await hold_units(api, sku, 30, "o-")
     one, two = _clients(small_pools, tokens["clerk"])
     async with one, two:
         keys = {i: f"cancel-{uuid.uuid4()}" for i in ids}
@@ -100,8 +96,7 @@ async def test_keyed_reservations_mixed_with_sales_on_one_product_are_all_answer
 async def test_every_keyed_mutation_at_once_on_both_processes_is_answered(api, small_pools, tokens):
     sku = await make_product(api)
     await record(api, sku, "BUY", 40, "1.00")
-    held = [(await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"h-{i}"})).json()["id"]
-            for i in range(8)]  # fmt: skip
+    held = await hold_units(api, sku, 8, "h-")
     one, two = _clients(small_pools, tokens["manager"])
     csv = f"sku,type,quantity,unit_price,external_id\n{sku},BUY,1,1.00,imp-{sku}\n"
     async with one, two:

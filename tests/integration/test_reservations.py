@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import start_server
-from tests.integration.helpers import anomalies, make_product, record, summary, timeline
+from tests.integration.helpers import anomalies, hold_units, make_product, record, summary, timeline
 from tests.integration.test_events import Stream
 
 pytestmark = pytest.mark.integration
@@ -220,11 +220,7 @@ async def test_every_hold_can_be_listed_a_page_at_a_time(api):
     """An order system reconciling its holds pages through all of them by `next`, newest first."""
     sku = await make_product(api)
     await record(api, sku, "BUY", 10, "1.00")
-    made = []
-    for n in range(7):
-        r = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"page-{n}"})
-        assert r.status_code == 201, r.text
-        made.append(r.json()["id"])
+    made = await hold_units(api, sku, 7, "page-")
     seen, after, pages = [], None, 0
     while True:
         r = await api.get("/api/reservations", params={"sku": sku, "limit": 3, **({"after": after} if after else {})})
