@@ -38,6 +38,7 @@ from app.domain.summary import rebased, totals_of
 from app.persistence import ledger_rows
 from app.persistence.records import LedgerRow, ProductRecord
 from app.services.gc_pause import gc_paused
+from app.services.piecemeal_free import free_piecemeal
 from app.services.writeback import Writeback, fold_off_the_loop
 
 
@@ -238,6 +239,10 @@ async def _rewrite(
         await writeback.finish(outcome.posted)
 
     placed = tuple(p for p in outcome.posted if p.entry.seq in splice.placing)
+    # The refold's rows, freed a piece at a time from here: `del` drops this frame's last reference to
+    # them before the next await, where the freeing begins.
+    free_piecemeal(outcome.posted)
+    del outcome
     removed = [splice.drop.posted] if splice.drop else []
     after = replace(
         product,
@@ -291,6 +296,7 @@ async def _refold_from(
         outcome = await fold_off_the_loop(position, rows, splice.horizon, stocks, watched)
         await writeback.wait()
         if isinstance(outcome, Breach):
+            free_piecemeal(folded)  # the rows folded before the breach
             return outcome
         folded.extend(outcome.posted)
         if isinstance(outcome, Settled):
