@@ -163,13 +163,17 @@ async def keep_all(conn: asyncpg.Connection, outcomes: Sequence[tuple[Key, Any]]
 
 async def keep_batch(conn: asyncpg.Connection, answered: Iterable[tuple[Key | None, object]]) -> None:
     """Keep what each keyed request of a group-commit batch was answered: its outcome, or its
-    refusal (a Conflict, kept as `Refused`); nothing for a repeat (`Repeated`: the first request's
-    key keeps its own) or for an error that fails its request alone. One statement for the batch."""
+    refusal (a Conflict or an InvalidInput the batch found, kept as `Refused`); nothing for a repeat
+    (`Repeated`: the first request's key keeps its own). One statement for the batch. Its keys were
+    claimed in this transaction, so each must keep something: a key kept empty is answered by
+    nothing, and its repeats failed (a 500, issue 12's adversarial trial)."""
     kept: list[tuple[Key, Any]] = []
     for key, result in answered:
-        if key is None or (isinstance(result, Exception) and not isinstance(result, Conflict)):
+        if key is None or isinstance(result, Repeated):
             continue
-        kept.append((key, Refused.of(result) if isinstance(result, Conflict) else result))
+        if isinstance(result, Exception) and not isinstance(result, Conflict | InvalidInput):
+            raise RuntimeError(f"a batch answered a keyed request {result!r}, which no key can keep")
+        kept.append((key, Refused.of(result) if isinstance(result, Conflict | InvalidInput) else result))
     await keep_all(conn, kept)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.errors import Conflict
+from app.domain.errors import Conflict, FieldError, InvalidInput
 from app.services.records import LedgerRow, ProductRecord, ReservationRecord
 
 
@@ -62,17 +62,22 @@ class Confirmed:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """A change a ledger rule refused, as a value: a group-commit batch answers each request its own
-    refusal, and a key keeps it, so that a repeat is refused alike."""
+    """A change refused, as a value: a group-commit batch answers each request its own refusal, and
+    a key keeps it, so that a repeat is refused alike. A ledger rule's refusal (409), or a field rule
+    only the batch could check (400: a TRANSFER to the product's default location, which is where
+    it starts), with `extra["errors"]` naming the fields."""
 
     detail: str
     extra: dict[str, Any] = field(default_factory=dict)
+    invalid: bool = False  # a field rule (400), not a ledger rule (409)
 
     @classmethod
-    def of(cls, conflict: Conflict) -> Refused:
-        return cls(conflict.detail, conflict.extra)
+    def of(cls, error: Conflict | InvalidInput) -> Refused:
+        return cls(error.detail, error.extra, invalid=isinstance(error, InvalidInput))
 
-    def error(self) -> Conflict:
+    def error(self) -> Conflict | InvalidInput:
+        if self.invalid:
+            return InvalidInput([FieldError(e["field"], e["message"]) for e in self.extra.get("errors", [])])
         return Conflict(self.detail, self.extra)
 
 

@@ -72,8 +72,9 @@ def rest_answer(outcome: object) -> tuple[int, Any]:
             return 200, reservation_view(outcome)  # cancelled
         case ImportResult():
             return 201, outcome.view()
-        case Refused():  # as the error handler answers a Conflict
-            return 409, {"status_code": 409, "detail": outcome.detail, "extra": outcome.extra}
+        case Refused():  # as the error handler answers a Conflict, or an InvalidInput
+            status = 400 if outcome.invalid else 409
+            return status, {"status_code": status, "detail": outcome.detail, "extra": outcome.extra}
         case EarlierAnswer():
             return outcome.status_code, outcome.body
     raise TypeError(f"no API answer for {type(outcome).__name__}")

@@ -66,6 +66,25 @@ async def test_a_refused_request_is_replayed_as_refused(api):
     assert (await summary(api, sku))["on_hand"] == 10
 
 
+async def test_a_transfer_to_where_it_starts_refused_in_its_batch_is_refused_alike_when_sent_again(api):
+    """Only the batch sees the product's default location: its 400 is kept with the key, so that
+    the same request sent again (one after the other, and two at once) is the same 400, never a 500."""
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    body = {"sku": sku, "type": "TRANSFER", "quantity": 1, "to_location": "MAIN"}
+    key = {"Idempotency-Key": f"t-{sku}"}
+    first = await api.post("/api/transactions", json=body, headers=key)
+    assert first.status_code == 400, first.text
+    assert first.json()["extra"]["errors"] == [{"field": "to_location", "message": "must differ from location (MAIN)"}]
+    again = await api.post("/api/transactions", json=body, headers=key)
+    assert again.status_code == 400 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    pair = {"Idempotency-Key": f"t2-{sku}"}
+    both = await asyncio.gather(*(api.post("/api/transactions", json=body, headers=pair) for _ in range(2)))
+    assert [r.status_code for r in both] == [400, 400] and both[0].json() == first.json() == both[1].json()
+    assert (await summary(api, sku))["on_hand"] == 10 and len(await timeline(api, sku)) == 1
+
+
 async def test_the_entry_form_sent_three_times_at_once_records_once(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 10, "1.00")
