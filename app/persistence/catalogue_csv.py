@@ -4,6 +4,7 @@ barcodes in use, new products in one statement)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -74,8 +75,14 @@ async def export_csv_copy(
     sink: Callable[[bytes], Awaitable[None]],
     location: str | None = None,
 ) -> None:
-    """The export's file (header first) as PostgreSQL writes it, piece by piece to `sink`."""
-    await conn.copy_from_query(EXPORT_CSV_SQL, sku, start, end, location, output=sink, format="csv", header=True)
+    """The export's file (header first) as PostgreSQL writes it, piece by piece to `sink`. A COPY
+    that ends early (cancelled: its client left) closes the connection: asyncpg gave such a one back
+    to the pool still in the middle of the COPY, and the next requests on it failed."""
+    try:
+        await conn.copy_from_query(EXPORT_CSV_SQL, sku, start, end, location, output=sink, format="csv", header=True)
+    except asyncio.CancelledError:
+        conn.terminate()  # the pool opens a new one in its place
+        raise
 
 
 # New products' columns (ProductInput's fields, by the same names) and their array types for unnest.

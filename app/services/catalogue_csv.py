@@ -1,4 +1,4 @@
-"""CSV export (streamed) and import: every row checked first, then imported in parts of at most
+"""CSV import (the export is csv_export.py): every row checked first, then imported in parts of at most
 PART_PRODUCTS products, one transaction each (docs/decisions.md, "Imports in parts")."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import suppress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -22,65 +21,13 @@ from app.persistence import catalogue_csv as csv_repo
 from app.persistence import ledger_rows
 from app.persistence import locations as location_repo
 from app.persistence import products as product_repo
-from app.persistence.database import CONNECTION_LOST, Database, DatabaseUnavailable
+from app.persistence.database import CONNECTION_LOST, DatabaseUnavailable
 from app.services import idempotency
 from app.services.events import announce
 from app.services.gc_pause import gc_paused
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService, release_lapsed_holds
 from app.services.locks import lock_in_database
-
-
-async def export_csv(
-    db: Database, sku: str | None, start: datetime | None, end: datetime | None, location: str | None = None
-) -> AsyncIterator[bytes]:
-    """Rows in per-product timeline order, written by PostgreSQL (COPY) and passed on as they come;
-    a slow client slows the COPY down (a queue of a few pieces), it never piles up here. `location`:
-    only rows there (a TRANSFER at either end); the caller checks it names one before the stream starts."""
-    pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
-
-    async def copy() -> None:
-        try:
-            async with db.read_only() as conn:  # one statement: one snapshot
-                await csv_repo.export_csv_copy(conn, sku, start, end, pieces.put, location)
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            await pieces.put(None)  # the reader is there: it stops, then raises this
-            raise
-        await pieces.put(None)
-
-    writer = asyncio.ensure_future(copy())
-    ends = _LineEnds()
-    try:
-        while (piece := await pieces.get()) is not None:
-            yield ends.crlf(piece)
-        await writer  # its error, if any
-    finally:
-        writer.cancel()
-        with suppress(asyncio.CancelledError):
-            await writer
-
-
-class _LineEnds:
-    """COPY ends a row with \\n; the export has always ended them \\r\\n (csv.writer's, RFC 4180). A \\n
-    inside a quoted cell (a note) stays as it is: a row ends where the quotes seen so far are even."""
-
-    def __init__(self) -> None:
-        self.quotes = 0  # in the current row so far
-
-    def crlf(self, piece: bytes) -> bytes:
-        lines = piece.split(b"\n")
-        out = []
-        for line in lines[:-1]:
-            self.quotes += line.count(b'"')
-            out.append(line + (b"\r\n" if self.quotes % 2 == 0 else b"\n"))
-            if self.quotes % 2 == 0:
-                self.quotes = 0
-        self.quotes += lines[-1].count(b'"')
-        out.append(lines[-1])
-        return b"".join(out)
-
 
 # --- import ------------------------------------------------------------------------------------
 

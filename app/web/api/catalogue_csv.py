@@ -14,7 +14,7 @@ from app.domain.access import Role
 from app.domain.errors import FieldErrors
 from app.intake import fields
 from app.persistence.database import Database
-from app.services import catalogue_csv
+from app.services import catalogue_csv, csv_export
 from app.services.idempotency import Key
 from app.services.ledger import LedgerService
 from app.web.api.schemas import ImportResult
@@ -66,7 +66,7 @@ class CatalogueCsvController(Controller):
         since, until = _moment("start", start, ledger), _moment("end", end, ledger)
         if location:  # checked before the stream starts, as the times
             await ledger.locations.check_known([("location", location)])
-        rows = catalogue_csv.export_csv(db, sku, since, until, location or None)
+        rows = csv_export.export_csv(db, sku, since, until, location or None)
         return Stream(rows, media_type="text/csv",
                       headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
 

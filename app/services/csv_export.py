@@ -1,0 +1,81 @@
+"""The CSV export of transactions: PostgreSQL writes it (COPY) into a spool, the client reads it from there.
+
+The spool decouples the database from the client. Streamed straight from the COPY, each download held
+a pooled connection for as long as its client took to read it: 24 downloads whose clients did not
+read took the whole pool, and every sale waited 10 s for a 503 (issue 12's adversarial trial). And a
+download given up halfway cancelled its COPY in the middle, which left the connection broken in the
+pool: the next requests on it failed with 503s ("another operation is in progress"). Now the COPY
+runs to its end at the database's pace, into memory up to SPOOL_IN_MEMORY and a temporary file
+beyond; its connection goes back to the pool at once; and the client is sent the file at its own
+pace. At most COPIES_AT_ONCE exports run their COPY at a time in a process, so that exports never
+take more of the pool than that. A COPY that still ends early (the client gave up while it ran)
+closes its connection instead of returning it half-way through (`csv_repo.export_csv_copy`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import IO
+
+from app.persistence import catalogue_csv as csv_repo
+from app.persistence.database import Database
+
+SPOOL_IN_MEMORY = 1 << 20  # bytes of an export kept in memory; past this it goes to a temporary file
+PIECE = 1 << 16  # bytes sent to the client at a time
+COPIES_AT_ONCE = 2  # per process; the pool has INVENTORY_POOL_SIZE (10) connections
+
+# One semaphore per event loop: an asyncio primitive belongs to the loop that first waits on it.
+_copy_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def export_csv(
+    db: Database, sku: str | None, start: datetime | None, end: datetime | None, location: str | None = None
+) -> AsyncIterator[bytes]:
+    """Rows in per-product timeline order, as one statement's snapshot; `location`: only rows there (a
+    TRANSFER at either end); the caller checks it names one before the stream starts."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        async with _copy_turn(), db.read_only() as conn:
+            await csv_repo.export_csv_copy(conn, sku, start, end, _into(spool), location)
+        spool.seek(0)
+        ends = _LineEnds()
+        while piece := spool.read(PIECE):
+            yield ends.crlf(piece)
+
+
+def _copy_turn() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    turns = _copy_turns.get(loop)
+    if turns is None:
+        turns = _copy_turns[loop] = asyncio.Semaphore(COPIES_AT_ONCE)
+    return turns
+
+
+def _into(spool: IO[bytes]) -> Callable[[bytes], Awaitable[None]]:
+    async def write(piece: bytes) -> None:
+        spool.write(piece)  # memory, or the page cache: never waits for the disk
+
+    return write
+
+
+class _LineEnds:
+    """COPY ends a row with \\n; the export has always ended them \\r\\n (csv.writer's, RFC 4180). A \\n
+    inside a quoted cell (a note) stays as it is: a row ends where the quotes seen so far are even."""
+
+    def __init__(self) -> None:
+        self.quotes = 0  # in the current row so far
+
+    def crlf(self, piece: bytes) -> bytes:
+        lines = piece.split(b"\n")
+        out = []
+        for line in lines[:-1]:
+            self.quotes += line.count(b'"')
+            out.append(line + (b"\r\n" if self.quotes % 2 == 0 else b"\n"))
+            if self.quotes % 2 == 0:
+                self.quotes = 0
+        self.quotes += lines[-1].count(b'"')
+        out.append(lines[-1])
+        return b"".join(out)
