@@ -19,6 +19,11 @@ class DatabaseUnavailable(Exception):
     """No connection could be had in time, or it was lost before COMMIT: nothing was changed."""
 
 
+class NoConnectionFree(DatabaseUnavailable):
+    """Every pooled connection stayed busy for as long as a request may wait: the database is there,
+    the server is too busy (told apart so that the 503 does not say the database is unreachable)."""
+
+
 class OutcomeUnknown(DatabaseUnavailable):
     """The connection was lost while COMMIT was on its way: the change may or may not be saved.
     Never retried by the app itself; a client retrying with its Idempotency-Key learns which."""
@@ -109,7 +114,7 @@ class Database:
         try:
             conn = await pool.acquire(timeout=self.acquire_timeout)
         except TimeoutError:
-            raise DatabaseUnavailable("no database connection could be had in time") from None
+            raise NoConnectionFree("no database connection could be had in time") from None
         except CONNECTION_LOST as lost:
             raise DatabaseUnavailable(f"the database is not reachable ({lost})") from lost
         token = _holding.set(True)

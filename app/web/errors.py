@@ -14,7 +14,7 @@ from litestar_htmx import ClientRedirect, HTMXDetails
 
 from app.domain.access import LocationRefused
 from app.domain.errors import Conflict, DomainError, FieldError, InvalidFile, InvalidInput, KeyReused, NotFound
-from app.persistence.database import DatabaseUnavailable, OutcomeUnknown
+from app.persistence.database import DatabaseUnavailable, NoConnectionFree, OutcomeUnknown
 from app.services.accounts import RateLimited
 from app.web.auth import first_run, rejected_token
 
@@ -44,6 +44,9 @@ def unavailable_handler(request: Request, exc: Exception) -> Response | Template
         detail = ("The connection to the database was lost while the change was being saved: it may or may "
                   "not have been saved. Send the same request again with the same Idempotency-Key to get "
                   "its result, or look before recording it again.")  # fmt: skip
+    elif isinstance(exc, NoConnectionFree):
+        detail = ("The server is too busy: no database connection came free in time; nothing was changed. "
+                  "Try again in a few seconds.")  # fmt: skip
     elif isinstance(exc, DatabaseUnavailable) and getattr(exc, "detail", None):  # e.g. an import cut half way
         detail = exc.detail  # type: ignore[attr-defined]
     else:

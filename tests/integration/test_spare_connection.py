@@ -52,3 +52,25 @@ async def test_an_edit_stands_when_its_spare_connection_is_slow_to_reset(opened_
     assert bought.row is not None and bought.row.entry.id is not None
     edited = await ledger.edit(bought.row.entry.id, {"quantity": 12}, actor="test")
     assert edited.products[0].after.position.stock == 9
+
+
+async def test_a_request_that_finds_every_connection_busy_is_told_the_server_is_busy(opened_database):
+    """Not that the database is unreachable (issue 12's adversarial trial): it answered all along."""
+    from litestar import Request
+
+    from app.persistence.database import NoConnectionFree
+    from app.web.errors import unavailable_handler
+
+    db = opened_database
+    db.acquire_timeout = 0.2
+    taken = [await db.pool.acquire() for _ in range(db.pool_size)]
+    try:
+        with pytest.raises(NoConnectionFree) as caught:
+            async with db.read_only():
+                pass
+    finally:
+        for conn in taken:
+            await db.pool.release(conn)
+    request = Request({"type": "http", "path": "/api/transactions", "headers": []})  # type: ignore[typeddict-item]
+    answer = unavailable_handler(request, caught.value)
+    assert answer.status_code == 503 and "too busy" in answer.content["detail"]  # type: ignore[index]
