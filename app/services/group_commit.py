@@ -11,6 +11,13 @@ go back to the front of the queue for the next batch once; busy again, they wait
 the product's own line, committed by a task of their own once its lock comes free,
 while the shared queue goes on with every other product. Requests for a product keep
 their order: while a product has a line, its new requests join it.
+
+A committed batch's answers wait for the next batch to have read what it needs (its products,
+their locks): only its fold and its writes are left then, and the answers go out while PostgreSQL
+writes it. Answered at once, they went out together with the clients' next requests, so that by the
+time the next batch wrote, every request was read and the event loop stood idle through its INSERT
+and COMMIT, ~10 % of a hot product's time (issue 12). Held at most HOLD_ANSWERS_AT_MOST, and never
+before their own commit.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.persistence.database import UNAVAILABLE
 from app.services.idempotency import Key
@@ -38,6 +46,8 @@ class Queued(Generic[C]):
     data: C
     key: Key | None = None  # idempotency key, claimed in the same transaction
 
+
+HOLD_ANSWERS_AT_MOST = 0.01  # seconds a committed batch's answers wait for the next batch's reads
 
 LINE_PAUSE_SECONDS = 0.01  # a line whose product another process holds tries again after this,
 LINE_PAUSE_MAX_SECONDS = 0.2  # doubling up to this
@@ -59,6 +69,49 @@ class _Waiting(Generic[C, R]):
     found_busy: bool = False  # once: it was put back for the next batch
 
 
+# In the drainer's task, while it commits a batch: how to send the answers of the batch before it.
+_earlier_answers: ContextVar[Callable[[], None] | None] = ContextVar("earlier_answers", default=None)
+
+
+def release_earlier_answers() -> None:
+    """A batch committer calls this once it has read what it needs, before its fold and writes: the
+    answers of the batch committed before it go out now (see the module's docstring). Anywhere else
+    (a product's line, a dry run) it does nothing."""
+    release = _earlier_answers.get()
+    if release is not None:
+        release()
+
+
+class _HeldAnswers(Generic[R]):
+    """A committed batch's answers, until the next batch has read what it needs or a moment has passed."""
+
+    def __init__(self) -> None:
+        self._answers: list[tuple[_Waiting[Any, R], R | Exception]] = []
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def hold(self, answers: list[tuple[_Waiting[Any, R], R | Exception]]) -> None:
+        self.release()
+        self._answers = answers
+        self._deadline = asyncio.get_running_loop().call_later(HOLD_ANSWERS_AT_MOST, self.release)
+
+    def release(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        answers, self._answers = self._answers, []
+        for waiting, result in answers:
+            _answer(waiting, result)
+
+
+def _answer(waiting: _Waiting[Any, R], result: R | Exception) -> None:
+    if waiting.answer.done():  # its client hung up
+        return
+    if isinstance(result, Exception):
+        waiting.answer.set_exception(result)
+    else:
+        waiting.answer.set_result(result)
+
+
 class GroupCommit(Generic[C, R]):
     def __init__(self, commit_batch: BatchCommitter[C, R], max_batch: int) -> None:
         self._commit_batch = commit_batch
@@ -78,6 +131,8 @@ class GroupCommit(Generic[C, R]):
         return await waiting.answer
 
     async def _drain(self) -> None:
+        held: _HeldAnswers[R] = _HeldAnswers()
+        token = _earlier_answers.set(held.release)
         try:
             while self._queue:
                 batch: list[_Waiting[C, R]] = []
@@ -89,8 +144,10 @@ class GroupCommit(Generic[C, R]):
                     else:
                         line.append(waiting)  # behind that product's earlier requests
                 if batch:
-                    await self._commit(batch, wait=False)
+                    await self._commit(batch, wait=False, held=held)
         finally:
+            held.release()
+            _earlier_answers.reset(token)
             self._drainer = None
 
     def _join_line(self, waiting: _Waiting[C, R]) -> None:
@@ -109,6 +166,7 @@ class GroupCommit(Generic[C, R]):
         keeps it longer, the requests go back to the front of the line and the line sleeps,
         holding nothing, before it tries again."""
         pause = LINE_PAUSE_SECONDS
+        _earlier_answers.set(None)  # this task's own copy of the drainer's context: a line answers at once
         try:
             while line:
                 batch = line[: self._max_batch]
@@ -123,10 +181,13 @@ class GroupCommit(Generic[C, R]):
         finally:
             del self._lines[product_id]
 
-    async def _commit(self, batch: list[_Waiting[C, R]], *, wait: bool) -> list[_Waiting[C, R]]:
-        """Answer each request of the batch; returns those whose product was busy (wait=True), or
-        puts them in their product's line (wait=False)."""
+    async def _commit(
+        self, batch: list[_Waiting[C, R]], *, wait: bool, held: _HeldAnswers[R] | None = None
+    ) -> list[_Waiting[C, R]]:
+        """Answer each request of the batch (with `held`: hold its answers for the next batch); returns
+        those whose product was busy (wait=True), or puts them in their product's line (wait=False)."""
         results = await self._settle([w.queued for w in batch], wait)
+        answers: list[tuple[_Waiting[Any, R], R | Exception]] = []
         still_busy: list[_Waiting[C, R]] = []
         again: list[_Waiting[C, R]] = []
         for waiting, result in zip(batch, results, strict=True):
@@ -139,12 +200,12 @@ class GroupCommit(Generic[C, R]):
                     waiting.found_busy = True
                     again.append(waiting)
                 continue
-            if waiting.answer.done():
-                continue
-            if isinstance(result, Exception):
-                waiting.answer.set_exception(result)
-            else:
-                waiting.answer.set_result(result)
+            answers.append((waiting, result))
+        if held is not None:
+            held.hold(answers)
+        else:
+            for waiting, result in answers:
+                _answer(waiting, result)
         # A product busy for the first time is most often in another process's batch, committed a few
         # milliseconds later: its requests go back to the front of the queue, ahead of any later
         # request for it, and try again in the next batch. Busy again (a long edit holds it), they

@@ -25,7 +25,7 @@ from app.persistence.records import LedgerRow, ProductRecord
 from app.services import idempotency
 from app.services.coalesced import Coalesced
 from app.services.events import announce
-from app.services.group_commit import GroupCommit, Queued
+from app.services.group_commit import GroupCommit, Queued, release_earlier_answers
 from app.services.idempotency import Key, Repeated, first_claim
 from app.services.locations import LocationService
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
@@ -133,6 +133,7 @@ class LedgerService:
         products, seqs, closed = start.products, start.seqs, ClosedPeriod(start.closed_through, self.zone)
         await release_lapsed_holds(conn, *products.values())
         owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
+        release_earlier_answers()  # read: the fold and the writes are left
         results: list[Change | Exception] = []
         pending: list[_NewRow] = []
         for queued, seq in zip(batch, seqs, strict=True):

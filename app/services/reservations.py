@@ -23,7 +23,7 @@ from app.persistence import reservations as repo
 from app.persistence.records import LedgerRow, ProductRecord, ReservationRecord
 from app.services import idempotency
 from app.services.events import announce
-from app.services.group_commit import GroupCommit, Queued
+from app.services.group_commit import GroupCommit, Queued, release_earlier_answers
 from app.services.idempotency import Key, Repeated, first_claim
 from app.services.ledger import LedgerService, product_for_change
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
@@ -67,6 +67,7 @@ class ReservationService:
         now = self.clock()
         existing = await repo.for_orders(conn, [q.product_id for q in batch], [q.data.order_ref for q in batch], now)
         owned = await idempotency.claim(conn, [q.key for q in batch if q.key])
+        release_earlier_answers()  # read: the checks and the writes are left
         available = {p.id: p.position.stock - p.reserved for p in products.values()}
         free_at: dict[tuple[int, str], int] = {}  # (product, location) → on hand there less what is held there
         results: list[Held | Exception] = []

@@ -9,7 +9,7 @@ from app.domain.commands import TransactionInput
 from app.domain.errors import Conflict
 from app.domain.rules import TxType
 from app.persistence.database import DatabaseUnavailable
-from app.services.group_commit import Busy, GroupCommit, Queued
+from app.services.group_commit import Busy, GroupCommit, Queued, release_earlier_answers
 
 pytestmark = pytest.mark.unit
 
@@ -185,3 +185,49 @@ async def test_a_product_busy_for_a_moment_commits_in_the_next_batch_in_order_no
     assert await asyncio.gather(*first, later) == ["ok 1", "ok 2", "ok 3", "ok 4"]
     assert [q for p, q in fake.committed if p == 1] == [1, 3, 4]
     assert fake.lines == 0 and [q.data.quantity for q in fake.batches[1][:2]] == [1, 3]  # put back at the front
+
+
+class SteppedCommitter:
+    """Each batch waits for its own gate; the second one says when it has read what it needs (or,
+    with `reads=False`, never says)."""
+
+    def __init__(self, reads: bool = True) -> None:
+        self.gates = [asyncio.Event(), asyncio.Event()]
+        self.read = asyncio.Event()  # the second batch has read (or would have)
+        self.reads = reads
+        self.first_answered_when_second_began: bool | None = None
+        self.first: asyncio.Task | None = None
+
+    async def __call__(self, batch: list[Queued], wait: bool) -> list:
+        if self.first_answered_when_second_began is None and batch[0].data.quantity == 2:
+            assert self.first is not None
+            self.first_answered_when_second_began = self.first.done()
+            if self.reads:
+                release_earlier_answers()
+            self.read.set()
+            await self.gates[1].wait()
+        else:
+            await self.gates[0].wait()
+        return [f"ok {q.data.quantity}" for q in batch]
+
+
+@pytest.mark.parametrize("reads", [True, False], ids=["once it has read", "after a moment"])
+async def test_a_batchs_answers_go_out_while_the_next_batch_writes(reads):
+    """Committed, the first batch's answers wait for the second batch to have read what it needs, and
+    go out before the second one's writes end: then, or at the latest HOLD_ANSWERS_AT_MOST later."""
+    fake = SteppedCommitter(reads)
+    group = GroupCommit(fake, max_batch=100)
+    fake.first = first = asyncio.create_task(group.submit(sale(1, 1)))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(group.submit(sale(1, 2)))
+    await asyncio.sleep(0)
+    fake.gates[0].set()
+    await fake.read.wait()
+    assert fake.first_answered_when_second_began is False  # held, though committed
+    if reads:
+        await asyncio.sleep(0)
+        assert first.done()  # at once: no timer was waited for
+    assert await asyncio.wait_for(first, 10) == "ok 1"  # the second batch still writes
+    assert not second.done()
+    fake.gates[1].set()
+    assert await second == "ok 2"
