@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from app.settings import Settings, get_settings
+from app.settings import SettingError, Settings, get_settings
 
 if TYPE_CHECKING:
     from app.services.accounts import AccountService
@@ -41,7 +41,11 @@ def settled_settings() -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except SettingError as bad:  # a setting in the environment, named, instead of a traceback
+        print(f"inventory: {bad}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -45,22 +45,22 @@ class Settings:
             database_url=env.get("INVENTORY_DATABASE_URL") or None,
             data_dir=Path(env.get("INVENTORY_DATA_DIR") or default_data_dir()).expanduser().resolve(),
             host=env.get("INVENTORY_HOST", "127.0.0.1"),
-            port=int(env.get("INVENTORY_PORT", "8000")),
+            port=at_least_one("INVENTORY_PORT", env.get("INVENTORY_PORT", "8000")),
             timezone=ZoneInfo(env.get("INVENTORY_TIMEZONE", "UTC")),
-            pool_size=int(env.get("INVENTORY_POOL_SIZE", "10")),
-            pool_timeout=float(env.get("INVENTORY_POOL_TIMEOUT", "10")),
-            max_batch=int(env.get("INVENTORY_MAX_BATCH", "500")),
-            sweep_seconds=float(env.get("INVENTORY_SWEEP_SECONDS", "1")),
+            pool_size=at_least_one("INVENTORY_POOL_SIZE", env.get("INVENTORY_POOL_SIZE", "10")),
+            pool_timeout=duration_seconds("INVENTORY_POOL_TIMEOUT", env.get("INVENTORY_POOL_TIMEOUT", "10")),
+            max_batch=at_least_one("INVENTORY_MAX_BATCH", env.get("INVENTORY_MAX_BATCH", "500")),
+            sweep_seconds=duration_seconds("INVENTORY_SWEEP_SECONDS", env.get("INVENTORY_SWEEP_SECONDS", "1")),
             backup_dir=optional_dir(env.get("INVENTORY_BACKUP_DIR")),
             backup_every=duration_seconds("INVENTORY_BACKUP_EVERY", env.get("INVENTORY_BACKUP_EVERY", "1d")),
             backup_keep=at_least_one("INVENTORY_BACKUP_KEEP", env.get("INVENTORY_BACKUP_KEEP", "7")),
             locale=str(parse_locale(env.get("INVENTORY_LOCALE") or DEFAULT_LOCALE)),
             currency=parse_currency(env.get("INVENTORY_CURRENCY")),
-            workers=int(env["INVENTORY_WORKERS"]) if env.get("INVENTORY_WORKERS") else None,
-            max_connections=int(env.get("INVENTORY_MAX_CONNECTIONS", "4096")),
-            refold_chunk=int(env.get("INVENTORY_REFOLD_CHUNK", "1024")),
-            header_timeout=float(env.get("INVENTORY_HEADER_TIMEOUT", "10")),
-            body_timeout=float(env.get("INVENTORY_BODY_TIMEOUT", "30")),
+            workers=at_least_one("INVENTORY_WORKERS", workers) if (workers := env.get("INVENTORY_WORKERS")) else None,
+            max_connections=at_least_one("INVENTORY_MAX_CONNECTIONS", env.get("INVENTORY_MAX_CONNECTIONS", "4096")),
+            refold_chunk=at_least_one("INVENTORY_REFOLD_CHUNK", env.get("INVENTORY_REFOLD_CHUNK", "1024")),
+            header_timeout=duration_seconds("INVENTORY_HEADER_TIMEOUT", env.get("INVENTORY_HEADER_TIMEOUT", "10")),
+            body_timeout=duration_seconds("INVENTORY_BODY_TIMEOUT", env.get("INVENTORY_BODY_TIMEOUT", "30")),
         )
 
 
@@ -78,12 +78,16 @@ _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+class SettingError(ValueError):
+    """An environment setting the app cannot use: `inventory` says which and why, and stops."""
+
+
 def duration_seconds(name: str, raw: str) -> float:
     """Seconds from `90`, `90s`, `15m`, `6h` or `1d`; more than zero."""
     match = _DURATION.match(raw.lower())
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else 0.0
     if seconds <= 0:
-        raise ValueError(f"{name}: {raw!r} is not a duration like 3600, 90s, 15m, 6h or 1d")
+        raise SettingError(f"{name}: {raw!r} is not a duration like 3600, 90s, 15m, 6h or 1d")
     return seconds
 
 
@@ -93,7 +97,7 @@ def optional_dir(raw: str | None) -> Path | None:
 
 def at_least_one(name: str, raw: str) -> int:
     if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
-        raise ValueError(f"{name}: {raw!r} is not a whole number of at least 1")
+        raise SettingError(f"{name}: {raw!r} is not a whole number of at least 1")
     return int(raw)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import inventory_cli, start_server
+from tests.conftest import ROOT, inventory_cli, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -49,3 +51,13 @@ def test_embedded_database_demo_serve_and_stop_from_a_fresh_data_dir():
     finally:
         inventory(data_dir, "db", "stop")
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_inventory_says_which_setting_is_wrong_and_stops():
+    """Before anything starts (issue 12's adversarial trial: INVENTORY_WORKERS=abc was a traceback)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "INVENTORY_WORKERS": "abc"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "inventory: INVENTORY_WORKERS: 'abc' is not a whole number of at least 1"

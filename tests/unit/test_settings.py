@@ -1,0 +1,36 @@
+"""Settings from the environment: a value the app cannot use is named, with the reason, before anything
+starts (issue 12's adversarial trial: INVENTORY_WORKERS=abc was a traceback, 0 and -1 were taken)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.settings import SettingError, Settings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("INVENTORY_WORKERS", "abc", "is not a whole number of at least 1"),
+        ("INVENTORY_WORKERS", "0", "is not a whole number of at least 1"),
+        ("INVENTORY_WORKERS", "-1", "is not a whole number of at least 1"),
+        ("INVENTORY_POOL_SIZE", "ten", "is not a whole number of at least 1"),
+        ("INVENTORY_MAX_BATCH", "0", "is not a whole number of at least 1"),
+        ("INVENTORY_POOL_TIMEOUT", "soon", "is not a duration"),
+        ("INVENTORY_BODY_TIMEOUT", "0", "is not a duration"),
+    ],
+)
+def test_a_setting_the_app_cannot_use_is_named_with_the_reason(monkeypatch, name, value, reason):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingError) as refused:
+        Settings.from_env()
+    assert str(refused.value).startswith(f"{name}: {value!r} {reason}")
+
+
+def test_the_defaults_and_usable_values_are_read(monkeypatch):
+    monkeypatch.setenv("INVENTORY_WORKERS", "3")
+    monkeypatch.setenv("INVENTORY_SWEEP_SECONDS", "0.2")
+    settings = Settings.from_env()
+    assert (settings.workers, settings.sweep_seconds, settings.pool_size, settings.max_batch) == (3, 0.2, 10, 500)
