@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Literal
 from urllib.parse import quote
 
@@ -94,11 +95,16 @@ def validation_error_handler(request: Request, exc: Exception) -> Response | Tem
     return domain_error_handler(request, InvalidInput(errors or [FieldError("request", str(exc.detail))]))
 
 
-# msgspec's words for the parameter types the routes declare, as the rest of the API words them
+# msgspec's words for the parameter types the routes declare, as the rest of the API words them: its
+# bounds first ("Expected `int` <= 5000" is a number too large, not one that is no whole number)
+_BOUND = re.compile(r"Expected `(?:int|float)` (<=|>=|<|>) (-?[0-9.]+)")
+_BOUND_WORDS = {"<=": "must be at most", ">=": "must be at least", "<": "must be less than", ">": "must be more than"}
 _WORDED = {"Expected `bool`": "must be true or false", "Expected `int`": "must be a whole number"}
 
 
 def _worded(message: str) -> str:
+    if bound := _BOUND.match(message):
+        return f"{_BOUND_WORDS[bound.group(1)]} {bound.group(2)}"
     return next((words for start, words in _WORDED.items() if message.startswith(start)), message)
 
 

@@ -293,6 +293,8 @@ async def test_an_id_in_the_path_is_written_with_ascii_digits_only(api, written)
         ("POST", "/api/transactions?dry_run=maybe", "dry_run", "must be true or false"),
         ("DELETE", "/api/transactions/12?dry_run=perhaps", "dry_run", "must be true or false"),
         ("GET", "/api/products/SKU/transactions?limit=many", "limit", "must be a whole number"),
+        ("GET", "/api/products/SKU/transactions?limit=100000", "limit", "must be at most 5000"),
+        ("GET", "/api/products/SKU/transactions?limit=0", "limit", "must be at least 1"),
     ],
 )
 async def test_a_parameter_litestar_refuses_is_a_400_in_the_api_s_one_shape(api, method, url, field, says):
