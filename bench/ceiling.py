@@ -1,6 +1,6 @@
 """Issue "Speed": Stockroom's hot-product sales and reservations beside the framework's ceiling.
 
-    python -m bench.ceiling [--seconds 10] [--connections 1000] [--warmup 2]
+    python -m bench.ceiling [--seconds 10] [--connections 1000] [--warmup 2] [--rounds 3]
 
 In one run, on the same machine, one app worker each, the same wrk load (bench/sell.lua):
   1. a bare Litestar app on the same uvicorn options (bench/bare_app.py): parse, token lookup, 201;
@@ -9,7 +9,10 @@ In one run, on the same machine, one app worker each, the same wrk load (bench/s
      client that sends `Accept-Encoding: gzip`, as most HTTP libraries do by default;
   4. Stockroom, committed reservations of one hot product (bench/reserve.lua).
 Each run follows --warmup seconds of the same load, not measured, on the same server (all of them).
-Prints requests/s, Python CPU per request of the serving process, and each ratio beside its target.
+The whole set is measured --rounds times in turn (the bare apps and Stockroom alternate, since this
+machine's speed drifts within minutes); each round is printed, and the targets are judged on the
+medians. Prints requests/s, Python CPU per request of the serving process, and each ratio beside
+its target.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -83,11 +87,20 @@ async def reservations_committed(url: str, sku: str) -> int:
         await conn.close()
 
 
+Row = tuple[str, float, float, str]  # name, requests/s, CPU µs per request, note
+RATIOS = (  # label, numerator, denominator, target
+    ("hot SELL / bare Litestar", "Stockroom hot SELL", "bare Litestar", 0.6),
+    ("hot SELL / bare + SELECT 1", "Stockroom hot SELL", "bare Litestar + SELECT 1", 1.0),
+    ("hot reservation / hot SELL", "Stockroom hot reservation", "Stockroom hot SELL", 0.8),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=2, help="seconds of the same load, not measured, before each run")
+    parser.add_argument("--rounds", type=int, default=3, help="times the whole set is measured, in turn")
     args = parser.parse_args()
 
     def warmed(base: str, script: str, env: dict[str, str]) -> None:
@@ -96,9 +109,8 @@ def main() -> None:
         if args.warmup:
             wrk(base, script, args.warmup, args.connections, env)
 
-    rows: list[tuple[str, float, float, str]] = []
-    with throwaway_database() as url, serving(url, INVENTORY_WORKERS="1") as server:
-        token = server.headers["Authorization"].removeprefix("Bearer ")
+    def one_round(url: str, server, token: str, n: int) -> list[Row]:  # type: ignore[no-untyped-def]
+        rows: list[Row] = []
         for name, query in (("bare Litestar", None), ("bare Litestar + SELECT 1", url)):
             process, base = bare(token, query)
             try:
@@ -110,7 +122,6 @@ def main() -> None:
             finally:
                 process.terminate()
                 process.wait()
-        asyncio.run(seed(url, "CEIL-", 1, 100_000_000))
         warmed(server.url, "sell.lua", {"TOKEN": token, "HOT_SKU": "CEIL-1"})
         before = asyncio.run(sells_committed(url, "CEIL-"))
         stats, cpu, elapsed = measured(server.process.pid, lambda: wrk(
@@ -124,9 +135,8 @@ def main() -> None:
         sold = asyncio.run(sells_committed(url, "CEIL-")) - before
         rows.append(("  the same, client takes gzip", sold / elapsed, cpu / max(sold, 1) * 1e6,
                      f"p99 {stats['p99_ms']:.0f} ms"))  # fmt: skip
-        asyncio.run(seed(url, "CRES-", 1, 100_000_000))
-        hot_reserve = {"TOKEN": token, "HOT_SKU": "CRES-1"}
-        warmed(server.url, "reserve.lua", {**hot_reserve, "ORDER_PREFIX": "warm"})  # orders of its own
+        hot_reserve = {"TOKEN": token, "HOT_SKU": "CRES-1", "ORDER_PREFIX": f"r{n}-"}  # each round's own orders
+        warmed(server.url, "reserve.lua", {**hot_reserve, "ORDER_PREFIX": f"warm{n}-"})
         held_before = asyncio.run(reservations_committed(url, "CRES-1"))
         stats, cpu, elapsed = measured(
             server.process.pid, lambda: wrk(server.url, "reserve.lua", args.seconds, args.connections, hot_reserve)
@@ -134,18 +144,35 @@ def main() -> None:
         held = asyncio.run(reservations_committed(url, "CRES-1")) - held_before
         rows.append(("Stockroom hot reservation", held / elapsed, cpu / max(held, 1) * 1e6,
                      f"p99 {stats['p99_ms']:.0f} ms"))  # fmt: skip
-    print(f"wrk -c{args.connections} -d{args.seconds}s, 1 worker each, cores={os.cpu_count()}")
+        return rows
+
+    rounds: list[list[Row]] = []
+    with throwaway_database() as url, serving(url, INVENTORY_WORKERS="1") as server:
+        token = server.headers["Authorization"].removeprefix("Bearer ")
+        asyncio.run(seed(url, "CEIL-", 1, 100_000_000))
+        asyncio.run(seed(url, "CRES-", 1, 100_000_000))
+        for n in range(1, args.rounds + 1):
+            rounds.append(one_round(url, server, token, n))
+            print(f"round {n} of {args.rounds}", flush=True)
+            _print(rounds[-1])
+    print(f"wrk -c{args.connections} -d{args.seconds}s, 1 worker each, cores={os.cpu_count()}; "
+          f"median of {len(rounds)} round(s), each measurement in turn")  # fmt: skip
+    medians = [
+        (name, statistics.median(r[i][1] for r in rounds), statistics.median(r[i][2] for r in rounds), "")
+        for i, (name, *_) in enumerate(rounds[0])
+    ]
+    _print(medians, verdict=True)
+
+
+def _print(rows: list[Row], verdict: bool = False) -> None:
     print(f"{'':<28}{'req/s':>10}{'CPU µs/req':>12}")
     for name, rate, cpu_us, note in rows:
         print(f"{name:<28}{rate:>10.0f}{cpu_us:>12.0f}   {note}")
     rate = {name: r for name, r, _, _ in rows}
-    hot = rate["Stockroom hot SELL"]
-    for label, value, target in (
-        ("hot SELL / bare Litestar", hot / rate["bare Litestar"], 0.6),
-        ("hot SELL / bare + SELECT 1", hot / rate["bare Litestar + SELECT 1"], 1.0),
-        ("hot reservation / hot SELL", rate["Stockroom hot reservation"] / hot, 0.8),
-    ):
-        print(f"{label:<28}{value:>10.2f}   target ≥ {target}  {'met' if value >= target else 'NOT met'}")
+    for label, over, under, target in RATIOS:
+        value = rate[over] / rate[under]
+        judged = f"  {'met' if value >= target else 'NOT met'}" if verdict else ""
+        print(f"{label:<28}{value:>10.2f}   target ≥ {target}{judged}")
 
 
 if __name__ == "__main__":
