@@ -64,7 +64,7 @@ async def keep(conn: asyncpg.Connection, outcomes: Sequence[OutcomeRow]) -> None
     if not outcomes:
         return
     await conn.execute(
-        """UPDATE idempotency_key i SET outcome = o.outcome::jsonb, transaction_id = o.transaction_id
+        """UPDATE idempotency_key i SET outcome = o.outcome::json, transaction_id = o.transaction_id
            FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS o(scope, key, outcome, transaction_id)
            WHERE i.scope = o.scope AND i.key = o.key""",
         [o.scope for o in outcomes], [o.key for o in outcomes], [o.outcome.decode() for o in outcomes],

@@ -127,6 +127,26 @@ async def test_location_refusals_name_the_argument_or_the_location(api, as_role)
     assert (await summary(api, sku))["transaction_count"] == 1
 
 
+async def test_a_keyed_transfer_to_where_it_starts_is_the_same_bad_input_when_sent_again(api, as_role):
+    """Only the batch sees the default location, and the key keeps its 400: the repeat is the
+    first answer again (BAD_USER_INPUT naming input.toLocation), never a CONFLICT."""
+    manager = as_role("manager")
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 2, "2.00")
+    keyed = RECORD.replace("$dry: Boolean! = false)", "$dry: Boolean! = false, $k: String)").replace(
+        "dryRun: $dry)", "dryRun: $dry, idempotencyKey: $k)")
+    variables = {"input": {"sku": sku, "type": "TRANSFER", "quantity": 1, "toLocation": "MAIN"}, "k": f"gt-{sku}"}
+    answers = [await gql(manager, keyed, variables) for _ in range(2)]
+    answers.append(await gql(manager, RECORD, {**variables, "dry": True}))  # a dry run names it alike
+    for answer in answers:
+        error = answer["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", answer
+        assert [a["argument"] for a in error["extensions"]["arguments"]] == ["input.toLocation"], answers
+    assert answers[0]["errors"][0]["extensions"] == answers[1]["errors"][0]["extensions"]
+    assert answers[0]["errors"][0]["message"] == answers[2]["errors"][0]["message"]
+    assert (await summary(api, sku))["transaction_count"] == 1
+
+
 RESERVE = """mutation($s: String!, $q: Int!, $o: String!, $at: String) {
   reserveStock(skuId: $s, quantity: $q, orderId: $o, location: $at) {
     success message reservation { orderId quantity location }

@@ -62,7 +62,8 @@ async def test_a_refused_request_is_replayed_as_refused(api):
     first = await api.post("/api/transactions", json=body, headers={"Idempotency-Key": f"n-{sku}"})
     await record(api, sku, "BUY", 10, "1.00")
     again = await api.post("/api/transactions", json=body, headers={"Idempotency-Key": f"n-{sku}"})
-    assert first.status_code == again.status_code == 409 and again.json() == first.json()
+    assert first.status_code == again.status_code == 409
+    assert again.content == first.content  # byte for byte: the kept outcome is its exact text
     assert (await summary(api, sku))["on_hand"] == 10
 
 
@@ -77,7 +78,7 @@ async def test_a_transfer_to_where_it_starts_refused_in_its_batch_is_refused_ali
     assert first.status_code == 400, first.text
     assert first.json()["extra"]["errors"] == [{"field": "to_location", "message": "must differ from location (MAIN)"}]
     again = await api.post("/api/transactions", json=body, headers=key)
-    assert again.status_code == 400 and again.json() == first.json()
+    assert again.status_code == 400 and again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
     pair = {"Idempotency-Key": f"t2-{sku}"}
     both = await asyncio.gather(*(api.post("/api/transactions", json=body, headers=pair) for _ in range(2)))

@@ -6,7 +6,7 @@ its transaction, and a repeat is answered from that outcome (`replayed: true`)."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -64,13 +64,14 @@ class Keyed(Generic[O]):
 
 async def keyed(
     info: Ctx, operation: str, fields: dict[str, Any], raw_key: str | None, kind: type[O],
-    run: Callable[[Key | None], Awaitable[O]],
+    run: Callable[[Key | None], Awaitable[O]], names: Mapping[str, str] = SEED_ARGUMENTS,
 ) -> Keyed[O]:  # fmt: skip
     """`run` at most once per idempotency key: the argument, else the request's header (one keyed
     mutation per request). The operation's name is part of what the key fingerprints. A key kept
-    by REST before keys kept outcomes cannot be answered here: an error, for every mutation."""
+    by REST before keys kept outcomes cannot be answered here: an error, for every mutation.
+    `names` are the arguments a field error of `run` is named by."""
     context = info.context
-    with arguments(SEED_ARGUMENTS):
+    with arguments(names):
         key = idempotency.key_for(raw_key or context.header_key, {"graphql": operation, **fields},
                                   scope_of(signed_in(context)))  # fmt: skip
         answer = await idempotency.once(context.services.db, key, kind, run)
@@ -287,17 +288,18 @@ class Mutation:
             if dry_run:
                 return _recorded(await ledger.record(entered, dry_run=True, within=me.location), True, False)
             answer = await keyed(info, "recordTransaction", raw, idempotency_key, Change,
-                                 lambda key: ledger.record(entered, key=key, within=me.location))  # fmt: skip
+                                 lambda key: ledger.record(entered, key=key, within=me.location),
+                                 names=_input_names("input"))  # fmt: skip
         except Conflict as refusal:
             raise _conflict(refusal) from None
         except NotFound as missing:
             raise bad_input([("input.sku", missing.detail)]) from None
-        except InvalidInput as invalid:  # a location it names that does not exist, or a TRANSFER to where it is
-            names = _input_names("input")
-            raise bad_input([(names.get(e.field, e.field), e.message) for e in invalid.errors]) from None
+        except InvalidInput as invalid:  # a dry run's TRANSFER to where it is
+            raise _invalid_input(invalid) from None
         outcome = answer.outcome
-        if isinstance(outcome, Refused):
-            raise _conflict(outcome)
+        if isinstance(outcome, Refused):  # kept with the key: a repeat is refused as the first answer was
+            refusal = outcome.error()
+            raise _invalid_input(refusal) if isinstance(refusal, InvalidInput) else _conflict(outcome)
         return _recorded(outcome, False, answer.replayed)
 
     @strawberry.mutation(description="Change a transaction (a manager); with dryRun, what it would do. " + KEY_DOC)
@@ -367,6 +369,11 @@ async def _changed(
     if isinstance(outcome, Refused):
         raise _conflict(outcome)
     return _recorded(outcome, False, answer.replayed)
+
+
+def _invalid_input(invalid: InvalidInput) -> GraphQLError:
+    names = _input_names("input")
+    return bad_input([(names.get(e.field, e.field), e.message) for e in invalid.errors])
 
 
 def _input_names(argument: str) -> dict[str, str]:
