@@ -298,8 +298,8 @@ class Mutation:
             raise _invalid_input(invalid) from None
         outcome = answer.outcome
         if isinstance(outcome, Refused):  # kept with the key: a repeat is refused as the first answer was
-            refusal = outcome.error()
-            raise _invalid_input(refusal) if isinstance(refusal, InvalidInput) else _conflict(outcome)
+            kept = outcome.error()
+            raise _invalid_input(kept) if isinstance(kept, InvalidInput) else _conflict(outcome)
         return _recorded(outcome, False, answer.replayed)
 
     @strawberry.mutation(description="Change a transaction (a manager); with dryRun, what it would do. " + KEY_DOC)
