@@ -5,14 +5,17 @@ pooled connection, and with the pool taken every sale waited for a 503 (issue 12
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import Server, bearer, start_server
+from app.services.csv_export import OPEN_AT_MOST
 from tests.integration.helpers import make_product, record, summary
 
 pytestmark = pytest.mark.integration
@@ -29,7 +32,7 @@ def small_pool_server(database_url: str, tokens: dict[str, str]) -> Iterator[Ser
     s.stop()
 
 
-async def _download_not_read(server: Server, token: str, sku: str) -> socket.socket:
+async def _download_not_read(server: Server, token: str, sku: str) -> tuple[socket.socket, bytes]:
     """A GET of the export from a client that reads 1 KiB of it and then nothing: its receive buffer is
     tiny, so the server soon has nowhere to put the rest."""
     url = urlsplit(server.url)
@@ -40,33 +43,93 @@ async def _download_not_read(server: Server, token: str, sku: str) -> socket.soc
     await loop.sock_connect(sock, (url.hostname, url.port))
     request = f"GET /api/transactions.csv?sku={sku} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
     await loop.sock_sendall(sock, request.encode())
-    assert (await loop.sock_recv(sock, 1024)).startswith(b"HTTP/1.1 200")
-    return sock
+    start = await loop.sock_recv(sock, 1024)
+    assert start.startswith(b"HTTP/1.1 200"), start[:300]
+    return sock, start
+
+
+async def _big_product(api: httpx.AsyncClient) -> str:
+    sku = await make_product(api)
+    lines = "".join(f"{sku}-{i},{sku},BUY,1,1.00,2025-01-01T00:00:00+00:00\n" for i in range(ROWS))
+    r = await api.post("/api/import", content=b"external_id,sku,type,quantity,unit_price,at\n" + lines.encode())
+    assert r.status_code == 201, r.text
+    return sku
 
 
 async def test_stalled_and_abandoned_downloads_leave_sales_their_connections(small_pool_server, tokens):
     async with httpx.AsyncClient(base_url=small_pool_server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
-        sku = await make_product(api)
-        lines = "".join(f"{sku}-{i},{sku},BUY,1,1.00,2025-01-01T00:00:00+00:00\n" for i in range(ROWS))
-        r = await api.post("/api/import", content=b"external_id,sku,type,quantity,unit_price,at\n" + lines.encode())
-        assert r.status_code == 201, r.text
+        sku = await _big_product(api)
         whole = (await api.get("/api/transactions.csv", params={"sku": sku})).content
         assert whole.count(b"\r\n") == ROWS + 1
 
         stalled = [await _download_not_read(small_pool_server, tokens["viewer"], sku) for _ in range(STALLED)]
         abandoned = [await _download_not_read(small_pool_server, tokens["viewer"], sku) for _ in range(STALLED)]
-        for sock in abandoned:
+        for sock, _ in abandoned:
             sock.close()
         sales = await asyncio.gather(*(record(api, sku, "SELL", 1, "2.00") for _ in range(20)))
         assert len(sales) == 20  # `record` asserts each one's 201
         assert (await summary(api, sku))["on_hand"] == ROWS - 20
 
-        first = stalled[0]  # a stalled download, read at last, is whole and as it was
+        first, got = stalled[0]  # a stalled download, read at last, is whole and as it was
         first.setblocking(True)
         first.settimeout(60)
-        got = b""
-        while not got.endswith(b"\r\n0\r\n\r\n") and (part := first.recv(1 << 16)):  # to the last chunk
-            got += part
-        for sock in stalled:
+        while b"\r\n\r\n" not in got:  # the headers
+            got += first.recv(1 << 16)
+        head, body = got.split(b"\r\n\r\n", 1)
+        size = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(body) < size and (part := first.recv(1 << 16)):
+            body += part
+        for sock, _ in stalled:
             sock.close()
-        assert whole.splitlines()[-1] in got and got.count(b"\r\n") > ROWS
+        assert body == whole  # byte for byte the download read at once
+
+
+async def test_an_export_whose_copy_fails_is_a_503_never_a_200_cut_short(api, db, database_url):
+    """The COPY runs to its end before the first byte is sent: a database that fails it (here its
+    backend is terminated while it waits for a lock) fails the request, and the client knows it."""
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 3, "1.00")
+    locker = await asyncpg.connect(database_url)  # `db` watches: a transaction sees one pg_stat_activity
+    await locker.execute("BEGIN; LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
+    try:
+        download = asyncio.create_task(api.get("/api/transactions.csv", params={"sku": sku}))
+        pid = None
+        for _ in range(1200):  # until the export's COPY waits for the lock (its statement's text; no time assumed)
+            pid = await db.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND wait_event_type = 'Lock'", "%'stockroom-' ||%"
+            )
+            if pid is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert pid is not None, "the export never reached its COPY"
+        await db.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await locker.close()  # its lock with it
+    answer = await download
+    assert answer.status_code == 503, (answer.status_code, answer.text[:200])
+    assert (await api.get("/api/transactions.csv", params={"sku": sku})).content.count(b"\r\n") == 2
+
+
+async def test_downloads_never_read_take_at_most_their_share_of_the_disk(database_url, tokens):
+    """Each export being sent holds its spooled file until its client has read it: past OPEN_AT_MOST
+    in a process, a download is a 503 to try again, and a slot comes free when its client leaves."""
+    server = start_server(database_url)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
+            sku = await _big_product(api)
+            stalled = [await _download_not_read(server, tokens["viewer"], sku) for _ in range(OPEN_AT_MOST)]
+            busy = await api.get("/api/transactions.csv", params={"sku": sku})
+            assert busy.status_code == 503 and busy.headers["retry-after"], busy.text
+            assert "Too many downloads" in busy.json()["detail"]
+            await record(api, sku, "SELL", 1, "2.00")  # sales are untouched
+            stalled.pop()[0].close()
+            for _ in range(600):  # until the server has seen that client leave (no time assumed)
+                again = await api.get("/api/transactions.csv", params={"sku": sku})
+                if again.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert again.status_code == 200 and again.content.count(b"\r\n") == ROWS + 2
+            for sock, _ in stalled:
+                sock.close()
+    finally:
+        server.stop()

@@ -62,13 +62,15 @@ class CatalogueCsvController(Controller):
         location: At = None,
     ) -> Stream:
         """All transactions, or one product's, or those with `start <= at < end`, or those at a
-        location (`location` or `to_location`); streamed."""
+        location (`location` or `to_location`). The whole file is written before its first byte is
+        sent (a failure is a 503, never a 200 cut short), then sent at the client's pace."""
         since, until = _moment("start", start, ledger), _moment("end", end, ledger)
         if location:  # checked before the stream starts, as the times
             await ledger.locations.check_known([("location", location)])
-        rows = csv_export.export_csv(db, sku, since, until, location or None)
-        return Stream(rows, media_type="text/csv",
-                      headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})  # fmt: skip
+        spooled = await csv_export.spool_export(db, sku, since, until, location or None)
+        return Stream(spooled.pieces(), media_type="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="transactions.csv"', "Content-Length": str(spooled.size),
+        })  # fmt: skip
 
     @post(
         "/import",
