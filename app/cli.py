@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -32,7 +33,11 @@ def settled_settings() -> Settings:
 
     if not os.environ.get("INVENTORY_DATABASE_URL"):
         data_dir = Settings.from_env().data_dir  # only where the embedded server lives
-        os.environ["INVENTORY_DATABASE_URL"] = embedded.ensure_running(data_dir)
+        try:
+            os.environ["INVENTORY_DATABASE_URL"] = embedded.ensure_running(data_dir)
+        except OSError as bad:  # not a folder, not writable, …
+            raise SettingError(f"INVENTORY_DATA_DIR: {str(data_dir)!r} cannot hold the database "
+                               f"({bad.strerror or bad})") from None  # fmt: skip
     settings = get_settings()
     if settings.database_url != os.environ["INVENTORY_DATABASE_URL"]:
         raise RuntimeError("the settings were read before the database URL was settled")
@@ -46,6 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     except SettingError as bad:  # a setting in the environment, named, instead of a traceback
         print(f"inventory: {bad}", file=sys.stderr)
         return 2
+    except (ConnectionError, socket.gaierror) as bad:  # the configured database, not reachable
+        print(f"inventory: the database of INVENTORY_DATABASE_URL cannot be reached ({bad})", file=sys.stderr)
+        return 1
+
+
+def _count(lowest: int, highest: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number within bounds (0 workers or port 0 is refused, never read as 'unset')."""
+
+    def count(raw: str) -> int:
+        value = int(raw) if raw.strip().lstrip("-").isdigit() else None
+        if value is None or value < lowest or (highest is not None and value > highest):
+            bounds = f"from {lowest} to {highest}" if highest is not None else f"of at least {lowest}"
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number {bounds}")
+        return value
+
+    return count
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,8 +75,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="migrate, then serve the app")
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=None, help="default: INVENTORY_WORKERS, else one per core")
+    serve.add_argument("--port", type=_count(1, 65535), default=None)
+    serve.add_argument("--workers", type=_count(1), default=None, help="default: INVENTORY_WORKERS, else one per core")
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(run=_serve)
 

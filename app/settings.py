@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from app.display import DEFAULT_LOCALE, Display, parse_currency, parse_locale
@@ -42,11 +45,11 @@ class Settings:
     def from_env(cls) -> Settings:
         env = os.environ
         return cls(
-            database_url=env.get("INVENTORY_DATABASE_URL") or None,
+            database_url=postgresql_url("INVENTORY_DATABASE_URL", env.get("INVENTORY_DATABASE_URL") or None),
             data_dir=Path(env.get("INVENTORY_DATA_DIR") or default_data_dir()).expanduser().resolve(),
             host=env.get("INVENTORY_HOST", "127.0.0.1"),
-            port=at_least_one("INVENTORY_PORT", env.get("INVENTORY_PORT", "8000")),
-            timezone=ZoneInfo(env.get("INVENTORY_TIMEZONE", "UTC")),
+            port=port_number("INVENTORY_PORT", env.get("INVENTORY_PORT", "8000")),
+            timezone=time_zone("INVENTORY_TIMEZONE", env.get("INVENTORY_TIMEZONE") or "UTC"),  # empty: not set
             pool_size=at_least_one("INVENTORY_POOL_SIZE", env.get("INVENTORY_POOL_SIZE", "10")),
             pool_timeout=duration_seconds("INVENTORY_POOL_TIMEOUT", env.get("INVENTORY_POOL_TIMEOUT", "10")),
             max_batch=at_least_one("INVENTORY_MAX_BATCH", env.get("INVENTORY_MAX_BATCH", "500")),
@@ -54,8 +57,8 @@ class Settings:
             backup_dir=optional_dir(env.get("INVENTORY_BACKUP_DIR")),
             backup_every=duration_seconds("INVENTORY_BACKUP_EVERY", env.get("INVENTORY_BACKUP_EVERY", "1d")),
             backup_keep=at_least_one("INVENTORY_BACKUP_KEEP", env.get("INVENTORY_BACKUP_KEEP", "7")),
-            locale=str(parse_locale(env.get("INVENTORY_LOCALE") or DEFAULT_LOCALE)),
-            currency=parse_currency(env.get("INVENTORY_CURRENCY")),
+            locale=str(named(parse_locale, env.get("INVENTORY_LOCALE") or DEFAULT_LOCALE)),
+            currency=named(parse_currency, env.get("INVENTORY_CURRENCY")),
             workers=at_least_one("INVENTORY_WORKERS", workers) if (workers := env.get("INVENTORY_WORKERS")) else None,
             max_connections=at_least_one("INVENTORY_MAX_CONNECTIONS", env.get("INVENTORY_MAX_CONNECTIONS", "4096")),
             refold_chunk=at_least_one("INVENTORY_REFOLD_CHUNK", env.get("INVENTORY_REFOLD_CHUNK", "1024")),
@@ -74,6 +77,8 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser() / "stockroom"
 
 
+A = TypeVar("A")
+T = TypeVar("T")
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -99,6 +104,38 @@ def at_least_one(name: str, raw: str) -> int:
     if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
         raise SettingError(f"{name}: {raw!r} is not a whole number of at least 1")
     return int(raw)
+
+
+def port_number(name: str, raw: str) -> int:
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or not 1 <= int(raw) <= 65535:
+        raise SettingError(f"{name}: {raw!r} is not a port number from 1 to 65535")
+    return int(raw)
+
+
+def time_zone(name: str, raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw.strip())
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise SettingError(f"{name}: {raw!r} is not a time zone like UTC, Europe/Berlin or America/New_York") from None
+
+
+def postgresql_url(name: str, raw: str | None) -> str | None:
+    """None (the embedded server), or a postgresql:// URL; whether it can be reached is found on connecting."""
+    if raw is None:
+        return None
+    if urlsplit(raw.strip()).scheme not in ("postgresql", "postgres"):
+        raise SettingError(f"{name}: {raw!r} is not a PostgreSQL URL like postgresql://user:password@host:5432/db")
+    return raw.strip()
+
+
+def named(parse: Callable[[A], T], raw: A) -> T:
+    """A parser whose ValueError already names its setting (app.display's): a SettingError."""
+    try:
+        return parse(raw)
+    except SettingError:
+        raise
+    except ValueError as bad:
+        raise SettingError(str(bad)) from None
 
 
 @lru_cache(maxsize=1)

@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Server, bearer, start_server
 from app.services.csv_export import OPEN_AT_MOST
+from tests.conftest import Server, bearer, start_server
 from tests.integration.helpers import make_product, record, summary
 
 pytestmark = pytest.mark.integration

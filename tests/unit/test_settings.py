@@ -20,6 +20,12 @@ pytestmark = pytest.mark.unit
         ("INVENTORY_MAX_BATCH", "0", "is not a whole number of at least 1"),
         ("INVENTORY_POOL_TIMEOUT", "soon", "is not a duration"),
         ("INVENTORY_BODY_TIMEOUT", "0", "is not a duration"),
+        ("INVENTORY_PORT", "70000", "is not a port number from 1 to 65535"),
+        ("INVENTORY_PORT", "0", "is not a port number from 1 to 65535"),
+        ("INVENTORY_TIMEZONE", "Mars/Base", "is not a time zone"),
+        ("INVENTORY_LOCALE", "xx_YY", "is not a locale Babel knows"),
+        ("INVENTORY_CURRENCY", "ABCD", "is not an ISO 4217 currency code"),
+        ("INVENTORY_DATABASE_URL", "localhost:5432/db", "is not a PostgreSQL URL"),
     ],
 )
 def test_a_setting_the_app_cannot_use_is_named_with_the_reason(monkeypatch, name, value, reason):
