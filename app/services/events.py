@@ -93,6 +93,8 @@ class EventHub:
     async def stop(self) -> None:
         if self._runner:
             self._runner.cancel()
+        if self._flusher:  # before the pool closes: else it reads from a closed pool and logs that
+            self._flusher.cancel()
         if self._conn and not self._conn.is_closed():
             await self._conn.close()
         for s in self.subscribers:
