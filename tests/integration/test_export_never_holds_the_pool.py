@@ -16,7 +16,7 @@ import pytest
 
 from app.services.csv_export import OPEN_AT_MOST
 from tests.conftest import Server, bearer, start_server
-from tests.integration.helpers import make_product, record, summary
+from tests.integration.helpers import make_product, product_with_buys, record, summary
 
 pytestmark = pytest.mark.integration
 
@@ -48,17 +48,9 @@ async def _download_not_read(server: Server, token: str, sku: str) -> tuple[sock
     return sock, start
 
 
-async def _big_product(api: httpx.AsyncClient) -> str:
-    sku = await make_product(api)
-    lines = "".join(f"{sku}-{i},{sku},BUY,1,1.00,2025-01-01T00:00:00+00:00\n" for i in range(ROWS))
-    r = await api.post("/api/import", content=b"external_id,sku,type,quantity,unit_price,at\n" + lines.encode())
-    assert r.status_code == 201, r.text
-    return sku
-
-
 async def test_stalled_and_abandoned_downloads_leave_sales_their_connections(small_pool_server, tokens):
     async with httpx.AsyncClient(base_url=small_pool_server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
-        sku = await _big_product(api)
+        sku = await product_with_buys(api, ROWS)
         whole = (await api.get("/api/transactions.csv", params={"sku": sku})).content
         assert whole.count(b"\r\n") == ROWS + 1
 
@@ -116,7 +108,7 @@ async def test_downloads_never_read_take_at_most_their_share_of_the_disk(databas
     server = start_server(database_url)
     try:
         async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
-            sku = await _big_product(api)
+            sku = await product_with_buys(api, ROWS)
             stalled = [await _download_not_read(server, tokens["viewer"], sku) for _ in range(OPEN_AT_MOST)]
             busy = await api.get("/api/transactions.csv", params={"sku": sku})
             assert busy.status_code == 503 and busy.headers["retry-after"], busy.text

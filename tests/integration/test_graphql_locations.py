@@ -134,7 +134,8 @@ async def test_a_keyed_transfer_to_where_it_starts_is_the_same_bad_input_when_se
     sku = await make_product(api)
     await record(api, sku, "BUY", 2, "2.00")
     keyed = RECORD.replace("$dry: Boolean! = false)", "$dry: Boolean! = false, $k: String)").replace(
-        "dryRun: $dry)", "dryRun: $dry, idempotencyKey: $k)")
+        "dryRun: $dry)", "dryRun: $dry, idempotencyKey: $k)"
+    )
     variables = {"input": {"sku": sku, "type": "TRANSFER", "quantity": 1, "toLocation": "MAIN"}, "k": f"gt-{sku}"}
     answers = [await gql(manager, keyed, variables) for _ in range(2)]
     answers.append(await gql(manager, RECORD, {**variables, "dry": True}))  # a dry run names it alike

@@ -7,19 +7,11 @@ import asyncio
 import httpx
 import pytest
 
-from tests.integration.helpers import make_product, record, summary, timeline
+from tests.integration.helpers import make_product, product_with_buys, record, summary, timeline
 
 pytestmark = pytest.mark.integration
 
 ROWS = 6000  # the test server refolds in chunks of 3 to 12 rows: a first-row edit takes a while
-
-
-async def _long_ledger(api: httpx.AsyncClient) -> str:
-    sku = await make_product(api)
-    lines = "".join(f"{sku}-{i},{sku},BUY,1,1.00,2025-01-01T00:00:00+00:00\n" for i in range(ROWS))
-    r = await api.post("/api/import", content=b"external_id,sku,type,quantity,unit_price,at\n" + lines.encode())
-    assert r.status_code == 201, r.text
-    return sku
 
 
 async def _lock_is_held(db, product_id: int) -> None:  # type: ignore[no-untyped-def]
@@ -36,7 +28,7 @@ async def _lock_is_held(db, product_id: int) -> None:  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("where", ["same process", "other process"])
 async def test_sales_of_other_products_commit_while_a_long_edit_holds_one(api, server, second_server, db, where):
-    long_sku = await _long_ledger(api)
+    long_sku = await product_with_buys(api, ROWS)
     other = await make_product(api)
     await record(api, other, "BUY", 10, "1.00")
     first = (await timeline(api, long_sku))[0]
