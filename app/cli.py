@@ -8,7 +8,9 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from app.settings import SettingError, Settings, get_settings
 
@@ -38,10 +40,38 @@ def settled_settings() -> Settings:
         except OSError as bad:  # not a folder, not writable, …
             raise SettingError(f"INVENTORY_DATA_DIR: {str(data_dir)!r} cannot hold the database "
                                f"({bad.strerror or bad})") from None  # fmt: skip
+    else:
+        _reachable(os.environ["INVENTORY_DATABASE_URL"])
     settings = get_settings()
     if settings.database_url != os.environ["INVENTORY_DATABASE_URL"]:
         raise RuntimeError("the settings were read before the database URL was settled")
     return settings
+
+
+def _reachable(url: str) -> None:
+    """A configured database, connected to once before anything starts: a wrong port, user, database
+    name or option is said in one line naming the setting, not as a traceback from the first query."""
+    import asyncpg
+
+    Settings.from_env()  # a URL that is not a postgresql:// one is named as such first
+
+    async def connect() -> None:
+        conn = await asyncpg.connect(url, timeout=10)
+        await conn.close()
+
+    try:  # in a thread of its own: some commands settle their settings inside a running event loop
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(asyncio.run, connect()).result()
+    except Exception as bad:  # whatever asyncpg says: the URL, the server, or the login
+        reason = str(bad) or type(bad).__name__
+        raise SettingError(f"INVENTORY_DATABASE_URL: cannot connect to {_without_password(url)!r} ({reason})") from None
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +178,7 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers if args.workers is not None else settings.workers or usable_cores(),
         loop="uvloop",
         # httptools, with deadlines on a request's headers and on each part of its body
-        http=with_client_deadlines(settings.header_timeout, settings.body_timeout),
+        http=with_client_deadlines(settings.header_timeout, settings.body_timeout, settings.send_timeout),
         access_log=args.access_log,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s

@@ -36,6 +36,7 @@ class Settings:
     refold_chunk: int = 1024  # rows a refold reads before its first check for a settled fold (recompute.py)
     header_timeout: float = 10.0  # seconds a connection has to send a request's headers (http_protocol.py)
     body_timeout: float = 30.0  # seconds a request's body may go without a byte (http_protocol.py)
+    send_timeout: float = 60.0  # seconds an answer may wait for its client to take any of it (http_protocol.py)
 
     def display(self) -> Display:
         """The shop's formats: create_app makes them once and hands them to the templates and services."""
@@ -64,6 +65,7 @@ class Settings:
             refold_chunk=at_least_one("INVENTORY_REFOLD_CHUNK", env.get("INVENTORY_REFOLD_CHUNK", "1024")),
             header_timeout=duration_seconds("INVENTORY_HEADER_TIMEOUT", env.get("INVENTORY_HEADER_TIMEOUT", "10")),
             body_timeout=duration_seconds("INVENTORY_BODY_TIMEOUT", env.get("INVENTORY_BODY_TIMEOUT", "30")),
+            send_timeout=duration_seconds("INVENTORY_SEND_TIMEOUT", env.get("INVENTORY_SEND_TIMEOUT", "60")),
         )
 
 
@@ -123,7 +125,11 @@ def postgresql_url(name: str, raw: str | None) -> str | None:
     """None (the embedded server), or a postgresql:// URL; whether it can be reached is found on connecting."""
     if raw is None:
         return None
-    if urlsplit(raw.strip()).scheme not in ("postgresql", "postgres"):
+    try:
+        scheme = urlsplit(raw.strip()).scheme
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        scheme = ""
+    if scheme not in ("postgresql", "postgres"):
         raise SettingError(f"{name}: {raw!r} is not a PostgreSQL URL like postgresql://user:password@host:5432/db")
     return raw.strip()
 

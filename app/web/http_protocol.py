@@ -10,7 +10,12 @@ forever, and counts against `INVENTORY_MAX_CONNECTIONS` meanwhile. Here
   between the headers and its first bytes, and between one part of it and the next, as nginx's
   `client_body_timeout` counts; while the app has not read what came (uvicorn stops reading past
   its buffer), the client is not the one waited for, and the clock starts again;
-or the connection is closed. `serve` hands uvicorn `with_client_deadlines(...)`, a partial of the
+or the connection is closed. And an answer must keep going out: a client that takes none of it for
+`send_seconds` (Settings.send_timeout, INVENTORY_SEND_TIMEOUT; nginx's `send_timeout`) while the
+connection's write buffer is full is cut off, and at a graceful shutdown one that takes nothing for
+SHUTDOWN_SEND_SECONDS: a CSV download nobody reads would otherwise hold its spooled file and its export
+slot for as long as its client stayed connected, and be cancelled with a traceback at shutdown.
+`serve` hands uvicorn `with_client_deadlines(...)`, a partial of the
 class: it pickles by name into each worker process, as a class made on the fly would not. Behind a
 reverse proxy the proxy does this too; see docs/decisions.md.
 """
@@ -23,6 +28,10 @@ from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# Within uvicorn's graceful shutdown (`timeout_graceful_shutdown`, 5 s in `serve`), after which it
+# cancels what still runs, each with a traceback in the log.
+SHUTDOWN_SEND_SECONDS = 2.0
+
 
 class ClientDeadlineProtocol(HttpToolsProtocol):
     # One timer per connection, not one per request: a keep-alive connection's requests only note
@@ -32,10 +41,16 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
     _waiting_since: float | None = None  # the loop's time the wait for the client began; None: not waiting
     _waiting_for_body = False  # else for headers
+    _send_deadline: asyncio.TimerHandle | None = None  # set while the write buffer is full
+    _shutting_down = False
 
-    def __init__(self, *args: Any, header_seconds: float = 10.0, body_seconds: float = 30.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_seconds: float = 10.0, body_seconds: float = 30.0, send_seconds: float = 60.0,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
         self.header_seconds = header_seconds
         self.body_seconds = body_seconds
+        self.send_seconds = send_seconds
         super().__init__(*args, **kwargs)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -66,7 +81,37 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+        self._stop_send_deadline()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:  # the transport's buffer is full: the client is not taking it
+        super().pause_writing()
+        if self._send_deadline is None:
+            seconds = SHUTDOWN_SEND_SECONDS if self._shutting_down else self.send_seconds
+            self._send_deadline = self.loop.call_later(seconds, self._cut_off)
+
+    def resume_writing(self) -> None:
+        self._stop_send_deadline()
+        super().resume_writing()
+
+    def shutdown(self) -> None:
+        """uvicorn's (an idle connection closed, an answer under way let finish), and from now on an
+        answer's client has SHUTDOWN_SEND_SECONDS to take some of it whenever the buffer is full."""
+        self._shutting_down = True
+        if self.flow.write_paused:
+            self._stop_send_deadline()
+            self._send_deadline = self.loop.call_later(SHUTDOWN_SEND_SECONDS, self._cut_off)
+        super().shutdown()
+
+    def _stop_send_deadline(self) -> None:
+        if self._send_deadline is not None:
+            self._send_deadline.cancel()
+            self._send_deadline = None
+
+    def _cut_off(self) -> None:
+        """abort(), not close(): close() would wait for the full buffer to go out, which it does not."""
+        self._send_deadline = None
+        self.transport.abort()  # connection_lost follows: the app's sends return, the answer's task ends
 
     def _seconds(self) -> float:
         return self.body_seconds if self._waiting_for_body else self.header_seconds
@@ -93,10 +138,11 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
             self._deadline = self.loop.call_at(now + self.header_seconds, self._on_deadline)
 
 
-def with_client_deadlines(header_seconds: float, body_seconds: float) -> type[asyncio.Protocol]:
+def with_client_deadlines(header_seconds: float, body_seconds: float, send_seconds: float) -> type[asyncio.Protocol]:
     """What `serve` gives uvicorn as its `http` protocol: uvicorn only calls it with its keyword
     arguments, so a partial stands in for a class (uvicorn's annotation asks for a type)."""
     return cast(
         type[asyncio.Protocol],
-        partial(ClientDeadlineProtocol, header_seconds=header_seconds, body_seconds=body_seconds),
+        partial(ClientDeadlineProtocol, header_seconds=header_seconds, body_seconds=body_seconds,
+                send_seconds=send_seconds),
     )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -61,8 +62,10 @@ def test_embedded_database_demo_serve_and_stop_from_a_fresh_data_dir():
          "inventory: INVENTORY_TIMEZONE: 'Mars/Base' is not a time zone like UTC, Europe/Berlin or America/New_York"),
         ((), {"INVENTORY_DATA_DIR": "/etc/passwd"},
          "inventory: INVENTORY_DATA_DIR: '/etc/passwd' cannot hold the database (File exists)"),
-        ((), {"INVENTORY_DATABASE_URL": "postgresql://x@127.0.0.1:1/db"},
-         "inventory: the database of INVENTORY_DATABASE_URL cannot be reached"),
+        ((), {"INVENTORY_DATABASE_URL": "postgresql://x:secret@127.0.0.1:1/db"},
+         "inventory: INVENTORY_DATABASE_URL: cannot connect to 'postgresql://x:***@127.0.0.1:1/db' ([Errno 111]"),
+        ((), {"INVENTORY_DATABASE_URL": "postgresql://x@[::1"}, "INVENTORY_DATABASE_URL: 'postgresql://x@[::1' is not"),
+        ((), {"INVENTORY_DATABASE_URL": "postgresql://x@127.0.0.1:99999/db"}, "port must be 0-65535"),
         (("--workers", "0"), {}, "argument --workers: '0' is not a whole number of at least 1"),
         (("--port", "0"), {}, "argument --port: '0' is not a whole number from 1 to 65535"),
     ],
@@ -77,3 +80,19 @@ def test_inventory_says_which_setting_is_wrong_and_stops(args, setting, said):
     )  # fmt: skip
     assert done.returncode in (1, 2), done.stderr
     assert said in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_database_or_user_that_does_not_exist_is_said_in_one_line(database_url):
+    """The server is there, the URL names what it does not have: the first connection says so."""
+    parts = urlsplit(database_url)
+    for url, said in [
+        (urlunsplit(parts._replace(path="/no_such_db")), 'database "no_such_db" does not exist'),
+        (urlunsplit(parts._replace(netloc=parts.netloc.replace(str(parts.username), "no_such_user", 1))),
+         'role "no_such_user" does not exist'),
+    ]:  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env={"PATH": "/usr/bin:/bin", "INVENTORY_DATABASE_URL": url},
+        )  # fmt: skip
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr

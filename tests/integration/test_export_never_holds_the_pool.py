@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -125,3 +127,58 @@ async def test_downloads_never_read_take_at_most_their_share_of_the_disk(databas
                 sock.close()
     finally:
         server.stop()
+
+
+async def test_a_download_never_read_is_cut_off_after_the_send_timeout(database_url, tokens):
+    """nginx's send_timeout: an answer nobody takes any of for INVENTORY_SEND_TIMEOUT is cut, and its
+    spooled file and export slot go with it (a stalled client held them for as long as it stayed)."""
+    server = start_server(database_url, INVENTORY_SEND_TIMEOUT="1")
+    try:
+        async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
+            sku = await product_with_buys(api, ROWS)
+            sock, got = await _download_not_read(server, tokens["viewer"], sku)
+            size = int(re.search(rb"(?i)content-length: *(\d+)", got).group(1))  # type: ignore[union-attr]
+            loop = asyncio.get_running_loop()
+            ended = False
+            while not ended:  # read only after the server has given up on it: what the kernels hold, then the end
+                await loop.run_in_executor(None, _wait_until_cut, server, sock)
+                try:
+                    part = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 60)
+                except ConnectionResetError:
+                    part = b""
+                ended = not part
+                got += part
+            sock.close()
+            assert len(got.split(b"\r\n\r\n", 1)[1]) < size  # cut short, not sent whole
+            await record(api, sku, "SELL", 1, "2.00")
+    finally:
+        server.stop()
+
+
+def _wait_until_cut(server: Server, sock: socket.socket) -> None:
+    """Until the server's side of `sock` is gone (ss shows no established connection from its port)."""
+    port = sock.getsockname()[1]
+    for _ in range(1200):
+        shown = subprocess.run(["ss", "-tnH", "state", "established", f"dport = :{port}"],
+                               capture_output=True, text=True).stdout  # fmt: skip
+        if not shown.strip():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the server never cut the stalled download off")
+
+
+async def test_a_graceful_stop_cuts_downloads_nobody_reads_without_a_traceback(database_url, tokens):
+    """uvicorn cancels what still runs 5 s into a stop, each with a traceback in the log: a download
+    whose client takes nothing is cut first, and the stop is clean."""
+    server = start_server(database_url)
+    async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
+        sku = await product_with_buys(api, ROWS)
+        stalled = [await _download_not_read(server, tokens["viewer"], sku) for _ in range(3)]
+    server.process.terminate()
+    assert server.process.wait(60) in (0, -15)  # uvicorn raises the SIGTERM again once it has stopped
+    log = server.log.read_text(errors="replace")
+    server.stop()
+    for sock, _ in stalled:
+        sock.close()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-3000:]
+    assert "Finished server process" in log
