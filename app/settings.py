@@ -44,28 +44,29 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """Every variable set to nothing counts as not set: its default."""
         env = os.environ
         return cls(
             database_url=postgresql_url("INVENTORY_DATABASE_URL", env.get("INVENTORY_DATABASE_URL") or None),
             data_dir=Path(env.get("INVENTORY_DATA_DIR") or default_data_dir()).expanduser().resolve(),
-            host=env.get("INVENTORY_HOST", "127.0.0.1"),
-            port=port_number("INVENTORY_PORT", env.get("INVENTORY_PORT", "8000")),
-            timezone=time_zone("INVENTORY_TIMEZONE", env.get("INVENTORY_TIMEZONE") or "UTC"),  # empty: not set
-            pool_size=at_least_one("INVENTORY_POOL_SIZE", env.get("INVENTORY_POOL_SIZE", "10")),
-            pool_timeout=duration_seconds("INVENTORY_POOL_TIMEOUT", env.get("INVENTORY_POOL_TIMEOUT", "10")),
-            max_batch=at_least_one("INVENTORY_MAX_BATCH", env.get("INVENTORY_MAX_BATCH", "500")),
-            sweep_seconds=duration_seconds("INVENTORY_SWEEP_SECONDS", env.get("INVENTORY_SWEEP_SECONDS", "1")),
+            host=env.get("INVENTORY_HOST") or "127.0.0.1",
+            port=port_number("INVENTORY_PORT", env.get("INVENTORY_PORT") or "8000"),
+            timezone=time_zone("INVENTORY_TIMEZONE", env.get("INVENTORY_TIMEZONE") or "UTC"),
+            pool_size=at_least_one("INVENTORY_POOL_SIZE", env.get("INVENTORY_POOL_SIZE") or "10"),
+            pool_timeout=duration_seconds("INVENTORY_POOL_TIMEOUT", env.get("INVENTORY_POOL_TIMEOUT") or "10"),
+            max_batch=at_least_one("INVENTORY_MAX_BATCH", env.get("INVENTORY_MAX_BATCH") or "500"),
+            sweep_seconds=duration_seconds("INVENTORY_SWEEP_SECONDS", env.get("INVENTORY_SWEEP_SECONDS") or "1"),
             backup_dir=optional_dir(env.get("INVENTORY_BACKUP_DIR")),
-            backup_every=duration_seconds("INVENTORY_BACKUP_EVERY", env.get("INVENTORY_BACKUP_EVERY", "1d")),
-            backup_keep=at_least_one("INVENTORY_BACKUP_KEEP", env.get("INVENTORY_BACKUP_KEEP", "7")),
+            backup_every=duration_seconds("INVENTORY_BACKUP_EVERY", env.get("INVENTORY_BACKUP_EVERY") or "1d"),
+            backup_keep=at_least_one("INVENTORY_BACKUP_KEEP", env.get("INVENTORY_BACKUP_KEEP") or "7"),
             locale=str(named(parse_locale, env.get("INVENTORY_LOCALE") or DEFAULT_LOCALE)),
             currency=named(parse_currency, env.get("INVENTORY_CURRENCY")),
             workers=at_least_one("INVENTORY_WORKERS", workers) if (workers := env.get("INVENTORY_WORKERS")) else None,
-            max_connections=at_least_one("INVENTORY_MAX_CONNECTIONS", env.get("INVENTORY_MAX_CONNECTIONS", "4096")),
-            refold_chunk=at_least_one("INVENTORY_REFOLD_CHUNK", env.get("INVENTORY_REFOLD_CHUNK", "1024")),
-            header_timeout=duration_seconds("INVENTORY_HEADER_TIMEOUT", env.get("INVENTORY_HEADER_TIMEOUT", "10")),
-            body_timeout=duration_seconds("INVENTORY_BODY_TIMEOUT", env.get("INVENTORY_BODY_TIMEOUT", "30")),
-            send_timeout=duration_seconds("INVENTORY_SEND_TIMEOUT", env.get("INVENTORY_SEND_TIMEOUT", "60")),
+            max_connections=at_least_one("INVENTORY_MAX_CONNECTIONS", env.get("INVENTORY_MAX_CONNECTIONS") or "4096"),
+            refold_chunk=at_least_one("INVENTORY_REFOLD_CHUNK", env.get("INVENTORY_REFOLD_CHUNK") or "1024"),
+            header_timeout=duration_seconds("INVENTORY_HEADER_TIMEOUT", env.get("INVENTORY_HEADER_TIMEOUT") or "10"),
+            body_timeout=duration_seconds("INVENTORY_BODY_TIMEOUT", env.get("INVENTORY_BODY_TIMEOUT") or "30"),
+            send_timeout=duration_seconds("INVENTORY_SEND_TIMEOUT", env.get("INVENTORY_SEND_TIMEOUT") or "60"),
         )
 
 

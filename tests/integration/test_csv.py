@@ -197,6 +197,7 @@ async def test_formula_leading_text_is_quoted_on_export_and_comes_back_exactly_o
         ({"end": "9999-12-31T23:59:59-14:00"}, "end"),
         ({"start": "1899-12-31"}, "start"),
         ({"end": "2026-01-01T00:00:00.1234567Z"}, "end"),
+        ({"start": "2026-01-01", "end": "2025-01-01"}, "end"),  # the range backwards: not an empty file
     ],
 )
 async def test_an_export_filter_out_of_range_is_a_400_before_anything_is_sent(api, params, field):

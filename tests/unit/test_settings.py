@@ -40,3 +40,12 @@ def test_the_defaults_and_usable_values_are_read(monkeypatch):
     monkeypatch.setenv("INVENTORY_SWEEP_SECONDS", "0.2")
     settings = Settings.from_env()
     assert (settings.workers, settings.sweep_seconds, settings.pool_size, settings.max_batch) == (3, 0.2, 10, 500)
+
+
+def test_a_variable_set_to_nothing_is_not_set(monkeypatch):
+    for name in ("INVENTORY_PORT", "INVENTORY_TIMEZONE", "INVENTORY_POOL_SIZE", "INVENTORY_SEND_TIMEOUT",
+                 "INVENTORY_LOCALE", "INVENTORY_CURRENCY", "INVENTORY_WORKERS"):  # fmt: skip
+        monkeypatch.setenv(name, "")
+    settings = Settings.from_env()
+    assert (settings.port, str(settings.timezone), settings.pool_size, settings.send_timeout) == (8000, "UTC", 10, 60)
+    assert (settings.locale, settings.currency, settings.workers) == ("en_US", None, None)

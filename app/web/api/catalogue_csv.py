@@ -11,7 +11,7 @@ from litestar.params import FromQuery, Parameter
 from litestar.response import Stream
 
 from app.domain.access import Role
-from app.domain.errors import FieldErrors
+from app.domain.errors import FieldError, FieldErrors, InvalidInput
 from app.intake import fields
 from app.persistence.database import Database
 from app.services import catalogue_csv, csv_export
@@ -65,6 +65,8 @@ class CatalogueCsvController(Controller):
         location (`location` or `to_location`). The whole file is written before its first byte is
         sent (a failure is a 503, never a 200 cut short), then sent at the client's pace."""
         since, until = _moment("start", start, ledger), _moment("end", end, ledger)
+        if since is not None and until is not None and until < since:  # an empty file would hide the slip
+            raise InvalidInput([FieldError("end", f"must not be before start ({start})")])
         if location:  # checked before the stream starts, as the times
             await ledger.locations.check_known([("location", location)])
         spooled = await csv_export.spool_export(db, sku, since, until, location or None)
