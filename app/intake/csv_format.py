@@ -148,7 +148,7 @@ class RowReader:
     def __init__(self, header: Sequence[str], *, now: datetime, zone: tzinfo) -> None:
         self.header = list(header)
         self.now, self.zone = now, zone
-        where = {name: i for i, name in enumerate(self.header)}  # a repeated name: the last one, as DictReader
+        where = {name: i for i, name in enumerate(self.header)}  # a name is there once (the import checks)
         self._cells = tuple(where.get(name) for name in _FAST_COLUMNS)
         self._prices: dict[str, Decimal] = {}
         self._times: dict[str, datetime] = {}

@@ -89,6 +89,8 @@ async def read_rows(lines: Iterable[str], ledger: LedgerService, checked: Checke
         line = 1
         if missing or header is None:
             raise InvalidFile([LineError(1, c, "column is missing from the header") for c in missing])
+        if repeated := sorted({c for c in header if c and header.count(c) > 1}):  # which cell would be meant?
+            raise InvalidFile([LineError(1, c, "column appears more than once in the header") for c in repeated])
         parse = RowReader(header, now=ledger.clock(), zone=ledger.zone)
         with gc_paused():  # a million rows make millions of short-lived objects, none in cycles
             for cells in reader:

@@ -129,6 +129,11 @@ async def test_a_new_product_needs_a_name_and_the_header_needs_its_columns(api):
     }
     r = await api.post("/api/import", content=b"sku,type\nA,BUY\n")
     assert r.status_code == 400 and {e["field"] for e in r.json()["extra"]["errors"]} >= {"external_id", "at"}
+    r = await api.post("/api/import", content=b"external_id,sku,sku,type,quantity,unit_price,at\n"
+                                              b"x2,TWICE-1,TWICE-1,BUY,1,1.00,2026-01-01T00:00:00Z\n")  # fmt: skip
+    assert r.status_code == 400 and r.json()["extra"]["errors"] == [
+        {"line": 1, "field": "sku", "message": "column appears more than once in the header"}
+    ]
 
 
 async def test_export_filters_by_product_and_time_range(api):
