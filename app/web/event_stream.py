@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from litestar import Request, get
 from litestar.params import QueryParameter
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from app.domain.access import Role
@@ -47,4 +47,25 @@ async def event_stream(
         async for event in while_valid(hub.follow(sku or [], all_alerts=alerts == "all"), credentials):
             yield ServerSentEvent(data=event.json(), event=event.kind)
 
-    return EventSourceResponse(stream(), ping=KEEP_ALIVE_SECONDS)  # type: ignore[return-value]  # Starlette ASGI types
+    return _ended_properly(EventSourceResponse(stream(), ping=KEEP_ALIVE_SECONDS))  # type: ignore[arg-type]
+
+
+def _ended_properly(response: ASGIApp) -> ASGIApp:
+    """sse_starlette ends its streams when the server stops, but without the answer's last message:
+    uvicorn logged "ASGI callable returned without completing response" for every open page, and
+    the browser saw a cut chunked body. The last message is sent for it (after a client that left,
+    uvicorn drops it)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        completed = False
+
+        async def noting_the_end(message: Message) -> None:
+            nonlocal completed
+            completed = completed or (message["type"] == "http.response.body" and not message.get("more_body"))
+            await send(message)
+
+        await response(scope, receive, noting_the_end)
+        if not completed:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import bearer, start_server
 from tests.integration.helpers import make_product, record
 
 pytestmark = pytest.mark.integration
@@ -130,3 +131,19 @@ async def test_streams_recover_when_the_listening_connection_is_killed(api, serv
         await stream.wait_for(lambda k, d: k == "stock" and d["on_hand"] == 7, within=10)
     listeners = await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'stockroom-listener'")
     assert listeners >= 1
+
+
+async def test_a_server_stopping_ends_open_streams_properly_and_quietly(database_url, tokens):
+    """Every open page has a stream: a stop ends each with the answer's last message (the browser's
+    EventSource reconnects to the next server), and logs no error for it."""
+    server = start_server(database_url)
+    async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["viewer"]), timeout=60) as client:
+        async with client.stream("GET", "/events", params={"alerts": "all"}) as response:
+            assert response.status_code == 200
+            server.process.terminate()
+            async for _ in response.aiter_raw():  # raises if the chunked body is cut short
+                pass
+    assert server.process.wait(60) in (0, -15)  # uvicorn raises the SIGTERM again once it has stopped
+    log = server.log.read_text(errors="replace")
+    server.stop()
+    assert "ERROR" not in log and "Traceback" not in log, log[-3000:]
