@@ -12,17 +12,21 @@ forever, and counts against `INVENTORY_MAX_CONNECTIONS` meanwhile. Here
   its buffer), the client is not the one waited for, and the clock starts again;
 or the connection is closed. And an answer must keep going out: a client that takes none of it for
 `send_seconds` (Settings.send_timeout, INVENTORY_SEND_TIMEOUT; nginx's `send_timeout`) while the
-connection's write buffer is full is cut off, and at a graceful shutdown one that takes nothing for
-SHUTDOWN_SEND_SECONDS: a CSV download nobody reads would otherwise hold its spooled file and its export
-slot for as long as its client stayed connected, and be cancelled with a traceback at shutdown.
-`serve` hands uvicorn `with_client_deadlines(...)`, a partial of the
-class: it pickles by name into each worker process, as a class made on the fly would not. Behind a
+connection's write buffer is full is cut off (one that takes some, however slowly, is not), and at
+a graceful shutdown one whose buffer stays full for SHUTDOWN_SEND_SECONDS: a CSV download nobody
+reads would otherwise hold its spooled file and its export slot for as long as its client stayed
+connected, and be cancelled with a traceback at shutdown. `serve` hands uvicorn
+`with_client_deadlines(...)`, a partial of the class: it pickles by name into each worker process,
+as a class made on the fly would not. Behind a
 reverse proxy the proxy does this too; see docs/decisions.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import struct
+import termios
 from functools import partial
 from typing import Any, cast
 
@@ -43,6 +47,7 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
     _waiting_for_body = False  # else for headers
     _send_deadline: asyncio.TimerHandle | None = None  # set while the write buffer is full
     _shutting_down = False
+    _buffered = 0  # bytes unsent when the send deadline was last set
 
     def __init__(
         self, *args: Any, header_seconds: float = 10.0, body_seconds: float = 30.0, send_seconds: float = 60.0,
@@ -87,8 +92,9 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
     def pause_writing(self) -> None:  # the transport's buffer is full: the client is not taking it
         super().pause_writing()
         if self._send_deadline is None:
+            self._buffered = self._unsent()
             seconds = SHUTDOWN_SEND_SECONDS if self._shutting_down else self.send_seconds
-            self._send_deadline = self.loop.call_later(seconds, self._cut_off)
+            self._send_deadline = self.loop.call_later(seconds, self._on_send_deadline)
 
     def resume_writing(self) -> None:
         self._stop_send_deadline()
@@ -96,7 +102,7 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
 
     def shutdown(self) -> None:
         """uvicorn's (an idle connection closed, an answer under way let finish), and from now on an
-        answer's client has SHUTDOWN_SEND_SECONDS to take some of it whenever the buffer is full."""
+        answer whose buffer stays full for SHUTDOWN_SEND_SECONDS is cut off."""
         self._shutting_down = True
         if self.flow.write_paused:
             self._stop_send_deadline()
@@ -107,6 +113,32 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
         if self._send_deadline is not None:
             self._send_deadline.cancel()
             self._send_deadline = None
+
+    def _on_send_deadline(self) -> None:
+        """Still full: cut off, unless the client took some of the buffer since (a slow link, as
+        nginx's send_timeout counts from the last write) — then look again later. At a stop, cut."""
+        self._send_deadline = None
+        if not self.flow.write_paused:
+            return
+        buffered = self._unsent()
+        if buffered < self._buffered and not self._shutting_down:
+            self._buffered = buffered
+            self._send_deadline = self.loop.call_later(self.send_seconds, self._on_send_deadline)
+        else:
+            self._cut_off()
+
+    def _unsent(self) -> int:
+        """Bytes of answers the client has yet to take: the transport's buffer, and the kernel's send
+        queue under it (that one drains first: with a large socket buffer the transport's could stay
+        the same for seconds while the client reads)."""
+        unsent = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                unsent += struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            except OSError:  # not a TCP socket on Linux: the transport's buffer alone
+                pass
+        return unsent
 
     def _cut_off(self) -> None:
         """abort(), not close(): close() would wait for the full buffer to go out, which it does not."""

@@ -155,6 +155,33 @@ async def test_a_download_never_read_is_cut_off_after_the_send_timeout(database_
         server.stop()
 
 
+async def test_a_download_read_slowly_is_never_cut_off(database_url, tokens):
+    """The send timeout counts time in which the client takes nothing: a slow link that keeps
+    taking some (here 32 KiB every 0.1 s, against a timeout of 5 s) gets the whole file."""
+    server = start_server(database_url, INVENTORY_SEND_TIMEOUT="5")
+    try:
+        async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
+            sku = await product_with_buys(api, ROWS)
+            whole = (await api.get("/api/transactions.csv", params={"sku": sku})).content
+            sock, got = await _download_not_read(server, tokens["viewer"], sku)
+            loop = asyncio.get_running_loop()
+            while b"\r\n\r\n" not in got:
+                got += await loop.sock_recv(sock, 1 << 15)
+            head, body = got.split(b"\r\n\r\n", 1)
+            size = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < size:
+                await asyncio.sleep(0.1)
+                tick = len(body) + (1 << 15)  # 32 KiB a tick, a few KiB a recv (the receive buffer is tiny)
+                while len(body) < min(size, tick):
+                    part = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 60)
+                    assert part, f"cut off after {len(body)} of {size} bytes"
+                    body += part
+            sock.close()
+            assert body == whole
+    finally:
+        server.stop()
+
+
 def _wait_until_cut(server: Server, sock: socket.socket) -> None:
     """Until the server's side of `sock` is gone (ss shows no established connection from its port)."""
     port = sock.getsockname()[1]
