@@ -175,6 +175,7 @@ def with_client_deadlines(header_seconds: float, body_seconds: float, send_secon
     arguments, so a partial stands in for a class (uvicorn's annotation asks for a type)."""
     return cast(
         type[asyncio.Protocol],
-        partial(ClientDeadlineProtocol, header_seconds=header_seconds, body_seconds=body_seconds,
-                send_seconds=send_seconds),
+        partial(
+            ClientDeadlineProtocol, header_seconds=header_seconds, body_seconds=body_seconds, send_seconds=send_seconds
+        ),
     )
