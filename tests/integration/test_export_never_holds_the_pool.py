@@ -157,7 +157,7 @@ async def test_a_download_never_read_is_cut_off_after_the_send_timeout(database_
 
 async def test_a_download_read_slowly_is_never_cut_off(database_url, tokens):
     """The send timeout counts time in which the client takes nothing: a slow link that keeps
-    taking some (here 32 KiB every 0.1 s, against a timeout of 5 s) gets the whole file."""
+    taking some (here 64 KiB every 0.1 s, against a timeout of 5 s) gets the whole file."""
     server = start_server(database_url, INVENTORY_SEND_TIMEOUT="5")
     try:
         async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
@@ -171,7 +171,7 @@ async def test_a_download_read_slowly_is_never_cut_off(database_url, tokens):
             size = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
             while len(body) < size:
                 await asyncio.sleep(0.1)
-                tick = len(body) + (1 << 15)  # 32 KiB a tick, a few KiB a recv (the receive buffer is tiny)
+                tick = len(body) + (1 << 16)  # 64 KiB a tick, a few KiB a recv (the receive buffer is tiny)
                 while len(body) < min(size, tick):
                     part = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 60)
                     assert part, f"cut off after {len(body)} of {size} bytes"
