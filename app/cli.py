@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from app.settings import SettingError, Settings, get_settings
+from app.settings import SettingError, Settings, get_settings, whole_number
 
 if TYPE_CHECKING:
     from app.services.accounts import AccountService
@@ -90,7 +90,7 @@ def _count(lowest: int, highest: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number within bounds (0 workers or port 0 is refused, never read as 'unset')."""
 
     def count(raw: str) -> int:
-        value = int(raw) if raw.strip().lstrip("-").isdigit() else None
+        value = whole_number(raw)
         if value is None or value < lowest or (highest is not None and value > highest):
             bounds = f"from {lowest} to {highest}" if highest is not None else f"of at least {lowest}"
             raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number {bounds}")

@@ -103,16 +103,22 @@ def optional_dir(raw: str | None) -> Path | None:
     return Path(raw).expanduser().resolve() if raw else None
 
 
+def whole_number(raw: str) -> int | None:
+    """`raw` as a whole number written in ASCII digits (no sign), else None."""
+    text = raw.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def at_least_one(name: str, raw: str) -> int:
-    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
+    if (value := whole_number(raw)) is None or value < 1:
         raise SettingError(f"{name}: {raw!r} is not a whole number of at least 1")
-    return int(raw)
+    return value
 
 
 def port_number(name: str, raw: str) -> int:
-    if not (raw.strip().isascii() and raw.strip().isdigit()) or not 1 <= int(raw) <= 65535:
+    if (value := whole_number(raw)) is None or not 1 <= value <= 65535:
         raise SettingError(f"{name}: {raw!r} is not a port number from 1 to 65535")
-    return int(raw)
+    return value
 
 
 def time_zone(name: str, raw: str) -> ZoneInfo:

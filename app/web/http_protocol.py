@@ -92,9 +92,7 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
     def pause_writing(self) -> None:  # the transport's buffer is full: the client is not taking it
         super().pause_writing()
         if self._send_deadline is None:
-            self._buffered = self._unsent()
-            seconds = SHUTDOWN_SEND_SECONDS if self._shutting_down else self.send_seconds
-            self._send_deadline = self.loop.call_later(seconds, self._on_send_deadline)
+            self._set_send_deadline()
 
     def resume_writing(self) -> None:
         self._stop_send_deadline()
@@ -106,8 +104,13 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
         self._shutting_down = True
         if self.flow.write_paused:
             self._stop_send_deadline()
-            self._send_deadline = self.loop.call_later(SHUTDOWN_SEND_SECONDS, self._cut_off)
+            self._set_send_deadline()
         super().shutdown()
+
+    def _set_send_deadline(self) -> None:
+        self._buffered = self._unsent()
+        seconds = SHUTDOWN_SEND_SECONDS if self._shutting_down else self.send_seconds
+        self._send_deadline = self.loop.call_later(seconds, self._on_send_deadline)
 
     def _stop_send_deadline(self) -> None:
         if self._send_deadline is not None:
@@ -120,10 +123,8 @@ class ClientDeadlineProtocol(HttpToolsProtocol):
         self._send_deadline = None
         if not self.flow.write_paused:
             return
-        buffered = self._unsent()
-        if buffered < self._buffered and not self._shutting_down:
-            self._buffered = buffered
-            self._send_deadline = self.loop.call_later(self.send_seconds, self._on_send_deadline)
+        if self._unsent() < self._buffered and not self._shutting_down:
+            self._set_send_deadline()
         else:
             self._cut_off()
 
