@@ -50,6 +50,12 @@ async def _download_not_read(server: Server, token: str, sku: str) -> tuple[sock
     return sock, start
 
 
+def _content_length(head: bytes) -> int:
+    found = re.search(rb"(?i)content-length: *(\d+)", head)
+    assert found, head[:500]
+    return int(found.group(1))
+
+
 async def test_stalled_and_abandoned_downloads_leave_sales_their_connections(small_pool_server, tokens):
     async with httpx.AsyncClient(base_url=small_pool_server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
         sku = await product_with_buys(api, ROWS)
@@ -70,7 +76,7 @@ async def test_stalled_and_abandoned_downloads_leave_sales_their_connections(sma
         while b"\r\n\r\n" not in got:  # the headers
             got += first.recv(1 << 16)
         head, body = got.split(b"\r\n\r\n", 1)
-        size = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+        size = _content_length(head)
         while len(body) < size and (part := first.recv(1 << 16)):
             body += part
         for sock, _ in stalled:
@@ -137,11 +143,11 @@ async def test_a_download_never_read_is_cut_off_after_the_send_timeout(database_
         async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"]), timeout=60) as api:
             sku = await product_with_buys(api, ROWS)
             sock, got = await _download_not_read(server, tokens["viewer"], sku)
-            size = int(re.search(rb"(?i)content-length: *(\d+)", got).group(1))  # type: ignore[union-attr]
+            size = _content_length(got)
             loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, _wait_until_cut, sock)  # read only once the server gave up on it
             ended = False
-            while not ended:  # read only after the server has given up on it: what the kernels hold, then the end
-                await loop.run_in_executor(None, _wait_until_cut, server, sock)
+            while not ended:  # what the kernels hold, then the end
                 try:
                     part = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 60)
                 except ConnectionResetError:
@@ -168,7 +174,7 @@ async def test_a_download_read_slowly_is_never_cut_off(database_url, tokens):
             while b"\r\n\r\n" not in got:
                 got += await loop.sock_recv(sock, 1 << 15)
             head, body = got.split(b"\r\n\r\n", 1)
-            size = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            size = _content_length(head)
             while len(body) < size:
                 await asyncio.sleep(0.1)
                 tick = len(body) + (1 << 16)  # 64 KiB a tick, a few KiB a recv (the receive buffer is tiny)
@@ -182,7 +188,7 @@ async def test_a_download_read_slowly_is_never_cut_off(database_url, tokens):
         server.stop()
 
 
-def _wait_until_cut(server: Server, sock: socket.socket) -> None:
+def _wait_until_cut(sock: socket.socket) -> None:
     """Until the server's side of `sock` is gone (ss shows no established connection from its port)."""
     port = sock.getsockname()[1]
     for _ in range(1200):
