@@ -10,7 +10,7 @@ from pathlib import Path
 
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -64,7 +64,7 @@ async def favicon() -> Redirect:
 
 
 @get("/readyz", include_in_schema=False, cache=False, exclude_from_auth=True)
-async def readyz(db: Database) -> Response[dict[str, str]]:
+async def readyz(db: NamedDependency[Database]) -> Response[dict[str, str]]:
     """Ready when a pooled connection can be had and answers within a second."""
     if await db.ready(within=1.0):
         return Response({"status": "ready"})

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
@@ -25,8 +26,8 @@ KEEP_ALIVE_SECONDS = 15
                        media_type="text/event-stream"))  # fmt: skip
 async def event_stream(
     request: Request[Any, Any, Any],
-    hub: EventHub,
-    accounts: AccountService,
+    hub: NamedDependency[EventHub],
+    accounts: NamedDependency[AccountService],
     sku: Annotated[list[str] | None, QueryParameter(name="sku", required=False)] = None,
     alerts: Annotated[str | None, QueryParameter(name="alerts", required=False)] = None,
 ) -> ASGIApp:

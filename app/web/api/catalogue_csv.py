@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, Parameter
 from litestar.response import Stream
 
@@ -54,8 +55,8 @@ class CatalogueCsvController(Controller):
     )
     async def export(
         self,
-        db: Database,
-        ledger: LedgerService,
+        db: NamedDependency[Database],
+        ledger: NamedDependency[LedgerService],
         sku: FromQuery[str | None] = None,
         start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
@@ -88,7 +89,7 @@ class CatalogueCsvController(Controller):
             role=Role.MANAGER,
         ),
     )
-    async def import_csv(self, request: Request, ledger: LedgerService) -> JsonAnswer:
+    async def import_csv(self, request: Request, ledger: NamedDependency[LedgerService]) -> JsonAnswer:
         """The body goes to a temporary file as it arrives (a large file is never held in memory
         whole); its digest is the idempotency fingerprint, so a replay is answered before any row
         is read again."""

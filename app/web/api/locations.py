@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
 
 from app.domain.access import Role
 from app.persistence.locations import LocationRecord
@@ -36,7 +37,7 @@ class LocationController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (LocationList, "Every location, MAIN first, then by code")}),
     )
-    async def index(self, locations: LocationService) -> dict[str, Any]:
+    async def index(self, locations: NamedDependency[LocationService]) -> dict[str, Any]:
         return {"items": [location_view(x) for x in await locations.all()]}
 
     @post(
@@ -49,7 +50,9 @@ class LocationController(Controller):
         operation_class=ApiOperation,
         responses=answers({201: (Location, "The location, created")}, 409, 413, role=Role.MANAGER),
     )
-    async def create(self, locations: LocationService, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def create(
+        self, locations: NamedDependency[LocationService], data: JSONBody[dict[str, Any] | None] = None
+    ) -> dict[str, Any]:
         return location_view(await locations.create(data or {}))
 
     @patch(
@@ -61,7 +64,12 @@ class LocationController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (Location, "The location, changed")}, 404, 413, role=Role.MANAGER),
     )
-    async def update(self, locations: LocationService, code: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def update(
+        self,
+        locations: NamedDependency[LocationService],
+        code: FromPath[str],
+        data: JSONBody[dict[str, Any] | None] = None,
+    ) -> dict[str, Any]:
         return location_view(await locations.update(code, data or {}))
 
     @get(
@@ -72,8 +80,8 @@ class LocationController(Controller):
     )
     async def stock(
         self,
-        locations: LocationService,
-        code: str,
+        locations: NamedDependency[LocationService],
+        code: FromPath[str],
         limit: Annotated[int, Parameter(ge=1, le=5000)] = 500,
         after: Annotated[str | None, Parameter(description="The `next` of the previous page (a SKU)")] = None,
     ) -> dict[str, Any]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.params import FromQuery, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
@@ -38,7 +39,7 @@ class ProductController(Controller):
         responses=answers({201: (Product, "The product, created")}, 409, 413, 422, role=Role.MANAGER),
     )
     async def create(
-        self, products: ProductService, request: Request, data: dict[str, Any] | None = None
+        self, products: NamedDependency[ProductService], request: Request, data: JSONBody[dict[str, Any] | None] = None
     ) -> JsonAnswer:
         raw = data or {}
 
@@ -55,7 +56,7 @@ class ProductController(Controller):
     )
     async def index(
         self,
-        products: ProductService,
+        products: NamedDependency[ProductService],
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
@@ -68,7 +69,7 @@ class ProductController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (Product, "The product")}, 404),
     )
-    async def show(self, products: ProductService, sku: str) -> dict[str, Any]:
+    async def show(self, products: NamedDependency[ProductService], sku: FromPath[str]) -> dict[str, Any]:
         return product_view(await products.get(sku))
 
     @patch(
@@ -80,7 +81,12 @@ class ProductController(Controller):
         operation_class=ApiOperation,
         responses=answers({200: (Product, "The product, changed")}, 404, 409, 413, role=Role.MANAGER),
     )
-    async def update(self, products: ProductService, sku: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def update(
+        self,
+        products: NamedDependency[ProductService],
+        sku: FromPath[str],
+        data: JSONBody[dict[str, Any] | None] = None,
+    ) -> dict[str, Any]:
         return product_view(await products.update(sku, data or {}))
 
     @get(
@@ -91,9 +97,9 @@ class ProductController(Controller):
     )
     async def transactions(
         self,
-        products: ProductService,
-        sku: str,
-        ledger: LedgerService,
+        products: NamedDependency[ProductService],
+        sku: FromPath[str],
+        ledger: NamedDependency[LedgerService],
         limit: Annotated[int, Parameter(ge=1, le=5000)] = 500,
         offset: Annotated[int, Parameter(ge=0, description="Rows to skip (slow deep in a long ledger: use after)")] = 0,
         after: Annotated[str | None, Parameter(description="The `next` of the previous page")] = None,
@@ -117,7 +123,11 @@ class ProductController(Controller):
         responses=answers({200: (MonthList, "The product's figures per month of the business time zone")}, 404),
     )
     async def monthly(
-        self, products: ProductService, sku: str, settings: Settings, ledger: LedgerService
+        self,
+        products: NamedDependency[ProductService],
+        sku: FromPath[str],
+        settings: NamedDependency[Settings],
+        ledger: NamedDependency[LedgerService],
     ) -> dict[str, Any]:
         product = await products.get(sku)
         return {"items": await ledger.monthly(product, settings.timezone)}

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from app.domain.access import Role
 from app.domain.errors import FieldErrors
@@ -124,8 +125,8 @@ def _route(name: str) -> HTTPRouteHandler:
 
     async def report(
         self: Controller,
-        ledger: LedgerService,
-        reports: ReportService,
+        ledger: NamedDependency[LedgerService],
+        reports: NamedDependency[ReportService],
         days: Days = 30,
         order: FromQuery[Order] = "fast",
         limit: Limit = 20,
@@ -173,7 +174,7 @@ class ReportController(Controller):
     )
     async def anomalies(
         self,
-        reports: ReportService,
+        reports: NamedDependency[ReportService],
         sku: Annotated[str | None, Parameter(description="check this product now, not the catalogue")] = None,
         format: Format = "json",
         location: Where = None,
@@ -195,7 +196,7 @@ class ReportController(Controller):
     )  # fmt: skip
     async def check(
         self,
-        reports: ReportService,
+        reports: NamedDependency[ReportService],
         wait: Annotated[bool, Parameter(description="run it now and answer when done")] = False,
     ) -> Response[Any]:
         """A full check reads every product's ledger (minutes at millions of rows): it runs in the background
@@ -211,9 +212,9 @@ class ReportController(Controller):
     @get("/{name:str}", include_in_schema=False)
     async def unknown(
         self,
-        name: str,
-        ledger: LedgerService,
-        reports: ReportService,
+        name: FromPath[str],
+        ledger: NamedDependency[LedgerService],
+        reports: NamedDependency[ReportService],
         days: Days = 30,
         order: FromQuery[Order] = "fast",
         limit: Limit = 20,
@@ -240,7 +241,11 @@ class MinStockController(Controller):
         responses=answers({200: (ProductMinStock, "Set, or cleared (null)")}, 404, 413, role=Role.MANAGER),
     )
     async def set_min_stock(
-        self, reports: ReportService, sku: str, code: str, data: dict[str, Any] | None = None
+        self,
+        reports: NamedDependency[ReportService],
+        sku: FromPath[str],
+        code: FromPath[str],
+        data: JSONBody[dict[str, Any] | None] = None,
     ) -> dict[str, Any]:
         done = await reports.min_stocks.set(sku, code, data or {})
         return {"sku": done.sku, "location": done.location, "min_stock": done.min_stock, "on_hand": done.on_hand}

@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from app.domain.access import Role
 from app.domain.errors import FieldError, InvalidInput
@@ -61,7 +62,10 @@ class ReservationController(Controller):
         ),
     )
     async def create(
-        self, request: Request, reservations: ReservationService, data: dict[str, Any] | None = None
+        self,
+        request: Request,
+        reservations: NamedDependency[ReservationService],
+        data: JSONBody[dict[str, Any] | None] = None,
     ) -> JsonAnswer:
         raw = data or {}
 
@@ -80,7 +84,7 @@ class ReservationController(Controller):
     )
     async def index(
         self,
-        reservations: ReservationService,
+        reservations: NamedDependency[ReservationService],
         sku: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         location: Annotated[str | None, Parameter(description="only the holds naming this location")] = None,
@@ -114,10 +118,10 @@ class ReservationController(Controller):
     )
     async def confirm(
         self,
-        reservation_id: int,
+        reservation_id: FromPath[int],
         request: Request,
-        reservations: ReservationService,
-        data: dict[str, Any] | None = None,
+        reservations: NamedDependency[ReservationService],
+        data: JSONBody[dict[str, Any] | None] = None,
     ) -> JsonAnswer:
         raw = data or {}
 
@@ -136,7 +140,9 @@ class ReservationController(Controller):
         operation_class=KeyedOperation,
         responses=answers({200: (Reservation, "Cancelled")}, 404, 409, 422, role=Role.CLERK),
     )
-    async def cancel(self, reservation_id: int, request: Request, reservations: ReservationService) -> JsonAnswer:
+    async def cancel(
+        self, reservation_id: FromPath[int], request: Request, reservations: NamedDependency[ReservationService]
+    ) -> JsonAnswer:
         async def run(key: Key | None) -> ReservationRecord:
             return await reservations.cancel(reservation_id, key, within=request.user.location)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, delete, patch, post
-from litestar.params import FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from app.domain.access import Role
 from app.services.idempotency import Key
@@ -60,9 +61,9 @@ class TransactionController(Controller):
     async def create(
         self,
         request: SignedInRequest,
-        ledger: LedgerService,
+        ledger: NamedDependency[LedgerService],
         dry_run: FromQuery[bool] = False,
-        data: dict[str, Any] | None = None,
+        data: JSONBody[dict[str, Any] | None] = None,
     ) -> JsonAnswer:
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
         me = request.user
@@ -101,11 +102,11 @@ class TransactionController(Controller):
     )
     async def update(
         self,
-        tx_id: int,
+        tx_id: FromPath[int],
         request: SignedInRequest,
-        ledger: LedgerService,
+        ledger: NamedDependency[LedgerService],
         dry_run: FromQuery[bool] = False,
-        data: dict[str, Any] | None = None,
+        data: JSONBody[dict[str, Any] | None] = None,
     ) -> dict[str, Any]:
         me = request.user
         change = await ledger.edit(tx_id, data or {}, actor=me.username, dry_run=dry_run, within=me.location)
@@ -124,7 +125,9 @@ class TransactionController(Controller):
             role=Role.CLERK,
         ),
     )
-    async def void(self, tx_id: int, request: SignedInRequest, ledger: LedgerService) -> JsonAnswer:
+    async def void(
+        self, tx_id: FromPath[int], request: SignedInRequest, ledger: NamedDependency[LedgerService]
+    ) -> JsonAnswer:
         """Undo a counter mistake: a clerk voids their own transaction recorded in the last 10 minutes and
         dated today (403 naming why otherwise); a manager any a delete could take. Audited as "void"."""
         me = request.user
@@ -148,7 +151,11 @@ class TransactionController(Controller):
         ),
     )
     async def remove(
-        self, tx_id: int, request: SignedInRequest, ledger: LedgerService, dry_run: FromQuery[bool] = False
+        self,
+        tx_id: FromPath[int],
+        request: SignedInRequest,
+        ledger: NamedDependency[LedgerService],
+        dry_run: FromQuery[bool] = False,
     ) -> Response[Any]:
         me = request.user
         change = await ledger.delete(tx_id, actor=me.username, dry_run=dry_run, within=me.location)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.types import Scope
 from strawberry.litestar.controller import BaseContext
 
@@ -48,13 +49,13 @@ class GraphQLContext(BaseContext, kw_only=True):
 
 async def context_getter(
     scope: Scope,
-    db: Database,
-    ledger: LedgerService,
-    reservations: ReservationService,
-    products: ProductService,
-    reports: ReportService,
-    hub: EventHub,
-    accounts: AccountService,
+    db: NamedDependency[Database],
+    ledger: NamedDependency[LedgerService],
+    reservations: NamedDependency[ReservationService],
+    products: NamedDependency[ProductService],
+    reports: NamedDependency[ReportService],
+    hub: NamedDependency[EventHub],
+    accounts: NamedDependency[AccountService],
 ) -> GraphQLContext:
     """Litestar resolves this dependency for every GraphQL request and subscription socket."""
     connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)

@@ -6,8 +6,9 @@ from urllib.parse import urlparse
 
 from litestar import Controller, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -37,13 +38,15 @@ class LoginPages(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def form(self, accounts: AccountService, next: FromQuery[str | None] = None) -> Template | Redirect:
+    async def form(
+        self, accounts: NamedDependency[AccountService], next: FromQuery[str | None] = None
+    ) -> Template | Redirect:
         if not await accounts.users_exist():
             return see_other("/setup")
         return page("login.html", next=_safe_next(next))
 
     @post("/login", opt={"starts_session": True})
-    async def login(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
+    async def login(self, accounts: NamedDependency[AccountService], request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         address = request.client.host if request.client else "unknown"
         try:
@@ -55,7 +58,7 @@ class LoginPages(Controller):
         return _start_session(token, _safe_next(form.get("next")))
 
     @post("/logout", opt={"role": Role.VIEWER})
-    async def logout(self, accounts: AccountService, request: HTMXRequest) -> Redirect:
+    async def logout(self, accounts: NamedDependency[AccountService], request: HTMXRequest) -> Redirect:
         if token := request.cookies.get(SESSION_COOKIE):
             await accounts.close_session(token)
         response = see_other("/login")
@@ -63,13 +66,13 @@ class LoginPages(Controller):
         return response
 
     @get("/setup")
-    async def setup_form(self, accounts: AccountService) -> Template:
+    async def setup_form(self, accounts: NamedDependency[AccountService]) -> Template:
         if await accounts.users_exist():
             raise NotFoundException("Setup is done; log in instead")
         return page("setup.html")
 
     @post("/setup", opt={"starts_session": True})
-    async def setup(self, accounts: AccountService, request: HTMXRequest) -> Template | Redirect:
+    async def setup(self, accounts: NamedDependency[AccountService], request: HTMXRequest) -> Template | Redirect:
         form = await form_data(request)
         try:
             user_id = await accounts.create_user(form.get("username") or "", form.get("password") or "", Role.ADMIN,
@@ -92,12 +95,14 @@ class AdminPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, accounts: AccountService, backups: BackupService, request: HTMXRequest) -> Template:
+    async def index(
+        self, accounts: NamedDependency[AccountService], backups: NamedDependency[BackupService], request: HTMXRequest
+    ) -> Template:
         return await _admin_page(accounts, backups, notices=await accounts.take_notices(_holder(request)))
 
     @post("/users")
     async def create_user(
-        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+        self, accounts: NamedDependency[AccountService], backups: NamedDependency[BackupService], request: HTMXRequest
     ) -> Template | Redirect:
         form = await form_data(request)
         username, role = (form.get("username") or "").strip(), form.get("role") or "viewer"
@@ -113,7 +118,11 @@ class AdminPages(Controller):
 
     @post("/users/{username:str}/location")
     async def change_location(
-        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+        self,
+        accounts: NamedDependency[AccountService],
+        backups: NamedDependency[BackupService],
+        username: FromPath[str],
+        request: HTMXRequest,
     ) -> Template | Redirect:
         """Limit a user to one location (a store's clerk records only there), or to none."""
         form = await form_data(request)
@@ -128,7 +137,11 @@ class AdminPages(Controller):
 
     @post("/users/{username:str}/role")
     async def change_role(
-        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+        self,
+        accounts: NamedDependency[AccountService],
+        backups: NamedDependency[BackupService],
+        username: FromPath[str],
+        request: HTMXRequest,
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -141,7 +154,7 @@ class AdminPages(Controller):
 
     @post("/passwords")
     async def set_password(
-        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+        self, accounts: NamedDependency[AccountService], backups: NamedDependency[BackupService], request: HTMXRequest
     ) -> Template | Redirect:
         form = await form_data(request)
         username = form.get("username") or ""
@@ -157,7 +170,7 @@ class AdminPages(Controller):
         return await _done(accounts, request, f"Password of {username} changed; {others}.")
 
     @get("/users/{username:str}/disable")
-    async def confirm_disable(self, accounts: AccountService, username: str) -> Template:
+    async def confirm_disable(self, accounts: NamedDependency[AccountService], username: FromPath[str]) -> Template:
         """Deactivating someone is asked twice, with or without JavaScript: this page, then its button."""
         found = [u for u in await accounts.list_users() if u["username"] == username]
         if not found:
@@ -166,7 +179,11 @@ class AdminPages(Controller):
 
     @post("/users/{username:str}/disable")
     async def disable(
-        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+        self,
+        accounts: NamedDependency[AccountService],
+        backups: NamedDependency[BackupService],
+        username: FromPath[str],
+        request: HTMXRequest,
     ) -> Template | Redirect:
         try:
             changed = await accounts.disable_user(username, actor=request.user.username)
@@ -181,7 +198,11 @@ class AdminPages(Controller):
 
     @post("/users/{username:str}/enable")
     async def enable(
-        self, accounts: AccountService, backups: BackupService, username: str, request: HTMXRequest
+        self,
+        accounts: NamedDependency[AccountService],
+        backups: NamedDependency[BackupService],
+        username: FromPath[str],
+        request: HTMXRequest,
     ) -> Template | Redirect:
         try:
             changed = await accounts.enable_user(username, actor=request.user.username)
@@ -194,7 +215,7 @@ class AdminPages(Controller):
 
     @post("/tokens")
     async def create_token(
-        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+        self, accounts: NamedDependency[AccountService], backups: NamedDependency[BackupService], request: HTMXRequest
     ) -> Template | Redirect:
         form = await form_data(request)
         username, name = form.get("username") or "", form.get("name") or ""
@@ -207,13 +228,15 @@ class AdminPages(Controller):
         return see_other("/admin")
 
     @post("/tokens/{token_id:int}/revoke")
-    async def revoke(self, accounts: AccountService, token_id: int, request: HTMXRequest) -> Redirect:
+    async def revoke(
+        self, accounts: NamedDependency[AccountService], token_id: FromPath[int], request: HTMXRequest
+    ) -> Redirect:
         await accounts.revoke_token(token_id, actor=request.user.username)
         return await _done(accounts, request, "The token is revoked: it stops working at once, in every process.")
 
     @post("/settings")
     async def save_settings(
-        self, accounts: AccountService, backups: BackupService, request: HTMXRequest
+        self, accounts: NamedDependency[AccountService], backups: NamedDependency[BackupService], request: HTMXRequest
     ) -> Template | Redirect:
         form = await form_data(request)
         raw = (form.get("books_closed_through") or "").strip()
@@ -260,7 +283,7 @@ class AuditPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, db: Database) -> Template:
+    async def index(self, db: NamedDependency[Database]) -> Template:
         async with db.read_only() as conn:
             rows = await audit.latest(conn, 200)
         return page("audit.html", section="audit", rows=rows)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 from litestar_htmx import HTMXRequest
@@ -66,8 +67,8 @@ class DashboardPages(Controller):
     @get("/")
     async def index(
         self,
-        products: ProductService,
-        locations: LocationService,
+        products: NamedDependency[ProductService],
+        locations: NamedDependency[LocationService],
         request: HTMXRequest,
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
@@ -95,8 +96,8 @@ class DashboardPages(Controller):
     @get("/by-location")
     async def by_location(
         self,
-        products: ProductService,
-        locations: LocationService,
+        products: NamedDependency[ProductService],
+        locations: NamedDependency[LocationService],
         request: HTMXRequest,
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,

@@ -8,6 +8,8 @@ from html import escape
 from typing import Any
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 from litestar.types import ASGIApp
 from litestar_htmx import HTMXRequest
@@ -106,7 +108,7 @@ class ImportPages(Controller):
     opt = {"role": Role.MANAGER}
 
     @get("/")
-    async def form(self, ledger: LedgerService) -> Template:
+    async def form(self, ledger: NamedDependency[LedgerService]) -> Template:
         return await self._page(ledger, "imports/index.html")
 
     @get("/example.csv")
@@ -115,7 +117,9 @@ class ImportPages(Controller):
         return Response(EXAMPLE_CSV, media_type="text/csv", headers={"Content-Disposition": attachment})
 
     @post("/", request_max_body_size=IMPORT_MAX_BYTES)
-    async def upload(self, request: HTMXRequest, ledger: LedgerService, progress: ProgressHub) -> Template:
+    async def upload(
+        self, request: HTMXRequest, ledger: NamedDependency[LedgerService], progress: NamedDependency[ProgressHub]
+    ) -> Template:
         form = await request.form()
         token = str(form.get("token") or "")
         upload = form.get("file")
@@ -144,7 +148,9 @@ class ImportPages(Controller):
                     columns=column_guide(several), example=EXAMPLE_CSV.replace("\r\n", "\n"), **context)  # fmt: skip
 
     @get("/progress/{token:str}")
-    async def follow(self, token: str, progress: ProgressHub, display: Display) -> ASGIApp:
+    async def follow(
+        self, token: FromPath[str], progress: NamedDependency[ProgressHub], display: NamedDependency[Display]
+    ) -> ASGIApp:
         async def steps() -> AsyncIterator[ServerSentEvent]:
             async for step in progress.follow(token):
                 yield ServerSentEvent(data=_bar(step, display), event="progress")

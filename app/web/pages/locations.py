@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
@@ -24,11 +25,11 @@ class LocationPages(Controller):
     opt = {"role": Role.MANAGER}
 
     @get("/")
-    async def index(self, locations: LocationService, made: FromQuery[str | None] = None) -> Template:
+    async def index(self, locations: NamedDependency[LocationService], made: FromQuery[str | None] = None) -> Template:
         return await _page(locations, {}, made=made)
 
     @post("/")
-    async def create(self, locations: LocationService, request: HTMXRequest) -> Template | Redirect:
+    async def create(self, locations: NamedDependency[LocationService], request: HTMXRequest) -> Template | Redirect:
         """A plain POST redirects back (a reload adds nothing); htmx gets the page, which it selects from."""
         form = await form_data(request)
         fields = {k: (str(form.get(k) or "").strip() or None) for k in ("code", "name", "kind")}

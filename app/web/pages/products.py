@@ -6,7 +6,8 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, get, post
-from litestar.params import FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -108,12 +109,12 @@ class ProductPages(Controller):
     opt = {"role": Role.VIEWER}
 
     @get("/new", opt={"role": Role.MANAGER})
-    async def new(self, ledger: LedgerService) -> Template:
+    async def new(self, ledger: NamedDependency[LedgerService]) -> Template:
         return page("products/form.html", section="dashboard", p={}, creating=True, **await _places(ledger))
 
     @post("/new", opt={"role": Role.MANAGER})
     async def create(
-        self, products: ProductService, request: HTMXRequest, ledger: LedgerService
+        self, products: NamedDependency[ProductService], request: HTMXRequest, ledger: NamedDependency[LedgerService]
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -126,10 +127,10 @@ class ProductPages(Controller):
     @get("/{sku:str}")
     async def show(
         self,
-        products: ProductService,
-        sku: str,
-        settings: Settings,
-        ledger: LedgerService,
+        products: NamedDependency[ProductService],
+        sku: FromPath[str],
+        settings: NamedDependency[Settings],
+        ledger: NamedDependency[LedgerService],
         page_no: FromQuery[int] = 1,
         before: FromQuery[str | None] = None,
         after: FromQuery[str | None] = None,
@@ -141,10 +142,10 @@ class ProductPages(Controller):
     @get("/{sku:str}/sections")
     async def sections(
         self,
-        products: ProductService,
-        sku: str,
-        settings: Settings,
-        ledger: LedgerService,
+        products: NamedDependency[ProductService],
+        sku: FromPath[str],
+        settings: NamedDependency[Settings],
+        ledger: NamedDependency[LedgerService],
         page_no: FromQuery[int] = 1,
         saved: FromQuery[int | None] = None,
         before: FromQuery[str | None] = None,
@@ -157,13 +158,19 @@ class ProductPages(Controller):
         return page("products/_sections.html", saved=await _saved_row(ledger, saved, sku), **context)
 
     @get("/{sku:str}/settings", opt={"role": Role.MANAGER})
-    async def settings_form(self, products: ProductService, sku: str, ledger: LedgerService) -> Template:
+    async def settings_form(
+        self, products: NamedDependency[ProductService], sku: FromPath[str], ledger: NamedDependency[LedgerService]
+    ) -> Template:
         return page("products/form.html", section="dashboard", p=product_view(await products.get(sku)), creating=False,
                     **await _places(ledger))  # fmt: skip
 
     @post("/{sku:str}/settings", opt={"role": Role.MANAGER})
     async def update(
-        self, products: ProductService, sku: str, request: HTMXRequest, ledger: LedgerService
+        self,
+        products: NamedDependency[ProductService],
+        sku: FromPath[str],
+        request: HTMXRequest,
+        ledger: NamedDependency[LedgerService],
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -176,7 +183,12 @@ class ProductPages(Controller):
 
     @post("/{sku:str}/transactions", opt={"role": Role.CLERK})
     async def add(
-        self, products: ProductService, sku: str, request: HTMXRequest, settings: Settings, ledger: LedgerService
+        self,
+        products: NamedDependency[ProductService],
+        sku: FromPath[str],
+        request: HTMXRequest,
+        settings: NamedDependency[Settings],
+        ledger: NamedDependency[LedgerService],
     ) -> Template | Redirect:
         """With htmx the answer replaces #add: a fresh form with a confirmation naming what was recorded,
         or (400/404/409) the form as sent with each error beside its field. A refusal of the caller's

@@ -6,7 +6,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get, post
-from litestar.params import FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.display import Display
@@ -133,14 +134,18 @@ class ReportPages(Controller):
     opt = {"role": Role.VIEWER}
 
     @get("/")
-    async def index(self, locations: LocationService) -> Template:
+    async def index(self, locations: NamedDependency[LocationService]) -> Template:
         several = (await places_for(locations, None)).several
         shown = {k: v for k, v in TITLES.items() if several or k not in LOCATED_ONLY}
         return page("reports/index.html", section="reports", reports=shown, about=ABOUT)
 
     @get("/monthly")
     async def monthly(
-        self, products: ProductService, settings: Settings, ledger: LedgerService, sku: FromQuery[str | None] = None
+        self,
+        products: NamedDependency[ProductService],
+        settings: NamedDependency[Settings],
+        ledger: NamedDependency[LedgerService],
+        sku: FromQuery[str | None] = None,
     ) -> Template:
         rows: list[dict[str, Any]] = []
         if sku:
@@ -148,7 +153,7 @@ class ReportPages(Controller):
         return page("reports/monthly.html", section="reports", sku=sku or "", rows=rows)
 
     @post("/anomalies/check", opt={"role": Role.MANAGER})
-    async def start_check(self, reports: ReportService) -> Redirect:
+    async def start_check(self, reports: NamedDependency[ReportService]) -> Redirect:
         """Start a full self-check in the background; the report page shows its progress."""
         await reports.selfcheck.start()
         return see_other("/reports/anomalies")
@@ -156,11 +161,11 @@ class ReportPages(Controller):
     @get("/{name:str}")
     async def show(
         self,
-        name: str,
-        ledger: LedgerService,
-        reports: ReportService,
-        display: Display,
-        locations: LocationService,
+        name: FromPath[str],
+        ledger: NamedDependency[LedgerService],
+        reports: NamedDependency[ReportService],
+        display: NamedDependency[Display],
+        locations: NamedDependency[LocationService],
         days: Days = 30,
         order: FromQuery[Order] = "fast",
         limit: Limit = 20,

@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, get, post
-from litestar.params import FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -82,7 +83,10 @@ class ReservationPages(Controller):
 
     @get("/")
     async def index(
-        self, reservations: ReservationService, sku: FromQuery[str | None] = None, status: FromQuery[str | None] = None
+        self,
+        reservations: NamedDependency[ReservationService],
+        sku: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
     ) -> Template:
         return await self._page(reservations, sku or None, status or None)
 
@@ -112,7 +116,7 @@ class ReservationPages(Controller):
 
     @post("/", opt={"role": Role.CLERK})
     async def reserve(
-        self, request: HTMXRequest, reservations: ReservationService, display: Display
+        self, request: HTMXRequest, reservations: NamedDependency[ReservationService], display: NamedDependency[Display]
     ) -> Template | Redirect:
         """Like POST /api/reservations, from a form: a double-click sends the same idempotency key twice
         and the second gets the first's answer; each refusal is shown beside the field it concerns."""
@@ -164,7 +168,11 @@ class ReservationPages(Controller):
 
     @post("/{reservation_id:int}/confirm", opt={"role": Role.CLERK})
     async def confirm(
-        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService, display: Display
+        self,
+        reservation_id: FromPath[int],
+        request: HTMXRequest,
+        reservations: NamedDependency[ReservationService],
+        display: NamedDependency[Display],
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -179,7 +187,11 @@ class ReservationPages(Controller):
 
     @post("/{reservation_id:int}/cancel", opt={"role": Role.CLERK})
     async def cancel(
-        self, reservation_id: int, request: HTMXRequest, reservations: ReservationService, display: Display
+        self,
+        reservation_id: FromPath[int],
+        request: HTMXRequest,
+        reservations: NamedDependency[ReservationService],
+        display: NamedDependency[Display],
     ) -> Template | Redirect:
         """With htmx the button has asked "Cancel …?" already (hx-confirm); a plain form gets a page that
         asks, whose button sends `confirmed=yes`."""

@@ -5,8 +5,9 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
@@ -99,9 +100,9 @@ class TransactionPages(Controller):
     @get("/new", opt={"role": Role.CLERK})
     async def new(
         self,
-        products: ProductService,
+        products: NamedDependency[ProductService],
         request: HTMXRequest,
-        ledger: LedgerService,
+        ledger: NamedDependency[LedgerService],
         sku: FromQuery[str | None] = None,
         done: FromQuery[int | None] = None,
         voided: FromQuery[int | None] = None,
@@ -123,7 +124,7 @@ class TransactionPages(Controller):
         return await self._entry(products, request, ledger, form, **extra)
 
     @get("/suggest", opt={"role": Role.CLERK})
-    async def suggest(self, products: ProductService, sku: FromQuery[str] = "") -> Template:
+    async def suggest(self, products: NamedDependency[ProductService], sku: FromQuery[str] = "") -> Template:
         """The Product field's suggestions as you type: an HTML fragment for htmx (SKU, barcode or name)."""
         found = await products.suggest(sku) if sku.strip() else []
         shown = [{**product_view(s.product), "exact": s.exact} for s in found]
@@ -131,7 +132,7 @@ class TransactionPages(Controller):
 
     @post("/new", opt={"role": Role.CLERK})
     async def record(
-        self, products: ProductService, request: HTMXRequest, ledger: LedgerService
+        self, products: NamedDependency[ProductService], request: HTMXRequest, ledger: NamedDependency[LedgerService]
     ) -> Template | Redirect:
         """A double-click sends the same idempotency key twice: the second gets the first's answer."""
         form = shown_fields(await form_data(request))
@@ -159,7 +160,11 @@ class TransactionPages(Controller):
 
     @post("/{tx_id:int}/void", opt={"role": Role.CLERK})
     async def void(
-        self, products: ProductService, request: HTMXRequest, tx_id: int, ledger: LedgerService
+        self,
+        products: NamedDependency[ProductService],
+        request: HTMXRequest,
+        tx_id: FromPath[int],
+        ledger: NamedDependency[LedgerService],
     ) -> Template | Redirect:
         """A clerk's own entry of the last 10 minutes, dated today, undone (audited as a void)."""
         me: Identity = request.user
@@ -235,17 +240,21 @@ class TransactionPages(Controller):
     # --- editing a row of a timeline ----------------------------------------------------------
 
     @get("/{tx_id:int}/row")
-    async def row(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
+    async def row(self, request: HTMXRequest, tx_id: FromPath[int], ledger: NamedDependency[LedgerService]) -> Template:
         found, _ = await ledger.row(tx_id)
         places = await places_for(ledger.locations, request.user)
         return page("products/_tx_row.html", t=transaction_view(found), **places.as_context())
 
     @get("/{tx_id:int}/edit", opt={"role": Role.MANAGER})
-    async def edit(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
+    async def edit(
+        self, request: HTMXRequest, tx_id: FromPath[int], ledger: NamedDependency[LedgerService]
+    ) -> Template:
         return await self._edit_row(request, ledger, tx_id, {})
 
     @post("/{tx_id:int}/preview", opt={"role": Role.MANAGER})
-    async def preview(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
+    async def preview(
+        self, request: HTMXRequest, tx_id: FromPath[int], ledger: NamedDependency[LedgerService]
+    ) -> Template:
         form = await form_data(request)
         try:
             me: Identity = request.user
@@ -256,7 +265,11 @@ class TransactionPages(Controller):
 
     @post("/{tx_id:int}", opt={"role": Role.MANAGER})
     async def save(
-        self, products: ProductService, request: HTMXRequest, tx_id: int, ledger: LedgerService
+        self,
+        products: NamedDependency[ProductService],
+        request: HTMXRequest,
+        tx_id: FromPath[int],
+        ledger: NamedDependency[LedgerService],
     ) -> Template | Redirect:
         form = await form_data(request)
         try:
@@ -294,7 +307,9 @@ class TransactionPages(Controller):
     # --- deleting a row -----------------------------------------------------------------------
 
     @get("/{tx_id:int}/delete", opt={"role": Role.MANAGER})
-    async def delete_preview(self, request: HTMXRequest, tx_id: int, ledger: LedgerService) -> Template:
+    async def delete_preview(
+        self, request: HTMXRequest, tx_id: FromPath[int], ledger: NamedDependency[LedgerService]
+    ) -> Template:
         found, _ = await ledger.row(tx_id)
         places = await places_for(ledger.locations, request.user)
         context: dict[str, Any] = {"t": transaction_view(found), "page_sku": found.sku, **places.as_context()}
@@ -309,7 +324,11 @@ class TransactionPages(Controller):
 
     @post("/{tx_id:int}/delete", opt={"role": Role.MANAGER})
     async def delete(
-        self, products: ProductService, request: HTMXRequest, tx_id: int, ledger: LedgerService
+        self,
+        products: NamedDependency[ProductService],
+        request: HTMXRequest,
+        tx_id: FromPath[int],
+        ledger: NamedDependency[LedgerService],
     ) -> Template | Redirect:
         form = await form_data(request)
         found, _ = await ledger.row(tx_id)

@@ -9,6 +9,7 @@ import secrets
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
@@ -52,10 +53,10 @@ class TransferPages(Controller):
     @get("/new")
     async def new(
         self,
-        products: ProductService,
-        locations: LocationService,
+        products: NamedDependency[ProductService],
+        locations: NamedDependency[LocationService],
         request: HTMXRequest,
-        ledger: LedgerService,
+        ledger: NamedDependency[LedgerService],
         sku: FromQuery[str | None] = None,
         location: FromQuery[str | None] = None,
         to_location: FromQuery[str | None] = None,
@@ -73,8 +74,8 @@ class TransferPages(Controller):
     @get("/stock")
     async def stock(
         self,
-        products: ProductService,
-        locations: LocationService,
+        products: NamedDependency[ProductService],
+        locations: NamedDependency[LocationService],
         request: HTMXRequest,
         sku: FromQuery[str] = "",
         location: FromQuery[str | None] = None,
@@ -90,7 +91,11 @@ class TransferPages(Controller):
 
     @post("/new")
     async def move(
-        self, products: ProductService, locations: LocationService, request: HTMXRequest, ledger: LedgerService
+        self,
+        products: NamedDependency[ProductService],
+        locations: NamedDependency[LocationService],
+        request: HTMXRequest,
+        ledger: NamedDependency[LedgerService],
     ) -> Template | Redirect:
         """A double-click sends the same idempotency key twice: the second gets the first's answer."""
         form = await form_data(request)
