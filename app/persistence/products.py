@@ -341,11 +341,16 @@ def sort_sql(sort: str, location: str | None, args: SqlArgs) -> str:
     return {"on_hand": on_hand, "reserved": held, "available": f"({on_hand} - {held})"}[sort]
 
 
-async def matching(conn: asyncpg.Connection, filters: Filters) -> list[ProductRecord]:
-    """Every product matching, by SKU."""
+async def matching(
+    conn: asyncpg.Connection, filters: Filters, limit: int | None = None, after: str | None = None
+) -> list[ProductRecord]:
+    """The matching products by SKU: every one, or at most `limit` from the first past `after`."""
     args = SqlArgs()
     where = filters.where(args)
-    rows = await conn.fetch(f"SELECT * FROM {LISTING_FROM} WHERE {where} ORDER BY sku", *args.values)
+    if after is not None:
+        where += f" AND sku > {args.bind(after)}"
+    bounded = "" if limit is None else f" LIMIT {args.bind(limit)}"
+    rows = await conn.fetch(f"SELECT * FROM {LISTING_FROM} WHERE {where} ORDER BY sku{bounded}", *args.values)
     return [product_from(r) for r in rows]
 
 

@@ -64,6 +64,13 @@ class ListingPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ListPage:
+    items: list[ProductRecord]
+    total: int  # matching products in all
+    next: str | None  # the last SKU of this page, when more follow: the next page's `after`
+
+
+@dataclass(frozen=True, slots=True)
 class Suggestion:
     product: ProductRecord
     exact: bool  # the text is this product's SKU or barcode: a scan or a typed code picks it at once
@@ -121,11 +128,20 @@ class ProductService:
             return await repo.by_skus(conn, skus)
 
     async def listing(
-        self, q: str | None = None, category: str | None = None, status: str | None = None
-    ) -> list[ProductRecord]:
-        """Every product matching (the API's list): use `page_of` for what a person looks at."""
-        async with self.db.read_only() as conn:
-            return await repo.matching(conn, Filters(q, category, None, status))
+        self, q: str | None = None, category: str | None = None, status: str | None = None, *, limit: int = 500,
+        after: str | None = None,
+    ) -> ListPage:  # fmt: skip
+        """The API's list: `limit` matching products by SKU, after the SKU `after` (an index range, as
+        cheap deep in the catalogue as at its start), and how many match in all (the dashboard's kept
+        totals when it has them). An unknown status is refused, as GraphQL refuses it."""
+        if status is not None and status not in STATUSES:
+            raise InvalidInput([FieldError("status", "must be one of ok, low, out")])
+        filters = Filters((q or "").strip()[:200] or None, category or None, None, status)
+        items, totals = await asyncio.gather(
+            self._read(lambda conn: repo.matching(conn, filters, limit + 1, after)),
+            self.totals.of(filters) if self.totals else self._read(lambda conn: repo.totals(conn, filters)),
+        )
+        return ListPage(items[:limit], int(totals["products"]), items[limit - 1].sku if len(items) > limit else None)
 
     async def page_of(self, query: ListingQuery) -> ListingPage:
         """One page of the filtered, sorted catalogue and the totals of the whole filtered set: two

@@ -17,6 +17,18 @@ async def make_product(api: httpx.AsyncClient, **fields: Any) -> str:
     return sku
 
 
+async def every_product(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The whole catalogue, page by page (the list answers at most 5,000 a page)."""
+    items: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        r = await api.get("/api/products", params={"limit": 5000, **({"after": after} if after else {})})
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        if (after := r.json()["next"]) is None:
+            return items
+
+
 async def product_with_buys(api: httpx.AsyncClient, rows: int) -> str:
     """A new product with `rows` BUYs of 1 at 1.00, imported in one CSV (fast, for a long ledger)."""
     sku = await make_product(api)

@@ -142,6 +142,32 @@ async def test_products_list_filters_by_text_category_and_status(api):
     assert [i["sku"] for i in out] == [f"{tag}-b"]
 
 
+async def test_the_products_list_comes_a_page_at_a_time_by_sku_with_its_total(api):
+    tag = new_sku("P")
+    skus = [await make_product(api, sku=f"{tag}-{i}", category=tag) for i in range(5)]
+    seen, after, pages = [], None, 0
+    while True:
+        r = await api.get("/api/products", params={"category": tag, "limit": 2, **({"after": after} if after else {})})
+        body = r.json()
+        assert r.status_code == 200 and body["total"] == 5 and len(body["items"]) <= 2
+        seen += [i["sku"] for i in body["items"]]
+        pages += 1
+        if (after := body["next"]) is None:
+            break
+    assert (seen, pages) == (sorted(skus), 3)
+    everything = (await api.get("/api/products", params={"q": tag})).json()
+    assert (len(everything["items"]), everything["next"]) == (5, None)
+
+
+async def test_a_products_list_with_an_unknown_status_or_a_bad_limit_is_refused_by_name(api):
+    r = await api.get("/api/products", params={"status": "zzz"})
+    assert r.status_code == 400
+    assert r.json()["extra"]["errors"] == [{"field": "status", "message": "must be one of ok, low, out"}]
+    for limit in ("0", "5001", "x"):
+        r = await api.get("/api/products", params={"limit": limit})
+        assert r.status_code == 400 and "limit" in r.text, r.text
+
+
 async def test_the_openapi_schema_lists_the_api(api):
     schema = (await api.get("/schema/openapi.json")).json()
     assert "/api/transactions" in schema["paths"] and "/api/products/{sku}/monthly" in schema["paths"]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, bearer, make_user, start_server
-from tests.integration.helpers import anomalies, make_product, record, summary, timeline
+from tests.integration.helpers import anomalies, every_product, make_product, record, summary, timeline
 
 pytestmark = pytest.mark.integration
 NOT_IN_CSV = {"reserved", "available", "status"}  # reservations are not transactions
@@ -49,8 +49,8 @@ async def test_export_then_import_into_a_fresh_database_gives_identical_products
             assert made.status_code == 201, made.text
         r = await fresh.post("/api/import", content=exported.encode(), headers={"content-type": "text/csv"})
         assert r.status_code == 201, r.text[:2000]
-        before = {p["sku"]: p for p in (await api.get("/api/products")).json()["items"]}
-        after = {p["sku"]: p for p in (await fresh.get("/api/products")).json()["items"]}
+        before = {p["sku"]: p for p in await every_product(api)}
+        after = {p["sku"]: p for p in await every_product(fresh)}
         assert r.json()["products_created"] == len(before)
         assert set(after) == set(before)
         for code, product in before.items():

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.helpers import make_product, new_sku, record, summary
+from tests.integration.helpers import every_product, make_product, new_sku, record, summary
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ async def shop(api):
 
 
 async def test_summary_equals_the_sum_of_every_product(api, shop):
-    products = (await api.get("/api/products")).json()["items"]
+    products = await every_product(api)
     got = await report(api, "summary")
     assert got["products"] == len(products)
     assert got["on_hand"] == sum(p["on_hand"] for p in products)

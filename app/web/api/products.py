@@ -52,16 +52,21 @@ class ProductController(Controller):
         "/",
         operation_id="listProducts",
         operation_class=ApiOperation,
-        responses=answers({200: (ProductList, "The products, by SKU")}),
+        responses=answers(
+            {200: (ProductList, "A page of the products, by SKU (`next`: the following page's `after`)")}
+        ),
     )
     async def index(
         self,
         products: NamedDependency[ProductService],
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        status: Annotated[str | None, Parameter(description="ok, low or out")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=5000, description="Products on this page")] = 500,
+        after: Annotated[str | None, Parameter(description="The `next` of the previous page")] = None,
     ) -> dict[str, Any]:
-        return {"items": [product_view(p) for p in await products.listing(q, category, status)]}
+        page = await products.listing(q, category, status, limit=limit, after=after)
+        return {"items": [product_view(p) for p in page.items], "total": page.total, "next": page.next}
 
     @get(
         "/{sku:str}",

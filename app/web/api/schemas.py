@@ -253,6 +253,8 @@ class Product(Struct, kw_only=True):
 
 class ProductList(Struct, kw_only=True):
     items: list[Product]
+    total: int  # products matching the filters in all
+    next: str | None  # more follow: pass it as `after` for the next page
 
 
 class Transaction(Struct, kw_only=True):
