@@ -528,3 +528,12 @@ async def test_a_storm_of_1000_reservations_across_two_processes_holds_exactly_w
     assert (rest["on_hand"], rest["reserved"], rest["available"]) == (1000, 1000, 0)
     listed = await api.get("/api/reservations", params={"sku": sku, "status": "active"})
     assert len(listed.json()["items"]) == 301
+
+
+async def test_a_body_graphql_cannot_read_is_a_400_with_a_graphql_error_and_never_a_500(api):
+    deep = '{"query": "{ inventorySummary { totalSkus } }", "variables": {"a": ' + "[" * 5000 + "]" * 5000 + "}}"
+    for body, why in ((deep, "nested too deeply"), ("{not json", "Unable to parse request body as JSON")):
+        r = await api.post("/graphql", content=body.encode(), headers={"content-type": "application/json"})
+        assert r.status_code == 400, r.text[:300]
+        assert why in r.json()["errors"][0]["message"]
+        assert r.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -5,9 +5,11 @@ the REST route for the same change does."""
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any
 
+from cross_web import HTTPException  # Strawberry's own (its HTTP views raise it)
 from litestar import MediaType, Request, Response
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
@@ -58,6 +60,22 @@ class GraphQLController(_Base):  # type: ignore[misc]
         app's Content-Security-Policy refuses), with the session's CSRF token for its requests."""
         csrf = getattr(request.user, "csrf", None) or ""
         return Response(GRAPHIQL_PAGE.format(csrf=escape(csrf)), media_type=MediaType.HTML)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:  # a body nested a few thousand levels deep: the client's mistake, not a 500
+            raise HTTPException(400, "The request body is nested too deeply to read") from None
+
+    async def execute_request(self, request: Request[Any, Any, Any], context: Any, root_value: Any) -> Response[Any]:
+        """A request GraphQL cannot even read (not JSON, no query, nested too deeply) answers its status
+        with a GraphQL error body, as every other error does, not Strawberry's plain text."""
+        try:
+            return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
+        except HTTPException as e:
+            code = "BAD_REQUEST" if e.status_code < 500 else "INTERNAL_SERVER_ERROR"
+            body = {"errors": [{"message": e.reason, "extensions": {"code": code}}]}
+            return Response(body, status_code=e.status_code)
 
     async def on_ws_connect(self, context: GraphQLContext) -> Any:
         """A subscription socket needs the same credentials as a request (its upgrade request's token
