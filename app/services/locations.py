@@ -19,6 +19,8 @@ from app.persistence import locations as repo
 from app.persistence.database import Database
 from app.persistence.locations import LocationRecord
 from app.persistence.records import ProductRecord
+from app.services import idempotency
+from app.services.idempotency import Key
 
 LOCATION_FIELDS = ("code", "name", "kind")
 
@@ -41,10 +43,11 @@ class LocationService:
             raise NotFound(f"No location with code {code!r}", {"field": "location", "location": code})
         return found
 
-    async def create(self, raw: Mapping[str, Any]) -> LocationRecord:
+    async def create(self, raw: Mapping[str, Any], key: Key | None = None) -> LocationRecord:
         code, name, kind = _parse(raw, creating=True)
         assert code is not None and name is not None
         async with self.db.unit_of_work() as conn:
+            await idempotency.claim_or_repeat(conn, key)
             try:
                 made = await repo.insert(conn, code, name, kind or LocationKind.STORAGE)
             except repo.CodeTaken:
@@ -52,6 +55,7 @@ class LocationService:
                     f"A location with code {code!r} exists already (codes are told apart without case)",
                     {"field": "code", "code": code},
                 ) from None
+            await idempotency.keep(conn, key, made)
         self._kinds[made.code] = made.kind
         return made
 

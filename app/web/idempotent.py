@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from litestar import Request
 
 from app.domain.errors import FieldError, InvalidInput
+from app.persistence.locations import LocationRecord
 from app.services import idempotency
 from app.services.accounts import Identity
 from app.services.catalogue_csv import ImportResult
@@ -20,7 +21,14 @@ from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refuse
 from app.services.records import ProductRecord, ReservationRecord
 from app.web.auth import scope_of
 from app.web.json_answer import JsonAnswer
-from app.web.views import committed_view, confirmed_view, product_view, reservation_view, voided_view
+from app.web.views import (
+    committed_view,
+    confirmed_view,
+    location_view,
+    product_view,
+    reservation_view,
+    voided_view,
+)
 
 O = TypeVar("O")
 
@@ -70,6 +78,8 @@ def rest_answer(outcome: object) -> tuple[int, Any]:
             return 200, confirmed_view(outcome)
         case ReservationRecord():
             return 200, reservation_view(outcome)  # cancelled
+        case LocationRecord():
+            return 201, location_view(outcome)
         case ImportResult():
             return 201, outcome.view()
         case Refused():  # as the error handler answers a Conflict, or an InvalidInput

@@ -11,6 +11,7 @@ from app.domain.errors import DomainError
 from app.domain.rules import MAIN
 from app.domain.summary import inventory_value, status
 from app.persistence.audit_document import iso, transaction_document
+from app.persistence.locations import LocationRecord
 from app.services.outcomes import Change, Confirmed, Voided
 from app.services.records import ProductRecord, ReservationRecord
 
@@ -100,6 +101,10 @@ def committed_view(change: Change) -> dict[str, Any]:
 
 def error_view(status: int, exc: DomainError) -> dict[str, Any]:
     return {"status_code": status, "detail": exc.detail, "extra": exc.extra}
+
+
+def location_view(x: LocationRecord) -> dict[str, Any]:
+    return {"code": x.code, "name": x.name, "kind": x.kind.value, "created_at": x.created_at.isoformat()}
 
 
 def reservation_view(r: ReservationRecord) -> dict[str, Any]:

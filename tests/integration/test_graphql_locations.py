@@ -223,3 +223,12 @@ async def test_a_locations_stock_a_report_there_and_an_edit_moving_a_row_as_over
     moved = (await data(api, edit, {"id": sold["id"], "at": "MAIN"}))["editTransaction"]
     assert moved["transaction"] == {"location": "MAIN", "locationStockAfter": 1}
     assert stock_by_location(await summary(api, skus[0])) == {"MAIN": 1, store: 5}
+
+
+async def test_a_location_created_with_an_idempotency_key_over_graphql_is_made_once(api, as_role):
+    code = f"GK-{uuid.uuid4().hex[:8]}"
+    keyed = """mutation($input: NewLocation!, $k: String) {
+        createLocation(input: $input, idempotencyKey: $k) { code name kind } }"""
+    answers = [await data(as_role("manager"), keyed, {"input": {"code": code, "name": "Van"}, "k": code}) for _ in "ab"]
+    assert answers[0] == answers[1] == {"createLocation": {"code": code, "name": "Van", "kind": "storage"}}
+    assert [x["code"] for x in (await api.get("/api/locations")).json()["items"]].count(code) == 1

@@ -170,3 +170,15 @@ async def test_a_products_default_location_takes_what_names_no_location(api):
     await api.patch(f"/api/products/{sku}", json={"default_location": store})
     r = await api.patch(f"/api/locations/{store}", json={"kind": "transit"})
     assert r.status_code == 409 and sku in r.json()["detail"]
+
+
+async def test_a_location_created_with_an_idempotency_key_is_answered_the_same_when_sent_again(api):
+    code = f"K-{uuid.uuid4().hex[:8]}"
+    body, key = {"code": code, "name": "Second store"}, {"Idempotency-Key": f"loc-{code}"}
+    first, *repeats = [await api.post("/api/locations", json=body, headers=key) for _ in range(3)]
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    for again in repeats:
+        assert (again.status_code, again.content, again.headers["idempotent-replayed"]) == (201, first.content, "true")
+    other = await api.post("/api/locations", json={**body, "name": "Another"}, headers=key)
+    assert other.status_code == 422 and "idempotency_key" in other.text
+    assert [x["code"] for x in (await api.get("/api/locations")).json()["items"]].count(code) == 1

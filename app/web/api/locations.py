@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 
 from app.domain.access import Role
 from app.persistence.locations import LocationRecord
+from app.services.idempotency import Key
 from app.services.locations import LocationService
 from app.services.records import ProductRecord
 from app.web.api.schemas import Location, LocationList, LocationPatch, LocationStockPage, NewLocation
-from app.web.api.schemas_openapi import ApiOperation, answers
+from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
+from app.web.idempotent import once
+from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody
-
-
-def location_view(x: LocationRecord) -> dict[str, Any]:
-    return {"code": x.code, "name": x.name, "kind": x.kind.value, "created_at": x.created_at.isoformat()}
+from app.web.views import location_view
 
 
 def stock_at_view(p: ProductRecord, code: str) -> dict[str, Any]:
@@ -47,13 +47,21 @@ class LocationController(Controller):
         opt={"role": Role.MANAGER},
         dto=JsonBody[NewLocation],
         return_dto=None,
-        operation_class=ApiOperation,
-        responses=answers({201: (Location, "The location, created")}, 409, 413, role=Role.MANAGER),
+        operation_class=KeyedOperation,
+        responses=answers({201: (Location, "The location, created")}, 409, 413, 422, role=Role.MANAGER),
     )
     async def create(
-        self, locations: NamedDependency[LocationService], data: JSONBody[dict[str, Any] | None] = None
-    ) -> dict[str, Any]:
-        return location_view(await locations.create(data or {}))
+        self,
+        locations: NamedDependency[LocationService],
+        request: Request,
+        data: JSONBody[dict[str, Any] | None] = None,
+    ) -> JsonAnswer:
+        raw = data or {}
+
+        async def run(key: Key | None) -> LocationRecord:
+            return await locations.create(raw, key)
+
+        return await once(request, raw, LocationRecord, run)
 
     @patch(
         "/{code:str}",

@@ -22,6 +22,7 @@ from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.reservations import Status
 from app.domain.rules import NOTE_MAX
 from app.intake.requests import parse_confirm, parse_reservation
+from app.persistence.locations import LocationRecord
 from app.services import idempotency
 from app.services.idempotency import Key
 from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refused
@@ -329,16 +330,21 @@ class Mutation:
         with arguments():  # a row at a location the caller may not change: FORBIDDEN
             return await _changed(info, "deleteTransaction", {"id": id}, idempotency_key, dry_run, run)
 
-    @strawberry.mutation(description="Create a stock location (a manager)")
-    async def create_location(self, info: Ctx, input: NewLocation) -> Location:
+    @strawberry.mutation(description="Create a stock location (a manager). " + KEY_DOC)
+    async def create_location(self, info: Ctx, input: NewLocation, idempotency_key: str | None = None) -> Location:
         permitted(info.context, Role.MANAGER, "Creating a location")
         raw = {k: v for k, v in vars(input).items() if v is not None}
-        with arguments({f: f"input.{f}" for f in ("code", "name", "kind")}):
+        names = {f: f"input.{f}" for f in ("code", "name", "kind")}
+        locations = info.context.services.ledger.locations
+        with arguments(names):
             try:
-                made = await info.context.services.ledger.locations.create(raw)
+                answer = await keyed(info, "createLocation", raw, idempotency_key, LocationRecord,
+                                     lambda key: locations.create(raw, key), names=names)  # fmt: skip
             except Conflict as taken:
                 raise _conflict(taken) from None
-        return Location.of(made)
+        if isinstance(answer.outcome, Refused):
+            raise _conflict(answer.outcome)
+        return Location.of(answer.outcome)
 
     @strawberry.mutation(description="Rename a stock location or change its kind (a manager); its code stays")
     async def update_location(self, info: Ctx, code: str, name: str | None = None, kind: str | None = None) -> Location:
