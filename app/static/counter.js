@@ -5,12 +5,22 @@
 // with its text selected; one more Enter records. Typing part of a name shows suggestions (htmx
 // asks /transactions/suggest as you type); arrow keys move through them, Enter picks one. After a
 // recorded sale the form comes back with the focus on Product, ready for the next scan.
+//
+// "Sell on scan" (a checkbox this script shows; the browser remembers it): for a scanner that sends
+// one Enter per code, a code that names a product exactly (its SKU or barcode) records a SELL at once.
+// Keys pressed while a lookup or a recording is on its way wait, and are replayed in order once it
+// has landed: a fast scanner's next code is neither lost nor run into the last one. An Enter pressed
+// while a sale was being recorded, with nothing typed since, never records it a second time.
 // No inline script and no eval: the page's CSP forbids both. Without this file the form still works.
 (function () {
   "use strict";
 
   var chosen = null; // {sku, price} of the product the Product field names, once picked
   var looking = false; // an Enter lookup is on its way
+  var recording = false; // the form was sent: its answer has yet to come back
+  var typed = []; // keys pressed meanwhile (a key's name: "Enter", or the character), replayed after
+  var retyped = false; // keys other than Enter since the last recording was sent
+  var SCAN_SETTING = "stockroom.sellOnScan";
 
   function form() { return document.querySelector("form[data-counter]"); }
   function box() { return document.getElementById("sku"); }
@@ -91,19 +101,79 @@
       .then(function () {
         looking = false;
         var b = box();
-        if (!b || b.value.trim() !== text) return; // typing went on meanwhile
+        if (!b || b.value.trim() !== text) { replay(); return; } // typing went on meanwhile
         var all = options();
         var exact = all.filter(function (o) { return o.hasAttribute("data-exact"); });
-        if (pick && exact.length) choose(exact[0]);
-        else if (pick && all.length === 1) choose(all[0]);
+        if (pick && exact.length) {
+          choose(exact[0]);
+          if (sellOnScan()) { record(); return; } // its answer replays what was typed meanwhile
+        } else if (pick && all.length === 1) choose(all[0]);
         else if (all.length) { show(true); mark(all[0]); }
         else show(true); // "No product has …"
-      }, function () { looking = false; });
+        replay();
+      }, function () { looking = false; replay(); });
+  }
+
+  function sellOnScan() {
+    var f = form(), on = document.getElementById("sell-on-scan");
+    return !!(f && on && on.checked && f.elements.type.value === "SELL");
+  }
+
+  function record() {
+    var f = form();
+    if (!f) return;
+    recording = true;
+    retyped = false;
+    f.requestSubmit();
+  }
+
+  function busy() { return looking || recording; }
+
+  // The keys that waited, in order, now that nothing is on its way; stops again at the next wait.
+  // A code typed ahead replaces what the Product field says (it is the next scan, not more of this one).
+  function replay() {
+    var b = box(), fresh = true;
+    if (typed.length && b && !busy() && document.activeElement !== b) b.focus(); // where they were typed
+    while (typed.length && !busy() && b) {
+      var key = typed.shift();
+      if (key === "Enter") {
+        enter(true);
+        fresh = true;
+      } else {
+        if (fresh) b.setSelectionRange(0, b.value.length);
+        fresh = false;
+        b.setRangeText(key, b.selectionStart, b.selectionEnd, "end");
+        b.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+      b = box();
+    }
+  }
+
+  // Enter in the Product field: pick the highlighted suggestion, record the product picked, or ask
+  // the server what the text names. `replayed`: an Enter that waited for a lookup or a recording.
+  function enter(replayed) {
+    var b = box(), f = form();
+    if (!b || !f) return;
+    var pick = isOpen() ? active() : null;
+    if (pick) { choose(pick); return; }
+    var text = b.value.trim();
+    if (chosen && text === chosen.sku) {
+      if (replayed && !retyped) return; // pressed again while the sale went through: one sale
+      record();
+      return;
+    }
+    if (text) lookup(text, true);
   }
 
   function onKey(event) {
-    if (event.target !== box()) return;
-    var b = box(), f = form();
+    var b = box();
+    if (busy() && b && (event.target === b || event.target === document.body) && !event.ctrlKey &&
+        !event.metaKey && !event.altKey && (event.key === "Enter" || event.key.length === 1)) {
+      event.preventDefault(); // kept for when the lookup or the recording has landed
+      typed.push(event.key);
+      return;
+    }
+    if (event.target !== b) return;
     switch (event.key) {
       case "ArrowDown":
         event.preventDefault();
@@ -117,22 +187,17 @@
       case "Escape":
         if (isOpen()) { event.preventDefault(); show(false); }
         return;
-      case "Enter": {
+      case "Enter":
         event.preventDefault(); // never the browser's own submit: Enter here picks, then records
-        if (looking) return;
-        var pick = isOpen() ? active() : null;
-        if (pick) { choose(pick); return; }
-        var text = b.value.trim();
-        if (chosen && text === chosen.sku) { f.requestSubmit(); return; }
-        if (text) lookup(text, true);
+        enter(false);
         return;
-      }
     }
   }
 
   function onInput(event) {
     var b = box();
     if (event.target === b) {
+      retyped = true;
       if (!chosen || b.value.trim() !== chosen.sku) {
         chosen = null;
         var said = document.getElementById("chosen");
@@ -146,6 +211,9 @@
 
   function onChange(event) {
     if (event.target.name === "type") fillPrice();
+    if (event.target.id === "sell-on-scan") {
+      try { localStorage.setItem(SCAN_SETTING, event.target.checked ? "1" : ""); } catch (ignored) { /* private mode */ }
+    }
   }
 
   // A click (or tap) on a suggestion picks it rather than following its no-JavaScript link.
@@ -180,6 +248,19 @@
     if (target && target.id === "entry") ready();
   }
 
+  // The form was sent by other means than Enter here (the Record button): its keys wait too. An
+  // answer that swapped no form in (a lost connection) lets them go (`ready` does after a swap).
+  function onFormRequest(event) {
+    if (event.detail.elt === form()) recording = true;
+  }
+
+  function onFormAnswered(event) {
+    if (event.detail.elt && event.detail.elt.matches && event.detail.elt.matches("form[data-counter]") &&
+        !event.detail.successful && recording) {
+      setTimeout(function () { if (recording) { recording = false; replay(); } }, 0);
+    }
+  }
+
   // The form as the server sent it: remember a product it already names, and put the focus where
   // the user continues: a field with an error, else Product with its text selected.
   function ready() {
@@ -189,10 +270,20 @@
     chosen = said && said.dataset.sku && b.value.trim() === said.dataset.sku
       ? { sku: said.dataset.sku, price: said.dataset.price || "" }
       : null;
+    var on = document.getElementById("sell-on-scan");
+    if (on) {
+      var holder = on.closest(".scan-mode");
+      if (holder) holder.hidden = false; // it works with this script only
+      try { on.checked = localStorage.getItem(SCAN_SETTING) === "1"; } catch (ignored) { /* private mode */ }
+    }
+    // A refused scan, when each scan sells: its message stays beside the field, the focus goes back
+    // to Product, where the next scan must land (typed into a price field, it would be refused too).
     var wrong = document.querySelector('form[data-counter] [aria-invalid="true"]');
-    var where = wrong || b;
+    var where = wrong && !sellOnScan() ? wrong : b;
     where.focus();
     if (where.select) where.select();
+    recording = false;
+    replay();
   }
 
   document.addEventListener("keydown", onKey);
@@ -202,6 +293,8 @@
   document.addEventListener("focusout", onFocusOut);
   document.addEventListener("htmx:beforeRequest", onBeforeRequest);
   document.addEventListener("htmx:afterSettle", onSwapped);
+  document.addEventListener("htmx:beforeRequest", onFormRequest);
+  document.addEventListener("htmx:afterRequest", onFormAnswered);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();
 })();

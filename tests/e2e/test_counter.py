@@ -83,7 +83,7 @@ def note_keystrokes(name: str, value: dict[str, Any]) -> None:
     KEYS_FILE.write_text(json.dumps({**seen, name: value}, indent=2) + "\n")
 
 
-async def stocked(api, name: str, price: str = "6.95", units: int = 40, **fields: Any) -> str:
+async def stocked(api, name: str, price: str | None = "6.95", units: int = 40, **fields: Any) -> str:
     sku = await make_product(api, name=name, sell_price=price, **fields)
     await record(api, sku, "BUY", units, "3.10")
     return sku
@@ -198,6 +198,60 @@ async def test_a_double_enter_records_one_sale(api, server, browser):
     await tab.wait_for_timeout(600)
     assert (await summary(api, sku))["on_hand"] == 4
     assert [r["type"] for r in await timeline(api, sku)] == ["BUY", "SELL"]
+
+
+async def test_codes_scanned_faster_than_the_lookups_each_record_one_sale_and_none_runs_into_the_next(
+    api, server, browser
+):
+    """A scanner set to send Enter twice, at full speed: every Enter that comes while the product is
+    looked up or the sale is on its way waits its turn; the next code replaces the last one."""
+    sku = await stocked(api, f"Mug {word()}", units=20)
+    tab = await counter_tab(browser, server, "clerk1")
+    for _ in range(5):
+        await tab.keyboard.type(sku, delay=0)
+        await tab.keyboard.press("Enter")
+        await tab.keyboard.press("Enter")
+    await expect(tab.locator("#recorded")).to_contain_text("— 15 left", timeout=15000)
+    await tab.wait_for_timeout(600)  # nothing more arrives
+    assert (await summary(api, sku))["on_hand"] == 15
+    assert await tab.get_by_label("Product").input_value() == sku  # not five codes run together
+    assert tab.errors == []  # type: ignore[attr-defined]
+
+
+async def test_sell_on_scan_records_a_sale_for_each_scan_with_its_one_enter(api, server, browser):
+    code, name = ean13(), f"Biscuits {word()}"
+    sku = await stocked(api, name, price="2.40", barcode=code, units=10)
+    tab = await counter_tab(browser, server, "clerk1")
+    await tab.get_by_label("Sell on scan").check()
+    await tab.locator("#sku").focus()
+    for _ in range(3):  # a one-Enter scanner, one code after another without waiting
+        await tab.keyboard.type(code, delay=0)
+        await tab.keyboard.press("Enter")
+    await expect(tab.locator("#recorded")).to_contain_text(f"Sold 1 × {name} ({sku}) at 2.40 — 7 left", timeout=15000)
+    await tab.wait_for_timeout(600)
+    rows = await timeline(api, sku)
+    assert [(r["type"], r["quantity"], r["unit_price"]) for r in rows[1:]] == [("SELL", 1, "2.4000")] * 3
+    await tab.screenshot(path=screenshot_path("counter-sell-on-scan"), full_page=True, caret="initial")
+
+    unpriced = await stocked(api, f"Loose {word()}", price=None, units=5)  # no sell price: refused
+    await tab.keyboard.type(unpriced, delay=0)
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator(".price .error")).to_contain_text("required")
+    await focus_lands_on(tab, "sku")  # the next scan goes where scans go
+    await tab.keyboard.type(code, delay=0)
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("#recorded")).to_contain_text("— 6 left", timeout=15000)
+
+    await tab.reload()  # the browser remembers the choice
+    await expect(tab.get_by_label("Sell on scan")).to_be_checked()
+    await tab.get_by_label("Sell on scan").uncheck()  # two Enters again: a scan only picks
+    await tab.locator("#sku").focus()
+    await tab.keyboard.type(code, delay=0)
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("#chosen")).to_contain_text("6 available")
+    await tab.wait_for_timeout(400)
+    assert (await summary(api, sku))["on_hand"] == 6
+    assert tab.errors == []  # type: ignore[attr-defined]
 
 
 ADJUSTS = [("damage", "-1", "Wrote off 1"), ("loss", "-1", "Wrote off 1"), ("theft", "-2", "Wrote off 2"),
