@@ -10,8 +10,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
+from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -406,16 +407,27 @@ async def seconds_to_next_lapse(conn: asyncpg.Connection) -> float | None:
     return seconds
 
 
-async def location_totals(conn: asyncpg.Connection, filters: Filters) -> list[tuple[str, int, int]]:
-    """(location, units on hand there, units held there) summed over the matching products, MAIN
-    first: one pass over their `stocks` (and `held`) documents; the located holds past their time
-    (few, read apart, as `totals` does) no longer count as held."""
+class LocationTotal(NamedTuple):
+    location: str
+    on_hand: int
+    held: int
+    value: Decimal  # its units at each product's average cost, rounded per product (as VALUE_SQL)
+
+
+_VALUE_THERE = VALUE_SQL.replace("on_hand", "s.value::bigint").replace("average_cost", "p.average_cost")
+
+
+async def location_totals(conn: asyncpg.Connection, filters: Filters) -> list[LocationTotal]:
+    """The units on hand and held at each location, and their value, summed over the matching
+    products, MAIN first: one pass over their `stocks` (and `held`) documents; the located holds past
+    their time (few, read apart, as `totals` does) no longer count as held."""
     args = SqlArgs()
     where = filters.where(args)
     source = LISTING_FROM if filters.status else "product p"
     rows = await conn.fetch(
         f"""SELECT s.key, sum(s.value::bigint)::bigint AS on_hand,
-                   sum(coalesce((p.held ->> s.key)::bigint, 0))::bigint AS held
+                   sum(coalesce((p.held ->> s.key)::bigint, 0))::bigint AS held,
+                   coalesce(sum({_VALUE_THERE}), 0)::numeric(30, 2) AS value
             FROM {source} CROSS JOIN LATERAL jsonb_each_text(p.stocks) AS s
             WHERE {where} GROUP BY s.key ORDER BY s.key <> 'MAIN', s.key""",
         *args.values,
@@ -427,7 +439,7 @@ async def location_totals(conn: asyncpg.Connection, filters: Filters) -> list[tu
         *args.values,
     )  # fmt: skip
     gone = {r["location"]: r["quantity"] for r in lapsed}
-    return [(r["key"], r["on_hand"], r["held"] - gone.get(r["key"], 0)) for r in rows]
+    return [LocationTotal(r["key"], r["on_hand"], r["held"] - gone.get(r["key"], 0), r["value"]) for r in rows]
 
 
 async def alerting(conn: asyncpg.Connection, limit: int) -> tuple[list[ProductRecord], int]:

@@ -32,7 +32,7 @@ class DashboardTotals:
         self.db = db
         self.kept: UntilChange[Filters, dict[str, Any]] = UntilChange(caught_up, most)
         self.alerts: UntilChange[int, tuple[list[ProductRecord], int]] = UntilChange(caught_up, 4)  # by limit
-        self.places: UntilChange[Filters, list[tuple[str, int, int]]] = UntilChange(caught_up, most)
+        self.places: UntilChange[Filters, list[repo.LocationTotal]] = UntilChange(caught_up, most)
 
     def forget(self) -> None:
         self.kept.forget()
@@ -49,12 +49,12 @@ class DashboardTotals:
         (`products.alerting`), at least as recent as every change committed before this call."""
         return await self.alerts.get(limit, lambda: self._alerting(limit))
 
-    async def by_location(self, filters: Filters) -> list[tuple[str, int, int]]:
+    async def by_location(self, filters: Filters) -> list[repo.LocationTotal]:
         """The units on hand and held at each location over the products a filter matches
         (`products.location_totals`), kept as the totals are: the sum reads every matching product."""
         return await self.places.get(filters, lambda: self._by_location(filters))
 
-    async def _by_location(self, filters: Filters) -> tuple[list[tuple[str, int, int]], float]:
+    async def _by_location(self, filters: Filters) -> tuple[list[repo.LocationTotal], float]:
         async with self.db.read_only() as conn:
             sums = await repo.location_totals(conn, filters)
             lapse_in = await repo.seconds_to_next_lapse(conn)

@@ -15,7 +15,7 @@ from app.domain.rules import LocationKind
 from app.intake.requests import merge_product_patch, parse_product
 from app.persistence import products as repo
 from app.persistence.database import Database
-from app.persistence.products import SORTS, STATUSES, Filters
+from app.persistence.products import SORTS, STATUSES, Filters, LocationTotal
 from app.persistence.records import ProductRecord
 from app.services import idempotency
 from app.services.dashboard_totals import DashboardTotals
@@ -157,7 +157,7 @@ class ProductService:
         )
         return ListingPage(query, items, _totals_view(totals))
 
-    async def location_totals(self, query: ListingQuery) -> list[tuple[str, int, int]]:
+    async def location_totals(self, query: ListingQuery) -> list[LocationTotal]:
         """(location, on hand there, held there) summed over the products the query's filters match
         (kept until a change, as the totals are)."""
         filters = query.normalized().filters

@@ -189,11 +189,13 @@
       return entry.cells;
     }
 
-    // A table filtered by location (data-location) shows each product's stock there, not its total.
+    // A table filtered by location (data-location) shows each product's stock there, and its value
+    // there, not its total.
     function atLocation(summary, code) {
-      var here = {on_hand: 0, reserved: 0, available: 0};
+      var here = {on_hand: 0, reserved: 0, available: 0, inventory_value: "0.00"};
       (summary.locations || []).forEach(function (x) { if (x.location === code) here = x; });
-      return Object.assign({}, summary, {on_hand: here.on_hand, reserved: here.reserved, available: here.available});
+      return Object.assign({}, summary, {on_hand: here.on_hand, reserved: here.reserved, available: here.available,
+                                         inventory_value: here.inventory_value});
     }
 
     function applyRow(sku, summary) {

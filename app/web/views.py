@@ -41,6 +41,7 @@ transaction_view = transaction_document
 def product_view(p: ProductRecord) -> dict[str, Any]:
     available = p.position.stock - p.reserved
     t = p.totals
+    value = _d(inventory_value(p.position.stock, p.position.average_cost))
     return {
         "sku": p.sku,
         "name": p.name,
@@ -55,7 +56,7 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
         "reserved": p.reserved,
         "available": available,
         "average_cost": _d(p.position.average_cost),
-        "inventory_value": _d(inventory_value(p.position.stock, p.position.average_cost)),
+        "inventory_value": value,
         "revenue": _d(t.revenue),
         "cogs": _d(t.cogs),
         "realized_pl": _d(t.realized_pl),
@@ -69,20 +70,25 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
         "transaction_count": p.tx_count,
         "status": status(available, p.low_stock_threshold).value,
         "default_location": p.default_location,
-        "locations": location_stocks(p),
+        "locations": location_stocks(p, value),
     }
 
 
-def location_stocks(p: ProductRecord) -> list[dict[str, Any]]:
+def location_stocks(p: ProductRecord, value: str | None = None) -> list[dict[str, Any]]:
     """The product's stock at each location its ledger has used (MAIN first), with what reservations
-    naming the location hold there."""
+    naming the location hold there, and its value there at the product's average cost (`value`: the
+    whole product's, already worked out, which is MAIN's when it is the only place)."""
+    cost = p.position.average_cost
     if not p.held and len(p.stocks) <= 1:  # one place (every product that never moved): nothing to sort
-        return [{"location": c, "on_hand": units, "reserved": 0, "available": units} for c, units in p.stocks.items()]
+        return [{"location": c, "on_hand": units, "reserved": 0, "available": units,
+                 "inventory_value": value if value is not None else _d(inventory_value(units, cost))}
+                for c, units in p.stocks.items()]  # fmt: skip
     codes = sorted({*p.stocks, *p.held}, key=lambda c: (c != MAIN, c))
     rows = []
     for code in codes:
         on_hand, held = p.stocks.get(code, 0), p.held.get(code, 0)
-        rows.append({"location": code, "on_hand": on_hand, "reserved": held, "available": on_hand - held})
+        rows.append({"location": code, "on_hand": on_hand, "reserved": held, "available": on_hand - held,
+                     "inventory_value": _d(inventory_value(on_hand, cost))})  # fmt: skip
     return rows
 
 

@@ -28,7 +28,9 @@ async def test_a_shop_with_one_location_keeps_everything_in_main_without_naming_
     assert (bought["location"], bought["location_stock_after"], bought["to_location"]) == ("MAIN", 5, None)
     product = await summary(api, sku)
     assert product["default_location"] == "MAIN"
-    assert product["locations"] == [{"location": "MAIN", "on_hand": 5, "reserved": 0, "available": 5}]
+    assert product["locations"] == [
+        {"location": "MAIN", "on_hand": 5, "reserved": 0, "available": 5, "inventory_value": "10.00"}
+    ]
 
 
 async def test_a_transfer_moves_stock_between_locations_and_changes_no_cost_or_money(api):
@@ -182,3 +184,15 @@ async def test_a_location_created_with_an_idempotency_key_is_answered_the_same_w
     other = await api.post("/api/locations", json={**body, "name": "Another"}, headers=key)
     assert other.status_code == 422 and "idempotency_key" in other.text
     assert [x["code"] for x in (await api.get("/api/locations")).json()["items"]].count(code) == 1
+
+
+async def test_each_location_of_a_product_is_valued_at_the_products_average_cost(api):
+    sku, store = await make_product(api), await new_location(api)
+    await record(api, sku, "BUY", 3, "1.00", at="2026-01-01T09:00:00+00:00")
+    await record(api, sku, "BUY", 4, "2.00", at="2026-01-02T09:00:00+00:00")  # average 11 / 7
+    await record(api, sku, "TRANSFER", 2, at="2026-01-03T09:00:00+00:00", to_location=store)
+    product = await summary(api, sku)
+    assert product["average_cost"] == "1.571429"
+    values = {x["location"]: x["inventory_value"] for x in product["locations"]}
+    assert values == {"MAIN": "7.86", store: "3.14"}  # 5 × 1.571429 and 2 × 1.571429, each to the cent
+    assert product["inventory_value"] == "11.00"

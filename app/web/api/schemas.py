@@ -212,12 +212,14 @@ class LocationStockPage(Struct, kw_only=True):
 
 
 class LocationStock(Struct, kw_only=True):
-    """A product's stock at one location: `reserved` is what reservations naming the location hold there."""
+    """A product's stock at one location: `reserved` is what reservations naming the location hold there;
+    `inventory_value` is its units there at the product's average cost (one cost across locations)."""
 
     location: str
     on_hand: int
     reserved: int
     available: int
+    inventory_value: Money
 
 
 class Product(Struct, kw_only=True):

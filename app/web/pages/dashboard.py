@@ -12,7 +12,7 @@ from litestar_htmx import HTMXRequest
 
 from app.domain.access import Role
 from app.services.locations import LocationService
-from app.services.products import PER_PAGE, ListingPage, ListingQuery, ProductService
+from app.services.products import PER_PAGE, ListingPage, ListingQuery, LocationTotal, ProductService
 from app.web.pages.forms import page
 from app.web.pages.places import Places, places_for
 from app.web.views import product_view
@@ -139,12 +139,13 @@ def _query(
     ).normalized()  # fmt: skip
 
 
-def _by_location_context(query: ListingQuery, by_location: list[tuple[str, int, int]], pages: int) -> dict[str, Any]:
+def _by_location_context(query: ListingQuery, by_location: list[LocationTotal], pages: int) -> dict[str, Any]:
     """The totals at each location (each linking to the listing filtered by it), and where the section
     is asked for again: the same filters (sort and page change nothing in it)."""
     links = Links(query)
-    sums = [{"location": code, "on_hand": on_hand, "reserved": held, "available": on_hand - held,
-             "url": links.url(location=code, page=None)} for code, on_hand, held in by_location]  # fmt: skip
+    sums = [{"location": x.location, "on_hand": x.on_hand, "reserved": x.held, "available": x.on_hand - x.held,
+             "inventory_value": str(x.value), "url": links.url(location=x.location, page=None)}
+            for x in by_location]  # fmt: skip
     kept = links.params(sort=None, dir=None, page=None, per=None, pages=pages if pages > 1 else None)
     return {"location": query.location or "", "location_totals": sums, "listing_pages": pages,
             "by_location_url": "/by-location" + ("?" + urlencode(kept) if kept else "")}  # fmt: skip
@@ -159,13 +160,24 @@ async def _table_context(products: ProductService, query: ListingQuery, places: 
     return _listing_context(listing, places, by_location)
 
 
+AT_LOCATION = ("on_hand", "reserved", "available", "inventory_value")
+
+
 def at_location(view: dict[str, Any], code: str) -> dict[str, Any]:
-    """A product's figures with on hand, reserved and available those at `code` (0 where it has none)."""
+    """A product's figures with on hand, reserved, available and value those at `code` (none where it
+    has none)."""
     here = next((x for x in view["locations"] if x["location"] == code), None)
-    return {**view, **{k: here[k] if here else 0 for k in ("on_hand", "reserved", "available")}}
+    return {**view, **here_only(here)}
 
 
-def _listing_context(listing: ListingPage, places: Places, by_location: list[tuple[str, int, int]]) -> dict[str, Any]:
+def here_only(figures: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures of one place (a product's, or the totals'); nothing there is nothing held or worth."""
+    if figures is None:
+        return {"on_hand": 0, "reserved": 0, "available": 0, "inventory_value": "0.00"}
+    return {k: figures[k] for k in AT_LOCATION}
+
+
+def _listing_context(listing: ListingPage, places: Places, by_location: list[LocationTotal]) -> dict[str, Any]:
     query = listing.query
     links = Links(query)
     views = [product_view(p) for p in listing.items]
@@ -175,7 +187,7 @@ def _listing_context(listing: ListingPage, places: Places, by_location: list[tup
     if query.location:
         views = [at_location(v, query.location) for v in views]
         here = next((x for x in sums if x["location"] == query.location), None)
-        totals = {**totals, **{k: here[k] if here else 0 for k in ("on_hand", "reserved", "available")}}
+        totals = {**totals, **here_only(here)}
     return {
         **places.as_context(),
         **located,
