@@ -31,6 +31,19 @@ async def test_the_dashboard_has_a_row_per_product_with_figure_hooks(api):
     assert "Dash &lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
 
 
+async def test_a_price_of_more_than_two_decimals_is_shown_as_entered_and_amounts_to_the_cent(api):
+    sku = await make_product(api, sell_price="7.005")
+    await record(api, sku, "BUY", 10, "1.0050")
+    sold = await record(api, sku, "SELL", 3, "3.333")
+    page = (await api.get(f"/products/{sku}")).text
+    assert "1.005" in page and "3.333" in page  # the timeline's prices, as entered
+    assert re.search(r">\s*10\.00\s*<", page)  # the revenue of 3 × 3.333, to the cent (9.999 → 10.00)
+    entry = (await api.get("/transactions/new", params={"done": sold["id"]})).text
+    assert f"Sold 3 × Product {sku} <span class=\"nowrap\">({sku})</span> at 3.333" in entry
+    suggested = (await api.get("/transactions/suggest", params={"sku": sku})).text
+    assert "7.005" in suggested
+
+
 async def test_confirming_from_the_reservations_page_without_javascript_redirects_and_sells(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 5, "1.00")
