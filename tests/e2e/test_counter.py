@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,16 +15,10 @@ from playwright.async_api import Page, expect
 
 from tests.conftest import bearer
 from tests.e2e.conftest import ARTIFACTS, screenshot_path, signed_in
-from tests.integration.helpers import make_product, record, summary, timeline
+from tests.integration.helpers import gtin, make_product, record, summary, timeline
 
 pytestmark = pytest.mark.e2e
 KEYS_FILE = ARTIFACTS / "counter-keystrokes.json"
-
-
-def ean13() -> str:
-    body = str(random.randint(1, 9)) + "".join(random.choice(string.digits) for _ in range(11))
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str(-total % 10)
 
 
 def word() -> str:
@@ -90,7 +83,7 @@ async def stocked(api, name: str, price: str | None = "6.95", units: int = 40, *
 
 
 async def test_a_scanned_barcode_then_enter_sells_one_and_the_form_is_ready_for_the_next_scan(api, server, browser):
-    code, name = ean13(), f"Green tea {word()}"
+    code, name = gtin(13), f"Green tea {word()}"
     sku = await stocked(api, name, barcode=code)
     tab = await counter_tab(browser, server, "clerk1")
     assert await focused_id(tab) == "sku"  # the form opens on Product
@@ -186,7 +179,7 @@ async def test_keystrokes_for_a_typed_sale(api, server, browser):
 
 
 async def test_a_double_enter_records_one_sale(api, server, browser):
-    code = ean13()
+    code = gtin(13)
     sku = await stocked(api, f"Double {word()}", barcode=code, units=5)
     tab = await counter_tab(browser, server, "clerk1")
     await tab.keyboard.type(code)
@@ -219,7 +212,7 @@ async def test_codes_scanned_faster_than_the_lookups_each_record_one_sale_and_no
 
 
 async def test_sell_on_scan_records_a_sale_for_each_scan_with_its_one_enter(api, server, browser):
-    code, name = ean13(), f"Biscuits {word()}"
+    code, name = gtin(13), f"Biscuits {word()}"
     sku = await stocked(api, name, price="2.40", barcode=code, units=10)
     tab = await counter_tab(browser, server, "clerk1")
     await tab.get_by_label("Sell on scan").check()
@@ -311,7 +304,7 @@ async def test_a_manager_records_every_type_the_form_offers(api, server, browser
 
 
 async def test_a_clerks_backdated_sale_is_refused_with_its_message(api, server, browser):
-    code = ean13()
+    code = gtin(13)
     sku = await stocked(api, f"Backdated {word()}", barcode=code, units=3)
     tab = await counter_tab(browser, server, "clerk1")
     await tab.keyboard.type(code)
@@ -330,7 +323,7 @@ async def test_a_clerks_backdated_sale_is_refused_with_its_message(api, server, 
 
 
 async def test_a_clerk_voids_their_own_sale_and_only_that(api, server, browser, tokens):
-    code, name = ean13(), f"Void me {word()}"
+    code, name = gtin(13), f"Void me {word()}"
     sku = await stocked(api, name, barcode=code, units=10)
     tab = await counter_tab(browser, server, "clerk1")
     await tab.keyboard.type(code)
@@ -385,7 +378,7 @@ async def test_a_clerk_voids_their_own_sale_and_only_that(api, server, browser, 
 
 async def test_the_entry_form_as_it_looks(api, server, browser):
     """The screenshot in docs/screenshots: a sale just recorded, suggestions open for the next."""
-    code, w = ean13(), word()
+    code, w = gtin(13), word()
     sku = await stocked(api, f"Green tea {w}", barcode=code)
     await stocked(api, f"Earl grey {w}", price="7.40", units=25)
     await stocked(api, f"Mint tea {w}", price="5.10", units=3)

@@ -373,7 +373,7 @@ async def test_a_phone_order_is_held_at_a_location_from_the_reservations_page(ap
     await record(api, sku, "TRANSFER", 3, to_location=store)
     await page.goto(f"{server.url}/reservations?sku={sku}")
     form = page.locator("#reserve")
-    await form.get_by_label("Product (SKU)").fill(sku)
+    await form.get_by_label("Product (SKU or barcode)").fill(sku)
     await form.get_by_label("Quantity").fill("4")  # the store has 3
     await form.get_by_label("Order reference").fill("store-1")
     await form.get_by_label("Location").select_option(store)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.e2e.conftest import screenshot_path, signed_in
-from tests.integration.helpers import make_product, new_sku, record, summary, timeline
+from tests.integration.helpers import gtin, make_product, new_sku, record, summary, timeline
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ async def test_a_phone_order_is_held_from_the_page_with_each_refusal_beside_its_
     await tab.evaluate("window.sameDocument = true")
     form = tab.locator("#reserve")
 
-    await form.get_by_label("Product (SKU)").fill("NO-SUCH-" + sku)
+    await form.get_by_label("Product (SKU or barcode)").fill("NO-SUCH-" + sku)
     await form.get_by_label("Quantity").fill("2")
     await form.get_by_label("Order reference").fill("phone-1")
     await form.get_by_role("button", name="Reserve").click()
@@ -48,7 +48,7 @@ async def test_a_phone_order_is_held_from_the_page_with_each_refusal_beside_its_
     assert "No product" in await form.locator("#reserve-sku-error").text_content()
     assert await form.get_by_label("Order reference").input_value() == "phone-1"  # what was typed stays
 
-    await form.get_by_label("Product (SKU)").fill(sku)
+    await form.get_by_label("Product (SKU or barcode)").fill(sku)
     await form.get_by_label("Quantity").fill("9")
     await form.get_by_role("button", name="Reserve").click()
     await form.get_by_text("only 5 available").wait_for()
@@ -68,6 +68,16 @@ async def test_a_phone_order_is_held_from_the_page_with_each_refusal_beside_its_
     held = await reservations_of(api, sku)
     assert [(r["order_ref"], r["quantity"], r["status"]) for r in held] == [("phone-1", 3, "active")]
     assert (await summary(api, sku))["available"] == 2
+
+    code = gtin(13)  # a barcode names its product here too, as on the entry form
+    scanned = await make_product(api, name="Phone order biscuits", barcode=code)
+    await record(api, scanned, "BUY", 4, "1.00")
+    await form.get_by_label("Product (SKU or barcode)").fill(code)
+    await form.get_by_label("Quantity").fill("1")
+    await form.get_by_label("Order reference").fill("phone-2")
+    await form.get_by_role("button", name="Reserve").click()
+    await form.get_by_text(f"Reserved 1 of {scanned} for order phone-2").wait_for()
+    assert (await summary(api, scanned))["reserved"] == 1
     assert await tab.evaluate("window.sameDocument") is True
     assert tab.errors == []
     await context.close()

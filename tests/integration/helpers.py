@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
@@ -85,3 +86,15 @@ async def anomalies(api: httpx.AsyncClient) -> list[dict[str, Any]]:
     r = await api.post("/api/reports/anomalies", params={"wait": "true"})
     assert r.status_code == 200, r.text
     return r.json()["items"]
+
+
+def check_digit(body: str) -> str:
+    """GS1 mod-10: weights 3, 1, 3 … from the digit next to the check digit."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+def gtin(length: int) -> str:
+    """A fresh valid code of `length` digits (13 EAN-13, 12 UPC-A, 8 EAN-8), never starting with 0."""
+    body = str(random.randint(1, 9)) + "".join(random.choice("0123456789") for _ in range(length - 2))
+    return body + check_digit(body)

@@ -18,6 +18,7 @@ from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
 from app.services.idempotency import Key
 from app.services.outcomes import Confirmed, EarlierAnswer, Held
+from app.services.products import ProductService
 from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.web.auth import scope_of
@@ -116,15 +117,23 @@ class ReservationPages(Controller):
 
     @post("/", opt={"role": Role.CLERK})
     async def reserve(
-        self, request: HTMXRequest, reservations: NamedDependency[ReservationService], display: NamedDependency[Display]
+        self,
+        request: HTMXRequest,
+        reservations: NamedDependency[ReservationService],
+        products: NamedDependency[ProductService],
+        display: NamedDependency[Display],
     ) -> Template | Redirect:
         """Like POST /api/reservations, from a form: a double-click sends the same idempotency key twice
-        and the second gets the first's answer; each refusal is shown beside the field it concerns."""
+        and the second gets the first's answer; each refusal is shown beside the field it concerns. The
+        Product field takes a barcode too, as the entry and transfer forms do."""
         form = {k: (v or "").strip() for k, v in (await form_data(request)).items()}
         fields = {k: form.get(k, "") for k in FORM_FIELDS}
 
         async def run(key: Key | None) -> Held:
-            return await reservations.reserve(parse_reservation(fields), key, within=request.user.location)
+            entered = dict(fields)
+            if entered["sku"] and (found := await products.by_code(entered["sku"])) is not None:
+                entered["sku"] = found.sku  # a barcode names its product
+            return await reservations.reserve(parse_reservation(entered), key, within=request.user.location)
 
         try:
             key = idempotency.key_for(form.get("idempotency_key"), fields, scope_of(request.user))
