@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.commands import ProductInput, ReservationInput, TransactionInput
-from app.domain.errors import FieldErrors
+from app.domain.errors import FieldError, FieldErrors, InvalidInput
 from app.domain.rules import (
     DEFAULT_COUNT_INTERVAL_DAYS,
     DEFAULT_TTL_SECONDS,
@@ -100,10 +100,15 @@ def _bounded_int(errors: FieldErrors, name: str, raw: object, default: int | Non
 def merge_product_patch(current: ProductInput, patch: Mapping[str, Any]) -> dict[str, Any]:
     """The whole product as it would be after a PATCH (the SKU cannot change)."""
     merged: dict[str, Any] = {name: getattr(current, name) for name in PRODUCT_FIELDS}
-    merged.update(patch)
     if "sku" in patch and patch["sku"] != current.sku:
-        merged["sku"] = None  # reported by parse_product as a field error below
+        raise InvalidInput([FieldError("sku", "cannot be changed (a product keeps its SKU)")])
+    merged.update(patch)
     return merged
+
+
+def stock_threshold(errors: FieldErrors, name: str, raw: object) -> int | None:
+    """A low-stock threshold as a product's settings take it (a whole number from 0 below 1,000,000,000)."""
+    return _bounded_int(errors, name, raw, None, minimum=0)
 
 
 def parse_transaction(raw: Mapping[str, Any], *, now: datetime, zone: tzinfo) -> TransactionInput:

@@ -126,7 +126,10 @@ async def test_product_settings_change_but_the_sku_does_not(api):
     assert (r.json()["status"], r.json()["brand"]) == ("ok", "Acme")
     r = await api.patch(f"/api/products/{sku}", json={"brand": None, "overstock_threshold": 10})
     assert (r.json()["brand"], r.json()["overstock_threshold"]) == (None, 10)
-    assert (await api.patch(f"/api/products/{sku}", json={"sku": "OTHER"})).status_code == 400
+    r = await api.patch(f"/api/products/{sku}", json={"sku": "OTHER"})
+    assert r.status_code == 400 and r.json()["extra"]["errors"] == [
+        {"field": "sku", "message": "cannot be changed (a product keeps its SKU)"}
+    ]
 
 
 async def test_products_list_filters_by_text_category_and_status(api):

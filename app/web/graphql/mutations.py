@@ -18,10 +18,10 @@ from graphql import GraphQLError
 from strawberry import Info
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.errors import Conflict, FieldErrors, InvalidInput, NotFound
 from app.domain.reservations import Status
 from app.domain.rules import NOTE_MAX
-from app.intake.requests import parse_confirm, parse_reservation
+from app.intake.requests import parse_confirm, parse_reservation, stock_threshold
 from app.persistence.locations import LocationRecord
 from app.services import idempotency
 from app.services.idempotency import Key
@@ -223,9 +223,15 @@ class Mutation:
         if len(updates) > 1000:
             raise bad_input([("updates", "must hold at most 1000 updates")])
         products = info.context.services.products
+        # Every update is read before any is made: a bad one refuses the batch and changes nothing.
+        errors, skus = FieldErrors(), []
+        for i, update in enumerate(updates):
+            skus.append(checked_sku(update.sku_id, f"updates[{i}].skuId"))
+            stock_threshold(errors, f"updates[{i}].warningThreshold", update.warning_threshold)
+        if errors.errors:
+            raise bad_input([(e.field, e.message) for e in errors.errors])
         answers: list[InventoryOperationResult] = []
-        for update in updates:
-            sku = checked_sku(update.sku_id, "updates.skuId")
+        for sku, update in zip(skus, updates, strict=True):
             try:
                 with arguments({"low_stock_threshold": "updates.warningThreshold"}):
                     changed = await products.update(sku, {"low_stock_threshold": update.warning_threshold})
