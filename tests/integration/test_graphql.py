@@ -537,3 +537,13 @@ async def test_a_body_graphql_cannot_read_is_a_400_with_a_graphql_error_and_neve
         assert r.status_code == 400, r.text[:300]
         assert why in r.json()["errors"][0]["message"]
         assert r.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_mutation_refused_after_another_in_one_request_leaves_the_first_ones_answer_in_data(api):
+    sku = await stocked(api, 10)
+    answer = await gql(api, f"""mutation {{
+        a: decreaseStock(skuId: "{sku}", quantity: 1, reason: "x") {{ success }}
+        b: decreaseStock(skuId: "{sku}", quantity: -1, reason: "y") {{ success }} }}""")
+    assert answer["data"] == {"a": {"success": True}, "b": None}  # what was made is not hidden
+    assert [e["path"] for e in answer["errors"]] == [["b"]]
+    assert (await summary(api, sku))["on_hand"] == 9

@@ -82,7 +82,8 @@ async def test_batch_update_warning_threshold(api):
     assert (await summary(api, a))["low_stock_threshold"] == 15
     assert (await summary(api, b))["low_stock_threshold"] == 4
     bad = await gql(api, mutation, {"u": [{"skuId": a, "warningThreshold": 9}, {"skuId": b, "warningThreshold": -3}]})
-    assert bad["data"] is None and "updates[1].warningThreshold" in bad["errors"][0]["message"]
+    assert bad["data"] == {"batchUpdateWarningThreshold": None}
+    assert "updates[1].warningThreshold" in bad["errors"][0]["message"]
     assert [x["argument"] for x in bad["errors"][0]["extensions"]["arguments"]] == ["updates[1].warningThreshold"]
     assert (await summary(api, a))["low_stock_threshold"] == 15  # the good update before it was not made either
 

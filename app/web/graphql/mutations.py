@@ -107,6 +107,9 @@ def _conflict(refusal: Conflict | Refused) -> GraphQLError:
 
 @strawberry.type
 class Mutation:
+    # Every field is nullable: a request of several mutations runs each in turn, and one refused (an
+    # error, its field null) must not null the whole `data` and hide those already made before it.
+
     # --- seed 001 --------------------------------------------------------------------------------
 
     @strawberry.mutation(description="Hold stock for an order (a clerk). " + KEY_DOC)
@@ -115,7 +118,7 @@ class Mutation:
         idempotency_key: str | None = None,
         location: Annotated[str | None, strawberry.argument(
             description="Hold the stock at this location (else against the product's total)")] = None,
-    ) -> InventoryOperationResult:  # fmt: skip
+    ) -> InventoryOperationResult | None:  # fmt: skip
         me = permitted(info.context, Role.CLERK, "Reserving stock")
         raw: dict[str, Any] = {"sku": sku_id, "quantity": quantity, "order_ref": order_id}
         if ttl_seconds is not None:
@@ -147,7 +150,7 @@ class Mutation:
     async def confirm_reserve(
         self, info: Ctx, sku_id: str, quantity: int, order_id: str, unit_price: Decimal | None = None,
         idempotency_key: str | None = None,
-    ) -> InventoryOperationResult:  # fmt: skip
+    ) -> InventoryOperationResult | None:  # fmt: skip
         me = permitted(info.context, Role.CLERK, "Confirming a reservation")
         sku = checked_sku(sku_id)
         services = info.context.services
@@ -181,7 +184,7 @@ class Mutation:
     @strawberry.mutation(description="Release what an order holds (a clerk). " + KEY_DOC)
     async def cancel_reserve(
         self, info: Ctx, sku_id: str, quantity: int, order_id: str, idempotency_key: str | None = None
-    ) -> InventoryOperationResult:
+    ) -> InventoryOperationResult | None:
         me = permitted(info.context, Role.CLERK, "Cancelling a reservation")
         sku = checked_sku(sku_id)
         reservations = info.context.services.reservations
@@ -205,20 +208,20 @@ class Mutation:
     )
     async def decrease_stock(
         self, info: Ctx, sku_id: str, quantity: int, reason: str, idempotency_key: str | None = None
-    ) -> InventoryOperationResult:
+    ) -> InventoryOperationResult | None:
         return await _adjust(info, "decreaseStock", sku_id, -_positive(quantity), reason, None, idempotency_key)
 
     @strawberry.mutation(description="Add stock (an ADJUST: a manager); the reason is kept as its note. " + KEY_DOC)
     async def increase_stock(
         self, info: Ctx, sku_id: str, quantity: int, reason: str, unit_price: Decimal | None = None,
         idempotency_key: str | None = None,
-    ) -> InventoryOperationResult:  # fmt: skip
+    ) -> InventoryOperationResult | None:  # fmt: skip
         return await _adjust(info, "increaseStock", sku_id, _positive(quantity), reason, unit_price, idempotency_key)
 
     @strawberry.mutation(description="Set products' low-stock thresholds (a manager), one answer per update")
     async def batch_update_warning_threshold(
         self, info: Ctx, updates: list[WarningThresholdUpdate]
-    ) -> list[InventoryOperationResult]:
+    ) -> list[InventoryOperationResult] | None:
         permitted(info.context, Role.MANAGER, "Changing a product's settings")
         if len(updates) > 1000:
             raise bad_input([("updates", "must hold at most 1000 updates")])
@@ -249,7 +252,7 @@ class Mutation:
     )
     async def update_check_time(
         self, info: Ctx, skus: list[str], at: datetime | None = None, idempotency_key: str | None = None
-    ) -> list[InventoryOperationResult]:
+    ) -> list[InventoryOperationResult] | None:
         me = permitted(info.context, Role.MANAGER, "Recording a count")
         ledger = info.context.services.ledger
         if at is not None and abs((at if at.tzinfo else at.replace(tzinfo=UTC)) - ledger.clock()) > CHECK_NOW:
@@ -283,7 +286,7 @@ class Mutation:
     )
     async def record_transaction(
         self, info: Ctx, input: TransactionInput, dry_run: bool = False, idempotency_key: str | None = None
-    ) -> TransactionChange:
+    ) -> TransactionChange | None:
         me = signed_in(info.context)
         ledger = info.context.services.ledger
         raw = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(input).items() if v is not None}
@@ -312,7 +315,7 @@ class Mutation:
     @strawberry.mutation(description="Change a transaction (a manager); with dryRun, what it would do. " + KEY_DOC)
     async def edit_transaction(
         self, info: Ctx, id: int, patch: TransactionPatch, dry_run: bool = False, idempotency_key: str | None = None
-    ) -> TransactionChange:
+    ) -> TransactionChange | None:
         me = permitted(info.context, Role.MANAGER, "Editing a transaction")
         ledger = info.context.services.ledger
         changes = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(patch).items() if v is not None}
@@ -326,7 +329,7 @@ class Mutation:
     @strawberry.mutation(description="Delete a transaction (a manager); with dryRun, what it would do. " + KEY_DOC)
     async def delete_transaction(
         self, info: Ctx, id: int, dry_run: bool = False, idempotency_key: str | None = None
-    ) -> TransactionChange:
+    ) -> TransactionChange | None:
         me = permitted(info.context, Role.MANAGER, "Deleting a transaction")
         ledger = info.context.services.ledger
 
@@ -337,7 +340,9 @@ class Mutation:
             return await _changed(info, "deleteTransaction", {"id": id}, idempotency_key, dry_run, run)
 
     @strawberry.mutation(description="Create a stock location (a manager). " + KEY_DOC)
-    async def create_location(self, info: Ctx, input: NewLocation, idempotency_key: str | None = None) -> Location:
+    async def create_location(
+        self, info: Ctx, input: NewLocation, idempotency_key: str | None = None
+    ) -> Location | None:
         permitted(info.context, Role.MANAGER, "Creating a location")
         raw = {k: v for k, v in vars(input).items() if v is not None}
         names = {f: f"input.{f}" for f in ("code", "name", "kind")}
@@ -353,7 +358,9 @@ class Mutation:
         return Location.of(answer.outcome)
 
     @strawberry.mutation(description="Rename a stock location or change its kind (a manager); its code stays")
-    async def update_location(self, info: Ctx, code: str, name: str | None = None, kind: str | None = None) -> Location:
+    async def update_location(
+        self, info: Ctx, code: str, name: str | None = None, kind: str | None = None
+    ) -> Location | None:
         permitted(info.context, Role.MANAGER, "Changing a location")
         raw = {k: v for k, v in (("name", name), ("kind", kind)) if v is not None}
         with arguments():
