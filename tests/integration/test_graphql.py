@@ -547,3 +547,11 @@ async def test_a_mutation_refused_after_another_in_one_request_leaves_the_first_
     assert answer["data"] == {"a": {"success": True}, "b": None}  # what was made is not hidden
     assert [e["path"] for e in answer["errors"]] == [["b"]]
     assert (await summary(api, sku))["on_hand"] == 9
+
+
+async def test_a_reason_too_long_for_the_note_is_refused_by_name_not_cut(api):
+    sku = await stocked(api, 5)
+    answer = await gql(api, f"""mutation {{ decreaseStock(skuId: "{sku}", quantity: 1, reason: "{"x" * 600}") {{ success }} }}""")
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "reason" in [a["argument"] for a in answer["errors"][0]["extensions"]["arguments"]]
+    assert (await summary(api, sku))["on_hand"] == 5

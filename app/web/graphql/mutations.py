@@ -20,7 +20,6 @@ from strawberry import Info
 from app.domain.access import Role
 from app.domain.errors import Conflict, FieldErrors, InvalidInput, NotFound
 from app.domain.reservations import Status
-from app.domain.rules import NOTE_MAX
 from app.intake.requests import parse_confirm, parse_reservation, stock_threshold
 from app.persistence.locations import LocationRecord
 from app.services import idempotency
@@ -450,7 +449,7 @@ async def _adjust(
     me = signed_in(info.context)
     ledger = info.context.services.ledger
     raw: dict[str, Any] = {"sku": sku_id, "type": "ADJUST", "quantity": quantity,
-                           "reason": reason_for(reason).value, "note": reason[:NOTE_MAX] or None}  # fmt: skip
+                           "reason": reason_for(reason).value, "note": reason or None}  # fmt: skip
     if unit_price is not None:
         raw["unit_price"] = str(unit_price)
     with arguments(SEED_ARGUMENTS):
