@@ -551,7 +551,8 @@ async def test_a_mutation_refused_after_another_in_one_request_leaves_the_first_
 
 async def test_a_reason_too_long_for_the_note_is_refused_by_name_not_cut(api):
     sku = await stocked(api, 5)
-    answer = await gql(api, f"""mutation {{ decreaseStock(skuId: "{sku}", quantity: 1, reason: "{"x" * 600}") {{ success }} }}""")
+    mutation = "mutation($s: String!, $r: String!) { decreaseStock(skuId: $s, quantity: 1, reason: $r) { success } }"
+    answer = await gql(api, mutation, {"s": sku, "r": "x" * 600})
     assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "reason" in [a["argument"] for a in answer["errors"][0]["extensions"]["arguments"]]
     assert (await summary(api, sku))["on_hand"] == 5
