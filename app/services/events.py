@@ -30,7 +30,7 @@ log = logging.getLogger("stockroom.events")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # "stock" | "alert"
+    kind: str  # "stock" | "alert" | "holds"
     sku: str
     data: dict[str, Any]
 
@@ -45,12 +45,18 @@ class Subscriber:
     # A page's stream: `stock` and `alert` of the products in `skus` (none when empty), and `alert`
     # of every product (the dashboard's alerts panel), never the whole catalogue's `stock`.
     all_alerts: bool = False
+    # `holds` of every product: what its reservations hold changed (the reservations page's tables).
+    all_holds: bool = False
 
     @property
     def every_product(self) -> bool:
-        return not self.skus and not self.all_alerts
+        return not self.skus and not self.all_alerts and not self.all_holds
 
     def wants(self, sku: str, kind: str = "stock") -> bool:
+        if kind == "holds":  # only a stream that asks for them: no other stream ever saw this kind
+            return self.all_holds
+        if self.all_holds and not self.skus and not self.all_alerts:
+            return False
         if self.all_alerts:
             return kind == "alert" or sku in self.skus
         return not self.skus or sku in self.skus
@@ -73,6 +79,7 @@ class EventHub:
         self._load = load or self.load_summaries
         self.subscribers: set[Subscriber] = set()
         self._status: dict[str, str] = {}
+        self._reserved: dict[str, int] = {}  # as last published, to tell a `holds` change
         self._pending: set[int] = set()
         self._flusher: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
@@ -199,6 +206,8 @@ class EventHub:
                     self._publish(summaries, alerts=True)
                 else:
                     self._status.update((sku, status(available, low).value) for sku, available, low in statuses)
+                    for sku, _, _ in statuses:  # unknown again: their next change tells `holds` streams
+                        self._reserved.pop(sku, None)
         finally:
             self._flusher = None
 
@@ -211,6 +220,8 @@ class EventHub:
         for subscriber in self.subscribers:  # a subscriber to every product reads it again itself
             if subscriber.every_product:
                 _offer(subscriber, RESYNC)
+            if subscriber.all_holds:  # any hold may have changed: one event says so (not one per product)
+                _offer(subscriber, Event("holds", "", {"sku": None}))
         async for piece in _every_product_in_pieces(self.db, self.view):
             self._publish(piece, alerts=alerts, resync=True)
 
@@ -224,6 +235,9 @@ class EventHub:
                     "sku": sku, "status": status, "available": summary["available"],
                     "threshold": summary["low_stock_threshold"]}))  # fmt: skip
             self._status[sku] = status
+            if self._reserved.get(sku) != summary["reserved"] and not resync:
+                events.append(Event("holds", sku, {"sku": sku, "reserved": summary["reserved"]}))
+            self._reserved[sku] = summary["reserved"]
             for subscriber in self.subscribers:
                 for event in events:
                     if subscriber.wants(sku, event.kind) and not (resync and subscriber.every_product
@@ -232,11 +246,14 @@ class EventHub:
 
     # --- subscribers --------------------------------------------------------------------------
 
-    async def follow(self, skus: Iterable[str], all_alerts: bool = False) -> AsyncIterator[Event]:
+    async def follow(
+        self, skus: Iterable[str], all_alerts: bool = False, all_holds: bool = False
+    ) -> AsyncIterator[Event]:
         """The current state of what is followed, then every change, until the hub stops. With
         `all_alerts`, `skus` alone are followed (none: only alerts), plus every product's alerts;
-        their state on connect is that of `skus` only."""
-        subscriber = Subscriber(frozenset(skus), all_alerts=all_alerts)
+        their state on connect is that of `skus` only. With `all_holds`, every product's `holds`
+        events (no state on connect: the page that asks has just read it)."""
+        subscriber = Subscriber(frozenset(skus), all_alerts=all_alerts, all_holds=all_holds)
         self.subscribers.add(subscriber)
         try:
             if subscriber.skus:
@@ -245,7 +262,7 @@ class EventHub:
                 for product in followed:
                     summary = self.view(product)
                     yield Event("stock", summary["sku"], summary)
-            elif not all_alerts:
+            elif subscriber.every_product:
                 async for summary in _every_product(self.db, self.view):
                     yield Event("stock", summary["sku"], summary)
             while (event := await subscriber.queue.get()) is not None:

@@ -277,7 +277,8 @@ _ANY_LOCATION = "any location (it holds against the product's total)"
 
 
 def _refused(held: ReservationRecord, wanted: str) -> Conflict:
-    return Conflict(f"Reservation {held.id} is {held.status} and cannot be {wanted}",
+    # Named as people know it: the order and its product (the id stays in `extra` for programs).
+    return Conflict(f"Order {held.order_ref}'s reservation of {held.sku} is {held.status} and cannot be {wanted}",
                     {"id": held.id, "status": held.status.value})  # fmt: skip
 
 

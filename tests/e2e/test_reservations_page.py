@@ -175,3 +175,24 @@ async def test_a_viewer_sees_no_form_to_hold_stock(api, server, browser):
     assert await tab.get_by_role("heading", name="Active").is_visible()
     assert await tab.locator("#reserve").count() == 0
     await context.close()
+
+
+async def test_an_open_reservations_page_shows_holds_made_and_ended_elsewhere(api, server, browser):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.evaluate("window.sameDocument = true")
+    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+
+    made = (await api.post("/api/reservations", json={"sku": sku, "quantity": 2, "order_ref": "elsewhere-1"})).json()
+    row = tab.locator(f"#active #reservation-{made['id']}")
+    await row.wait_for(timeout=5000)  # another window (here the API) made it: this page shows it
+    assert (await row.locator("td").all_inner_texts())[:3] == ["elsewhere-1", sku, "2"]
+
+    await api.post(f"/api/reservations/{made['id']}/cancel")
+    await tab.locator(f"#recent #reservation-{made['id']} .badge.cancelled").wait_for(timeout=5000)
+    assert await tab.locator(f"#active #reservation-{made['id']}").count() == 0  # no stale Confirm button
+    assert await tab.evaluate("window.sameDocument") is True
+    assert tab.errors == []
+    await context.close()

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.integration
 class Stream:
     """Reads `GET /events` in the background into a list of (event, data, arrival time)."""
 
-    def __init__(self, url: str, skus: list[str], headers: httpx.Headers) -> None:
-        self.url, self.skus, self.headers = url, skus, headers
+    def __init__(
+        self, url: str, skus: list[str], headers: httpx.Headers, also: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.url, self.skus, self.headers, self.also = url, skus, headers, also
         self.events: list[tuple[str, dict[str, Any], float]] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -35,7 +37,7 @@ class Stream:
 
     async def _read(self) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=None, headers=self.headers) as client, client.stream(
-            "GET", "/events", params=[("sku", s) for s in self.skus]) as response:  # fmt: skip
+            "GET", "/events", params=[*(("sku", s) for s in self.skus), *self.also]) as response:  # fmt: skip
             kind = ""
             async for line in response.aiter_lines():
                 if line.startswith("event:"):
@@ -90,6 +92,32 @@ async def test_status_changes_send_alerts(api, server):
     alerts = [d for k, d, _ in stream.events if k == "alert"]
     assert alerts == [{"sku": sku, "status": "low", "available": 4, "threshold": 5},
                       {"sku": sku, "status": "out", "available": 0, "threshold": 5}]  # fmt: skip
+
+
+async def test_a_holds_stream_hears_what_reservations_hold_change_and_other_streams_never_do(api, server):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 50, "1.00")
+    async with (
+        Stream(server.url, [], api.headers, also=(("holds", "all"),)) as holds,
+        Stream(server.url, [sku], api.headers) as plain,
+    ):
+        await plain.wait_for(lambda k, d: k == "stock")
+        for n in range(20):  # until the holds stream is listening (it sends no state on connect)
+            made = await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"h-{n}"})
+            assert made.status_code == 201
+            try:
+                await holds.wait_for(lambda k, d: k == "holds" and d["sku"] == sku, within=0.5)
+                break
+            except AssertionError:
+                continue
+        heard = len(holds.events)
+        await record(api, sku, "SELL", 1, "2.00")  # the stock changes, what is held does not
+        await plain.wait_for(lambda k, d: k == "stock" and d["on_hand"] == 49)
+        cancelled = await api.post(f"/api/reservations/{made.json()['id']}/cancel")
+        assert cancelled.status_code == 200
+        await holds.wait_for(lambda k, d: k == "holds" and d["reserved"] == n)
+    assert [(k, d["sku"]) for k, d, _ in holds.events[heard:]] == [("holds", sku)]  # the cancel, not the sale
+    assert all(k in ("stock", "alert") for k, _, _ in plain.events)  # no stream that did not ask gets them
 
 
 async def test_a_rejected_or_dry_run_change_sends_nothing(api, server, db):
