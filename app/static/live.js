@@ -56,7 +56,7 @@
   }
   var FORMAT = {
     on_hand: units, reserved: units, available: units, average_cost: formats.money ? money : exact,
-    inventory_value: money, realized_pl: money, write_off: money
+    inventory_value: money, realized_pl: money, write_off: money, gain: money
   };
   var FIELDS = Object.keys(FORMAT);
 

@@ -25,7 +25,7 @@ LIVE_MS = 1_000  # a change made elsewhere shows on an open page within this
 
 
 ADD = 'form[action$="/transactions"]'  # the add form (an edit posts to /transactions/ID)
-MONTH_COLUMNS = ["month", "bought", "sold", "revenue", "cogs", "realized_pl", "write_off", "closing_stock",
+MONTH_COLUMNS = ["month", "bought", "sold", "revenue", "cogs", "realized_pl", "write_off", "gain", "closing_stock",
                  "closing_average_cost"]  # fmt: skip
 
 

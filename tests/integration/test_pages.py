@@ -44,6 +44,17 @@ async def test_a_price_of_more_than_two_decimals_is_shown_as_entered_and_amounts
     assert "7.005" in suggested
 
 
+async def test_the_product_page_shows_a_gain_in_its_summary_timeline_and_months(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00", at="2026-01-05T10:00:00+00:00")
+    found = await record(api, sku, "ADJUST", 3, at="2026-01-06T10:00:00+00:00", reason="found")
+    assert found["gain"] == "6.00"
+    page = (await api.get(f"/products/{sku}")).text
+    assert re.search(r'<dt>Gain</dt><dd data-field="gain"[^>]*>6.00<', page)
+    assert re.search(r'<span class="gain" title="gain">\+6.00</span>', page)  # the row that found them
+    assert re.search(r'<tr data-month="2026-01">[^/]*?</td>.*?data-field="gain">6.00<', page, re.S)
+
+
 async def test_confirming_from_the_reservations_page_without_javascript_redirects_and_sells(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 5, "1.00")
