@@ -143,7 +143,10 @@ async def accounts_changed(conn: asyncpg.Connection) -> None:
 # (none for a deactivated user: checked against the dummy hash, refused like an unknown name).
 # At a limit, records nothing and says when the oldest counted failure leaves the window.
 _RECORD_ATTEMPT = """
-WITH by_account AS (
+WITH by_pair AS (
+    SELECT count(*) AS n, min(at) AS first FROM login_attempt
+    WHERE username = $1 AND address = $2 AND NOT succeeded AND at > now() - $3::interval
+), by_account AS (
     SELECT count(*) AS n, min(at) AS first FROM login_attempt
     WHERE username = $1 AND NOT succeeded AND at > now() - $3::interval
 ), by_address AS (
@@ -151,30 +154,36 @@ WITH by_account AS (
     WHERE address = $2 AND NOT succeeded AND at > now() - $3::interval
 ), attempt AS (
     INSERT INTO login_attempt (username, address, succeeded)
-    SELECT $1, $2, false FROM by_account, by_address WHERE by_account.n < $4 AND by_address.n < $5
+    SELECT $1, $2, false FROM by_pair, by_account, by_address
+    WHERE by_pair.n < $4 AND by_account.n < $7 AND by_address.n < $5
     RETURNING id
 )
 SELECT (SELECT id FROM attempt) AS attempt_id,
        greatest(1, ceil(extract(epoch FROM
-           CASE WHEN by_account.n >= $4 THEN by_account.first ELSE by_address.first END + $3::interval - now()
+           CASE WHEN by_pair.n >= $4 THEN by_pair.first WHEN by_account.n >= $7 THEN by_account.first
+                ELSE by_address.first END + $3::interval - now()
        )))::int AS retry_after,
        u.id AS user_id, u.password_hash, u.role
-FROM by_account CROSS JOIN by_address LEFT JOIN app_user u ON u.username = $6 AND u.disabled_at IS NULL
+FROM by_pair CROSS JOIN by_account CROSS JOIN by_address
+LEFT JOIN app_user u ON u.username = $6 AND u.disabled_at IS NULL
 """
 
 
 async def admit_attempt(
     conn: asyncpg.Connection, account: str, address: str, window: timedelta,
-    max_per_account: int, max_per_address: int, username: str | None,
+    max_per_pair: int, max_per_address: int, username: str | None, max_per_account: int,
 ) -> Admission:  # fmt: skip
     """Under advisory locks on the account and the address (concurrent attempts, in any process,
-    count one after another), record an attempt unless either limit is reached."""
+    count one after another), record an attempt unless a limit is reached: failures for this account
+    from this address, for this account from anywhere, or from this address for any account."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock($1, hashtext($2)), pg_advisory_xact_lock($3, hashtext($4))",
         ACCOUNT_LOCK_NAMESPACE, account, ADDRESS_LOCK_NAMESPACE, address,
     )  # fmt: skip
     # A statement of its own after the locks, so that its snapshot sees every attempt committed before.
-    row = await conn.fetchrow(_RECORD_ATTEMPT, account, address, window, max_per_account, max_per_address, username)
+    row = await conn.fetchrow(
+        _RECORD_ATTEMPT, account, address, window, max_per_pair, max_per_address, username, max_per_account
+    )
     return Admission(row["attempt_id"], row["retry_after"], row["user_id"], row["password_hash"], row["role"])
 
 

@@ -39,7 +39,12 @@ TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_MOST = 10_000  # tokens kept at once; past it, expired and unknown ones are dropped
 TOKEN_LONGEST = 64  # characters: every token made is "sr_" and 43 more; a longer one is never looked up or kept
 WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
+# Failures within WINDOW. One address guessing one account is stopped at 5, and stops only itself:
+# a clerk logging in from the counter is not locked out by someone else's wrong passwords (a new-user
+# trial locked a clerk out for 15 minutes that way). Guesses at one account spread over many addresses
+# are stopped at 50, and one address guessing many accounts at 20.
+MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
+MAX_FAILURES_PER_ACCOUNT = 50
 MAX_FAILURES_PER_ADDRESS = 20
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 # Argon2 (64 MiB, about 0.1 s of CPU each) runs in worker threads, at most this many at once per process.
@@ -315,7 +320,8 @@ class AccountService:
     # --- logging in ----------------------------------------------------------------------------
 
     async def authenticate(self, username: str, password: str, address: str) -> Identity:
-        """Check a password, counting failures per account and per address across processes.
+        """Check a password, counting failures per account from an address, per account and per address,
+        across processes.
 
         1. One short transaction, under advisory locks on the account and the address (so that
            concurrent attempts, in any process, count one after another): refuse when either limit is
@@ -327,8 +333,8 @@ class AccountService:
         address = address[:100]
         async with self.db.unit_of_work() as conn:
             admitted = await repo.admit_attempt(
-                conn, account, address, WINDOW, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS,
-                username if account == username else None,
+                conn, account, address, WINDOW, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS, MAX_FAILURES_PER_ADDRESS,
+                username if account == username else None, MAX_FAILURES_PER_ACCOUNT,
             )  # fmt: skip
         if admitted.attempt_id is None:
             raise RateLimited(admitted.retry_after)

@@ -136,6 +136,18 @@ async def test_a_correct_password_does_not_count_as_a_failure(server: Server, to
         assert limited.status_code == 429 and "Too many failed logins" in limited.text
 
 
+async def test_wrong_passwords_from_one_address_do_not_lock_the_user_out_at_another(
+    server: Server, tokens: dict[str, str]
+) -> None:
+    name = await make_login_user(server.url, tokens["admin"])
+    async with client(server.url, from_address()) as guesser, client(server.url, from_address()) as counter:
+        for _ in range(5):
+            assert (await login(guesser, name)).status_code == 401
+        assert (await login(guesser, name, PASSWORD)).status_code == 429  # that address waits, right or wrong
+        at_the_counter = await login(counter, name, PASSWORD)
+        assert at_the_counter.status_code == 303 and "stockroom_session" in at_the_counter.cookies
+
+
 async def test_password_checks_run_off_the_event_loop_without_a_connection_while_healthz_answers(
     probed: Probed, tokens: dict[str, str]
 ) -> None:
