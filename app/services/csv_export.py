@@ -14,7 +14,6 @@ closes its connection instead of returning it half-way through (`csv_repo.export
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +22,7 @@ from typing import IO
 
 from app.persistence import catalogue_csv as csv_repo
 from app.persistence.database import Database, DatabaseUnavailable
+from app.services.turns import Turns
 
 SPOOL_IN_MEMORY = 1 << 20  # bytes of an export kept in memory; past this it goes to a temporary file
 PIECE = 1 << 16  # bytes sent to the client at a time
@@ -42,8 +42,7 @@ class TooManyDownloads(DatabaseUnavailable):
 
 _open = 0  # exports spooled and not yet closed, in this process
 
-# One semaphore per event loop: an asyncio primitive belongs to the loop that first waits on it.
-_copy_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_copy_turn = Turns(COPIES_AT_ONCE)
 
 
 class SpooledExport:
@@ -89,14 +88,6 @@ def _close(spool: IO[bytes]) -> None:
     global _open
     spool.close()
     _open -= 1
-
-
-def _copy_turn() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    turns = _copy_turns.get(loop)
-    if turns is None:
-        turns = _copy_turns[loop] = asyncio.Semaphore(COPIES_AT_ONCE)
-    return turns
 
 
 def _into(spool: IO[bytes], ends: _LineEnds) -> Callable[[bytes], Awaitable[None]]:
