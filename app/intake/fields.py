@@ -71,7 +71,8 @@ def quantity(
     if value is None:
         return None
     if abs(value) >= MAX_QUANTITY:
-        errors.add(name, f"must be less than {MAX_QUANTITY:,} in size")
+        largest = MAX_QUANTITY - 1
+        errors.add(name, f"must be between {-largest:,} and {largest:,}" if signed else f"must be at most {largest:,}")
     elif value == 0 and not allow_zero:
         errors.add(name, "must not be zero" if signed else "must be greater than zero")
     elif value < 0 and not signed:

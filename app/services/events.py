@@ -235,9 +235,11 @@ class EventHub:
                     "sku": sku, "status": status, "available": summary["available"],
                     "threshold": summary["low_stock_threshold"]}))  # fmt: skip
             self._status[sku] = status
-            if self._reserved.get(sku) != summary["reserved"] and not resync:
-                events.append(Event("holds", sku, {"sku": sku, "reserved": summary["reserved"]}))
-            self._reserved[sku] = summary["reserved"]
+            held = summary.get("reserved")
+            if held is not None:
+                if self._reserved.get(sku) != held and not resync:
+                    events.append(Event("holds", sku, {"sku": sku, "reserved": held}))
+                self._reserved[sku] = held
             for subscriber in self.subscribers:
                 for event in events:
                     if subscriber.wants(sku, event.kind) and not (resync and subscriber.every_product

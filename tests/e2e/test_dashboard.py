@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import bearer, make_user, start_server
 from tests.e2e.conftest import screenshot_path, signed_in
-from tests.integration.helpers import record
+from tests.integration.helpers import every_product, record
 
 pytestmark = pytest.mark.e2e
 
@@ -164,7 +164,7 @@ async def test_the_dashboard_answers_at_once_with_1000_products_while_their_stat
     assert await row.locator('[data-field="on_hand"]').text_content() == f"{product['on_hand']:,}"
     value = f"{Decimal(product['inventory_value']):,}"
     assert await row.locator('[data-field="inventory_value"]').text_content() == value
-    listed = (await catalogue.client.get("/api/products")).json()["items"]
+    listed = await every_product(catalogue.client)
     for field in ("on_hand", "reserved", "available", "inventory_value", "realized_pl"):
         expected = sum(Decimal(str(p[field])) for p in listed)
         assert Decimal(_total(await tab.locator(f'[data-total="{field}"]').text_content())) == expected, field

@@ -107,7 +107,8 @@ async def test_the_monthly_table_and_the_chart_equal_a_plain_computation_over_ev
         assert got == {
             "bought": units(want["bought"]), "sold": units(want["sold"]), "revenue": money(want["revenue"]),
             "cogs": money(want["cogs"]), "realized_pl": money(want["realized_pl"]),
-            "write_off": money(want["write_off"]), "closing_stock": units(want["closing_stock"]),
+            "write_off": money(want["write_off"]), "gain": money(want["gain"]),
+            "closing_stock": units(want["closing_stock"]),
             "closing_average_cost": str(cost(SHOWN, want["closing_average_cost"])),
         }, month  # fmt: skip
     assert f'href="/reports/monthly?sku={sku}">Every month</a>' in page

@@ -209,3 +209,11 @@ def test_a_csv_quantity_too_long_to_read_is_refused_by_name() -> None:
         parse_row(2, dict(zip(header, row, strict=True)), now=NOW, zone=UTC)
     with pytest.raises(InvalidInput, match="quantity: must be a whole number of at most 18 digits"):
         RowReader(header, now=NOW, zone=UTC).row(2, row)  # the importer's short way gives it to parse_row
+
+
+@pytest.mark.parametrize(("signed", "said"), [(False, "must be at most 999,999,999"),
+                                              (True, "must be between -999,999,999 and 999,999,999")])  # fmt: skip
+def test_a_quantity_too_large_is_told_its_bounds(signed, said):
+    errors = FieldErrors()
+    assert fields.quantity(errors, "quantity", 1_000_000_000, signed=signed) is None
+    assert [(e.field, e.message) for e in errors.errors] == [("quantity", said)]
