@@ -246,7 +246,8 @@ async def test_the_record_form_asks_where_while_there_are_several_locations(api,
     await page.goto(f"{server.url}/products/{sku}/settings")
     await page.get_by_label("Default location").select_option(store)
     await page.get_by_role("button", name="Save").click()
-    await page.wait_for_url(f"{server.url}/products/{sku}")
+    await page.wait_for_url(f"{server.url}/products/{sku}?done=settings")
+    await expect(page.locator("#saved-notice")).to_have_text("Settings saved.")
     assert (await summary(api, sku))["default_location"] == store
     await page.goto(f"{server.url}/transactions/new?sku={sku}")
     assert await page.locator("form.counter").get_by_label("Location").input_value() == store

@@ -55,6 +55,18 @@ async def test_the_product_page_shows_a_gain_in_its_summary_timeline_and_months(
     assert re.search(r'<tr data-month="2026-01">[^/]*?</td>.*?data-field="gain">6.00<', page, re.S)
 
 
+async def test_a_product_created_or_its_settings_saved_through_the_pages_says_so(api):
+    sku = new_sku("SAVED")
+    made = await api.post("/products/new", data={"sku": sku, "name": "Saved tea", "low_stock_threshold": "2"})
+    assert made.status_code == 303 and made.headers["location"] == f"/products/{sku}?done=created"
+    assert "Product created." in (await api.get(made.headers["location"])).text
+    saved = await api.post(f"/products/{sku}/settings", data={"name": "Saved tea", "low_stock_threshold": "4"})
+    assert saved.status_code == 303 and saved.headers["location"] == f"/products/{sku}?done=settings"
+    assert "Settings saved." in (await api.get(saved.headers["location"])).text
+    assert "Settings saved." not in (await api.get(f"/products/{sku}")).text
+    assert (await summary(api, sku))["low_stock_threshold"] == 4
+
+
 async def test_confirming_from_the_reservations_page_without_javascript_redirects_and_sells(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 5, "1.00")

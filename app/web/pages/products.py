@@ -103,6 +103,9 @@ def _page_no(raw: Any) -> int:
     return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 7 else 1
 
 
+SAVED = {"created": "Product created. Record its first purchase below.", "settings": "Settings saved."}
+
+
 class ProductPages(Controller):
     path = "/products"
     include_in_schema = False
@@ -122,7 +125,7 @@ class ProductPages(Controller):
         except DomainError as refused:
             return page("products/form.html", 400, section="dashboard", p=form, creating=True, error=problem(refused),
                         **await _places(ledger))  # fmt: skip
-        return see_other(f"/products/{created.sku}")
+        return see_other(f"/products/{quote(created.sku, safe='')}?done=created")
 
     @get("/{sku:str}")
     async def show(
@@ -134,10 +137,12 @@ class ProductPages(Controller):
         page_no: FromQuery[int] = 1,
         before: FromQuery[str | None] = None,
         after: FromQuery[str | None] = None,
+        done: FromQuery[str | None] = None,
     ) -> Template:
+        """`done`: what the form that led here did (its redirect says so), confirmed at the top."""
         product = await products.get(sku)
         context = await page_context(product, ledger, settings.timezone, page_no, before, after)
-        return page("products/show.html", section="dashboard", **context)
+        return page("products/show.html", section="dashboard", notice=SAVED.get(done or ""), **context)
 
     @get("/{sku:str}/sections")
     async def sections(
@@ -179,7 +184,7 @@ class ProductPages(Controller):
             shown = {**product_view(await products.get(sku)), **form}
             return page("products/form.html", 400, section="dashboard", p=shown, creating=False, error=problem(refused),
                         **await _places(ledger))  # fmt: skip
-        return see_other(f"/products/{sku}")
+        return see_other(f"/products/{quote(sku, safe='')}?done=settings")
 
     @post("/{sku:str}/transactions", opt={"role": Role.CLERK})
     async def add(
