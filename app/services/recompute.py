@@ -55,9 +55,10 @@ def breach_conflict(breach: Breach, sku: str, shown: Display, *, several_locatio
     e = breach.entry
     named = shown.transaction(e.type.value, e.quantity, e.at, new=e.id is None)
     where = f" at {breach.location}" if several_locations or breach.location != MAIN else ""
+    after, before = shown.units(breach.stock_would_be), shown.units(breach.stock_before)
     return Conflict(
-        f"Rejected for {sku}: {named} would leave stock{where} at {breach.stock_would_be}; "
-        f"only {breach.stock_before} on hand{' there' if where else ''} at that point. Nothing was changed.",
+        f"Rejected for {sku}: {named} would leave stock{where} at {after}; "
+        f"only {before} on hand{' there' if where else ''} at that point. Nothing was changed.",
         {
             "sku": sku,
             "transaction_id": e.id,

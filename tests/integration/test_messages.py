@@ -59,3 +59,12 @@ async def test_the_page_shows_the_same_words_beside_the_row(api):
     page = (await api.get(f"/products/{sku}", headers=HTML)).text
     assert f"the sale of 3 on {shown_time(page, sell['id'])} would leave stock at -3" in preview
     assert f"transaction {sell['id']}" not in preview
+
+
+async def test_a_refusal_writes_both_stock_figures_as_the_page_writes_numbers(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    sale = {"sku": sku, "type": "SELL", "quantity": 999_999_999, "unit_price": "1"}
+    r = await api.post("/api/transactions", json=sale)
+    assert r.status_code == 409
+    assert "would leave stock at -999,999,994; only 5 on hand" in r.json()["detail"]
