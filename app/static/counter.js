@@ -94,7 +94,9 @@
 
   // Ask the server what the text names, then pick (`pick`): the exact SKU or barcode, or the only
   // match; else open the list on its first entry.
-  function lookup(text, pick) {
+  // `sell`: with Sell on scan, record it once picked (a code scanned since the last sale, not the same
+  // text entered again: a scanner's second Enter, or an Enter after the sale, never sells twice).
+  function lookup(text, pick, sell) {
     looking = true;
     var url = "/transactions/suggest?sku=" + encodeURIComponent(text);
     return htmx.ajax("GET", url, { target: "#suggestions", select: "#suggestions", swap: "outerHTML" })
@@ -106,12 +108,36 @@
         var exact = all.filter(function (o) { return o.hasAttribute("data-exact"); });
         if (pick && exact.length) {
           choose(exact[0]);
-          if (sellOnScan()) { record(); return; } // its answer replays what was typed meanwhile
+          if (sell && sellOnScan()) { record(); return; } // its answer replays what was typed meanwhile
         } else if (pick && all.length === 1) choose(all[0]);
         else if (all.length) { show(true); mark(all[0]); }
         else show(true); // "No product has …"
         replay();
       }, function () { looking = false; replay(); });
+  }
+
+  // A scan refused while each scan sells: said in a list outside the form, which the next sale's form
+  // replaces; it stays until dismissed, so an item refused in a fast run of scans is not lost.
+  function notSold(code) {
+    var list = document.getElementById("not-sold");
+    if (!list) return;
+    var said = [], problem = document.getElementById("problem");
+    document.querySelectorAll("form[data-counter] .field").forEach(function (field) {
+      var error = field.querySelector(".error"), label = field.querySelector("label");
+      if (error && error.textContent.trim()) said.push((label ? label.textContent.trim() + " " : "") + error.textContent.trim());
+    });
+    if (problem && problem.textContent.trim()) said.push(problem.textContent.trim());
+    var item = document.createElement("li"), words = document.createElement("span");
+    words.textContent = "Not sold: " + (code || "?") + " — " + said.join("; ");
+    var dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "dismiss";
+    dismiss.setAttribute("aria-label", "Dismiss");
+    dismiss.textContent = "×";
+    dismiss.addEventListener("click", function () { item.remove(); list.hidden = !list.children.length; });
+    item.append(words, " ", dismiss);
+    list.append(item);
+    list.hidden = false;
   }
 
   function sellOnScan() {
@@ -158,11 +184,12 @@
     if (pick) { choose(pick); return; }
     var text = b.value.trim();
     if (chosen && text === chosen.sku) {
-      if (replayed && !retyped) return; // pressed again while the sale went through: one sale
+      // Pressed again while the sale went through, or (each scan selling) with no new scan since: one sale.
+      if ((replayed || sellOnScan()) && !retyped) return;
       record();
       return;
     }
-    if (text) lookup(text, true);
+    if (text) lookup(text, true, retyped);
   }
 
   function onKey(event) {
@@ -178,7 +205,7 @@
       case "ArrowDown":
         event.preventDefault();
         if (options().length) move(1);
-        else if (b.value.trim() && !looking) lookup(b.value.trim(), false); // faster than the suggestions
+        else if (b.value.trim() && !looking) lookup(b.value.trim(), false, false); // faster than the suggestions
         return;
       case "ArrowUp":
         event.preventDefault();
@@ -279,6 +306,7 @@
     // A refused scan, when each scan sells: its message stays beside the field, the focus goes back
     // to Product, where the next scan must land (typed into a price field, it would be refused too).
     var wrong = document.querySelector('form[data-counter] [aria-invalid="true"]');
+    if (sellOnScan() && (wrong || document.getElementById("problem"))) notSold(b.value.trim());
     var where = wrong && !sellOnScan() ? wrong : b;
     where.focus();
     if (where.select) where.select();

@@ -1,17 +1,23 @@
 // The reservations page never goes stale: a hold made, confirmed, cancelled or expired anywhere
 // (another window, the API, another process) is a `holds` event on /events?holds=all, and the tables
 // are asked for again, as the page's own URL draws them (its filters), at most once a second and
-// always once after the last change. Not while the user types in a row (a confirm's price): the
-// refresh waits until the focus leaves the tables. No inline script: the CSP allows none.
+// always once after the last change. Not while a row holds what the user typed (a confirm's price):
+// the refresh waits until it is sent or cleared. No inline script: the CSP allows none.
 (function () {
   "use strict";
   var section = document.getElementById("reservation-tables");
   if (!section || !window.EventSource || !window.htmx) return;
 
   var timer = null, again = false;
+  // Not while a row holds something the user is typing or has typed (a confirm's price, even once
+  // the focus has left it for the Confirm button): the new tables would lose it.
   function busy() {
     var tables = document.getElementById("reservation-tables");
-    return !!(tables && tables.contains(document.activeElement) && document.activeElement.matches("input, select"));
+    if (!tables) return false;
+    if (tables.contains(document.activeElement) && document.activeElement.matches("input, select")) return true;
+    return Array.prototype.some.call(tables.querySelectorAll("input"), function (field) {
+      return field.value !== field.defaultValue;
+    });
   }
   function refresh() {
     timer = null;
@@ -23,8 +29,10 @@
   function changed() {
     if (timer === null) timer = setTimeout(refresh, 1000);
   }
-  document.addEventListener("focusout", function () {
-    if (again && timer === null) timer = setTimeout(refresh, 300);
+  ["focusout", "input", "htmx:afterSettle"].forEach(function (name) { // maybe free to draw now
+    document.addEventListener(name, function () {
+      if (again && timer === null) timer = setTimeout(refresh, 300);
+    });
   });
 
   var source = new EventSource("/events?holds=all");

@@ -193,6 +193,18 @@ async def test_an_open_reservations_page_shows_holds_made_and_ended_elsewhere(ap
     await api.post(f"/api/reservations/{made['id']}/cancel")
     await tab.locator(f"#recent #reservation-{made['id']} .badge.cancelled").wait_for(timeout=5000)
     assert await tab.locator(f"#active #reservation-{made['id']}").count() == 0  # no stale Confirm button
+
+    # A price typed into a row is never wiped by a redraw, even once the focus has gone on to Confirm.
+    kept = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "typed-1"})).json()
+    price = tab.locator(f"#active #reservation-{kept['id']}").get_by_placeholder("unit price")
+    await price.fill("12.30")
+    await price.press("Tab")
+    later = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "later-1"})).json()
+    await tab.wait_for_timeout(2500)  # a redraw would have come by now
+    assert await price.input_value() == "12.30"
+    await price.fill("")  # given up: the tables may be drawn again, and show what came meanwhile
+    await price.blur()
+    await tab.locator(f"#active #reservation-{later['id']}").wait_for(timeout=5000)
     assert await tab.evaluate("window.sameDocument") is True
     assert tab.errors == []
     await context.close()

@@ -532,7 +532,8 @@ async def test_a_storm_of_1000_reservations_across_two_processes_holds_exactly_w
 
 async def test_a_body_graphql_cannot_read_is_a_400_with_a_graphql_error_and_never_a_500(api):
     deep = '{"query": "{ inventorySummary { totalSkus } }", "variables": {"a": ' + "[" * 5000 + "]" * 5000 + "}}"
-    for body, why in ((deep, "nested too deeply"), ("{not json", "Unable to parse request body as JSON")):
+    for body, why in ((deep, "nested too deeply"), ("{not json", "Unable to parse request body as JSON"),
+                      ("null", "must be a JSON object"), ('"text"', "must be a JSON object")):
         r = await api.post("/graphql", content=body.encode(), headers={"content-type": "application/json"})
         assert r.status_code == 400, r.text[:300]
         assert why in r.json()["errors"][0]["message"]

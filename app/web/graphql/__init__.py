@@ -82,9 +82,12 @@ class GraphQLController(_Base):  # type: ignore[misc]
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            return json.loads(data)
+            value = json.loads(data)
         except RecursionError:  # a body nested a few thousand levels deep: the client's mistake, not a 500
             raise HTTPException(400, "The request body is nested too deeply to read") from None
+        if not isinstance(value, dict | list):  # Strawberry reads fields of it: `null` or "text" was a 500
+            raise HTTPException(400, "The request body must be a JSON object (or a list of them)")
+        return value
 
     async def execute_request(self, request: Request[Any, Any, Any], context: Any, root_value: Any) -> Response[Any]:
         """A request GraphQL cannot even read (not JSON, no query, nested too deeply) answers its status
