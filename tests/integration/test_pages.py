@@ -67,6 +67,12 @@ async def test_a_product_created_or_its_settings_saved_through_the_pages_says_so
     assert (await summary(api, sku))["low_stock_threshold"] == 4
 
 
+async def test_the_dashboard_says_when_it_was_asked_for_a_location_that_does_not_exist(api):
+    html = (await api.get("/", params={"location": "NO-SUCH-PLACE"})).text
+    assert "No location NO-SUCH-PLACE: the" in html and "stock of every location is shown." in html
+    assert "No location" not in (await api.get("/")).text
+
+
 async def test_confirming_from_the_reservations_page_without_javascript_redirects_and_sells(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 5, "1.00")

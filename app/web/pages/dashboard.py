@@ -88,9 +88,12 @@ class DashboardPages(Controller):
         context, (shown, alerting), (categories, brands) = await asyncio.gather(
             _table_context(products, query, places), products.alerting(ALERTS_SHOWN), products.choices()
         )
+        asked = (location or "").strip()
+        unknown = asked if asked and places.known(asked) is None else None  # said, not silently ignored
         return page(
             "dashboard.html", section="dashboard", alerts=[product_view(p) for p in shown], alerting=alerting,
-            alerts_url=Links(ListingQuery()).url(sort="status"), categories=categories, brands=brands, **context,
+            alerts_url=Links(ListingQuery()).url(sort="status"), categories=categories, brands=brands,
+            unknown_location=unknown, **context,
         )  # fmt: skip
 
     @get("/by-location")
