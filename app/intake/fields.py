@@ -136,6 +136,9 @@ def text(errors: FieldErrors, name: str, raw: object, *, max_len: int, required:
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
         errors.add(name, "must not contain control characters")
         return None
+    if all(unicodedata.category(ch)[0] in "ZC" for ch in value):  # only spaces and invisible marks (U+200B…)
+        errors.add(name, "must contain a visible character")
+        return None
     return value
 
 

@@ -37,6 +37,7 @@ async def test_a_price_of_more_than_two_decimals_is_shown_as_entered_and_amounts
     sold = await record(api, sku, "SELL", 3, "3.333")
     page = (await api.get(f"/products/{sku}")).text
     assert "1.005" in page and "3.333" in page  # the timeline's prices, as entered
+    assert re.search(r'<dt>Sell price</dt><dd data-field="sell_price">7.005<', page)
     assert re.search(r">\s*10\.00\s*<", page)  # the revenue of 3 × 3.333, to the cent (9.999 → 10.00)
     entry = (await api.get("/transactions/new", params={"done": sold["id"]})).text
     assert f"Sold 3 × Product {sku} <span class=\"nowrap\">({sku})</span> at 3.333" in entry

@@ -217,3 +217,11 @@ def test_a_quantity_too_large_is_told_its_bounds(signed, said):
     errors = FieldErrors()
     assert fields.quantity(errors, "quantity", 1_000_000_000, signed=signed) is None
     assert [(e.field, e.message) for e in errors.errors] == [("quantity", said)]
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200b\u200c\u2060", "\u00a0\u200b", "\ufeff"])
+def test_text_of_nothing_visible_is_refused(invisible):
+    errors = FieldErrors()
+    assert fields.text(errors, "name", invisible, max_len=200) is None
+    assert [(e.field, e.message) for e in errors.errors] == [("name", "must contain a visible character")]
+    assert fields.text(FieldErrors(), "name", "Tea\u200b", max_len=200) == "Tea\u200b"  # among visible ones: kept
