@@ -67,6 +67,11 @@
       old.querySelectorAll(KEEP).forEach(function (row) {
         var same = row.id && fresh.querySelector("#" + CSS.escape(row.id));
         if (same) same.replaceWith(row);
+        else if (row.matches("tr.editing, tr.deleting") && window.Stockroom) { // its form goes: say why
+          window.Stockroom.problem("The transaction you were " + (row.matches(".editing") ? "editing" : "deleting") +
+            " (" + row.id.replace("tx-", "transaction ") + ") is no longer on this page: someone deleted it, or " +
+            "new rows moved it to another page. Nothing of yours was saved.");
+        }
       });
       flashChanges(old, fresh);
       old.replaceWith(fresh);

@@ -493,6 +493,21 @@ async def test_a_row_being_edited_keeps_what_was_typed_while_the_page_refreshes(
     await expect(notice(page)).to_contain_text("Saved BUY of 10 at 2.00")
 
 
+async def test_a_row_being_edited_that_someone_deletes_says_so_when_its_form_goes(api, server, page):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00", at="2026-03-01T09:00:00+00:00")
+    gone = await record(api, sku, "BUY", 3, "2.00", at="2026-03-02T09:00:00+00:00")
+    await open_product(page, server.url, sku)
+    row = page.locator(f"#tx-{gone['id']}")
+    await row.get_by_role("link", name="Edit").click()
+    await row.get_by_label("Note").fill("typed, never saved")
+    assert (await api.delete(f"/api/transactions/{gone['id']}")).status_code == 204  # another user, elsewhere
+    await expect(figure(page, "on_hand")).to_have_text("10", timeout=SOON)
+    await expect(page.locator("#alerts")).to_contain_text(
+        f"The transaction you were editing (transaction {gone['id']}) is no longer on this page", timeout=SOON
+    )
+
+
 # --- Item 7: no console errors, a favicon -------------------------------------------------------------
 
 
