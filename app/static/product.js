@@ -87,6 +87,7 @@
     }
     var note = doc.querySelector("[data-notice]");
     if (note && window.Stockroom) window.Stockroom.notice(note.textContent);
+    markBreaking();
     root.dataset.refreshes = String(Number(root.dataset.refreshes || 0) + 1);
   }
 
@@ -127,6 +128,16 @@
   // --- changes made on this page --------------------------------------------------------------
   // beforeOnLoad fires on the form that sent the request, before anything is swapped (the add form
   // itself is replaced by its answer).
+  // A refused history change names the later transaction it would break (data-breaks on its
+  // message): that row is marked, so that five sales alike in the same minute are told apart.
+  function markBreaking() {
+    document.querySelectorAll("tr.breaks").forEach(function (row) { row.classList.remove("breaks"); });
+    var said = document.querySelector("#product [data-breaks]");
+    var row = said && document.getElementById("tx-" + said.dataset.breaks);
+    if (row) row.classList.add("breaks");
+  }
+  document.addEventListener("htmx:afterSettle", markBreaking);
+
   document.addEventListener("htmx:beforeOnLoad", function (evt) {
     var form = evt.detail.elt, xhr = evt.detail.xhr;
     if (!form || !form.matches || !form.matches("form[data-after=refresh]") || !xhr || xhr.status >= 400) return;

@@ -251,7 +251,7 @@ async def test_a_sale_beyond_the_stock_is_refused_beside_the_add_form_naming_why
 async def test_a_refused_edit_shows_the_409_naming_the_breaking_sale_on_its_row(api, server, page):
     sku = await make_product(api)
     buy = await record(api, sku, "BUY", 10, "2.00", at="2026-03-01T09:00:00+00:00")
-    await record(api, sku, "SELL", 8, "5.00", at="2026-03-02T09:00:00+00:00")
+    sale = await record(api, sku, "SELL", 8, "5.00", at="2026-03-02T09:00:00+00:00")
     await open_product(page, server.url, sku)
     row = page.locator(f"#tx-{buy['id']}")
     await row.get_by_role("link", name="Edit").click()
@@ -259,6 +259,8 @@ async def test_a_refused_edit_shows_the_409_naming_the_breaking_sale_on_its_row(
     await row.get_by_role("button", name="Save").click()
     message = page.locator(f"#tx-{buy['id']} [role=alert]")
     await expect(message).to_contain_text("sale of 8", timeout=SOON)
+    await expect(page.locator(f"#tx-{sale['id']}")).to_have_class(re.compile(r"\bbreaks\b"))  # the row it names
+    await page.screenshot(path=screenshot_path("product-refused-edit"), full_page=True)
     await expect(message).to_contain_text("-3")
     await expect(message).to_be_visible()
     await expect(figure(page, "on_hand")).to_have_text("2")

@@ -19,7 +19,8 @@ async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
 def problem(exc: DomainError) -> dict[str, Any]:
     """A rejection as templates show it: the message, and the fields it names."""
     fields = {e["field"]: e["message"] for e in exc.extra.get("errors", []) if "field" in e}
-    return {"message": exc.detail, "fields": fields}
+    # The later transaction a history edit would break (its id): the product page marks its row.
+    return {"message": exc.detail, "fields": fields, "breaks": exc.extra.get("transaction_id")}
 
 
 def see_other(url: str) -> Redirect:
