@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import asyncpg
@@ -158,9 +158,10 @@ class ProductService:
         return ListingPage(query, items, _totals_view(totals))
 
     async def location_totals(self, query: ListingQuery) -> list[LocationTotal]:
-        """(location, on hand there, held there) summed over the products the query's filters match
-        (kept until a change, as the totals are)."""
-        filters = query.normalized().filters
+        """On hand, held and value at each location, summed over the products the query's filters match
+        (kept until a change, as the totals are). Not narrowed by the query's own location: these are
+        every location's sums (filtered by STORE-2, MAIN's row summed only products also at STORE-2)."""
+        filters = replace(query.normalized(), location=None).filters
         if self.totals:
             return await self.totals.by_location(filters)
         async with self.db.read_only() as conn:

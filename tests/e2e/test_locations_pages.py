@@ -186,6 +186,8 @@ async def test_the_dashboard_filters_by_location_and_totals_each(api, server, pa
     assert await value.text_content() == "4.00"  # its 4 units there at its cost, not its 10 everywhere
     assert await page.locator('#products [data-total="on_hand"]').text_content() == "9"
     assert await page.locator('#products [data-total="inventory_value"]').text_content() == "9.00"
+    # Every location's sums, over every product the other filters match (not only those at the store)
+    assert await totals.locator('tr[data-location="MAIN"] td').all_inner_texts() == ["MAIN", "8", "0", "8", "8.00"]
     assert await page.locator(f'#location-totals tr[data-location="{store}"]').get_attribute("aria-current") == "true"
     await page.screenshot(path=screenshot_path("dashboard-location"), full_page=True)
     keep_in_docs("dashboard-location")
@@ -203,12 +205,12 @@ async def test_the_dashboard_filters_by_location_and_totals_each(api, server, pa
     store_row = totals.locator(f'tr[data-location="{store}"] td')
     await expect(store_row).to_have_text([store, "6", "0", "6", "6.00"])
     await record(api, first, "SELL", 1, "2.00")  # at MAIN: its row (the store's) stays, MAIN's total falls
-    await expect(totals.locator('tr[data-location="MAIN"] td')).to_have_text(["MAIN", "5", "0", "5", "5.00"])
+    await expect(totals.locator('tr[data-location="MAIN"] td')).to_have_text(["MAIN", "7", "0", "7", "7.00"])
     assert await page.locator(f'#location-totals tr[data-location="{store}"]').get_attribute("aria-current") == "true"
     await page.screenshot(path=screenshot_path("dashboard-location-live"), full_page=True)
     await page.reload()  # the totals by location are kept until a change: these were heard
     assert await totals.locator(f'tr[data-location="{store}"] td').all_inner_texts() == [store, "6", "0", "6", "6.00"]
-    assert await totals.locator('tr[data-location="MAIN"] td').all_inner_texts() == ["MAIN", "5", "0", "5", "5.00"]
+    assert await totals.locator('tr[data-location="MAIN"] td').all_inner_texts() == ["MAIN", "7", "0", "7", "7.00"]
 
     await page.goto(f"{server.url}/?q={tag}&location={store}&sort=on_hand&dir=desc")  # sorted by the store's stock
     assert await rows.evaluate_all("rs => rs.map(r => r.dataset.sku)") == [second, first]
