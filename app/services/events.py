@@ -55,11 +55,9 @@ class Subscriber:
     def wants(self, sku: str, kind: str = "stock") -> bool:
         if kind == "holds":  # only a stream that asks for them: no other stream ever saw this kind
             return self.all_holds
-        if self.all_holds and not self.skus and not self.all_alerts:
-            return False
-        if self.all_alerts:
-            return kind == "alert" or sku in self.skus
-        return not self.skus or sku in self.skus
+        if kind == "alert" and self.all_alerts:
+            return True
+        return self.every_product or sku in self.skus
 
 
 RESYNC = Event("resync", "", {})  # in a subscriber's queue: read every product's state again

@@ -136,7 +136,7 @@ class ProductService:
         totals when it has them). An unknown status is refused, as GraphQL refuses it."""
         if status is not None and status not in STATUSES:
             raise InvalidInput([FieldError("status", "must be one of ok, low, out")])
-        filters = Filters((q or "").strip()[:200] or None, category or None, None, status)
+        filters = ListingQuery(q, category, status=status).normalized().filters
         items, totals = await asyncio.gather(
             self._read(lambda conn: repo.matching(conn, filters, limit + 1, after)),
             self.totals.of(filters) if self.totals else self._read(lambda conn: repo.totals(conn, filters)),

@@ -346,12 +346,11 @@ class Mutation:
         raw = {k: v for k, v in vars(input).items() if v is not None}
         names = {f: f"input.{f}" for f in ("code", "name", "kind")}
         locations = info.context.services.ledger.locations
-        with arguments(names):
-            try:
-                answer = await keyed(info, "createLocation", raw, idempotency_key, LocationRecord,
-                                     lambda key: locations.create(raw, key), names=names)  # fmt: skip
-            except Conflict as taken:
-                raise _conflict(taken) from None
+        try:  # keyed() names a field error by `names`
+            answer = await keyed(info, "createLocation", raw, idempotency_key, LocationRecord,
+                                 lambda key: locations.create(raw, key), names=names)  # fmt: skip
+        except Conflict as taken:
+            raise _conflict(taken) from None
         if isinstance(answer.outcome, Refused):
             raise _conflict(answer.outcome)
         return Location.of(answer.outcome)
