@@ -48,6 +48,27 @@ def test_a_negative_zero_price_is_plain_zero(zero):
     assert value == 0 and str(value) == "0.0000" and not value.is_signed()
 
 
+@pytest.mark.parametrize("text", ["-0", " 12.5 ", "12.50", "0.0001"])
+def test_a_price_read_again_is_the_same_price(text):
+    first = fields.price(FieldErrors(), "unit_price", text)
+    again = fields.price(FieldErrors(), "unit_price", text)
+    assert first is not None and again == first and str(again) == str(first)
+
+
+@pytest.mark.parametrize("text", ["12.50001", "-1", "1e2", "1000000000"])
+def test_a_refused_price_is_refused_every_time_it_is_sent(text):
+    for _ in range(2):
+        errors = FieldErrors()
+        assert fields.price(errors, "unit_price", text) is None
+        assert [e.field for e in errors.errors] == ["unit_price"]
+
+
+def test_prices_read_lately_are_kept_within_a_bound():
+    for n in range(fields._ACCEPTED_PRICES_AT_MOST + 10):
+        assert fields.price(FieldErrors(), "unit_price", f"{n}.25") == Decimal(f"{n}.25")
+    assert len(fields._ACCEPTED_PRICES) <= fields._ACCEPTED_PRICES_AT_MOST
+
+
 @pytest.mark.parametrize("bad", ["x\ud800", "\udfff", "a\x00b", "\x00"])
 @pytest.mark.parametrize("name", ["name", "category", "brand"])
 def test_product_text_must_be_storable(name, bad):
