@@ -3,7 +3,9 @@
 Handlers pass these values straight to SQL. Text PostgreSQL cannot store (a NUL from `%00`) failed
 there as a 500 — or, for the streamed CSV export, after the 200 had already gone out — and an integer
 past what bigint arithmetic holds (`/api/transactions/9223372036854775808`, `?offset=`, `?page_no=`)
-overflowed in asyncpg. Both are the client's mistake: a 400 naming the parameter (SPEC §3).
+overflowed in asyncpg. Both are the client's mistake: a 400 naming the parameter (SPEC §3). So is a
+parameter the route takes one of, given twice (`?limit=2&limit=3`): which did the client mean?
+Litestar would quietly take the last.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.constants import RESERVED_KWARGS
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import ParameterKwarg
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -42,14 +45,18 @@ def _check(scope: Scope) -> None:
         if isinstance(value, int) and not isinstance(value, bool) and not _written_in_ascii(scope["path"], value):
             errors.add(name, "must be written with the digits 0-9 only")
     if scope.get("query_string"):
-        integers = _integer_query_params(scope["route_handler"])
+        integers, singles = _query_params(scope["route_handler"])
+        seen: set[str] = set()
         for name, text in ASGIConnection(scope).query_params.multi_items():
             if problem := unstorable(name):
                 errors.add("query", f"has a parameter name {ascii(name)} that {problem}")
+            elif name in seen and name in singles:
+                errors.add(name, "is given more than once (send it once)")
             elif name in integers and _INTEGER.fullmatch(text):
                 _check_value(errors, name, _as_int(text))
             else:
                 _check_value(errors, name, text)
+            seen.add(name)
     errors.raise_if_any()
 
 
@@ -73,13 +80,20 @@ def _as_int(text: str) -> int:
 
 
 @cache
-def _integer_query_params(handler: BaseRouteHandler) -> frozenset[str]:
-    """The query names this handler declares as `int` (or `int | None`); other text stays text."""
-    names = set()
+def _query_params(handler: BaseRouteHandler) -> tuple[frozenset[str], frozenset[str]]:
+    """The names this handler's parameters go by in a URL: those it declares as `int` (or `int |
+    None`; other text stays text), and those it takes one value of (not a list). A name it does not
+    declare is in neither: it is not read."""
+    integers, singles = set(), set()
+    not_from_the_url = RESERVED_KWARGS | handler.resolve_dependencies().keys()
     for name, field in handler.parsed_fn_signature.parameters.items():
+        if name in not_from_the_url:
+            continue
+        # a parameter's alias (QueryParameter(name="page"); the older Parameter(query="page") sets it too)
+        alias = field.kwarg_definition.name if isinstance(field.kwarg_definition, ParameterKwarg) else None
         kinds = field.inner_types if field.is_optional else (field,)
         if any(kind.annotation is int for kind in kinds):
-            # a parameter's alias (QueryParameter(name="page"); the older Parameter(query="page") sets it too)
-            alias = field.kwarg_definition.name if isinstance(field.kwarg_definition, ParameterKwarg) else None
-            names.add(alias or name)
-    return frozenset(names)
+            integers.add(alias or name)
+        if not any(kind.is_non_string_collection for kind in kinds):
+            singles.add(alias or name)
+    return frozenset(integers), frozenset(singles)

@@ -267,6 +267,30 @@ async def test_an_integer_in_the_url_past_what_a_client_can_hold_is_a_400_naming
     assert [e["field"] for e in r.json()["extra"]["errors"]] == [field]
 
 
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/products?limit=2&limit=3", "limit"),
+        ("/api/products/SKU/transactions?offset=0&limit=5&offset=1", "offset"),
+        ("/api/transactions.csv?sku=SKU&sku=OTHER", "sku"),
+        ("/products/SKU?page_no=1&page_no=2", "page_no"),
+    ],
+)
+async def test_a_parameter_taken_once_given_twice_is_a_400_naming_it(api, url, field):
+    sku = await make_product(api)
+    r = await api.get(url.replace("SKU", sku), headers={"Accept": "application/json"}, timeout=10)
+    assert r.status_code == 400, r.text
+    assert [(e["field"], e["message"]) for e in r.json()["extra"]["errors"]] == [
+        (field, "is given more than once (send it once)")
+    ]
+
+
+async def test_a_parameter_no_route_reads_may_come_twice(api):
+    r = await api.get("/api/products?limit=2&utm_source=a&utm_source=b")
+    assert r.status_code == 200, r.text
+    assert len(r.json()["items"]) <= 2
+
+
 async def test_the_largest_id_a_client_can_hold_is_simply_not_found(api):
     assert (await api.delete(f"/api/transactions/{2**53 - 1}")).status_code == 404
     assert (await api.get("/api/products", params={"q": TOO_LARGE})).status_code == 200  # text stays text
