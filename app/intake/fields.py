@@ -241,6 +241,19 @@ def barcode(errors: FieldErrors, name: str, raw: object) -> str | None:
     return code
 
 
+def misread_barcode(code: str) -> str | None:
+    """Why `code`, which names no product, looks like a misread scan: the digits of a barcode whose
+    check digit is wrong. None for anything else (a typed SKU, a valid code nobody has)."""
+    code = code.strip()
+    if not (code.isascii() and code.isdigit() and len(code) in BARCODE_LENGTHS):
+        return None
+    expected = gs1_check_digit(code[:-1])
+    if code[-1] == expected:
+        return None
+    return (f"no product has the code {code!r}, and it is not a valid {BARCODE_LENGTHS[len(code)]}: its check "
+            f"digit should be {expected}, not {code[-1]} (scan it again, or type the SKU)")
+
+
 def gs1_check_digit(body: str) -> str:
     """The GS1 mod-10 check digit: weights 3, 1, 3 … starting next to the check digit."""
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))

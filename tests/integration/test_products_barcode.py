@@ -218,3 +218,33 @@ async def test_a_new_product_from_the_form_takes_both_fields(api):
     r = await api.post("/products/new", data={"sku": new_sku("FORM"), "name": "Clash", "barcode": code}, headers=HTML)
     assert r.status_code == 409 or (r.status_code == 400 and "barcode" in r.text)
     assert "already" in r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/transactions/new", {"type": "SELL", "quantity": "1", "unit_price": "2.50"}),
+        ("/transfers/new", {"quantity": "1", "location": "MAIN", "to_location": "SCAN-ROOM"}),
+        ("/reservations", {"quantity": "1", "order_ref": "PHONE-1"}),
+    ],
+)
+async def test_a_misread_scan_on_a_form_is_named_a_wrong_check_digit_not_an_unknown_product(api, path, fields):
+    sku, code = await make_product(api), gtin(13)
+    assert (await api.patch(f"/api/products/{sku}", json={"barcode": code})).status_code == 200
+    made = await api.post("/api/locations", json={"code": "SCAN-ROOM", "name": "Back room", "kind": "storage"})
+    assert made.status_code in (201, 409), made.text  # the transfer form needs a second place
+    misread = wrong_check(code)
+    r = await api.post(path, data={"sku": misread, **fields}, headers=HTML)
+    assert r.status_code == 400, r.text
+    assert f"check digit should be {code[-1]}, not {misread[-1]}" in r.text
+    after = await summary(api, sku)
+    assert (after["transaction_count"], after["reserved"]) == (0, 0)
+
+
+async def test_the_counter_suggestions_name_a_misread_scan(api):
+    code = gtin(13)
+    r = await api.get("/transactions/suggest", params={"sku": wrong_check(code)}, headers=HTML)
+    assert r.status_code == 200
+    assert f"is not a valid EAN-13: its check digit should be {code[-1]}" in r.text
+    r = await api.get("/transactions/suggest", params={"sku": "no-such-thing-at-all"}, headers=HTML)
+    assert "No product has a SKU, barcode or name with" in r.text

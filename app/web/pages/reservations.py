@@ -12,8 +12,9 @@ from litestar_htmx import HTMXRequest
 
 from app.display import Display
 from app.domain.access import LocationRefused, Role
-from app.domain.errors import DomainError, NotFound
+from app.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from app.domain.reservations import Status
+from app.intake.fields import misread_barcode
 from app.intake.requests import parse_confirm, parse_reservation
 from app.services import idempotency
 from app.services.idempotency import Key
@@ -133,6 +134,8 @@ class ReservationPages(Controller):
             entered = dict(fields)
             if entered["sku"] and (found := await products.by_code(entered["sku"])) is not None:
                 entered["sku"] = found.sku  # a barcode names its product
+            elif entered["sku"] and (misread := misread_barcode(entered["sku"])) is not None:
+                raise InvalidInput([FieldError("sku", misread)])
             return await reservations.reserve(parse_reservation(entered), key, within=request.user.location)
 
         try:

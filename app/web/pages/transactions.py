@@ -15,6 +15,7 @@ from app.domain.access import Role
 from app.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from app.domain.rules import Reason, TxType
 from app.domain.voids import VoidFacts, VoidRefused, refuse_void
+from app.intake.fields import misread_barcode
 from app.services import idempotency
 from app.services.accounts import Identity
 from app.services.idempotency import Key
@@ -73,6 +74,8 @@ async def product_named(products: ProductService, text: str | None) -> ProductRe
     if not text:
         raise InvalidInput([FieldError("sku", "is required: scan a barcode, or type a SKU or part of a name")])
     found = await products.by_code(text)
+    if found is None and (misread := misread_barcode(text)) is not None:
+        raise InvalidInput([FieldError("sku", misread)])
     if found is None:
         raise InvalidInput([FieldError("sku", f"no product has the SKU or barcode {text[:64]!r}: type part of "
                                               "its name and pick one of the suggestions")])  # fmt: skip
@@ -128,7 +131,8 @@ class TransactionPages(Controller):
         """The Product field's suggestions as you type: an HTML fragment for htmx (SKU, barcode or name)."""
         found = await products.suggest(sku) if sku.strip() else []
         shown = [{**product_view(s.product), "exact": s.exact} for s in found]
-        return page("transactions/_suggestions.html", suggestions=shown, q=sku.strip())
+        misread = None if shown else misread_barcode(sku)  # a scan read wrong: say so, not just "no product"
+        return page("transactions/_suggestions.html", suggestions=shown, q=sku.strip(), misread=misread)
 
     @post("/new", opt={"role": Role.CLERK})
     async def record(
