@@ -61,15 +61,23 @@
     mark(all[next]);
   }
 
-  // The price follows the product for a SELL; a price the user typed is theirs.
+  // The price follows the product for a SELL; a price the user typed is theirs, for the product it was
+  // typed for (`typedFor`): picking another product drops it, as it drops the last product's own price
+  // (a refused sale's form comes back with its price, which must not sell the next scan).
   function fillPrice() {
     var f = form();
     if (!f || !chosen) return;
     var price = f.elements.unit_price, kind = f.elements.type.value;
+    if (price.dataset.typedFor && price.dataset.typedFor !== chosen.sku) {
+      price.value = "";
+      delete price.dataset.typedFor;
+      delete price.dataset.auto;
+    }
     var auto = price.dataset.auto === "1" || price.value === "";
-    if (kind === "SELL" && chosen.price && auto) {
-      price.value = chosen.price;
-      price.dataset.auto = "1";
+    if (kind === "SELL" && auto) {
+      price.value = chosen.price || "";
+      if (chosen.price) price.dataset.auto = "1";
+      else delete price.dataset.auto;
     } else if (kind !== "SELL" && price.dataset.auto === "1") {
       price.value = "";
       delete price.dataset.auto;
@@ -111,17 +119,21 @@
           if (sell && sellOnScan()) { record(); return; } // its answer replays what was typed meanwhile
         } else if (pick && all.length === 1) choose(all[0]);
         else if (all.length) { show(true); mark(all[0]); }
-        else show(true); // "No product has …"
+        else { // "No product has …": the next scan replaces the code, and a selling scanner hears of it
+          show(true);
+          if (pick) b.select();
+          if (sell && sellOnScan()) notSold(text, list().textContent.trim());
+        }
         replay();
       }, function () { looking = false; replay(); });
   }
 
   // A scan refused while each scan sells: said in a list outside the form, which the next sale's form
   // replaces; it stays until dismissed, so an item refused in a fast run of scans is not lost.
-  function notSold(code) {
+  function notSold(code, why) {
     var list = document.getElementById("not-sold");
     if (!list) return;
-    var said = [], problem = document.getElementById("problem");
+    var said = why ? [why] : [], problem = document.getElementById("problem");
     document.querySelectorAll("form[data-counter] .field").forEach(function (field) {
       var error = field.querySelector(".error"), label = field.querySelector("label");
       if (error && error.textContent.trim()) said.push((label ? label.textContent.trim() + " " : "") + error.textContent.trim());
@@ -233,6 +245,7 @@
       mark(null);
     } else if (event.target.name === "unit_price") {
       delete event.target.dataset.auto;
+      event.target.dataset.typedFor = chosen ? chosen.sku : ""; // typed before a product: kept for it
     }
   }
 
@@ -297,6 +310,11 @@
     chosen = said && said.dataset.sku && b.value.trim() === said.dataset.sku
       ? { sku: said.dataset.sku, price: said.dataset.price || "" }
       : null;
+    var price = form() && form().elements.unit_price;
+    if (price && chosen && price.value) { // the last product's price, as the server sent the form back
+      price.dataset.typedFor = chosen.sku;
+      if (price.value === chosen.price) price.dataset.auto = "1";
+    }
     var on = document.getElementById("sell-on-scan");
     if (on) {
       var holder = on.closest(".scan-mode");

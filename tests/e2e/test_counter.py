@@ -260,6 +260,68 @@ async def test_sell_on_scan_records_a_sale_for_each_scan_with_its_one_enter(api,
     assert tab.errors == []  # type: ignore[attr-defined]
 
 
+async def test_after_a_refused_sale_the_next_product_sells_at_its_own_price(api, server, browser):
+    """A refused sale's form comes back with that product's price in Unit price: the next product
+    picked brings its own (or none), it never sells at the refused one's."""
+    empty = await make_product(api, name=f"Sold out {word()}", sell_price="3.50")  # nothing in stock
+    priced = await stocked(api, f"Dear {word()}", price="9.99", units=5)
+    unpriced = await stocked(api, f"Loose {word()}", price=None, units=5)
+    tab = await counter_tab(browser, server, "clerk1")
+    await tab.keyboard.type(empty, delay=0)
+    await tab.keyboard.press("Enter")
+    await expect(tab.get_by_label("Unit price")).to_have_value("3.50")
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("main")).to_contain_text("would leave stock at -1")
+    await focus_lands_on(tab, "sku")
+    await tab.keyboard.type(priced, delay=0)
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("#chosen")).to_contain_text(priced)
+    await expect(tab.get_by_label("Unit price")).to_have_value("9.99")
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("#recorded")).to_contain_text(f"({priced}) at 9.99 — 4 left")
+
+    await tab.keyboard.type(empty, delay=0)  # refused again, then a product with no sell price
+    await tab.keyboard.press("Enter")
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("main")).to_contain_text("would leave stock at -1")
+    await focus_lands_on(tab, "sku")
+    await tab.keyboard.type(unpriced, delay=0)
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("#chosen")).to_contain_text(unpriced)
+    await expect(tab.get_by_label("Unit price")).to_have_value("")  # to be typed, not 3.50
+    rows = await timeline(api, priced)
+    assert [(r["type"], r["unit_price"]) for r in rows[1:]] == [("SELL", "9.9900")]
+    assert (await summary(api, unpriced))["on_hand"] == 5
+    assert tab.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_code_no_product_has_is_replaced_by_the_next_scan_and_listed_as_not_sold(api, server, browser):
+    code, name = gtin(13), f"Crackers {word()}"
+    sku = await stocked(api, name, price="1.20", barcode=code, units=10)
+    unknown = gtin(13)  # nobody's
+    tab = await counter_tab(browser, server, "clerk1")
+    await tab.keyboard.type(unknown, delay=0)
+    await tab.keyboard.press("Enter")
+    await expect(suggestions(tab)).to_have_count(0)
+    await expect(tab.locator("#suggestions")).to_contain_text("No product has")
+    await tab.keyboard.type(code, delay=0)  # the next scan replaces the code, never runs into it
+    await tab.keyboard.press("Enter")
+    await expect(tab.locator("#chosen")).to_contain_text(f"{name} · {sku}")
+    assert await tab.get_by_label("Product").input_value() == sku
+
+    await tab.get_by_label("Sell on scan").check()
+    await tab.locator("#sku").focus()
+    for scanned in (unknown, code, unknown, code):
+        await tab.keyboard.type(scanned, delay=0)
+        await tab.keyboard.press("Enter")
+    await expect(tab.locator("#recorded")).to_contain_text("— 8 left", timeout=15000)
+    await expect(tab.locator("#not-sold li")).to_have_count(2)
+    await expect(tab.locator("#not-sold")).to_contain_text(f"Not sold: {unknown} — No product has")
+    await tab.screenshot(path=screenshot_path("counter-unknown-code"), full_page=True, caret="initial")
+    assert (await summary(api, sku))["on_hand"] == 8
+    assert tab.errors == []  # type: ignore[attr-defined]
+
+
 ADJUSTS = [("damage", "-1", "Wrote off 1"), ("loss", "-1", "Wrote off 1"), ("theft", "-2", "Wrote off 2"),
            ("expired", "-1", "Wrote off 1"), ("found", "3", "Added 3"), ("return", "1", "Added 1"),
            ("correction", "2", "Added 2"), ("other", "-1", "Wrote off 1")]  # fmt: skip
