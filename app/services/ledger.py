@@ -136,6 +136,9 @@ class LedgerService:
         release_earlier_answers()  # read: the fold and the writes are left
         results: list[Change | Exception] = []
         pending: list[_NewRow] = []
+        # A product's entries from the first one that goes into its past (a sale dated a few seconds
+        # ago, or any sale once a row is dated later): placed after the loop, together when they can be.
+        into_the_past: dict[int, list[_Placing]] = {}
         for queued, seq in zip(batch, seqs, strict=True):
             if queued.key and not first_claim(queued.key, owned):
                 results.append(Repeated(queued.key))
@@ -145,25 +148,62 @@ class LedgerService:
             if (refused := _transfer_in_place(entry)) is not None:
                 results.append(refused)
                 continue
-            appends = product.follows(entry.key)  # every sale: nothing to read or rewrite
-            if not appends:
-                await _insert(conn, pending, results)  # the refold must see them
-            try:
-                if appends:
-                    rw = append(product, entry, closed=closed, display=self.display)
-                else:
-                    rw = await self.rewrite(conn, product, drop=None, places=[entry], closed=closed)
+            if product.id in into_the_past or not product.follows(entry.key):
+                into_the_past.setdefault(product.id, []).append(_Placing(len(results), entry, queued))
+                results.append(conflict_placeholder)
+                continue
+            try:  # every sale: one step of the fold on the product's end, nothing read or rewritten
+                rw = append(product, entry, closed=closed, display=self.display)
             except Conflict as conflict:
                 results.append(conflict)
                 continue
             pending.append(_NewRow(len(results), rw.placed[0], queued, ProductChange(product, rw.product)))
             results.append(conflict_placeholder)
             products[product.id] = rw.product
+        for product_id, placing in into_the_past.items():
+            await _insert(conn, pending, results)  # the refold must see them
+            await self._place(conn, products, product_id, placing, closed, pending, results)
         await _insert(conn, pending, results)
         await product_repo.save_all_figures(conn, list(products.values()))
         await idempotency.keep_batch(conn, zip([q.key for q in batch], results, strict=True))
         await announce(conn, product_ids)
         return results
+
+    async def _place(
+        self, conn: asyncpg.Connection, products: dict[int, ProductRecord], product_id: int, placing: list[_Placing],
+        closed: ClosedPeriod, pending: list[_NewRow], results: list[Change | Exception],
+    ) -> None:  # fmt: skip
+        """Put a product's entries of a batch into its timeline, in their order, each accepted or
+        refused as if it came alone after those before it. Sales only take stock away, so if all of
+        them together break no later row, none of them alone would: then one refold places them all
+        (one alone each refolded everything after it: 600 sales dated a few seconds back, on a product
+        selling 1,000 a second, took 85 s). Each is answered with its row as committed and the product
+        after them all. Otherwise (a refusal among them, or another type) one by one."""
+        product = products[product_id]
+        if len(placing) > 1 and all(p.entry.type is TxType.SELL for p in placing):
+            try:
+                rw = await self.rewrite(conn, product, drop=None, places=[p.entry for p in placing], closed=closed)
+            except Conflict:
+                pass  # some of them are refused: which ones, only placing them one by one tells
+            else:
+                placed = {row.entry.seq: row for row in rw.placed}
+                change = ProductChange(product, rw.product)
+                pending.extend(_NewRow(p.index, placed[p.entry.seq], p.queued, change) for p in placing)
+                products[product_id] = rw.product
+                return
+        for p in placing:
+            product = products[product_id]
+            try:
+                if product.follows(p.entry.key):
+                    rw = append(product, p.entry, closed=closed, display=self.display)
+                else:
+                    await _insert(conn, pending, results)  # the refold must see the rows placed before it
+                    rw = await self.rewrite(conn, product, drop=None, places=[p.entry], closed=closed)
+            except Conflict as conflict:
+                results[p.index] = conflict
+                continue
+            pending.append(_NewRow(p.index, rw.placed[0], p.queued, ProductChange(product, rw.product)))
+            products[product_id] = rw.product
 
     async def count_as_is(self, sku: str, key: Key | None = None, *, within: str | None = None) -> Change:
         """A COUNT, now, of what the books say is on hand (GraphQL's updateCheckTime: "checked, and
@@ -462,6 +502,15 @@ class _NewRow:
     posted: Posted
     queued: Queued
     change: ProductChange
+
+
+@dataclass(frozen=True, slots=True)
+class _Placing:
+    """An entry of a batch that goes into its product's past, waiting to be placed."""
+
+    index: int  # its place among the batch's answers
+    entry: Entry
+    queued: Queued
 
 
 conflict_placeholder = Conflict("not yet inserted")
