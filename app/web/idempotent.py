@@ -31,6 +31,7 @@ from app.web.views import (
 )
 
 O = TypeVar("O")
+EMPTY_KEY = "is empty: send a key (up to 200 characters, the same on every retry), or none"
 
 
 def key_of(request: Request[Any, Any, Any], fields: dict[str, Any], raw_key: str | None = None) -> Key | None:
@@ -44,6 +45,8 @@ def _key_header(request: Request[Any, Any, Any]) -> str | None:
     sent = request.headers.getall("idempotency-key", [])
     if len(sent) > 1:
         raise InvalidInput([FieldError("idempotency_key", "is given more than once (send one Idempotency-Key header)")])
+    if sent and not sent[0].strip():  # taken as no key, a retry would do it twice
+        raise InvalidInput([FieldError("idempotency_key", EMPTY_KEY)])
     return sent[0] if sent else None
 
 

@@ -557,3 +557,13 @@ async def test_a_reason_too_long_for_the_note_is_refused_by_name_not_cut(api):
     assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "reason" in [a["argument"] for a in answer["errors"][0]["extensions"]["arguments"]]
     assert (await summary(api, sku))["on_hand"] == 5
+
+
+async def test_an_empty_idempotency_key_is_refused_by_name_and_changes_nothing(api):
+    sku = await stocked(api, 10)
+    keyed = SEED_INCREASE.replace('reason: "补货入库"', 'reason: "补货入库"\n    idempotencyKey: " "')
+    answer = await gql(api, seed(keyed, sku))
+    assert "idempotencyKey" in answer["errors"][0]["message"] and "is empty" in answer["errors"][0]["message"]
+    by_header = await gql(api, seed(SEED_INCREASE, sku), **{"Idempotency-Key": ""})
+    assert "is empty" in by_header["errors"][0]["message"]
+    assert (await summary(api, sku))["on_hand"] == 10

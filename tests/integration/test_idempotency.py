@@ -206,3 +206,17 @@ async def test_two_idempotency_key_headers_are_refused(api):
     )
     assert twice.status_code == 400 and "idempotency_key: is given more than once" in twice.json()["detail"]
     assert (await summary(api, sku))["on_hand"] == 10
+
+
+async def test_an_empty_key_is_a_400_and_records_nothing(api):
+    """Taken as no key, the client's retry would record its sale a second time. (A header of spaces
+    arrives empty: HTTP trims them.)"""
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    body = {"sku": sku, "type": "SELL", "quantity": 1, "unit_price": "3.00"}
+    for _ in range(2):
+        r = await api.post("/api/transactions", json=body, headers={"Idempotency-Key": ""})
+        assert r.status_code == 400, r.text
+        assert [e["field"] for e in r.json()["extra"]["errors"]] == ["idempotency_key"]
+        assert "is empty" in r.json()["detail"]
+    assert (await summary(api, sku))["on_hand"] == 10

@@ -18,7 +18,7 @@ from graphql import GraphQLError
 from strawberry import Info
 
 from app.domain.access import Role
-from app.domain.errors import Conflict, FieldErrors, InvalidInput, NotFound
+from app.domain.errors import Conflict, FieldError, FieldErrors, InvalidInput, NotFound
 from app.domain.reservations import Status
 from app.intake.requests import parse_confirm, parse_reservation, stock_threshold
 from app.persistence.locations import LocationRecord
@@ -42,6 +42,7 @@ from app.web.graphql.types import (
     TransactionPatch,
     WarningThresholdUpdate,
 )
+from app.web.idempotent import EMPTY_KEY
 from app.web.views import product_view, reservation_view, transaction_view
 
 Ctx = Info[GraphQLContext, None]
@@ -72,8 +73,10 @@ async def keyed(
     `names` are the arguments a field error of `run` is named by."""
     context = info.context
     with arguments(names):
-        key = idempotency.key_for(raw_key or context.header_key, {"graphql": operation, **fields},
-                                  scope_of(signed_in(context)))  # fmt: skip
+        raw = raw_key if raw_key is not None else context.header_key
+        if raw is not None and not raw.strip():  # taken as no key, a retry would do it twice
+            raise InvalidInput([FieldError("idempotency_key", EMPTY_KEY)])
+        key = idempotency.key_for(raw, {"graphql": operation, **fields}, scope_of(signed_in(context)))
         answer = await idempotency.once(context.services.db, key, kind, run)
     if isinstance(answer.outcome, EarlierAnswer):
         raise _earlier(answer.outcome)
