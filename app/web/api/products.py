@@ -23,11 +23,12 @@ from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody
 from app.web.views import product_view, transaction_view
 
-# Pages of the product list made at once per process. Each is a read and then milliseconds of the
-# event loop (views and JSON for up to 5,000 products): 80 clients reading at once held the pooled
-# connections and queued a sale behind all their work (sales p50 571 ms, a 503 at pages of 5,000);
-# two at a time, the readers wait for each other and a sale does not (p50 61 ms; the lists read per
-# second unchanged). `python -m bench.listing`, docs/performance.md.
+# Pages of the product list, and of a product's timeline, made at once per process. Each is a read and
+# then milliseconds of the event loop (views and JSON for up to 5,000 products or rows): 80 clients
+# reading the list at once held the pooled connections and queued a sale behind all their work (sales
+# p50 571 ms, a 503 at pages of 5,000); two at a time, the readers wait for each other and a sale does
+# not (p50 61 ms; the lists read per second unchanged). `python -m bench.listing`, docs/performance.md.
+# 30 readers of 5,000-row timeline pages at once put other products' sales at p50 2.0 s (a trial).
 LIST_TURNS = Turns(2)
 
 
@@ -118,18 +119,20 @@ class ProductController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=5000)] = 500,
         offset: Annotated[int, Parameter(ge=0, description="Rows to skip (slow deep in a long ledger: use after)")] = 0,
         after: Annotated[str | None, Parameter(description="The `next` of the previous page")] = None,
-    ) -> dict[str, Any]:
+    ) -> JsonAnswer:
         product = await products.get(sku)
         if after is not None and offset:
             raise InvalidInput([FieldError("offset", "cannot be combined with after")])
-        if offset:  # kept for clients written before cursors: OFFSET reads every row it skips
-            rows = await ledger.timeline(product, limit, offset)
-            more = offset + len(rows) < product.tx_count
-        else:
-            page = await ledger.timeline_page(product, limit, _timeline_key(after))
-            rows, more = page.rows, page.more
-        following = cursor_of(rows[-1].entry.key) if more and rows else None
-        return {"items": [transaction_view(r) for r in rows], "total": product.tx_count, "next": following}
+        async with LIST_TURNS():  # read, viewed and encoded in turns, as the product list's pages
+            if offset:  # kept for clients written before cursors: OFFSET reads every row it skips
+                rows = await ledger.timeline(product, limit, offset)
+                more = offset + len(rows) < product.tx_count
+            else:
+                page = await ledger.timeline_page(product, limit, _timeline_key(after))
+                rows, more = page.rows, page.more
+            following = cursor_of(rows[-1].entry.key) if more and rows else None
+            body = {"items": [transaction_view(r) for r in rows], "total": product.tx_count, "next": following}
+            return JsonAnswer(body, 200)
 
     @get(
         "/{sku:str}/monthly",
