@@ -259,3 +259,14 @@ async def test_a_reservation_cannot_be_confirmed_into_a_closed_period(api, token
     finally:
         await api.post("/admin/settings", data={"books_closed_through": ""}, headers=admin)
     assert (await summary(api, sku))["transaction_count"] == 1
+
+
+async def test_the_books_cannot_be_closed_through_a_day_that_has_not_come(api, tokens):
+    """Closed through a later day, every sale until then was refused."""
+    admin = bearer(tokens["admin"])
+    tomorrow = (datetime.now(UTC) + timedelta(days=1, hours=14)).date().isoformat()  # tomorrow in any zone
+    r = await api.post("/admin/settings", data={"books_closed_through": tomorrow}, headers=admin)
+    assert r.status_code == 400
+    assert "has not come yet" in r.text
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")  # nothing was closed: recorded today (201)

@@ -12,12 +12,14 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
 
+from app.display import Display
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
 from app.persistence import audit
 from app.persistence.database import Database
 from app.services.accounts import SESSION_DAYS, AccountService, Identity, LoginRefused
 from app.services.backup import BackupService
+from app.services.ledger import LedgerService
 from app.web.auth import SESSION_COOKIE, secret_sent
 from app.web.pages.forms import form_data, page, problem, see_other
 
@@ -236,14 +238,20 @@ class AdminPages(Controller):
 
     @post("/settings")
     async def save_settings(
-        self, accounts: NamedDependency[AccountService], backups: NamedDependency[BackupService], request: HTMXRequest
-    ) -> Template | Redirect:
+        self, accounts: NamedDependency[AccountService], backups: NamedDependency[BackupService], request: HTMXRequest,
+        ledger: NamedDependency[LedgerService], display: NamedDependency[Display],
+    ) -> Template | Redirect:  # fmt: skip
         form = await form_data(request)
         raw = (form.get("books_closed_through") or "").strip()
         try:
             closed = date.fromisoformat(raw) if raw else None
         except ValueError:
             error = "books_closed_through: must be a date like 2026-10-31, or empty"
+            return await _admin_page(accounts, backups, 400, error=error)
+        today = ledger.clock().astimezone(ledger.zone).date()
+        if closed is not None and closed > today:  # every sale until then would be refused
+            error = (f"Books closed through: {display.day(closed)} has not come yet. A period is closed once "
+                     f"it is over: today ({display.day(today)}) at the latest.")  # fmt: skip
             return await _admin_page(accounts, backups, 400, error=error)
         await accounts.set_books_closed_through(closed, actor=request.user.username)
         return await _done(accounts, request, f"Saved: the books are closed through {closed.isoformat()}." if closed
