@@ -101,3 +101,26 @@ async def test_the_product_page_form_sent_twice_records_once(api):
     second = await api.post(f"/products/{sku}/transactions", data=form)
     assert (first.status_code, second.status_code) == (303, 303)
     assert (await summary(api, sku))["on_hand"] == 4
+
+
+async def test_a_price_left_in_the_form_for_a_type_that_takes_none_is_ignored(api):
+    """The product page's forms hide Unit price for COUNT (and TRANSFER); a SELL edited into a COUNT,
+    or an ADJUST that writes stock off, keeps the old price in the field: it was not entered."""
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 20, "2.00", at="2026-03-01T09:00:00+00:00")
+    sell = await record(api, sku, "SELL", 5, "63.81", at="2026-03-02T09:00:00+00:00")
+    edit = (await api.get(f"/transactions/{sell['id']}/edit", headers=HTMX)).text
+    at_default = re.search(r'name="at_default" value="([^"]+)"', edit).group(1)
+    form = {"page_sku": sku, "at_default": at_default, "at": at_default, "type": "COUNT", "quantity": "10",
+            "unit_price": "63.81"}  # fmt: skip
+    saved = await api.post(f"/transactions/{sell['id']}", data=form, headers=HTMX)
+    assert saved.status_code == 200 and "is not taken" not in saved.text, saved.text
+    counted = {x["id"]: x for x in await timeline(api, sku)}[sell["id"]]
+    assert (counted["type"], counted["quantity"], counted["unit_price"]) == ("COUNT", 10, None)
+
+    theft = {"type": "ADJUST", "quantity": "-2", "reason": "theft", "unit_price": "63.81"}
+    added = await api.post(f"/products/{sku}/transactions", headers=HTMX, data=theft)
+    assert added.status_code == 200 and "only taken by an ADJUST" not in added.text, added.text
+    assert (await summary(api, sku))["on_hand"] == 8
+    page = (await api.get(f"/products/{sku}")).text
+    assert 'for="add-price" class="price"' in page  # the label the stylesheet hides for COUNT and TRANSFER

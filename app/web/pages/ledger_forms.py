@@ -14,11 +14,17 @@ def local_input(moment: datetime | None, zone: tzinfo) -> str:
 
 
 def _fields(form: dict[str, Any]) -> dict[str, Any]:
-    """The form's fields; Reason only with ADJUST. The forms show Reason for ADJUST alone, so a
-    reason left chosen in the hidden field after switching to another type was never meant."""
+    """The form's fields; Reason only with ADJUST, Unit price only with a type that takes one. The
+    forms show Reason for ADJUST alone and no Unit price for COUNT or TRANSFER, so a value left in the
+    hidden field after switching types (a SELL edited into a COUNT keeps its price there) was never
+    meant; nor was a price beside a write-off (an ADJUST that takes stock away is valued at cost)."""
     raw: dict[str, Any] = {k: form.get(k) or None for k in FIELDS}
-    if str(raw["type"] or "").strip().upper() != "ADJUST":
+    kind = str(raw["type"] or "").strip().upper()
+    if kind != "ADJUST":
         raw["reason"] = None
+    takes_away = kind == "ADJUST" and str(raw["quantity"] or "").strip().startswith("-")
+    if kind in ("COUNT", "TRANSFER") or takes_away:
+        raw["unit_price"] = None
     return raw
 
 
