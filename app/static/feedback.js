@@ -201,6 +201,33 @@
   });
   collect(document.body);
 
+  // --- live updates: a page whose stream is down says so -------------------------------------
+  // live.js, product.js and reservations.js tell how their stream is ("stockroom:live"). A stream
+  // that is retrying (a restart, a lost network) is said after PAUSED_AFTER_MS without reconnecting;
+  // one the server refused (the session ended) at once. Reconnected, the message goes.
+  var PAUSED_AFTER_MS = 3000;
+  var liveMessage = null, pausedTimer = null;
+  function sayLive(text) {
+    if (liveMessage && liveMessage.isConnected) liveMessage.querySelector("p").textContent = text;
+    else if ((liveMessage = say("alert", text))) liveMessage.dataset.live = "down";
+  }
+  document.addEventListener("stockroom:live", function (e) {
+    var state = e.detail && e.detail.state;
+    if (state === "connected" || state === "stopped") { clearTimeout(pausedTimer); pausedTimer = null; }
+    if (state === "connected") {
+      if (liveMessage) liveMessage.remove();
+      liveMessage = null;
+    } else if (state === "stopped") {
+      sayLive("Live updates stopped: the server refused them (has your session ended?). " +
+              "Reload the page to see the latest figures.");
+    } else if (state === "retrying" && pausedTimer === null && !(liveMessage && liveMessage.isConnected)) {
+      pausedTimer = setTimeout(function () {
+        pausedTimer = null;
+        sayLive("Live updates paused: reconnecting to the server. The figures on this page may be out of date.");
+      }, PAUSED_AFTER_MS);
+    }
+  });
+
   window.Stockroom = window.Stockroom || {};
   window.Stockroom.notice = function (text) { return say("notice", squeeze(text)); };
   window.Stockroom.problem = function (text) { return say("problem", squeeze(text)); };

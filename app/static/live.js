@@ -326,9 +326,18 @@
     source = new EventSource(url);
     source.addEventListener("stock", function (e) { onStock(JSON.parse(e.data)); });
     source.addEventListener("alert", function (e) { onAlert(JSON.parse(e.data)); });
-    source.addEventListener("open", function () { root.dataset.liveState = "connected"; });
-    source.addEventListener("error", function () { root.dataset.liveState = "reconnecting"; });
+    source.addEventListener("open", function () { root.dataset.liveState = "connected"; told("connected"); });
+    source.addEventListener("error", function () {
+      root.dataset.liveState = "reconnecting";
+      if (source.readyState !== EventSource.CLOSED) { told("retrying"); return; }
+      told("stopped"); // refused (a 401 once the session ended, a 503): the browser tries no more
+      following = null;
+      setTimeout(connect, RETRY_CLOSED_MS);
+    });
   }
+  // feedback.js shows a page whose updates stopped as such (its figures would otherwise freeze silently).
+  function told(state) { document.dispatchEvent(new CustomEvent("stockroom:live", {detail: {state: state}})); }
+  var RETRY_CLOSED_MS = 5000;
   connect();
   if (isDashboard) ["htmx:afterSettle", "htmx:historyRestore"].forEach(function (name) { document.body.addEventListener(name, connect); });
 })();

@@ -156,16 +156,25 @@
   // --- changes made anywhere ------------------------------------------------------------------
   if (!window.EventSource) return;
   var heardSinceOpen = false;
-  var source = new EventSource("/events?sku=" + encodeURIComponent(sku));
-  source.addEventListener("open", function () { heardSinceOpen = false; root.dataset.liveState = "connected"; });
-  source.addEventListener("error", function () { root.dataset.liveState = "reconnecting"; });
-  source.addEventListener("stock", function (e) {
-    var summary = JSON.parse(e.data);
-    if (summary.sku !== sku) return;
-    var first = !heardSinceOpen;
-    heardSinceOpen = true;
-    // The first event after (re)connecting is the state now: nothing to do if it is what is shown.
-    if (first && sameSummary(summary, shownSummary())) return;
-    refresh();
-  });
+  function told(state) { document.dispatchEvent(new CustomEvent("stockroom:live", {detail: {state: state}})); }
+  function follow() {
+    var source = new EventSource("/events?sku=" + encodeURIComponent(sku));
+    source.addEventListener("open", function () { heardSinceOpen = false; root.dataset.liveState = "connected"; told("connected"); });
+    source.addEventListener("error", function () {
+      root.dataset.liveState = "reconnecting";
+      if (source.readyState !== EventSource.CLOSED) { told("retrying"); return; }
+      told("stopped"); // refused (a 401 once the session ended): the browser tries no more, so we do
+      setTimeout(follow, 5000);
+    });
+    source.addEventListener("stock", function (e) {
+      var summary = JSON.parse(e.data);
+      if (summary.sku !== sku) return;
+      var first = !heardSinceOpen;
+      heardSinceOpen = true;
+      // The first event after (re)connecting is the state now: nothing to do if it is what is shown.
+      if (first && sameSummary(summary, shownSummary())) return;
+      refresh();
+    });
+  }
+  follow();
 })();

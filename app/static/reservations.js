@@ -35,9 +35,18 @@
     });
   });
 
-  var source = new EventSource("/events?holds=all");
-  document.body.dataset.holdsLive = "connecting"; // on the body: the section itself is swapped
-  source.addEventListener("open", function () { document.body.dataset.holdsLive = "connected"; });
-  source.addEventListener("error", function () { document.body.dataset.holdsLive = "reconnecting"; });
-  source.addEventListener("holds", changed);
+  function told(state) { document.dispatchEvent(new CustomEvent("stockroom:live", {detail: {state: state}})); }
+  function follow() {
+    var source = new EventSource("/events?holds=all");
+    document.body.dataset.holdsLive = "connecting"; // on the body: the section itself is swapped
+    source.addEventListener("open", function () { document.body.dataset.holdsLive = "connected"; told("connected"); });
+    source.addEventListener("error", function () {
+      document.body.dataset.holdsLive = "reconnecting";
+      if (source.readyState !== EventSource.CLOSED) { told("retrying"); return; }
+      told("stopped"); // refused (a 401 once the session ended): the browser tries no more, so we do
+      setTimeout(follow, 5000);
+    });
+    source.addEventListener("holds", changed);
+  }
+  follow();
 })();

@@ -102,3 +102,28 @@ async def test_a_double_click_on_record_records_once(api, server, page):
     await page.get_by_text("Recorded SELL of 1").wait_for()
     await page.wait_for_timeout(500)
     assert (await summary(api, sku))["on_hand"] == 9
+
+
+@pytest.mark.parametrize("where", ["/", "/reservations", "/products/{sku}"])
+async def test_a_page_whose_live_updates_the_server_refuses_says_so(api, server, browser, database_url, where):
+    """Deactivated (or with a password reset), a user's open streams end and the server refuses the
+    next one (401): the browser gives up, and the page says its figures stopped following."""
+    import uuid
+
+    from tests.conftest import make_user
+
+    sku = await make_product(api)
+    name = f"watcher-{uuid.uuid4().hex[:8]}"
+    make_user(database_url, name, "clerk")
+    theirs = await signed_in(browser, server.url, name)
+    tab = await theirs.new_page()
+    await tab.goto(server.url + where.format(sku=sku))
+    live = '[data-live-state="connected"], body[data-holds-live="connected"]'
+    await tab.locator(live).first.wait_for(state="attached")
+    assert await tab.locator('[data-live="down"]').count() == 0
+    gone = await api.post(f"/admin/users/{name}/disable", headers={"accept": "text/html"})
+    assert gone.status_code in (200, 303), gone.text
+    await tab.locator('[data-live="down"]').wait_for(timeout=20000)
+    assert "Live updates stopped" in await tab.locator("#alerts").inner_text()
+    await tab.screenshot(path=screenshot_path(f"live-stopped{where.replace('/', '-').split('{')[0]}"))
+    await theirs.close()
