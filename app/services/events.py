@@ -30,7 +30,7 @@ log = logging.getLogger("stockroom.events")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # "stock" | "alert" | "holds"
+    kind: str  # "stock" | "alert" | "holds" | "totals"
     sku: str
     data: dict[str, Any]
 
@@ -47,14 +47,19 @@ class Subscriber:
     all_alerts: bool = False
     # `holds` of every product: what its reservations hold changed (the reservations page's tables).
     all_holds: bool = False
+    # `totals`: one event each time any products changed (the dashboard's totals row and alerts count,
+    # which sum products that are not on the page).
+    all_totals: bool = False
 
     @property
     def every_product(self) -> bool:
-        return not self.skus and not self.all_alerts and not self.all_holds
+        return not self.skus and not self.all_alerts and not self.all_holds and not self.all_totals
 
     def wants(self, sku: str, kind: str = "stock") -> bool:
         if kind == "holds":  # only a stream that asks for them: no other stream ever saw this kind
             return self.all_holds
+        if kind == "totals":
+            return self.all_totals
         if kind == "alert" and self.all_alerts:
             return True
         return self.every_product or sku in self.skus
@@ -220,6 +225,8 @@ class EventHub:
                 _offer(subscriber, RESYNC)
             if subscriber.all_holds:  # any hold may have changed: one event says so (not one per product)
                 _offer(subscriber, Event("holds", "", {"sku": None}))
+            if subscriber.all_totals:
+                _offer(subscriber, Event("totals", "", {"products": None}))
         async for piece in _every_product_in_pieces(self.db, self.view):
             self._publish(piece, alerts=alerts, resync=True)
 
@@ -243,17 +250,23 @@ class EventHub:
                     if subscriber.wants(sku, event.kind) and not (resync and subscriber.every_product
                                                                   and event.kind == "stock"):  # fmt: skip
                         _offer(subscriber, event)
+        if summaries and not resync:  # after the products' own events: the totals include them
+            changed = Event("totals", "", {"products": len(summaries)})
+            for subscriber in self.subscribers:
+                if subscriber.all_totals:
+                    _offer(subscriber, changed)
 
     # --- subscribers --------------------------------------------------------------------------
 
     async def follow(
-        self, skus: Iterable[str], all_alerts: bool = False, all_holds: bool = False
+        self, skus: Iterable[str], all_alerts: bool = False, all_holds: bool = False, all_totals: bool = False
     ) -> AsyncIterator[Event]:
         """The current state of what is followed, then every change, until the hub stops. With
         `all_alerts`, `skus` alone are followed (none: only alerts), plus every product's alerts;
         their state on connect is that of `skus` only. With `all_holds`, every product's `holds`
-        events (no state on connect: the page that asks has just read it)."""
-        subscriber = Subscriber(frozenset(skus), all_alerts=all_alerts, all_holds=all_holds)
+        events (no state on connect: the page that asks has just read it); with `all_totals`, a `totals`
+        event each time products changed (none on connect either)."""
+        subscriber = Subscriber(frozenset(skus), all_alerts=all_alerts, all_holds=all_holds, all_totals=all_totals)
         self.subscribers.add(subscriber)
         try:
             if subscriber.skus:

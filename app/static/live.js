@@ -158,8 +158,11 @@
   }
   var UNIT_TOTALS = ["on_hand", "reserved", "available"], MONEY_TOTALS = ["inventory_value", "realized_pl"];
 
+  var rereadTable = function () {}; // the dashboard's: its rows and totals are read again when next needed
+
   function dashboard() {
     var table = null, rows = null, totals = null, totalsDirty = false;
+    rereadTable = function () { table = null; alertItems = null; panel = document.querySelector("[data-alerts]"); };
 
     // One pass over the table's rows when it is first needed and after htmx swaps in another one
     // (a search or filter): the map from SKU to row, and the totals the server rendered with it.
@@ -258,6 +261,21 @@
     }, 1000);
   }
 
+  // The totals row and the alerts panel count every product the filters match, most of them not on
+  // the page: the stream's `totals` event says products changed, and the server sums them again
+  // (/totals, kept until a change) — at most one request a second, and always one after the last.
+  var totalsTimer = null;
+  function totalsChanged() {
+    if (totalsTimer !== null || !window.htmx) return;
+    totalsTimer = setTimeout(function () {
+      totalsTimer = null;
+      var table = document.getElementById("products"), foot = table && table.querySelector("tfoot[data-totals]");
+      if (!foot || !table.dataset.totalsUrl) return;
+      window.htmx.ajax("GET", table.dataset.totalsUrl, {target: foot, select: "tfoot", swap: "outerHTML"})
+        .then(function () { rereadTable(); });
+    }, 1000);
+  }
+
   // --- other pages (a product's summary): every holder of the SKU -----------------------------
   function holders() {
     return batcher(function (sku, latest) {
@@ -312,7 +330,7 @@
   function streamUrl() {
     var skus = followed();
     var params = skus.map(function (s) { return "sku=" + encodeURIComponent(s); });
-    if (isDashboard) params.push("alerts=all");
+    if (isDashboard) params.push("alerts=all", "totals=all");
     return "/events" + (params.length ? "?" + params.join("&") : "");
   }
   var source = null, following = null;
@@ -326,6 +344,7 @@
     source = new EventSource(url);
     source.addEventListener("stock", function (e) { onStock(JSON.parse(e.data)); });
     source.addEventListener("alert", function (e) { onAlert(JSON.parse(e.data)); });
+    source.addEventListener("totals", totalsChanged);
     source.addEventListener("open", function () { root.dataset.liveState = "connected"; told("connected"); });
     source.addEventListener("error", function () {
       root.dataset.liveState = "reconnecting";

@@ -22,7 +22,7 @@ KEEP_ALIVE_SECONDS = 15
 
 @get("/events", include_in_schema=True, tags=["events"], operation_id="streamEvents", opt={"role": Role.VIEWER},
      operation_class=ApiOperation,
-     responses=answers({200: (str, "The stream: `stock`, `alert` (and `holds`) events, each a JSON object")},
+     responses=answers({200: (str, "The stream: `stock`, `alert` (`holds`, `totals`) events, each a JSON object")},
                        media_type="text/event-stream"))  # fmt: skip
 async def event_stream(
     request: Request[Any, Any, Any],
@@ -31,13 +31,16 @@ async def event_stream(
     sku: Annotated[list[str] | None, QueryParameter(name="sku", required=False)] = None,
     alerts: Annotated[str | None, QueryParameter(name="alerts", required=False)] = None,
     holds: Annotated[str | None, QueryParameter(name="holds", required=False)] = None,
+    totals: Annotated[str | None, QueryParameter(name="totals", required=False)] = None,
 ) -> ASGIApp:
     """Server-sent events: a `stock` event per followed product now, then `stock` and `alert` events as
     figures and statuses change, from whichever process made the change. `?sku=A&sku=B` follows some;
     `&alerts=all` adds the `alert` events of every product (a page's stream: its rows and the alerts
     panel), and `?alerts=all` alone follows only alerts. `?holds=all` adds a `holds` event
     (`{"sku", "reserved"}`) whenever what a product's reservations hold changes (the reservations
-    page; no state is sent on connect for it). The stream ends once the token or session it
+    page; no state is sent on connect for it). `?totals=all` adds a `totals` event (`{"products": n}`)
+    each time products changed, whichever they were (the dashboard's totals row, which sums products
+    not on the page). The stream ends once the token or session it
     was opened with stops being valid (app.web.live_credentials)."""
 
     # A stream is answered 200 before its first event: make sure the database answers first, so
@@ -48,7 +51,9 @@ async def event_stream(
     credentials = LiveCredentials(accounts, *secret_sent(request))
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        followed = hub.follow(sku or [], all_alerts=alerts == "all", all_holds=holds == "all")
+        followed = hub.follow(
+            sku or [], all_alerts=alerts == "all", all_holds=holds == "all", all_totals=totals == "all"
+        )
         async for event in while_valid(followed, credentials):
             yield ServerSentEvent(data=event.json(), event=event.kind)
 

@@ -127,3 +127,31 @@ async def test_a_page_whose_live_updates_the_server_refuses_says_so(api, server,
     assert "Live updates stopped" in await tab.locator("#alerts").inner_text()
     await tab.screenshot(path=screenshot_path(f"live-stopped{where.replace('/', '-').split('{')[0]}"))
     await theirs.close()
+
+
+async def test_the_dashboards_totals_follow_a_change_to_a_product_not_on_the_page(api, server, browser):
+    """The totals row sums every product the filters match; one on another page changes: the row says
+    so within a few seconds (the stream's `totals` event, then /totals), and the live rows still work."""
+    word = f"Tot{int(time.time() * 1000) % 10**9}"
+    shown = await make_product(api, sku=f"{word}-A", name=f"{word} a", low_stock_threshold=2)
+    away = await make_product(api, sku=f"{word}-B", name=f"{word} b")
+    await record(api, shown, "BUY", 5, "1.00")
+    await record(api, away, "BUY", 7, "1.00")
+    tab = await (await signed_in(browser, server.url)).new_page()
+    await tab.goto(f"{server.url}/?q={word}&per=1")  # sorted by SKU: `shown` alone is on page 1
+    await tab.wait_for_function("() => document.querySelector('[data-live]').dataset.liveState === 'connected'")
+    assert await tab.locator("#products tbody tr[data-sku]").count() == 1
+    assert await tab.locator(f'tr[data-sku="{shown}"]').count() == 1
+    total = tab.locator('#products [data-total="on_hand"]')
+    assert await total.text_content() == "12"
+    await record(api, away, "BUY", 1000, "1.00")  # not on the page
+    await tab.wait_for_function(
+        """() => document.querySelector('#products [data-total="on_hand"]').textContent === '1,012'""", timeout=15000
+    )
+    await record(api, shown, "SELL", 4, "2.00")  # on the page: its row, its alert and the totals still follow
+    await tab.locator(f'[data-alert-sku="{shown}"] .badge.low').wait_for(timeout=15000)
+    await tab.wait_for_function(
+        """() => document.querySelector('#products [data-total="on_hand"]').textContent === '1,008'""", timeout=15000
+    )
+    assert await tab.locator(f'tr[data-sku="{shown}"] [data-field="on_hand"]').text_content() == "1"
+    await tab.context.close()

@@ -81,6 +81,30 @@ def test_a_pages_subscriber_gets_its_rows_and_every_alert_and_no_other_stock():
                                    ("stock", "B"), ("alert", "B")]  # fmt: skip
 
 
+def test_a_dashboard_asking_for_totals_hears_once_per_change_after_its_rows_and_no_one_else_does():
+    """The totals row sums products off the page: `totals=all` says, after each batch of changes
+    (whichever products), that they changed; a stream that did not ask never sees the kind."""
+    hub = EventHub(Database("unused"), view=dict)
+    dashboard = Subscriber(frozenset({"A"}), all_alerts=True, all_totals=True)
+    page = Subscriber(frozenset({"A"}), all_alerts=True)
+    hub.subscribers.update({dashboard, page})
+    summaries = [{"sku": sku, "status": "ok", "available": 1, "low_stock_threshold": 0} for sku in ("A", "B")]
+    hub._publish(summaries, alerts=True)
+    hub._publish(summaries[1:], alerts=True)
+
+    def kinds(s: Subscriber) -> list[tuple[str, str]]:
+        out = []
+        while not s.queue.empty():
+            e = s.queue.get_nowait()
+            assert e is not None
+            out.append((e.kind, e.sku))
+        return out
+
+    assert kinds(dashboard) == [("stock", "A"), ("totals", ""), ("totals", "")]
+    assert kinds(page) == [("stock", "A")]
+    assert not dashboard.every_product
+
+
 def test_a_resync_leaves_a_subscriber_to_every_product_to_read_the_state_itself():
     """After a lost listener the catalogue is published piece by piece to those following some SKUs;
     one following every product gets RESYNC (its stream reads the state again at its own pace) and

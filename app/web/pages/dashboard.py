@@ -121,6 +121,31 @@ class DashboardPages(Controller):
                     status=query.status or "")  # fmt: skip
 
 
+    @get("/totals")
+    async def live_totals(
+        self,
+        products: NamedDependency[ProductService],
+        locations: NamedDependency[LocationService],
+        request: HTMXRequest,
+        q: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
+        brand: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        location: FromQuery[str | None] = None,
+    ) -> Template:
+        """The totals row of the products the filters match, and the alerts panel: live.js asks for them
+        again (at most once a second) when the page's stream says products changed, those off the page
+        too (rows update themselves; these sums and counts cover the catalogue). Both are kept until a
+        change (`DashboardTotals`), so a second page asking costs no aggregate."""
+        places = await places_for(locations, request.user)
+        query = _query(places, q, category, brand, status, None, None, None, None, location)
+        context, (shown, alerting) = await asyncio.gather(
+            _table_context(products, query, places), products.alerting(ALERTS_SHOWN)
+        )
+        return page("_live_totals.html", alerts=[product_view(p) for p in shown], alerting=alerting,
+                    alerts_url=Links(ListingQuery()).url(sort="status"), **context)  # fmt: skip
+
+
 def _query(
     places: Places,
     q: str | None,
@@ -195,6 +220,7 @@ def _listing_context(listing: ListingPage, places: Places, by_location: list[Loc
         **places.as_context(),
         **located,
         "all_locations_url": links.url(location=None, page=None),
+        "totals_url": "/totals" + links.url(sort=None, dir=None, page=None, per=None)[1:],
         "totals": totals,
         "products": views,
         "listing": listing,
