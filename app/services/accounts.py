@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, FieldError, FieldErrors, InvalidInput, NotFound
+from app.intake import fields
 from app.intake.requests import location_code
 from app.persistence import accounts as repo
 from app.persistence import admin_log as admin_log_rows
@@ -37,6 +38,7 @@ HASHER = PasswordHasher()  # Argon2id with the library's current parameters
 SESSION_DAYS = 14
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_MOST = 10_000  # tokens kept at once; past it, expired and unknown ones are dropped
+TOKEN_NAME_MAX = 100  # characters of what a token is for
 TOKEN_LONGEST = 64  # characters: every token made is "sr_" and 43 more; a longer one is never looked up or kept
 WINDOW = timedelta(minutes=15)
 # Failures within WINDOW. One address guessing one account is stopped at 5, and stops only itself:
@@ -372,7 +374,11 @@ class AccountService:
     # --- API tokens ----------------------------------------------------------------------------
 
     async def create_token(self, username: str, name: str = "", *, actor: str = "shell") -> str:
-        """A new token for `username`, returned once; only its SHA-256 is stored."""
+        """A new token for `username`, returned once; only its SHA-256 is stored. Its name (what it is
+        for) is text of at most TOKEN_NAME_MAX characters: a longer one is refused, never cut."""
+        errors = FieldErrors()
+        name = fields.text(errors, "name", name, max_len=TOKEN_NAME_MAX) or ""
+        errors.raise_if_any()
         token = "sr_" + secrets.token_urlsafe(32)
         async with self.db.unit_of_work() as conn:
             user = await repo.token_owner(conn, username)
@@ -380,8 +386,8 @@ class AccountService:
                 raise NotFound(f"No user {username!r}")
             if user.disabled_at is not None:
                 raise Conflict(f"{username} is deactivated: activate the user before making a token")
-            token_id = await repo.add_token(conn, user.id, digest(token), name[:100])
-            detail = {"token_id": token_id, "name": name[:100]}
+            token_id = await repo.add_token(conn, user.id, digest(token), name)
+            detail = {"token_id": token_id, "name": name}
             await admin_log_rows.record(conn, actor, "token.create", username, detail)
         return token
 

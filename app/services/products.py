@@ -155,7 +155,10 @@ class ProductService:
             self._read(lambda conn: repo.page(conn, filters, query.sort, query.descending, query.per_page, offset)),
             self.totals.of(filters) if self.totals else self._read(lambda conn: repo.totals(conn, filters)),
         )
-        return ListingPage(query, items, _totals_view(totals))
+        listing = ListingPage(query, items, _totals_view(totals))
+        if not items and query.page > listing.pages:  # a page past the end (an old link): the last one
+            return await self.page_of(replace(query, page=listing.pages))
+        return listing
 
     async def location_totals(self, query: ListingQuery) -> list[LocationTotal]:
         """On hand, held and value at each location, summed over the products the query's filters match

@@ -185,3 +185,11 @@ async def test_the_new_forms_need_their_role(server, tokens, method, path, least
             allowed = roles.index(role) >= roles.index(least)
             assert (answer.status_code != 403) is allowed, (role, answer.status_code)
         assert (await client.request(method, path)).status_code == 401
+
+
+async def test_a_token_name_too_long_is_refused_not_cut(server, tokens, db):
+    async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["admin"])) as client:
+        name = f"long-{uid()}-" + "x" * 100
+        refused = await client.post("/admin/tokens", data={"username": "viewer1", "name": name})
+        assert refused.status_code == 400 and "at most 100 characters" in refused.text
+        assert await db.fetchval("SELECT count(*) FROM api_token WHERE name LIKE $1", name[:40] + "%") == 0

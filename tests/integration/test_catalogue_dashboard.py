@@ -211,11 +211,11 @@ async def test_pages_follow_each_other_and_links_keep_filters_and_sort(client, c
     # the sorted column's heading turns the order around, from the first page, filters kept
     heading = unescape(re.search(r'<a href="([^"]+)" hx-get="[^"]+" data-sort-by="value"', html).group(1))
     assert "dir=desc" not in heading and "category=cat3" in heading and "page" not in heading
-    # past the end: no rows, still the totals
+    # past the end (an old link): the last page, and the totals
     beyond = (await client.get("/", params={"category": "cat3", "page": 9999})).text
-    assert rows_of(beyond) == [] and totals_of(beyond)["on_hand"] == str(
-        sum(p["on_hand"] for p in await expected(conn, "category = 'cat3'"))
-    )
+    matching = await expected(conn, "category = 'cat3'")
+    assert rows_of(beyond) and set(rows_of(beyond)) <= {p["sku"] for p in matching}
+    assert totals_of(beyond)["on_hand"] == str(sum(p["on_hand"] for p in matching))
 
 
 async def test_filters_combine_and_totals_are_those_of_the_filtered_set(client, conn):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.integration.helpers import make_product, record, summary, timeline
+from tests.integration.helpers import make_product, new_sku, record, summary, timeline
 
 pytestmark = pytest.mark.integration
 HTMX = {"HX-Request": "true"}
@@ -124,3 +124,17 @@ async def test_a_price_left_in_the_form_for_a_type_that_takes_none_is_ignored(ap
     assert (await summary(api, sku))["on_hand"] == 8
     page = (await api.get(f"/products/{sku}")).text
     assert 'for="add-price" class="price"' in page  # the label the stylesheet hides for COUNT and TRANSFER
+
+
+async def test_part_of_a_name_sent_as_the_product_is_answered_with_the_products_it_matches(api):
+    """Typed and sent without picking a suggestion (Record, or no scripts): the refusal names what
+    the words match, by SKU, instead of pointing at suggestions the page may not show."""
+    word = "Espr" + new_sku("x")[-8:]
+    sku = await make_product(api, name=f"{word} beans")
+    r = await api.post("/transactions/new", data={"sku": word.lower(), "type": "SELL", "quantity": "1",
+                                                  "unit_price": "4.00"}, headers=HTML)  # fmt: skip
+    assert r.status_code == 400
+    assert f"did you mean {sku} ({word} beans)?" in r.text
+    r = await api.post("/transactions/new", data={"sku": "nothing-like-it-" + word, "type": "SELL", "quantity": "1",
+                                                  "unit_price": "4.00"}, headers=HTML)  # fmt: skip
+    assert r.status_code == 400 and "nor a name with those words" in r.text

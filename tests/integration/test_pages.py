@@ -182,3 +182,18 @@ async def test_import_progress_streams_to_the_page_that_sent_the_file(api, serve
     # then the end of the import.
     assert [re.search(r'value="(\d)"', e).group(1) for e in bars][-2:] == ["3", "1"]
     assert all('max="3"' in e for e in bars[:-1]) and "Finished" in bars[-1] and events[-1].startswith("finished")
+
+
+async def test_a_page_number_past_the_end_shows_the_last_page(api):
+    """An old link or bookmark: the dashboard and a product's timeline show their last page, not an
+    empty one ("499,901–499,900 of 5,006", "No transactions yet" for a product with 560 rows)."""
+    word = new_sku("Past").replace("-", "")
+    skus = [await make_product(api, sku=f"{word}-{n}", name=f"{word} {n}") for n in range(3)]
+    board = (await api.get("/", params={"q": word, "per": 2, "page": 9999}, headers={"accept": "text/html"})).text
+    assert "3–3 of 3" in board and "page 2 of 2" in board
+    assert f'data-sku="{skus[2]}"' in board
+    for n in range(53):  # a page of 50, and 3 more
+        await record(api, skus[0], "BUY", 1, "1.00", note=f"row {n}")
+    timeline_page = (await api.get(f"/products/{skus[0]}", params={"page_no": 999})).text
+    assert "No transactions yet" not in timeline_page and "page 2 of 2" in timeline_page
+    assert ">row 0<" in timeline_page and ">row 3<" not in timeline_page  # the oldest three

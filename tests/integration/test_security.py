@@ -178,6 +178,8 @@ async def test_the_first_run_page_creates_the_first_admin_once(database_url):
             home = await browser.get("/")
             assert home.status_code == 200 and "boss (admin)" in home.text
             assert (await browser.get("/setup")).status_code == 404
+            again = await browser.get("/setup", headers={"accept": "text/html"})  # a browser: to log in, not JSON
+            assert again.status_code == 303 and again.headers["location"] == "/login"
             assert (await browser.post("/setup", data={"username": "eve", "password": PASSWORD})).status_code == 404
     finally:
         fresh.stop()

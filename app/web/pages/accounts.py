@@ -68,8 +68,10 @@ class LoginPages(Controller):
         return response
 
     @get("/setup")
-    async def setup_form(self, accounts: NamedDependency[AccountService]) -> Template:
+    async def setup_form(self, accounts: NamedDependency[AccountService], request: HTMXRequest) -> Template | Redirect:
         if await accounts.users_exist():
+            if "text/html" in request.headers.get("accept", ""):  # a browser: to the login page, not a JSON 404
+                return see_other("/login")
             raise NotFoundException("Setup is done; log in instead")
         return page("setup.html")
 
@@ -225,7 +227,7 @@ class AdminPages(Controller):
             token = await accounts.create_token(username, name, actor=request.user.username)
         except DomainError as refused:
             return await _admin_page(accounts, backups, 400, error=refused.detail)
-        label = f" “{name[:100]}”" if name else ""
+        label = f" “{name.strip()}”" if name.strip() else ""
         await accounts.leave_notice(_holder(request), f"New API token{label} for {username}", secret=token)
         return see_other("/admin")
 

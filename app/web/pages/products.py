@@ -43,8 +43,8 @@ async def ledger_context(
     """What the summary, the add form and a page of the timeline (newest first) show. The pager's links
     name the page by the key of a row next to it (`before`/`after`, see timeline_cursor), so any page
     is one index range scan; a bare `page_no` (a bookmark, a form) is still answered, by OFFSET."""
-    page_no = max(1, page_no)
     pages = max(1, -(-product.tx_count // PAGE_SIZE))
+    page_no = max(1, page_no if before or after else min(page_no, pages))  # past the end: the last page
     rows: list[LedgerRow] = []
     more = False
     if before and (key := _key(before)) and page_no > 1:

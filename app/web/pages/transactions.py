@@ -77,8 +77,15 @@ async def product_named(products: ProductService, text: str | None) -> ProductRe
     if found is None and (misread := misread_barcode(text)) is not None:
         raise InvalidInput([FieldError("sku", misread)])
     if found is None:
-        raise InvalidInput([FieldError("sku", f"no product has the SKU or barcode {text[:64]!r}: type part of "
-                                              "its name and pick one of the suggestions")])  # fmt: skip
+        # Part of a name, typed and sent (the Record button, or a page without scripts): name the
+        # products it matches, whose SKU the user can type, rather than point at suggestions not shown.
+        matches = [s.product for s in await products.suggest(text, limit=4)]
+        if matches:
+            named = "; ".join(f"{p.sku} ({p.name})" for p in matches[:3]) + ("; …" if len(matches) > 3 else "")
+            raise InvalidInput([FieldError("sku", f"{text[:64]!r} is not a SKU or barcode; did you mean {named}? "
+                                                  "Type its SKU, or pick it from the suggestions")])  # fmt: skip
+        raise InvalidInput([FieldError("sku", f"no product has the SKU or barcode {text[:64]!r}, nor a name "
+                                              "with those words")])  # fmt: skip
     return found
 
 
