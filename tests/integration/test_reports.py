@@ -138,3 +138,14 @@ async def test_movers_count_the_units_sold_in_any_window_as_sql_sums_them(api, d
         got = {i["sku"]: i["units_sold"] for i in items}
         assert {k: v for k, v in got.items() if k in expected} == {k: expected[k] for k in got}, window
         assert got[sku] == sum(u for d, u in ((2900, 5), (300, 7), (20, 4), (2, 3)) if d < window), window
+
+
+async def test_a_report_with_no_rows_downloads_its_header(api):
+    """An empty file (a bare newline) told a spreadsheet nothing, not even which columns there would be."""
+    place = new_sku("EMPTY").replace("-", "")[:30]
+    assert (await api.post("/api/locations", json={"code": place, "name": "Nothing here"})).status_code == 201
+    r = await api.get("/api/reports/out-of-stock", params={"format": "csv", "location": place})
+    assert r.status_code == 200 and r.text.splitlines()[0].startswith("sku,name,category,brand,"), r.text
+    assert len(r.text.splitlines()) == 1
+    anomalies = await api.get("/api/reports/anomalies", params={"format": "csv"})
+    assert anomalies.text.splitlines()[0] == "sku,problems"

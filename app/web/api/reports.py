@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
+import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
@@ -50,16 +52,26 @@ def flat(row: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
-def as_csv(items: list[dict[str, Any]]) -> str:
+def as_csv(items: list[dict[str, Any]], columns: Sequence[str] = ()) -> str:
+    """The rows with a header of every key they have, in their order; a report with no rows still
+    downloads its header (`columns`, the report's own), not an empty file."""
     out = io.StringIO()
     names: list[str] = []
     for item in items:
         names += [k for k in item if k not in names]
+    names = names or list(columns)
     writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
     writer.writeheader()
     for item in items:
         writer.writerow({k: _cell(v) for k, v in item.items()})
     return out.getvalue()
+
+
+def item_columns(report: type[Any]) -> tuple[str, ...]:
+    """The fields of a report's items, as its schema documents them (none for a one-row report)."""
+    items = next((f for f in msgspec.structs.fields(report) if f.name == "items"), None)
+    kinds = get_args(items.type) if items is not None else ()
+    return tuple(f.encode_name for f in msgspec.structs.fields(kinds[0])) if kinds else ()
 
 
 def _cell(value: Any) -> Any:
@@ -114,7 +126,7 @@ async def answer_report(
     if format == "csv":
         # The summary is one row (without its counts by status, as before); a listing, its items.
         rows = body["items"] if "items" in body else [{k: v for k, v in body.items() if not isinstance(v, dict)}]
-        return Response(as_csv([flat(row) for row in rows]), media_type="text/csv",
+        return Response(as_csv([flat(row) for row in rows], item_columns(DOCUMENTED[name][0])), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
     return Response(body)
 
@@ -146,7 +158,7 @@ def _route(name: str) -> HTTPRouteHandler:
 def _anomalies(body: dict[str, Any], format: str) -> Response[Any]:
     if format == "csv":
         flat = [{"sku": i["sku"], "problems": "; ".join(i["problems"])} for i in body["items"]]
-        return Response(as_csv(flat), media_type="text/csv",
+        return Response(as_csv(flat, ("sku", "problems")), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="anomalies.csv"'})  # fmt: skip
     return Response(body)
 
