@@ -78,7 +78,13 @@ async def shop(api_module: Any) -> dict[str, Any]:
     assert confirmed.status_code == 200, confirmed.text
     edited = await api.patch(f"/api/transactions/{buy['id']}", json={"note": "edited for the audit log"})
     assert edited.status_code == 200, edited.text
-    return {"sku": sku, "buy": buy}
+    # Long text with nowhere to break it, as long as each field takes (a trial's 500-character note
+    # made the product page 4,774 px wide, a 100-character order reference /reservations 760 px).
+    wide = await make_product(api, sku=new_sku("WIDE"), name="N" * 200, category="C" * 100)
+    await record(api, wide, "BUY", 5, "1.00", note="x" * 500)
+    r = await api.post("/api/reservations", json={"sku": wide, "quantity": 1, "order_ref": "R" * 100})
+    assert r.status_code == 201, r.text
+    return {"sku": sku, "buy": buy, "wide": wide}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +113,7 @@ def every_page(sku: str, buy_id: int) -> list[str]:
 
 async def test_every_page_fits_a_phone(shop, phone, server):
     seen = []
-    for path in every_page(shop["sku"], shop["buy"]["id"]):
+    for path in [*every_page(shop["sku"], shop["buy"]["id"]), f"/products/{shop['wide']}"]:
         await phone.goto(f"{server.url}{path}")
         found = await fits(phone, path)
         seen.append((path, found["rows"]))
