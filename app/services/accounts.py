@@ -72,9 +72,17 @@ class LoginRefused(DomainError):
     """Wrong username or password (the message never says which)."""
 
 
+def _wait(seconds: int) -> str:
+    """A wait as a person says it: "15 minutes" (rounded up), "40 seconds" under a minute."""
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
 class RateLimited(DomainError):
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed logins; try again in {retry_after} seconds", {"retry_after": retry_after})
+        super().__init__(f"Too many failed logins; try again in {_wait(retry_after)}", {"retry_after": retry_after})
         self.retry_after = retry_after
 
 

@@ -134,6 +134,7 @@ async def test_a_correct_password_does_not_count_as_a_failure(server: Server, to
         assert (await login(browser, name)).status_code == 401  # the fifth failure
         limited = await login(browser, name, PASSWORD)  # even the right password waits now
         assert limited.status_code == 429 and "Too many failed logins" in limited.text
+        assert "try again in 15 minutes" in limited.text  # not "in 896 seconds"
 
 
 async def test_wrong_passwords_from_one_address_do_not_lock_the_user_out_at_another(
