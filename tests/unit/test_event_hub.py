@@ -28,6 +28,16 @@ class FlakyLoader:
         return [{"sku": f"SKU-{i}", "status": "ok", "available": 1, "low_stock_threshold": 0} for i in ids]
 
 
+def drained(s: Subscriber) -> list[tuple[str, str]]:
+    """What a subscriber was offered so far: (kind, sku) in order."""
+    out = []
+    while not s.queue.empty():
+        e = s.queue.get_nowait()
+        assert e is not None
+        out.append((e.kind, e.sku))
+    return out
+
+
 async def _next_skus(subscriber: Subscriber, count: int) -> set[str]:
     return {(await asyncio.wait_for(subscriber.queue.get(), 30)).sku for _ in range(count)}  # type: ignore[union-attr]
 
@@ -67,14 +77,6 @@ def test_a_pages_subscriber_gets_its_rows_and_every_alert_and_no_other_stock():
     hub._publish([summary("A", "ok"), summary("B", "ok")], alerts=True)  # first sight: no alert yet
     hub._publish([summary("A", "low"), summary("B", "low")], alerts=True)
 
-    def drained(s: Subscriber) -> list[tuple[str, str]]:
-        out = []
-        while not s.queue.empty():
-            e = s.queue.get_nowait()
-            assert e is not None
-            out.append((e.kind, e.sku))
-        return out
-
     assert drained(page) == [("stock", "A"), ("stock", "A"), ("alert", "A"), ("alert", "B")]
     assert drained(alerts_only) == [("alert", "A"), ("alert", "B")]
     assert drained(everything) == [("stock", "A"), ("stock", "B"), ("stock", "A"), ("alert", "A"),
@@ -92,16 +94,8 @@ def test_a_dashboard_asking_for_totals_hears_once_per_change_after_its_rows_and_
     hub._publish(summaries, alerts=True)
     hub._publish(summaries[1:], alerts=True)
 
-    def kinds(s: Subscriber) -> list[tuple[str, str]]:
-        out = []
-        while not s.queue.empty():
-            e = s.queue.get_nowait()
-            assert e is not None
-            out.append((e.kind, e.sku))
-        return out
-
-    assert kinds(dashboard) == [("stock", "A"), ("totals", ""), ("totals", "")]
-    assert kinds(page) == [("stock", "A")]
+    assert drained(dashboard) == [("stock", "A"), ("totals", ""), ("totals", "")]
+    assert drained(page) == [("stock", "A")]
     assert not dashboard.every_product
 
 
