@@ -52,3 +52,21 @@ class ReservationInput:
     order_ref: str
     ttl_seconds: int = DEFAULT_TTL_SECONDS
     location: str | None = None  # None: held against the product's total
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmHold:
+    """Sell what a reservation holds, at `unit_price`."""
+
+    reservation_id: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CancelHold:
+    """Release what a reservation holds."""
+
+    reservation_id: int
+
+
+HoldEnding = ConfirmHold | CancelHold

@@ -72,9 +72,11 @@ async def by_id(conn: asyncpg.Connection, reservation_id: int, now: datetime) ->
     return record_from(row, now) if row else None
 
 
-async def product_of(conn: asyncpg.Connection, reservation_id: int) -> int | None:
-    product_id: int | None = await conn.fetchval("SELECT product FROM reservation WHERE id = $1", reservation_id)
-    return product_id
+async def by_ids(
+    conn: asyncpg.Connection, reservation_ids: Sequence[int], now: datetime
+) -> dict[int, ReservationRecord]:
+    rows = await conn.fetch(f"SELECT {_SELECT} FROM {_FROM} WHERE r.id = ANY($1::bigint[])", list(reservation_ids))
+    return {r["id"]: record_from(r, now) for r in rows}
 
 
 async def for_orders(
@@ -173,39 +175,43 @@ async def insert_holds(
     return {(r["product"], r["order_ref"]): record_from(r, now) for r in rows}
 
 
-async def release_for_sale(conn: asyncpg.Connection, held: ReservationRecord) -> None:
-    """A confirmed hold stops counting as reserved (and as held at its location) as its stock leaves
-    (before the sale is written: the database checks on hand >= reserved)."""
+async def release_for_sales(conn: asyncpg.Connection, holds: Sequence[ReservationRecord]) -> None:
+    """Confirmed holds stop counting as reserved (and as held at their locations) as their stock
+    leaves (before the sales' figures are saved: the database checks on hand >= reserved)."""
     await conn.execute(
-        _change_reserved("(VALUES ($1::bigint, $2::text, -$3::bigint)) AS v(product, location, quantity)"),
-        held.product_id, held.location, held.quantity,
+        _change_reserved("unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(product, location, quantity)"),
+        [h.product_id for h in holds], [h.location for h in holds], [-h.quantity for h in holds],
     )  # fmt: skip
 
 
 async def mark_confirmed(
     conn: asyncpg.Connection,
-    reservation_id: int,
+    reservation_ids: Sequence[int],
     now: datetime,
-    unit_price: Decimal,
-    transaction_id: int | None,
-    sku: str,
-) -> ReservationRecord:
-    """The hold confirmed by the sale `transaction_id` (its `reserved` released by `release_for_sale`)."""
-    row = await conn.fetchrow(
-        """UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = $3, transaction_id = $4
-           WHERE id = $1 RETURNING *""",
-        reservation_id, now, unit_price, transaction_id,
+    unit_prices: Sequence[Decimal],
+    transaction_ids: Sequence[int | None],
+) -> dict[int, ReservationRecord]:
+    """Holds confirmed, each by its sale `transaction_ids` (their `reserved` released by
+    `release_for_sales`); by id."""
+    rows = await conn.fetch(
+        f"""WITH r AS (
+                UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = c.unit_price,
+                       transaction_id = c.transaction_id
+                FROM unnest($1::bigint[], $3::numeric[], $4::bigint[]) AS c(id, unit_price, transaction_id)
+                WHERE reservation.id = c.id RETURNING reservation.*)
+            SELECT {_SELECT} FROM r JOIN product p ON p.id = r.product""",
+        list(reservation_ids), now, list(unit_prices), list(transaction_ids),
     )  # fmt: skip
-    return record_from(row, now, sku)
+    return {r["id"]: record_from(r, now) for r in rows}
 
 
-async def cancel(conn: asyncpg.Connection, reservation_id: int, now: datetime) -> None:
-    """The hold cancelled, and no longer reserved."""
+async def cancel(conn: asyncpg.Connection, reservation_ids: Sequence[int], now: datetime) -> None:
+    """Holds cancelled, and no longer reserved."""
     await conn.execute(
-        f"""WITH r AS (UPDATE reservation SET status = 'cancelled', ended_at = $2 WHERE id = $1
+        f"""WITH r AS (UPDATE reservation SET status = 'cancelled', ended_at = $2 WHERE id = ANY($1::bigint[])
                 RETURNING product, location, -quantity AS quantity)
             {_change_reserved("r")}""",
-        reservation_id, now,
+        list(reservation_ids), now,
     )  # fmt: skip
 
 

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
 from app.domain.access import hold_at_own_location, refuse_outside
-from app.domain.commands import ReservationInput
+from app.domain.commands import CancelHold, ConfirmHold, HoldEnding, ReservationInput
 from app.domain.errors import Conflict, NotFound
-from app.domain.ledger import Entry
-from app.domain.reservations import Status, Verdict, fulfilment, on_cancel, on_confirm
-from app.domain.rules import MAIN, LocationKind, TxType
-from app.persistence import ledger_rows
-from app.persistence import locations as location_repo
+from app.domain.reservations import Status
 from app.persistence import products as product_repo
 from app.persistence import reservations as repo
-from app.persistence.records import LedgerRow, ProductRecord, ReservationRecord
+from app.persistence.records import ProductRecord, ReservationRecord
 from app.services import idempotency
+from app.services.coalesced import Coalesced
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued, release_earlier_answers
+from app.services.hold_endings import ANY_LOCATION, Ended, confirmed_before, end_holds, stocks_of
 from app.services.idempotency import Key, Repeated, first_claim
-from app.services.ledger import LedgerService, product_for_change
+from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
 from app.services.outcomes import Confirmed, Held
 
@@ -36,6 +32,8 @@ class ReservationService:
     ) -> None:
         self.locks, self.ledger, self.clock = locks, ledger, clock
         self._group: GroupCommit[ReservationInput, Held] = GroupCommit(self._commit_reservations, max_batch)
+        self._endings: GroupCommit[HoldEnding, Ended] = GroupCommit(self._commit_endings, max_batch)
+        self._unknown_holds: Coalesced[int, ReservationRecord] = Coalesced(self._read_holds)
 
     async def reserve(self, data: ReservationInput, key: Key | None = None, *, within: str | None = None) -> Held:
         """The reservation, and whether it was created now (not: the same order holds it already).
@@ -131,83 +129,47 @@ class ReservationService:
     ) -> Confirmed:
         """Record the SELL of what was held, at the confirm time, in the same transaction: from the
         hold's location, or for a hold naming none one SELL per location its units are taken from
-        (`fulfilment`), all in this one transaction under the product's locks. `within`: the location
-        the caller is limited to: they confirm only holds there (a hold naming none may sell from
-        any location, so it is refused to them too: 403)."""
-        async with self._holding(reservation_id, key) as (conn, held, now):
-            refuse_outside(within, (held.location or _ANY_LOCATION,), f"Confirming order {held.order_ref}")
-            verdict = on_confirm(held.status)
-            if verdict is Verdict.UNCHANGED:
-                unchanged = await _confirmed_before(conn, held)
-                await idempotency.keep(conn, key, unchanged)
-                return unchanged
-            if verdict is Verdict.CONFLICT:
-                raise _refused(held, "confirmed")
-            sales = await self._sell(conn, held, unit_price, now)
-            first = sales[0].entry.id
-            confirmed = await repo.mark_confirmed(conn, reservation_id, now, unit_price, first, held.sku)
-            await announce(conn, [held.product_id])
-            outcome = Confirmed(confirmed, sales[0], tuple(sales[1:]))
-            await idempotency.keep(conn, key, outcome)
-            return outcome
-
-    async def _sell(
-        self, conn: asyncpg.Connection, held: ReservationRecord, price: Decimal, now: datetime
-    ) -> list[LedgerRow]:
-        product = await product_for_change(conn, held.product_id)
-        # The hold turns into the sale: it stops counting as reserved (and as held at its location)
-        # as the stock leaves.
-        product = _released(product, held)
-        await repo.release_for_sale(conn, held)
-        takes = await self._takes(conn, product, held)
-        seqs = await ledger_rows.next_seqs(conn, len(takes))
-        entries = [Entry(seq, now, TxType.SELL, units, price, location=code)
-                   for seq, (code, units) in zip(seqs, takes, strict=True)]  # fmt: skip
-        closed = await self.ledger.closed_period(conn)
-        rw = await self.ledger.rewrite(conn, product, drop=None, places=entries, closed=closed)
-        note = sale_note(held)
-        ids = await ledger_rows.insert_rows(conn, [product.id] * len(rw.placed), rw.placed, [note] * len(rw.placed))
-        await product_repo.save_figures(conn, rw.product)
-        return [LedgerRow(p._replace(entry=p.entry._replace(id=ids[p.entry.seq])), note, held.sku) for p in rw.placed]
-
-    async def _takes(
-        self, conn: asyncpg.Connection, product: ProductRecord, held: ReservationRecord
-    ) -> list[tuple[str, int]]:
-        """Where the sale takes its units: the hold's location (the refold refuses it, naming the
-        location, were it short there), or the fulfilment order's locations, each what is free
-        there; a 409 when they have less free than the hold (the rest is in transit, say)."""
-        if held.location is not None:
-            return [(held.location, held.quantity)]
-        free = {code: units - product.held.get(code, 0) for code, units in _stocks(product).items()}
-        default = product.default_location
-        if free.get(default, 0) >= held.quantity:
-            return [(default, held.quantity)]  # the usual case: no look at the other locations
-        # Kinds are read in this transaction: another process may have made a location transit.
-        kinds = {x.code: x.kind for x in await location_repo.all_locations(conn)}
-        storage = [code for code in free if kinds.get(code) is LocationKind.STORAGE]
-        plan = fulfilment(held.quantity, default, free, storage)
-        if sum(units for _, units in plan) < held.quantity:
-            raise _short(product, held, default, free, storage)
-        return plan
+        (`fulfilment`). Confirms and cancels arriving together are committed together (group commit),
+        like sales. `within`: the location the caller is limited to: they confirm only holds there (a
+        hold naming none may sell from any location, so it is refused to them too: 403)."""
+        held = await self._known(reservation_id)
+        refuse_outside(within, (held.location or ANY_LOCATION,), f"Confirming order {held.order_ref}")
+        confirmed = await self._endings.submit(Queued(held.product_id, ConfirmHold(reservation_id, unit_price), key))
+        assert isinstance(confirmed, Confirmed)
+        return confirmed
 
     async def cancel(
         self, reservation_id: int, key: Key | None = None, *, within: str | None = None
     ) -> ReservationRecord:
         """Release a hold. `within`: the caller's location limit: as for a confirm, they cancel only
         holds at their location (another store's order, or one naming none, is a 403)."""
-        async with self._holding(reservation_id, key) as (conn, held, now):
-            refuse_outside(within, (held.location or _ANY_LOCATION,), f"Cancelling order {held.order_ref}")
-            verdict = on_cancel(held.status)
-            if verdict is Verdict.UNCHANGED:
-                await idempotency.keep(conn, key, held)
-                return held
-            if verdict is Verdict.CONFLICT:
-                raise _refused(held, "cancelled")
-            await repo.cancel(conn, reservation_id, now)
-            await announce(conn, [held.product_id])
-            cancelled = replace(held, status=Status.CANCELLED, ended_at=now)
-            await idempotency.keep(conn, key, cancelled)
-            return cancelled
+        held = await self._known(reservation_id)
+        refuse_outside(within, (held.location or ANY_LOCATION,), f"Cancelling order {held.order_ref}")
+        cancelled = await self._endings.submit(Queued(held.product_id, CancelHold(reservation_id), key))
+        assert isinstance(cancelled, ReservationRecord)
+        return cancelled
+
+    async def _known(self, reservation_id: int) -> ReservationRecord:
+        """The reservation as read outside any lock: its product, order and location never change,
+        so the locks to take and the caller's right to it are known before the commit."""
+        held = await self._unknown_holds.get(reservation_id)
+        if held is None:
+            raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
+        return held
+
+    async def _read_holds(self, reservation_ids: list[int]) -> dict[int, ReservationRecord]:
+        async with self.ledger.db.read_only() as conn:
+            return await repo.by_ids(conn, reservation_ids, self.clock())
+
+    async def _commit_endings(self, batch: list[Queued[HoldEnding]], wait: bool) -> list[Ended | Exception]:
+        """Commit confirms and cancels, on any products, in one database transaction (see hold_endings)."""
+        # mypy cannot solve a type variable R from `list[R | Exception]` when R is itself a union
+        return await commit_where_free(self.ledger.db, self.locks, batch, self._end_held, wait=wait)  # type: ignore[misc]
+
+    async def _end_held(
+        self, conn: asyncpg.Connection, batch: list[Queued[HoldEnding]], product_ids: list[int]
+    ) -> list[Ended | Exception]:
+        return await end_holds(conn, batch, product_ids, self.ledger, self.clock())
 
     async def for_order(self, sku: str, order_ref: str) -> ReservationRecord | None:
         """The reservation an order holds (or held) on a product: the GraphQL API names a
@@ -237,7 +199,7 @@ class ReservationService:
         """For each confirmed hold among `holds` (by id), its confirm's sales as they stand: one per
         location a hold naming none sold from (the reservations page lists each with its location)."""
         async with self.ledger.db.read_only() as conn:
-            return {h.id: await _confirmed_before(conn, h) for h in holds if h.status is Status.CONFIRMED}
+            return {h.id: await confirmed_before(conn, h) for h in holds if h.status is Status.CONFIRMED}
 
     async def sweep(self) -> int:
         """Mark lapsed reservations expired, one product at a time under its locks."""
@@ -249,37 +211,6 @@ class ReservationService:
                 await repo.expire_lapsed_holds(conn, [product_id])
                 await announce(conn, [product_id])
         return len(product_ids)
-
-    async def _product_of(self, reservation_id: int) -> int:
-        async with self.ledger.db.read_only() as conn:
-            product_id = await repo.product_of(conn, reservation_id)
-        if product_id is None:
-            raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
-        return product_id
-
-    @asynccontextmanager
-    async def _holding(
-        self, reservation_id: int, key: Key | None
-    ) -> AsyncIterator[tuple[asyncpg.Connection, ReservationRecord, datetime]]:
-        """A reservation read again under its product's locks, in a transaction, with the time;
-        the idempotency key claimed in that transaction."""
-        product_id = await self._product_of(reservation_id)
-        async with self.locks.hold(product_id), self.ledger.db.unit_of_work() as conn:
-            await lock_in_database(conn, product_id)
-            await idempotency.claim_or_repeat(conn, key)
-            now = self.clock()
-            held = await repo.by_id(conn, reservation_id, now)
-            assert held is not None, "reservations are never deleted"
-            yield conn, held, now
-
-
-_ANY_LOCATION = "any location (it holds against the product's total)"
-
-
-def _refused(held: ReservationRecord, wanted: str) -> Conflict:
-    # Named as people know it: the order and its product (the id stays in `extra` for programs).
-    return Conflict(f"Order {held.order_ref}'s reservation of {held.sku} is {held.status} and cannot be {wanted}",
-                    {"id": held.id, "status": held.status.value})  # fmt: skip
 
 
 def _repeat(existing: ReservationRecord, data: ReservationInput) -> ReservationRecord:
@@ -305,33 +236,6 @@ def _where(code: str | None) -> str:
     return f"at {code}" if code else "without a location"
 
 
-def sale_note(held: ReservationRecord) -> str:
-    """The note on each sale a hold's confirm records: it also finds them again (`repo.sales_of`)."""
-    return f"reservation {held.id}, order {held.order_ref}"
-
-
-async def _confirmed_before(conn: asyncpg.Connection, held: ReservationRecord) -> Confirmed:
-    """A confirmed hold and the sales its confirm recorded, as they stand (a deleted one is left out)."""
-    sales = await repo.sales_of(conn, held, sale_note(held))
-    first = next((s for s in sales if s.entry.id == held.transaction_id), None)
-    return Confirmed(held, first, tuple(s for s in sales if s is not first))
-
-
-def _released(product: ProductRecord, held: ReservationRecord) -> ProductRecord:
-    """The product as `repo.release_for_sale` leaves it: the hold no longer reserved or held."""
-    if held.location is None:
-        return replace(product, reserved=product.reserved - held.quantity)
-    there = product.held.get(held.location, 0) - held.quantity
-    rest = {code: units for code, units in product.held.items() if code != held.location}
-    return replace(product, reserved=product.reserved - held.quantity,
-                   held={**rest, held.location: there} if there else rest)  # fmt: skip
-
-
-def _stocks(product: ProductRecord) -> dict[str, int]:
-    """Its stock by location (a product whose ledger never named one keeps what it has in MAIN)."""
-    return dict(product.stocks) or {MAIN: product.position.stock}
-
-
 def _can_hold(
     available: dict[int, int], free_at: dict[tuple[int, str], int], product: ProductRecord, data: ReservationInput
 ) -> int:
@@ -341,21 +245,8 @@ def _can_hold(
         return available[product.id]
     pair = (product.id, data.location)
     if pair not in free_at:
-        free_at[pair] = _stocks(product).get(data.location, 0) - product.held.get(data.location, 0)
+        free_at[pair] = stocks_of(product).get(data.location, 0) - product.held.get(data.location, 0)
     return min(available[product.id], free_at[pair])
-
-
-def _short(
-    product: ProductRecord, held: ReservationRecord, default: str, free: dict[str, int], storage: list[str]
-) -> Conflict:
-    places = {code: max(0, free.get(code, 0)) for code in [default, *sorted(set(storage) - {default})]}
-    said = ", ".join(f"{units} at {code}" for code, units in places.items())
-    return Conflict(
-        f"Cannot confirm reservation {held.id}: its {held.quantity} {product.sku} would be taken from "
-        f"the storage locations, and only {sum(places.values())} are free there ({said}). Nothing was changed.",
-        {"id": held.id, "sku": product.sku, "requested": held.quantity, "available": sum(places.values()),
-         "locations": places},
-    )  # fmt: skip
 
 
 def _not_available(data: ReservationInput, available: int) -> Conflict:
