@@ -7,7 +7,9 @@ In one run, on the same machine, one app worker each, the same wrk load (bench/s
   2. the same plus one asyncpg `SELECT 1` per request;
   3. Stockroom, committed SELLs of one hot product (counted in the database), then the same from a
      client that sends `Accept-Encoding: gzip`, as most HTTP libraries do by default;
-  4. Stockroom, committed reservations of one hot product (bench/reserve.lua).
+  4. Stockroom, committed reservations of one hot product (bench/reserve.lua);
+  5. Stockroom, confirms of holds on one hot product (bench/confirm.lua), each a SELL: the holds are
+     made beforehand in the database, more than a run can confirm.
 Each run follows --warmup seconds of the same load, not measured, on the same server (all of them).
 The whole set is measured --rounds times in turn (the bare apps and Stockroom alternate, since this
 machine's speed drifts within minutes); each round is printed, and the targets are judged on the
@@ -87,11 +89,42 @@ async def reservations_committed(url: str, sku: str) -> int:
         await conn.close()
 
 
+async def holds_to_confirm(url: str, sku: str, count: int) -> tuple[int, int]:
+    """`count` active one-unit holds of `sku`, made directly (as the app's INSERT and its `reserved`
+    update do); the first and last id."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            ids = await conn.fetchrow(
+                """WITH made AS (
+                       INSERT INTO reservation (product, order_ref, quantity, created_at, expires_at)
+                       SELECT p.id, $3 || g, 1, now(), now() + interval '1 hour'
+                       FROM product p, generate_series(1, $2) AS g WHERE p.sku = $1 RETURNING id)
+                   SELECT min(id), max(id) FROM made""",
+                sku, count, f"c{time.time_ns()}-",
+            )  # fmt: skip
+            await conn.execute("UPDATE product SET reserved = reserved + $2 WHERE sku = $1", sku, count)
+        return ids[0], ids[1]
+    finally:
+        await conn.close()
+
+
+async def confirms_committed(url: str, sku: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM reservation r JOIN product p ON p.id = r.product "
+            "WHERE p.sku = $1 AND r.status = 'confirmed'", sku))  # fmt: skip
+    finally:
+        await conn.close()
+
+
 Row = tuple[str, float, float, str]  # name, requests/s, CPU µs per request, note
 RATIOS = (  # label, numerator, denominator, target
     ("hot SELL / bare Litestar", "Stockroom hot SELL", "bare Litestar", 0.6),
     ("hot SELL / bare + SELECT 1", "Stockroom hot SELL", "bare Litestar + SELECT 1", 1.0),
     ("hot reservation / hot SELL", "Stockroom hot reservation", "Stockroom hot SELL", 0.8),
+    ("hot confirm / hot SELL", "Stockroom hot confirm", "Stockroom hot SELL", 0.8),
 )
 
 
@@ -144,6 +177,18 @@ def main() -> None:
         held = asyncio.run(reservations_committed(url, "CRES-1")) - held_before
         rows.append(("Stockroom hot reservation", held / elapsed, cpu / max(held, 1) * 1e6,
                      f"p99 {stats['p99_ms']:.0f} ms"))  # fmt: skip
+        if args.warmup:
+            first, last = asyncio.run(holds_to_confirm(url, "CONF-1", 3_000 * args.warmup))
+            wrk(server.url, "confirm.lua", args.warmup, args.connections,
+                {"TOKEN": token, "ID_FIRST": str(first), "ID_LAST": str(last)})  # fmt: skip
+        first, last = asyncio.run(holds_to_confirm(url, "CONF-1", 4_000 * args.seconds))
+        before = asyncio.run(confirms_committed(url, "CONF-1"))
+        stats, cpu, elapsed = measured(server.process.pid, lambda: wrk(
+            server.url, "confirm.lua", args.seconds, args.connections,
+            {"TOKEN": token, "ID_FIRST": str(first), "ID_LAST": str(last)}))  # fmt: skip
+        confirmed = asyncio.run(confirms_committed(url, "CONF-1")) - before
+        note = f"p99 {stats['p99_ms']:.0f} ms" + (", ran out of holds" if confirmed >= last - first + 1 else "")
+        rows.append(("Stockroom hot confirm", confirmed / elapsed, cpu / max(confirmed, 1) * 1e6, note))
         return rows
 
     rounds: list[list[Row]] = []
@@ -151,6 +196,7 @@ def main() -> None:
         token = server.headers["Authorization"].removeprefix("Bearer ")
         asyncio.run(seed(url, "CEIL-", 1, 100_000_000))
         asyncio.run(seed(url, "CRES-", 1, 100_000_000))
+        asyncio.run(seed(url, "CONF-", 1, 100_000_000))
         for n in range(1, args.rounds + 1):
             rounds.append(one_round(url, server, token, n))
             print(f"round {n} of {args.rounds}", flush=True)

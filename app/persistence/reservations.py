@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 import asyncpg
 
@@ -67,9 +68,19 @@ _HELD_PLUS = """(SELECT coalesce(jsonb_object_agg(s.code, s.units), '{}')
 # --- reads ----------------------------------------------------------------------------------------
 
 
-async def by_id(conn: asyncpg.Connection, reservation_id: int, now: datetime) -> ReservationRecord | None:
-    row = await conn.fetchrow(f"SELECT {_SELECT} FROM {_FROM} WHERE r.id = $1", reservation_id)
-    return record_from(row, now) if row else None
+class HoldFacts(NamedTuple):
+    """What never changes about a hold: its product, order and location."""
+
+    product_id: int
+    order_ref: str
+    location: str | None
+
+
+async def facts_of(conn: asyncpg.Connection, reservation_ids: Sequence[int]) -> dict[int, HoldFacts]:
+    rows = await conn.fetch(
+        "SELECT id, product, order_ref, location FROM reservation WHERE id = ANY($1::bigint[])", list(reservation_ids)
+    )
+    return {r["id"]: HoldFacts(r["product"], r["order_ref"], r["location"]) for r in rows}
 
 
 async def by_ids(

@@ -15,6 +15,7 @@ from app.domain.reservations import Status
 from app.persistence import products as product_repo
 from app.persistence import reservations as repo
 from app.persistence.records import ProductRecord, ReservationRecord
+from app.persistence.reservations import HoldFacts
 from app.services import idempotency
 from app.services.coalesced import Coalesced
 from app.services.events import announce
@@ -33,7 +34,7 @@ class ReservationService:
         self.locks, self.ledger, self.clock = locks, ledger, clock
         self._group: GroupCommit[ReservationInput, Held] = GroupCommit(self._commit_reservations, max_batch)
         self._endings: GroupCommit[HoldEnding, Ended] = GroupCommit(self._commit_endings, max_batch)
-        self._unknown_holds: Coalesced[int, ReservationRecord] = Coalesced(self._read_holds)
+        self._unknown_holds: Coalesced[int, HoldFacts] = Coalesced(self._read_facts)
 
     async def reserve(self, data: ReservationInput, key: Key | None = None, *, within: str | None = None) -> Held:
         """The reservation, and whether it was created now (not: the same order holds it already).
@@ -149,17 +150,17 @@ class ReservationService:
         assert isinstance(cancelled, ReservationRecord)
         return cancelled
 
-    async def _known(self, reservation_id: int) -> ReservationRecord:
-        """The reservation as read outside any lock: its product, order and location never change,
-        so the locks to take and the caller's right to it are known before the commit."""
+    async def _known(self, reservation_id: int) -> HoldFacts:
+        """What never changes about the reservation, read outside any lock: the locks to take and
+        the caller's right to it are known before the commit."""
         held = await self._unknown_holds.get(reservation_id)
         if held is None:
             raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
         return held
 
-    async def _read_holds(self, reservation_ids: list[int]) -> dict[int, ReservationRecord]:
+    async def _read_facts(self, reservation_ids: list[int]) -> dict[int, HoldFacts]:
         async with self.ledger.db.read_only() as conn:
-            return await repo.by_ids(conn, reservation_ids, self.clock())
+            return await repo.facts_of(conn, reservation_ids)
 
     async def _commit_endings(self, batch: list[Queued[HoldEnding]], wait: bool) -> list[Ended | Exception]:
         """Commit confirms and cancels, on any products, in one database transaction (see hold_endings)."""
