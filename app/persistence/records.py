@@ -63,6 +63,15 @@ class ProductRecord:
             self.default_location, stocks, self.held,
         )  # fmt: skip
 
+    def with_holds(self, reserved: int, held: Mapping[str, int]) -> ProductRecord:
+        """This product with what its reservations hold now (see `with_figures`: every confirm pays it)."""
+        return ProductRecord(
+            self.id, self.sku, self.name, self.category, self.brand, self.low_stock_threshold,
+            self.overstock_threshold, self.count_interval_days, self.created_at, self.position, reserved,
+            self.totals, self.tx_count, self.last_key, self.last_counted_at, self.last_sale_at, self.lapsed_holds,
+            self.barcode, self.sell_price, self.default_location, self.stocks, held,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerRow:

@@ -213,11 +213,10 @@ async def confirmed_before(conn: asyncpg.Connection, held: ReservationRecord) ->
 def released(product: ProductRecord, held: ReservationRecord) -> ProductRecord:
     """The product once the hold no longer counts as reserved (or as held at its location)."""
     if held.location is None:
-        return replace(product, reserved=product.reserved - held.quantity)
+        return product.with_holds(product.reserved - held.quantity, product.held)
     there = product.held.get(held.location, 0) - held.quantity
     rest = {code: units for code, units in product.held.items() if code != held.location}
-    return replace(product, reserved=product.reserved - held.quantity,
-                   held={**rest, held.location: there} if there else rest)  # fmt: skip
+    return product.with_holds(product.reserved - held.quantity, {**rest, held.location: there} if there else rest)
 
 
 def stocks_of(product: ProductRecord) -> dict[str, int]:

@@ -132,7 +132,6 @@ def reservation_view(r: ReservationRecord) -> dict[str, Any]:
 def confirmed_view(confirmed: Confirmed) -> dict[str, Any]:
     """`transaction`: the sale (the first, when the confirm took stock from several locations);
     `transactions`: every sale it recorded, one per location, in timeline order."""
-    sale = confirmed.sale
+    sales = [transaction_view(s) for s in confirmed.sales]  # each made once: `transaction` is the first
     return {"reservation": reservation_view(confirmed.reservation),
-            "transaction": transaction_view(sale) if sale else None,
-            "transactions": [transaction_view(s) for s in confirmed.sales]}  # fmt: skip
+            "transaction": sales[0] if confirmed.sale else None, "transactions": sales}  # fmt: skip
