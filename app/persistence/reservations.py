@@ -201,19 +201,15 @@ async def mark_confirmed(
     now: datetime,
     unit_prices: Sequence[Decimal],
     transaction_ids: Sequence[int | None],
-) -> dict[int, ReservationRecord]:
-    """Holds confirmed, each by its sale `transaction_ids` (their `reserved` released by
-    `release_for_sales`); by id."""
-    rows = await conn.fetch(
-        f"""WITH r AS (
-                UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = c.unit_price,
-                       transaction_id = c.transaction_id
-                FROM unnest($1::bigint[], $3::numeric[], $4::bigint[]) AS c(id, unit_price, transaction_id)
-                WHERE reservation.id = c.id RETURNING reservation.*)
-            SELECT {_SELECT} FROM r JOIN product p ON p.id = r.product""",
+) -> None:
+    """Holds confirmed, each by its sale `transaction_ids` (their `reserved` released by `release_for_sales`)."""
+    await conn.execute(
+        """UPDATE reservation SET status = 'confirmed', ended_at = $2, unit_price = c.unit_price,
+                  transaction_id = c.transaction_id
+           FROM unnest($1::bigint[], $3::numeric[], $4::bigint[]) AS c(id, unit_price, transaction_id)
+           WHERE reservation.id = c.id""",
         list(reservation_ids), now, list(unit_prices), list(transaction_ids),
     )  # fmt: skip
-    return {r["id"]: record_from(r, now) for r in rows}
 
 
 async def cancel(conn: asyncpg.Connection, reservation_ids: Sequence[int], now: datetime) -> None:

@@ -177,12 +177,12 @@ class _Endings:
         if sales:
             await repo.release_for_sales(self.conn, [s.held for s in sales])
             await self._insert()
-            confirmed = await repo.mark_confirmed(
+            for sale in sales:
+                sale.record = replace(self.holds[sale.held.id], transaction_id=sale.rows[0].entry.id)
+            await repo.mark_confirmed(
                 self.conn, [s.held.id for s in sales], self.now, [s.price for s in sales],
                 [s.rows[0].entry.id for s in sales],
             )  # fmt: skip
-            for sale in sales:
-                sale.record = confirmed[sale.held.id]
             await product_repo.save_all_figures(self.conn, [self.products[p] for p in sorted(self.changed)])
         ended = {self.holds[i].product_id for i in self.cancelled} | self.changed
         if ended:

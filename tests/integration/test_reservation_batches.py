@@ -87,6 +87,9 @@ async def test_confirms_cancels_repeats_and_sales_sent_together_each_get_their_o
     assert (product["on_hand"], product["reserved"]) == (60 - 20 - sold_from_holds, 5)
     rows = [r for r in await timeline(api, sku) if r["type"] == "SELL"]
     assert len(rows) == 20 + sold_from_holds
+    listed = (await api.get("/api/reservations", params={"sku": sku, "status": "confirmed"})).json()["items"]
+    stored = {r["id"]: r for r in listed}
+    assert [r.json()["reservation"] for r in confirms] == [stored[i] for i in confirmed]  # answered as stored
     by_hold = {r["id"]: r for r in rows}
     for reply in confirms:
         sale = by_hold[reply.json()["transaction"]["id"]]
