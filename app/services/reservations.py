@@ -172,6 +172,14 @@ class ReservationService:
     ) -> list[Ended | Exception]:
         return await end_holds(conn, batch, product_ids, self.ledger, self.clock())
 
+    async def get(self, reservation_id: int) -> ReservationRecord:
+        """A reservation as it stands (404 when there is none)."""
+        async with self.ledger.db.read_only() as conn:
+            found = await repo.by_ids(conn, [reservation_id], self.clock())
+        if reservation_id not in found:
+            raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
+        return found[reservation_id]
+
     async def for_order(self, sku: str, order_ref: str) -> ReservationRecord | None:
         """The reservation an order holds (or held) on a product: the GraphQL API names a
         reservation by product and order, as seed 001's clients do, not by its id."""

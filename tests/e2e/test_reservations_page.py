@@ -208,3 +208,30 @@ async def test_an_open_reservations_page_shows_holds_made_and_ended_elsewhere(ap
     assert await tab.evaluate("window.sameDocument") is True
     assert tab.errors == []
     await context.close()
+
+
+async def test_a_confirm_refused_because_the_hold_ended_elsewhere_keeps_its_reason_after_the_tables_redraw(
+    api, server, browser
+):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "gone-1"})).json()
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+    row = tab.locator(f"#active #reservation-{held['id']}")
+    await row.get_by_placeholder("unit price").fill("3.00")  # typed: the tables wait for it
+    assert (await api.post(f"/api/reservations/{held['id']}/cancel")).status_code == 200  # another window
+    await row.get_by_role("button", name="Confirm").click()
+    said = "Order gone-1's reservation of " + sku + " is cancelled and cannot be confirmed"
+    # The refused row is drawn again, then the tables (the hold ended): it moves to Recent, and the
+    # reason stays above the tables.
+    await tab.locator(f"#recent #reservation-{held['id']} .badge.cancelled").wait_for(timeout=5000)
+    await tab.wait_for_timeout(1500)  # any redraw still due has come
+    notice = tab.locator("#reservations-notice")
+    assert await notice.get_attribute("role") == "alert" and said in await notice.inner_text()
+    assert await tab.locator(f"#active #reservation-{held['id']}").count() == 0
+    await tab.screenshot(path=screenshot_path("reservations-refused-confirm-kept"), full_page=True)
+    assert tab.errors == []
+    assert [r["type"] for r in await timeline(api, sku)] == ["BUY"]
+    await context.close()

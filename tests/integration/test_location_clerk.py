@@ -237,3 +237,28 @@ async def test_a_check_counts_one_location_with_the_units_there(server, api, dat
     counts = [(t["location"], t["quantity"]) for t in await timeline(api, sku) if t["type"] == "COUNT"]
     assert counts == [("MAIN", 10), (store, 5)]
     assert stock_by_location(await summary(api, sku)) == {"MAIN": 10, store: 5}
+
+
+async def test_a_limited_clerks_reservations_page_offers_confirm_and_cancel_only_on_their_stores_holds(
+    server, api, database_url
+):
+    store = await new_location(api)
+    sku = await stocked_at(api, store)
+    name, _ = limited_user(database_url, "clerk", store)
+    ids = {}
+    for where in (store, "MAIN", None):
+        body = {"sku": sku, "quantity": 1, "order_ref": f"page-{where}", **({"location": where} if where else {})}
+        ids[where] = (await api.post("/api/reservations", json=body)).json()["id"]
+    clerk = await signed_in(server.url, name)
+    try:
+        html = (await clerk.get("/reservations", params={"sku": sku})).text
+    finally:
+        await clerk.aclose()
+
+    def row(where: str | None) -> str:
+        return html.split(f'id="reservation-{ids[where]}"')[1].split("</tr>")[0]
+
+    assert "Confirm</button>" in row(store) and "Cancel</button>" in row(store)
+    for where, said in (("MAIN", "Held at MAIN"), (None, "Held against every location")):
+        assert "Confirm</button>" not in row(where) and "Cancel</button>" not in row(where)
+        assert said in row(where)

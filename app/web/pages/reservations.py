@@ -244,12 +244,17 @@ class ReservationPages(Controller):
     async def _refused(
         self, request: HTMXRequest, reservations: ReservationService, reservation_id: int, refused: DomainError
     ) -> Template:
-        """The rejection is shown on the row it concerns."""
+        """The rejection is shown on the row it concerns, and above the tables: the live tables are
+        drawn again as soon as any hold changes (the one that made this confirm fail, most often),
+        and the row's message went with them within a second."""
         if request.htmx:
-            current = [r for r in await reservations.listing(None, None, limit=5000) if r.id == reservation_id]
-            if current:
-                shown = reservation_row(current[0], reservations.clock())
-                return page("reservations/_row.html", r=shown, error=problem(refused))
+            try:
+                current = await reservations.get(reservation_id)
+            except NotFound:
+                pass
+            else:
+                shown = reservation_row(current, reservations.clock())
+                return page("reservations/_refused.html", r=shown, error=problem(refused))
         response = await self._page(reservations, None, None, error=problem(refused), error_id=reservation_id)
         location = isinstance(refused, LocationRefused)  # a hold where the caller may not record
         response.status_code = 403 if location else 409 if "cannot" in refused.detail else 400
@@ -257,10 +262,10 @@ class ReservationPages(Controller):
 
 
 async def _find(reservations: ReservationService, sku: str | None, reservation_id: int) -> ReservationRecord:
-    found = [r for r in await reservations.listing(sku, None, limit=5000) if r.id == reservation_id]
-    if not found:
-        raise NotFound(f"No reservation {reservation_id}")
-    return found[0]
+    found = await reservations.get(reservation_id)
+    if sku is not None and found.sku != sku:
+        raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
+    return found
 
 
 async def _places(reservations: ReservationService) -> dict[str, Any]:
