@@ -55,7 +55,7 @@ async def end_holds(
     release_earlier_answers()  # read: the fold and the writes are left
     endings = _Endings(conn, ledger, now, start.products, holds, deque(start.seqs),
                        ClosedPeriod(start.closed_through, ledger.zone))  # fmt: skip
-    settled: list[Ended | _Sale | Exception] = []
+    settled: list[Ended | _Sale | _Again | Exception] = []
     for queued in batch:
         if queued.key and not first_claim(queued.key, owned):
             settled.append(Repeated(queued.key))
@@ -64,7 +64,8 @@ async def end_holds(
         else:
             settled.append(await endings.confirm(queued.data))
     await endings.write()
-    results = [s.confirmed() if isinstance(s, _Sale) else s for s in settled]
+    results = [s.confirmed() if isinstance(s, _Sale) else s.sale.confirmed(earlier=True) if isinstance(s, _Again)
+               else s for s in settled]  # fmt: skip
     await idempotency.keep_batch(conn, zip([q.key for q in batch], results, strict=True))
     return results
 
@@ -79,9 +80,16 @@ class _Sale:
     record: ReservationRecord | None = None  # the hold as confirmed, once written
     rows: list[LedgerRow] = field(default_factory=list)
 
-    def confirmed(self) -> Confirmed:
+    def confirmed(self, *, earlier: bool = False) -> Confirmed:
         assert self.record is not None and self.rows, "a batch's sales are written before it answers"
-        return Confirmed(self.record, self.rows[0], tuple(self.rows[1:]))
+        return Confirmed(self.record, self.rows[0], tuple(self.rows[1:]), earlier)
+
+
+@dataclass(frozen=True, slots=True)
+class _Again:
+    """A confirm of a hold an earlier request of this batch confirmed: answered with its sale."""
+
+    sale: _Sale
 
 
 class _Endings:
@@ -111,11 +119,13 @@ class _Endings:
         self.cancelled.append(held.id)
         return cancelled
 
-    async def confirm(self, data: ConfirmHold) -> _Sale | Confirmed | Conflict:
+    async def confirm(self, data: ConfirmHold) -> _Sale | _Again | Confirmed | Conflict:
         held = self.holds[data.reservation_id]
         verdict = on_confirm(held.status)
         if verdict is Verdict.UNCHANGED:
-            return self.sold.get(held.id) or await confirmed_before(self.conn, held)
+            if (sale := self.sold.get(held.id)) is not None:
+                return _Again(sale)
+            return replace(await confirmed_before(self.conn, held), earlier=True)
         if verdict is Verdict.CONFLICT:
             return refused(held, "confirmed")
         # The hold turns into the sale: it stops counting as reserved (and as held at its location)

@@ -54,6 +54,7 @@ class Confirmed:
     reservation: ReservationRecord
     sale: LedgerRow | None
     more: tuple[LedgerRow, ...] = ()
+    earlier: bool = False  # confirmed before this request (by another, or by its own first try): nothing new sold
 
     @property
     def sales(self) -> list[LedgerRow]:

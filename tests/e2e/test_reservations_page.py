@@ -78,6 +78,17 @@ async def test_a_phone_order_is_held_from_the_page_with_each_refusal_beside_its_
     await form.get_by_role("button", name="Reserve").click()
     await form.get_by_text(f"Reserved 1 of {scanned} for order phone-2").wait_for()
     assert (await summary(api, scanned))["reserved"] == 1
+
+    # An order holds a product once: its cancelled hold is what the reference names, said as such.
+    phone_2 = (await reservations_of(api, scanned))[0]["id"]
+    assert (await api.post(f"/api/reservations/{phone_2}/cancel")).status_code == 200
+    await form.get_by_label("Product (SKU or barcode)").fill(scanned)
+    await form.get_by_label("Quantity").fill("1")
+    await form.get_by_label("Order reference").fill("phone-2")
+    await form.get_by_role("button", name="Reserve").click()
+    said = f"Order phone-2's reservation of 1 {scanned} is cancelled: nothing was reserved."
+    await form.get_by_text(said).wait_for()
+    assert (await summary(api, scanned))["reserved"] == 0
     assert await tab.evaluate("window.sameDocument") is True
     assert tab.errors == []
     await context.close()

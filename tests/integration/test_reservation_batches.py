@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.integration.helpers import anomalies, hold_units, make_product, record, summary, timeline
+from tests.integration.test_location_clerk import csrf_of, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +149,25 @@ async def test_confirms_sent_together_are_committed_together(api):
     assert [r.status_code for r in replies] == [200] * 40
     moments = {r.json()["reservation"]["ended_at"] for r in replies}
     assert len(moments) < 20, f"40 confirms sent together were committed in {len(moments)} transactions"
+
+
+async def test_of_two_clerks_confirming_one_hold_at_once_the_second_is_told_it_was_confirmed_already(api, server):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "2.00")
+    (held,) = await hold_units(api, sku, 1, "both-")
+    clerks = [await signed_in(server.url, "clerk1") for _ in range(2)]  # two windows
+    try:
+        forms = [(c, csrf_of((await c.get("/reservations")).text)) for c in clerks]
+        replies = await asyncio.gather(*(
+            client.post(f"/reservations/{held}/confirm", data={"unit_price": price, "csrf_token": csrf},
+                        headers={"HX-Request": "true"})
+            for (client, csrf), price in zip(forms, ("8.00", "9.00"), strict=True)
+        ))  # fmt: skip
+    finally:
+        for clerk in clerks:
+            await clerk.aclose()
+    assert [r.status_code for r in replies] == [200, 200]
+    texts = [r.text for r in replies]
+    assert sum("Confirmed order both-0: a sale of 1" in t for t in texts) == 1, texts
+    assert sum("Order both-0 was already confirmed, and nothing more was sold: a sale of 1" in t for t in texts) == 1
+    assert [r["type"] for r in await timeline(api, sku)] == ["BUY", "SELL"]

@@ -176,7 +176,7 @@ class Mutation:
         if isinstance(outcome, Refused):
             return await _refused(info, sku, outcome, answer.replayed)
         return InventoryOperationResult(
-            success=True, message=_confirmed_message(held, outcome, answer.replayed), retries_used=0, sku=sku,
+            success=True, message=_confirmed_message(outcome, answer.replayed), retries_used=0, sku=sku,
             reservation=Reservation.of(reservation_view(outcome.reservation)),
             transaction=Transaction.of(transaction_view(outcome.sale)) if outcome.sale else None,
             transactions=[Transaction.of(transaction_view(sale)) for sale in outcome.sales],
@@ -411,13 +411,13 @@ def _positive(quantity: int) -> int:
     return quantity
 
 
-def _confirmed_message(before: ReservationRecord, outcome: Confirmed, replayed: bool) -> str:
+def _confirmed_message(outcome: Confirmed, replayed: bool) -> str:
     """What was booked: the sale's price, not the one asked for. A reservation confirmed before this
     request (and not by this key's first run) is returned unchanged, and the message says so."""
     held = outcome.reservation
     price = outcome.sale.entry.unit_price if outcome.sale else held.unit_price
     sold = f"sold {held.quantity} of {held.sku} at {price}"
-    if before.status is Status.CONFIRMED and not replayed:
+    if outcome.earlier and not replayed:
         return f"Order {held.order_ref} was already confirmed: {sold}; nothing was sold now"
     return f"Confirmed order {held.order_ref}: {sold}"
 

@@ -170,9 +170,12 @@ class ReservationPages(Controller):
             where = f" at {held.location}" if held.location else ""
             said = (f"Reserved {shown.units(held.quantity)} of {held.sku}{where} for order {held.order_ref}, "
                     f"held for {r['time_left']}.")  # fmt: skip
-        else:
+        elif held.status is Status.ACTIVE:
             said = (f"Order {held.order_ref} already holds {shown.units(held.quantity)} of {held.sku}: "
                     "nothing new was reserved.")  # fmt: skip
+        else:  # an order holds a product once: its ended hold is what the reference names
+            said = (f"Order {held.order_ref}'s reservation of {shown.units(held.quantity)} {held.sku} is "
+                    f"{held.status}: nothing was reserved. Use another order reference to hold it again.")  # fmt: skip
         return page("reservations/_reserve.html", **_form_context(None), **await _places(reservations), done=said,
                     new_row=r if created else None)  # fmt: skip
 
@@ -194,7 +197,10 @@ class ReservationPages(Controller):
             return await self._refused(request, reservations, reservation_id, refused)
         several = (await _places(reservations))["several_locations"]
         held = confirmed.reservation
-        said = f"Confirmed order {held.order_ref}: {sold(confirmed, display, several)}."
+        what = sold(confirmed, display, several)
+        said = f"Confirmed order {held.order_ref}: {what}."
+        if confirmed.earlier:  # someone else's confirm came first (another window, the order system)
+            said = f"Order {held.order_ref} was already confirmed, and nothing more was sold: {what}."
         return self._done(request, reservations, held, said, confirmed if several else None)
 
     @post("/{reservation_id:int}/cancel", opt={"role": Role.CLERK})
