@@ -246,3 +246,25 @@ async def test_a_confirm_refused_because_the_hold_ended_elsewhere_keeps_its_reas
     assert tab.errors == []
     assert [r["type"] for r in await timeline(api, sku)] == ["BUY"]
     await context.close()
+
+
+async def test_a_long_order_reference_wraps_in_its_cell_on_a_desk(api, server, browser):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    long_ref = "X" * 100  # the longest the form takes, with no space to break at
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": long_ref})).json()
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    card = tab.locator("#active").locator("xpath=..")
+    await tab.locator(f"#active #reservation-{held['id']}").wait_for()
+    widths = await card.evaluate("c => [c.scrollWidth, c.clientWidth]")
+    assert widths[0] <= widths[1], f"the Active table is {widths[0]} px wide in a {widths[1]} px card"
+    await expect_visible(tab.locator(f"#active #reservation-{held['id']}").get_by_role("button", name="Confirm"))
+    await tab.screenshot(path=screenshot_path("reservations-long-order-ref"), full_page=True)
+    assert tab.errors == []
+    await context.close()
+
+
+async def expect_visible(locator):
+    box = await locator.bounding_box()
+    assert box is not None and box["width"] > 0
