@@ -57,6 +57,9 @@ def integer(errors: FieldErrors, name: str, raw: object) -> int | None:
     if isinstance(raw, str) and not raw.isascii() and any(ch.isdigit() for ch in raw):
         errors.add(name, f"{ASCII_DIGITS}, got {ascii(raw[:40])}")
         return None
+    if isinstance(raw, str) and not raw.strip():  # a form's empty field: optional ones never get here
+        errors.add(name, "is required")
+        return None
     if isinstance(raw, (Decimal, str)):
         errors.add(name, f"must be a whole number, got {str(raw)[:40]!r}")
         return None

@@ -114,7 +114,19 @@ async def test_a_rejected_confirm_is_shown_on_its_row(api):
     said = f"Order {r['order_ref']}&#39;s reservation of {sku} is cancelled and cannot be confirmed"
     assert said in htmx.text  # named as the clerk knows it, not by an internal number
     plain = await api.post(f"/reservations/{r['id']}/confirm", data={"unit_price": "nope"}, headers=HTML)
-    assert plain.status_code == 400 and "unit_price" in plain.text
+    assert plain.status_code == 400 and "Unit price must be a plain decimal number, got &#39;nope&#39;" in plain.text
+    assert [x["type"] for x in await timeline(api, sku)] == ["BUY"]
+
+
+async def test_a_refused_price_is_named_as_the_form_names_it(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 5, "1.00")
+    r = await held(api, sku)
+    refused = await api.post(f"/reservations/{r['id']}/confirm", data={"unit_price": "-1"}, headers=HTMX)
+    assert refused.status_code == 200
+    assert "Unit price must not be negative" in refused.text  # on the row
+    assert f"Order {r['order_ref']}: unit price must not be negative" in refused.text  # above the tables
+    assert "unit_price" not in refused.text.replace('name="unit_price"', "")
     assert [x["type"] for x in await timeline(api, sku)] == ["BUY"]
 
 

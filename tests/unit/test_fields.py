@@ -30,6 +30,13 @@ def test_only_ascii_digits_make_a_whole_number(digits):
     assert [e.field for e in errors.errors] == ["quantity"]
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_whole_number_is_required_not_misread(blank):
+    errors = FieldErrors()
+    assert fields.integer(errors, "quantity", blank) is None
+    assert [(e.field, e.message) for e in errors.errors] == [("quantity", "is required")]
+
+
 @pytest.mark.parametrize("text", ["١٢.٥", "１２.５", "12.５", "٫5"])
 def test_only_ascii_digits_make_a_price(text):
     errors = FieldErrors()

@@ -69,7 +69,7 @@ def sold(confirmed: Confirmed, shown: Display, several_locations: bool) -> str:
     """What a confirm sold, as the page says it: "a sale of 3 TEA at 5.00", and while there are
     several locations where from: "sales of 3 TEA (1 from MAIN, 2 from STORE) at 5.00"."""
     held, sales = confirmed.reservation, confirmed.sales
-    price = shown.money(held.unit_price)
+    price = shown.exact(held.unit_price)  # as the row shows it: 12.345 is not rounded to 12.34
     if not several_locations or not sales:
         return f"a sale of {shown.units(held.quantity)} {held.sku} at {price}"
     if len(sales) == 1:
