@@ -45,7 +45,8 @@ async def test_a_phone_order_is_held_from_the_page_with_each_refusal_beside_its_
     await form.get_by_label("Order reference").fill("phone-1")
     await form.get_by_role("button", name="Reserve").click()
     await form.locator("#reserve-sku-error").wait_for()
-    assert "No product" in await form.locator("#reserve-sku-error").text_content()
+    said = await form.locator("#reserve-sku-error").text_content()
+    assert f"No product has the SKU or barcode 'NO-SUCH-{sku}'" in said
     assert await form.get_by_label("Order reference").input_value() == "phone-1"  # what was typed stays
 
     await form.get_by_label("Product (SKU or barcode)").fill(sku)

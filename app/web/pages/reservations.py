@@ -136,6 +136,9 @@ class ReservationPages(Controller):
                 entered["sku"] = found.sku  # a barcode names its product
             elif entered["sku"] and (misread := misread_barcode(entered["sku"])) is not None:
                 raise InvalidInput([FieldError("sku", misread)])
+            elif entered["sku"]:  # neither a SKU nor a barcode: the field takes both, and says so
+                code = entered["sku"]
+                raise NotFound(f"No product has the SKU or barcode {code[:64]!r}", {"field": "sku", "sku": code})
             return await reservations.reserve(parse_reservation(entered), key, within=request.user.location)
 
         try:
