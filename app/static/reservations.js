@@ -19,10 +19,17 @@
       return field.value !== field.defaultValue;
     });
   }
+  // Said while changes wait for a typed price, so that a table that stays still is not taken for the
+  // whole truth (a Confirm on a hold ended meanwhile is then refused).
+  function waiting(yes) {
+    var hint = document.getElementById("holds-waiting");
+    if (hint) hint.hidden = !yes;
+  }
   function refresh() {
     timer = null;
-    if (busy()) { again = true; return; } // focusout asks again
+    if (busy()) { again = true; waiting(true); return; } // focusout asks again
     again = false;
+    waiting(false);
     window.htmx.ajax("GET", window.location.pathname + window.location.search,
                      { target: "#reservation-tables", select: "#reservation-tables", swap: "outerHTML" });
   }

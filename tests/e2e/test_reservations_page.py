@@ -214,9 +214,11 @@ async def test_an_open_reservations_page_shows_holds_made_and_ended_elsewhere(ap
     later = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "later-1"})).json()
     await tab.wait_for_timeout(2500)  # a redraw would have come by now
     assert await price.input_value() == "12.30"
+    await tab.locator("#holds-waiting").wait_for(state="visible", timeout=5000)  # the page says it waits
     await price.fill("")  # given up: the tables may be drawn again, and show what came meanwhile
     await price.blur()
     await tab.locator(f"#active #reservation-{later['id']}").wait_for(timeout=5000)
+    await tab.locator("#holds-waiting").wait_for(state="hidden", timeout=5000)
     assert await tab.evaluate("window.sameDocument") is True
     assert tab.errors == []
     await context.close()
