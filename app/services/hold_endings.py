@@ -199,9 +199,6 @@ class _Endings:
             await announce(self.conn, ended)
 
 
-ANY_LOCATION = "any location (it holds against the product's total)"
-
-
 def refused(held: ReservationRecord, wanted: str) -> Conflict:
     # Named as people know it: the order and its product (the id stays in `extra` for programs).
     return Conflict(f"Order {held.order_ref}'s reservation of {held.sku} is {held.status} and cannot be {wanted}",

@@ -20,7 +20,7 @@ from app.services import idempotency
 from app.services.coalesced import Coalesced
 from app.services.events import announce
 from app.services.group_commit import GroupCommit, Queued, release_earlier_answers
-from app.services.hold_endings import ANY_LOCATION, Ended, confirmed_before, end_holds, stocks_of
+from app.services.hold_endings import Ended, confirmed_before, end_holds, stocks_of
 from app.services.idempotency import Key, Repeated, first_claim
 from app.services.ledger import LedgerService
 from app.services.locks import ProductLocks, commit_where_free, lock_in_database
@@ -133,8 +133,7 @@ class ReservationService:
         (`fulfilment`). Confirms and cancels arriving together are committed together (group commit),
         like sales. `within`: the location the caller is limited to: they confirm only holds there (a
         hold naming none may sell from any location, so it is refused to them too: 403)."""
-        held = await self._known(reservation_id)
-        refuse_outside(within, (held.location or ANY_LOCATION,), f"Confirming order {held.order_ref}")
+        held = await self._known(reservation_id, within, "Confirming")
         confirmed = await self._endings.submit(Queued(held.product_id, ConfirmHold(reservation_id, unit_price), key))
         assert isinstance(confirmed, Confirmed)
         return confirmed
@@ -144,18 +143,19 @@ class ReservationService:
     ) -> ReservationRecord:
         """Release a hold. `within`: the caller's location limit: as for a confirm, they cancel only
         holds at their location (another store's order, or one naming none, is a 403)."""
-        held = await self._known(reservation_id)
-        refuse_outside(within, (held.location or ANY_LOCATION,), f"Cancelling order {held.order_ref}")
+        held = await self._known(reservation_id, within, "Cancelling")
         cancelled = await self._endings.submit(Queued(held.product_id, CancelHold(reservation_id), key))
         assert isinstance(cancelled, ReservationRecord)
         return cancelled
 
-    async def _known(self, reservation_id: int) -> HoldFacts:
-        """What never changes about the reservation, read outside any lock: the locks to take and
-        the caller's right to it are known before the commit."""
+    async def _known(self, reservation_id: int, within: str | None, doing: str) -> HoldFacts:
+        """What never changes about the reservation, read outside any lock: the locks to take, and
+        the caller's right to it (403 when they are limited to another location), are settled before
+        the commit, so that a refusal never claims the idempotency key."""
         held = await self._unknown_holds.get(reservation_id)
         if held is None:
             raise NotFound(f"No reservation with id {reservation_id}", {"id": reservation_id})
+        refuse_outside(within, (held.location or _ANY_LOCATION,), f"{doing} order {held.order_ref}")
         return held
 
     async def _read_facts(self, reservation_ids: list[int]) -> dict[int, HoldFacts]:
@@ -220,6 +220,9 @@ class ReservationService:
                 await repo.expire_lapsed_holds(conn, [product_id])
                 await announce(conn, [product_id])
         return len(product_ids)
+
+
+_ANY_LOCATION = "any location (it holds against the product's total)"
 
 
 def _repeat(existing: ReservationRecord, data: ReservationInput) -> ReservationRecord:
