@@ -54,19 +54,43 @@
     while (places.length < 2) places += "0";
     return group(parts[0]) + "." + places;
   }
+  // A time as the server's `when` filter writes it (Display.moment): the locale's day, short month and
+  // year (CLDR's yMMMd, as Babel reads it) and the 24-hour time, in the shop's zone (data-zone).
+  var moments = (function () {
+    try {
+      var zone = root.dataset.zone || "UTC";
+      return {day: new Intl.DateTimeFormat(lang, {year: "numeric", month: "short", day: "numeric", timeZone: zone}),
+              time: new Intl.DateTimeFormat("en-GB", {hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone})};
+    } catch (e) { return null; } // a zone or language the browser does not know: times stay as drawn
+  })();
   var FORMAT = {
     on_hand: units, reserved: units, available: units, average_cost: formats.money ? money : exact,
-    inventory_value: money, realized_pl: money, write_off: money, gain: money
+    inventory_value: money, realized_pl: money, write_off: money, gain: money,
+    last_counted_at: null, last_sale_at: null // times: see writeMoment
   };
   var FIELDS = Object.keys(FORMAT);
 
   // A figure's cell: its text, and for an average cost (shown to the currency's precision) the exact
   // figure on hover, as the server's `cost` filter renders it.
   function write(cell, field, raw) {
+    if (!FORMAT[field]) return writeMoment(cell, raw);
     var text = FORMAT[field](raw), shown = cell.querySelector(".cost") || cell;
     if (shown !== cell) shown.title = exact(raw);
     if (shown.textContent === text) return false;
     shown.textContent = text;
+    flash(cell);
+    return true;
+  }
+
+  // A time's cell: a <time> carrying the ISO form, as the server draws it; none for a product never
+  // sold or counted (the summary's null).
+  function writeMoment(cell, raw) {
+    if (!moments) return false;
+    if (raw === "null" || !raw) { cell.textContent = ""; return true; }
+    var at = new Date(raw), time = document.createElement("time");
+    time.dateTime = raw;
+    time.textContent = moments.day.format(at) + " " + moments.time.format(at);
+    cell.replaceChildren(time);
     flash(cell);
     return true;
   }

@@ -204,10 +204,11 @@ async def test_after_a_search_the_live_figures_and_totals_follow_the_rows_shown(
     await context.close()
 
 
-async def test_live_figures_are_written_in_the_shops_locale_and_currency_as_the_server_writes_them(
+async def test_live_figures_and_times_are_written_in_the_shops_locale_currency_and_zone_as_the_server_writes_them(
     browser, database_url
 ):
-    server, token = await own_server(database_url, "euro", INVENTORY_LOCALE="de_DE", INVENTORY_CURRENCY="EUR")
+    server, token = await own_server(database_url, "euro", INVENTORY_LOCALE="de_DE", INVENTORY_CURRENCY="EUR",
+                                     INVENTORY_TIMEZONE="Asia/Kolkata")  # +05:30: a time in UTC would show  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=60, headers=bearer(token)) as client:
             for sku in ("EU-1", "EU-2"):
@@ -220,8 +221,10 @@ async def test_live_figures_are_written_in_the_shops_locale_and_currency_as_the_
             await tab.wait_for_function("() => document.querySelector('[data-live]').dataset.liveState === 'connected'")
             await record(client, "EU-1", "BUY", 1000, "2.1234")  # average cost 1.509045…, value over 3,000
             await record(client, "EU-1", "SELL", 1, "3.00")
+            await record(client, "EU-2", "COUNT", 2)
             await tab.wait_for_function(
-                """() => document.querySelector('tr[data-sku="EU-1"] [data-field="on_hand"]').dataset.raw === '2199'"""
+                """() => document.querySelector('tr[data-sku="EU-1"] [data-field="on_hand"]').dataset.raw === '2199'
+                      && document.querySelector('tr[data-sku="EU-2"] [data-field="on_hand"]').dataset.raw === '2'"""
             )
             await tab.wait_for_timeout(300)  # the frame that writes the totals
 
@@ -237,6 +240,8 @@ async def test_live_figures_are_written_in_the_shops_locale_and_currency_as_the_
             assert live == rendered
             values = dict((f, t) for f, t, _ in rendered)
             assert "€" in values["inventory_value"] and "." in values["on_hand"]  # 2.199: German grouping
+            # "Last sale" and "Last counted" followed the sale and the count (they were empty before)
+            assert {f for f, t, _ in live if t and f.startswith("last_")} == {"last_sale_at", "last_counted_at"}
             await context.close()
     finally:
         server.stop()
