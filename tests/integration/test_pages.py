@@ -127,6 +127,9 @@ async def test_a_refused_price_is_named_as_the_form_names_it(api):
     assert "Unit price must not be negative" in refused.text  # on the row
     assert f"Order {r['order_ref']}: unit price must not be negative" in refused.text  # above the tables
     assert "unit_price" not in refused.text.replace('name="unit_price"', "")
+    assert 'value="-1"' in refused.text  # the box keeps what was typed, to be corrected
+    plain = await api.post(f"/reservations/{r['id']}/confirm", data={"unit_price": "4,50"}, headers=HTML)
+    assert plain.status_code == 400 and 'value="4,50"' in plain.text
     assert [x["type"] for x in await timeline(api, sku)] == ["BUY"]
 
 

@@ -197,7 +197,7 @@ class ReservationPages(Controller):
             price = parse_confirm({"unit_price": form.get("unit_price")})
             confirmed = await reservations.confirm(reservation_id, price, within=request.user.location)
         except DomainError as refused:
-            return await self._refused(request, reservations, reservation_id, refused)
+            return await self._refused(request, reservations, reservation_id, refused, typed=form.get("unit_price"))
         several = (await _places(reservations))["several_locations"]
         held = confirmed.reservation
         what = sold(confirmed, display, several)
@@ -251,11 +251,17 @@ class ReservationPages(Controller):
                     retarget="#recent-rows", reswap="afterbegin")  # fmt: skip
 
     async def _refused(
-        self, request: HTMXRequest, reservations: ReservationService, reservation_id: int, refused: DomainError
+        self,
+        request: HTMXRequest,
+        reservations: ReservationService,
+        reservation_id: int,
+        refused: DomainError,
+        typed: str | None = None,
     ) -> Template:
         """The rejection is shown on the row it concerns, and above the tables: the live tables are
         drawn again as soon as any hold changes (the one that made this confirm fail, most often),
-        and the row's message went with them within a second."""
+        and the row's message went with them within a second. The row's price box keeps what was
+        `typed`, to be corrected rather than typed again."""
         if request.htmx:
             try:
                 current = await reservations.get(reservation_id)
@@ -263,8 +269,10 @@ class ReservationPages(Controller):
                 pass
             else:
                 shown = reservation_row(current, reservations.clock())
-                return page("reservations/_refused.html", r=shown, error=problem(refused))
-        response = await self._page(reservations, None, None, error=problem(refused), error_id=reservation_id)
+                return page("reservations/_refused.html", r=shown, error=problem(refused), typed=typed)
+        response = await self._page(
+            reservations, None, None, error=problem(refused), error_id=reservation_id, typed=typed
+        )
         location = isinstance(refused, LocationRefused)  # a hold where the caller may not record
         response.status_code = 403 if location else 409 if "cannot" in refused.detail else 400
         return response
