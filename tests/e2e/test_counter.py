@@ -419,7 +419,9 @@ async def test_a_clerk_voids_their_own_sale_and_only_that(api, server, browser, 
     assert (await summary(api, sku))["on_hand"] == 10
     assert [r["type"] for r in await timeline(api, sku)] == ["BUY"]
     audit = (await api.get("/audit", headers={"accept": "text/html"})).text
-    assert f'<td>clerk1</td><td>void</td>\n    <td class="num">{sale["id"]}</td>' in audit
+    who = '<td data-label="Who">clerk1</td><td data-label="What">void</td>\n    '
+    assert f'{who}<td class="num" data-label="Transaction">{sale["id"]}</td>' in audit
+    assert f"Sale of 1 × {sku} at 6.95 on" in audit  # the row it took, as the clerk entered it
     assert tab.errors == []  # type: ignore[attr-defined]
 
     # Anything else stays a manager's delete: a sale the clerk did not record …

@@ -244,7 +244,8 @@ async def test_edits_are_audited_with_who_did_them(server, api, tokens):
     async with httpx.AsyncClient(base_url=server.url, headers=bearer(tokens["manager"])) as manager:
         assert (await manager.patch(f"/api/transactions/{buy['id']}", json={"note": "fixed"})).status_code == 200
         page = (await manager.get("/audit")).text
-    assert re.search(rf"<td>manager1</td><td>edit</td>\s*<td class=\"num\">{buy['id']}</td>", page)
+    who = r'<td data-label="Who">manager1</td><td data-label="What">edit</td>\s*'
+    assert re.search(rf'{who}<td class="num" data-label="Transaction">{buy["id"]}</td>', page)
 
 
 async def test_a_reservation_cannot_be_confirmed_into_a_closed_period(api, tokens):

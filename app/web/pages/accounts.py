@@ -15,8 +15,6 @@ from litestar_htmx import HTMXRequest
 from app.display import Display
 from app.domain.access import Role
 from app.domain.errors import DomainError, NotFound
-from app.persistence import audit
-from app.persistence.database import Database
 from app.services.accounts import SESSION_DAYS, AccountService, Identity, LoginRefused
 from app.services.backup import BackupService
 from app.services.ledger import LedgerService
@@ -285,15 +283,3 @@ async def _admin_page(accounts: AccountService, backups: BackupService, status: 
                 tokens=await accounts.list_tokens(), closed=await accounts.books_closed_through(),
                 roles=[r.label for r in Role], locations=await accounts.location_codes(), backup=await backups.status(),
                 log=await accounts.admin_log(), **extra)  # fmt: skip
-
-
-class AuditPages(Controller):
-    path = "/audit"
-    opt = {"role": Role.MANAGER}
-    include_in_schema = False
-
-    @get("/")
-    async def index(self, db: NamedDependency[Database]) -> Template:
-        async with db.read_only() as conn:
-            rows = await audit.latest(conn, 200)
-        return page("audit.html", section="audit", rows=rows)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from litestar import Router
 from litestar_htmx import HTMXRequest
 
-from app.web.pages.accounts import AdminPages, AuditPages, LoginPages
+from app.web.pages.accounts import AdminPages, LoginPages
+from app.web.pages.audit import AuditPages
 from app.web.pages.dashboard import DashboardPages
 from app.web.pages.imports import ImportPages
 from app.web.pages.locations import LocationPages
