@@ -82,11 +82,14 @@
     return true;
   }
 
+  // A figure as its cell's data-raw holds it: null (never sold, never counted) as the server draws it, "".
+  function rawOf(value) { return value === null ? "" : String(value); }
+
   // A time's cell: a <time> carrying the ISO form, as the server draws it; none for a product never
   // sold or counted (the summary's null).
   function writeMoment(cell, raw) {
     if (!moments) return false;
-    if (raw === "null" || !raw) { cell.textContent = ""; return true; }
+    if (!raw) { cell.textContent = ""; return true; }
     var at = new Date(raw), time = document.createElement("time");
     time.dateTime = raw;
     time.textContent = moments.day.format(at) + " " + moments.time.format(at);
@@ -230,12 +233,14 @@
       var entry = rows && rows.get(sku);
       if (!entry) return; // not on the page (filtered out)
       if (table.dataset.location) summary = atLocation(summary, table.dataset.location);
+      if (table.dataset.status && summary.status !== table.dataset.status) listChanged(); // left the filter
       var cells = cellsOf(entry);
       FIELDS.forEach(function (field) {
         var cell = cells[field];
         if (!cell || summary[field] === undefined) return;
-        var raw = String(summary[field]), old = cell.dataset.raw;
+        var raw = rawOf(summary[field]), old = cell.dataset.raw;
         if (old === raw) return;
+        if (field === sortedBy()) listChanged(); // its place in the order may be another now
         if (totals && totals[field] && old !== undefined) {
           var t = totals[field], money = MONEY_TOTALS.includes(field);
           t.sum += money ? cents(raw) - cents(old) : BigInt(raw) - BigInt(old);
@@ -247,10 +252,19 @@
       });
       var status = cells.status && cells.status.querySelector(".badge");
       if (status && status.textContent !== summary.status) {
+        if (table.dataset.sort === "status") listChanged();
         status.textContent = summary.status;
         status.className = "badge " + summary.status;
         flash(status);
       }
+    }
+
+    // A product's status changed, on this page or not (alerts follow every product): one not on the
+    // page may now belong in a status-filtered list, or elsewhere in one ordered by status.
+    function statusChanged(sku, status) {
+      current();
+      if (!table || (rows && rows.has(sku))) return; // a row shown: applyRow sees it
+      if (table.dataset.sort === "status" || table.dataset.status === status) listChanged();
     }
 
     function writeTotals() {
@@ -268,8 +282,26 @@
 
     return batcher(function (sku, latest) {
       if (latest.summary) applyRow(sku, latest.summary);
-      if (latest.alert) alert(sku, latest.alert.status, latest.alert.available);
+      if (latest.alert) {
+        alert(sku, latest.alert.status, latest.alert.available);
+        statusChanged(sku, latest.alert.status);
+      }
     }, writeTotals);
+  }
+
+  // The rows are updated in place, never dropped, added or moved unasked (the row under the user's
+  // pointer stays put): when a change may have altered which rows the list holds or their order, the
+  // table says so and offers it drawn again (#list-changed, swapped out with the table).
+  function listChanged() {
+    var note = document.getElementById("list-changed");
+    if (note && note.hidden) note.hidden = false;
+  }
+  // The summary field the table is ordered by (its sort names the column), when it changes live.
+  var SORTED_FIELD = {value: "inventory_value", last_counted: "last_counted_at", last_sale: "last_sale_at"};
+  function sortedBy() {
+    var table = document.getElementById("products"), sort = table ? table.dataset.sort : "";
+    var field = SORTED_FIELD[sort] || sort;
+    return FIELDS.includes(field) || field === "status" ? field : null;
   }
 
   // The "By location" totals (#by-location) sum every product the filters match at every location:
@@ -290,6 +322,7 @@
   // (/totals, kept until a change) — at most one request a second, and always one after the last.
   var totalsTimer = null;
   function totalsChanged() {
+    if (sortedBy()) listChanged(); // a product off this page may now belong on it, in a live order
     if (totalsTimer !== null || !window.htmx) return;
     totalsTimer = setTimeout(function () {
       totalsTimer = null;
@@ -309,7 +342,7 @@
         FIELDS.forEach(function (field) {
           var cell = holder.querySelector('[data-field="' + field + '"]');
           if (!cell || summary[field] === undefined) return;
-          var raw = String(summary[field]);
+          var raw = rawOf(summary[field]);
           cell.dataset.raw = raw;
           write(cell, field, raw);
         });

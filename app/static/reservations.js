@@ -10,13 +10,15 @@
 
   var timer = null, again = false;
   // Not while a row holds something the user is typing or has typed (a confirm's price, even once
-  // the focus has left it for the Confirm button): the new tables would lose it.
+  // the focus has left it for the Confirm button, or a refused price kept to be corrected): the new
+  // tables would lose it.
   function busy() {
     var tables = document.getElementById("reservation-tables");
     if (!tables) return false;
     if (tables.contains(document.activeElement) && document.activeElement.matches("input, select")) return true;
-    return Array.prototype.some.call(tables.querySelectorAll("input"), function (field) {
-      return field.value !== field.defaultValue;
+    // A price box with anything in it, typed or kept after a refusal (drawn as the box's value).
+    return Array.prototype.some.call(tables.querySelectorAll("input.price"), function (field) {
+      return field.value.trim() !== "";
     });
   }
   // Said while changes wait for a typed price, so that a table that stays still is not taken for the
@@ -33,6 +35,14 @@
     window.htmx.ajax("GET", window.location.pathname + window.location.search,
                      { target: "#reservation-tables", select: "#reservation-tables", swap: "outerHTML" });
   }
+  // A redraw asked for before the user began typing may arrive after: it is not put in then either.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "reservation-tables" && busy()) {
+      event.detail.shouldSwap = false;
+      again = true;
+      waiting(true);
+    }
+  });
   function changed() {
     if (timer === null) timer = setTimeout(refresh, 1000);
   }

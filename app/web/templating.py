@@ -53,8 +53,9 @@ def template_config(shown: Display) -> TemplateConfig[JinjaTemplateEngine]:
         env = engine.engine
         env.autoescape = True
         # `price`: a unit price as entered (1.005 stays 1.005; 6.9500 is 6.95); `money`: an amount to the cent.
+        # `moment`: a time as `when` writes it, as plain text (for an attribute such as a title).
         env.filters.update(money=shown.money, price=shown.exact, cost=partial(cost, shown), units=shown.units,
-                           when=when, day=shown.day)  # fmt: skip
+                           when=when, moment=shown.moment, day=shown.day)  # fmt: skip
         # For scripts that format figures in the browser (data-* attributes): the same locale, currency and
         # precision as the filters, e.g. for Intl.NumberFormat(shop.lang, {style: "currency", currency}).
         shop = {"lang": str(shown.locale).replace("_", "-"), "currency": shown.currency or "",

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import bearer, make_user, start_server
 from tests.e2e.conftest import screenshot_path, signed_in
-from tests.integration.helpers import every_product, record
+from tests.integration.helpers import every_product, make_product, record
 
 pytestmark = pytest.mark.e2e
 
@@ -245,3 +245,38 @@ async def test_live_figures_and_times_are_written_in_the_shops_locale_currency_a
             await context.close()
     finally:
         server.stop()
+
+
+async def test_a_list_filtered_by_status_or_ordered_by_a_live_column_says_when_stock_may_have_changed_it(
+    api, server, page
+):
+    prefix = f"LC{uuid.uuid4().hex[:6].upper()}"
+    a, b, c = [await make_product(api, sku=f"{prefix}-{n}", low_stock_threshold=5) for n in "ABC"]
+    for sku in (a, b):
+        await record(api, sku, "BUY", 2, "1.00")  # low: 2 of a threshold of 5
+    await record(api, c, "BUY", 20, "1.00")  # ok
+    await page.goto(f"{server.url}/?q={prefix}&status=low")
+    await page.wait_for_function("() => document.querySelector('[data-live]').dataset.liveState === 'connected'")
+    note = page.locator("#list-changed")
+    assert await page.locator("#products tbody tr[data-sku]").count() == 2 and await note.is_hidden()
+
+    await record(api, a, "BUY", 10, "1.00")  # A is no longer low: its row is updated, and the list says so
+    await page.locator(f'tr[data-sku="{a}"] [data-field="status"] .badge.ok').wait_for(timeout=5000)
+    await note.wait_for(state="visible", timeout=5000)
+    await page.screenshot(path=screenshot_path("dashboard-list-changed"), full_page=True)
+    await note.get_by_role("link", name="Show the list as it is now").click()
+    await page.locator(f'tr[data-sku="{a}"]').wait_for(state="detached", timeout=5000)
+    assert await note.is_hidden() and await page.locator(f'tr[data-sku="{b}"]').count() == 1
+
+    await page.wait_for_function("() => document.querySelector('[data-live]').dataset.liveState === 'connected'")
+    await record(api, c, "SELL", 18, "2.00")  # C, not on the page, turns low: it belongs in this list now
+    await note.wait_for(state="visible", timeout=5000)
+    await note.get_by_role("link").click()
+    await page.locator(f'tr[data-sku="{c}"]').wait_for(timeout=5000)
+
+    await page.goto(f"{server.url}/?q={prefix}&sort=last_sale&dir=desc")  # newest sale first
+    await page.wait_for_function("() => document.querySelector('[data-live]').dataset.liveState === 'connected'")
+    await page.locator("#products tbody tr[data-sku]").first.wait_for()
+    assert await note.is_hidden()
+    await record(api, b, "SELL", 1, "2.00")  # B's sale is now the newest: it would head the list
+    await note.wait_for(state="visible", timeout=5000)

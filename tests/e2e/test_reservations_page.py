@@ -3,6 +3,7 @@ in place (the row leaves the Active table), cancel asked first, and times left a
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -220,6 +221,68 @@ async def test_an_open_reservations_page_shows_holds_made_and_ended_elsewhere(ap
     await tab.locator(f"#active #reservation-{later['id']}").wait_for(timeout=5000)
     await tab.locator("#holds-waiting").wait_for(state="hidden", timeout=5000)
     assert await tab.evaluate("window.sameDocument") is True
+    assert tab.errors == []
+    await context.close()
+
+
+async def test_a_refused_price_stays_to_be_corrected_and_holds_back_the_redraw_until_then(api, server, browser):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "fix-1"})).json()
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+    row = tab.locator(f"#active #reservation-{held['id']}")
+    await row.get_by_placeholder("unit price").fill("-4.50")
+    await row.get_by_role("button", name="Confirm").click()
+    await row.locator("p.error", has_text="Unit price must not be negative").wait_for(timeout=5000)
+    assert await row.get_by_placeholder("unit price").input_value() == "-4.50"  # kept, to be corrected
+    other = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "fix-2"})).json()
+    await tab.locator("#holds-waiting").wait_for(state="visible", timeout=5000)  # the redraw waits for it
+    assert await row.get_by_placeholder("unit price").input_value() == "-4.50"
+    assert await row.locator("p.error").count() == 1
+    await row.get_by_placeholder("unit price").fill("4.50")
+    await row.get_by_role("button", name="Confirm").click()
+    await tab.locator(f"#recent #reservation-{held['id']} .badge.confirmed").wait_for(timeout=5000)
+    await tab.locator(f"#active #reservation-{other['id']}").wait_for(timeout=5000)  # drawn once free
+    await tab.locator("#holds-waiting").wait_for(state="hidden", timeout=5000)
+    assert [(r["type"], r["unit_price"]) for r in await timeline(api, sku)][1:] == [("SELL", "4.5000")]
+    assert tab.errors == []
+    await context.close()
+
+
+async def test_a_redraw_asked_for_before_a_price_was_typed_does_not_wipe_it_when_it_comes(api, server, browser):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "slow-1"})).json()
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+    # The page's redraw (an htmx GET of the page) is held on its way until the price is typed.
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_back(route):
+        asked.set()
+        await release.wait()
+        await route.continue_()
+
+    def redraw(url):
+        return "/reservations?" in url
+
+    await tab.route(redraw, hold_back)
+    other = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "slow-2"})).json()
+    await asyncio.wait_for(asked.wait(), 10)  # the redraw is on its way
+    price = tab.locator(f"#active #reservation-{held['id']}").get_by_placeholder("unit price")
+    await price.fill("7.25")
+    await price.blur()
+    async with tab.expect_response(lambda r: "/reservations?" in r.url):
+        release.set()
+    await tab.locator("#holds-waiting").wait_for(state="visible", timeout=5000)
+    assert await price.input_value() == "7.25"  # not swapped away under the clerk's hands
+    await tab.unroute(redraw, hold_back)
+    await price.fill("")
+    await price.blur()
+    await tab.locator(f"#active #reservation-{other['id']}").wait_for(timeout=5000)
     assert tab.errors == []
     await context.close()
 

@@ -171,8 +171,10 @@ class ReservationPages(Controller):
         r = reservation_row(held, reservations.clock())
         if created:
             where = f" at {held.location}" if held.location else ""
+            # For as long as was asked ("15 min"), not the time left a moment later ("14 min").
+            held_for = duration(round((held.expires_at - held.created_at).total_seconds()))
             said = (f"Reserved {shown.units(held.quantity)} of {held.sku}{where} for order {held.order_ref}, "
-                    f"held for {r['time_left']}.")  # fmt: skip
+                    f"held for {held_for}, until {shown.moment(held.expires_at)}.")  # fmt: skip
         elif held.status is Status.ACTIVE:
             said = (f"Order {held.order_ref} already holds {shown.units(held.quantity)} of {held.sku}: "
                     "nothing new was reserved.")  # fmt: skip
