@@ -137,6 +137,14 @@ async def listing(
     return [record_from(r, now) for r in rows]
 
 
+async def count_active(conn: asyncpg.Connection, sku: str | None) -> int:
+    """How many holds are active now (of the product `sku`, or of every product)."""
+    active = "r.status = 'active' AND r.expires_at > now()"
+    if sku:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {_FROM} WHERE p.sku = $1 AND {active}", sku))
+    return int(await conn.fetchval(f"SELECT count(*) FROM reservation r WHERE {active}"))
+
+
 async def sales_of(conn: asyncpg.Connection, held: ReservationRecord, note: str) -> list[LedgerRow]:
     """The sales a confirmed hold's confirm recorded, as they stand, in timeline order: the row it
     names (`transaction_id`) wherever it is now, and the other SELLs of a confirm that took stock

@@ -204,6 +204,10 @@ class ReservationService:
         async with self.ledger.db.read_only() as conn:
             return await repo.listing(conn, sku, status, limit, self.clock(), location, before)
 
+    async def count_active(self, sku: str | None) -> int:
+        async with self.ledger.db.read_only() as conn:
+            return await repo.count_active(conn, sku)
+
     async def sales_of(self, holds: list[ReservationRecord]) -> dict[int, Confirmed]:
         """For each confirmed hold among `holds` (by id), its confirm's sales as they stand: one per
         location a hold naming none sold from (the reservations page lists each with its location)."""

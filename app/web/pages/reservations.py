@@ -32,6 +32,7 @@ from app.web.views import reservation_view
 # up to 7 days). The first is the API's default.
 HOLD_CHOICES = [(900, "15 minutes"), (3600, "1 hour"), (4 * 3600, "4 hours"), (86400, "1 day"),
                 (2 * 86400, "2 days"), (7 * 86400, "7 days")]  # fmt: skip
+ACTIVE_SHOWN = 500  # the newest active holds the page lists
 FORM_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds", "location")  # Location: while there are several
 
 
@@ -97,7 +98,10 @@ class ReservationPages(Controller):
     ) -> Template:
         now = reservations.clock()
         wanted = Status(status) if status in {s.value for s in Status} else None
-        active = [] if wanted not in (None, Status.ACTIVE) else await reservations.listing(sku, Status.ACTIVE)
+        listed = wanted in (None, Status.ACTIVE)
+        active = await reservations.listing(sku, Status.ACTIVE, ACTIVE_SHOWN) if listed else []
+        # A full list says how many there are (a flash sale holds thousands): filtering by product shows the rest.
+        active_total = await reservations.count_active(sku) if len(active) == ACTIVE_SHOWN else len(active)
         recent = [r for r in await reservations.listing(sku, wanted, limit=100) if r.status is not Status.ACTIVE][:50]
         places = await _places(reservations)
         sales = await reservations.sales_of(recent) if places["several_locations"] else {}
@@ -105,6 +109,7 @@ class ReservationPages(Controller):
             "reservations/index.html",
             section="reservations",
             active=[reservation_row(r, now) for r in active],
+            active_total=active_total,
             recent=[reservation_row(r, now, sales.get(r.id)) for r in recent],
             sku=sku or "",
             status=status or "",
