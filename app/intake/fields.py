@@ -109,6 +109,9 @@ def _price(errors: FieldErrors, name: str, raw: object) -> Decimal | None:
         errors.add(name, 'must be a decimal number written as a string, like "12.50"')
         return None
     text = str(raw).strip()
+    if not text:  # spaces alone: nothing was entered
+        errors.add(name, "is required")
+        return None
     if not text.isascii() and any(ch.isdigit() for ch in text):
         errors.add(name, f"{ASCII_DIGITS}, got {ascii(text[:40])}")
         return None

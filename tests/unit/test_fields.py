@@ -37,6 +37,13 @@ def test_an_empty_whole_number_is_required_not_misread(blank):
     assert [(e.field, e.message) for e in errors.errors] == [("quantity", "is required")]
 
 
+@pytest.mark.parametrize("blank", ["  ", "\t"])
+def test_a_price_of_spaces_alone_is_required_not_misread(blank):
+    errors = FieldErrors()
+    assert fields.price(errors, "unit_price", blank) is None
+    assert [(e.field, e.message) for e in errors.errors] == [("unit_price", "is required")]
+
+
 @pytest.mark.parametrize("text", ["١٢.٥", "１２.５", "12.５", "٫5"])
 def test_only_ascii_digits_make_a_price(text):
     errors = FieldErrors()
