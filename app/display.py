@@ -159,6 +159,16 @@ class Display:
 
     # --- moments --------------------------------------------------------------------------------
 
+    def typed_decimal(self, text: str) -> str:
+        """A number as typed into a page's form, in the API's plain form: where the locale writes a
+        decimal comma (de_DE "4,50 €"), "4,50" is 4.50. Only a lone comma with no dot is read so: a
+        text with both ("1.234,50") or none is left as it is, for the field's own rule to judge, so
+        nothing is guessed (in de_DE "1.234" may mean a thousand and more; it is refused or read as
+        plain, as the API reads it)."""
+        if get_decimal_symbol(self.locale) == "," and text.count(",") == 1 and "." not in text:
+            return text.replace(",", ".")
+        return text
+
     def moment(self, value: datetime | str | None) -> str:
         """A time as the pages show it: the locale's medium date and the 24-hour time, in business time."""
         if not value:

@@ -118,7 +118,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.close()
 
     return Litestar(
-        state=State({"db": db}),  # for what runs outside a handler's dependencies (the REST idempotency answer)
+        # For what runs outside a handler's dependencies: the REST idempotency answer, the pages' form reader.
+        state=State({"db": db, "display": display}),
         route_handlers=[
             healthz,
             readyz,

@@ -45,3 +45,27 @@ async def test_a_german_shop_sees_euros_and_its_own_dates(api, german_shop, toke
         assert rejected.status_code == 409
         assert "the sale of 600 on 23. Nov. 2026 11:00 would leave stock at -12" in rejected.json()["detail"]
         assert (await shop.get(f"/api/products/{sku}")).json()["average_cost"] == "2.100204"
+
+
+async def test_a_german_shops_forms_take_a_price_with_a_decimal_comma_and_the_api_stays_plain(api, german_shop, tokens):
+    sku = await make_product(api)
+    async with httpx.AsyncClient(base_url=german_shop.url, headers={**bearer(tokens["admin"]), "accept": "text/html"},
+                                 timeout=30, follow_redirects=False) as shop:  # fmt: skip
+        bought = await shop.post("/transactions/new", data={"sku": sku, "type": "BUY", "quantity": "10",
+                                                            "unit_price": "4,50"})  # fmt: skip
+        assert bought.status_code in (200, 303), bought.text[:500]
+        described = await shop.post(f"/products/{sku}/settings", data={"name": "Tee", "sell_price": "6,95"})
+        assert described.status_code < 400, described.text[:500]
+        held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"de-{sku}"})).json()
+        confirmed = await shop.post(f"/reservations/{held['id']}/confirm", data={"unit_price": "7,25"})
+        assert confirmed.status_code in (200, 303), confirmed.text[:500]
+        # Both separators, or a grouped thousand, are not guessed at: refused, and nothing is recorded.
+        refused = await shop.post("/transactions/new", data={"sku": sku, "type": "BUY", "quantity": "1",
+                                                             "unit_price": "1.234,50"})  # fmt: skip
+        assert refused.status_code == 400 and "1.234,50" in refused.text
+        # The API keeps its one plain form in every shop.
+        plain = {"sku": sku, "type": "BUY", "quantity": 1, "unit_price": "4,50"}
+        assert (await shop.post("/api/transactions", json=plain)).status_code == 400
+    rows = (await api.get(f"/api/products/{sku}/transactions")).json()["items"]
+    assert sorted((r["type"], r["unit_price"]) for r in rows) == [("BUY", "4.5000"), ("SELL", "7.2500")]
+    assert (await api.get(f"/api/products/{sku}")).json()["sell_price"] == "6.95"

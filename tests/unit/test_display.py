@@ -149,3 +149,12 @@ def test_templates_get_the_filters_and_the_shops_format_for_scripts():
     html = env.from_string(template).render(at="2026-11-23T11:00:00+00:00")
     assert html == (f'1.234,50{NBSP}€ · <span class="cost" title="2,123457{NBSP}€">2,12{NBSP}€</span> · '
                     '<time datetime="2026-11-23T12:00:00+01:00">23. Nov. 2026 12:00</time> · 2026-11-23')  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("locale", "typed", "read"),
+    [("de_DE", "4,50", "4.50"), ("de_DE", "4.50", "4.50"), ("de_DE", "1.234,50", "1.234,50"), ("fr_FR", "0,5", "0.5"),
+     ("en_US", "4,50", "4,50"), ("en_US", "1,234.50", "1,234.50"), ("de_DE", "4,5,0", "4,5,0")],
+)  # fmt: skip
+def test_a_price_typed_with_the_locales_decimal_comma_is_read_plain_and_nothing_else_is_guessed(locale, typed, read):
+    assert Display.of(locale).typed_decimal(typed) == read

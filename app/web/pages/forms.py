@@ -8,12 +8,22 @@ from litestar import Request
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXTemplate, ReSwapMethod
 
+from app.display import Display
 from app.domain.errors import DomainError
+
+# The fields of the pages' forms that hold a price: typed the shop's way (Display.typed_decimal).
+PRICE_FIELDS = ("unit_price", "sell_price")
 
 
 async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """A form's fields, a price read as the shop writes numbers ("4,50" in a German shop)."""
     form = await request.form()
-    return {k: form.get(k) for k in form}
+    values = {k: form.get(k) for k in form}
+    shown: Display = request.app.state.display
+    for name in PRICE_FIELDS:
+        if isinstance(values.get(name), str):
+            values[name] = shown.typed_decimal(values[name])
+    return values
 
 
 def problem(exc: DomainError) -> dict[str, Any]:
