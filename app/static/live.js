@@ -113,7 +113,8 @@
       var started = performance.now();
       for (var [key, value] of pending) {
         pending.delete(key);
-        applyOne(key, value);
+        try { applyOne(key, value); } // one that fails is reported, and holds up none of the others
+        catch (e) { console.error("live update of " + key + " failed", e); }
         if (performance.now() - started > BUDGET_MS) break;
       }
       if (afterBatch) afterBatch();

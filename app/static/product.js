@@ -101,6 +101,7 @@
       return;
     }
     running = true;
+    root.dataset.refreshing = "1"; // until the page is up to date again (tests wait on it; CSS may show it)
     setTimeout(function () {
       last = Date.now();
       var url = "/products/" + encodeURIComponent(sku) + "/sections?page_no=" + pageNo() + cursor() +
@@ -117,6 +118,7 @@
         .finally(function () {
           running = false;
           if (again) { var next = again; again = null; refresh(next.saved); }
+          else delete root.dataset.refreshing;
         });
     }, Math.max(0, last + MIN_GAP_MS - Date.now()));
   }

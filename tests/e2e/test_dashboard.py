@@ -222,10 +222,11 @@ async def test_live_figures_and_times_are_written_in_the_shops_locale_currency_a
             await record(client, "EU-1", "BUY", 1000, "2.1234")  # average cost 1.509045…, value over 3,000
             await record(client, "EU-1", "SELL", 1, "3.00")
             await record(client, "EU-2", "COUNT", 2)
-            await tab.wait_for_function(
-                """() => document.querySelector('tr[data-sku="EU-1"] [data-field="on_hand"]').dataset.raw === '2199'
-                      && document.querySelector('tr[data-sku="EU-2"] [data-field="on_hand"]').dataset.raw === '2'"""
-            )
+            for sku, on_hand in (("EU-1", "2199"), ("EU-2", "2")):
+                await tab.wait_for_function(
+                    f"""() => document.querySelector('tr[data-sku="{sku}"] [data-field="on_hand"]').dataset.raw
+                              === '{on_hand}'"""
+                )
             await tab.wait_for_timeout(300)  # the frame that writes the totals
 
             async def shown(page):

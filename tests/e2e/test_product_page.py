@@ -36,6 +36,12 @@ async def open_product(tab: Page, base: str, sku: str, page_no: int | None = Non
     await tab.evaluate("window.sameDocument = true")  # gone if the page reloads
 
 
+async def settled(tab: Page) -> None:
+    """No refresh of the page's sections under way (product.js marks #product data-refreshing while
+    one runs or another is due): a row opened for editing now is not opened in the middle of one."""
+    await expect(tab.locator("#product[data-refreshing]")).to_have_count(0, timeout=SOON)
+
+
 async def still_same_document(tab: Page) -> None:
     assert await tab.evaluate("window.sameDocument === true"), "the page was reloaded"
 
@@ -177,6 +183,7 @@ async def test_the_in_place_edit_form_shows_reason_for_adjust_and_saves_each_typ
     await expect(page.locator(f"#tx-{other['id']}")).to_contain_text("ADJUST (found)")
     steps = [("COUNT", "12", "", "12"), ("SELL", "4", "6.00", "6"), ("BUY", "5", "3.00", "15")]
     for kind, quantity, price, shown in steps:
+        await settled(page)
         row = page.locator(f"#tx-{other['id']}")
         await row.get_by_role("link", name="Edit").click()
         await row.get_by_label("Type").select_option(kind)
@@ -185,6 +192,7 @@ async def test_the_in_place_edit_form_shows_reason_for_adjust_and_saves_each_typ
             await expect(row.get_by_label("Unit price")).to_be_hidden()
         else:
             await row.get_by_label("Unit price").fill(price)
+        await expect(row.get_by_label("Quantity")).to_have_value(quantity)  # still what was typed
         await row.get_by_role("button", name="Save").click()
         await expect(notice(page)).to_contain_text(f"Saved {kind} of {quantity}", timeout=SOON)
         await expect(figure(page, "on_hand")).to_have_text(shown, timeout=SOON)
