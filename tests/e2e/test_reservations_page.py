@@ -33,6 +33,18 @@ async def reservations_of(api, sku):
     return (await api.get("/api/reservations", params={"sku": sku})).json()["items"]
 
 
+async def a_hold_on_a_clerks_page(api, server, browser, order_ref):
+    """A product with 10 in stock and one unit held for `order_ref`, and a clerk's reservations page
+    of that product, following holds live."""
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "1.00")
+    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": order_ref})).json()
+    context, tab = await clerk_tab(browser, server)
+    await tab.goto(f"{server.url}/reservations?sku={sku}")
+    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+    return sku, held, context, tab
+
+
 async def test_a_phone_order_is_held_from_the_page_with_each_refusal_beside_its_field(api, server, browser):
     sku = await make_product(api, name="Phone order tea")
     await record(api, sku, "BUY", 5, "1.00")
@@ -226,12 +238,7 @@ async def test_an_open_reservations_page_shows_holds_made_and_ended_elsewhere(ap
 
 
 async def test_a_refused_price_stays_to_be_corrected_and_holds_back_the_redraw_until_then(api, server, browser):
-    sku = await make_product(api)
-    await record(api, sku, "BUY", 10, "1.00")
-    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "fix-1"})).json()
-    context, tab = await clerk_tab(browser, server)
-    await tab.goto(f"{server.url}/reservations?sku={sku}")
-    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+    sku, held, context, tab = await a_hold_on_a_clerks_page(api, server, browser, "fix-1")
     row = tab.locator(f"#active #reservation-{held['id']}")
     await row.get_by_placeholder("unit price").fill("-4.50")
     await row.get_by_role("button", name="Confirm").click()
@@ -252,12 +259,7 @@ async def test_a_refused_price_stays_to_be_corrected_and_holds_back_the_redraw_u
 
 
 async def test_a_redraw_asked_for_before_a_price_was_typed_does_not_wipe_it_when_it_comes(api, server, browser):
-    sku = await make_product(api)
-    await record(api, sku, "BUY", 10, "1.00")
-    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "slow-1"})).json()
-    context, tab = await clerk_tab(browser, server)
-    await tab.goto(f"{server.url}/reservations?sku={sku}")
-    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+    sku, held, context, tab = await a_hold_on_a_clerks_page(api, server, browser, "slow-1")
     # The page's redraw (an htmx GET of the page) is held on its way until the price is typed.
     asked, release = asyncio.Event(), asyncio.Event()
 
@@ -290,12 +292,7 @@ async def test_a_redraw_asked_for_before_a_price_was_typed_does_not_wipe_it_when
 async def test_a_confirm_refused_because_the_hold_ended_elsewhere_keeps_its_reason_after_the_tables_redraw(
     api, server, browser
 ):
-    sku = await make_product(api)
-    await record(api, sku, "BUY", 10, "1.00")
-    held = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "gone-1"})).json()
-    context, tab = await clerk_tab(browser, server)
-    await tab.goto(f"{server.url}/reservations?sku={sku}")
-    await tab.locator('body[data-holds-live="connected"]').wait_for(state="attached")
+    sku, held, context, tab = await a_hold_on_a_clerks_page(api, server, browser, "gone-1")
     row = tab.locator(f"#active #reservation-{held['id']}")
     await row.get_by_placeholder("unit price").fill("3.00")  # typed: the tables wait for it
     assert (await api.post(f"/api/reservations/{held['id']}/cancel")).status_code == 200  # another window
