@@ -21,8 +21,9 @@ async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
     values = {k: form.get(k) for k in form}
     shown: Display = request.app.state.display
     for name in PRICE_FIELDS:
-        if isinstance(values.get(name), str):
-            values[name] = shown.typed_decimal(values[name])
+        typed = values.get(name)
+        if isinstance(typed, str):
+            values[name] = shown.typed_decimal(typed)
     return values
 
 
