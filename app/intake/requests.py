@@ -215,7 +215,8 @@ def merge_transaction_patch(current: TransactionInput, patch: Mapping[str, Any])
     """The whole transaction as it would be after a PATCH.
 
     Fields the (new) type does not take are dropped from the current row, so
-    turning a BUY into a COUNT just works; naming them in the patch is an error.
+    turning a BUY into a COUNT, or a SELL into an ADJUST that takes stock away,
+    just works; naming them in the patch is an error.
     """
     merged: dict[str, Any] = {
         "sku": current.sku,
@@ -236,8 +237,19 @@ def merge_transaction_patch(current: TransactionInput, patch: Mapping[str, Any])
             merged["reason"] = None
         if new_type is not TxType.TRANSFER:
             merged["to_location"] = None
+    takes_away = new_type is TxType.ADJUST and _peek_quantity(patch.get("quantity", current.quantity)) < 0
+    if takes_away and "unit_price" not in patch:  # a write-off is valued at cost: it takes no price
+        merged["unit_price"] = None
     merged.update(patch)
     return merged
+
+
+def _peek_quantity(raw: object) -> int:
+    """The quantity a patch names, if it is a plain whole number (else 0: its own rule will judge it)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    text = str(raw).strip()
+    return int(text) if re.fullmatch(r"-?\d{1,12}", text) else 0
 
 
 def _peek_type(raw: object) -> TxType | None:

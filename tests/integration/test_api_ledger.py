@@ -131,6 +131,17 @@ async def test_changing_type_clears_fields_the_new_type_does_not_take(api):
     assert r.status_code == 400 and "reason" in r.json()["detail"]
 
 
+async def test_a_sale_turned_into_a_write_off_drops_its_price_which_a_write_off_does_not_take(api):
+    sku = await make_product(api)
+    await record(api, sku, "BUY", 10, "2.00", at="2026-07-01T09:00:00+00:00")
+    sale = await record(api, sku, "SELL", 3, "5.00", at="2026-07-02T09:00:00+00:00")
+    r = await api.patch(f"/api/transactions/{sale['id']}", json={"type": "ADJUST", "quantity": -3, "reason": "damage"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["type"], r.json()["unit_price"], r.json()["write_off"]) == ("ADJUST", None, "6.00")
+    named = await api.patch(f"/api/transactions/{sale['id']}", json={"quantity": -2, "unit_price": "1.00"})
+    assert named.status_code == 400 and "only taken by an ADJUST that adds stock" in named.text  # named: refused
+
+
 async def test_dry_run_reports_before_and_after_and_commits_nothing(api):
     sku = await make_product(api)
     buy = await record(api, sku, "BUY", 10, "2.00", at="2026-08-01T09:00:00+00:00")
