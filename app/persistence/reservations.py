@@ -110,10 +110,12 @@ async def listing(
     now: datetime,
     location: str | None = None,
     before: int | None = None,
+    ended: bool = False,
 ) -> list[ReservationRecord]:
     """Newest first; a status as readers see it (an active hold past its time is expired); with
     `location`, the holds naming it; with `before` (a reservation's id), those listed after it: a
-    page read by key, so the last page costs what the first does."""
+    page read by key, so the last page costs what the first does; `ended`: only holds no longer
+    active (confirmed, cancelled, expired or lapsed)."""
     args = SqlArgs()
     where = ["TRUE"]
     if before is not None:
@@ -123,6 +125,8 @@ async def listing(
         where.append(f"p.sku = {args.bind(sku)}")
     if location:
         where.append(f"r.location = {args.bind(location)}")
+    if ended:
+        where.append("NOT (r.status = 'active' AND r.expires_at > now())")
     if status is Status.ACTIVE:
         where.append("r.status = 'active' AND r.expires_at > now()")
     elif status is Status.EXPIRED:

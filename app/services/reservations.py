@@ -196,13 +196,14 @@ class ReservationService:
         *,
         location: str | None = None,
         before: int | None = None,
+        ended: bool = False,
     ) -> list[ReservationRecord]:
         """Newest first; with `location` (400 naming it when unknown) the holds naming that location;
-        with `before` (a reservation's id) the ones listed after it."""
+        with `before` (a reservation's id) the ones listed after it; `ended`: no active ones."""
         if location is not None:
             await self.ledger.locations.check_known([("location", location)])
         async with self.ledger.db.read_only() as conn:
-            return await repo.listing(conn, sku, status, limit, self.clock(), location, before)
+            return await repo.listing(conn, sku, status, limit, self.clock(), location, before, ended)
 
     async def count_active(self, sku: str | None) -> int:
         async with self.ledger.db.read_only() as conn:

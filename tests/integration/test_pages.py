@@ -214,12 +214,16 @@ async def test_a_page_number_past_the_end_shows_the_last_page(api):
     assert ">row 0<" in timeline_page and ">row 3<" not in timeline_page  # the oldest three
 
 
-async def test_a_full_list_of_active_holds_says_how_many_there_are(api):
+async def test_a_full_list_of_active_holds_says_how_many_there_are_and_ended_holds_stay_listed(api):
     sku = await make_product(api)
     await record(api, sku, "BUY", 600, "1.00")
+    ended = (await api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": "paid-early"})).json()
+    assert (await api.post(f"/api/reservations/{ended['id']}/confirm", json={"unit_price": "2"})).status_code == 200
     made = await asyncio.gather(*(api.post("/api/reservations", json={"sku": sku, "quantity": 1, "order_ref": f"f-{i}"})
                                   for i in range(501)))  # fmt: skip
     assert {r.status_code for r in made} == {201}
     shown = await api.get(f"/reservations?sku={sku}", headers=HTML)
     assert shown.status_code == 200 and "The newest 500 of 501 active holds." in shown.text
     assert shown.text.count('data-status="active"') == 500
+    # Ended before 501 newer holds were made, it is still under Recent (not crowded out by them).
+    assert f'id="reservation-{ended["id"]}" data-reservation="{ended["id"]}" data-status="confirmed"' in shown.text

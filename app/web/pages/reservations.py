@@ -33,6 +33,7 @@ from app.web.views import reservation_view
 HOLD_CHOICES = [(900, "15 minutes"), (3600, "1 hour"), (4 * 3600, "4 hours"), (86400, "1 day"),
                 (2 * 86400, "2 days"), (7 * 86400, "7 days")]  # fmt: skip
 ACTIVE_SHOWN = 500  # the newest active holds the page lists
+RECENT_SHOWN = 50  # the newest ended ones
 FORM_FIELDS = ("sku", "quantity", "order_ref", "ttl_seconds", "location")  # Location: while there are several
 
 
@@ -102,7 +103,8 @@ class ReservationPages(Controller):
         active = await reservations.listing(sku, Status.ACTIVE, ACTIVE_SHOWN) if listed else []
         # A full list says how many there are (a flash sale holds thousands): filtering by product shows the rest.
         active_total = await reservations.count_active(sku) if len(active) == ACTIVE_SHOWN else len(active)
-        recent = [r for r in await reservations.listing(sku, wanted, limit=100) if r.status is not Status.ACTIVE][:50]
+        # Read as ended in SQL: hundreds of newer active holds must not crowd the ended ones out.
+        recent = [] if wanted is Status.ACTIVE else await reservations.listing(sku, wanted, RECENT_SHOWN, ended=True)
         places = await _places(reservations)
         sales = await reservations.sales_of(recent) if places["several_locations"] else {}
         return page(
