@@ -165,9 +165,9 @@ class Display:
         text with both ("1.234,50") or none is left as it is, for the field's own rule to judge, so
         nothing is guessed (in de_DE "1.234" may mean a thousand and more; it is refused or read as
         plain, as the API reads it)."""
-        if get_decimal_symbol(self.locale) == "," and text.count(",") == 1 and "." not in text:
+        if get_decimal_symbol(self.locale) == "," and _COMMA_DECIMAL.fullmatch(text):
             return text.replace(",", ".")
-        return text
+        return text  # as typed: a refusal quotes what the user wrote ("4, 50"), not a rewrite of it
 
     def moment(self, value: datetime | str | None) -> str:
         """A time as the pages show it: the locale's medium date and the 24-hour time, in business time."""
@@ -190,6 +190,10 @@ class Display:
         """'the sale of 6 on Nov 23, 2026 11:00': a transaction named the way the timeline shows it."""
         noun = NOUNS.get(type_, type_.lower())
         return f"the {'new ' if new else ''}{noun} of {self.units(quantity)} on {self.moment(at)}"
+
+
+# "4,50", " 0,5 ", ",5": a number that the comma alone makes decimal
+_COMMA_DECIMAL = re.compile(r"\s*[+-]?[0-9]*,[0-9]+\s*")
 
 
 @lru_cache(maxsize=4096)

@@ -154,7 +154,9 @@ def test_templates_get_the_filters_and_the_shops_format_for_scripts():
 @pytest.mark.parametrize(
     ("locale", "typed", "read"),
     [("de_DE", "4,50", "4.50"), ("de_DE", "4.50", "4.50"), ("de_DE", "1.234,50", "1.234,50"), ("fr_FR", "0,5", "0.5"),
-     ("en_US", "4,50", "4,50"), ("en_US", "1,234.50", "1,234.50"), ("de_DE", "4,5,0", "4,5,0")],
+     ("en_US", "4,50", "4,50"), ("en_US", "1,234.50", "1,234.50"), ("de_DE", "4,5,0", "4,5,0"),
+     ("de_DE", " 4,50 ", " 4.50 "), ("de_DE", "4, 50", "4, 50"), ("de_DE", "€4,50", "€4,50"),
+     ("de_DE", "4,50 €", "4,50 €")],
 )  # fmt: skip
 def test_a_price_typed_with_the_locales_decimal_comma_is_read_plain_and_nothing_else_is_guessed(locale, typed, read):
     assert Display.of(locale).typed_decimal(typed) == read
