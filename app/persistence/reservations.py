@@ -27,6 +27,7 @@ COLUMNS = ("id", "product", "order_ref", "quantity", "status", "created_at", "ex
 _SELECT = ", ".join(f"r.{c}" for c in COLUMNS) + ", p.sku"
 _FROM = "reservation r JOIN product p ON p.id = r.product"
 _LAPSED = "r.status = 'active' AND r.expires_at <= now()"
+_ACTIVE = "r.status = 'active' AND r.expires_at > now()"  # as readers see it: not lapsed
 
 
 def record_from(r: asyncpg.Record, now: datetime, sku: str | None = None) -> ReservationRecord:
@@ -126,9 +127,9 @@ async def listing(
     if location:
         where.append(f"r.location = {args.bind(location)}")
     if ended:
-        where.append("NOT (r.status = 'active' AND r.expires_at > now())")
+        where.append(f"NOT ({_ACTIVE})")
     if status is Status.ACTIVE:
-        where.append("r.status = 'active' AND r.expires_at > now()")
+        where.append(_ACTIVE)
     elif status is Status.EXPIRED:
         where.append(f"(r.status = 'expired' OR ({_LAPSED}))")
     elif status is not None:
@@ -143,10 +144,9 @@ async def listing(
 
 async def count_active(conn: asyncpg.Connection, sku: str | None) -> int:
     """How many holds are active now (of the product `sku`, or of every product)."""
-    active = "r.status = 'active' AND r.expires_at > now()"
     if sku:
-        return int(await conn.fetchval(f"SELECT count(*) FROM {_FROM} WHERE p.sku = $1 AND {active}", sku))
-    return int(await conn.fetchval(f"SELECT count(*) FROM reservation r WHERE {active}"))
+        return int(await conn.fetchval(f"SELECT count(*) FROM {_FROM} WHERE p.sku = $1 AND {_ACTIVE}", sku))
+    return int(await conn.fetchval(f"SELECT count(*) FROM reservation r WHERE {_ACTIVE}"))
 
 
 async def sales_of(conn: asyncpg.Connection, held: ReservationRecord, note: str) -> list[LedgerRow]:

@@ -253,7 +253,7 @@
       });
       var status = cells.status && cells.status.querySelector(".badge");
       if (status && status.textContent !== summary.status) {
-        if (table.dataset.sort === "status") listChanged();
+        if (sortedBy() === "status") listChanged();
         status.textContent = summary.status;
         status.className = "badge " + summary.status;
         flash(status);
@@ -265,7 +265,7 @@
     function statusChanged(sku, status) {
       current();
       if (!table || (rows && rows.has(sku))) return; // a row shown: applyRow sees it
-      if (table.dataset.sort === "status" || table.dataset.status === status) listChanged();
+      if (sortedBy() === "status" || table.dataset.status === status) listChanged();
     }
 
     function writeTotals() {
