@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.rules import Reason, TxType
 from app.persistence.records import LedgerRow
 
 _ENCODE = msgspec.json.Encoder().encode
@@ -33,27 +34,33 @@ def audit_document(row: LedgerRow) -> str:
 
 
 def transaction_document(row: LedgerRow) -> dict[str, Any]:
-    """A ledger row as JSON values: the API's transaction, and what the audit log keeps."""
+    """A ledger row as JSON values: the API's transaction, and what the audit log keeps. Every sale's
+    answer builds one: the figures that are never None are written with str() directly, and the
+    enums' names looked up (an enum's `.value` is a property lookup, ~0.3 µs each)."""
     e, f = row.entry, row.figures
     return {
         "id": e.id,
         "seq": e.seq,
         "sku": row.sku,
-        "type": e.type.value,
+        "type": _TYPE_NAMES[e.type],
         "quantity": e.quantity,
-        "unit_price": _d(e.unit_price),
+        "unit_price": None if e.unit_price is None else str(e.unit_price),
         "at": iso(e.at),
-        "reason": e.reason.value if e.reason else None,
+        "reason": _REASON_NAMES[e.reason] if e.reason else None,
         "note": row.note,
         "stock_after": f.stock_after,
-        "average_cost_after": _d(f.average_cost_after),
-        "revenue": _d(f.revenue),
-        "cogs": _d(f.cogs),
-        "realized_pl": _d(f.realized_pl),
-        "write_off": _d(f.write_off),
-        "gain": _d(f.gain),
+        "average_cost_after": str(f.average_cost_after),
+        "revenue": str(f.revenue),
+        "cogs": str(f.cogs),
+        "realized_pl": str(f.realized_pl),
+        "write_off": str(f.write_off),
+        "gain": str(f.gain),
         "location": e.location,
         "to_location": e.to_location,
         "location_stock_after": f.location_stock_after,
         "to_location_stock_after": f.to_location_stock_after,
     }
+
+
+_TYPE_NAMES = {kind: kind.value for kind in TxType}
+_REASON_NAMES = {reason: reason.value for reason in Reason}

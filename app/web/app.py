@@ -31,6 +31,7 @@ from app.web.api.reservations import ReservationController
 from app.web.api.schemas_openapi import OPENAPI
 from app.web.api.transactions import TransactionController
 from app.web.auth import access_middleware, authentication
+from app.web.raw_headers import RawHeaderRequest
 from app.web.compression import COMPRESSION
 from app.web.errors import (
     RETRY_AFTER_SECONDS,
@@ -167,5 +168,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan, account_service.token_cache_listener()],  # every process drops revoked tokens at once
         openapi_config=OPENAPI,
         request_max_body_size=1_000_000,
+        request_class=RawHeaderRequest,  # the pages' router sets HTMXRequest
         compression_config=COMPRESSION,
     )

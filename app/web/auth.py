@@ -26,6 +26,7 @@ from app.domain.access import Role, at_own_location
 from app.domain.commands import TransactionInput
 from app.services.accounts import AccountService, Identity
 from app.services.ledger import LedgerService
+from app.web.raw_headers import first_header
 
 SESSION_COOKIE = "stockroom_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -71,7 +72,7 @@ class Authentication(AbstractAuthenticationMiddleware):
 
 def secret_sent(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Literal["token", "session"] | None, str]:
     """The API token of an `Authorization: Bearer` header, or else the session cookie's id ("" for none)."""
-    header = connection.headers.get("authorization", "")
+    header = first_header(connection.scope, b"authorization") or ""
     if header[:7].lower() == "bearer ":
         return "token", header[7:].strip()
     if (cookie := connection.cookies.get(SESSION_COOKIE)) is not None:

@@ -21,6 +21,7 @@ from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refuse
 from app.services.records import ProductRecord, ReservationRecord
 from app.web.auth import scope_of
 from app.web.json_answer import JsonAnswer
+from app.web.raw_headers import header_values
 from app.web.views import (
     committed_view,
     confirmed_view,
@@ -42,7 +43,7 @@ def key_of(request: Request[Any, Any, Any], fields: dict[str, Any], raw_key: str
 
 def _key_header(request: Request[Any, Any, Any]) -> str | None:
     """The request's one Idempotency-Key; two are refused (which one would the client mean?)."""
-    sent = request.headers.getall("idempotency-key", [])
+    sent = header_values(request.scope, b"idempotency-key")
     if len(sent) > 1:
         raise InvalidInput([FieldError("idempotency_key", "is given more than once (send one Idempotency-Key header)")])
     if sent and not sent[0].strip():  # taken as no key, a retry would do it twice

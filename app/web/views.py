@@ -9,7 +9,7 @@ from typing import Any
 
 from app.domain.errors import DomainError
 from app.domain.rules import MAIN
-from app.domain.summary import inventory_value, status
+from app.domain.summary import Status, inventory_value, status
 from app.persistence.audit_document import iso, transaction_document
 from app.persistence.locations import LocationRecord
 from app.services.outcomes import Change, Confirmed, Voided
@@ -39,9 +39,10 @@ transaction_view = transaction_document
 
 
 def product_view(p: ProductRecord) -> dict[str, Any]:
-    available = p.position.stock - p.reserved
-    t = p.totals
-    value = _d(inventory_value(p.position.stock, p.position.average_cost))
+    """Every sale's answer carries one: figures never None are written with str() directly."""
+    position, t = p.position, p.totals
+    available = position.stock - p.reserved
+    value = str(inventory_value(position.stock, position.average_cost))
     return {
         "sku": p.sku,
         "name": p.name,
@@ -52,26 +53,29 @@ def product_view(p: ProductRecord) -> dict[str, Any]:
         "count_interval_days": p.count_interval_days,
         "barcode": p.barcode,
         "sell_price": _price(p.sell_price),
-        "on_hand": p.position.stock,
+        "on_hand": position.stock,
         "reserved": p.reserved,
         "available": available,
-        "average_cost": _d(p.position.average_cost),
+        "average_cost": str(position.average_cost),
         "inventory_value": value,
-        "revenue": _d(t.revenue),
-        "cogs": _d(t.cogs),
-        "realized_pl": _d(t.realized_pl),
-        "write_off": _d(t.write_off),
-        "gain": _d(t.gain),
+        "revenue": str(t.revenue),
+        "cogs": str(t.cogs),
+        "realized_pl": str(t.realized_pl),
+        "write_off": str(t.write_off),
+        "gain": str(t.gain),
         "units_in": t.units_in,
         "units_out": t.units_out,
         "damaged": t.damaged,
         "last_counted_at": _t(p.last_counted_at),
         "last_sale_at": _t(p.last_sale_at),
         "transaction_count": p.tx_count,
-        "status": status(available, p.low_stock_threshold).value,
+        "status": _STATUS_NAMES[status(available, p.low_stock_threshold)],
         "default_location": p.default_location,
         "locations": location_stocks(p, value),
     }
+
+
+_STATUS_NAMES = {named: named.value for named in Status}  # an enum's `.value` is a property lookup
 
 
 def location_stocks(p: ProductRecord, value: str | None = None) -> list[dict[str, Any]]:
