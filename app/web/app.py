@@ -31,7 +31,6 @@ from app.web.api.reservations import ReservationController
 from app.web.api.schemas_openapi import OPENAPI
 from app.web.api.transactions import TransactionController
 from app.web.auth import access_middleware, authentication
-from app.web.raw_headers import RawHeaderRequest
 from app.web.compression import COMPRESSION
 from app.web.errors import (
     RETRY_AFTER_SECONDS,
@@ -48,6 +47,7 @@ from app.web.graphql import GraphQLController
 from app.web.headers import security_headers
 from app.web.pages.routes import page_router
 from app.web.params import checked_params
+from app.web.raw_headers import RawHeaderRequest
 from app.web.templating import template_config
 from app.web.views import product_view
 
@@ -119,8 +119,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.close()
 
     return Litestar(
-        # For what runs outside a handler's dependencies: the REST idempotency answer, the pages' form reader.
-        state=State({"db": db, "display": display}),
+        # For what runs outside a handler's dependencies: the REST idempotency answer, the pages' form
+        # reader, the API's hot routes (app/web/hot_routes.py).
+        state=State({"db": db, "display": display, "services": services}),
         route_handlers=[
             healthz,
             readyz,

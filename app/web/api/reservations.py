@@ -17,6 +17,7 @@ from app.services.reservations import ReservationService
 from app.web.api.schemas import Confirmation, ConfirmedReservation, NewReservation, Reservation, ReservationList
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.compression import UNCOMPRESSED
+from app.web.hot_routes import services_of
 from app.web.idempotent import once
 from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody
@@ -61,13 +62,8 @@ class ReservationController(Controller):
             role=Role.CLERK,
         ),
     )
-    async def create(
-        self,
-        request: Request,
-        reservations: NamedDependency[ReservationService],
-        data: JSONBody[dict[str, Any] | None] = None,
-    ) -> JsonAnswer:
-        raw = data or {}
+    async def create(self, request: Request, data: JSONBody[dict[str, Any] | None] = None) -> JsonAnswer:
+        raw, reservations = data or {}, services_of(request).reservations  # a hot route: no dependency
 
         wanted = parse_reservation(raw)
 
@@ -120,10 +116,9 @@ class ReservationController(Controller):
         self,
         reservation_id: FromPath[int],
         request: Request,
-        reservations: NamedDependency[ReservationService],
         data: JSONBody[dict[str, Any] | None] = None,
     ) -> JsonAnswer:
-        raw = data or {}
+        raw, reservations = data or {}, services_of(request).reservations  # a hot route: no dependency
 
         price = parse_confirm(raw)
 

@@ -14,6 +14,7 @@ from app.web.api.schemas import DryRun, NewTransaction, RecordedTransaction, Tra
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
 from app.web.auth import SignedInRequest, allow_recording
 from app.web.compression import UNCOMPRESSED
+from app.web.hot_routes import services_of
 from app.web.idempotent import once
 from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody
@@ -59,14 +60,10 @@ class TransactionController(Controller):
         ),
     )
     async def create(
-        self,
-        request: SignedInRequest,
-        ledger: NamedDependency[LedgerService],
-        dry_run: FromQuery[bool] = False,
-        data: JSONBody[dict[str, Any] | None] = None,
+        self, request: SignedInRequest, dry_run: FromQuery[bool] = False, data: JSONBody[dict[str, Any] | None] = None
     ) -> JsonAnswer:
         """A clerk records BUY and SELL dated today; other types and dates need a manager."""
-        me = request.user
+        me, ledger = request.user, services_of(request).ledger  # a hot route: no dependency to resolve
         raw = data or {}
         if dry_run:
             entered = ledger.parse(raw)
