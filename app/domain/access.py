@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from enum import IntEnum
 
 from app.domain.commands import ReservationInput, TransactionInput
 from app.domain.errors import DomainError
+from app.domain.immutable import immutable
 from app.domain.rules import TxType
 
 
@@ -40,7 +41,7 @@ def role_to_record(kind: TxType, at: datetime | None, now: datetime, zone: tzinf
     return Role.CLERK
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ClosedPeriod:
     """`books_closed_through` (SPEC §2): nothing dated on or before it may change."""
 

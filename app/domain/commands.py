@@ -3,14 +3,14 @@ entered (read from what users send by app.intake; checked against the ledger by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from app.domain.immutable import immutable
 from app.domain.rules import DEFAULT_COUNT_INTERVAL_DAYS, DEFAULT_TTL_SECONDS, MAIN, Reason, TxType
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ProductInput:
     sku: str
     name: str
@@ -24,7 +24,7 @@ class ProductInput:
     default_location: str = MAIN  # where its transactions and holds happen unless they name a location
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class TransactionInput:
     """A valid transaction as entered. `at=None` means "now": stamped when it is committed,
     under the product's lock, so that sales entered now always land at the end of the timeline."""
@@ -45,7 +45,7 @@ class TransactionInput:
         return tuple(code for code in (self.location, self.to_location) if code is not None)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ReservationInput:
     sku: str
     quantity: int
@@ -54,7 +54,7 @@ class ReservationInput:
     location: str | None = None  # None: held against the product's total
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ConfirmHold:
     """Sell what a reservation holds, at `unit_price`."""
 
@@ -62,7 +62,7 @@ class ConfirmHold:
     unit_price: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class CancelHold:
     """Release what a reservation holds."""
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.domain.immutable import immutable
 
-@dataclass(frozen=True, slots=True)
+
+@immutable
 class FieldError:
     field: str
     message: str
@@ -55,7 +57,7 @@ class FieldErrors:
             raise InvalidInput(self.errors)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class LineError:
     line: int
     field: str

@@ -11,12 +11,13 @@ moving-average cost. Every check is made at the entry's location; the total is t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import NamedTuple
 
+from app.domain.immutable import immutable
 from app.domain.money import ZERO_COST, ZERO_MONEY, m, q6_ratio
 from app.domain.rules import MAIN, Reason, TxType
 
@@ -84,7 +85,7 @@ class Posted(NamedTuple):
     figures: Figures
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Breach:
     """The first point where the stock at a location would go below zero."""
 
@@ -105,7 +106,7 @@ class Breach:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Replay:
     posted: tuple[Posted, ...]
     end: Position
@@ -163,7 +164,7 @@ class Gone(NamedTuple):
     there: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Settled:
     """A refold that caught up with the stored rows: no row after `posted` changes."""
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from app.domain.immutable import immutable
 from app.domain.ledger import Posted
 from app.domain.money import ZERO_MONEY, m
 from app.domain.rules import Reason, TxType
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Totals:
     revenue: Decimal = ZERO_MONEY
     cogs: Decimal = ZERO_MONEY

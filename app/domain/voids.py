@@ -3,15 +3,15 @@ last 10 minutes and dated today. Anything else stays a manager's edit or delete.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from app.domain.errors import DomainError
+from app.domain.immutable import immutable
 
 VOID_WINDOW = timedelta(minutes=10)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class VoidFacts:
     """What the rule needs to know about a stored transaction besides its entry."""
 

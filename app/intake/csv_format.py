@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import NamedTuple, TypeVar
 
 from app.domain.commands import ProductInput, TransactionInput
 from app.domain.errors import FieldError, FieldErrors, InvalidInput, LineError
+from app.domain.immutable import immutable
 from app.domain.ledger import Entry
 from app.domain.rules import LOCATION_CODE_MAX, MAIN, MAX_QUANTITY, NOTE_MAX, SKU_MAX, Reason, TxType
 from app.intake import fields
@@ -52,7 +52,7 @@ def from_spreadsheet(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and _needs_quote(cell[1:]) else cell
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ImportRow:
     line: int
     sku: str
@@ -282,7 +282,7 @@ _REASON_CODES: list[Reason | None] = [None, *Reason]
 _REASON_INDEX = {r: i for i, r in enumerate(_REASON_CODES)}
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class FileRow:
     """One transaction row of a checked file, as the import places it."""
 

@@ -3,11 +3,12 @@ attempts (`login_attempt`); a NOTIFY when who may use a token changes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+
+from app.domain.immutable import immutable
 
 # a user as listed (no password hash); `location`: the one they are limited to (SPEC §2), None for all
 USER_COLUMNS = ("id", "username", "role", "location", "created_at", "disabled_at")
@@ -22,7 +23,7 @@ ADMINS_LOCK_NAMESPACE = 0x4144  # "AD": changes that could leave no active admin
 ACCOUNTS_CHANNEL = "stockroom_accounts"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class UserToChange:
     id: int
     role: str
@@ -30,7 +31,7 @@ class UserToChange:
     location: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Holder:
     """Who a session or token belongs to (an active user)."""
 
@@ -41,7 +42,7 @@ class Holder:
     location: str | None = None  # the one location they are limited to; None: every location
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Admission:
     """A login attempt counted: `attempt_id` None when a limit is reached (nothing recorded), then
     `retry_after` seconds; the active user of that name, if any (password hash included)."""

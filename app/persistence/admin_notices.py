@@ -3,12 +3,12 @@ token that sent the form; `sealed` holds a secret (a new API token) only that ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 
+from app.domain.immutable import immutable
 
-@dataclass(frozen=True, slots=True)
+
+@immutable
 class StoredNotice:
     id: int
     message: str

@@ -5,19 +5,20 @@ app/services/idempotency.py) to answer every repeat the same."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
+from app.domain.immutable import immutable
 
-@dataclass(frozen=True, slots=True)
+
+@immutable
 class KeyRow:
     scope: str
     key: str
     fingerprint: str
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Kept:
     """What the table holds for a key: the request's fingerprint and its outcome (None while the
     transaction that claimed it is still running)."""
@@ -26,7 +27,7 @@ class Kept:
     outcome: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class OutcomeRow:
     scope: str
     key: str

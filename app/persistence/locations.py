@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from app.domain.immutable import immutable
 from app.domain.rules import LocationKind
 from app.persistence.products import PRODUCT_SELECT, product_from
 from app.persistence.records import ProductRecord
@@ -14,7 +14,7 @@ from app.persistence.records import ProductRecord
 COLUMNS = ("code", "name", "kind", "created_at")
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class LocationRecord:
     code: str
     name: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from app.domain.commands import ProductInput
+from app.domain.immutable import immutable
 from app.domain.ledger import Position
 from app.domain.summary import Status, Totals, status_limits
 from app.persistence import ledger_rows, settings
@@ -148,7 +149,7 @@ async def ids_by_skus(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str
     return dict(await conn.fetch("SELECT sku, id FROM product WHERE sku = ANY($1::text[])", list(skus)))
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class BatchStart:
     products: dict[int, ProductRecord]
     closed_through: date | None
@@ -307,7 +308,7 @@ def search_condition(text: str, args: SqlArgs) -> str:
     return f"(sku = {code} OR {_same_gtin(code)} OR ({' AND '.join(match) or 'FALSE'}))"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Filters:
     q: str | None = None  # search text
     category: str | None = None

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 
 from app.domain.commands import TransactionInput
+from app.domain.immutable import immutable
 from app.domain.ledger import Entry, Figures, Position, Posted, TimelineKey
 from app.domain.reservations import Status
 from app.domain.rules import MAIN
 from app.domain.summary import Totals
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ProductRecord:
     id: int
     sku: str
@@ -73,7 +74,7 @@ class ProductRecord:
         )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class LedgerRow:
     """A stored transaction: the entry, what it caused, and what the fold ignores."""
 
@@ -96,7 +97,7 @@ class LedgerRow:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ReservationRecord:
     id: int
     product_id: int

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -12,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.immutable import immutable
 from app.persistence.products import (
     LISTING_FROM,
     MONEY_COLUMNS,
@@ -117,7 +117,7 @@ async def damaged_since(conn: asyncpg.Connection, since: datetime) -> list[tuple
     return [(product_from(r), r["damaged_in_window"]) for r in rows]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ValuedProduct:
     """A product's stock and average cost after its last transaction at or before a moment."""
 
@@ -178,7 +178,7 @@ ORDER BY grouping(v.category), min(v.sku)
 _SUMMED = ("products", "on_hand", "inventory_value")
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ValuedSums:
     totals: dict[str, Any]  # products, on_hand, inventory_value
     by_category: list[dict[str, Any]]  # category, products, on_hand, inventory_value; by their first SKU

@@ -17,13 +17,13 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 import asyncpg
 
+from app.domain.immutable import immutable
 from app.domain.rules import MAIN
 from app.domain.summary import Status, status_limits
 from app.persistence.ledger_rows import LOCATION_STOCK_SQL
@@ -57,7 +57,7 @@ HERE_STATUS = (
 HERE_VALUE = VALUE_SQL.replace("on_hand", "p.here_on_hand").replace("average_cost", "p.average_cost")
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Here:
     """A product's figures at one location now (`counted_at`: its last COUNT there, when asked)."""
 
@@ -223,7 +223,7 @@ _LAST_AT = "CASE WHEN p.last_at <= $1 THEN p.last_at ELSE last.at END"
 _NOW_HERE = "coalesce((p.stocks ->> $2::text)::bigint, 0)"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class _Valued:
     joins: str  # after `FROM (...) AS p`
     units: str  # the units at the location at $1
@@ -314,7 +314,7 @@ async def valued_at(
 # --- replenishment -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Short:
     """A product below its min_stock at a location; `stocks`/`held`/`min_stocks` by location, for its sources."""
 

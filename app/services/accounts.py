@@ -14,7 +14,6 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, DomainError, FieldError, FieldErrors, InvalidInput, NotFound
+from app.domain.immutable import immutable
 from app.intake import fields
 from app.intake.requests import location_code
 from app.persistence import accounts as repo
@@ -56,7 +56,7 @@ T = TypeVar("T")
 log = logging.getLogger("stockroom.accounts")
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Identity:
     user_id: int
     username: str
@@ -177,7 +177,7 @@ def _xor(data: bytes, stream: bytes) -> bytes:
     return bytes(a ^ b for a, b in zip(data, stream, strict=True))
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Notice:
     message: str
     secret: str | None = None  # a new API token, shown once

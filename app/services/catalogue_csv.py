@@ -7,13 +7,13 @@ import asyncio
 import csv
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 import asyncpg
 
 from app.domain.access import ClosedPeriod, refuse_outside
 from app.domain.errors import Conflict, InvalidFile, InvalidInput, LineError
+from app.domain.immutable import immutable
 from app.domain.ledger import Entry
 from app.domain.rules import MAIN
 from app.intake.csv_format import EPOCH, REQUIRED_COLUMNS, CheckedFile, RowReader
@@ -40,7 +40,7 @@ TURN_ROWS = 500  # rows checked or folded between turns of the event loop (other
 EXTERNAL_ID_INDEX = "stock_transaction_external_id_idx"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ImportResult:
     imported: int
     skipped: int  # rows whose external id was imported before
@@ -54,7 +54,10 @@ class ImportResult:
                             self.products_created + other.products_created)  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+NOTHING_IMPORTED = ImportResult(0, 0, 0)
+
+
+@immutable
 class ImportProgress:
     """Reported after each committed part."""
 
@@ -218,7 +221,7 @@ class _Flow:
     def __init__(self, file: CheckedFile, progress: Progress | None) -> None:
         self.file, self.progress = file, progress
         self.running: deque[asyncio.Future[tuple[list[int], ImportResult]]] = deque()
-        self.done = ImportResult(0, 0, 0)
+        self.done = NOTHING_IMPORTED
         self.products_done = 0
         self.failure: Conflict | None = None
 
@@ -257,7 +260,7 @@ def _parts(file: CheckedFile) -> list[list[int]]:
 
 async def _import_part(
     file: CheckedFile, part: list[int], ids: dict[str, int], ledger: LedgerService, key: Key | None = None,
-    before: ImportResult = ImportResult(0, 0, 0),
+    before: ImportResult = NOTHING_IMPORTED,
 ) -> tuple[list[int], ImportResult]:  # fmt: skip
     """One part in one transaction, under its products' locks. With a key, the answer stored is
     `before` (what the other parts committed) and this part."""

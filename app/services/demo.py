@@ -6,12 +6,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from app.domain.commands import ReservationInput, TransactionInput
 from app.domain.errors import Conflict
+from app.domain.immutable import immutable
 from app.domain.rules import Reason, TxType
 from app.persistence.database import Database
 from app.persistence.migrations import migrate
@@ -110,7 +110,7 @@ HEADER = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class CatalogueProgress:
     products_done: int
     products: int

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.immutable import immutable
 from app.domain.summary import status
 from app.persistence import events as rows
 from app.persistence.database import UNAVAILABLE, Database
@@ -28,7 +29,7 @@ __all__ = ["CHANNEL", "Event", "EventHub", "Subscriber", "announce"]
 log = logging.getLogger("stockroom.events")
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Event:
     kind: str  # "stock" | "alert" | "holds" | "totals"
     sku: str

@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from app.domain.immutable import immutable
 from app.persistence.database import UNAVAILABLE
 from app.services.idempotency import Key
 
@@ -40,7 +41,7 @@ C = TypeVar("C")  # what is committed: a new transaction, a reservation
 R = TypeVar("R")  # what each request is answered with
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Queued(Generic[C]):
     product_id: int
     data: C

@@ -23,6 +23,7 @@ import asyncpg
 from app.domain.access import ClosedPeriod
 from app.domain.commands import CancelHold, ConfirmHold, HoldEnding
 from app.domain.errors import Conflict
+from app.domain.immutable import immutable
 from app.domain.ledger import Entry, Posted
 from app.domain.reservations import Status, Verdict, fulfilment, on_cancel, on_confirm
 from app.domain.rules import MAIN, LocationKind, TxType
@@ -85,7 +86,7 @@ class _Sale:
         return Confirmed(self.record, self.rows[0], tuple(self.rows[1:]), earlier)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class _Again:
     """A confirm of a hold an earlier request of this batch confirmed: answered with its sale."""
 

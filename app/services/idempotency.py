@@ -15,13 +15,13 @@ import hashlib
 import json
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 import msgspec
 
 from app.domain.errors import Conflict, FieldError, InvalidInput, KeyReused
+from app.domain.immutable import immutable
 from app.intake.fields import unstorable
 from app.persistence import idempotency as store
 from app.persistence.database import Database
@@ -33,7 +33,7 @@ KEEP_HOURS = 48  # SPEC: at least 24 h
 O = TypeVar("O")
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Key:
     scope: str  # the user or token holder
     key: str
@@ -48,7 +48,7 @@ class Repeated(Exception):
         self.key = key
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Answer(Generic[O]):
     """What a keyed request gets: its change's outcome (this request's, or replayed: the first's)."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -13,6 +12,7 @@ from app.display import Display
 from app.domain.access import ClosedPeriod, Role, at_own_location, refuse_outside, role_to_record
 from app.domain.commands import TransactionInput
 from app.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.domain.immutable import immutable
 from app.domain.ledger import Entry, Posted, TimelineKey
 from app.domain.rules import TxType
 from app.domain.voids import refuse_void
@@ -441,7 +441,7 @@ class LedgerService:
             return await counter.voided(conn, tx_id)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class TimelinePage:
     """A page of a product's timeline, read by key."""
 
@@ -449,7 +449,7 @@ class TimelinePage:
     more: bool  # rows lie past the last one, in the page's order
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Months:
     """A product's monthly figures, oldest first, and whether earlier months hold transactions too."""
 
@@ -494,7 +494,7 @@ async def _row_in(conn: asyncpg.Connection, tx_id: int, product_id: int) -> Ledg
     return row
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class _NewRow:
     """A new row of a batch waiting for its insert (and its id)."""
 
@@ -504,7 +504,7 @@ class _NewRow:
     change: ProductChange
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class _Placing:
     """An entry of a batch that goes into its product's past, waiting to be placed."""
 

@@ -4,10 +4,10 @@ replenishment report reads, not an alert. Set by a manager; null clears it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from app.domain.errors import FieldErrors, NotFound
+from app.domain.immutable import immutable
 from app.domain.rules import MAX_QUANTITY
 from app.intake import fields
 from app.persistence import locations as location_rows
@@ -17,7 +17,7 @@ from app.persistence.database import Database
 FIELDS = ("min_stock",)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class MinStock:
     sku: str
     location: str

@@ -4,20 +4,21 @@ service keeps them with their key and gives a repeat the same outcome back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from app.domain.errors import Conflict, FieldError, InvalidInput
+from app.domain.immutable import immutable
 from app.services.records import LedgerRow, ProductRecord, ReservationRecord
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ProductChange:
     before: ProductRecord
     after: ProductRecord
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Change:
     """A ledger change: what it did, or (a dry run, rolled back) what it would do."""
 
@@ -29,7 +30,7 @@ class Change:
         return self.products[0]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Voided:
     """A counter mistake undone: the transaction as it was, and the change its removal made."""
 
@@ -37,7 +38,7 @@ class Voided:
     change: Change
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Held:
     """A reservation for an order: made now (`created`), or the one the same order already holds."""
 
@@ -45,7 +46,7 @@ class Held:
     created: bool
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Confirmed:
     """A confirmed reservation and the sale it became (None if that sale was deleted since). A hold
     without a location may be confirmed from several: one sale per location, `sale` the first and
@@ -61,7 +62,7 @@ class Confirmed:
         return [*([self.sale] if self.sale else []), *self.more]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Refused:
     """A change refused, as a value: a group-commit batch answers each request its own refusal, and
     a key keeps it, so that a repeat is refused alike. A ledger rule's refusal (409), or a field rule
@@ -82,7 +83,7 @@ class Refused:
         return Conflict(self.detail, self.extra)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class EarlierAnswer:
     """An answer kept before keys kept outcomes (migration 2026-11-30T11:00): an HTTP status and JSON
     body, replayed as it was. None is left 48 h after that migration ran; then this can go."""

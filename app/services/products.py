@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import asyncpg
 
 from app.domain.commands import ProductInput
 from app.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.domain.immutable import immutable
 from app.domain.rules import LocationKind
 from app.intake.requests import merge_product_patch, parse_product
 from app.persistence import products as repo
@@ -27,7 +28,7 @@ PER_PAGE = 50
 MAX_PER_PAGE = 500
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ListingQuery:
     q: str | None = None
     category: str | None = None
@@ -52,7 +53,7 @@ class ListingQuery:
         return Filters(self.q, self.category, self.brand, self.status, self.location)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ListingPage:
     query: ListingQuery
     items: list[ProductRecord]
@@ -63,14 +64,14 @@ class ListingPage:
         return max(1, -(-int(self.totals["products"]) // self.query.per_page))
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class ListPage:
     items: list[ProductRecord]
     total: int  # matching products in all
     next: str | None  # the last SKU of this page, when more follow: the next page's `after`
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Suggestion:
     product: ProductRecord
     exact: bool  # the text is this product's SKU or barcode: a scan or a typed code picks it at once

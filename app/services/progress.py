@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+
+from app.domain.immutable import immutable
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Step:
     done: int  # rows imported so far
     total: int  # rows in the file

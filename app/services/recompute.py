@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
@@ -18,6 +18,7 @@ import asyncpg
 from app.display import Display
 from app.domain.access import ClosedPeriod
 from app.domain.errors import Conflict
+from app.domain.immutable import immutable
 from app.domain.ledger import (
     EMPTY,
     Breach,
@@ -42,7 +43,7 @@ from app.services.piecemeal_free import free_piecemeal
 from app.services.writeback import Writeback, fold_off_the_loop
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Rewrite:
     product: ProductRecord  # figures after the change
     placed: tuple[Posted, ...]  # the placed entries with their figures, in timeline order
@@ -73,7 +74,7 @@ def breach_conflict(breach: Breach, sku: str, shown: Display, *, several_locatio
     )
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class RefoldChunks:
     """How many rows a refold reads at a time: `first` before the first check for a settled
     refold; later reads grow 4× up to `largest`, small enough that the write of one chunk overlaps
@@ -94,7 +95,7 @@ class RefoldChunks:
 DEFAULT_CHUNKS = RefoldChunks()
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Splice:
     """What a rewrite changes in one product's timeline: a stored row taken out, entries put in."""
 
@@ -138,7 +139,7 @@ class Splice:
         return [*([self.drop.entry] if self.drop else []), *self.places]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class _Refold:
     """Where a refold of one product reads its rows and writes their new figures."""
 

@@ -10,7 +10,6 @@ hot path that copy cost more than the check."""
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from litestar import Request
@@ -24,6 +23,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from app.display import NOUNS
 from app.domain.access import Role, at_own_location
 from app.domain.commands import TransactionInput
+from app.domain.immutable import immutable
 from app.services.accounts import AccountService, Identity
 from app.services.ledger import LedgerService
 from app.web.raw_headers import first_header
@@ -32,7 +32,7 @@ SESSION_COOKIE = "stockroom_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Credentials:
     """What a request identified itself with (its `request.auth`): a bearer token, a session cookie or
     neither. A caller without a valid one is also told whether any user exists yet (`first_run`: a

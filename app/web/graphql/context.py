@@ -7,7 +7,6 @@ upgrade request's token or session cookie is looked up here with the same accoun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -15,6 +14,7 @@ from litestar.di import NamedDependency
 from litestar.types import Scope
 from strawberry.litestar.controller import BaseContext
 
+from app.domain.immutable import immutable
 from app.persistence.database import Database
 from app.services.accounts import AccountService, Identity
 from app.services.events import EventHub
@@ -27,7 +27,7 @@ from app.web.graphql.loaders import ProductLoader
 from app.web.live_credentials import LiveCredentials
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Services:
     db: Database
     ledger: LedgerService

@@ -7,7 +7,6 @@ its transaction, and a repeat is answered from that outcome (`replayed: true`)."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -19,6 +18,7 @@ from strawberry import Info
 
 from app.domain.access import Role
 from app.domain.errors import Conflict, FieldError, FieldErrors, InvalidInput, NotFound
+from app.domain.immutable import immutable
 from app.domain.reservations import Status
 from app.intake.requests import parse_confirm, parse_reservation, stock_threshold
 from app.persistence.locations import LocationRecord
@@ -55,7 +55,7 @@ CHECK_NOW = timedelta(minutes=5)  # how far from now updateCheckTime's `at` may 
 KEY_DOC = "Runs at most once per key (or the Idempotency-Key header): a repeat gets the first answer"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Keyed(Generic[O]):
     """A keyed mutation's outcome (this request's, or replayed: the first's), or its refusal."""
 

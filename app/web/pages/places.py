@@ -4,15 +4,15 @@ clerk) works there without being asked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from app.domain.immutable import immutable
 from app.domain.rules import LocationKind, TxType
 from app.services.accounts import Identity
 from app.services.locations import LocationService
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Places:
     codes: list[str]  # every location, MAIN first
     transit: frozenset[str]  # those of kind transit
