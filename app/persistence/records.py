@@ -111,3 +111,19 @@ class ReservationRecord:
     unit_price: Decimal | None
     transaction_id: int | None  # the sale it became (the first, when its confirm took stock from several locations)
     location: str | None = None  # where it holds stock; None: against the product's total
+
+    # Made directly, as ProductRecord.with_figures is: `dataclasses.replace` looks every field up by
+    # name (~3 µs), and each confirm of a batch ends its hold, then names the sale it became.
+    def ended(self, status: Status, at: datetime, unit_price: Decimal | None) -> ReservationRecord:
+        """This hold confirmed (at `unit_price`) or cancelled (its price as it was) at `at`."""
+        return ReservationRecord(
+            self.id, self.product_id, self.sku, self.order_ref, self.quantity, status, self.created_at,
+            self.expires_at, at, unit_price, self.transaction_id, self.location,
+        )  # fmt: skip
+
+    def became(self, transaction_id: int | None) -> ReservationRecord:
+        """This confirmed hold with the id of the (first) sale it became."""
+        return ReservationRecord(
+            self.id, self.product_id, self.sku, self.order_ref, self.quantity, self.status, self.created_at,
+            self.expires_at, self.ended_at, self.unit_price, transaction_id, self.location,
+        )  # fmt: skip

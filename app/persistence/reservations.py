@@ -30,10 +30,13 @@ _LAPSED = "r.status = 'active' AND r.expires_at <= now()"
 _ACTIVE = "r.status = 'active' AND r.expires_at > now()"  # as readers see it: not lapsed
 
 
+_STATUSES = {named.value: named for named in Status}  # Status(text) goes through the enum's machinery: ~1 µs
+
+
 def record_from(r: asyncpg.Record, now: datetime, sku: str | None = None) -> ReservationRecord:
     """A reservation as a reader must see it at `now` (a lapsed active hold is expired, ended when
     it lapsed); `sku` unless the row has it."""
-    status = effective(Status(r["status"]), r["expires_at"], now)
+    status = effective(_STATUSES[r["status"]], r["expires_at"], now)
     ended = r["ended_at"] if r["ended_at"] or status is not Status.EXPIRED else r["expires_at"]
     return ReservationRecord(
         id=r["id"], product_id=r["product"], sku=sku or r["sku"], order_ref=r["order_ref"], quantity=r["quantity"],

@@ -116,7 +116,7 @@ class _Endings:
         if verdict is Verdict.CONFLICT:
             return refused(held, "cancelled")
         self.products[held.product_id] = released(self.products[held.product_id], held)
-        cancelled = self.holds[held.id] = replace(held, status=Status.CANCELLED, ended_at=self.now)
+        cancelled = self.holds[held.id] = held.ended(Status.CANCELLED, self.now, held.unit_price)
         self.cancelled.append(held.id)
         return cancelled
 
@@ -141,7 +141,7 @@ class _Endings:
             return conflict
         self.products[held.product_id] = after
         self.changed.add(held.product_id)
-        self.holds[held.id] = replace(held, status=Status.CONFIRMED, ended_at=self.now, unit_price=data.unit_price)
+        self.holds[held.id] = held.ended(Status.CONFIRMED, self.now, data.unit_price)
         sale = self.sold[held.id] = _Sale(held, data.unit_price, posted)
         self.unwritten.append(sale)
         return sale
@@ -189,7 +189,7 @@ class _Endings:
             await repo.release_for_sales(self.conn, [s.held for s in sales])
             await self._insert()
             for sale in sales:
-                sale.record = replace(self.holds[sale.held.id], transaction_id=sale.rows[0].entry.id)
+                sale.record = self.holds[sale.held.id].became(sale.rows[0].entry.id)
             await repo.mark_confirmed(
                 self.conn, [s.held.id for s in sales], self.now, [s.price for s in sales],
                 [s.rows[0].entry.id for s in sales],

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import DomainError
+from app.domain.reservations import Status as HoldStatus
 from app.domain.rules import MAIN
 from app.domain.summary import Status, inventory_value, status
 from app.persistence.audit_document import iso, transaction_document
@@ -123,7 +124,7 @@ def reservation_view(r: ReservationRecord) -> dict[str, Any]:
         "sku": r.sku,
         "order_ref": r.order_ref,
         "quantity": r.quantity,
-        "status": r.status.value,
+        "status": _HOLD_STATUS_NAMES[r.status],
         "created_at": _t(r.created_at),
         "expires_at": _t(r.expires_at),
         "ended_at": _t(r.ended_at),
@@ -131,6 +132,9 @@ def reservation_view(r: ReservationRecord) -> dict[str, Any]:
         "transaction_id": r.transaction_id,
         "location": r.location,
     }
+
+
+_HOLD_STATUS_NAMES = {named: named.value for named in HoldStatus}
 
 
 def confirmed_view(confirmed: Confirmed) -> dict[str, Any]:
