@@ -51,6 +51,12 @@ class Entry(NamedTuple):
     def key(self) -> TimelineKey:
         return (self.at, self.seq)
 
+    def stored_as(self, tx_id: int) -> Entry:
+        """This entry with the id its row was stored under (`_replace` builds it through a map over the
+        fields' names, 3× the cost, and every sale pays it)."""
+        return Entry(self.seq, self.at, self.type, self.quantity, self.unit_price, self.reason, tx_id, self.location,
+                     self.to_location)  # fmt: skip
+
 
 class Position(NamedTuple):
     """Stock and moving-average cost at one point of a timeline."""

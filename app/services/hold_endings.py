@@ -172,12 +172,12 @@ class _Endings:
         sales, self.unwritten = self.unwritten, []
         if not sales:
             return
-        rows = [(s, p) for s in sales for p in s.posted]
-        ids = await ledger_rows.insert_rows(self.conn, [s.held.product_id for s, _ in rows], [p for _, p in rows],
-                                            [sale_note(s.held) for s, _ in rows])  # fmt: skip
-        for sale, posted in rows:
-            stored = Posted(posted.entry._replace(id=ids[posted.entry.seq]), posted.figures)
-            sale.rows.append(LedgerRow(stored, sale_note(sale.held), sale.held.sku))
+        rows = [(s, p, sale_note(s.held)) for s in sales for p in s.posted]
+        ids = await ledger_rows.insert_rows(self.conn, [s.held.product_id for s, _, _ in rows], [p for _, p, _ in rows],
+                                            [note for _, _, note in rows])  # fmt: skip
+        for sale, posted, note in rows:
+            stored = Posted(posted.entry.stored_as(ids[posted.entry.seq]), posted.figures)
+            sale.rows.append(LedgerRow(stored, note, sale.held.sku))
 
     async def write(self) -> None:
         """The batch's changes, in the order the database's `on_hand >= reserved` check needs: what

@@ -524,7 +524,7 @@ async def _insert(conn: asyncpg.Connection, pending: list[_NewRow], results: lis
         conn, [n.queued.product_id for n in pending], [n.posted for n in pending], [n.queued.data.note for n in pending]
     )
     for new in pending:
-        stored = Posted(new.posted.entry._replace(id=ids[new.posted.entry.seq]), new.posted.figures)
+        stored = Posted(new.posted.entry.stored_as(ids[new.posted.entry.seq]), new.posted.figures)
         data = new.queued.data
         results[new.index] = Change(LedgerRow(stored, data.note, data.sku), (new.change,))
     pending.clear()
