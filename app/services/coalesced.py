@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -20,46 +20,49 @@ V = TypeVar("V")
 class Coalesced(Generic[K, V]):
     def __init__(self, read: Callable[[list[K]], Awaitable[dict[K, V]]]) -> None:
         self._read = read  # the keys' values; a key it leaves out has none (None)
-        self._asked: dict[K, asyncio.Future[V | None]] = {}  # not yet read
-        self._reading: dict[K, asyncio.Future[V | None]] = {}  # being read
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Each asker waits for an answer of its own, so that one cancelled (its client gone) leaves
+        # the others' alone: cheaper than `asyncio.shield` around one shared answer, which made two
+        # more futures and callbacks per asker (every confirm asks for its hold: issue 12).
+        self._asked: dict[K, list[asyncio.Future[V | None]]] = {}  # not yet read
+        self._reading: dict[K, list[asyncio.Future[V | None]]] = {}  # being read
+        self._last: asyncio.Task[None] | None = None  # the latest read (the next waits for it)
 
     async def get(self, key: K) -> V | None:
         loop = asyncio.get_running_loop()
-        if self._tasks and next(iter(self._tasks)).get_loop() is not loop:  # a loop closed mid-read (a test's)
-            self._asked, self._reading, self._tasks = {}, {}, set()
-        answer = self._reading.get(key) or self._asked.get(key)
-        if answer is None:
-            answer = self._asked[key] = loop.create_future()
-            answer.add_done_callback(_retrieved)
-            if len(self._asked) == 1:  # the first key since the last read began: start the next
-                task = loop.create_task(self._read_asked())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        # shield: one asker cancelled (its client gone) must not cancel the answer others wait for
-        return await asyncio.shield(answer)
+        if self._last is not None and self._last.get_loop() is not loop:  # a loop closed mid-read (a test's)
+            self._asked, self._reading, self._last = {}, {}, None
+        answer: asyncio.Future[V | None] = loop.create_future()
+        askers = self._reading.get(key)
+        if askers is None:
+            askers = self._asked.get(key)
+            if askers is None:
+                askers = self._asked[key] = []
+                if len(self._asked) == 1:  # the first key since the last read began: start the next
+                    self._last = loop.create_task(self._read_asked(self._last))
+        askers.append(answer)
+        return await answer
 
-    async def _read_asked(self) -> None:
-        while self._reading:  # one read at a time: keys asked meanwhile wait for the next
-            await asyncio.wait(list(self._reading.values()))
+    async def _read_asked(self, before: asyncio.Task[None] | None) -> None:
+        if before is not None:  # one read at a time: keys asked meanwhile wait for the next
+            await asyncio.wait([before])
         self._reading, self._asked = self._asked, {}
         try:
             found = await self._read(list(self._reading))
         except Exception as error:  # each asker gets it (a database that is down: their 503)
-            for answer in self._reading.values():
-                answer.set_exception(error)
+            for askers in self._reading.values():
+                for answer in askers:
+                    if not answer.done():
+                        answer.set_exception(error)
         except BaseException:  # the read cancelled (the app stopping)
-            for answer in self._reading.values():
-                answer.cancel()
+            for askers in self._reading.values():
+                for answer in askers:
+                    answer.cancel()
             raise
         else:
-            for key, answer in self._reading.items():
-                answer.set_result(found.get(key))
+            for key, askers in self._reading.items():
+                value = found.get(key)
+                for answer in askers:
+                    if not answer.done():  # else its asker gave up
+                        answer.set_result(value)
         finally:
             self._reading = {}
-
-
-def _retrieved(answer: asyncio.Future[Any]) -> None:
-    """An answer nobody waits for any more (every asker cancelled) must not log its error as unread."""
-    if not answer.cancelled():
-        answer.exception()
