@@ -1,4 +1,4 @@
-"""A product record's shortcut constructors build what `dataclasses.replace` builds."""
+"""Records' shortcut constructors build what `dataclasses.replace` (or `_replace`) builds."""
 
 from dataclasses import fields, replace
 from datetime import UTC, datetime
@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from app.domain.ledger import Position
+from app.domain.ledger import Entry, Position
+from app.domain.reservations import Status as HoldStatus
+from app.domain.rules import Reason, TxType
 from app.domain.summary import Totals
-from app.persistence.records import ProductRecord
+from app.persistence.records import ProductRecord, ReservationRecord
 
 pytestmark = pytest.mark.unit
 
@@ -36,3 +38,26 @@ def test_with_figures_changes_the_figures_and_keeps_every_other_field() -> None:
 def test_with_holds_changes_what_is_held_and_keeps_every_other_field() -> None:
     assert PRODUCT.with_holds(1, {"STORE": 1}) == replace(PRODUCT, reserved=1, held={"STORE": 1})
     assert len(fields(ProductRecord)) == 22  # a new field: give it its place in with_holds
+
+
+HOLD = ReservationRecord(11, 7, "SKU-7", "order-11", 3, HoldStatus.ACTIVE, THEN, LATER, None, Decimal("1.5000"), None,
+                         "STORE")  # fmt: skip
+
+
+def test_a_hold_ended_or_named_by_its_sale_keeps_every_other_field() -> None:
+    assert HOLD.ended(HoldStatus.CONFIRMED, LATER, Decimal("9.9900")) == replace(
+        HOLD, status=HoldStatus.CONFIRMED, ended_at=LATER, unit_price=Decimal("9.9900")
+    )
+    assert HOLD.became(42) == replace(HOLD, transaction_id=42)
+    assert len(fields(ReservationRecord)) == 12  # a new field: give it its place in ended and became
+
+
+def test_an_entry_stored_keeps_every_field_but_its_id() -> None:
+    entry = Entry(5, THEN, TxType.TRANSFER, 2, Decimal("1.0000"), Reason.LOSS, None, "STORE", "MAIN")
+    assert entry.stored_as(99) == entry._replace(id=99)
+
+
+def test_records_are_frozen_to_the_type_checker_and_hash_as_frozen_ones_do() -> None:
+    # Assigning a field is a mypy error (app/domain/immutable.py); equal records hash alike.
+    assert hash(HOLD) == hash(replace(HOLD))
+    assert {HOLD: "found"}[replace(HOLD)] == "found"
