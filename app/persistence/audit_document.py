@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -15,10 +14,6 @@ from app.domain.rules import Reason, TxType
 from app.persistence.records import LedgerRow
 
 _ENCODE = msgspec.json.Encoder().encode
-
-
-def _d(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def iso(value: datetime) -> str:
