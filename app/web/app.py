@@ -119,9 +119,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.close()
 
     return Litestar(
-        # For what runs outside a handler's dependencies: the REST idempotency answer, the pages' form
-        # reader, the API's hot routes (app/web/hot_routes.py).
-        state=State({"db": db, "display": display, "services": services}),
+        # For what runs outside a handler's dependencies (app/web/app_services.py).
+        state=State({"services": services}),
         route_handlers=[
             healthz,
             readyz,

@@ -19,6 +19,7 @@ from app.services.catalogue_csv import ImportResult
 from app.services.idempotency import Key
 from app.services.outcomes import Change, Confirmed, EarlierAnswer, Held, Refused, Voided
 from app.services.records import ProductRecord, ReservationRecord
+from app.web.app_services import services_of
 from app.web.auth import scope_of
 from app.web.json_answer import JsonAnswer
 from app.web.raw_headers import header_values
@@ -61,7 +62,7 @@ async def once(
 ) -> JsonAnswer:
     """Run `run(key)` at most once per key (`run` hands the key to the service, which keeps the
     outcome, of type `kind`, with its change) and answer its outcome, or the first request's."""
-    answer = await idempotency.once(request.app.state.db, key_of(request, fields), kind, run, alone=alone)
+    answer = await idempotency.once(services_of(request).db, key_of(request, fields), kind, run, alone=alone)
     status, body = rest_answer(answer.outcome)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JsonAnswer(body, status, headers)

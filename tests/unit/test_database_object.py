@@ -42,7 +42,7 @@ def test_create_app_opens_nothing_until_its_lifespan(no_embedded_server: None) -
     from app.web.app import create_app
 
     app = create_app(_settings("postgresql://nobody@127.0.0.1:1/none"))  # nothing listens there
-    db = app.state.db
+    db = app.state.services.db
     assert isinstance(db, Database) and db.url.endswith(":1/none")
     with pytest.raises(RuntimeError, match="not open"):
         _ = db.pool

@@ -16,8 +16,8 @@ from app.services.records import ReservationRecord
 from app.services.reservations import ReservationService
 from app.web.api.schemas import Confirmation, ConfirmedReservation, NewReservation, Reservation, ReservationList
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
+from app.web.app_services import services_of
 from app.web.compression import UNCOMPRESSED
-from app.web.hot_routes import services_of
 from app.web.idempotent import once
 from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody

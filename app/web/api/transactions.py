@@ -12,9 +12,9 @@ from app.services.ledger import LedgerService
 from app.services.outcomes import Change, Voided
 from app.web.api.schemas import DryRun, NewTransaction, RecordedTransaction, TransactionPatch, VoidedTransaction
 from app.web.api.schemas_openapi import ApiOperation, KeyedOperation, answers
+from app.web.app_services import services_of
 from app.web.auth import SignedInRequest, allow_recording
 from app.web.compression import UNCOMPRESSED
-from app.web.hot_routes import services_of
 from app.web.idempotent import once
 from app.web.json_answer import JsonAnswer
 from app.web.json_body import JsonBody

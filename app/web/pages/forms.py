@@ -10,6 +10,7 @@ from litestar_htmx import HTMXTemplate, ReSwapMethod
 
 from app.display import Display
 from app.domain.errors import DomainError
+from app.web.app_services import services_of
 
 # The fields of the pages' forms that hold a price: typed the shop's way (Display.typed_decimal).
 PRICE_FIELDS = ("unit_price", "sell_price")
@@ -19,7 +20,7 @@ async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """A form's fields, a price read as the shop writes numbers ("4,50" in a German shop)."""
     form = await request.form()
     values = {k: form.get(k) for k in form}
-    shown: Display = request.app.state.display
+    shown: Display = services_of(request).display
     for name in PRICE_FIELDS:
         typed = values.get(name)
         if isinstance(typed, str):
